@@ -1,0 +1,2 @@
+// Placeholder while the codec is written.
+internal import CFlexProto

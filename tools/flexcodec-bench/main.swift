@@ -1,0 +1,1 @@
+print("flexcodec-bench: not written yet")
