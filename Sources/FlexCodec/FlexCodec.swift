@@ -1,2 +1,0 @@
-// Placeholder while the codec is written.
-internal import CFlexProto

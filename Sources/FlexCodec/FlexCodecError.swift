@@ -1,0 +1,154 @@
+/// An error found while encoding or decoding the flexinference wire protocol.
+///
+/// Every way that bytes from a peer can be wrong has its own ``Code``, so callers (and tests) can
+/// tell a frame that is too large from corrupt LZ4 or an unknown enum value. Each error also says
+/// which status and machine-readable error code the peer should be told (``statusCode`` and
+/// ``wireErrorCode``): the server maps codec errors to GOAWAY or TRAILERS in one place with them.
+///
+/// The message never contains payload bytes, so no secret carried in a frame can leak through it.
+public struct FlexCodecError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong. A struct wrapping a private enum, so that new codes are not a breaking change.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Wrapped: Hashable, Sendable {
+            case invalidPreface
+            case frameTooLarge
+            case unknownFrameType
+            case invalidFlags
+            case invalidStreamID
+            case frameNotAllowed
+            case invalidFramePayload
+            case truncatedFrame
+            case compressionNotNegotiated
+            case decompressedSizeTooLarge
+            case corruptCompressedPayload
+            case invalidProtobuf
+            case unknownEnumValue
+            case invalidString
+            case missingField
+            case streamIDReused
+            case messageTooLarge
+            case unsupportedVersion
+            case invalidLimits
+        }
+
+        private let wrapped: Wrapped
+        private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
+
+        /// The connection did not start with the 8-byte preface `FLEXD/1\n`.
+        public static let invalidPreface = Self(.invalidPreface)
+        /// A frame's length field is larger than the receiver's maximum message size. Detected from
+        /// the header alone, before any of the body is buffered.
+        public static let frameTooLarge = Self(.frameTooLarge)
+        /// A frame type this protocol version does not define.
+        public static let unknownFrameType = Self(.unknownFrameType)
+        /// Flag bits that are not defined for the frame's type.
+        public static let invalidFlags = Self(.invalidFlags)
+        /// Stream id 0 on a stream frame, a non-zero id on a connection frame, or the reserved bit set.
+        public static let invalidStreamID = Self(.invalidStreamID)
+        /// A frame type that the sending side may not send (e.g. TRAILERS from a client).
+        public static let frameNotAllowed = Self(.frameNotAllowed)
+        /// A fixed-size payload of the wrong size, or a value out of range (e.g. a zero window increment).
+        public static let invalidFramePayload = Self(.invalidFramePayload)
+        /// The input ended in the middle of a frame.
+        public static let truncatedFrame = Self(.truncatedFrame)
+        /// A compressed frame arrived although compression was not negotiated.
+        public static let compressionNotNegotiated = Self(.compressionNotNegotiated)
+        /// A compressed payload declares an uncompressed size over the limit (a decompression bomb),
+        /// or an empty one.
+        public static let decompressedSizeTooLarge = Self(.decompressedSizeTooLarge)
+        /// LZ4 data that does not decompress to exactly the declared size.
+        public static let corruptCompressedPayload = Self(.corruptCompressedPayload)
+        /// Bytes that are not a valid protobuf encoding of the expected message.
+        public static let invalidProtobuf = Self(.invalidProtobuf)
+        /// An enum value that this protocol version does not define.
+        public static let unknownEnumValue = Self(.unknownEnumValue)
+        /// A string field that is not valid UTF-8, or (when encoding) contains U+0000, which C peers
+        /// cannot represent.
+        public static let invalidString = Self(.invalidString)
+        /// A field that the protocol requires is absent.
+        public static let missingField = Self(.missingField)
+        /// A HEADERS frame on a stream id that is not higher than every id used before.
+        public static let streamIDReused = Self(.streamIDReused)
+        /// A message to send is larger than the peer's maximum message size.
+        public static let messageTooLarge = Self(.messageTooLarge)
+        /// The peers share no protocol version.
+        public static let unsupportedVersion = Self(.unsupportedVersion)
+        /// A HELLO announces limits outside the protocol's bounds.
+        public static let invalidLimits = Self(.invalidLimits)
+
+        public var description: String {
+            switch self.wrapped {
+            case .invalidPreface: "invalidPreface"
+            case .frameTooLarge: "frameTooLarge"
+            case .unknownFrameType: "unknownFrameType"
+            case .invalidFlags: "invalidFlags"
+            case .invalidStreamID: "invalidStreamID"
+            case .frameNotAllowed: "frameNotAllowed"
+            case .invalidFramePayload: "invalidFramePayload"
+            case .truncatedFrame: "truncatedFrame"
+            case .compressionNotNegotiated: "compressionNotNegotiated"
+            case .decompressedSizeTooLarge: "decompressedSizeTooLarge"
+            case .corruptCompressedPayload: "corruptCompressedPayload"
+            case .invalidProtobuf: "invalidProtobuf"
+            case .unknownEnumValue: "unknownEnumValue"
+            case .invalidString: "invalidString"
+            case .missingField: "missingField"
+            case .streamIDReused: "streamIDReused"
+            case .messageTooLarge: "messageTooLarge"
+            case .unsupportedVersion: "unsupportedVersion"
+            case .invalidLimits: "invalidLimits"
+            }
+        }
+    }
+
+    public var code: Code
+    /// What exactly was wrong, for logs and for the peer. Never contains payload bytes.
+    public var message: String
+
+    public init(code: Code, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "FlexCodecError.\(self.code): \(self.message)" }
+
+    /// The status a peer should be told when this error ends a call or the connection.
+    public var statusCode: StatusCode {
+        switch self.code {
+        case .frameTooLarge, .decompressedSizeTooLarge, .messageTooLarge:
+            .resourceExhausted
+        case .unsupportedVersion:
+            .unimplemented
+        case .invalidProtobuf, .unknownEnumValue, .invalidString, .missingField, .invalidLimits:
+            .invalidArgument
+        default:
+            .internal
+        }
+    }
+
+    /// The machine-readable `error_code` sent in GOAWAY or TRAILERS (PROTOCOL.md, "Errors").
+    public var wireErrorCode: String {
+        switch self.code {
+        case .frameTooLarge, .messageTooLarge: "frame_too_large"
+        case .decompressedSizeTooLarge, .corruptCompressedPayload, .compressionNotNegotiated: "compression_error"
+        case .invalidProtobuf, .unknownEnumValue, .invalidString, .missingField: "invalid_message"
+        case .unsupportedVersion: "unsupported_version"
+        case .invalidLimits: "invalid_limits"
+        default: "protocol_error"
+        }
+    }
+}
+
+extension FlexCodecError {
+    static func invalidProtobuf(_ messageName: String) -> Self {
+        Self(code: .invalidProtobuf, message: "payload is not a valid \(messageName)")
+    }
+
+    static func unknownEnumValue(_ enumName: String, _ value: Int32) -> Self {
+        Self(code: .unknownEnumValue, message: "\(enumName) has no value \(value) in protocol v1")
+    }
+
+    static func invalidUTF8(_ field: String) -> Self {
+        Self(code: .invalidString, message: "\(field) is not valid UTF-8")
+    }
+}

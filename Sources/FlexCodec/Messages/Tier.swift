@@ -1,0 +1,42 @@
+/// A provider service tier, named provider-neutrally.
+public enum Tier: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// Half-price, best-effort capacity (OpenAI and Gemini "flex").
+    case flex = 1
+    /// The provider's standard tier (OpenAI "default", Gemini "standard", Anthropic "standard").
+    case standard = 2
+    /// The provider's priority tier (OpenAI "priority"/"fast").
+    case priority = 3
+    /// Requested only: let the provider choose. Never a served tier.
+    case auto = 4
+
+    public var name: String {
+        switch self {
+        case .flex: "flex"
+        case .standard: "standard"
+        case .priority: "priority"
+        case .auto: "auto"
+        }
+    }
+
+    public var description: String { self.name }
+}
+
+/// Why a flex-first call was served by the standard tier.
+public enum FallbackReason: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// The provider refused flex for capacity (OpenAI 429 "Resource Unavailable", Gemini 503).
+    case flexCapacity = 1
+    /// Flex had not started when the `start_within` budget ran out.
+    case flexStartTimeout = 2
+    /// Flex failed before starting for another retryable reason (5xx, connection failure).
+    case flexUpstreamError = 3
+
+    public var name: String {
+        switch self {
+        case .flexCapacity: "flex_capacity"
+        case .flexStartTimeout: "flex_start_timeout"
+        case .flexUpstreamError: "flex_upstream_error"
+        }
+    }
+
+    public var description: String { self.name }
+}
