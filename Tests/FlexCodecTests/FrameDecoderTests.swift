@@ -52,21 +52,44 @@ struct FrameDecoderTests {
     }
 
     @Test(arguments: [Compression.none, .lz4])
-    func clientSideDecodesByteByByteAllAtOnceAndShuffled(_ compression: Compression) throws {
-        let pairs = try Self.serverFrames.map { frame in (try Self.wire([frame], compression: compression), [frame]) }
-        try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: pairs) {
+    func clientSideDecodesByteByByteAllAtOnceAndRandomlySplit(_ compression: Compression) throws {
+        let input = try Self.wire(Self.serverFrames, compression: compression)
+        try SplitVerifier.verify(input, expected: Self.serverFrames) {
             var decoder = FrameDecoder(role: .client)
             decoder.compression = compression
             return decoder
         }
     }
 
+    @Test func framesWithoutCrossFrameStateThroughNIOsVerifier() throws {
+        // NIO's own verifier shuffles inputs through one decoder, so it only fits frames that
+        // carry no connection state: MESSAGE, TRAILERS, PING and WINDOW_UPDATE seen by a client
+        // after the handshake.
+        let frames = Self.serverFrames.filter { frame in
+            switch frame {
+            case .hello, .goAway, .responseHeaders: false
+            default: true
+            }
+        }
+        let pairs = try frames.map { frame in (try Self.wire([frame], compression: .lz4), [frame]) }
+        try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: pairs) {
+            var decoder = FrameDecoder(role: .client)
+            var hello = try! Self.wire([.hello(Hello(versions: [1]))])
+            _ = try! decoder.decode(buffer: &hello)
+            decoder.compression = .lz4
+            return decoder
+        }
+    }
+
     @Test func compressedFramesAreSmallerAndCounted() throws {
         let json = ByteBuffer(string: SampleJSON.chatCompletion(approximateBytes: 4000))
-        var buffer = try Self.wire([.message(1, json, endStream: false)], compression: .lz4)
-        #expect(buffer.readableBytes < json.readableBytes / 2)
+        let message = try Self.wire([.message(1, json, endStream: false)], compression: .lz4)
+        #expect(message.readableBytes < json.readableBytes / 2)
+        var buffer = try Self.wire([.hello(Hello(versions: [1]))])
+        buffer.writeImmutableBuffer(message)
         var decoder = FrameDecoder(role: .client)
         decoder.compression = .lz4
+        _ = try decoder.decode(buffer: &buffer)
         #expect(try decoder.decode(buffer: &buffer) == .message(1, json, endStream: false))
         #expect(decoder.statistics.compressedMessages == 1)
         #expect(decoder.statistics.decompressedBytes == json.readableBytes)
@@ -88,7 +111,7 @@ struct FrameDecoderBadInputTests {
                      compression: Compression = .none, atEOF: Bool = false) throws -> FlexCodecError {
         var decoder = FrameDecoder(role: role, maxMessageSize: maxMessageSize)
         decoder.compression = compression
-        var prelude: [FlexFrame] = []
+        var prelude: [FlexFrame] = [.hello(Hello(versions: [1]))]
         for stream in opened { prelude.append(.requestHeaders(stream, RequestHeaders(method: "m"))) }
         var buffer = try FrameDecoderTests.wire(prelude, preface: role == .server)
         buffer.writeBytes(bytes)
@@ -190,10 +213,15 @@ struct FrameDecoderBadInputTests {
     }
 
     @Test func invalidProtobufInAControlFrame() throws {
-        let frame = header(length: 3, type: FrameType.hello.rawValue, stream: 0) + [0x0A, 0x05, 0x61]
+        let frame = header(length: 3, type: FrameType.goAway.rawValue, stream: 0) + [0x1A, 0x05, 0x61]
         let error = try decodeError(frame)
         #expect(error.code == .invalidProtobuf)
         #expect(error.wireErrorCode == "invalid_message")
+        // A broken HELLO as the very first frame, too.
+        var decoder = FrameDecoder(role: .server)
+        var buffer = ByteBuffer(bytes: ConnectionPreface.bytes + header(length: 3, type: FrameType.hello.rawValue, stream: 0) + [0x0A, 0x05, 0x61])
+        let hello = try #require(throws: FlexCodecError.self) { try decoder.decode(buffer: &buffer) }
+        #expect(hello.code == .invalidProtobuf)
     }
 
     @Test func unknownFrameTypeAndFlags() throws {
@@ -226,6 +254,22 @@ struct FrameDecoderBadInputTests {
         #expect(try decodeError(header(length: 0, type: FrameType.hello.rawValue, stream: 1)).code == .invalidStreamID)
         #expect(try decodeError(header(length: 8, type: FrameType.ping.rawValue, stream: 3) + [UInt8](repeating: 0, count: 8)).code == .invalidStreamID)
         #expect(try decodeError(headersFrame(0x8000_0001)).code == .invalidStreamID)
+    }
+
+    @Test func helloMustComeFirstAndOnlyOnce() throws {
+        var decoder = FrameDecoder(role: .server)
+        var buffer = ByteBuffer(bytes: ConnectionPreface.bytes)
+        try FrameEncoder().encode(.ping(1, ack: false), into: &buffer)
+        let first = try #require(throws: FlexCodecError.self) { try decoder.decode(buffer: &buffer) }
+        #expect(first.code == .frameNotAllowed)
+        #expect(first.message.contains("first frame must be HELLO"))
+        let again = try FrameDecoderTests.wire([.hello(Hello(versions: [1]))])
+        let second = try decodeError(Array(again.readableBytesView), role: .client)
+        #expect(second.code == .frameNotAllowed)
+        // A server may refuse a connection with GOAWAY before its HELLO.
+        var refusal = FrameDecoder(role: .client)
+        var goAway = try FrameDecoderTests.wire([.goAway(GoAway(lastStreamID: 0, code: .unimplemented, errorCode: "unsupported_version"))])
+        #expect(try refusal.decode(buffer: &goAway) != nil)
     }
 
     @Test func framesThePeerMayNotSend() throws {

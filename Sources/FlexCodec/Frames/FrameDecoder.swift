@@ -3,7 +3,8 @@ public import NIOCore
 /// Turns bytes from a peer into ``FlexFrame``s, incrementally: the input may be split at any byte.
 ///
 /// The decoder validates everything it can see without knowing the state of each call:
-/// - the connection preface (server side), failing at the first wrong byte;
+/// - the connection preface (server side), failing at the first wrong byte, and HELLO as the first
+///   frame (GOAWAY aside: a server may refuse a connection before saying HELLO) and only once;
 /// - every header field, **before** buffering the payload: a length over ``maxMessageSize``, an
 ///   unknown type, undefined flags, a stream id that is zero where it must not be (or non-zero on
 ///   a connection frame), and a frame type the peer's role may not send;
@@ -50,6 +51,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
     }
 
     private var prefaceBytesSeen: Int
+    private var helloSeen = false
     private var highestOpenedStream: UInt32 = 0
     private let coder: MessageCoder
     private let allocator = ByteBufferAllocator()
@@ -152,6 +154,12 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         if !Self.mayReceive(type, role: self.role) {
             throw FlexCodecError(code: .frameNotAllowed, message: "a \(self.peerName) may not send \(type) frames")
         }
+        if self.helloSeen == (type == .hello), type != .goAway {
+            throw FlexCodecError(
+                code: .frameNotAllowed,
+                message: self.helloSeen ? "HELLO may be sent only once" : "the first frame must be HELLO, not \(type)"
+            )
+        }
         if self.role == .server, !type.isConnectionFrame {
             if type == .headers {
                 if streamID.rawValue <= self.highestOpenedStream {
@@ -173,7 +181,9 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         let flags = FrameFlags(rawValue: header.flags)
         switch type {
         case .hello:
-            return .hello(try self.coder.decode(Hello.self, from: payload))
+            let hello = try self.coder.decode(Hello.self, from: payload)
+            self.helloSeen = true
+            return .hello(hello)
         case .headers:
             switch self.role {
             case .server:
