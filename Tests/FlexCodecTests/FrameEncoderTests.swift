@@ -124,6 +124,25 @@ struct LZ4BlockTests {
         #expect(restored == json)
     }
 
+    @Test func reusedStateGivesTheSameBytesWhateverCameBefore() throws {
+        // The encoder keeps LZ4 state between payloads; each block must still be independent and
+        // its bytes must not depend on what was compressed before.
+        let state = LZ4Compressor()
+        let a = ByteBuffer(string: SampleJSON.chatCompletion(approximateBytes: 3000))
+        let b = ByteBuffer(string: SampleJSON.chatCompletion(approximateBytes: 9000))
+        func compress(_ input: ByteBuffer, _ state: LZ4Compressor?) -> ByteBuffer {
+            var out = ByteBuffer()
+            _ = input.withUnsafeReadableBytes { LZ4Block.compress($0, appendingTo: &out, state: state) }
+            return out
+        }
+        let first = compress(a, state)
+        _ = compress(b, state)
+        let again = compress(a, state)
+        #expect(first == again)
+        #expect(compress(a, LZ4Compressor()) == first)
+        #expect(try LZ4Block.decompress(again, limit: 1 << 20, allocator: ByteBufferAllocator()) == a)
+    }
+
     @Test func tooSmallOrIncompressibleInputIsNotCompressed() {
         var out = ByteBuffer(string: "x")
         #expect(!ByteBuffer(string: "abc").withUnsafeReadableBytes { LZ4Block.compress($0, appendingTo: &out) })

@@ -12,7 +12,9 @@ enum LZ4Block {
 
     /// Appends the compressed form of `source` to `out` when that is smaller than `source` itself.
     /// Returns false, with `out` unchanged, when compression would not save anything.
-    static func compress(_ source: UnsafeRawBufferPointer, appendingTo out: inout ByteBuffer) -> Bool {
+    ///
+    /// - Parameter state: Reused LZ4 state; without one, LZ4 sets up 16 KiB of state per call.
+    static func compress(_ source: UnsafeRawBufferPointer, appendingTo out: inout ByteBuffer, state: LZ4Compressor? = nil) -> Bool {
         guard source.count > 0, source.count <= Int(Int32.max) else { return false }
         let bound = Int(LZ4_compressBound(Int32(source.count)))
         guard bound > 0 else { return false }
@@ -21,12 +23,16 @@ enum LZ4Block {
         let budget = min(bound, source.count - Self.lengthPrefixSize - 1)
         guard budget > 0 else { return false }
         let written = out.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.lengthPrefixSize + budget) { target in
-            let compressed = LZ4_compress_default(
-                source.baseAddress!.assumingMemoryBound(to: CChar.self),
-                target.baseAddress!.advanced(by: Self.lengthPrefixSize).assumingMemoryBound(to: CChar.self),
-                Int32(source.count),
-                Int32(budget)
-            )
+            let src = source.baseAddress!.assumingMemoryBound(to: CChar.self)
+            let dst = target.baseAddress!.advanced(by: Self.lengthPrefixSize).assumingMemoryBound(to: CChar.self)
+            let compressed: Int32
+            if let state {
+                // A fast reset starts a new, independent block: no dictionary from earlier payloads.
+                LZ4_resetStream_fast(state.stream)
+                compressed = LZ4_compress_fast_continue(state.stream, src, dst, Int32(source.count), Int32(budget), 1)
+            } else {
+                compressed = LZ4_compress_default(src, dst, Int32(source.count), Int32(budget))
+            }
             // 0 means "did not fit in budget": not compressible enough.
             return compressed > 0 ? Self.lengthPrefixSize + Int(compressed) : 0
         }
@@ -79,5 +85,20 @@ enum LZ4Block {
             throw FlexCodecError(code: .corruptCompressedPayload, message: "LZ4 block is corrupt or not \(size) bytes long")
         }
         return output
+    }
+}
+
+/// LZ4 compression state kept between payloads, so each compression does not set up (and zero)
+/// 16 KiB of tables again. Not thread-safe; each ``FrameEncoder`` has its own.
+final class LZ4Compressor {
+    let stream: UnsafeMutablePointer<LZ4_stream_t>
+
+    init() {
+        guard let stream = LZ4_createStream() else { fatalError("LZ4_createStream: out of memory") }
+        self.stream = stream
+    }
+
+    deinit {
+        LZ4_freeStream(self.stream)
     }
 }

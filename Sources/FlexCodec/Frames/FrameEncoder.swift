@@ -20,6 +20,7 @@ public struct FrameEncoder {
     public var maxMessageSize: Int
 
     private let coder = MessageCoder()
+    private let lz4 = LZ4Compressor()
     private var scratch: ByteBuffer
 
     public init(
@@ -138,7 +139,7 @@ public struct FrameEncoder {
         let start = buffer.writerIndex
         Self.writeHeader(length: 0, type: .message, flags: flags, stream: stream, into: &buffer)
         if self.compression == .lz4, payload.count >= self.compressionThreshold,
-            LZ4Block.compress(payload, appendingTo: &buffer)
+            LZ4Block.compress(payload, appendingTo: &buffer, state: self.lz4)
         {
             flags.insert(.compressed)
             buffer.setInteger(flags.rawValue, at: start + 5)
