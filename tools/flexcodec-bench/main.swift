@@ -14,6 +14,10 @@ import NIOCore
 struct Options {
     var seconds = 1.0
     var jsonPath: String?
+    /// `--profile N`: instead of timing, encode and decode each case N times (for callgrind/perf).
+    var profileIterations: Int?
+    /// `--only TEXT`: run only the cases whose name contains TEXT.
+    var only: String?
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -21,8 +25,10 @@ struct Options {
             switch argument {
             case "--seconds": self.seconds = Double(iterator.next() ?? "") ?? self.seconds
             case "--json": self.jsonPath = iterator.next()
+            case "--profile": self.profileIterations = Int(iterator.next() ?? "")
+            case "--only": self.only = iterator.next()
             case "-h", "--help":
-                print("usage: flexcodec-bench [--seconds S] [--json PATH]")
+                print("usage: flexcodec-bench [--seconds S] [--json PATH] [--profile ITERATIONS] [--only CASE]")
                 exit(0)
             default:
                 FileHandle.standardError.write(Data("flexcodec-bench: unknown argument \(argument)\n".utf8))
@@ -86,7 +92,12 @@ func typedRequest(bytes: Int) -> InferenceRequest {
 }
 
 /// Runs `body` repeatedly for `seconds`, three times; returns the best rate in calls per second.
+/// With `--profile N` it runs `body` exactly N times instead and returns 0.
 func measure(seconds: Double, _ body: () throws -> Void) rethrows -> Double {
+    if let iterations = options.profileIterations {
+        for _ in 0..<iterations { try body() }
+        return 0
+    }
     var best = 0.0
     for _ in 0..<3 {
         let clock = ContinuousClock()
@@ -125,7 +136,7 @@ let cases: [(String, InferenceRequest)] = [
 ]
 
 var rows: [Row] = []
-for (name, request) in cases {
+for (name, request) in cases where options.only.map(name.contains) ?? true {
     let messageBytes = try MessageCoder().encode(request).readableBytes
     for compression in [Compression.none, .lz4] {
         var encoder = FrameEncoder(compression: compression, maxMessageSize: 1 << 24)

@@ -97,12 +97,20 @@ public struct FrameEncoder {
         }
         self.scratch.clear()
         try self.coder.encode(message, into: &self.scratch)
+        defer {
+            // Do not keep a buffer the size of one huge message for the connection's lifetime.
+            if self.scratch.capacity > Self.scratchRetainLimit {
+                self.scratch = ByteBufferAllocator().buffer(capacity: 1024)
+            }
+        }
         try self.scratch.withUnsafeReadableBytes { bytes throws(FlexCodecError) in
             try self.writeMessage(bytes, stream: streamID, endStream: endStream, into: &buffer)
         }
     }
 
     // MARK: - Internals
+
+    private static let scratchRetainLimit = 1 << 20
 
     private func encodeControl<Message: FlexMessage>(
         _ message: Message,
