@@ -18,6 +18,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "FlexCodec", targets: ["FlexCodec"]),
+        .library(name: "FlexRouter", targets: ["FlexRouter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -60,6 +61,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "FlexRouter",
+            dependencies: ["FlexCodec"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tools
 
         .executableTarget(
@@ -83,6 +90,11 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlexRouterTests",
+            dependencies: ["FlexRouter", "FlexCodec"],
             swiftSettings: swiftSettings
         ),
     ]
