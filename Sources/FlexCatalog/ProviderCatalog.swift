@@ -1,0 +1,23 @@
+/// The catalog's section for one provider.
+public struct ProviderCatalog: Sendable, Hashable {
+    public var provider: Provider
+    /// How the provider spells each tier on the wire (OpenAI standard is `default`).
+    public var tierNames: [ServiceTier: String]
+    public var models: [String: ModelEntry]
+    public var notes: String?
+
+    public init(provider: Provider, tierNames: [ServiceTier: String], models: [String: ModelEntry], notes: String? = nil) {
+        self.provider = provider
+        self.tierNames = tierNames
+        self.models = models
+        self.notes = notes
+    }
+
+    /// The provider's wire name for `tier` (falls back to the neutral name).
+    public func wireName(of tier: ServiceTier) -> String { self.tierNames[tier] ?? tier.rawValue }
+
+    /// The neutral tier for a provider's wire name, if any.
+    public func tier(wireName: String) -> ServiceTier? {
+        self.tierNames.first { $0.value == wireName }?.key
+    }
+}
