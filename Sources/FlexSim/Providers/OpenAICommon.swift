@@ -83,8 +83,9 @@ enum OpenAICommon {
 
     /// Usage in Chat Completions' fields (prompt_tokens includes cached tokens and writes).
     static func chatUsage(_ u: TokenCounts, reportsWrites: Bool) -> JSONValue {
-        var prompt: JSONObject = ["cached_tokens": .integer(u.cachedInput), "audio_tokens": 0]
-        if reportsWrites { prompt["cache_write_tokens"] = .integer(u.cacheWrite) }
+        // cache_write_tokens is always present (0 before GPT-5.6): the SDKs know the field.
+        _ = reportsWrites
+        let prompt: JSONObject = ["cached_tokens": .integer(u.cachedInput), "cache_write_tokens": .integer(u.cacheWrite), "audio_tokens": 0]
         return [
             "prompt_tokens": .integer(u.totalInput),
             "completion_tokens": .integer(u.billedOutput),
@@ -97,8 +98,9 @@ enum OpenAICommon {
 
     /// Usage in the Responses API's fields.
     static func responsesUsage(_ u: TokenCounts, reportsWrites: Bool) -> JSONValue {
-        var details: JSONObject = ["cached_tokens": .integer(u.cachedInput)]
-        if reportsWrites { details["cache_write_tokens"] = .integer(u.cacheWrite) }
+        // cache_write_tokens is required by the SDK's ResponseUsage (0 before GPT-5.6).
+        _ = reportsWrites
+        let details: JSONObject = ["cached_tokens": .integer(u.cachedInput), "cache_write_tokens": .integer(u.cacheWrite)]
         return [
             "input_tokens": .integer(u.totalInput),
             "input_tokens_details": .object(details),

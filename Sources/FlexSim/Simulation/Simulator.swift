@@ -157,7 +157,9 @@ public final class Simulator: Sendable {
             }
             guard self.configuration.accepts(key: String(auth.dropFirst(7)), for: provider) else { return fail(.unauthorized(provider, missing: false)) }
         case .anthropic:
-            guard let key = head.headers.first(name: "x-api-key"), !key.isEmpty else { return fail(.unauthorized(provider, missing: true)) }
+            // x-api-key, or (as the current Python SDK sends it) Authorization: Bearer.
+            let bearer = head.headers.first(name: "authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+            guard let key = head.headers.first(name: "x-api-key") ?? bearer, !key.isEmpty else { return fail(.unauthorized(provider, missing: true)) }
             guard self.configuration.accepts(key: key, for: provider) else { return fail(.unauthorized(provider, missing: false)) }
             guard head.headers.first(name: "anthropic-version") != nil else {
                 return fail(Check(provider: .anthropic).invalid("anthropic-version: header is required"))
