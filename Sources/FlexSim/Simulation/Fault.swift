@@ -87,6 +87,7 @@ public enum Fault: Sendable, Equatable, CustomStringConvertible {
 
 public struct FaultParseError: Error, Sendable, Equatable {
     public var item: String
+    public init(item: String) { self.item = item }
 }
 
 extension Substring {
