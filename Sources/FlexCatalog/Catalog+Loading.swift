@@ -42,7 +42,11 @@ extension Catalog {
                 tierNames[tier] = wire
             }
             var models: [String: ModelEntry] = [:]
+            var names = Set(section.models.keys)
             for (id, model) in section.models {
+                for alias in model.aliases ?? [] {
+                    guard names.insert(alias).inserted else { throw .invalid("\(provider)/\(id): alias \(alias) is already a model id or alias") }
+                }
                 models[id] = try Self.validate(model, provider: provider, id: id)
             }
             providers[provider] = ProviderCatalog(provider: provider, tierNames: tierNames, models: models, notes: section.notes)
@@ -93,7 +97,7 @@ extension Catalog {
             }
             rule = built
         }
-        return ModelEntry(provider: provider, id: id, flexCapable: model.flexCapable, reasoning: model.reasoning ?? false,
+        return ModelEntry(provider: provider, id: id, aliases: model.aliases ?? [], flexCapable: model.flexCapable, reasoning: model.reasoning ?? false,
                           retiresOn: model.retiresOn, longContext: rule, periods: periods, notes: model.notes)
     }
 
@@ -125,6 +129,7 @@ struct CatalogFile: Decodable {
     }
 
     struct Model: Decodable {
+        var aliases: [String]?
         var flexCapable: Bool
         var reasoning: Bool?
         var retiresOn: CalendarDate?
@@ -132,7 +137,7 @@ struct CatalogFile: Decodable {
         var prices: [Period]
         var notes: String?
         enum CodingKeys: String, CodingKey {
-            case flexCapable = "flex_capable", reasoning, retiresOn = "retires_on", longContext = "long_context", prices, notes
+            case aliases, flexCapable = "flex_capable", reasoning, retiresOn = "retires_on", longContext = "long_context", prices, notes
         }
     }
 

@@ -18,7 +18,7 @@ public struct Catalog: Sendable, Hashable {
 
     /// The model, or nil when the catalog does not list it.
     public func model(_ provider: Provider, _ id: String) -> ModelEntry? {
-        self.providers[provider]?.models[id]
+        self.providers[provider]?.model(id)
     }
 
     /// The model, or ``CatalogError/unknownModel(provider:model:)``.

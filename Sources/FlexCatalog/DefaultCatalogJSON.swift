@@ -11,7 +11,8 @@ let defaultCatalogJSON = ####"""
     "Where the reference says UNCONFIRMED the conservative reading is used: no flex for Gemini 4 Argon/Neon/Hydrogen; a tier with no known price is not offered.",
     "cache_write equals input where the provider charges nothing extra for cache writes (OpenAI before GPT-5.6, Gemini implicit caching).",
     "Not modelled: OpenAI ultrafast and 12-hour cache writes, regional-processing and inference_geo surcharges, Anthropic fast mode (speed), batch and background completion windows.",
-    "Also in the reference but left out for want of a price: gpt-4o, gemini-3.6-flash, gemini-3.1-flash-lite."
+    "Also in the reference but left out for want of a price: gpt-4o, gemini-3.6-flash, gemini-3.1-flash-lite.",
+    "Model ids and dated aliases were checked against the model lists of the official openai 3.57 and anthropic 2.14 Python SDKs; retires_on for claude-sonnet-4-5 and claude-opus-4-5 comes from the anthropic SDK's deprecation table. retires_on is the end-of-life day: requests dated after it get the provider's not-found error."
   ],
   "providers": {
     "openai": {
@@ -396,6 +397,9 @@ let defaultCatalogJSON = ####"""
           "notes": "The pre-2026-07-30 row is DERIVED from 'cut 80% on 2026-07-30' (current = 0.2x old)."
         },
         "gpt-5.5": {
+          "aliases": [
+            "gpt-5.5-2026-04-23"
+          ],
           "flex_capable": true,
           "reasoning": true,
           "long_context": {
@@ -471,6 +475,9 @@ let defaultCatalogJSON = ####"""
           ]
         },
         "gpt-5.4-mini": {
+          "aliases": [
+            "gpt-5.4-mini-2026-03-17"
+          ],
           "flex_capable": true,
           "reasoning": true,
           "long_context": {
@@ -508,6 +515,9 @@ let defaultCatalogJSON = ####"""
           ]
         },
         "gpt-5.4-nano": {
+          "aliases": [
+            "gpt-5.4-nano-2026-03-17"
+          ],
           "flex_capable": true,
           "reasoning": true,
           "long_context": {
@@ -540,6 +550,9 @@ let defaultCatalogJSON = ####"""
           "notes": "No Fast price listed, so no priority tier."
         },
         "gpt-5.2": {
+          "aliases": [
+            "gpt-5.2-2025-12-11"
+          ],
           "flex_capable": true,
           "reasoning": true,
           "prices": [
@@ -568,6 +581,9 @@ let defaultCatalogJSON = ####"""
           ]
         },
         "gpt-5.1": {
+          "aliases": [
+            "gpt-5.1-2025-11-13"
+          ],
           "flex_capable": true,
           "reasoning": true,
           "prices": [
@@ -596,6 +612,9 @@ let defaultCatalogJSON = ####"""
           ]
         },
         "gpt-5": {
+          "aliases": [
+            "gpt-5-2025-08-07"
+          ],
           "flex_capable": true,
           "reasoning": true,
           "prices": [
@@ -624,6 +643,9 @@ let defaultCatalogJSON = ####"""
           ]
         },
         "gpt-5-mini": {
+          "aliases": [
+            "gpt-5-mini-2025-08-07"
+          ],
           "flex_capable": true,
           "reasoning": true,
           "prices": [
@@ -652,6 +674,9 @@ let defaultCatalogJSON = ####"""
           ]
         },
         "gpt-5-nano": {
+          "aliases": [
+            "gpt-5-nano-2025-08-07"
+          ],
           "flex_capable": true,
           "reasoning": true,
           "prices": [
@@ -675,6 +700,9 @@ let defaultCatalogJSON = ####"""
           "notes": "No Fast price listed, so no priority tier."
         },
         "o3": {
+          "aliases": [
+            "o3-2025-04-16"
+          ],
           "flex_capable": true,
           "reasoning": true,
           "prices": [
@@ -703,6 +731,9 @@ let defaultCatalogJSON = ####"""
           ]
         },
         "o4-mini": {
+          "aliases": [
+            "o4-mini-2025-04-16"
+          ],
           "flex_capable": true,
           "reasoning": true,
           "prices": [
@@ -732,6 +763,9 @@ let defaultCatalogJSON = ####"""
           "notes": "Flex cached input is listed at $0.138 (not exactly half of $0.275); kept as listed."
         },
         "gpt-4.1": {
+          "aliases": [
+            "gpt-4.1-2025-04-14"
+          ],
           "flex_capable": false,
           "reasoning": false,
           "retires_on": "2027-01-14",
@@ -756,6 +790,9 @@ let defaultCatalogJSON = ####"""
           "notes": "No flex. Shuts down in the API on 2027-01-14."
         },
         "gpt-4.1-mini": {
+          "aliases": [
+            "gpt-4.1-mini-2025-04-14"
+          ],
           "flex_capable": false,
           "reasoning": false,
           "retires_on": "2027-01-14",
@@ -780,6 +817,9 @@ let defaultCatalogJSON = ####"""
           "notes": "No flex. Shuts down in the API on 2027-01-14."
         },
         "gpt-4.1-nano": {
+          "aliases": [
+            "gpt-4.1-nano-2025-04-14"
+          ],
           "flex_capable": false,
           "reasoning": false,
           "prices": [
@@ -966,6 +1006,9 @@ let defaultCatalogJSON = ####"""
           ]
         },
         "claude-opus-4-5": {
+          "aliases": [
+            "claude-opus-4-5-20251101"
+          ],
           "flex_capable": false,
           "reasoning": false,
           "prices": [
@@ -980,7 +1023,8 @@ let defaultCatalogJSON = ####"""
                 }
               }
             }
-          ]
+          ],
+          "retires_on": "2027-01-22"
         },
         "claude-opus-4-1": {
           "flex_capable": false,
@@ -1083,6 +1127,9 @@ let defaultCatalogJSON = ####"""
           ]
         },
         "claude-sonnet-4-5": {
+          "aliases": [
+            "claude-sonnet-4-5-20250929"
+          ],
           "flex_capable": false,
           "reasoning": false,
           "prices": [
@@ -1098,7 +1145,8 @@ let defaultCatalogJSON = ####"""
               }
             }
           ],
-          "notes": "The reference says a >200K long-context rate applies but gives no figures; not modelled."
+          "notes": "The reference says a >200K long-context rate applies but gives no figures; not modelled.",
+          "retires_on": "2026-11-30"
         },
         "claude-sonnet-4": {
           "flex_capable": false,
@@ -1147,6 +1195,9 @@ let defaultCatalogJSON = ####"""
           "notes": "Prompt >100K: 0.50/0.625/1.00/0.05/2.50 (5x), third-party."
         },
         "claude-haiku-4-5": {
+          "aliases": [
+            "claude-haiku-4-5-20251001"
+          ],
           "flex_capable": false,
           "reasoning": false,
           "prices": [

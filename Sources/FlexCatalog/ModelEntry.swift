@@ -2,28 +2,37 @@
 public struct ModelEntry: Sendable, Hashable {
     public var provider: Provider
     public var id: String
+    /// Other ids that name this model (dated snapshots such as `gpt-5-2025-08-07`).
+    public var aliases: [String]
     /// Whether a flex race may be run on this model (the catalog's word, checked against the prices:
     /// a flex-capable model offers flex in every period).
     public var flexCapable: Bool
     /// Whether the model produces reasoning tokens (used by the simulator).
     public var reasoning: Bool
-    /// Last day the provider serves the model, where it has announced one.
+    /// The first day the provider no longer serves the model, where it has announced one.
     public var retiresOn: CalendarDate?
     public var longContext: LongContextRule?
     /// Sorted by date; the first may have no start date.
     public var periods: [PricePeriod]
     public var notes: String?
 
-    public init(provider: Provider, id: String, flexCapable: Bool, reasoning: Bool = false, retiresOn: CalendarDate? = nil,
+    public init(provider: Provider, id: String, aliases: [String] = [], flexCapable: Bool, reasoning: Bool = false, retiresOn: CalendarDate? = nil,
                 longContext: LongContextRule? = nil, periods: [PricePeriod], notes: String? = nil) {
         self.provider = provider
         self.id = id
+        self.aliases = aliases
         self.flexCapable = flexCapable
         self.reasoning = reasoning
         self.retiresOn = retiresOn
         self.longContext = longContext
         self.periods = periods
         self.notes = notes
+    }
+
+    /// Whether the model is still served on `date`.
+    public func isServed(on date: CalendarDate) -> Bool {
+        guard let retiresOn = self.retiresOn else { return true }
+        return date < retiresOn
     }
 
     /// The period in force on `date`, or nil before the first dated period when none is open-ended.

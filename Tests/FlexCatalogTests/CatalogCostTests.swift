@@ -96,6 +96,17 @@ import Testing
         }
     }
 
+    @Test func aliasesAndRetirement() throws {
+        #expect(catalog.model(.openai, "gpt-5-2025-08-07")?.id == "gpt-5")
+        #expect(catalog.model(.anthropic, "claude-sonnet-4-5-20250929")?.id == "claude-sonnet-4-5")
+        let sonnet = try catalog.requireModel(.anthropic, "claude-sonnet-4-5")
+        #expect(sonnet.isServed(on: CalendarDate("2026-11-29")!))
+        #expect(!sonnet.isServed(on: CalendarDate("2026-11-30")!))
+        #expect(throws: CatalogError.self) {
+            try Catalog(jsonData: Data(#"{"format": 1, "providers": {"openai": {"models": {"a": {"aliases": ["b"], "flex_capable": false, "prices": [{"tiers": {"standard": {"input": 1, "cached_input": 1, "cache_write": 1, "output": 1}}}]}, "b": {"flex_capable": false, "prices": [{"tiers": {"standard": {"input": 1, "cached_input": 1, "cache_write": 1, "output": 1}}}]}}}}}"#.utf8))
+        }
+    }
+
     @Test func tierWireNames() throws {
         #expect(catalog.providers[.openai]?.wireName(of: .standard) == "default")
         #expect(catalog.providers[.openai]?.tier(wireName: "flex") == .flex)

@@ -24,7 +24,7 @@ def client(sim):
 
 def test_messages_non_streaming(client, sim):
     raw = client.messages.with_raw_response.create(
-        model="claude-sonnet-4-5", max_tokens=256, messages=[{"role": "user", "content": "Hello"}], service_tier="standard_only")
+        model="claude-sonnet-4-6", max_tokens=256, messages=[{"role": "user", "content": "Hello"}], service_tier="standard_only")
     message = raw.parse()
     Message.model_validate(message.model_dump())
     assert message.type == "message" and message.role == "assistant"
@@ -50,20 +50,20 @@ def test_messages_streaming_events(client):
 
 
 def test_parallel_tool_use_streamed_and_not(client):
-    message = client.messages.create(model="claude-opus-4-5", max_tokens=300, tools=TOOLS,
+    message = client.messages.create(model="claude-opus-4-6", max_tokens=300, tools=TOOLS,
                                      messages=[{"role": "user", "content": "Weather and time?"}])
     assert message.stop_reason == "tool_use"
     uses = [b for b in message.content if b.type == "tool_use"]
     assert [u.name for u in uses] == ["get_weather", "get_time"]
     assert isinstance(uses[0].input["city"], str) and uses[0].id.startswith("toolu_")
-    with client.messages.stream(model="claude-opus-4-5", max_tokens=300, tools=TOOLS,
+    with client.messages.stream(model="claude-opus-4-6", max_tokens=300, tools=TOOLS,
                                 messages=[{"role": "user", "content": "Weather?"}]) as stream:
         final = stream.get_final_message()
     assert [b.input for b in final.content if b.type == "tool_use"][1]["zone"]
 
 
 def test_tool_result_turn_gets_text(client):
-    message = client.messages.create(model="claude-opus-4-5", max_tokens=300, tools=TOOLS, messages=[
+    message = client.messages.create(model="claude-opus-4-6", max_tokens=300, tools=TOOLS, messages=[
         {"role": "user", "content": "Weather?"},
         {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Paris"}}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": "sunny"}]}])
@@ -71,14 +71,14 @@ def test_tool_result_turn_gets_text(client):
 
 
 def test_thinking_blocks(client):
-    message = client.messages.create(model="claude-sonnet-4-5", max_tokens=4000, thinking={"type": "enabled", "budget_tokens": 1024},
+    message = client.messages.create(model="claude-sonnet-4-6", max_tokens=4000, thinking={"type": "enabled", "budget_tokens": 1024},
                                      messages=[{"role": "user", "content": "Think"}])
     assert message.content[0].type == "thinking" and message.content[0].signature
     assert message.content[1].type == "text"
 
 
 def test_structured_output(client):
-    parsed = client.messages.parse(model="claude-sonnet-4-5", max_tokens=500, output_format=Answer,
+    parsed = client.messages.parse(model="claude-sonnet-4-6", max_tokens=500, output_format=Answer,
                                    messages=[{"role": "user", "content": "Rate it"}])
     assert isinstance(parsed.parsed_output, Answer)
 

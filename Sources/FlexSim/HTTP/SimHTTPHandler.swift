@@ -63,6 +63,12 @@ final class SimHTTPHandler: ChannelInboundHandler {
         case .end:
             guard let head = self.head else { return }
             self.head = nil
+            // Pipelined requests wait their turn; a client that pipelines without reading is cut
+            // off rather than buffered without bound.
+            guard self.queue.count < 64 else {
+                context.close(promise: nil)
+                return
+            }
             self.queue.append((head, self.body, self.tooLarge))
             self.body = ByteBuffer()
             self.startNext(context: context)

@@ -75,7 +75,7 @@ extension SimRequest {
     /// model, its 400 for a tier the model does not offer.
     static func resolveModel(_ id: String, api: SimAPI, context: ParseContext) throws(ProviderError) -> ModelEntry {
         guard let model = context.catalog.model(api.provider, id) else { throw .modelNotFound(api, model: id) }
-        if let retires = model.retiresOn, context.date > retires { throw .modelNotFound(api, model: id) }
+        guard model.isServed(on: context.date) else { throw .modelNotFound(api, model: id) }
         return model
     }
 }

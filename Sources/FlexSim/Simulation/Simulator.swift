@@ -98,6 +98,13 @@ public final class Simulator: Sendable {
 
     static func nowSeconds() -> Int64 { Int64(time(nil)) }
 
+    /// Wall-clock milliseconds since 1970 (the ledger's `received_at_ms`).
+    static func nowMilliseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+
     /// Plans the answer to one complete request.
     func plan(head: HTTPRequestHead, body: ByteBuffer, bodyTooLarge: Bool) -> Plan {
         let (route, query) = Self.route(method: head.method, uri: head.uri)
@@ -134,7 +141,7 @@ public final class Simulator: Sendable {
         if let correlation { idHeaders.append(("x-flexsim-correlation-id", correlation)) }
         var entry = LedgerEntry(id: requestID, correlationID: correlation, provider: provider, api: api.rawValue, model: route.urlModel, responseID: nil,
                                 stream: route.stream ?? false, status: 0, tierAsked: nil, tierServed: nil, outcome: "rejected", billed: false,
-                                reason: "", tokens: .zero, cost: .zero, queueWaitMS: nil, fault: nil, receivedAtMS: Int64(time(nil)) * 1000)
+                                reason: "", tokens: .zero, cost: .zero, queueWaitMS: nil, fault: nil, receivedAtMS: Self.nowMilliseconds())
 
         func fail(_ error: ProviderError, outcome: String = "rejected") -> Plan {
             entry.status = error.status
