@@ -110,3 +110,22 @@ def test_errors(client, sim, outage):
         refused = make_client(outage)
         refused.models.generate_content(model="gemini-2.5-flash", contents="x", config=types.GenerateContentConfig(service_tier="flex"))
     assert info.value.code == 503
+
+
+def test_streamed_function_calls(client):
+    chunks = list(client.models.generate_content_stream(model="gemini-2.5-flash", contents="Weather and time?", config=types.GenerateContentConfig(
+        tools=[types.Tool(function_declarations=[WEATHER, TIME])],
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))))
+    calls = [call for chunk in chunks for call in (chunk.function_calls or [])]
+    assert [c.name for c in calls] == ["get_weather", "get_time"]
+
+
+def test_interactions_streamed_function_call(client):
+    events = list(client.interactions.create(model="gemini-2.5-flash", input="Weather?", stream=True, tools=[
+        {"type": "function", "name": "get_weather", "parameters": WEATHER.parameters_json_schema}]))
+    starts = [e for e in events if e.event_type == "step.start"]
+    assert any(s.step.type == "function_call" and s.step.name == "get_weather" for s in starts)
+    deltas = "".join(e.delta.arguments for e in events if e.event_type == "step.delta" and e.delta.type == "arguments_delta")
+    import json
+    assert json.loads(deltas)["city"]
+    assert events[-1].interaction.status == "requires_action"

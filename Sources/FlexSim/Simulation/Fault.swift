@@ -68,7 +68,7 @@ public enum Fault: Sendable, Equatable, CustomStringConvertible {
             self = .status(code)
         case "500", "502", "503", "529": self = .status(Int(name)!)
         case "large_response":
-            guard let bytes = value.flatMap({ Int($0) }), bytes > 0, bytes <= 256 << 20 else { return nil }
+            guard let bytes = value.flatMap({ Int($0) }), bytes > 0, bytes <= 16 << 20 else { return nil }
             self = .largeResponse(bytes: bytes)
         default: return nil
         }

@@ -6,6 +6,9 @@
 struct SchemaInstance {
     let root: JSONValue
     var random: SimRandom
+    /// Values left to produce: a hostile schema (deep arrays of arrays, a `$ref` cycle) gets a
+    /// small instance instead of an exponential one.
+    private var budget = 10_000
 
     static let words = ["alpha", "bravo", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "juniper",
                         "kestrel", "lumen", "meadow", "nimbus", "onyx", "prairie", "quartz", "raven", "sierra", "tundra"]
@@ -16,6 +19,21 @@ struct SchemaInstance {
     }
 
     mutating func instance() -> JSONValue { self.value(for: self.root, depth: 0) }
+
+    /// The smallest value of the schema's type, produced without recursing further.
+    static func minimal(_ schema: JSONValue) -> JSONValue {
+        if let constant = schema["const"] { return constant }
+        if let first = schema["enum"]?.array?.first { return first }
+        switch schema["type"]?.string?.lowercased() ?? schema["type"]?.array?.first?.string?.lowercased() {
+        case "integer": return .int(max(0, schema["minimum"]?.int ?? 0))
+        case "number": return .double(max(0, schema["minimum"]?.number ?? 0))
+        case "boolean": return .bool(false)
+        case "array": return .array([])
+        case "object": return .object([:])
+        case "null": return .null
+        default: return .string("")
+        }
+    }
 
     private func resolve(_ schema: JSONValue) -> JSONValue {
         guard let ref = schema["$ref"]?.string, ref.hasPrefix("#/") else { return schema }
@@ -28,7 +46,9 @@ struct SchemaInstance {
 
     private mutating func value(for rawSchema: JSONValue, depth: Int) -> JSONValue {
         let schema = self.resolve(rawSchema)
-        guard depth < 12, schema.object != nil else { return .string("x") }
+        guard schema.object != nil else { return .string("x") }
+        guard depth < 12, self.budget > 0 else { return Self.minimal(schema) }
+        self.budget -= 1
         if let constant = schema["const"] { return constant }
         if let choices = schema["enum"]?.array, !choices.isEmpty {
             return choices[Int(self.random.next() % UInt64(choices.count))]
@@ -60,14 +80,15 @@ struct SchemaInstance {
             }
             return .object(object)
         case "array":
-            let minimum = Int(schema["minItems"]?.int ?? schema["min_items"]?.int ?? 1)
-            let maximum = Int(schema["maxItems"]?.int ?? schema["max_items"]?.int ?? Int64(max(minimum, 3)))
+            let minimum = Int(min(64, max(0, schema["minItems"]?.int ?? schema["min_items"]?.int ?? 1)))
+            let maximum = Int(min(64, max(Int64(minimum), schema["maxItems"]?.int ?? schema["max_items"]?.int ?? Int64(max(minimum, 3)))))
             let count = minimum + Int(self.random.next() % UInt64(max(1, maximum - minimum + 1)))
             let items = schema["items"] ?? ["type": "string"]
             return .array((0..<min(count, 64)).map { _ in self.value(for: items, depth: depth + 1) })
         case "integer":
-            let low = schema["minimum"]?.int ?? 0
-            let high = max(low, schema["maximum"]?.int ?? low + 100)
+            // Clamped so that no schema can make the arithmetic overflow.
+            let low = min(max(schema["minimum"]?.int ?? 0, -1_000_000_000_000), 1_000_000_000_000)
+            let high = min(max(low, schema["maximum"]?.int ?? low + 100), low + 1_000_000_000_000)
             return .int(low + Int64(self.random.next() % UInt64(high - low + 1)))
         case "number":
             let low = schema["minimum"]?.number ?? 0
@@ -85,9 +106,9 @@ struct SchemaInstance {
             case "uuid": return "123e4567-e89b-42d3-a456-426614174000"
             default:
                 var text = Self.words[Int(self.random.next() % 20)]
-                let minimum = Int(schema["minLength"]?.int ?? 0)
+                let minimum = Int(min(4096, max(0, schema["minLength"]?.int ?? 0)))
                 while text.count < minimum { text += " " + Self.words[Int(self.random.next() % 20)] }
-                if let maximum = schema["maxLength"]?.int, text.count > maximum { text = String(text.prefix(Int(maximum))) }
+                if let maximum = schema["maxLength"]?.int, maximum >= 0, text.count > maximum { text = String(text.prefix(Int(maximum))) }
                 return .string(text)
             }
         }
