@@ -34,6 +34,8 @@ final class SimHTTPHandler: ChannelInboundHandler {
         var startedAt: NIODeadline?
         var timers: [Scheduled<Void>] = []
         var nextEvent = 0
+        /// Output tokens carried by the events sent so far (reasoning included).
+        var tokensSent = 0
         var preambleSent = false
         var headSent = false
         var midStallApplied = false
@@ -248,7 +250,8 @@ final class SimHTTPHandler: ChannelInboundHandler {
         var out = ByteBuffer()
         self.appendPreamble(active, into: &out)
         let now = NIODeadline.now()
-        var tokensBefore = events[..<active.nextEvent].reduce(0) { $0 + $1.tokens } - exchange.reasoningTokens
+        // Pacing counts visible tokens only: reasoning is produced at start (it is part of TTFT).
+        var tokensBefore = active.tokensSent - exchange.reasoningTokens
         var midStall = 0.0
         if active.midStallApplied { midStall = self.faultSeconds(active) { if case .stallMidStream(let s) = $0 { s } else { nil } } }
         while active.nextEvent < events.count {
@@ -282,6 +285,7 @@ final class SimHTTPHandler: ChannelInboundHandler {
             }
             HTTPResponse.chunk(events[index].bytes, into: &out)
             active.lifecycle.emit(events[index].tokens)
+            active.tokensSent += events[index].tokens
             tokensBefore += events[index].tokens
             active.nextEvent += 1
         }
