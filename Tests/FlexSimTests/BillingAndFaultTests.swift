@@ -129,3 +129,39 @@ import Testing
         #expect(response.status == 400 && response.body.contains("x-flexsim-fault"))
     }
 }
+
+@Suite struct StreamErrorFaultTests {
+    @Test(arguments: [
+        ("/openai/v1/chat/completions", #"{"model":"gpt-5","messages":[{"role":"user","content":"hi"}],"stream":true}"#, #"{"error":"#),
+        ("/openai/v1/responses", #"{"model":"gpt-5","input":"hi","stream":true}"#, "server_is_overloaded"),
+        ("/anthropic/v1/messages", #"{"model":"claude-haiku-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#, "overloaded_error"),
+        ("/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", #"{"contents":[{"parts":[{"text":"x"}]}]}"#, "UNAVAILABLE"),
+        ("/gemini/v1beta/interactions", #"{"model":"gemini-2.5-flash","input":"hi","stream":true}"#, "UNAVAILABLE"),
+    ])
+    func overloadInsteadOfOutputIsNotBilled(_ path: String, _ body: String, _ marker: String) async throws {
+        let headers = path.hasPrefix("/openai") ? openAIKey : path.hasPrefix("/anthropic") ? anthropicKey : geminiKey
+        try await withSim { server, port in
+            let client = try TestHTTPClient(port: port)
+            client.send(path, headers: headers.merging(["x-flexsim-fault": "stream_error"]) { $1 }, body: body)
+            let response = client.response()
+            #expect(response.status == 200)
+            #expect(response.body.contains(marker))
+            #expect(!response.body.contains("[DONE]"))
+            let row = try await waitForRow(server, count: 1)
+            #expect(row["outcome"] == "fault" && row["reason"] == "stream_error" && row["billed"] == .bool(false))
+        }
+    }
+
+    @Test func overloadMidStreamBillsWhatWasSent() async throws {
+        try await withSim { server, port in
+            let client = try TestHTTPClient(port: port)
+            client.send("/anthropic/v1/messages", headers: anthropicKey.merging(["x-flexsim-fault": "stream_error_mid"]) { $1 },
+                        body: #"{"model":"claude-haiku-4-5","max_tokens":500,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+            let names = client.response().eventNames
+            #expect(names.last == "error" && names.contains("content_block_delta") && !names.contains("message_stop"))
+            let row = try await waitForRow(server, count: 1)
+            #expect(row["reason"] == "stream_error_mid" && row["billed"] == .bool(true))
+            #expect((row["tokens"]?["output"]?.int ?? 0) > 0)
+        }
+    }
+}

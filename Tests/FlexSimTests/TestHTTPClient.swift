@@ -54,19 +54,47 @@ final class TestHTTPClient {
         return String(decoding: self.buffer, as: UTF8.self)
     }
 
-    /// Reads one whole response (content-length or chunked) and consumes it.
+    /// Reads one whole response (content-length or chunked) and consumes exactly its bytes, so
+    /// that pipelined responses that arrived together stay in the buffer for the next call.
     func response() -> TestResponse {
-        let text = self.read { text in
-            guard let headEnd = text.range(of: "\r\n\r\n") else { return false }
-            let head = text[..<headEnd.lowerBound].lowercased()
-            if let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
-               let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) {
-                return text.utf8.count - text[..<headEnd.upperBound].utf8.count >= length
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if let length = Self.responseLength(self.buffer) {
+                let raw = String(decoding: self.buffer[..<length], as: UTF8.self)
+                self.buffer.removeFirst(length)
+                return TestResponse(raw: raw)
             }
-            return text.hasSuffix("0\r\n\r\n")
+            let n = recv(self.fd, &chunk, chunk.count, 0)
+            if n <= 0 { break }
+            self.buffer += chunk[0..<n]
         }
+        let raw = String(decoding: self.buffer, as: UTF8.self)
         self.buffer = []
-        return TestResponse(raw: text)
+        return TestResponse(raw: raw)
+    }
+
+    static func find(_ needle: [UInt8], in bytes: [UInt8], from start: Int) -> Int? {
+        guard bytes.count >= needle.count, start <= bytes.count - needle.count else { return nil }
+        for index in start...(bytes.count - needle.count) where bytes[index] == needle[0] {
+            if Array(bytes[index..<(index + needle.count)]) == needle { return index }
+        }
+        return nil
+    }
+
+    /// The byte length of the first complete response in `bytes`, if it is all there.
+    static func responseLength(_ bytes: [UInt8]) -> Int? {
+        guard let headEnd = self.find(Array("\r\n\r\n".utf8), in: bytes, from: 0) else { return nil }
+        let head = String(decoding: bytes[..<headEnd], as: UTF8.self).lowercased()
+        let bodyStart = headEnd + 4
+        for line in head.components(separatedBy: "\r\n") where line.hasPrefix("content-length:") {
+            guard let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) else { return nil }
+            return bytes.count >= bodyStart + length ? bodyStart + length : nil
+        }
+        if head.contains("transfer-encoding: chunked") {
+            if bytes.count >= bodyStart + 5, Array(bytes[bodyStart..<(bodyStart + 5)]) == Array("0\r\n\r\n".utf8) { return bodyStart + 5 }
+            return self.find(Array("\r\n0\r\n\r\n".utf8), in: bytes, from: bodyStart).map { $0 + 7 }
+        }
+        return nil
     }
 
     func closeNow() { shutdown(self.fd, Int32(SHUT_RDWR)) }

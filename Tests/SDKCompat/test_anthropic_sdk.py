@@ -104,3 +104,12 @@ def test_errors_are_typed(client, sim):
     bad = anthropic.Anthropic(api_key="wrong", base_url=f"{sim.base}/anthropic", max_retries=0)
     with pytest.raises(anthropic.AuthenticationError):
         bad.messages.create(model="claude-haiku-4-5", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+
+
+def test_in_stream_overload_raises(client):
+    with pytest.raises(anthropic.APIStatusError) as info:
+        with client.messages.stream(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "x"}],
+                                    extra_headers={"x-flexsim-fault": "stream_error"}) as stream:
+            for _ in stream:
+                pass
+    assert "overloaded_error" in str(info.value)

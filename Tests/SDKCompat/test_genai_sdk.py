@@ -129,3 +129,12 @@ def test_interactions_streamed_function_call(client):
     import json
     assert json.loads(deltas)["city"]
     assert events[-1].interaction.status == "requires_action"
+
+
+def test_in_stream_overload(client):
+    fault = types.HttpOptions(headers={"x-flexsim-fault": "stream_error"})
+    with pytest.raises(errors.APIError) as info:
+        for _ in client.models.generate_content_stream(model="gemini-2.5-flash", contents="x",
+                                                       config=types.GenerateContentConfig(http_options=fault)):
+            pass
+    assert info.value.code == 503

@@ -171,3 +171,14 @@ def test_flex_refused_is_429_and_not_billed(outage):
     assert row["outcome"] == "refused" and not row["billed"] and row["cost_picousd"] == 0
     ok = client.responses.create(model="gpt-5", input="x", service_tier="default")
     assert ok.service_tier == "default"
+
+
+def test_in_stream_overload_raises(client):
+    fault = {"x-flexsim-fault": "stream_error"}
+    with pytest.raises(openai.APIError):
+        for _ in client.chat.completions.create(model="gpt-5", messages=[{"role": "user", "content": "x"}], stream=True, extra_headers=fault):
+            pass
+    with pytest.raises(openai.APIError) as info:
+        for _ in client.responses.create(model="gpt-5", input="x", stream=True, extra_headers=fault):
+            pass
+    assert "overloaded" in str(info.value)

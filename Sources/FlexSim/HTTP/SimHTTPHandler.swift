@@ -226,6 +226,19 @@ final class SimHTTPHandler: ChannelInboundHandler {
                 context.writeAndFlush(self.wrapOutboundOut(out), promise: nil)
                 self.schedule(context: context, active, after: max(0, exchange.startDelay - stall)) { [self] in
                     guard self.active === active else { return }
+                    if !exchange.plan.errorBeforeOutput.isEmpty {
+                        // The overload arrives instead of the first output: nothing started, nothing billed.
+                        var out = ByteBuffer()
+                        self.appendPreamble(active, into: &out)
+                        for event in exchange.plan.errorBeforeOutput { HTTPResponse.chunk(event, into: &out) }
+                        out.writeImmutableBuffer(HTTPResponse.lastChunk)
+                        if let billing = active.lifecycle.refuse(reason: "stream_error") {
+                            self.simulator.record(exchange, billing: billing, outcome: "fault", status: 200)
+                        }
+                        self.active = nil
+                        self.finishWrite(context: context, out, keepAlive: active.keepAlive)
+                        return
+                    }
                     active.lifecycle.start()
                     active.startedAt = .now()
                     self.pump(context: context, active)
@@ -265,6 +278,17 @@ final class SimHTTPHandler: ChannelInboundHandler {
                         self.simulator.record(exchange, billing: billing, outcome: "cut_mid_stream", status: 200)
                     }
                     context.writeAndFlush(self.wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                    return
+                }
+                if !exchange.plan.errorMidStream.isEmpty {
+                    for event in exchange.plan.errorMidStream { HTTPResponse.chunk(event, into: &out) }
+                    out.writeImmutableBuffer(HTTPResponse.lastChunk)
+                    for timer in active.timers { timer.cancel() }
+                    if let billing = active.lifecycle.cancel(reason: "stream_error_mid") {
+                        self.simulator.record(exchange, billing: billing, outcome: "fault", status: 200)
+                    }
+                    self.active = nil
+                    self.finishWrite(context: context, out, keepAlive: active.keepAlive)
                     return
                 }
                 if !active.midStallApplied, let _ = exchange.faults.first(where: { if case .stallMidStream = $0 { true } else { false } }) {

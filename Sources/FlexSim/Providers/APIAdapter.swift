@@ -27,6 +27,9 @@ struct StreamPlan {
     var body: [(bytes: ByteBuffer, tokens: Int)] = []
     /// The events after the last output (usage, completion, `[DONE]`).
     var terminal: [ByteBuffer] = []
+    /// For the `stream_error` faults: what replaces the output (before it, or halfway).
+    var errorBeforeOutput: [ByteBuffer] = []
+    var errorMidStream: [ByteBuffer] = []
 }
 
 /// One provider API: strict request validation and response rendering, no I/O.
@@ -36,6 +39,9 @@ protocol APIAdapter: Sendable {
     func parse(_ body: JSONValue, urlModel: String?, stream: Bool, context: ParseContext) throws(ProviderError) -> SimRequest
     func responseBody(_ output: SimOutput, request: SimRequest, context: inout RenderContext) -> JSONValue
     func stream(_ output: SimOutput, request: SimRequest, context: inout RenderContext) -> StreamPlan
+    /// The API's in-stream error (an overload), as the events that end such a stream;
+    /// `sequence` is the next sequence number where the API numbers its events.
+    func streamError(sequence: Int, request: SimRequest, context: inout RenderContext) -> [ByteBuffer]
     /// The prefix for the response id (`chatcmpl-`, `resp_`, ...).
     func responseID(_ ids: inout IDSource) -> String
 }

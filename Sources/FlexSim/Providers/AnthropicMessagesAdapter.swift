@@ -167,6 +167,10 @@ struct AnthropicMessagesAdapter: APIAdapter {
         return request
     }
 
+    func streamError(sequence _: Int, request _: SimRequest, context: inout RenderContext) -> [ByteBuffer] {
+        [SSE.event("error", ["type": "error", "error": ["type": "overloaded_error", "message": "Overloaded"], "request_id": .string(context.requestID)])]
+    }
+
     static func stopReason(_ finish: SimOutput.Finish) -> String {
         switch finish {
         case .stop: "end_turn"

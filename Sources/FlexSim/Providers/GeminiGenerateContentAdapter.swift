@@ -141,6 +141,10 @@ struct GeminiGenerateContentAdapter: APIAdapter {
         return request
     }
 
+    func streamError(sequence _: Int, request _: SimRequest, context _: inout RenderContext) -> [ByteBuffer] {
+        [SSE.event(nil, ["error": ["code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"]], lineEnd: "\r\n")]
+    }
+
     static func finishReason(_ finish: SimOutput.Finish) -> String { finish == .length ? "MAX_TOKENS" : "STOP" }
 
     func parts(_ output: SimOutput) -> [JSONValue] {

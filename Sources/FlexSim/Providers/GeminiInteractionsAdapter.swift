@@ -102,6 +102,11 @@ struct GeminiInteractionsAdapter: APIAdapter {
         return request
     }
 
+    func streamError(sequence: Int, request _: SimRequest, context _: inout RenderContext) -> [ByteBuffer] {
+        [SSE.event("error", ["error": ["code": "UNAVAILABLE", "message": "The model is overloaded. Please try again later."],
+                             "event_id": .string("evt_\(sequence + 1)"), "event_type": "error"])]
+    }
+
     static func timestamp(_ seconds: Int64) -> String {
         let date = CalendarDate(unixSeconds: seconds)
         let s = Int(((seconds % 86_400) + 86_400) % 86_400)

@@ -125,6 +125,11 @@ struct OpenAIChatAdapter: APIAdapter {
         return request
     }
 
+    func streamError(sequence _: Int, request _: SimRequest, context _: inout RenderContext) -> [ByteBuffer] {
+        [SSE.event(nil, ["error": ["message": "The server had an error while processing your request. Sorry about that!",
+                                    "type": "server_error", "param": .null, "code": .null]])]
+    }
+
     static func finishReason(_ finish: SimOutput.Finish) -> String {
         switch finish {
         case .stop: "stop"

@@ -192,6 +192,18 @@ struct OpenAIResponsesAdapter: APIAdapter {
         return .object(object)
     }
 
+    /// As captured from the live API: `error` right after `response.in_progress`, then `response.failed`.
+    func streamError(sequence: Int, request: SimRequest, context: inout RenderContext) -> [ByteBuffer] {
+        let error: JSONValue = ["type": "service_unavailable_error", "code": "server_is_overloaded",
+                                "message": "Our servers are currently overloaded. Please try again later.", "param": .null]
+        var failed = self.responseObject(status: "failed", output: [], usage: .null, request: request, context: context, incomplete: false).object!
+        failed["error"] = ["code": "server_error", "message": "Our servers are currently overloaded. Please try again later."]
+        return [
+            SSE.event("error", ["type": "error", "error": error, "sequence_number": .integer(sequence)]),
+            SSE.event("response.failed", ["type": "response.failed", "response": .object(failed), "sequence_number": .integer(sequence + 1)]),
+        ]
+    }
+
     func responseBody(_ output: SimOutput, request: SimRequest, context: inout RenderContext) -> JSONValue {
         let items = self.items(output, ids: &context.ids)
         let incomplete = output.finish == .length

@@ -15,6 +15,10 @@ public enum Fault: Sendable, Equatable, CustomStringConvertible {
     case malformedSSE
     /// Non-streaming: the body is the first half of the JSON document (Content-Length matches it).
     case truncatedJSON
+    /// Streaming: HTTP 200 and the pre-output events, then the API's in-stream error event (an
+    /// overload) instead of any output (`stream_error`), or halfway through the output
+    /// (`stream_error_mid`). The stream then ends cleanly at the HTTP level.
+    case streamError(midStream: Bool)
     /// Answer with this status and the provider's error envelope (500, 502, 503, 529, ...).
     case status(Int)
     /// Make the visible output about this many bytes long.
@@ -28,6 +32,7 @@ public enum Fault: Sendable, Equatable, CustomStringConvertible {
         case .cutMidStream: "cut_mid_stream"
         case .malformedSSE: "malformed_sse"
         case .truncatedJSON: "truncated_json"
+        case .streamError(let mid): mid ? "stream_error_mid" : "stream_error"
         case .status(let code): "status=\(code)"
         case .largeResponse(let bytes): "large_response=\(bytes)"
         }
@@ -63,6 +68,8 @@ public enum Fault: Sendable, Equatable, CustomStringConvertible {
         case "cut_mid_stream": self = .cutMidStream
         case "malformed_sse": self = .malformedSSE
         case "truncated_json": self = .truncatedJSON
+        case "stream_error": self = .streamError(midStream: false)
+        case "stream_error_mid": self = .streamError(midStream: true)
         case "status":
             guard let code = value.flatMap({ Int($0) }), (400...599).contains(code) else { return nil }
             self = .status(code)

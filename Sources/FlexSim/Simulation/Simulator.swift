@@ -275,6 +275,12 @@ public final class Simulator: Sendable {
             exchange.headers.insert(("content-type", "text/event-stream; charset=utf-8"), at: 0)
             exchange.headers.insert(("cache-control", "no-cache"), at: 1)
             exchange.plan = adapter.stream(output, request: request, context: &renderContext)
+            for case .streamError(let mid) in faults {
+                // Responses numbers every event: the error takes the next number where it lands.
+                let sequence = exchange.plan.preamble.count + (mid ? exchange.plan.body.count / 2 : 0)
+                let events = adapter.streamError(sequence: sequence, request: request, context: &renderContext)
+                if mid { exchange.plan.errorMidStream = events } else { exchange.plan.errorBeforeOutput = events }
+            }
         } else {
             exchange.headers.insert(("content-type", "application/json"), at: 0)
             adapter.responseBody(output, request: request, context: &renderContext).write(into: &exchange.body)
