@@ -91,6 +91,35 @@ import Testing
         }
     }
 
+    @Test func timeScaleShrinksRealDelaysButNotSimulatedOnes() async throws {
+        // A 600 s simulated queue wait at time scale 10,000 takes 60 ms of real time.
+        try await withSim(.fixed(wait: 600, tokensPerSecond: 50), timeScale: 10_000) { server, port in
+            let client = try TestHTTPClient(port: port)
+            client.send("/openai/v1/responses", headers: openAIKey, body: #"{"model":"gpt-5","input":"hi","service_tier":"flex"}"#)
+            let response = client.response()
+            #expect(response.status == 200 && response.json?["service_tier"] == "flex")
+            let row = try await waitForRow(server, count: 1)
+            #expect(row["queue_wait_ms"] == .int(600_000))
+        }
+    }
+
+    @Test func ledgerAfterReturnsOnlyLaterLines() async throws {
+        try await withSim { server, port in
+            let client = try TestHTTPClient(port: port)
+            for _ in 0..<3 {
+                client.send("/openai/v1/chat/completions", headers: openAIKey, body: #"{"model":"gpt-4.1","messages":[{"role":"user","content":"x"}]}"#)
+                _ = client.response()
+            }
+            client.send("/sim/ledger?after=1", method: "GET")
+            let lines = client.response().body.split(separator: "\n")
+            #expect(lines.count == 2)
+            #expect(try JSONParser.parse(String(lines[0]))["seq"] == .int(2))
+            client.send("/sim/reset")
+            _ = client.response()
+            #expect(server.simulator.ledger.count == 0)
+        }
+    }
+
     @Test func sameSeedSameContent() async throws {
         let body = #"{"model":"gpt-5","messages":[{"role":"user","content":"same"}]}"#
         let first = try await withSim(seed: 5) { _, port in
