@@ -182,3 +182,9 @@ def test_in_stream_overload_raises(client):
         for _ in client.responses.create(model="gpt-5", input="x", stream=True, extra_headers=fault):
             pass
     assert "overloaded" in str(info.value)
+
+
+def test_dated_alias_resolves_and_is_echoed(client, sim):
+    completion = client.chat.completions.create(model="gpt-5-2025-08-07", messages=[{"role": "user", "content": "x"}])
+    assert completion.model == "gpt-5-2025-08-07"
+    assert sim.ledger()[-1]["model"] == "gpt-5"      # the ledger names the catalog entry

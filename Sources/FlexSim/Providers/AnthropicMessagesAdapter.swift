@@ -106,6 +106,7 @@ struct AnthropicMessagesAdapter: APIAdapter {
         _ = try check.int(root, "top_k", "", min: 0)
 
         var request = SimRequest(api: self.api, model: model, tierAsked: tierAsked, tier: tier, stream: stream)
+        request.requestedModel = modelID
         if let thinking = root["thinking"], !thinking.isNull {
             let object = try check.object(thinking, "thinking")
             let type = try check.enumValue(object, "type", "thinking", ["enabled", "disabled", "adaptive"])

@@ -76,6 +76,7 @@ struct GeminiGenerateContentAdapter: APIAdapter {
         let tier = try GeminiCommon.tier(tierAsked, model: model, check: check, path: "service_tier", date: context.date)
 
         var request = SimRequest(api: self.api, model: model, tierAsked: tierAsked, tier: tier, stream: false)
+        request.requestedModel = modelID
         var thinkingBudget: Int?, thinkingLevel: String?
         if let config = Self.field(root, "generationConfig", "generation_config") {
             let object = try check.object(config, "generation_config")

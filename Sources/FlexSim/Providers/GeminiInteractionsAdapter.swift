@@ -59,6 +59,7 @@ struct GeminiInteractionsAdapter: APIAdapter {
         if try check.bool(root, "background", "") == true { throw check.invalid("flexsim does not simulate background interactions.") }
 
         var request = SimRequest(api: self.api, model: model, tierAsked: tierAsked, tier: tier, stream: stream)
+        request.requestedModel = modelID
         var level: String?
         if let config = root["generation_config"], !config.isNull {
             let object = try check.object(config, "generation_config")

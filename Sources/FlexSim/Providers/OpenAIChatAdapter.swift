@@ -95,6 +95,7 @@ struct OpenAIChatAdapter: APIAdapter {
         }
 
         var request = SimRequest(api: self.api, model: model, tierAsked: tierAsked, tier: tier, stream: stream)
+        request.requestedModel = modelID
         request.includeUsage = includeUsage
         request.tools = try OpenAICommon.tools(root["tools"], chatShape: true, check: check)
         request.toolChoice = try OpenAICommon.toolChoice(root["tool_choice"], check: check)

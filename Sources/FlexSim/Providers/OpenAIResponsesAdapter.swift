@@ -91,6 +91,7 @@ struct OpenAIResponsesAdapter: APIAdapter {
         let instructions = try check.optionalString(root, "instructions", "")
 
         var request = SimRequest(api: self.api, model: model, tierAsked: tierAsked, tier: tier, stream: stream)
+        request.requestedModel = modelID
         request.tools = try OpenAICommon.tools(root["tools"], chatShape: false, check: check)
         request.toolChoice = try OpenAICommon.toolChoice(root["tool_choice"], check: check)
         request.parallelToolCalls = try check.bool(root, "parallel_tool_calls", "") ?? true

@@ -5,6 +5,8 @@ internal import FlexCatalog
 struct SimRequest {
     var api: SimAPI
     var model: ModelEntry
+    /// The model id as the caller wrote it (an alias such as `gpt-5-2025-08-07` is echoed back).
+    var requestedModel = ""
     /// The tier field as sent (provider spelling), nil when absent.
     var tierAsked: String?
     /// The tier asked for, provider-neutral, after resolving `auto`/`standard_only`/absent.

@@ -260,7 +260,7 @@ public final class Simulator: Sendable {
         usage.output = output.outputTokens
         usage.reasoning = output.reasoningTokens
         var renderContext = RenderContext(requestID: requestID, responseID: adapter.responseID(&ids), createdAt: Self.nowSeconds(),
-                                          model: request.model.id, servedTier: served, servedTierWire: tierWire, usage: usage, ids: ids, date: date)
+                                          model: request.requestedModel.isEmpty ? request.model.id : request.requestedModel, servedTier: served, servedTierWire: tierWire, usage: usage, ids: ids, date: date)
         entry.responseID = renderContext.responseID
         var headers = idHeaders
         if provider == .gemini { headers.append(("x-gemini-service-tier", served.rawValue)) }
