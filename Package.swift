@@ -19,9 +19,13 @@ let package = Package(
     products: [
         .library(name: "FlexCodec", targets: ["FlexCodec"]),
         .library(name: "FlexRouter", targets: ["FlexRouter"]),
+        .library(name: "FlexCatalog", targets: ["FlexCatalog"]),
+        .library(name: "FlexSim", targets: ["FlexSim"]),
+        .executable(name: "flexsim", targets: ["flexsim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // MARK: C libraries (Debian -dev packages, found through pkg-config)
@@ -61,9 +65,44 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The model catalog as data (prices per tier and token class, dated changes, long-context
+        // rules), shared by flexsim and the router. Foundation only: no NIO.
+        .target(
+            name: "FlexCatalog",
+            exclude: ["Resources"],
+            swiftSettings: swiftSettings
+        ),
+        // The provider simulator: OpenAI, Anthropic and Gemini HTTP APIs with service tiers, a flex
+        // capacity model, fault injection and a billing ledger.
+        .target(
+            name: "FlexSim",
+            dependencies: [
+                "FlexCatalog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         .target(
             name: "FlexRouter",
             dependencies: ["FlexCodec"],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Executables
+
+        .executableTarget(
+            name: "flexsim",
+            dependencies: [
+                "FlexSim",
+                "FlexCatalog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -95,6 +134,23 @@ let package = Package(
         .testTarget(
             name: "FlexRouterTests",
             dependencies: ["FlexRouter", "FlexCodec"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlexCatalogTests",
+            dependencies: ["FlexCatalog"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlexSimTests",
+            dependencies: [
+                "FlexSim",
+                "FlexCatalog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

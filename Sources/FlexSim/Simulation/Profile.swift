@@ -1,0 +1,155 @@
+public import FlexCatalog
+internal import Foundation
+
+/// How the simulated providers behave: latency and speed per tier, the flex capacity model and
+/// injected faults. Built-ins: ``Profile/builtIn(named:)``; files: ``Profile/load(path:)``
+/// (format in README.md, "Profile file format"). Times are in simulated seconds; `--time-scale`
+/// divides every delay at run time.
+public struct Profile: Sendable, Equatable, Codable {
+    public var name: String
+    public var description: String?
+    public var tiers: [String: TierBehaviour]
+    public var flex: FlexCapacity
+    /// Chance that a priority request is served (and billed) at standard instead.
+    public var priorityDowngradeProbability: Double
+    public var faults: [ProfileFault]
+
+    public struct TierBehaviour: Sendable, Equatable, Codable {
+        /// Time from the start of service to the first output token (seconds).
+        public var ttftSeconds: Distribution
+        /// Output speed; 0 means "all at once".
+        public var tokensPerSecond: Double
+
+        public init(ttftSeconds: Distribution, tokensPerSecond: Double) {
+            self.ttftSeconds = ttftSeconds
+            self.tokensPerSecond = tokensPerSecond
+        }
+
+        enum CodingKeys: String, CodingKey { case ttftSeconds = "ttft_s", tokensPerSecond = "tokens_per_s" }
+    }
+
+    public struct FlexCapacity: Sendable, Equatable, Codable {
+        /// Chance of an immediate capacity refusal in normal times.
+        public var refusalProbability: Double
+        /// Time-correlated scarcity: time is cut into windows; a window is scarce with probability
+        /// `fraction` (drawn from the seed and the window number), and in a scarce window refusals
+        /// and queue waits are higher.
+        public var scarce: Scarcity
+        /// Queue wait before service starts, in normal times.
+        public var queueWaitSeconds: Distribution
+        /// Flex requests served at once per provider; more queue behind them (0 = unlimited).
+        public var concurrency: Int
+        /// A request whose wait would be longer than this is refused instead.
+        public var maxQueueWaitSeconds: Double
+        /// For streaming flex requests, send the API's pre-output events while queued (see README).
+        public var preambleWhileQueued: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case refusalProbability = "refusal_probability", scarce, queueWaitSeconds = "queue_wait_s", concurrency
+            case maxQueueWaitSeconds = "max_queue_wait_s", preambleWhileQueued = "preamble_while_queued"
+        }
+    }
+
+    public struct Scarcity: Sendable, Equatable, Codable {
+        public var fraction: Double
+        public var windowSeconds: Double
+        public var refusalProbability: Double
+        public var waitMultiplier: Double
+
+        public static let none = Scarcity(fraction: 0, windowSeconds: 60, refusalProbability: 0, waitMultiplier: 1)
+
+        enum CodingKeys: String, CodingKey {
+            case fraction, windowSeconds = "window_s", refusalProbability = "refusal_probability", waitMultiplier = "wait_multiplier"
+        }
+    }
+
+    public struct ProfileFault: Sendable, Equatable, Codable {
+        public var probability: Double
+        /// In `x-flexsim-fault` syntax.
+        public var fault: String
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, description, tiers, flex, priorityDowngradeProbability = "priority_downgrade_probability", faults
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.name = try c.decode(String.self, forKey: .name)
+        self.description = try c.decodeIfPresent(String.self, forKey: .description)
+        self.tiers = try c.decode([String: TierBehaviour].self, forKey: .tiers)
+        self.flex = try c.decode(FlexCapacity.self, forKey: .flex)
+        self.priorityDowngradeProbability = try c.decodeIfPresent(Double.self, forKey: .priorityDowngradeProbability) ?? 0
+        self.faults = try c.decodeIfPresent([ProfileFault].self, forKey: .faults) ?? []
+    }
+
+    public init(name: String, description: String?, tiers: [ServiceTier: TierBehaviour], flex: FlexCapacity,
+                priorityDowngradeProbability: Double = 0, faults: [ProfileFault] = []) {
+        self.name = name
+        self.description = description
+        self.tiers = Dictionary(uniqueKeysWithValues: tiers.map { ($0.key.rawValue, $0.value) })
+        self.flex = flex
+        self.priorityDowngradeProbability = priorityDowngradeProbability
+        self.faults = faults
+    }
+
+    /// The behaviour of `tier` (standard's when the profile does not list it).
+    public func behaviour(of tier: ServiceTier) -> TierBehaviour {
+        self.tiers[tier.rawValue] ?? self.tiers[ServiceTier.standard.rawValue] ?? TierBehaviour(ttftSeconds: .zero, tokensPerSecond: 0)
+    }
+
+    /// Checks the rules the format states; the error names the field.
+    public func validate() throws(ProfileError) {
+        for (key, _) in self.tiers where ServiceTier(rawValue: key) == nil {
+            throw ProfileError("tiers.\(key): unknown tier (flex, standard, priority)")
+        }
+        func probability(_ p: Double, _ field: String) throws(ProfileError) {
+            guard p >= 0, p <= 1 else { throw ProfileError("\(field) must be between 0 and 1") }
+        }
+        try probability(self.flex.refusalProbability, "flex.refusal_probability")
+        try probability(self.flex.scarce.fraction, "flex.scarce.fraction")
+        try probability(self.flex.scarce.refusalProbability, "flex.scarce.refusal_probability")
+        try probability(self.priorityDowngradeProbability, "priority_downgrade_probability")
+        guard self.flex.scarce.windowSeconds > 0 else { throw ProfileError("flex.scarce.window_s must be positive") }
+        guard self.flex.scarce.waitMultiplier >= 0 else { throw ProfileError("flex.scarce.wait_multiplier must be >= 0") }
+        guard self.flex.concurrency >= 0 else { throw ProfileError("flex.concurrency must be >= 0") }
+        guard self.flex.maxQueueWaitSeconds >= 0 else { throw ProfileError("flex.max_queue_wait_s must be >= 0") }
+        for (key, tier) in self.tiers where !(tier.tokensPerSecond >= 0) {
+            throw ProfileError("tiers.\(key).tokens_per_s must be >= 0")
+        }
+        for (index, fault) in self.faults.enumerated() {
+            try probability(fault.probability, "faults[\(index)].probability")
+            do { _ = try Fault.parseList(fault.fault) } catch { throw ProfileError("faults[\(index)].fault: cannot read \"\(error.item)\"") }
+        }
+    }
+
+    /// Reads and validates a profile file.
+    public static func load(path: String) throws(ProfileError) -> Profile {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw ProfileError("cannot read \(path): \(error.localizedDescription)") }
+        let profile: Profile
+        do { profile = try JSONDecoder().decode(Profile.self, from: data) } catch { throw ProfileError("\(path): \(error)") }
+        try profile.validate()
+        return profile
+    }
+
+    /// `instant`, `calm`, `busy`, `realistic` or `outage`.
+    public static func builtIn(named name: String) -> Profile? {
+        switch name {
+        case "instant": .instant
+        case "calm": .calm
+        case "busy": .busy
+        case "realistic": .realistic
+        case "outage": .outage
+        default: nil
+        }
+    }
+
+    public static let builtInNames = ["instant", "calm", "busy", "realistic", "outage"]
+}
+
+/// Why a profile was rejected.
+public struct ProfileError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
