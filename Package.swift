@@ -65,10 +65,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // A strict, fast JSON parser and value type with byte-level writing (flexsim's hot path,
+        // and the router's provider adapters).
+        .target(
+            name: "FlexJSON",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         // The model catalog as data (prices per tier and token class, dated changes, long-context
-        // rules), shared by flexsim and the router. Foundation only: no NIO.
+        // rules), shared by flexsim and the router. It speaks FlexCodec's vocabulary (Provider, Tier,
+        // TokenUsage) so there is one of each.
         .target(
             name: "FlexCatalog",
+            dependencies: ["FlexCodec"],
             exclude: ["Resources"],
             swiftSettings: swiftSettings
         ),
@@ -78,6 +87,8 @@ let package = Package(
             name: "FlexSim",
             dependencies: [
                 "FlexCatalog",
+                "FlexCodec",
+                "FlexJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -99,6 +110,7 @@ let package = Package(
             dependencies: [
                 "FlexSim",
                 "FlexCatalog",
+                "FlexCodec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -137,8 +149,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "FlexJSONTests",
+            dependencies: ["FlexJSON"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "FlexCatalogTests",
-            dependencies: ["FlexCatalog"],
+            dependencies: ["FlexCatalog", "FlexCodec"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -146,6 +163,8 @@ let package = Package(
             dependencies: [
                 "FlexSim",
                 "FlexCatalog",
+                "FlexCodec",
+                "FlexJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

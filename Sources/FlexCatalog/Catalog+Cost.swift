@@ -1,13 +1,15 @@
+public import FlexCodec
+
 extension Catalog {
     /// What `tokens` cost on `tier` of `provider`/`model` on `date`, to the pico-USD.
     ///
     /// Each class is `tokens x micro-USD-per-1M`, which is exactly pico-USD; reasoning tokens are
-    /// priced as output. The long-context rule applies to the whole request when its total input
+    /// part of output and priced as output. The long-context rule applies to the whole request when its total input
     /// (uncached + cached + cache writes) is above the model's threshold.
     ///
     /// - Throws: ``CatalogError`` for an unknown model, a tier the model does not offer on that
-    ///   date, negative counts, or an Int64 overflow.
-    public func cost(provider: Provider, model: String, tier: ServiceTier, tokens: TokenCounts,
+    ///   date, reasoning tokens above output tokens, or an Int64 overflow.
+    public func cost(provider: Provider, model: String, tier: Tier, tokens: TokenUsage,
                      on date: CalendarDate) throws(CatalogError) -> CostBreakdown {
         try self.requireModel(provider, model).cost(tier: tier, tokens: tokens, on: date)
     }
@@ -15,26 +17,22 @@ extension Catalog {
 
 extension ModelEntry {
     /// See ``Catalog/cost(provider:model:tier:tokens:on:)``.
-    public func cost(tier: ServiceTier, tokens: TokenCounts, on date: CalendarDate) throws(CatalogError) -> CostBreakdown {
-        for (name, count) in [("input", tokens.input), ("cached_input", tokens.cachedInput),
-                              ("cache_write", tokens.cacheWrite), ("cache_write_1h", tokens.cacheWrite1h),
-                              ("output", tokens.output), ("reasoning", tokens.reasoning)] where count < 0 {
-            throw .negativeTokens(name)
-        }
-        let (prices, long) = try self.prices(tier: tier, on: date, totalInputTokens: tokens.totalInput)
-        func times(_ count: Int, _ price: Int64) throws(CatalogError) -> PicoUSD {
-            let (product, overflow) = Int64(count).multipliedReportingOverflow(by: price)
+    public func cost(tier: Tier, tokens: TokenUsage, on date: CalendarDate) throws(CatalogError) -> CostBreakdown {
+        guard tokens.reasoningTokens <= tokens.outputTokens else { throw .reasoningExceedsOutput }
+        let (prices, long) = try self.prices(tier: tier, on: date, totalInputTokens: Int(clamping: tokens.totalInputTokens))
+        func times(_ count: UInt64, _ price: Int64) throws(CatalogError) -> PicoUSD {
+            guard let count = Int64(exactly: count) else { throw .overflow }
+            let (product, overflow) = count.multipliedReportingOverflow(by: price)
             guard !overflow else { throw .overflow }
             return PicoUSD(product)
         }
-        let (billedOutput, outputOverflow) = tokens.output.addingReportingOverflow(tokens.reasoning)
-        guard !outputOverflow else { throw .overflow }
         let breakdown = CostBreakdown(
-            input: try times(tokens.input, prices.input),
-            cachedInput: try times(tokens.cachedInput, prices.cachedInput),
-            cacheWrite: try times(tokens.cacheWrite, prices.cacheWrite),
-            cacheWrite1h: try times(tokens.cacheWrite1h, prices.cacheWrite1h),
-            output: try times(billedOutput, prices.output),
+            input: try times(tokens.inputTokens, prices.input),
+            cachedInput: try times(tokens.cachedInputTokens, prices.cachedInput),
+            cacheWrite: try times(tokens.cacheWriteTokens, prices.cacheWrite),
+            cacheWrite1h: try times(tokens.cacheWrite1hTokens, prices.cacheWrite1h),
+            // Reasoning is part of output and billed at the output price.
+            output: try times(tokens.outputTokens, prices.output),
             longContext: long,
             prices: prices
         )

@@ -1,3 +1,5 @@
+public import FlexCodec
+
 public import Foundation
 
 extension Catalog {
@@ -31,12 +33,12 @@ extension Catalog {
         guard file.format == 1 else { throw .invalid("unsupported format \(file.format) (this build reads format 1)") }
         var providers: [Provider: ProviderCatalog] = [:]
         for (providerName, section) in file.providers {
-            guard let provider = Provider(rawValue: providerName) else {
+            guard let provider = Provider(name: providerName) else {
                 throw .invalid("unknown provider \"\(providerName)\" (expected openai, anthropic or gemini)")
             }
-            var tierNames: [ServiceTier: String] = [:]
+            var tierNames: [Tier: String] = [:]
             for (tierName, wire) in section.tierNames ?? [:] {
-                guard let tier = ServiceTier(rawValue: tierName) else {
+                guard let tier = Tier(name: tierName) else {
                     throw .invalid("\(provider): unknown tier \"\(tierName)\" in tier_names")
                 }
                 tierNames[tier] = wire
@@ -66,9 +68,9 @@ extension Catalog {
                 throw .invalid("\(name): price periods must be in increasing valid_from order")
             }
             guard !period.tiers.isEmpty else { throw .invalid("\(name): a price period lists no tier") }
-            var tiers: [ServiceTier: TokenPrices] = [:]
+            var tiers: [Tier: TokenPrices] = [:]
             for (tierName, p) in period.tiers {
-                guard let tier = ServiceTier(rawValue: tierName) else {
+                guard let tier = Tier(name: tierName) else {
                     throw .invalid("\(name): unknown tier \"\(tierName)\" (expected flex, standard or priority)")
                 }
                 let prices = TokenPrices(input: p.input, cachedInput: p.cachedInput, cacheWrite: p.cacheWrite,

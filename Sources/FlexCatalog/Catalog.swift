@@ -1,3 +1,5 @@
+public import FlexCodec
+
 /// The model catalog as data: per provider and model, which tiers exist and what each token class
 /// costs on each tier, with dated price changes and long-context rules.
 ///

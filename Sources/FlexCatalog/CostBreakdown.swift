@@ -1,3 +1,5 @@
+public import FlexCodec
+
 /// The cost of one request, per token class and in total, in exact pico-USD.
 public struct CostBreakdown: Sendable, Hashable {
     public var input: PicoUSD

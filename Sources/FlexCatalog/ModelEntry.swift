@@ -1,3 +1,5 @@
+public import FlexCodec
+
 /// One model of one provider: its tiers, prices over time and pricing rules.
 public struct ModelEntry: Sendable, Hashable {
     public var provider: Provider
@@ -46,18 +48,18 @@ public struct ModelEntry: Sendable, Hashable {
     }
 
     /// The tiers offered on `date`.
-    public func tiers(on date: CalendarDate) -> Set<ServiceTier> {
+    public func tiers(on date: CalendarDate) -> Set<Tier> {
         Set(self.period(on: date)?.tiers.keys.map { $0 } ?? [])
     }
 
     /// Whether `tier` is offered on `date`.
-    public func offers(_ tier: ServiceTier, on date: CalendarDate) -> Bool {
+    public func offers(_ tier: Tier, on date: CalendarDate) -> Bool {
         self.period(on: date)?.tiers[tier] != nil
     }
 
     /// The prices that apply on `date` for `tier`, with the long-context rule applied when
     /// `totalInputTokens` is above its threshold.
-    public func prices(tier: ServiceTier, on date: CalendarDate, totalInputTokens: Int) throws(CatalogError) -> (TokenPrices, longContext: Bool) {
+    public func prices(tier: Tier, on date: CalendarDate, totalInputTokens: Int) throws(CatalogError) -> (TokenPrices, longContext: Bool) {
         guard let period = self.period(on: date) else {
             throw .noPriceOnDate(provider: self.provider, model: self.id, date: date)
         }

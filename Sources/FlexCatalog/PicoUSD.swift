@@ -1,3 +1,5 @@
+public import FlexCodec
+
 /// An exact amount of money in pico-US-dollars (1 USD = 10^12 pUSD).
 ///
 /// Prices are stored as integer micro-USD per 1M tokens, so `tokens x price` is an exact pUSD

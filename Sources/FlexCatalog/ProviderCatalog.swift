@@ -1,8 +1,10 @@
+public import FlexCodec
+
 /// The catalog's section for one provider.
 public struct ProviderCatalog: Sendable, Hashable {
     public var provider: Provider
     /// How the provider spells each tier on the wire (OpenAI standard is `default`).
-    public var tierNames: [ServiceTier: String]
+    public var tierNames: [Tier: String]
     public var models: [String: ModelEntry] {
         didSet { self.aliasIndex = Self.index(self.models) }
     }
@@ -10,7 +12,7 @@ public struct ProviderCatalog: Sendable, Hashable {
     /// Alias → model id.
     public private(set) var aliasIndex: [String: String]
 
-    public init(provider: Provider, tierNames: [ServiceTier: String], models: [String: ModelEntry], notes: String? = nil) {
+    public init(provider: Provider, tierNames: [Tier: String], models: [String: ModelEntry], notes: String? = nil) {
         self.provider = provider
         self.tierNames = tierNames
         self.models = models
@@ -30,10 +32,10 @@ public struct ProviderCatalog: Sendable, Hashable {
     }
 
     /// The provider's wire name for `tier` (falls back to the neutral name).
-    public func wireName(of tier: ServiceTier) -> String { self.tierNames[tier] ?? tier.rawValue }
+    public func wireName(of tier: Tier) -> String { self.tierNames[tier] ?? tier.name }
 
     /// The neutral tier for a provider's wire name, if any.
-    public func tier(wireName: String) -> ServiceTier? {
+    public func tier(wireName: String) -> Tier? {
         self.tierNames.first { $0.value == wireName }?.key
     }
 }

@@ -1,4 +1,5 @@
 public import FlexCatalog
+public import FlexCodec
 
 /// Everything that decides how a flexsim instance behaves.
 public struct SimConfiguration: Sendable {
@@ -34,7 +35,7 @@ public struct SimConfiguration: Sendable {
     func accepts(key: String, for provider: Provider) -> Bool {
         if let keys = self.apiKeys[provider] { return keys.contains(key) }
         switch provider {
-        case .openai: return key.hasPrefix("sk-") && !key.hasPrefix("sk-ant-")
+        case .openAI: return key.hasPrefix("sk-") && !key.hasPrefix("sk-ant-")
         case .anthropic: return key.hasPrefix("sk-ant-")
         case .gemini: return key.hasPrefix("AIza")
         }

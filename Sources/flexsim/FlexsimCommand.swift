@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlexCatalog
+import FlexCodec
 import FlexSim
 import Foundation
 import NIOCore
@@ -76,7 +77,7 @@ struct FlexsimCommand: AsyncParsableCommand {
         var keys: [Provider: Set<String>] = [:]
         for item in self.apiKeys {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let provider = Provider(rawValue: parts[0]), !parts[1].isEmpty else {
+            guard parts.count == 2, let provider = Provider(name: parts[0]), !parts[1].isEmpty else {
                 throw ValidationError("--api-key must be PROVIDER=KEY with PROVIDER one of openai, anthropic, gemini")
             }
             keys[provider, default: []].insert(parts[1])

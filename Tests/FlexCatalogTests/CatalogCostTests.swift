@@ -1,3 +1,4 @@
+import FlexCodec
 import FlexCatalog
 import Foundation
 import Testing
@@ -9,9 +10,9 @@ import Testing
     init() throws { self.catalog = try Catalog.builtIn() }
 
     @Test func flexIsHalfOfStandardForGPT5ToThePicoDollar() throws {
-        let tokens = TokenCounts(input: 1000, cachedInput: 3000, output: 200, reasoning: 56)
-        let standard = try catalog.cost(provider: .openai, model: "gpt-5", tier: .standard, tokens: tokens, on: today)
-        let flex = try catalog.cost(provider: .openai, model: "gpt-5", tier: .flex, tokens: tokens, on: today)
+        let tokens = TokenUsage(inputTokens: 1000, cachedInputTokens: 3000, outputTokens: 256, reasoningTokens: 56)
+        let standard = try catalog.cost(provider: .openAI, model: "gpt-5", tier: .standard, tokens: tokens, on: today)
+        let flex = try catalog.cost(provider: .openAI, model: "gpt-5", tier: .flex, tokens: tokens, on: today)
         // 1000 x 1.25 $/M + 3000 x 0.125 $/M + 256 x 10 $/M
         #expect(standard.input == PicoUSD(1000 * 1_250_000))
         #expect(standard.cachedInput == PicoUSD(3000 * 125_000))
@@ -23,18 +24,18 @@ import Testing
 
     @Test func fractionalMicroPricesAreExact() throws {
         // gpt-5.4-mini flex cached input is $0.0375/M = 37500 micro-USD per 1M.
-        let model = try catalog.requireModel(.openai, "gpt-5.4-mini")
+        let model = try catalog.requireModel(.openAI, "gpt-5.4-mini")
         let (prices, _) = try model.prices(tier: .flex, on: today, totalInputTokens: 10)
         #expect(prices.cachedInput == 37_500)
-        let cost = try model.cost(tier: .flex, tokens: TokenCounts(cachedInput: 1), on: today)
+        let cost = try model.cost(tier: .flex, tokens: TokenUsage(cachedInputTokens: 1), on: today)
         #expect(cost.total == PicoUSD(37_500))   // 1 token = $0.0000000375 exactly
         #expect(cost.total.description == "$0.000000037500")
     }
 
     @Test func openAILongContextDoublesInputAndMultipliesOutputByOneAndAHalf() throws {
-        let model = try catalog.requireModel(.openai, "gpt-5.4")
-        let at = try model.cost(tier: .standard, tokens: TokenCounts(input: 272_000, output: 1000), on: today)
-        let above = try model.cost(tier: .standard, tokens: TokenCounts(input: 272_001, output: 1000), on: today)
+        let model = try catalog.requireModel(.openAI, "gpt-5.4")
+        let at = try model.cost(tier: .standard, tokens: TokenUsage(inputTokens: 272_000, outputTokens: 1000), on: today)
+        let above = try model.cost(tier: .standard, tokens: TokenUsage(inputTokens: 272_001, outputTokens: 1000), on: today)
         #expect(!at.longContext)
         #expect(above.longContext)
         #expect(above.prices.input == 5_000_000)
@@ -44,21 +45,21 @@ import Testing
 
     @Test func longContextThresholdCountsCachedAndWrittenInput() throws {
         let model = try catalog.requireModel(.gemini, "gemini-2.5-pro")
-        let cost = try model.cost(tier: .flex, tokens: TokenCounts(input: 100_000, cachedInput: 100_001, output: 10), on: today)
+        let cost = try model.cost(tier: .flex, tokens: TokenUsage(inputTokens: 100_000, cachedInputTokens: 100_001, outputTokens: 10), on: today)
         #expect(cost.longContext)
         #expect(cost.prices.input == 1_250_000)     // 0.625 x 2
         #expect(cost.prices.output == 7_500_000)    // 5 x 1.5
     }
 
     @Test func datedPriceChangesApplyFromTheirFirstDay() throws {
-        let tokens = TokenCounts(input: 1_000_000, output: 1_000_000)
+        let tokens = TokenUsage(inputTokens: 1_000_000, outputTokens: 1_000_000)
         let before = try catalog.cost(provider: .gemini, model: "gemini-4-argon", tier: .standard, tokens: tokens,
                                       on: CalendarDate("2026-11-30")!)
         let after = try catalog.cost(provider: .gemini, model: "gemini-4-argon", tier: .standard, tokens: tokens,
                                      on: CalendarDate("2026-12-01")!)
         #expect(before.total == PicoUSD(12 * PicoUSD.perUSD))
         #expect(after.total == PicoUSD(24 * PicoUSD.perUSD))
-        let sol = try catalog.requireModel(.openai, "gpt-5.6-sol")
+        let sol = try catalog.requireModel(.openAI, "gpt-5.6-sol")
         #expect(try sol.prices(tier: .standard, on: CalendarDate("2026-08-20")!, totalInputTokens: 0).0.output == 30_000_000)
         #expect(try sol.prices(tier: .standard, on: CalendarDate("2026-08-21")!, totalInputTokens: 0).0.output == 20_000_000)
     }
@@ -67,9 +68,9 @@ import Testing
         let opus = try catalog.requireModel(.anthropic, "claude-opus-4-5")
         #expect(!opus.flexCapable)
         #expect(throws: CatalogError.tierNotOffered(provider: .anthropic, model: "claude-opus-4-5", tier: .flex)) {
-            try opus.cost(tier: .flex, tokens: TokenCounts(input: 1), on: today)
+            try opus.cost(tier: .flex, tokens: TokenUsage(inputTokens: 1), on: today)
         }
-        let cost = try opus.cost(tier: .standard, tokens: TokenCounts(input: 10, cachedInput: 100, cacheWrite: 1000, cacheWrite1h: 1000, output: 5), on: today)
+        let cost = try opus.cost(tier: .standard, tokens: TokenUsage(inputTokens: 10, cachedInputTokens: 100, cacheWriteTokens: 1000, outputTokens: 5, cacheWrite1hTokens: 1000), on: today)
         #expect(cost.input == PicoUSD(10 * 5_000_000))
         #expect(cost.cachedInput == PicoUSD(100 * 500_000))
         #expect(cost.cacheWrite == PicoUSD(1000 * 6_250_000))
@@ -78,26 +79,26 @@ import Testing
     }
 
     @Test func flexCapabilityFollowsTheReference() throws {
-        let flexCapable: [(Provider, String)] = [(.openai, "gpt-5"), (.openai, "o3"), (.openai, "gpt-6-sol"), (.gemini, "gemini-2.5-flash"), (.gemini, "gemini-3.8-flash")]
-        let notFlex: [(Provider, String)] = [(.openai, "gpt-6.2-sol"), (.openai, "gpt-6.2-astra"), (.openai, "gpt-4.1"), (.gemini, "gemini-4-argon"), (.gemini, "gemini-4-neon"), (.anthropic, "claude-sonnet-4-5")]
+        let flexCapable: [(Provider, String)] = [(.openAI, "gpt-5"), (.openAI, "o3"), (.openAI, "gpt-6-sol"), (.gemini, "gemini-2.5-flash"), (.gemini, "gemini-3.8-flash")]
+        let notFlex: [(Provider, String)] = [(.openAI, "gpt-6.2-sol"), (.openAI, "gpt-6.2-astra"), (.openAI, "gpt-4.1"), (.gemini, "gemini-4-argon"), (.gemini, "gemini-4-neon"), (.anthropic, "claude-sonnet-4-5")]
         for (provider, id) in flexCapable { #expect(try catalog.requireModel(provider, id).flexCapable, "\(id)") }
         for (provider, id) in notFlex { #expect(try !catalog.requireModel(provider, id).flexCapable, "\(id)") }
     }
 
     @Test func errorsAreSpecific() throws {
-        #expect(throws: CatalogError.unknownModel(provider: .openai, model: "gpt-9")) {
-            try catalog.cost(provider: .openai, model: "gpt-9", tier: .standard, tokens: .zero, on: today)
+        #expect(throws: CatalogError.unknownModel(provider: .openAI, model: "gpt-9")) {
+            try catalog.cost(provider: .openAI, model: "gpt-9", tier: .standard, tokens: TokenUsage(), on: today)
         }
-        #expect(throws: CatalogError.negativeTokens("output")) {
-            try catalog.cost(provider: .openai, model: "gpt-5", tier: .standard, tokens: TokenCounts(output: -1), on: today)
+        #expect(throws: CatalogError.reasoningExceedsOutput) {
+            try catalog.cost(provider: .openAI, model: "gpt-5", tier: .standard, tokens: TokenUsage(outputTokens: 1, reasoningTokens: 2), on: today)
         }
         #expect(throws: CatalogError.overflow) {
-            try catalog.cost(provider: .openai, model: "gpt-6-astra", tier: .priority, tokens: TokenCounts(output: Int.max / 2), on: today)
+            try catalog.cost(provider: .openAI, model: "gpt-6-astra", tier: .priority, tokens: TokenUsage(outputTokens: UInt64(Int64.max / 2)), on: today)
         }
     }
 
     @Test func aliasesAndRetirement() throws {
-        #expect(catalog.model(.openai, "gpt-5-2025-08-07")?.id == "gpt-5")
+        #expect(catalog.model(.openAI, "gpt-5-2025-08-07")?.id == "gpt-5")
         #expect(catalog.model(.anthropic, "claude-sonnet-4-5-20250929")?.id == "claude-sonnet-4-5")
         let sonnet = try catalog.requireModel(.anthropic, "claude-sonnet-4-5")
         #expect(sonnet.isServed(on: CalendarDate("2026-11-29")!))
@@ -108,8 +109,8 @@ import Testing
     }
 
     @Test func tierWireNames() throws {
-        #expect(catalog.providers[.openai]?.wireName(of: .standard) == "default")
-        #expect(catalog.providers[.openai]?.tier(wireName: "flex") == .flex)
+        #expect(catalog.providers[.openAI]?.wireName(of: .standard) == "default")
+        #expect(catalog.providers[.openAI]?.tier(wireName: "flex") == .flex)
         #expect(catalog.providers[.gemini]?.wireName(of: .standard) == "standard")
     }
 }

@@ -1,3 +1,4 @@
+import FlexCodec
 import FlexCatalog
 import Foundation
 import Testing
@@ -16,7 +17,7 @@ import Testing
 
     @Test func builtInListsAllThreeProviders() throws {
         let catalog = try Catalog.builtIn()
-        #expect(catalog.providers[.openai]!.models.count >= 20)
+        #expect(catalog.providers[.openAI]!.models.count >= 20)
         #expect(catalog.providers[.anthropic]!.models.count >= 15)
         #expect(catalog.providers[.gemini]!.models.count >= 12)
     }
@@ -53,10 +54,10 @@ import Testing
         }}}}
         """.utf8))
         let merged = try Catalog.builtIn().merging(override)
-        #expect(merged.model(.openai, "gpt-5")?.flexCapable == false)
-        #expect(merged.model(.openai, "my-model") != nil)
-        #expect(merged.model(.openai, "o3")?.flexCapable == true)
-        #expect(merged.providers[.openai]?.wireName(of: .standard) == "default")
+        #expect(merged.model(.openAI, "gpt-5")?.flexCapable == false)
+        #expect(merged.model(.openAI, "my-model") != nil)
+        #expect(merged.model(.openAI, "o3")?.flexCapable == true)
+        #expect(merged.providers[.openAI]?.wireName(of: .standard) == "default")
     }
 
     @Test func missingFileIsAClearError() {

@@ -1,3 +1,4 @@
+import FlexCodec
 import FlexCatalog
 import FlexSim
 import Foundation
@@ -13,7 +14,7 @@ import Testing
         let total = 20_000
         for index in 0..<total {
             // One request every 0.5 simulated seconds: about 2.8 hours, ~166 one-minute windows.
-            switch model.admit(provider: .openai, requestHash: UInt64(index), serviceSeconds: 5, at: Double(index) * 0.5) {
+            switch model.admit(provider: .openAI, requestHash: UInt64(index), serviceSeconds: 5, at: Double(index) * 0.5) {
             case .refused: refused += 1
             case .admitted(let wait, _):
                 waits.append(wait)
@@ -45,7 +46,7 @@ import Testing
     @Test func outageRefusesEverything() {
         let model = CapacityModel(profile: .outage, seed: 1, timeScale: 1)
         for index in 0..<1000 {
-            #expect(model.admit(provider: .openai, requestHash: UInt64(index), serviceSeconds: 1, at: 0) == .refused(reason: "refused_capacity"))
+            #expect(model.admit(provider: .openAI, requestHash: UInt64(index), serviceSeconds: 1, at: 0) == .refused(reason: "refused_capacity"))
         }
     }
 
@@ -53,15 +54,15 @@ import Testing
         var profile = Profile.instant
         profile.flex.concurrency = 2
         let model = CapacityModel(profile: profile, seed: 1, timeScale: 1)
-        guard case .admitted(let w1, _) = model.admit(provider: .openai, requestHash: 1, serviceSeconds: 10, at: 0),
-              case .admitted(let w2, _) = model.admit(provider: .openai, requestHash: 2, serviceSeconds: 10, at: 0),
-              case .admitted(let w3, let ticket3) = model.admit(provider: .openai, requestHash: 3, serviceSeconds: 10, at: 0)
+        guard case .admitted(let w1, _) = model.admit(provider: .openAI, requestHash: 1, serviceSeconds: 10, at: 0),
+              case .admitted(let w2, _) = model.admit(provider: .openAI, requestHash: 2, serviceSeconds: 10, at: 0),
+              case .admitted(let w3, let ticket3) = model.admit(provider: .openAI, requestHash: 3, serviceSeconds: 10, at: 0)
         else { Issue.record("refused"); return }
         #expect(w1 == 0 && w2 == 0)
         #expect(w3 == 10)                                   // load lengthens the wait
-        #expect(model.busySlots(provider: .openai, at: 1) == 2)
+        #expect(model.busySlots(provider: .openAI, at: 1) == 2)
         model.release(ticket3, at: 1)                       // cancelled while queued: reservation returned
-        guard case .admitted(let w4, _) = model.admit(provider: .openai, requestHash: 4, serviceSeconds: 10, at: 1) else { Issue.record("refused"); return }
+        guard case .admitted(let w4, _) = model.admit(provider: .openAI, requestHash: 4, serviceSeconds: 10, at: 1) else { Issue.record("refused"); return }
         #expect(w4 == 9)
         #expect(model.busySlots(provider: .anthropic, at: 1) == 0)
     }
@@ -70,8 +71,8 @@ import Testing
         let a = CapacityModel(profile: .busy, seed: 99, timeScale: 1)
         let b = CapacityModel(profile: .busy, seed: 99, timeScale: 1)
         for index in 0..<500 {
-            #expect(a.admit(provider: .openai, requestHash: UInt64(index), serviceSeconds: 1, at: Double(index)) ==
-                    b.admit(provider: .openai, requestHash: UInt64(index), serviceSeconds: 1, at: Double(index)))
+            #expect(a.admit(provider: .openAI, requestHash: UInt64(index), serviceSeconds: 1, at: Double(index)) ==
+                    b.admit(provider: .openAI, requestHash: UInt64(index), serviceSeconds: 1, at: Double(index)))
         }
     }
 

@@ -1,3 +1,4 @@
+import FlexCodec
 import FlexCatalog
 import FlexSim
 import Foundation

@@ -1,3 +1,5 @@
+import FlexJSON
+import FlexCodec
 import FlexCatalog
 import FlexSim
 import Foundation
@@ -82,10 +84,11 @@ import Testing
             #expect(body?["usage"]?["output_tokens"]?.int == 40 + (body?["usage"]?["output_tokens_details"]?["reasoning_tokens"]?.int ?? 0))
             let row = try await waitForRow(server, count: 1)
             let t = row["tokens"]!
-            let tokens = TokenCounts(input: Int(t["input"]!.int!), cachedInput: Int(t["cached_input"]!.int!), cacheWrite: Int(t["cache_write"]!.int!),
-                                     output: Int(t["output"]!.int!), reasoning: Int(t["reasoning"]!.int!))
-            #expect(tokens.output == 40)
-            let expected = try Catalog.builtIn().cost(provider: .openai, model: "gpt-5.4-mini", tier: .flex, tokens: tokens, on: CalendarDate("2026-11-26")!)
+            let tokens = TokenUsage(inputTokens: UInt64(t["input"]!.int!), cachedInputTokens: UInt64(t["cached_input"]!.int!),
+                                    cacheWriteTokens: UInt64(t["cache_write"]!.int!), outputTokens: UInt64(t["output"]!.int!),
+                                    reasoningTokens: UInt64(t["reasoning"]!.int!))
+            #expect(tokens.outputTokens - tokens.reasoningTokens == 40)
+            let expected = try Catalog.builtIn().cost(provider: .openAI, model: "gpt-5.4-mini", tier: .flex, tokens: tokens, on: CalendarDate("2026-11-26")!)
             #expect(row["cost_picousd"]?.int == expected.total.rawValue)
             #expect(row["tier_served"] == "flex")
         }

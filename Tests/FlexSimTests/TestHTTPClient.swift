@@ -1,3 +1,5 @@
+import FlexJSON
+import FlexCodec
 import FlexSim
 import Foundation
 

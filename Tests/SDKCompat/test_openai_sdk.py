@@ -48,7 +48,8 @@ def test_chat_non_streaming_flex(client, sim):
     row = [r for r in sim.ledger() if r["id"] == request_id][0]
     assert row["correlation_id"] == "corr-1"
     assert row["tier_served"] == "flex" and row["billed"] and row["api"] == "chat_completions"
-    assert row["tokens"]["output"] + row["tokens"]["reasoning"] == usage.completion_tokens
+    assert row["tokens"]["output"] == usage.completion_tokens      # output includes reasoning
+    assert row["tokens"]["reasoning"] == usage.completion_tokens_details.reasoning_tokens
     assert row["cost_picousd"] > 0
 
 

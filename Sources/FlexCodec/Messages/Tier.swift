@@ -9,6 +9,7 @@ public enum Tier: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertib
     /// Requested only: let the provider choose. Never a served tier.
     case auto = 4
 
+    /// The lower-case name used in logs, records and catalog files: `flex`, `standard`, `priority`, `auto`.
     public var name: String {
         switch self {
         case .flex: "flex"
@@ -17,6 +18,15 @@ public enum Tier: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertib
         case .auto: "auto"
         }
     }
+
+    /// The tier with this ``name``, or nil.
+    public init?(name: String) {
+        guard let tier = Self.allCases.first(where: { $0.name == name }) else { return nil }
+        self = tier
+    }
+
+    /// The tiers a provider can serve and bill (``auto`` is only ever requested).
+    public static let served: [Tier] = [.flex, .standard, .priority]
 
     public var description: String { self.name }
 }

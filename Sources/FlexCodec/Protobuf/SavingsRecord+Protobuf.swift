@@ -12,7 +12,8 @@ extension TokenUsage: CMessageConvertible {
             cachedInputTokens: c.pointee.cached_input_tokens,
             cacheWriteTokens: c.pointee.cache_write_tokens,
             outputTokens: c.pointee.output_tokens,
-            reasoningTokens: c.pointee.reasoning_tokens
+            reasoningTokens: c.pointee.reasoning_tokens,
+            cacheWrite1hTokens: c.pointee.cache_write_1h_tokens
         )
     }
 
@@ -22,6 +23,7 @@ extension TokenUsage: CMessageConvertible {
         c.pointee.cache_write_tokens = self.cacheWriteTokens
         c.pointee.output_tokens = self.outputTokens
         c.pointee.reasoning_tokens = self.reasoningTokens
+        c.pointee.cache_write_1h_tokens = self.cacheWrite1hTokens
     }
 }
 

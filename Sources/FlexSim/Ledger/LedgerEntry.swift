@@ -1,4 +1,6 @@
+internal import FlexJSON
 public import FlexCatalog
+public import FlexCodec
 
 /// One line of `/sim/ledger`: what flexsim did with one provider request and what it billed.
 public struct LedgerEntry: Sendable, Equatable {
@@ -17,13 +19,13 @@ public struct LedgerEntry: Sendable, Equatable {
     /// The tier field as sent, in the provider's spelling (nil when absent).
     public var tierAsked: String?
     /// The tier that served (and is billed), provider-neutral; nil when nothing was served.
-    public var tierServed: ServiceTier?
+    public var tierServed: Tier?
     /// `completed`, `refused`, `cancelled_before_start`, `cancelled_after_start`, `rejected`, `fault`.
     public var outcome: String
     public var billed: Bool
     /// Why it was billed or not (`completed`, `refused_capacity`, `invalid_request`, ...).
     public var reason: String
-    public var tokens: TokenCounts
+    public var tokens: TokenUsage
     public var cost: PicoUSD
     /// Simulated queue wait before service (flex), milliseconds.
     public var queueWaitMS: Int?
@@ -32,8 +34,8 @@ public struct LedgerEntry: Sendable, Equatable {
     public var receivedAtMS: Int64
 
     public init(id: String, correlationID: String?, provider: Provider, api: String, model: String?, responseID: String?, stream: Bool,
-                status: Int, tierAsked: String?, tierServed: ServiceTier?, outcome: String, billed: Bool, reason: String,
-                tokens: TokenCounts, cost: PicoUSD, queueWaitMS: Int?, fault: String?, receivedAtMS: Int64) {
+                status: Int, tierAsked: String?, tierServed: Tier?, outcome: String, billed: Bool, reason: String,
+                tokens: TokenUsage, cost: PicoUSD, queueWaitMS: Int?, fault: String?, receivedAtMS: Int64) {
         self.id = id
         self.correlationID = correlationID
         self.provider = provider
@@ -59,24 +61,24 @@ public struct LedgerEntry: Sendable, Equatable {
             "seq": .integer(sequence),
             "id": .string(self.id),
             "correlation_id": .optional(self.correlationID),
-            "provider": .string(self.provider.rawValue),
+            "provider": .string(self.provider.name),
             "api": .string(self.api),
             "model": .optional(self.model),
             "response_id": .optional(self.responseID),
             "stream": .bool(self.stream),
             "status": .integer(self.status),
             "tier_asked": .optional(self.tierAsked),
-            "tier_served": .optional(self.tierServed?.rawValue),
+            "tier_served": .optional(self.tierServed?.name),
             "outcome": .string(self.outcome),
             "billed": .bool(self.billed),
             "reason": .string(self.reason),
             "tokens": [
-                "input": .integer(self.tokens.input),
-                "cached_input": .integer(self.tokens.cachedInput),
-                "cache_write": .integer(self.tokens.cacheWrite),
-                "cache_write_1h": .integer(self.tokens.cacheWrite1h),
-                "output": .integer(self.tokens.output),
-                "reasoning": .integer(self.tokens.reasoning),
+                "input": .integer(Int(self.tokens.inputTokens)),
+                "cached_input": .integer(Int(self.tokens.cachedInputTokens)),
+                "cache_write": .integer(Int(self.tokens.cacheWriteTokens)),
+                "cache_write_1h": .integer(Int(self.tokens.cacheWrite1hTokens)),
+                "output": .integer(Int(self.tokens.outputTokens)),
+                "reasoning": .integer(Int(self.tokens.reasoningTokens)),
             ],
             "cost_picousd": .int(self.cost.rawValue),
             "queue_wait_ms": self.queueWaitMS.map { .integer($0) } ?? .null,

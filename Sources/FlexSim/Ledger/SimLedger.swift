@@ -1,3 +1,4 @@
+internal import FlexJSON
 internal import NIOConcurrencyHelpers
 public import NIOCore
 

@@ -1,4 +1,6 @@
+internal import FlexJSON
 internal import FlexCatalog
+internal import FlexCodec
 internal import NIOCore
 
 /// What an API adapter needs to render a response: ids, the served tier and final usage.
@@ -8,11 +10,11 @@ struct RenderContext {
     var responseID: String
     var createdAt: Int64
     var model: String
-    var servedTier: ServiceTier
+    var servedTier: Tier
     /// The provider's spelling of the served tier.
     var servedTierWire: String
     /// Input classes plus output and reasoning, as the response reports them.
-    var usage: TokenCounts
+    var usage: TokenUsage
     var ids: IDSource
     /// The price date (for rules such as which models report cache writes).
     var date: CalendarDate
@@ -34,7 +36,7 @@ struct StreamPlan {
 
 /// One provider API: strict request validation and response rendering, no I/O.
 protocol APIAdapter: Sendable {
-    var api: SimAPI { get }
+    var api: Api { get }
     /// Validates `body` and reduces it to a ``SimRequest``. `model` comes from the URL for Gemini.
     func parse(_ body: JSONValue, urlModel: String?, stream: Bool, context: ParseContext) throws(ProviderError) -> SimRequest
     func responseBody(_ output: SimOutput, request: SimRequest, context: inout RenderContext) -> JSONValue
@@ -79,7 +81,7 @@ enum SSE {
 extension SimRequest {
     /// Looks the model up and resolves the tier field. Errors: the provider's 404 for an unknown
     /// model, its 400 for a tier the model does not offer.
-    static func resolveModel(_ id: String, api: SimAPI, context: ParseContext) throws(ProviderError) -> ModelEntry {
+    static func resolveModel(_ id: String, api: Api, context: ParseContext) throws(ProviderError) -> ModelEntry {
         guard let model = context.catalog.model(api.provider, id) else { throw .modelNotFound(api, model: id) }
         guard model.isServed(on: context.date) else { throw .modelNotFound(api, model: id) }
         return model
@@ -91,16 +93,16 @@ extension SimRequest {
 /// is a cache write where the model prices writes above plain input (OpenAI GPT-5.6+).
 enum CacheAccounting {
     static func implicit(total: Int, prefixTokens: Int, prefixKey: @autoclosure () -> UInt64, model: ModelEntry,
-                         context: ParseContext, reportsWrites: Bool) -> TokenCounts {
-        var counts = TokenCounts(input: total)
+                         context: ParseContext, reportsWrites: Bool) -> TokenUsage {
+        var counts = TokenUsage(inputTokens: UInt64(total))
         guard prefixTokens >= 1024 else { return counts }
-        let cacheable = min(total, prefixTokens / 128 * 128)
+        let cacheable = UInt64(min(total, prefixTokens / 128 * 128))
         if context.cache.lookupAndInsert(prefixKey()) {
-            counts.cachedInput = cacheable
-            counts.input -= cacheable
+            counts.cachedInputTokens = cacheable
+            counts.inputTokens -= cacheable
         } else if reportsWrites, let prices = model.period(on: context.date)?.tiers[.standard], prices.cacheWrite > prices.input {
-            counts.cacheWrite = cacheable
-            counts.input -= cacheable
+            counts.cacheWriteTokens = cacheable
+            counts.inputTokens -= cacheable
         }
         return counts
     }

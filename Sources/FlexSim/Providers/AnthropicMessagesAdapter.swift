@@ -1,9 +1,11 @@
+internal import FlexJSON
 internal import FlexCatalog
+internal import FlexCodec
 internal import NIOCore
 
 /// `POST /anthropic/v1/messages`.
 struct AnthropicMessagesAdapter: APIAdapter {
-    var api: SimAPI { .messages }
+    var api: Api { .messages }
 
     static let allowed: Set<String> = [
         "model", "messages", "max_tokens", "system", "stream", "temperature", "top_p", "top_k", "stop_sequences", "tools",
@@ -99,7 +101,7 @@ struct AnthropicMessagesAdapter: APIAdapter {
 
         let model = try SimRequest.resolveModel(modelID, api: self.api, context: context)
         let tierAsked = try check.enumValue(root, "service_tier", "", ["auto", "standard_only"])
-        let tier: ServiceTier = tierAsked != "standard_only" && model.offers(.priority, on: context.date) ? .priority : .standard
+        let tier: Tier = tierAsked != "standard_only" && model.offers(.priority, on: context.date) ? .priority : .standard
         let stream = try check.bool(root, "stream", "") ?? false
         try check.number(root, "temperature", "", range: 0...1)
         try check.number(root, "top_p", "", range: 0...1)
@@ -147,20 +149,20 @@ struct AnthropicMessagesAdapter: APIAdapter {
 
         // Explicit prompt caching: everything up to the last cache_control breakpoint.
         let total = blocks.reduce(0) { $0 + $1.tokens }
-        var counts = TokenCounts(input: total)
+        var counts = TokenUsage(inputTokens: UInt64(total))
         let automatic = root["cache_control"].flatMap { $0.isNull ? nil : ($0["ttl"]?.string ?? "5m") }
         if let last = blocks.lastIndex(where: { $0.breakpoint != nil }) ?? (automatic != nil && !blocks.isEmpty ? blocks.count - 1 : nil) {
             let prefix = blocks[...last]
             let prefixTokens = prefix.reduce(0) { $0 + $1.tokens }
             if prefixTokens >= 1024 {
                 let key = CacheAccounting.key(prefix.map(\.value), model: modelID, seed: context.seed)
-                counts.input -= prefixTokens
+                counts.inputTokens -= UInt64(prefixTokens)
                 if context.cache.lookupAndInsert(key) {
-                    counts.cachedInput = prefixTokens
+                    counts.cachedInputTokens = UInt64(prefixTokens)
                 } else if (blocks[last].breakpoint ?? automatic) == "1h" {
-                    counts.cacheWrite1h = prefixTokens
+                    counts.cacheWrite1hTokens = UInt64(prefixTokens)
                 } else {
-                    counts.cacheWrite = prefixTokens
+                    counts.cacheWriteTokens = UInt64(prefixTokens)
                 }
             }
         }
@@ -180,13 +182,13 @@ struct AnthropicMessagesAdapter: APIAdapter {
         }
     }
 
-    func usage(_ u: TokenCounts, tier: String, outputTokens: Int) -> JSONValue {
+    func usage(_ u: TokenUsage, tier: String, outputTokens: UInt64) -> JSONValue {
         [
-            "input_tokens": .integer(u.input),
-            "cache_creation_input_tokens": .integer(u.cacheWrite + u.cacheWrite1h),
-            "cache_read_input_tokens": .integer(u.cachedInput),
-            "cache_creation": ["ephemeral_5m_input_tokens": .integer(u.cacheWrite), "ephemeral_1h_input_tokens": .integer(u.cacheWrite1h)],
-            "output_tokens": .integer(outputTokens),
+            "input_tokens": .integer(Int(u.inputTokens)),
+            "cache_creation_input_tokens": .integer(Int(u.cacheWriteTokens + u.cacheWrite1hTokens)),
+            "cache_read_input_tokens": .integer(Int(u.cachedInputTokens)),
+            "cache_creation": ["ephemeral_5m_input_tokens": .integer(Int(u.cacheWriteTokens)), "ephemeral_1h_input_tokens": .integer(Int(u.cacheWrite1hTokens))],
+            "output_tokens": .integer(Int(outputTokens)),
             "service_tier": .string(tier),
         ]
     }
@@ -211,7 +213,7 @@ struct AnthropicMessagesAdapter: APIAdapter {
         return [
             "id": .string(context.responseID), "type": "message", "role": "assistant", "model": .string(context.model),
             "content": .array(content), "stop_reason": .string(Self.stopReason(output.finish)), "stop_sequence": .null,
-            "usage": self.usage(context.usage, tier: context.servedTierWire, outputTokens: context.usage.billedOutput),
+            "usage": self.usage(context.usage, tier: context.servedTierWire, outputTokens: context.usage.outputTokens),
         ]
     }
 
@@ -263,8 +265,8 @@ struct AnthropicMessagesAdapter: APIAdapter {
         plan.terminal.append(SSE.event("message_delta", [
             "type": "message_delta",
             "delta": ["stop_reason": .string(Self.stopReason(output.finish)), "stop_sequence": .null],
-            "usage": ["input_tokens": .integer(u.input), "cache_creation_input_tokens": .integer(u.cacheWrite + u.cacheWrite1h),
-                      "cache_read_input_tokens": .integer(u.cachedInput), "output_tokens": .integer(u.billedOutput)],
+            "usage": ["input_tokens": .integer(Int(u.inputTokens)), "cache_creation_input_tokens": .integer(Int(u.cacheWriteTokens + u.cacheWrite1hTokens)),
+                      "cache_read_input_tokens": .integer(Int(u.cachedInputTokens)), "output_tokens": .integer(Int(u.outputTokens))],
         ]))
         plan.terminal.append(SSE.event("message_stop", ["type": "message_stop"]))
         return plan

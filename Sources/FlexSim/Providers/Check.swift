@@ -1,4 +1,6 @@
+internal import FlexJSON
 internal import FlexCatalog
+internal import FlexCodec
 
 /// Reads typed fields out of a request body and turns every problem into the provider's own
 /// validation error (wording and paths in each provider's style).
@@ -21,7 +23,7 @@ struct Check {
 
     func invalid(_ message: String, param: String? = nil, code: String? = nil) -> ProviderError {
         switch self.provider {
-        case .openai: ProviderError(status: 400, type: "invalid_request_error", message: message, param: param, code: code, ledgerReason: "invalid_request")
+        case .openAI: ProviderError(status: 400, type: "invalid_request_error", message: message, param: param, code: code, ledgerReason: "invalid_request")
         case .anthropic: ProviderError(status: 400, type: "invalid_request_error", message: message, ledgerReason: "invalid_request")
         case .gemini: ProviderError(status: 400, type: "INVALID_ARGUMENT", message: message, ledgerReason: "invalid_request")
         }
@@ -29,7 +31,7 @@ struct Check {
 
     func missing(_ path: String) -> ProviderError {
         switch self.provider {
-        case .openai: self.invalid("Missing required parameter: '\(path)'.", param: path, code: "missing_required_parameter")
+        case .openAI: self.invalid("Missing required parameter: '\(path)'.", param: path, code: "missing_required_parameter")
         case .anthropic: self.invalid("\(path): Field required")
         case .gemini: self.invalid("* \(self.geminiMessage).\(path): \(path.split(separator: ".").last.map(String.init) ?? path) is not specified")
         }
@@ -37,7 +39,7 @@ struct Check {
 
     func wrongType(_ path: String, expected: String, got value: JSONValue) -> ProviderError {
         switch self.provider {
-        case .openai:
+        case .openAI:
             self.invalid("Invalid type for '\(path)': expected \(expected), but got \(Self.article(value.typeName)) instead.", param: path, code: "invalid_type")
         case .anthropic:
             self.invalid("\(path): Input should be \(Self.article(expected))")
@@ -48,7 +50,7 @@ struct Check {
 
     func badValue(_ path: String, _ value: String, allowed: [String]) -> ProviderError {
         switch self.provider {
-        case .openai:
+        case .openAI:
             self.invalid("Invalid value: '\(value)'. Supported values are: \(allowed.map { "'\($0)'" }.joined(separator: ", ")).", param: path, code: "invalid_value")
         case .anthropic:
             self.invalid("\(path): Input should be \(Self.orList(allowed.map { "'\($0)'" }))")
@@ -59,7 +61,7 @@ struct Check {
 
     func unknown(_ path: String) -> ProviderError {
         switch self.provider {
-        case .openai: self.invalid("Unrecognized request argument supplied: \(path)", param: path, code: "unknown_parameter")
+        case .openAI: self.invalid("Unrecognized request argument supplied: \(path)", param: path, code: "unknown_parameter")
         case .anthropic: self.invalid("\(path): Extra inputs are not permitted")
         case .gemini:
             self.invalid("Invalid JSON payload received. Unknown name \"\(path.split(separator: ".").last.map(String.init) ?? path)\"\(path.contains(".") ? " at '\(path.split(separator: ".").dropLast().joined(separator: "."))'" : ""): Cannot find field.")
@@ -112,7 +114,7 @@ struct Check {
         guard let number = value.int else { throw self.wrongType(self.path(path, key), expected: "integer", got: value) }
         if let min, number < min {
             switch self.provider {
-            case .openai: throw self.invalid("Invalid '\(self.path(path, key))': integer below minimum value. Expected a value >= \(min), but got \(number) instead.", param: self.path(path, key), code: "integer_below_min_value")
+            case .openAI: throw self.invalid("Invalid '\(self.path(path, key))': integer below minimum value. Expected a value >= \(min), but got \(number) instead.", param: self.path(path, key), code: "integer_below_min_value")
             case .anthropic: throw self.invalid("\(self.path(path, key)): Input should be greater than or equal to \(min)")
             case .gemini: throw self.invalid("Invalid value at '\(self.path(path, key))': must be >= \(min)")
             }
@@ -126,7 +128,7 @@ struct Check {
         guard range.contains(number) else {
             let p = self.path(path, key)
             switch self.provider {
-            case .openai: throw self.invalid("Invalid '\(p)': number must be between \(range.lowerBound) and \(range.upperBound), got \(number).", param: p, code: "invalid_value")
+            case .openAI: throw self.invalid("Invalid '\(p)': number must be between \(range.lowerBound) and \(range.upperBound), got \(number).", param: p, code: "invalid_value")
             case .anthropic: throw self.invalid("\(p): Input should be between \(range.lowerBound) and \(range.upperBound)")
             case .gemini: throw self.invalid("Invalid value at '\(p)': \(number) is out of range [\(range.lowerBound), \(range.upperBound)]")
             }

@@ -1,14 +1,16 @@
+internal import FlexJSON
 internal import FlexCatalog
+internal import FlexCodec
 
 /// Rules shared by generateContent and Interactions.
 enum GeminiCommon {
     /// Accepts `flex`, `standard`, `priority`, `unspecified` in any case, with or without the
     /// `SERVICE_TIER_` prefix (the SDK sends lowercase names).
-    static func tier(_ asked: String?, model: ModelEntry, check: Check, path: String, date: CalendarDate) throws(ProviderError) -> ServiceTier {
+    static func tier(_ asked: String?, model: ModelEntry, check: Check, path: String, date: CalendarDate) throws(ProviderError) -> Tier {
         guard let asked else { return .standard }
         var name = asked.lowercased()
         if name.hasPrefix("service_tier_") { name = String(name.dropFirst("service_tier_".count)) }
-        let tier: ServiceTier
+        let tier: Tier
         switch name {
         case "unspecified", "standard": tier = .standard
         case "flex": tier = .flex
@@ -31,29 +33,29 @@ enum GeminiCommon {
         return dynamic
     }
 
-    static func usageMetadata(_ u: TokenCounts, tier: String, imageTokens: Int) -> JSONValue {
-        var details: [JSONValue] = [["modality": "TEXT", "tokenCount": .integer(u.totalInput - imageTokens)]]
+    static func usageMetadata(_ u: TokenUsage, tier: String, imageTokens: Int) -> JSONValue {
+        var details: [JSONValue] = [["modality": "TEXT", "tokenCount": .integer(Int(u.totalInputTokens) - imageTokens)]]
         if imageTokens > 0 { details.append(["modality": "IMAGE", "tokenCount": .integer(imageTokens)]) }
         var object: JSONObject = [
-            "promptTokenCount": .integer(u.totalInput),
-            "candidatesTokenCount": .integer(u.output),
-            "totalTokenCount": .integer(u.totalInput + u.billedOutput),
+            "promptTokenCount": .integer(Int(u.totalInputTokens)),
+            "candidatesTokenCount": .integer(Int(u.outputTokens - u.reasoningTokens)),
+            "totalTokenCount": .integer(Int(u.totalTokens)),
         ]
-        if u.cachedInput > 0 { object["cachedContentTokenCount"] = .integer(u.cachedInput) }
+        if u.cachedInputTokens > 0 { object["cachedContentTokenCount"] = .integer(Int(u.cachedInputTokens)) }
         object["promptTokensDetails"] = .array(details)
-        if u.reasoning > 0 { object["thoughtsTokenCount"] = .integer(u.reasoning) }
+        if u.reasoningTokens > 0 { object["thoughtsTokenCount"] = .integer(Int(u.reasoningTokens)) }
         object["serviceTier"] = .string(tier)
         return .object(object)
     }
 
-    static func interactionUsage(_ u: TokenCounts) -> JSONValue {
+    static func interactionUsage(_ u: TokenUsage) -> JSONValue {
         [
-            "total_input_tokens": .integer(u.totalInput),
-            "total_cached_tokens": .integer(u.cachedInput),
-            "total_output_tokens": .integer(u.output),
-            "total_thought_tokens": .integer(u.reasoning),
+            "total_input_tokens": .integer(Int(u.totalInputTokens)),
+            "total_cached_tokens": .integer(Int(u.cachedInputTokens)),
+            "total_output_tokens": .integer(Int(u.outputTokens - u.reasoningTokens)),
+            "total_thought_tokens": .integer(Int(u.reasoningTokens)),
             "total_tool_use_tokens": 0,
-            "total_tokens": .integer(u.totalInput + u.billedOutput),
+            "total_tokens": .integer(Int(u.totalTokens)),
         ]
     }
 }

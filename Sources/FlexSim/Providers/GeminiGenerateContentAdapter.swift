@@ -1,9 +1,11 @@
+internal import FlexJSON
 internal import FlexCatalog
+internal import FlexCodec
 internal import NIOCore
 
 /// `POST /gemini/v1beta/models/{model}:generateContent` and `:streamGenerateContent?alt=sse`.
 struct GeminiGenerateContentAdapter: APIAdapter {
-    var api: SimAPI { .generateContent }
+    var api: Api { .generateContent }
 
     static let allowed: Set<String> = [
         "contents", "systemInstruction", "system_instruction", "generationConfig", "generation_config", "tools", "toolConfig",

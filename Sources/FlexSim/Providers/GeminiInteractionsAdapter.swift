@@ -1,9 +1,11 @@
+internal import FlexJSON
 internal import FlexCatalog
+internal import FlexCodec
 internal import NIOCore
 
 /// `POST /gemini/v1beta/interactions` (the Interactions API, streaming and not).
 struct GeminiInteractionsAdapter: APIAdapter {
-    var api: SimAPI { .interactions }
+    var api: Api { .interactions }
 
     static let allowed: Set<String> = [
         "model", "agent", "input", "system_instruction", "generation_config", "tools", "response_format", "response_mime_type",

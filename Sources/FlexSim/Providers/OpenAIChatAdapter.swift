@@ -1,9 +1,11 @@
+internal import FlexJSON
 internal import FlexCatalog
+internal import FlexCodec
 internal import NIOCore
 
 /// `POST /openai/v1/chat/completions`.
 struct OpenAIChatAdapter: APIAdapter {
-    var api: SimAPI { .chatCompletions }
+    var api: Api { .chatCompletions }
 
     static let allowed: Set<String> = [
         "model", "messages", "stream", "stream_options", "service_tier", "max_tokens", "max_completion_tokens", "temperature",
@@ -17,7 +19,7 @@ struct OpenAIChatAdapter: APIAdapter {
     func responseID(_ ids: inout IDSource) -> String { "chatcmpl-" + ids.token(29) }
 
     func parse(_ body: JSONValue, urlModel: String?, stream _: Bool, context: ParseContext) throws(ProviderError) -> SimRequest {
-        let check = Check(provider: .openai)
+        let check = Check(provider: .openAI)
         let root = try check.object(body, "body")
         try check.only(root, Self.allowed, "")
         let modelID = try check.string(try check.required(root, "model", ""), "model")

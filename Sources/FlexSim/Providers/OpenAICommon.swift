@@ -1,4 +1,6 @@
+internal import FlexJSON
 internal import FlexCatalog
+internal import FlexCodec
 
 /// Rules shared by Chat Completions and Responses.
 enum OpenAICommon {
@@ -6,8 +8,8 @@ enum OpenAICommon {
 
     /// Resolves `service_tier` against the model: absent/auto/default → standard; flex, priority
     /// and fast need the model to offer that tier, else the 400 the API answers.
-    static func tier(_ asked: String?, model: ModelEntry, check: Check, date: CalendarDate) throws(ProviderError) -> ServiceTier {
-        let tier: ServiceTier
+    static func tier(_ asked: String?, model: ModelEntry, check: Check, date: CalendarDate) throws(ProviderError) -> Tier {
+        let tier: Tier
         switch asked {
         case nil, "auto", "default": tier = .standard
         case "flex": tier = .flex
@@ -82,31 +84,31 @@ enum OpenAICommon {
     }
 
     /// Usage in Chat Completions' fields (prompt_tokens includes cached tokens and writes).
-    static func chatUsage(_ u: TokenCounts, reportsWrites: Bool) -> JSONValue {
+    static func chatUsage(_ u: TokenUsage, reportsWrites: Bool) -> JSONValue {
         // cache_write_tokens is always present (0 before GPT-5.6): the SDKs know the field.
         _ = reportsWrites
-        let prompt: JSONObject = ["cached_tokens": .integer(u.cachedInput), "cache_write_tokens": .integer(u.cacheWrite), "audio_tokens": 0]
+        let prompt: JSONObject = ["cached_tokens": .integer(Int(u.cachedInputTokens)), "cache_write_tokens": .integer(Int(u.cacheWriteTokens)), "audio_tokens": 0]
         return [
-            "prompt_tokens": .integer(u.totalInput),
-            "completion_tokens": .integer(u.billedOutput),
-            "total_tokens": .integer(u.totalInput + u.billedOutput),
+            "prompt_tokens": .integer(Int(u.totalInputTokens)),
+            "completion_tokens": .integer(Int(u.outputTokens)),
+            "total_tokens": .integer(Int(u.totalTokens)),
             "prompt_tokens_details": .object(prompt),
-            "completion_tokens_details": ["reasoning_tokens": .integer(u.reasoning), "audio_tokens": 0,
+            "completion_tokens_details": ["reasoning_tokens": .integer(Int(u.reasoningTokens)), "audio_tokens": 0,
                                           "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0],
         ]
     }
 
     /// Usage in the Responses API's fields.
-    static func responsesUsage(_ u: TokenCounts, reportsWrites: Bool) -> JSONValue {
+    static func responsesUsage(_ u: TokenUsage, reportsWrites: Bool) -> JSONValue {
         // cache_write_tokens is required by the SDK's ResponseUsage (0 before GPT-5.6).
         _ = reportsWrites
-        let details: JSONObject = ["cached_tokens": .integer(u.cachedInput), "cache_write_tokens": .integer(u.cacheWrite)]
+        let details: JSONObject = ["cached_tokens": .integer(Int(u.cachedInputTokens)), "cache_write_tokens": .integer(Int(u.cacheWriteTokens))]
         return [
-            "input_tokens": .integer(u.totalInput),
+            "input_tokens": .integer(Int(u.totalInputTokens)),
             "input_tokens_details": .object(details),
-            "output_tokens": .integer(u.billedOutput),
-            "output_tokens_details": ["reasoning_tokens": .integer(u.reasoning)],
-            "total_tokens": .integer(u.totalInput + u.billedOutput),
+            "output_tokens": .integer(Int(u.outputTokens)),
+            "output_tokens_details": ["reasoning_tokens": .integer(Int(u.reasoningTokens))],
+            "total_tokens": .integer(Int(u.totalTokens)),
         ]
     }
 
@@ -126,11 +128,11 @@ enum OpenAICommon {
                 switch part["type"]?.string {
                 case "image_url":
                     let url = part["image_url"]?["url"]?.string ?? part["image_url"]?.string
-                    images += TokenEstimator.image(provider: .openai, base64: url?.hasPrefix("data:") == true ? url : nil,
+                    images += TokenEstimator.image(provider: .openAI, base64: url?.hasPrefix("data:") == true ? url : nil,
                                                    lowDetail: part["image_url"]?["detail"]?.string == "low")
                 case "input_image":
                     let url = part["image_url"]?.string
-                    images += TokenEstimator.image(provider: .openai, base64: url?.hasPrefix("data:") == true ? url : nil,
+                    images += TokenEstimator.image(provider: .openAI, base64: url?.hasPrefix("data:") == true ? url : nil,
                                                    lowDetail: part["detail"]?.string == "low")
                 default: text += TokenEstimator.strings(in: part)
                 }

@@ -1,9 +1,11 @@
+internal import FlexJSON
 internal import FlexCatalog
+internal import FlexCodec
 internal import NIOCore
 
 /// `POST /openai/v1/responses`.
 struct OpenAIResponsesAdapter: APIAdapter {
-    var api: SimAPI { .responses }
+    var api: Api { .responses }
 
     static let allowed: Set<String> = [
         "model", "input", "instructions", "stream", "stream_options", "service_tier", "max_output_tokens", "temperature", "top_p",
@@ -17,7 +19,7 @@ struct OpenAIResponsesAdapter: APIAdapter {
     func responseID(_ ids: inout IDSource) -> String { "resp_" + ids.hex(48) }
 
     func parse(_ body: JSONValue, urlModel: String?, stream _: Bool, context: ParseContext) throws(ProviderError) -> SimRequest {
-        let check = Check(provider: .openai)
+        let check = Check(provider: .openAI)
         let root = try check.object(body, "body")
         try check.only(root, Self.allowed, "")
         let modelID = try check.string(try check.required(root, "model", ""), "model")

@@ -1,4 +1,6 @@
+internal import FlexJSON
 internal import FlexCatalog
+internal import FlexCodec
 
 /// An error answered in the provider's own envelope and status.
 ///
@@ -17,7 +19,7 @@ struct ProviderError: Error {
 
     func body(provider: Provider, requestID: String) -> JSONValue {
         switch provider {
-        case .openai:
+        case .openAI:
             return ["error": ["message": .string(self.message), "type": .string(self.type), "param": .optional(self.param), "code": .optional(self.code)]]
         case .anthropic:
             return ["type": "error", "error": ["type": .string(self.type), "message": .string(self.message)], "request_id": .string(requestID)]
@@ -30,7 +32,7 @@ struct ProviderError: Error {
 
     static func unauthorized(_ provider: Provider, missing: Bool) -> ProviderError {
         switch provider {
-        case .openai:
+        case .openAI:
             return missing
                 ? ProviderError(status: 401, type: "invalid_request_error",
                                 message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
@@ -46,9 +48,9 @@ struct ProviderError: Error {
         }
     }
 
-    static func modelNotFound(_ api: SimAPI, model: String) -> ProviderError {
+    static func modelNotFound(_ api: Api, model: String) -> ProviderError {
         switch api.provider {
-        case .openai:
+        case .openAI:
             return ProviderError(status: 404, type: "invalid_request_error", message: "The model `\(model)` does not exist or you do not have access to it.",
                                  code: "model_not_found", ledgerReason: "model_not_found")
         case .anthropic:
@@ -78,8 +80,8 @@ struct ProviderError: Error {
         switch (provider, status) {
         case (.anthropic, 529): return ProviderError(status: 529, type: "overloaded_error", message: "Overloaded", ledgerReason: "fault_status")
         case (.anthropic, _): return ProviderError(status: status, type: status == 429 ? "rate_limit_error" : "api_error", message: status == 429 ? "Number of request tokens has exceeded your rate limit." : "Internal server error", ledgerReason: "fault_status")
-        case (.openai, 429): return ProviderError(status: 429, type: "requests", message: "Rate limit reached for requests.", code: "rate_limit_exceeded", ledgerReason: "fault_status")
-        case (.openai, _): return ProviderError(status: status, type: "server_error", message: "The server had an error while processing your request. Sorry about that!", ledgerReason: "fault_status")
+        case (.openAI, 429): return ProviderError(status: 429, type: "requests", message: "Rate limit reached for requests.", code: "rate_limit_exceeded", ledgerReason: "fault_status")
+        case (.openAI, _): return ProviderError(status: status, type: "server_error", message: "The server had an error while processing your request. Sorry about that!", ledgerReason: "fault_status")
         case (.gemini, 429): return ProviderError(status: 429, type: "RESOURCE_EXHAUSTED", message: "Resource has been exhausted (e.g. check quota).", ledgerReason: "fault_status")
         case (.gemini, 503): return ProviderError(status: 503, type: "UNAVAILABLE", message: "The model is overloaded. Please try again later.", ledgerReason: "fault_status")
         case (.gemini, _): return ProviderError(status: status, type: status == 500 ? "INTERNAL" : "UNAVAILABLE", message: "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting", ledgerReason: "fault_status")
@@ -88,7 +90,7 @@ struct ProviderError: Error {
 
     static func bodyTooLarge(_ provider: Provider, limit: Int) -> ProviderError {
         switch provider {
-        case .openai: ProviderError(status: 413, type: "invalid_request_error", message: "Request body too large (limit \(limit) bytes).", code: "request_too_large", ledgerReason: "invalid_request")
+        case .openAI: ProviderError(status: 413, type: "invalid_request_error", message: "Request body too large (limit \(limit) bytes).", code: "request_too_large", ledgerReason: "invalid_request")
         case .anthropic: ProviderError(status: 413, type: "request_too_large", message: "Request exceeds the maximum allowed number of bytes.", ledgerReason: "invalid_request")
         case .gemini: ProviderError(status: 413, type: "INVALID_ARGUMENT", message: "Request payload size exceeds the limit: \(limit) bytes.", ledgerReason: "invalid_request")
         }
@@ -96,7 +98,7 @@ struct ProviderError: Error {
 
     static func invalidJSON(_ provider: Provider, _ error: JSONParser.Error) -> ProviderError {
         switch provider {
-        case .openai:
+        case .openAI:
             return ProviderError(status: 400, type: "invalid_request_error",
                                  message: "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.) \(error)",
                                  ledgerReason: "invalid_request")

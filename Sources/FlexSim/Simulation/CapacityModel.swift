@@ -1,4 +1,5 @@
-public import FlexCatalog
+internal import FlexCatalog
+public import FlexCodec
 internal import NIOConcurrencyHelpers
 public import NIOCore
 

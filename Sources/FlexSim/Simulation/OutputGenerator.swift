@@ -1,3 +1,4 @@
+internal import FlexJSON
 /// Decides, deterministically from the seed and the request, what the model answers: text, tool
 /// calls (one per declared tool, all of them when parallel calls are allowed), structured JSON
 /// that satisfies the schema, and reasoning tokens.

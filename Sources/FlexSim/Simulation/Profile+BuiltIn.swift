@@ -1,4 +1,5 @@
 internal import FlexCatalog
+internal import FlexCodec
 
 extension Profile {
     /// No delays, no refusals, no faults: for measuring overhead.

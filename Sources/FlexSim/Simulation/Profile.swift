@@ -1,4 +1,5 @@
-public import FlexCatalog
+internal import FlexCatalog
+public import FlexCodec
 internal import Foundation
 
 /// How the simulated providers behave: latency and speed per tier, the flex capacity model and
@@ -83,24 +84,24 @@ public struct Profile: Sendable, Equatable, Codable {
         self.faults = try c.decodeIfPresent([ProfileFault].self, forKey: .faults) ?? []
     }
 
-    public init(name: String, description: String?, tiers: [ServiceTier: TierBehaviour], flex: FlexCapacity,
+    public init(name: String, description: String?, tiers: [Tier: TierBehaviour], flex: FlexCapacity,
                 priorityDowngradeProbability: Double = 0, faults: [ProfileFault] = []) {
         self.name = name
         self.description = description
-        self.tiers = Dictionary(uniqueKeysWithValues: tiers.map { ($0.key.rawValue, $0.value) })
+        self.tiers = Dictionary(uniqueKeysWithValues: tiers.map { ($0.key.name, $0.value) })
         self.flex = flex
         self.priorityDowngradeProbability = priorityDowngradeProbability
         self.faults = faults
     }
 
     /// The behaviour of `tier` (standard's when the profile does not list it).
-    public func behaviour(of tier: ServiceTier) -> TierBehaviour {
-        self.tiers[tier.rawValue] ?? self.tiers[ServiceTier.standard.rawValue] ?? TierBehaviour(ttftSeconds: .zero, tokensPerSecond: 0)
+    public func behaviour(of tier: Tier) -> TierBehaviour {
+        self.tiers[tier.name] ?? self.tiers[Tier.standard.name] ?? TierBehaviour(ttftSeconds: .zero, tokensPerSecond: 0)
     }
 
     /// Checks the rules the format states; the error names the field.
     public func validate() throws(ProfileError) {
-        for (key, _) in self.tiers where ServiceTier(rawValue: key) == nil {
+        for (key, _) in self.tiers where Tier(name: key).map({ !Tier.served.contains($0) }) ?? true {
             throw ProfileError("tiers.\(key): unknown tier (flex, standard, priority)")
         }
         func probability(_ p: Double, _ field: String) throws(ProfileError) {

@@ -1,3 +1,4 @@
+internal import FlexJSON
 /// Builds a JSON value that satisfies a JSON Schema (the subset the providers accept for
 /// structured output and tool parameters): `type` (one or a list; lower or UPPER case as
 /// Gemini's OpenAPI schemas write it), `properties`/`required`, `items`/`minItems`/`maxItems`,

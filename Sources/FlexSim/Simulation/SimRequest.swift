@@ -1,21 +1,23 @@
+internal import FlexJSON
 internal import FlexCatalog
+internal import FlexCodec
 
 /// A validated provider request, reduced to what the simulation needs. Each API's parser builds
 /// one; the generator, the capacity model and the billing work only from this.
 struct SimRequest {
-    var api: SimAPI
+    var api: Api
     var model: ModelEntry
     /// The model id as the caller wrote it (an alias such as `gpt-5-2025-08-07` is echoed back).
     var requestedModel = ""
     /// The tier field as sent (provider spelling), nil when absent.
     var tierAsked: String?
     /// The tier asked for, provider-neutral, after resolving `auto`/`standard_only`/absent.
-    var tier: ServiceTier
+    var tier: Tier
     var stream: Bool
     /// OpenAI Chat `stream_options.include_usage`.
     var includeUsage = false
     /// Input tokens by class (uncached input, cached, cache writes).
-    var input = TokenCounts()
+    var input = TokenUsage()
     var imageTokens = 0
     var tools: [ToolSpec] = []
     var toolChoice: ToolChoice = .auto

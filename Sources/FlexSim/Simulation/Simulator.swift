@@ -1,4 +1,6 @@
+internal import FlexJSON
 internal import FlexCatalog
+internal import FlexCodec
 internal import NIOConcurrencyHelpers
 internal import NIOCore
 internal import NIOHTTP1
@@ -21,7 +23,7 @@ public final class Simulator: Sendable {
     private let nonce = UInt64.random(in: 1...UInt64.max)
     private let profileFaults: [(probability: Double, faults: [Fault])]
 
-    static let adapters: [SimAPI: any APIAdapter] = [
+    static let adapters: [Api: any APIAdapter] = [
         .chatCompletions: OpenAIChatAdapter(), .responses: OpenAIResponsesAdapter(), .messages: AnthropicMessagesAdapter(),
         .generateContent: GeminiGenerateContentAdapter(), .interactions: GeminiInteractionsAdapter(),
     ]
@@ -49,7 +51,7 @@ public final class Simulator: Sendable {
     }
 
     struct Route {
-        var api: SimAPI
+        var api: Api
         var urlModel: String?
         var stream: Bool?
     }
@@ -134,14 +136,14 @@ public final class Simulator: Sendable {
         let date = self.configuration.priceDate ?? CalendarDate(unixSeconds: Self.nowSeconds())
         var idHeaders: [(String, String)] = [("x-flexsim-request-id", requestID)]
         switch provider {
-        case .openai: idHeaders.append(("x-request-id", requestID))
+        case .openAI: idHeaders.append(("x-request-id", requestID))
         case .anthropic: idHeaders.append(("request-id", requestID))
         case .gemini: break
         }
         if let correlation { idHeaders.append(("x-flexsim-correlation-id", correlation)) }
-        var entry = LedgerEntry(id: requestID, correlationID: correlation, provider: provider, api: api.rawValue, model: route.urlModel, responseID: nil,
+        var entry = LedgerEntry(id: requestID, correlationID: correlation, provider: provider, api: api.name, model: route.urlModel, responseID: nil,
                                 stream: route.stream ?? false, status: 0, tierAsked: nil, tierServed: nil, outcome: "rejected", billed: false,
-                                reason: "", tokens: .zero, cost: .zero, queueWaitMS: nil, fault: nil, receivedAtMS: Self.nowMilliseconds())
+                                reason: "", tokens: TokenUsage(), cost: .zero, queueWaitMS: nil, fault: nil, receivedAtMS: Self.nowMilliseconds())
 
         func fail(_ error: ProviderError, outcome: String = "rejected") -> Plan {
             entry.status = error.status
@@ -158,7 +160,7 @@ public final class Simulator: Sendable {
         }
         // Authentication first, as the real APIs do.
         switch provider {
-        case .openai:
+        case .openAI:
             guard let auth = head.headers.first(name: "authorization"), auth.hasPrefix("Bearer "), auth.count > 7 else {
                 return fail(.unauthorized(provider, missing: true))
             }
@@ -253,17 +255,17 @@ public final class Simulator: Sendable {
         }
         entry.tierServed = served
         entry.queueWaitMS = served == .flex ? Int(waitSeconds * 1000) : nil
-        let tierWire = provider == .openai
-            ? (self.configuration.catalog.providers[provider]?.wireName(of: served) ?? served.rawValue)
-            : served.rawValue
+        let tierWire = provider == .openAI
+            ? (self.configuration.catalog.providers[provider]?.wireName(of: served) ?? served.name)
+            : served.name
         var usage = request.input
-        usage.output = output.outputTokens
-        usage.reasoning = output.reasoningTokens
+        usage.outputTokens = UInt64(output.outputTokens + output.reasoningTokens)
+        usage.reasoningTokens = UInt64(output.reasoningTokens)
         var renderContext = RenderContext(requestID: requestID, responseID: adapter.responseID(&ids), createdAt: Self.nowSeconds(),
                                           model: request.requestedModel.isEmpty ? request.model.id : request.requestedModel, servedTier: served, servedTierWire: tierWire, usage: usage, ids: ids, date: date)
         entry.responseID = renderContext.responseID
         var headers = idHeaders
-        if provider == .gemini { headers.append(("x-gemini-service-tier", served.rawValue)) }
+        if provider == .gemini { headers.append(("x-gemini-service-tier", served.name)) }
 
         let scale = self.configuration.timeScale
         var exchange = SimulatedExchange(
@@ -299,12 +301,14 @@ public final class Simulator: Sendable {
         case .notBilled(let reason):
             entry.billed = false
             entry.reason = reason
-            entry.tokens = .zero
+            entry.tokens = TokenUsage()
             entry.cost = .zero
         case .billed(let outputTokens, let reason):
+            // Reasoning is produced first: a cut answer bills reasoning, then visible output.
             var tokens = exchange.usage
-            tokens.reasoning = min(exchange.reasoningTokens, outputTokens)
-            tokens.output = min(exchange.outputTokens, outputTokens - tokens.reasoning)
+            let reasoning = min(exchange.reasoningTokens, outputTokens)
+            tokens.reasoningTokens = UInt64(reasoning)
+            tokens.outputTokens = UInt64(reasoning + min(exchange.outputTokens, outputTokens - reasoning))
             entry.billed = true
             entry.reason = reason
             entry.tokens = tokens
@@ -321,8 +325,8 @@ struct SimulatedExchange {
     let simulator: Simulator
     var entry: LedgerEntry
     var request: SimRequest
-    var usage: TokenCounts
-    var servedTier: ServiceTier
+    var usage: TokenUsage
+    var servedTier: Tier
     var date: CalendarDate
     var ticket: CapacityModel.Ticket?
     var stream: Bool

@@ -1,4 +1,6 @@
+internal import FlexJSON
 internal import FlexCatalog
+internal import FlexCodec
 
 /// Counts input tokens the way a simulator can: about four UTF-8 bytes per token for text, a few
 /// tokens of overhead per message, and each provider's published formula for images (dimensions
@@ -30,7 +32,7 @@ enum TokenEstimator {
     /// Tokens for one image, by provider.
     static func image(provider: Provider, width: Int, height: Int, lowDetail: Bool = false) -> Int {
         switch provider {
-        case .openai:
+        case .openAI:
             if lowDetail { return 85 }
             var w = Double(width), h = Double(height)
             let fit = min(1, 2048 / max(w, h))

@@ -80,7 +80,8 @@ enum Fixtures {
         body: .chat(chatRequest)
     )
 
-    static let tokens = TokenUsage(inputTokens: 1200, cachedInputTokens: 300, cacheWriteTokens: 50, outputTokens: 400, reasoningTokens: 128)
+    static let tokens = TokenUsage(inputTokens: 1200, cachedInputTokens: 300, cacheWriteTokens: 50, outputTokens: 400, reasoningTokens: 128,
+                                   cacheWrite1hTokens: 7)
 
     static let savings = SavingsRecord(
         requestID: "req-0001",

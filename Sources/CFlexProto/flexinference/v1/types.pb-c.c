@@ -52,7 +52,7 @@ void   flexinference__v1__token_usage__free_unpacked
   assert(message->base.descriptor == &flexinference__v1__token_usage__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor flexinference__v1__token_usage__field_descriptors[5] =
+static const ProtobufCFieldDescriptor flexinference__v1__token_usage__field_descriptors[6] =
 {
   {
     "input_tokens",
@@ -114,8 +114,21 @@ static const ProtobufCFieldDescriptor flexinference__v1__token_usage__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cache_write_1h_tokens",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Flexinference__V1__TokenUsage, cache_write_1h_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned flexinference__v1__token_usage__field_indices_by_name[] = {
+  5,   /* field[5] = cache_write_1h_tokens */
   2,   /* field[2] = cache_write_tokens */
   1,   /* field[1] = cached_input_tokens */
   0,   /* field[0] = input_tokens */
@@ -125,7 +138,7 @@ static const unsigned flexinference__v1__token_usage__field_indices_by_name[] = 
 static const ProtobufCIntRange flexinference__v1__token_usage__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor flexinference__v1__token_usage__descriptor =
 {
@@ -135,7 +148,7 @@ const ProtobufCMessageDescriptor flexinference__v1__token_usage__descriptor =
   "Flexinference__V1__TokenUsage",
   "flexinference.v1",
   sizeof(Flexinference__V1__TokenUsage),
-  5,
+  6,
   flexinference__v1__token_usage__field_descriptors,
   flexinference__v1__token_usage__field_indices_by_name,
   1,  flexinference__v1__token_usage__number_ranges,

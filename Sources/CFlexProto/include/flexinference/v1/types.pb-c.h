@@ -94,7 +94,7 @@ struct  Flexinference__V1__TokenUsage
    */
   uint64_t cached_input_tokens;
   /*
-   * Input written to the provider's prompt cache.
+   * Input written to the provider's prompt cache (the standard, shortest cache lifetime).
    */
   uint64_t cache_write_tokens;
   /*
@@ -105,10 +105,14 @@ struct  Flexinference__V1__TokenUsage
    * The reasoning share of output_tokens.
    */
   uint64_t reasoning_tokens;
+  /*
+   * Input written to a longer-lived prompt cache, priced apart (Anthropic's 1-hour cache writes).
+   */
+  uint64_t cache_write_1h_tokens;
 };
 #define FLEXINFERENCE__V1__TOKEN_USAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&flexinference__v1__token_usage__descriptor) \
-    , 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0 }
 
 
 /* Flexinference__V1__TokenUsage methods */

@@ -1,5 +1,4 @@
-import FlexCatalog
-import FlexSim
+import FlexJSON
 import Foundation
 import NIOCore
 import Testing
