@@ -1,4 +1,4 @@
-public import FlexCodec
+internal import FlexCodec
 
 public import Foundation
 

@@ -1,4 +1,3 @@
-public import FlexCodec
 
 /// An exact amount of money in pico-US-dollars (1 USD = 10^12 pUSD).
 ///

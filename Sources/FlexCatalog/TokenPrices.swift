@@ -1,4 +1,3 @@
-public import FlexCodec
 
 /// Prices of one tier of one model, in integer micro-USD per 1M tokens (so $0.0375/M = 37500).
 ///
