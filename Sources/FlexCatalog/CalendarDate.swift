@@ -1,4 +1,3 @@
-
 /// A UTC calendar day, `YYYY-MM-DD`: the granularity at which providers change prices.
 public struct CalendarDate: Sendable, Hashable, Comparable, Codable, LosslessStringConvertible {
     public let year: Int

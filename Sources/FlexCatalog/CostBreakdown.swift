@@ -1,4 +1,3 @@
-
 /// The cost of one request, per token class and in total, in exact pico-USD.
 public struct CostBreakdown: Sendable, Hashable {
     public var input: PicoUSD

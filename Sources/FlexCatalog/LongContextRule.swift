@@ -1,4 +1,3 @@
-
 /// A provider's long-context pricing: when a request's total input is above a threshold, every
 /// token of that request is priced at the base price times a per-class multiplier.
 ///

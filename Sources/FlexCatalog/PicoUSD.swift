@@ -1,4 +1,3 @@
-
 /// An exact amount of money in pico-US-dollars (1 USD = 10^12 pUSD).
 ///
 /// Prices are stored as integer micro-USD per 1M tokens, so `tokens x price` is an exact pUSD

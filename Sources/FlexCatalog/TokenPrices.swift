@@ -1,4 +1,3 @@
-
 /// Prices of one tier of one model, in integer micro-USD per 1M tokens (so $0.0375/M = 37500).
 ///
 /// `tokens x price` is then exactly the cost in pico-USD (``PicoUSD``).
