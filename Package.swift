@@ -99,7 +99,12 @@ let package = Package(
 
         .target(
             name: "FlexRouter",
-            dependencies: ["FlexCodec"],
+            dependencies: [
+                "FlexCodec",
+                "FlexCatalog",
+                "FlexJSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -145,7 +150,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FlexRouterTests",
-            dependencies: ["FlexRouter", "FlexCodec"],
+            dependencies: ["FlexRouter", "FlexCodec", "FlexJSON", "FlexCatalog", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

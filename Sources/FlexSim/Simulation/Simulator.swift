@@ -191,12 +191,6 @@ public final class Simulator: Sendable {
                 return fail(Check(provider: provider).invalid("x-flexsim-fault: cannot read \"\(error.item)\" (see README, fault injection)"))
             }
         }
-        let contentHash = SimRandom.hash(body.readableBytesView)
-        if faults.isEmpty, !self.profileFaults.isEmpty {
-            var random = SimRandom(seed: self.configuration.seed, contentHash, number, 0xFA17)
-            for candidate in self.profileFaults where random.unit() < candidate.probability { faults += candidate.faults }
-        }
-        entry.fault = faults.isEmpty ? nil : faults.map(\.description).joined(separator: ",")
         var forced: Int?
         if let text = head.headers.first(name: "x-flexsim-output-tokens") {
             guard let n = Int(text), (0...1_000_000).contains(n) else {
@@ -208,6 +202,14 @@ public final class Simulator: Sendable {
 
         let parsed: JSONValue
         do { parsed = try JSONParser.parse(body.readableBytesView) } catch { return fail(.invalidJSON(provider, error)) }
+        // The answer depends on what was asked, not on how it is carried: the same request streamed
+        // or not, on any tier, gets the same output (as a seeded model would give).
+        let contentHash = Self.contentHash(parsed)
+        if faults.isEmpty, !self.profileFaults.isEmpty {
+            var random = SimRandom(seed: self.configuration.seed, contentHash, number, 0xFA17)
+            for candidate in self.profileFaults where random.unit() < candidate.probability { faults += candidate.faults }
+        }
+        entry.fault = faults.isEmpty ? nil : faults.map(\.description).joined(separator: ",")
         let adapter = Self.adapters[api]!
         let context = ParseContext(catalog: self.configuration.catalog, cache: self.cache, seed: self.configuration.seed,
                                    contentHash: contentHash, forcedOutputTokens: forced, date: date)
@@ -288,6 +290,15 @@ public final class Simulator: Sendable {
             adapter.responseBody(output, request: request, context: &renderContext).write(into: &exchange.body)
         }
         return .simulate(exchange)
+    }
+
+    /// Transport fields, which do not change what the model answers.
+    static let transportFields: Set<String> = ["stream", "stream_options", "service_tier"]
+
+    static func contentHash(_ body: JSONValue) -> UInt64 {
+        guard case .object(var object) = body else { return SimRandom.hash(body.jsonString.utf8) }
+        object.fields.removeAll { Self.transportFields.contains($0.key) }
+        return SimRandom.hash(JSONValue.object(object).jsonString.utf8)
     }
 
     // MARK: Billing
