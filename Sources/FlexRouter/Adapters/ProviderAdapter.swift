@@ -34,10 +34,12 @@ public protocol ProviderAdapter: Sendable {
 
     /// A fresh reader for one streamed attempt.
     ///
-    /// - Parameter body: The caller's body: tells the reader, for instance, whether a usage-only
-    ///   event the router asked for (OpenAI Chat's `include_usage` chunk) should reach a streaming
-    ///   caller (only if the caller asked for it too).
-    func makeStreamReader(for body: JSONObject) -> any StreamReader
+    /// - Parameters:
+    ///   - body: The caller's body: tells the reader, for instance, whether a usage-only event the
+    ///     router asked for (OpenAI Chat's `include_usage` chunk) should reach a streaming caller
+    ///     (only if the caller asked for it too).
+    ///   - tier: The tier the attempt asked for (an error event on flex may be a capacity refusal).
+    func makeStreamReader(for body: JSONObject, tier: Tier) -> any StreamReader
 
     /// Reads a complete non-streamed answer (HTTP 2xx).
     func readResponse(_ body: ByteBuffer, headers: [(String, String)]) throws(RouterError) -> UpstreamResult

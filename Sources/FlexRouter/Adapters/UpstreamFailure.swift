@@ -47,9 +47,9 @@ public enum UpstreamFailure {
 
     /// Classifies an error event inside a stream (OpenAI `{"error": ...}`, Anthropic `error`, ...),
     /// as if it had been an HTTP error with the status its type implies.
-    public static func classifyStreamError(provider: Provider, type: String, message: String, impliedStatus: Int,
-                                           flex: Bool) -> RaceStateMachine.AttemptFailure {
-        let upstream = UpstreamError(httpStatus: UInt32(impliedStatus), type: type, message: message)
+    public static func classifyStreamError(provider: Provider, type: String, code: String = "", message: String,
+                                           impliedStatus: Int, flex: Bool) -> RaceStateMachine.AttemptFailure {
+        let upstream = UpstreamError(httpStatus: UInt32(impliedStatus), type: type, code: code, message: message)
         if flex, Self.isCapacityRefusal(provider: provider, status: impliedStatus, upstream: upstream) {
             return .capacity
         }
