@@ -53,10 +53,53 @@ public enum UpstreamFailure {
         if flex, Self.isCapacityRefusal(provider: provider, status: impliedStatus, upstream: upstream) {
             return .capacity
         }
-        let (code, errorCode, retryable) = Self.meaning(provider: provider, status: impliedStatus)
-        let error = RouterError(code, errorCode, "\(provider.name) reported an error in its stream: \(type): \(message.prefix(500))",
+        let (status, errorCode, retryable) = Self.meaning(provider: provider, status: impliedStatus)
+        // Responses' `response.failed` has a code and no type.
+        let label = type.isEmpty ? code : type
+        let error = RouterError(status, errorCode, "\(provider.name) reported an error in its stream: \(label): \(message.prefix(500))",
                                 details: ["provider": provider.name], upstream: upstream)
         return retryable ? .retryable(error, beforeAnyByte: false) : .fatal(error)
+    }
+
+    /// The HTTP status an OpenAI error inside a stream stands for: stream errors carry a `type`
+    /// and/or a `code`, never a status. The code decides when it is known (Responses'
+    /// `response.failed` has only a code: `server_error`, `rate_limit_exceeded`, `invalid_prompt`,
+    /// `vector_store_timeout`, the image errors), else the type; an unknown error counts as the
+    /// provider's (503, retryable).
+    ///
+    /// | code / type | status |
+    /// |---|---|
+    /// | `resource_unavailable` (flex capacity), `rate_limit_exceeded`, `insufficient_quota`; type `rate_limit_error`, `requests`, `tokens`, `insufficient_quota` | 429 |
+    /// | `invalid_api_key`; type `authentication_error` | 401 |
+    /// | type `permission_error`, `permission_denied_error` | 403 |
+    /// | `model_not_found`; type `not_found_error` | 404 |
+    /// | `invalid_prompt`, `context_length_exceeded`, the image and `invalid_value` codes; type `invalid_request_error` | 400 |
+    /// | `server_error`; type `server_error`, `api_error` | 500 |
+    /// | `vector_store_timeout` | 504 |
+    /// | anything else (`server_is_overloaded`, `service_unavailable_error`, ...) | 503 |
+    public static func openAIImpliedStatus(type: String, code: String) -> Int {
+        switch code {
+        case "resource_unavailable", "rate_limit_exceeded", "insufficient_quota": return 429
+        case "invalid_api_key": return 401
+        case "model_not_found": return 404
+        case "invalid_prompt", "context_length_exceeded", "invalid_value", "invalid_image", "invalid_image_format",
+            "invalid_base64_image", "invalid_image_url", "image_too_large", "image_too_small", "image_parse_error",
+            "image_content_policy_violation", "invalid_image_mode", "image_file_too_large", "unsupported_image_media_type",
+            "empty_image_file", "failed_to_download_image", "image_file_not_found":
+            return 400
+        case "server_error": return 500
+        case "vector_store_timeout": return 504
+        default: break
+        }
+        switch type {
+        case "rate_limit_error", "requests", "tokens", "insufficient_quota": return 429
+        case "authentication_error": return 401
+        case "permission_error", "permission_denied_error": return 403
+        case "not_found_error": return 404
+        case "invalid_request_error": return 400
+        case "server_error", "api_error": return 500
+        default: return 503
+        }
     }
 
     static func isCapacityRefusal(provider: Provider, status: Int, upstream: UpstreamError) -> Bool {
