@@ -150,7 +150,8 @@ let package = Package(
         ),
         .testTarget(
             name: "FlexRouterTests",
-            dependencies: ["FlexRouter", "FlexCodec", "FlexJSON", "FlexCatalog", .product(name: "NIOCore", package: "swift-nio")],
+            // FlexSim: the adapters are tested against an in-process flexsim over real HTTP.
+            dependencies: ["FlexRouter", "FlexCodec", "FlexJSON", "FlexCatalog", "FlexSim", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
