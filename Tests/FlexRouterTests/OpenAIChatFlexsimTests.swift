@@ -82,6 +82,40 @@ struct OpenAIChatFlexsimTests {
         }
     }
 
+    @Test func inStreamErrorBeforeTheStartIsRetryable() async throws {
+        try await FlexsimFixture.with { sim in
+            let body = try NativeBody.parseRequest(ByteBuffer(string: Self.scenarios[0].body), api: .chatCompletions)
+            let request = try self.adapter.makeRequest(body: body, model: "gpt-5.4-mini", tier: .flex, stream: true, key: "sk-test")
+            let response = try sim.send(request, correlation: "error", extraHeaders: [("x-flexsim-fault", "stream_error")])
+            var reader = self.adapter.makeStreamReader(for: body, tier: .flex)
+            let dispositions = TestSSE.events(response.body).map { reader.consume($0) }
+            #expect(dispositions.first == .preamble)
+            guard case .error(.retryable(let error, beforeAnyByte: false)) = dispositions.dropFirst().first else {
+                Issue.record("the error chunk gave \(dispositions)")
+                return
+            }
+            #expect(error.status.upstream?.type == "server_error")
+            #expect(try await sim.ledgerRow("error")?["billed"] == false)
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"error":{"message":"Resource Unavailable: flex","type":"rate_limit_error","code":"resource_unavailable"}}"#, Tier.flex, "capacity"),
+        (#"{"error":{"message":"Resource Unavailable: flex","type":"rate_limit_error","code":"resource_unavailable"}}"#, Tier.standard, "fatal"),
+        (#"{"error":{"message":"bad prompt","type":null,"code":"invalid_prompt"}}"#, Tier.flex, "fatal"),
+        (#"{"error":{"message":"overloaded","type":"service_unavailable_error","code":"server_is_overloaded"}}"#, Tier.flex, "retryable"),
+    ])
+    func errorChunksAreClassifiedByTheSharedTable(chunk: String, tier: Tier, expected: String) {
+        var reader = self.adapter.makeStreamReader(for: [:], tier: tier)
+        let kind = switch reader.consume(NativeEvent(data: ByteBuffer(string: chunk))) {
+        case .error(.capacity): "capacity"
+        case .error(.retryable): "retryable"
+        case .error(.fatal): "fatal"
+        default: "not an error"
+        }
+        #expect(kind == expected)
+    }
+
     /// Ids and `created` blanked; everything else kept, key order included, except inside
     /// `message`: the adapter writes `tool_calls` before `annotations`, flexsim after, and which
     /// order OpenAI itself uses is not confirmed (key order means nothing to a JSON reader).

@@ -116,10 +116,10 @@ public struct OpenAIChatAdapter: ProviderAdapter {
                 return .error(.retryable(NativeBody.malformedEvent(.openAI, event), beforeAnyByte: false))
             }
             if let error = object["error"] {
+                let type = error["type"]?.string ?? "", code = error["code"]?.string ?? ""
                 return .error(UpstreamFailure.classifyStreamError(
-                    provider: .openAI, type: error["type"]?.string ?? "", code: error["code"]?.string ?? "",
-                    message: error["message"]?.string ?? "",
-                    impliedStatus: Self.impliedStatus(error), flex: self.flex))
+                    provider: .openAI, type: type, code: code, message: error["message"]?.string ?? "",
+                    impliedStatus: UpstreamFailure.openAIImpliedStatus(type: type, code: code), flex: self.flex))
             }
             if self.head.isEmpty {
                 for key in ["id", "created", "model", "system_fingerprint"] {
@@ -227,16 +227,6 @@ public struct OpenAIChatAdapter: ProviderAdapter {
                 }
             }
             return .object(merged)
-        }
-
-        /// OpenAI stream errors carry a type, not a status.
-        static func impliedStatus(_ error: JSONValue) -> Int {
-            switch error["type"]?.string ?? "" {
-            case "invalid_request_error": 400
-            case "rate_limit_error", "requests", "tokens": 429
-            case "authentication_error": 401
-            default: 503
-            }
         }
     }
 }
