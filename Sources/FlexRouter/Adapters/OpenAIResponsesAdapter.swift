@@ -29,7 +29,12 @@ public import NIOCore
 /// - Terminal: `response.completed`, and `response.incomplete` too: an incomplete response (e.g.
 ///   `incomplete_details.reason` `max_output_tokens` or `content_filter`) is a legitimate end that
 ///   the non-streaming API answers with HTTP 200 and `status: "incomplete"`; its partial output and
-///   usage are billed. The non-streamed answer is that event's `response` object, as sent.
+///   usage are billed. The non-streamed answer is that event's `response` object, as sent (values
+///   and field order; re-serialised, so number spelling and string escapes may differ from the
+///   provider's bytes). A terminal event can come before any output event (an empty answer): the
+///   reader then reports ``EventDisposition/terminal`` without ever reporting
+///   ``EventDisposition/started``, and the driver must treat it as started and finished (the
+///   provider answered and billed it).
 /// - Errors: `response.failed` (`response.error` `{code, message}`) and `error` events (documented
 ///   with top-level `code`/`message`/`param`; the live API also nests them as
 ///   `{"error": {"type", "code", "message", "param"}}`, both are read) are ``EventDisposition/error(_:)``,
