@@ -49,6 +49,7 @@ public enum UpstreamFailure {
     /// as if it had been an HTTP error with the status its type implies.
     public static func classifyStreamError(provider: Provider, type: String, code: String = "", message: String,
                                            impliedStatus: Int, flex: Bool) -> RaceStateMachine.AttemptFailure {
+        let message = Redaction.scrub(message)
         let upstream = UpstreamError(httpStatus: UInt32(impliedStatus), type: type, code: code, message: message)
         if flex, Self.isCapacityRefusal(provider: provider, status: impliedStatus, upstream: upstream) {
             return .capacity
@@ -141,7 +142,8 @@ public enum UpstreamFailure {
         guard let json = try? JSONParser.parse(body.readableBytesView), let error = json["error"] else {
             return upstream
         }
-        upstream.message = error["message"]?.string ?? ""
+        // Providers quote rejected keys in messages (masked or not); messages get logged.
+        upstream.message = Redaction.scrub(error["message"]?.string ?? "")
         switch provider {
         case .openAI:
             upstream.type = error["type"]?.string ?? ""
