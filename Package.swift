@@ -18,9 +18,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "FlexCodec", targets: ["FlexCodec"]),
+        .library(name: "FlexHTTP", targets: ["FlexHTTP"]),
+        .library(name: "FlexSSE", targets: ["FlexSSE"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
     ],
     targets: [
         // MARK: C libraries (Debian -dev packages, found through pkg-config)
@@ -60,6 +64,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The incremental Server-Sent Events parser: a pure value type with no dependencies, so the
+        // simulator's tests and the fuzzer can use it without libcurl.
+        .target(
+            name: "FlexSSE",
+            swiftSettings: swiftSettings
+        ),
+        // The upstream HTTP client: libcurl's multi interface driven by one dedicated thread, with an
+        // async API. No NIOPosix: ByteBuffer and the locks come from NIOCore/NIOConcurrencyHelpers.
+        .target(
+            name: "FlexHTTP",
+            dependencies: [
+                "CCurl",
+                "FlexSSE",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tools
 
         .executableTarget(
@@ -82,6 +107,29 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlexSSETests",
+            dependencies: ["FlexSSE"],
+            swiftSettings: swiftSettings
+        ),
+        // Runs FlexHTTP against real servers: a SwiftNIO HTTP/1.1 server inside the test target and
+        // Debian's nghttpd for HTTP/2 over TLS.
+        .testTarget(
+            name: "FlexHTTPTests",
+            dependencies: [
+                "FlexHTTP",
+                "FlexSSE",
+                "CCurl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
             ],
             swiftSettings: swiftSettings
         ),
