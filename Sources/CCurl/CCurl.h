@@ -92,11 +92,6 @@ static inline CURLMcode CCurl_multi_setopt_socket_callback(CURLM *multi, CURLMop
     return curl_multi_setopt(multi, option, value);
 }
 
-/// CURLMOPT_TIMERFUNCTION: libcurl's single timer for curl_multi_socket_action.
-static inline CURLMcode CCurl_multi_setopt_timer_callback(CURLM *multi, CURLMoption option, curl_multi_timer_callback value) {
-    return curl_multi_setopt(multi, option, value);
-}
-
 // MARK: Macros Swift does not import (expressions of other macros, or casts)
 
 /// CURLPAUSE_CONT is `(CURLPAUSE_RECV_CONT|CURLPAUSE_SEND_CONT)`, which Swift does not import.

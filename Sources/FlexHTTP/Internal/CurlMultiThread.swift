@@ -18,7 +18,7 @@ internal import Musl
 /// burst of commands costs one write).
 ///
 /// Each loop iteration: run queued commands (add, abort, resume, shut down), wait in `epoll_wait`
-/// until a socket is ready, libcurl's timer is due, a FlexHTTP deadline is due or a command arrives;
+/// until a socket is ready, libcurl's next timeout (`curl_multi_timeout`) is due, a FlexHTTP deadline is due or a command arrives;
 /// hand ready sockets and the due timer to `curl_multi_socket_action`; read completed transfers
 /// (`curl_multi_info_read`); fail transfers whose head, idle or total deadline passed.
 ///
@@ -103,8 +103,6 @@ final class CurlMultiThread: @unchecked Sendable {
         let pool = configuration.connectionPool
         CCurl_multi_setopt_socket_callback(multi, CURLMOPT_SOCKETFUNCTION, curlSocketCallback)
         CCurl_multi_setopt_ptr(multi, CURLMOPT_SOCKETDATA, opaqueSelf)
-        CCurl_multi_setopt_timer_callback(multi, CURLMOPT_TIMERFUNCTION, curlTimerCallback)
-        CCurl_multi_setopt_ptr(multi, CURLMOPT_TIMERDATA, opaqueSelf)
         CCurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
         CCurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, max(1, pool.maximumConnectionsPerHost))
         CCurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max(0, pool.maximumTotalConnections ?? 0))
@@ -367,14 +365,23 @@ final class CurlMultiThread: @unchecked Sendable {
         }
     }
 
-    /// Milliseconds for `epoll_wait`: until libcurl's timer or the next FlexHTTP deadline, rounded up;
-    /// -1 to wait for sockets or commands only.
+    /// Milliseconds for `epoll_wait`: until libcurl's next timeout or the next FlexHTTP deadline,
+    /// rounded up; -1 to wait for sockets or commands only.
+    ///
+    /// libcurl's timeout is asked for here, each iteration, rather than tracked through
+    /// `CURLMOPT_TIMERFUNCTION`: that callback only fires when the timeout *changes*, and libcurl
+    /// reports whole milliseconds rounded down, so a timer that fires a fraction of a millisecond
+    /// early finds nothing due, leaves libcurl's timeout unchanged and is never re-armed: the
+    /// transfer then stalls until some socket activity. `curl_multi_timeout` cannot go stale.
     private func pollTimeout() -> Int32 {
+        var curlMilliseconds = -1
+        curl_multi_timeout(self.multi, &curlMilliseconds)
+        let now = MonotonicClock.now()
+        self.curlTimerDeadline = curlMilliseconds < 0 ? nil : now &+ UInt64(curlMilliseconds) &* 1_000_000
         let deadline = min(self.curlTimerDeadline ?? .max, self.nextDeadlineCheck)
         if deadline == .max {
             return -1
         }
-        let now = MonotonicClock.now()
         if deadline <= now {
             return 0
         }
@@ -438,14 +445,6 @@ final class CurlMultiThread: @unchecked Sendable {
         }
     }
 
-    fileprivate func curlSetTimer(milliseconds: Int) {
-        if milliseconds < 0 {
-            self.curlTimerDeadline = nil
-        } else {
-            self.curlTimerDeadline = MonotonicClock.now() &+ UInt64(milliseconds) &* 1_000_000
-        }
-    }
-
     /// Any non-nil pointer: libcurl stores it per socket and hands it back to the socket callback.
     private static var registeredMarker: UnsafeMutableRawPointer? { UnsafeMutableRawPointer(bitPattern: 1) }
 }
@@ -453,12 +452,6 @@ final class CurlMultiThread: @unchecked Sendable {
 private let curlSocketCallback: curl_socket_callback = { _, fd, what, userp, socketp in
     let multiThread = Unmanaged<CurlMultiThread>.fromOpaque(userp!).takeUnretainedValue()
     multiThread.curlUpdateSocket(fd, what: what, isRegistered: socketp != nil)
-    return 0
-}
-
-private let curlTimerCallback: curl_multi_timer_callback = { _, milliseconds, userp in
-    let multiThread = Unmanaged<CurlMultiThread>.fromOpaque(userp!).takeUnretainedValue()
-    multiThread.curlSetTimer(milliseconds: milliseconds)
     return 0
 }
 

@@ -154,8 +154,12 @@ final class Transfer: @unchecked Sendable {
         action.failBody?.resume(returning: .failure(.cancelled))
     }
 
-    /// The next body chunk, `nil` at the end.
+    /// The next body chunk, `nil` at the end. A cancelled task gets ``HTTPClientError/Code/cancelled``
+    /// (once; then `nil`) even when chunks are buffered, and the transfer is aborted.
     func nextChunk(isolation actor: isolated (any Actor)?) async throws(HTTPClientError) -> ByteBuffer? {
+        if Task.isCancelled {
+            self.cancel()
+        }
         let action = self.lock.withLock { self.machine.nextChunk() }
         switch action {
         case .chunk(let chunk, let requestResume):

@@ -20,9 +20,10 @@ import NIOPosix
 /// - `/drip?interval_ms=D`: an endless chunked body, one 8-byte chunk every D ms.
 /// - `/cut?bytes=N`: Content-Length 1 MB, N bytes, then a clean close (FIN).
 /// - `/cut-chunked`: a chunked body cut after two chunks.
+/// - `/close-now`: closes the connection without answering.
 /// - `/reset?bytes=N`: Content-Length 1 MB, N bytes, then an abortive close (RST).
-/// - `/huge?bytes=N`: N bytes as fast as the client takes them, honouring backpressure; the bytes
-///   the server managed to hand to the socket are counted in ``Stats/bodyBytesWritten``.
+/// - `/huge?bytes=N`: N bytes as fast as the client takes them (``Stats/bytesWrittenToSockets``
+///   tells how far the server got).
 /// - `/big-head?size=N`: a response with one header field of N bytes.
 /// - `/interim`: a 103 Early Hints, then 200 "final".
 ///
@@ -46,8 +47,9 @@ final class TestHTTPServer: Sendable {
         var connectionsClosed: Int { self.closed.load(ordering: .sequentiallyConsistent) }
         /// Complete requests received.
         var requestsReceived: Int { self.requests.load(ordering: .sequentiallyConsistent) }
-        /// Body bytes `/huge` handed to the socket.
-        var bodyBytesWritten: Int { self.written.load(ordering: .sequentiallyConsistent) }
+        /// Bytes (heads and bodies, every connection) the kernel accepted from the server's sockets:
+        /// counted when NIO completes a write, not when a handler queues it.
+        var bytesWrittenToSockets: Int { self.written.load(ordering: .sequentiallyConsistent) }
     }
 
     let port: Int
@@ -66,27 +68,28 @@ final class TestHTTPServer: Sendable {
 
     static func start(mode: Mode = .http) async throws -> TestHTTPServer {
         let stats = Stats()
+        // Accepted channels are wrapped in NIOAsyncChannel by the task that serves them, not in the
+        // child initializer: a channel accepted while the server closes is otherwise dropped with an
+        // unfinished NIOAsyncWriter, which NIO traps on. Reads wait (autoRead off) until the wrapping.
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
+            .childChannelOption(.autoRead, value: false)
         switch mode {
         case .http:
             let server = try await bootstrap.bind(host: "127.0.0.1", port: 0) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
-                        wrappingChannelSynchronously: channel
-                    )
-                }
+                channel.eventLoop.makeSucceededFuture(channel)
             }
             let task = Task {
                 await withDiscardingTaskGroup { group in
                     do {
                         try await server.executeThenClose { inbound in
-                            for try await connection in inbound {
+                            for try await channel in inbound {
                                 stats.accepted.wrappingIncrement(ordering: .relaxed)
                                 group.addTask {
-                                    await serveHTTP(connection, stats: stats)
+                                    if let connection = try? await wrapHTTP(channel, stats: stats) {
+                                        await serveHTTP(connection, stats: stats)
+                                    }
                                     stats.closed.wrappingIncrement(ordering: .relaxed)
                                 }
                             }
@@ -98,20 +101,20 @@ final class TestHTTPServer: Sendable {
             return TestHTTPServer(port: server.channel.localAddress!.port!, stats: stats, serverChannel: server.channel, acceptTask: task)
         case .silent:
             let server = try await bootstrap.bind(host: "127.0.0.1", port: 0) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
+                channel.eventLoop.makeSucceededFuture(channel)
             }
             let task = Task {
                 await withDiscardingTaskGroup { group in
                     do {
                         try await server.executeThenClose { inbound in
-                            for try await connection in inbound {
+                            for try await channel in inbound {
                                 stats.accepted.wrappingIncrement(ordering: .relaxed)
                                 group.addTask {
                                     // Read and ignore everything until the peer goes away.
-                                    _ = try? await connection.executeThenClose { inbound, _ in
-                                        for try await _ in inbound {}
+                                    if let connection = try? await wrap(channel, as: ByteBuffer.self, ByteBuffer.self) {
+                                        _ = try? await connection.executeThenClose { inbound, _ in
+                                            for try await _ in inbound {}
+                                        }
                                     }
                                     stats.closed.wrappingIncrement(ordering: .relaxed)
                                 }
@@ -125,8 +128,10 @@ final class TestHTTPServer: Sendable {
         }
     }
 
+    /// Stops accepting, then ends every connection. The listening socket is closed first and the accept
+    /// loop drains what was already accepted: cancelling the loop instead would drop accepted
+    /// connections unserved, which NIO traps on (an `NIOAsyncWriter` deinitialised unfinished).
     func stop() async {
-        self.acceptTask.cancel()
         try? await self.serverChannel.close()
         await self.acceptTask.value
     }
@@ -158,6 +163,55 @@ func withTestServer<T>(
 }
 
 // MARK: - Serving
+
+private func wrapHTTP(
+    _ channel: any Channel,
+    stats: TestHTTPServer.Stats
+) async throws -> NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart> {
+    try await channel.eventLoop.submit {
+        try channel.pipeline.syncOperations.addHandler(SocketWriteCounter(stats: stats))
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+        let wrapped = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+            wrappingChannelSynchronously: channel
+        )
+        channel.setOption(.autoRead, value: true).whenFailure { _ in }
+        return wrapped
+    }.get()
+}
+
+private func wrap<Inbound: Sendable, Outbound: Sendable>(
+    _ channel: any Channel,
+    as inbound: Inbound.Type,
+    _ outbound: Outbound.Type
+) async throws -> NIOAsyncChannel<Inbound, Outbound> {
+    try await channel.eventLoop.submit {
+        let wrapped = try NIOAsyncChannel<Inbound, Outbound>(wrappingChannelSynchronously: channel)
+        channel.setOption(.autoRead, value: true).whenFailure { _ in }
+        return wrapped
+    }.get()
+}
+
+/// Sits next to the socket and counts the bytes of each write once NIO reports it written.
+private final class SocketWriteCounter: ChannelOutboundHandler, Sendable {
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    let stats: TestHTTPServer.Stats
+
+    init(stats: TestHTTPServer.Stats) {
+        self.stats = stats
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let bytes = self.unwrapOutboundIn(data).readableBytes
+        let promise = promise ?? context.eventLoop.makePromise()
+        let stats = self.stats
+        promise.futureResult.whenSuccess {
+            stats.written.wrappingIncrement(by: bytes, ordering: .relaxed)
+        }
+        context.write(data, promise: promise)
+    }
+}
 
 private enum AfterResponse {
     case keepAlive
@@ -288,6 +342,8 @@ private func respond(
         try await writeBody(ByteBuffer(string: "first"))
         try await writeBody(ByteBuffer(string: "second"))
         return .close
+    case "/close-now":
+        return .close
     case "/reset":
         try await writeHead(.ok, [("content-length", "1000000")])
         try await writeBody(ByteBuffer(bytes: TestHTTPServer.patternBytes(offset: 0, count: int("bytes", 100))))
@@ -302,7 +358,6 @@ private func respond(
             let size = min(chunkSize, total - sent)
             try await writeBody(chunk.getSlice(at: 0, length: size)!)
             sent += size
-            stats.written.wrappingIncrement(by: size, ordering: .relaxed)
         }
         try await writeEnd()
     case "/big-head":
