@@ -86,6 +86,12 @@ static inline CURLcode CCurl_easy_setopt_prereq_callback(CURL *handle, CURLoptio
     return curl_easy_setopt(handle, option, value);
 }
 
+/// CURLOPT_SOCKOPTFUNCTION: libcurl 7.88 opens sockets without close-on-exec; FlexHTTP marks them so a
+/// child process never inherits (and keeps open) an upstream connection.
+static inline CURLcode CCurl_easy_setopt_sockopt_callback(CURL *handle, CURLoption option, curl_sockopt_callback value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
 /// CURLMOPT_SOCKETFUNCTION: FlexHTTP drives the multi handle with curl_multi_socket_action and its own
 /// epoll set, so libcurl tells it which sockets to watch.
 static inline CURLMcode CCurl_multi_setopt_socket_callback(CURLM *multi, CURLMoption option, curl_socket_callback value) {

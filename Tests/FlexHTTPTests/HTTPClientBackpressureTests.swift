@@ -9,7 +9,7 @@ import Testing
         var configuration = HTTPClient.Configuration.defaults
         configuration.bodyBuffering = .init(highWatermark: 64 * 1024, lowWatermark: 16 * 1024)
         let total = 256 << 20
-        try await withTestServer { server in
+        try await withTestServer(measuresMemory: true) { server in
             try await withTestClient(configuration: configuration) { client in
                 let residentBefore = residentSetSize()
                 let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/huge?bytes=\(total)"))

@@ -130,7 +130,7 @@ import Testing
     /// mid-body): every request ends as cancelled or completed, no easy handle survives, every
     /// aborted connection is closed on the server side, and memory does not grow with the count.
     @Test func thousandsOfCancellationsLeakNothing() async throws {
-        try await withTestServer { server in
+        try await withTestServer(measuresMemory: true) { server in
             try await withTestClient { client in
                 var generator = SystemRandomNumberGenerator()
                 func round(_ count: Int) async throws {

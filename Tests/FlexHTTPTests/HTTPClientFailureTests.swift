@@ -1,7 +1,10 @@
 import FlexHTTP
 import NIOCore
-import NIOPosix
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Each libcurl failure class surfaces as its own ``HTTPClientError/Code``, with libcurl's message.
 @Suite struct HTTPClientFailureTests {
@@ -16,13 +19,14 @@ import Testing
     }
 
     @Test func refusedConnection() async throws {
-        let port = try await unusedPort()
-        try await withTestClient { client in
-            let error = await #expect(throws: HTTPClientError.self) {
-                try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"))
+        try await withRefusingPort { port in
+            try await withTestClient { client in
+                let error = await #expect(throws: HTTPClientError.self) {
+                    try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"))
+                }
+                #expect(error?.code == .connectFailed)
+                #expect(error?.curlCode == 7)
             }
-            #expect(error?.code == .connectFailed)
-            #expect(error?.curlCode == 7)
         }
     }
 
@@ -149,11 +153,29 @@ import Testing
     }
 }
 
-/// A port with nothing listening on it (bound, then closed).
-func unusedPort() async throws -> Int {
-    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .bind(host: "127.0.0.1", port: 0).get()
-    let port = channel.localAddress!.port!
-    try await channel.close()
-    return port
+/// Runs `body` with a local port that refuses connections: a TCP socket bound to it without
+/// listening. Holding the port bound matters: a closed port in the ephemeral range can be picked as
+/// the client's own local port, and a connection to it then connects to itself (TCP self-connect).
+func withRefusingPort<T>(_ body: (Int) async throws -> T) async throws -> T {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else {
+        throw RefusingPortError()
+    }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+        }
+    }
+    guard bound else {
+        throw RefusingPortError()
+    }
+    return try await body(Int(UInt16(bigEndian: address.sin_port)))
 }
+
+struct RefusingPortError: Error {}

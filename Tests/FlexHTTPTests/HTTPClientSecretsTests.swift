@@ -33,19 +33,20 @@ import Testing
     }
 
     @Test func failedRequestsLogAndThrowNoSecrets() async throws {
-        let port = try await unusedPort()
         let (logger, handler) = recordingLogger()
-        try await withTestClient { client in
-            let urls = [
-                "http://127.0.0.1:\(port)/v1?key=\(Self.secrets[4])",
-                "http://user:\(Self.secrets[5])@flexhttp-test.invalid/v1?key=\(Self.secrets[4])",
-            ]
-            for url in urls {
-                let error = await #expect(throws: HTTPClientError.self) {
-                    try await client.execute(requestWithSecrets(url: url), logger: logger)
+        try await withRefusingPort { port in
+            try await withTestClient { client in
+                let urls = [
+                    "http://127.0.0.1:\(port)/v1?key=\(Self.secrets[4])",
+                    "http://user:\(Self.secrets[5])@flexhttp-test.invalid/v1?key=\(Self.secrets[4])",
+                ]
+                for url in urls {
+                    let error = await #expect(throws: HTTPClientError.self) {
+                        try await client.execute(requestWithSecrets(url: url), logger: logger)
+                    }
+                    expectNoSecret(in: "\(error!)")
+                    expectNoSecret(in: error!.message)
                 }
-                expectNoSecret(in: "\(error!)")
-                expectNoSecret(in: error!.message)
             }
         }
         #expect(!handler.entries.isEmpty)

@@ -3,6 +3,10 @@ import FlexSSE
 import NIOCore
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Requests and responses over real TCP against ``TestHTTPServer``.
 @Suite struct HTTPClientTests {
     @Test func getReturnsStatusHeadersAndBody() async throws {
@@ -224,4 +228,29 @@ import Testing
             }
         }
     }
+
+    @Test func connectionSocketsAreCloseOnExec() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/stall-body?bytes=10"))
+                let descriptor = try #require(socketDescriptor(localPort: response.connection.localPort))
+                #expect(fcntl(descriptor, F_GETFD) & FD_CLOEXEC != 0)
+            }
+        }
+    }
+}
+
+/// The descriptor of this process's TCP socket bound to 127.0.0.1:`localPort`, if any.
+private func socketDescriptor(localPort: Int) -> Int32? {
+    for descriptor in Int32(3)..<Int32(4096) {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let found = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) == 0 }
+        }
+        if found, address.sin_family == sa_family_t(AF_INET), Int(UInt16(bigEndian: address.sin_port)) == localPort {
+            return descriptor
+        }
+    }
+    return nil
 }

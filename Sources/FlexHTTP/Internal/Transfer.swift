@@ -4,6 +4,12 @@ internal import Logging
 internal import NIOConcurrencyHelpers
 internal import NIOCore
 
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Musl)
+internal import Musl
+#endif
+
 /// One request: its libcurl easy handle, the callbacks libcurl calls for it, and the state machine
 /// shared by the curl thread and the consumer.
 ///
@@ -447,6 +453,7 @@ final class Transfer: @unchecked Sendable {
         setter.set(CURLOPT_HEADERDATA, pointer: opaqueSelf)
         CCurl_easy_setopt_prereq_callback(easy, CURLOPT_PREREQFUNCTION, curlPrereqCallback)
         setter.set(CURLOPT_PREREQDATA, pointer: opaqueSelf)
+        CCurl_easy_setopt_sockopt_callback(easy, CURLOPT_SOCKOPTFUNCTION, curlSocketOptionCallback)
 
         switch configuration.httpVersion.value {
         case .http2OverTLS:
@@ -625,6 +632,15 @@ private let curlWriteCallback: curl_write_callback = { data, size, count, userda
 private let curlHeaderCallback: curl_write_callback = { data, size, count, userdata in
     let transfer = Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue()
     return transfer.curlReceivedHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))
+}
+
+/// Marks each new socket close-on-exec (libcurl 7.88 does not).
+private let curlSocketOptionCallback: curl_sockopt_callback = { _, socket, _ in
+    let flags = fcntl(socket, F_GETFD)
+    if flags >= 0 {
+        _ = fcntl(socket, F_SETFD, flags | FD_CLOEXEC)
+    }
+    return Int32(CURL_SOCKOPT_OK)
 }
 
 private let curlPrereqCallback: curl_prereq_callback = { clientp, _, _, _, _ in

@@ -147,8 +147,28 @@ final class TestHTTPServer: Sendable {
 }
 
 /// Runs `body` with a started server and always stops it.
+///
+/// - Parameter measuresMemory: run alone (``MeasurementLock``), for a test that reads the process's
+///   RSS; other tests share the lock.
 func withTestServer<T>(
     mode: TestHTTPServer.Mode = .http,
+    measuresMemory: Bool = false,
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (TestHTTPServer) async throws -> T
+) async throws -> T {
+    if measuresMemory {
+        return try await MeasurementLock.shared.withExclusive {
+            try await runTestServer(mode: mode, body)
+        }
+    }
+    return try await MeasurementLock.shared.withShared {
+        try await runTestServer(mode: mode, body)
+    }
+}
+
+private func runTestServer<T>(
+    mode: TestHTTPServer.Mode,
+    isolation: isolated (any Actor)? = #isolation,
     _ body: (TestHTTPServer) async throws -> T
 ) async throws -> T {
     let server = try await TestHTTPServer.start(mode: mode)
