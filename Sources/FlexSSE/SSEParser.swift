@@ -54,6 +54,9 @@ public struct SSEParser: Sendable {
     /// Input not yet interpreted; `readIndex` is where interpretation continues.
     private var pending: [UInt8] = []
     private var readIndex = 0
+    /// `pending[readIndex..<scanIndex]` is known to hold no line end: a line that arrives in many small
+    /// pieces is scanned once, not once per piece.
+    private var scanIndex = 0
     /// The previous line ended with `"\r"`, so a `"\n"` first in the next bytes belongs to it.
     private var skipLineFeed = false
     /// Whether the stream start has been checked for a byte order mark.
@@ -171,9 +174,10 @@ public struct SSEParser: Sendable {
         return true
     }
 
-    private func firstLineEnd() -> Int? {
-        self.pending.withUnsafeBufferPointer { buffer in
-            var index = self.readIndex
+    private mutating func firstLineEnd() -> Int? {
+        let start = max(self.readIndex, self.scanIndex)
+        let found: Int? = self.pending.withUnsafeBufferPointer { buffer in
+            var index = start
             while index < buffer.count {
                 let byte = buffer[index]
                 if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
@@ -183,6 +187,8 @@ public struct SSEParser: Sendable {
             }
             return nil
         }
+        self.scanIndex = found ?? self.pending.count
+        return found
     }
 
     /// No line end in the buffered input: wait for more, or at the end of input interpret the rest as
@@ -213,8 +219,10 @@ public struct SSEParser: Sendable {
     private mutating func compact() {
         if self.readIndex == self.pending.count {
             self.pending.removeAll(keepingCapacity: self.pending.capacity <= 64 * 1024)
+            self.scanIndex = 0
         } else if self.readIndex > 0 {
             self.pending.removeSubrange(0..<self.readIndex)
+            self.scanIndex = max(0, self.scanIndex - self.readIndex)
         }
         self.readIndex = 0
     }
@@ -231,6 +239,7 @@ public struct SSEParser: Sendable {
         self.failure = error
         self.pending = []
         self.readIndex = 0
+        self.scanIndex = 0
         self.dataBuffer = []
         self.eventTypeBuffer = []
         return error

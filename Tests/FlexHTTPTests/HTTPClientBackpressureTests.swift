@@ -31,7 +31,9 @@ import Testing
                 // loopback) and NIO's outbound buffer.
                 #expect(lastWritten < 16 << 20, "the server wrote \(lastWritten) bytes to a paused client")
                 let residentPaused = residentSetSize()
-                #expect(residentPaused - residentBefore < 48 << 20)
+                if !isAddressSanitizerActive {
+                    #expect(residentPaused - residentBefore < 48 << 20)
+                }
 
                 // Reading again resumes the transfer to the last byte.
                 while let chunk = try await iterator.next() {

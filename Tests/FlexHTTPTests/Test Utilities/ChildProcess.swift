@@ -67,6 +67,15 @@ final class ChildProcess: @unchecked Sendable {
         return !self.exited
     }
 
+    /// Waits for the child to exit by itself; returns its exit status (-1 if killed by a signal).
+    func waitForExit() -> Int32 {
+        var status: Int32 = 0
+        while waitpid(self.pid, &status, 0) == -1, errno == EINTR {}
+        self.exited = true
+        // WIFEXITED / WEXITSTATUS, which Swift does not import.
+        return status & 0x7F == 0 ? (status >> 8) & 0xFF : -1
+    }
+
     /// SIGTERM, up to `grace` for the child to exit, then SIGKILL; the child is reaped either way.
     func stop(grace: Duration = .seconds(2)) {
         guard self.isRunning else {

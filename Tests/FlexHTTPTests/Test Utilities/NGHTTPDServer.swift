@@ -87,7 +87,7 @@ final class NGHTTPDServer: @unchecked Sendable {
     }
 
     var log: String {
-        (try? String(contentsOf: self.logFile, encoding: .utf8)) ?? ""
+        readFile(self.logFile.path)
     }
 
     /// Stops nghttpd (SIGTERM, then SIGKILL after 2 s), reaps it and removes its files.
@@ -132,14 +132,27 @@ func withNGHTTPD<T>(
 
 /// Runs a short-lived tool to completion; throws if it fails.
 private func run(_ executable: String, _ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
+    let process = try ChildProcess(executable: executable, arguments: arguments, outputPath: "/dev/null")
+    guard process.waitForExit() == 0 else {
         throw NGHTTPDServer.Failure(description: "\(executable) \(arguments.joined(separator: " ")) failed")
     }
+}
+
+/// A file's contents as text (POSIX reads: Foundation's file reading leaked buffers under LSan).
+private func readFile(_ path: String) -> String {
+    let descriptor = open(path, O_RDONLY)
+    guard descriptor >= 0 else {
+        return ""
+    }
+    defer { close(descriptor) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if count <= 0 {
+            break
+        }
+        bytes.append(contentsOf: buffer[0..<count])
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }

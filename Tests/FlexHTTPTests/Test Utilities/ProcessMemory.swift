@@ -20,3 +20,6 @@ func residentSetSize() -> Int {
     }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
+
+/// Whether this process runs under AddressSanitizer (its runtime exports `__asan_init`).
+let isAddressSanitizerActive: Bool = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
