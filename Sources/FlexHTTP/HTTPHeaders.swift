@@ -118,8 +118,44 @@ public struct HTTPHeaders: Sendable, Hashable, RandomAccessCollection, Expressib
 
     /// ASCII case-insensitive comparison, without allocating lowercased copies.
     static func namesEqual(_ lhs: String, _ rhs: String) -> Bool {
-        lhs.utf8.count == rhs.utf8.count
-            && zip(lhs.utf8, rhs.utf8).allSatisfy { Self.asciiLowercased($0) == Self.asciiLowercased($1) }
+        guard lhs.utf8.count == rhs.utf8.count else {
+            return false
+        }
+        let fast = lhs.utf8.withContiguousStorageIfAvailable { left in
+            rhs.utf8.withContiguousStorageIfAvailable { right in
+                Self.asciiCaseInsensitiveEqual(left, right)
+            }
+        }
+        if let result = fast ?? nil {
+            return result
+        }
+        return zip(lhs.utf8, rhs.utf8).allSatisfy { Self.asciiLowercased($0) == Self.asciiLowercased($1) }
+    }
+
+    /// Whether `bytes` starts with `prefix` (given in lower case), ignoring ASCII case.
+    static func hasASCIICaseInsensitivePrefix(_ string: String, _ lowercasePrefix: StaticString) -> Bool {
+        let prefix = UnsafeBufferPointer(start: lowercasePrefix.utf8Start, count: lowercasePrefix.utf8CodeUnitCount)
+        var index = 0
+        for byte in string.utf8 {
+            if index == prefix.count {
+                return true
+            }
+            if Self.asciiLowercased(byte) != prefix[index] {
+                return false
+            }
+            index += 1
+        }
+        return index == prefix.count
+    }
+
+    private static func asciiCaseInsensitiveEqual(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard left.count == right.count else {
+            return false
+        }
+        for index in 0..<left.count where Self.asciiLowercased(left[index]) != Self.asciiLowercased(right[index]) {
+            return false
+        }
+        return true
     }
 
     private static func asciiLowercased(_ byte: UInt8) -> UInt8 {

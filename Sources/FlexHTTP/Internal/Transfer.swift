@@ -36,9 +36,12 @@ final class Transfer: @unchecked Sendable {
 
     let logger: Logger
     let multi: CurlMultiThread
-    let redactor: Redactor
-    let redactedURL: String
     let method: HTTPMethod
+    /// Kept to build a ``Redactor`` if an error message or a log line needs one (rarely: not per
+    /// request).
+    private let url: String
+    private let requestHeaders: HTTPHeaders
+    private let proxyURL: String?
     let maximumResponseHeadSize: Int
     let allocator = ByteBufferAllocator()
     /// Absolute deadlines on ``MonotonicClock``; 0 means none.
@@ -76,14 +79,13 @@ final class Transfer: @unchecked Sendable {
         multi: CurlMultiThread,
         logger: Logger
     ) throws(HTTPClientError) {
-        let proxyURL: String?
         if case .url(let url) = configuration.proxy.value {
-            proxyURL = url
+            self.proxyURL = url
         } else {
-            proxyURL = nil
+            self.proxyURL = nil
         }
-        self.redactor = Redactor(url: request.url, headers: request.headers, proxyURL: proxyURL)
-        self.redactedURL = URLParts(request.url).redacted
+        self.url = request.url
+        self.requestHeaders = request.headers
         self.logger = logger
         self.multi = multi
         self.method = request.method
@@ -108,6 +110,11 @@ final class Transfer: @unchecked Sendable {
         self.easy = easy
         multi.liveEasyHandles.wrappingIncrement(ordering: .relaxed)
         try self.configure(easy, request: request, configuration: configuration, timeouts: timeouts)
+    }
+
+    /// The URL without query string or userinfo, for logs.
+    var redactedURL: String {
+        URLParts(self.url).redacted
     }
 
     deinit {
@@ -251,7 +258,8 @@ final class Transfer: @unchecked Sendable {
             return failure
         }
         let message = String(cString: self.errorBuffer)
-        return HTTPClientError(curlCode: code, errorBuffer: message, redactor: self.redactor)
+        let redactor = Redactor(url: self.url, headers: self.requestHeaders, proxyURL: self.proxyURL)
+        return HTTPClientError(curlCode: code, errorBuffer: message, redactor: redactor)
     }
 
     /// Which of this transfer's deadlines has passed, if any.
@@ -403,8 +411,9 @@ final class Transfer: @unchecked Sendable {
     // MARK: - Setup
 
     private static func validate(_ request: HTTPClientRequest) throws(HTTPClientError) {
-        let lowercasedURL = request.url.prefix(8).lowercased()
-        guard lowercasedURL.hasPrefix("http://") || lowercasedURL.hasPrefix("https://") else {
+        guard HTTPHeaders.hasASCIICaseInsensitivePrefix(request.url, "http://")
+            || HTTPHeaders.hasASCIICaseInsensitivePrefix(request.url, "https://")
+        else {
             throw HTTPClientError(
                 code: .invalidRequest,
                 message: "the URL must be absolute, with scheme http or https: \(URLParts(request.url).redacted)"
@@ -437,7 +446,7 @@ final class Transfer: @unchecked Sendable {
     ) throws(HTTPClientError) {
         var setter = OptionSetter(easy: easy)
         let opaqueSelf = Unmanaged.passUnretained(self).toOpaque()
-        let isHTTPS = request.url.prefix(8).lowercased().hasPrefix("https://")
+        let isHTTPS = HTTPHeaders.hasASCIICaseInsensitivePrefix(request.url, "https://")
 
         setter.set(CURLOPT_URL, request.url)
         setter.set(CURLOPT_PRIVATE, pointer: opaqueSelf)
@@ -521,16 +530,28 @@ final class Transfer: @unchecked Sendable {
                 setter.failure = HTTPClientError(code: .internalError, message: "curl_slist_append failed")
             }
         }
+        var hasAccept = false
+        var hasExpect = false
+        var hasContentType = false
         for field in request.headers {
-            append(field.value.isEmpty ? "\(field.name);" : "\(field.name): \(field.value)")
+            append(field.value.isEmpty ? field.name + ";" : field.name + ": " + field.value)
+            switch field.name.utf8.count {
+            case 6:
+                hasAccept = hasAccept || HTTPHeaders.namesEqual(field.name, "accept")
+                hasExpect = hasExpect || HTTPHeaders.namesEqual(field.name, "expect")
+            case 12:
+                hasContentType = hasContentType || HTTPHeaders.namesEqual(field.name, "content-type")
+            default:
+                break
+            }
         }
-        if !request.headers.contains(name: "accept") {
+        if !hasAccept {
             append("Accept:")
         }
-        if !request.headers.contains(name: "expect") {
+        if !hasExpect {
             append("Expect:")
         }
-        if body != nil, !request.headers.contains(name: "content-type") {
+        if body != nil, !hasContentType {
             append("Content-Type:")
         }
         self.headerList = list
