@@ -4,7 +4,7 @@
 // package (with tools/fuzz) replaces it on main.
 //
 //   swift build --package-path Tests/Fuzz --scratch-path Tests/Fuzz/.build-fuzz \
-//       -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+//       --sanitize=fuzzer --sanitize=address
 //   Tests/Fuzz/.build-fuzz/debug/FuzzSSEParser Tests/Fuzz/Corpus/FuzzSSEParser -max_total_time=60
 
 import PackageDescription
