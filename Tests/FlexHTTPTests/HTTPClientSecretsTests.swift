@@ -53,6 +53,20 @@ import Testing
         expectNoSecret(in: render(handler.entries))
     }
 
+    @Test func proxyCredentialsStayOutOfErrors() async throws {
+        try await withRefusingPort { port in
+            var configuration = HTTPClient.Configuration.defaults
+            configuration.proxy = .url("http://proxyuser:\(Self.secrets[5])@127.0.0.1:\(port)")
+            try await withTestClient(configuration: configuration) { client in
+                let error = await #expect(throws: HTTPClientError.self) {
+                    try await client.execute(HTTPClientRequest(url: "http://upstream.example/v1"))
+                }
+                #expect(error?.code == .connectFailed)
+                expectNoSecret(in: "\(error!)")
+            }
+        }
+    }
+
     @Test func successfulRequestsLogNoSecrets() async throws {
         let (logger, handler) = recordingLogger()
         try await withTestServer { server in

@@ -229,6 +229,20 @@ import Glibc
         }
     }
 
+    @Test func explicitProxyCarriesTheRequest() async throws {
+        try await withTestServer { proxy in
+            var configuration = HTTPClient.Configuration.defaults
+            configuration.proxy = .url(proxy.baseURL)
+            try await withTestClient(configuration: configuration) { client in
+                // The upstream's name does not resolve: only the proxy can answer.
+                let response = try await client.execute(HTTPClientRequest(url: "http://flexhttp-upstream.invalid/v1/models"))
+                let body = String(buffer: try await response.body.collect(upTo: 1024))
+                #expect(body == "proxied http://flexhttp-upstream.invalid/v1/models")
+                #expect(response.connection.remotePort == proxy.port)
+            }
+        }
+    }
+
     @Test func connectionSocketsAreCloseOnExec() async throws {
         try await withTestServer { server in
             try await withTestClient { client in

@@ -74,7 +74,9 @@ final class CurlMultiThread: @unchecked Sendable {
 
     /// Creates the multi handle and starts the thread.
     init(configuration: HTTPClient.Configuration, logger: Logger) throws(HTTPClientError) {
-        CurlGlobal.initializeOnce()
+        guard CurlGlobal.initializeOnce() else {
+            throw HTTPClientError(code: .internalError, message: "curl_global_init failed")
+        }
         self.logger = logger
 
         let epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -461,7 +463,8 @@ enum CurlGlobal {
         curl_global_init(CCurl_GLOBAL_DEFAULT) == CURLE_OK
     }()
 
-    static func initializeOnce() {
-        _ = Self.initialized
+    /// Runs `curl_global_init` the first time; returns whether it succeeded.
+    static func initializeOnce() -> Bool {
+        Self.initialized
     }
 }

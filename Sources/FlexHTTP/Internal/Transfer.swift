@@ -148,6 +148,8 @@ final class Transfer: @unchecked Sendable {
         case .enqueue:
             self.logger.trace("request queued", metadata: ["flexhttp.method": "\(self.method)", "flexhttp.url": "\(self.redactedURL)"])
             if !self.multi.enqueue(.start(self)) {
+                // The client is shut down. The curl thread never saw this transfer, so completing it
+                // here (the machine is behind its lock) is safe; deinit frees the easy handle.
                 self.curlCompleted(.failure(.shutdown))
             }
         case .failHead(let waiter, let error):

@@ -118,16 +118,33 @@ final class NGHTTPDServer: @unchecked Sendable {
 }
 
 /// Runs `body` with a started nghttpd and always stops it.
+///
+/// - Parameter measuresMemory: run alone (``MeasurementLock``), for a test that reads the process's
+///   RSS.
 func withNGHTTPD<T>(
+    files: [String: [UInt8]],
+    measuresMemory: Bool = false,
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (NGHTTPDServer) async throws -> T
+) async throws -> T {
+    if measuresMemory {
+        return try await MeasurementLock.shared.withExclusive {
+            try await runNGHTTPD(files: files, body)
+        }
+    }
+    return try await MeasurementLock.shared.withShared {
+        try await runNGHTTPD(files: files, body)
+    }
+}
+
+private func runNGHTTPD<T>(
     files: [String: [UInt8]],
     isolation: isolated (any Actor)? = #isolation,
     _ body: (NGHTTPDServer) async throws -> T
 ) async throws -> T {
-    try await MeasurementLock.shared.withShared {
-        let server = try await NGHTTPDServer.start(files: files)
-        defer { server.stop() }
-        return try await body(server)
-    }
+    let server = try await NGHTTPDServer.start(files: files)
+    defer { server.stop() }
+    return try await body(server)
 }
 
 /// Runs a short-lived tool to completion; throws if it fails.

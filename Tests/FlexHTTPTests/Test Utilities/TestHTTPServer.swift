@@ -26,6 +26,8 @@ import NIOPosix
 ///   tells how far the server got).
 /// - `/big-head?size=N`: a response with one header field of N bytes.
 /// - `/interim`: a 103 Early Hints, then 200 "final".
+/// - an absolute-form request (`GET http://host/path`, as sent to a forward proxy): 200
+///   "proxied <URI>".
 ///
 /// In `.silent` mode it accepts connections and never writes (a TLS client then hangs in its
 /// handshake), which lets tests stall a request in its connect phase.
@@ -281,6 +283,13 @@ private func respond(
     outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
     stats: TestHTTPServer.Stats
 ) async throws -> AfterResponse {
+    if head.uri.hasPrefix("http://") {
+        // Absolute-form: the client is using this server as its forward proxy.
+        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "\(head.uri.utf8.count + 8)"])))
+        try await outbound.write(.body(.byteBuffer(ByteBuffer(string: "proxied \(head.uri)"))))
+        try await outbound.write(.end(nil))
+        return .keepAlive
+    }
     let (path, query) = splitURI(head.uri)
     func int(_ name: String, _ fallback: Int) -> Int { query[name].flatMap { Int($0) } ?? fallback }
 
