@@ -237,7 +237,10 @@ final class CurlMultiThread: @unchecked Sendable {
 
     /// Runs the queued commands. Returns `false` when the thread must stop.
     private func runCommands() -> Bool {
-        var commands = self.spareCommands
+        // Two arrays take turns as the queue, so that draining it allocates nothing: the spare is
+        // moved out (not copied, which would make the producers' next append copy on write).
+        var commands: [Command] = []
+        swap(&commands, &self.spareCommands)
         self.shared.withLockedValue { shared in
             swap(&commands, &shared.commands)
             shared.wakeupPending = false
