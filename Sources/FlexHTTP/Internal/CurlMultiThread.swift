@@ -299,6 +299,7 @@ final class CurlMultiThread: @unchecked Sendable {
         guard transfer.curlIsInMulti, let easy = transfer.easy else {
             return
         }
+        transfer.curlWillRemove()
         curl_multi_remove_handle(self.multi, easy)
         transfer.curlIsInMulti = false
         let index = transfer.curlActiveIndex
