@@ -137,6 +137,21 @@ import Glibc
         }
     }
 
+    @Test func oversizedServerSentEventAbortsTheTransfer() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                // An endless event: "drip..." lines and never a blank line.
+                let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/drip?interval_ms=1"))
+                let error = await #expect(throws: SSEParserError.self) {
+                    for try await _ in response.body.serverSentEvents(maximumEventSize: 100) {}
+                }
+                #expect(error?.code == .eventTooLarge)
+                #expect(await eventually { server.stats.connectionsClosed == 1 })
+                #expect(await eventually { client.liveEasyHandleCount == 0 })
+            }
+        }
+    }
+
     @Test func sequentialRequestsReuseOneConnection() async throws {
         try await withTestServer { server in
             try await withTestClient { client in
