@@ -19,6 +19,8 @@ let package = Package(
     products: [
         .library(name: "FlexCodec", targets: ["FlexCodec"]),
         .library(name: "FlexRouter", targets: ["FlexRouter"]),
+        .library(name: "FlexHTTP", targets: ["FlexHTTP"]),
+        .library(name: "FlexSSE", targets: ["FlexSSE"]),
         .library(name: "FlexCatalog", targets: ["FlexCatalog"]),
         .library(name: "FlexSim", targets: ["FlexSim"]),
         .executable(name: "flexsim", targets: ["flexsim"]),
@@ -26,6 +28,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
     ],
     targets: [
         // MARK: C libraries (Debian -dev packages, found through pkg-config)
@@ -65,6 +69,26 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The incremental Server-Sent Events parser: a pure value type with no dependencies, so the
+        // simulator's tests and the fuzzer can use it without libcurl.
+        .target(
+            name: "FlexSSE",
+            swiftSettings: swiftSettings
+        ),
+        // The upstream HTTP client: libcurl's multi interface driven by one dedicated thread, with an
+        // async API. No NIOPosix: ByteBuffer and the locks come from NIOCore/NIOConcurrencyHelpers.
+        .target(
+            name: "FlexHTTP",
+            dependencies: [
+                "CCurl",
+                "FlexSSE",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // A strict, fast JSON parser and value type with byte-level writing (flexsim's hot path,
         // and the router's provider adapters).
         .target(
@@ -152,6 +176,29 @@ let package = Package(
             name: "FlexRouterTests",
             // FlexSim: the adapters are tested against an in-process flexsim over real HTTP.
             dependencies: ["FlexRouter", "FlexCodec", "FlexJSON", "FlexCatalog", "FlexSim", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlexSSETests",
+            dependencies: ["FlexSSE"],
+            swiftSettings: swiftSettings
+        ),
+        // Runs FlexHTTP against real servers: a SwiftNIO HTTP/1.1 server inside the test target and
+        // Debian's nghttpd for HTTP/2 over TLS.
+        .testTarget(
+            name: "FlexHTTPTests",
+            dependencies: [
+                "FlexHTTP",
+                "FlexSSE",
+                "CCurl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -8,6 +8,14 @@
 
 #include <curl/curl.h>
 
+#ifdef __linux__
+// FlexHTTP drives libcurl with curl_multi_socket_action over its own epoll set and wakes that loop
+// through an eventfd. Swift's Glibc module does not include these two headers, so they come in here,
+// next to the libcurl API they serve.
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#endif
+
 static inline CURLcode CCurl_easy_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
 }
@@ -68,5 +76,40 @@ static inline CURLMcode CCurl_multi_setopt_ptr(CURLM *multi, CURLMoption option,
 static inline curl_version_info_data *CCurl_version_info(void) {
     return curl_version_info(CURLVERSION_NOW);
 }
+
+// MARK: Callbacks FlexHTTP needs beyond the original set (typed for the same reason: variadic setopt).
+
+/// CURLOPT_PREREQFUNCTION (libcurl 7.80+): called once the connection is ready and before the request
+/// is sent. FlexHTTP uses it to tell "connecting" from "awaiting the response head", and to learn the
+/// connection's addresses.
+static inline CURLcode CCurl_easy_setopt_prereq_callback(CURL *handle, CURLoption option, curl_prereq_callback value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+/// CURLOPT_SOCKOPTFUNCTION: libcurl 7.88 opens sockets without close-on-exec; FlexHTTP marks them so a
+/// child process never inherits (and keeps open) an upstream connection.
+static inline CURLcode CCurl_easy_setopt_sockopt_callback(CURL *handle, CURLoption option, curl_sockopt_callback value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+/// CURLMOPT_SOCKETFUNCTION: FlexHTTP drives the multi handle with curl_multi_socket_action and its own
+/// epoll set, so libcurl tells it which sockets to watch.
+static inline CURLMcode CCurl_multi_setopt_socket_callback(CURLM *multi, CURLMoption option, curl_socket_callback value) {
+    return curl_multi_setopt(multi, option, value);
+}
+
+// MARK: Macros Swift does not import (expressions of other macros, or casts)
+
+/// CURLPAUSE_CONT is `(CURLPAUSE_RECV_CONT|CURLPAUSE_SEND_CONT)`, which Swift does not import.
+static const int CCurl_PAUSE_CONT = CURLPAUSE_CONT;
+
+/// CURL_SOCKET_TIMEOUT is defined as CURL_SOCKET_BAD, a macro of a macro.
+static const curl_socket_t CCurl_SOCKET_TIMEOUT = CURL_SOCKET_TIMEOUT;
+
+/// CURL_GLOBAL_DEFAULT is `CURL_GLOBAL_ALL`, itself `(CURL_GLOBAL_SSL|CURL_GLOBAL_WIN32)`.
+static const long CCurl_GLOBAL_DEFAULT = CURL_GLOBAL_DEFAULT;
+
+/// The write callback's "pause this transfer" return value, typed as the callback's return type.
+static const size_t CCurl_WRITEFUNC_PAUSE = CURL_WRITEFUNC_PAUSE;
 
 #endif

@@ -30,5 +30,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        .executableTarget(
+            name: "FuzzSSEParser",
+            dependencies: [.product(name: "FlexSSE", package: rootPackage)]
+        ),
     ]
 )

@@ -1,0 +1,285 @@
+import FlexHTTP
+import FlexSSE
+import NIOCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Requests and responses over real TCP against ``TestHTTPServer``.
+@Suite struct HTTPClientTests {
+    @Test func getReturnsStatusHeadersAndBody() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/hello"))
+                #expect(response.status == 200)
+                #expect(response.version == .http1_1)
+                #expect(response.headers.first(name: "Content-Length") == "5")
+                let body = try await response.body.collect(upTo: 1024)
+                #expect(String(buffer: body) == "hello")
+            }
+        }
+    }
+
+    @Test func postSendsTheBodyWithoutInventedHeaders() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                var request = HTTPClientRequest(url: server.baseURL + "/echo")
+                request.method = .POST
+                request.body = ByteBuffer(string: #"{"model":"m"}"#)
+                let response = try await client.execute(request)
+                #expect(response.headers.first(name: "x-request-method") == "POST")
+                // libcurl's form Content-Type default is suppressed.
+                #expect(response.headers.first(name: "x-request-content-type") == nil)
+                #expect(String(buffer: try await response.body.collect(upTo: 1024)) == #"{"model":"m"}"#)
+            }
+        }
+    }
+
+    @Test(arguments: [HTTPMethod.PUT, .PATCH, .DELETE])
+    func otherMethodsWithABody(method: HTTPMethod) async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                var request = HTTPClientRequest(url: server.baseURL + "/echo")
+                request.method = method
+                request.headers.add(name: "content-type", value: "application/json")
+                request.body = ByteBuffer(string: "payload")
+                let response = try await client.execute(request)
+                #expect(response.headers.first(name: "x-request-method") == method.rawValue)
+                #expect(response.headers.first(name: "x-request-content-type") == "application/json")
+                #expect(String(buffer: try await response.body.collect(upTo: 1024)) == "payload")
+            }
+        }
+    }
+
+    @Test func headHasNoBody() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                var request = HTTPClientRequest(url: server.baseURL + "/hello")
+                request.method = .HEAD
+                let response = try await client.execute(request)
+                #expect(response.status == 200)
+                #expect(try await response.body.collect(upTo: 0).readableBytes == 0)
+            }
+        }
+    }
+
+    @Test func requestHeadersAreSentInOrderAndLibcurlDefaultsAreNot() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                var request = HTTPClientRequest(url: server.baseURL + "/headers")
+                request.headers.add(name: "x-first", value: "1")
+                request.headers.add(name: "x-empty", value: "")
+                request.headers.add(name: "x-second", value: "two words")
+                let response = try await client.execute(request)
+                let lines = String(buffer: try await response.body.collect(upTo: 4096)).split(separator: "\n")
+                #expect(lines.contains("x-first: 1"))
+                #expect(lines.contains("x-empty: "))
+                #expect(lines.contains("x-second: two words"))
+                #expect(lines.firstIndex(of: "x-first: 1")! < lines.firstIndex(of: "x-second: two words")!)
+                #expect(!lines.contains { $0.lowercased().hasPrefix("accept:") })
+                #expect(!lines.contains { $0.lowercased().hasPrefix("expect:") })
+            }
+        }
+    }
+
+    @Test(arguments: [400, 401, 404, 429, 500, 503, 529])
+    func errorStatusesAreResponsesNotErrors(code: Int) async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/status?code=\(code)"))
+                #expect(response.status == code)
+                #expect(String(buffer: try await response.body.collect(upTo: 1024)) == "status \(code)")
+            }
+        }
+    }
+
+    @Test func interimResponsesAreSkipped() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/interim"))
+                #expect(response.status == 200)
+                #expect(response.headers.first(name: "link") == nil)
+                #expect(String(buffer: try await response.body.collect(upTo: 1024)) == "final")
+            }
+        }
+    }
+
+    @Test func streamedBodyArrivesInOrder() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                let response = try await client.execute(
+                    HTTPClientRequest(url: server.baseURL + "/stream?chunks=50&size=1000&delay_ms=1")
+                )
+                var received: [UInt8] = []
+                for try await chunk in response.body {
+                    received.append(contentsOf: chunk.readableBytesView)
+                }
+                #expect(received == TestHTTPServer.patternBytes(offset: 0, count: 50_000))
+            }
+        }
+    }
+
+    @Test func serverSentEventsFromTheBody() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/sse?events=20&delay_ms=1"))
+                #expect(response.headers.first(name: "content-type") == "text/event-stream")
+                var events: [ServerSentEvent] = []
+                for try await event in response.body.serverSentEvents() {
+                    events.append(event)
+                }
+                let expected = (0..<20).map { ServerSentEvent(data: "event \($0)", id: "\($0)") }
+                    + [ServerSentEvent(data: "[DONE]", id: "19")]
+                #expect(events == expected)
+            }
+        }
+    }
+
+    @Test func oversizedServerSentEventAbortsTheTransfer() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                // An endless event: "drip..." lines and never a blank line.
+                let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/drip?interval_ms=1"))
+                let error = await #expect(throws: SSEParserError.self) {
+                    for try await _ in response.body.serverSentEvents(maximumEventSize: 100) {}
+                }
+                #expect(error?.code == .eventTooLarge)
+                #expect(await eventually { server.stats.connectionsClosed == 1 })
+                #expect(await eventually { client.liveEasyHandleCount == 0 })
+            }
+        }
+    }
+
+    @Test func sequentialRequestsReuseOneConnection() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                var ports: Set<Int> = []
+                for index in 0..<20 {
+                    let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/hello"))
+                    #expect(response.connection.isReused == (index > 0))
+                    ports.insert(response.connection.localPort)
+                    _ = try await response.body.collect(upTo: 1024)
+                }
+                #expect(ports.count == 1)
+                #expect(server.stats.connectionsAccepted == 1)
+                #expect(server.stats.requestsReceived == 20)
+            }
+        }
+    }
+
+    @Test func twoHundredConcurrentStreamingRequestsOnOneClient() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<200 {
+                        group.addTask {
+                            let response = try await client.execute(
+                                HTTPClientRequest(url: server.baseURL + "/stream?chunks=20&size=512&delay_ms=5")
+                            )
+                            var received: [UInt8] = []
+                            for try await chunk in response.body {
+                                received.append(contentsOf: chunk.readableBytesView)
+                            }
+                            #expect(received == TestHTTPServer.patternBytes(offset: 0, count: 20 * 512))
+                            return response.status
+                        }
+                    }
+                    var statuses: [Int] = []
+                    for try await status in group {
+                        statuses.append(status)
+                    }
+                    #expect(statuses.count == 200)
+                    #expect(statuses.allSatisfy { $0 == 200 })
+                }
+                // Each stream held its connection for ~100 ms, so they ran side by side on many
+                // connections, all within the per-host limit; the pool then reuses them.
+                let accepted = server.stats.connectionsAccepted
+                #expect(accepted > 1 && accepted <= 200)
+                let again = try await client.execute(HTTPClientRequest(url: server.baseURL + "/hello"))
+                #expect(again.connection.isReused)
+                _ = try await again.body.collect(upTo: 1024)
+                #expect(await eventually { client.liveEasyHandleCount == 0 })
+            }
+        }
+    }
+
+    @Test func perHostConnectionLimitBoundsConnections() async throws {
+        var configuration = HTTPClient.Configuration.defaults
+        configuration.connectionPool.maximumConnectionsPerHost = 4
+        try await withTestServer { server in
+            try await withTestClient(configuration: configuration) { client in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<40 {
+                        group.addTask {
+                            let response = try await client.execute(
+                                HTTPClientRequest(url: server.baseURL + "/stream?chunks=5&size=100&delay_ms=2")
+                            )
+                            _ = try await response.body.collect(upTo: 1 << 20)
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let accepted = server.stats.connectionsAccepted
+                #expect(accepted >= 1 && accepted <= 4)
+                #expect(server.stats.requestsReceived == 40)
+            }
+        }
+    }
+
+    @Test func collectRejectsABodyOverTheLimit() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                // Content-Length above the limit: rejected before reading.
+                let sized = try await client.execute(HTTPClientRequest(url: server.baseURL + "/huge?bytes=1000000"))
+                let error1 = await #expect(throws: HTTPClientError.self) { try await sized.body.collect(upTo: 1000) }
+                #expect(error1?.code == .responseTooLarge)
+                // No Content-Length (chunked): rejected as soon as it grows past the limit.
+                let chunked = try await client.execute(HTTPClientRequest(url: server.baseURL + "/stream?chunks=100&size=1000"))
+                let error2 = await #expect(throws: HTTPClientError.self) { try await chunked.body.collect(upTo: 5000) }
+                #expect(error2?.code == .responseTooLarge)
+                #expect(await eventually { client.liveEasyHandleCount == 0 })
+            }
+        }
+    }
+
+    @Test func explicitProxyCarriesTheRequest() async throws {
+        try await withTestServer { proxy in
+            var configuration = HTTPClient.Configuration.defaults
+            configuration.proxy = .url(proxy.baseURL)
+            try await withTestClient(configuration: configuration) { client in
+                // The upstream's name does not resolve: only the proxy can answer.
+                let response = try await client.execute(HTTPClientRequest(url: "http://flexhttp-upstream.invalid/v1/models"))
+                let body = String(buffer: try await response.body.collect(upTo: 1024))
+                #expect(body == "proxied http://flexhttp-upstream.invalid/v1/models")
+                #expect(response.connection.remotePort == proxy.port)
+            }
+        }
+    }
+
+    @Test func connectionSocketsAreCloseOnExec() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/stall-body?bytes=10"))
+                let descriptor = try #require(socketDescriptor(localPort: response.connection.localPort))
+                #expect(fcntl(descriptor, F_GETFD) & FD_CLOEXEC != 0)
+            }
+        }
+    }
+}
+
+/// The descriptor of this process's TCP socket bound to 127.0.0.1:`localPort`, if any.
+private func socketDescriptor(localPort: Int) -> Int32? {
+    for descriptor in Int32(3)..<Int32(4096) {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let found = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) == 0 }
+        }
+        if found, address.sin_family == sa_family_t(AF_INET), Int(UInt16(bigEndian: address.sin_port)) == localPort {
+            return descriptor
+        }
+    }
+    return nil
+}

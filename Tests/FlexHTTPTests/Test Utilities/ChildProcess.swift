@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process started with `posix_spawn`, with its output in a file, that is always reaped.
+///
+/// Not Foundation's `Process`: its `isRunning` lagged seconds behind the child's exit here, and a
+/// child inheriting a blocked SIGTERM would ignore `terminate()` (platform-notes). The child gets
+/// an empty signal mask and default SIGTERM/SIGINT handling; ``stop()`` sends SIGTERM, waits a
+/// short grace, then SIGKILLs, and always `waitpid`s.
+final class ChildProcess: @unchecked Sendable {
+    // `pid` is immutable; `exited` is only touched by `isRunning`/`stop()`, which tests call from one
+    // task at a time.
+    let pid: pid_t
+    private var exited = false
+
+    struct SpawnError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    init(executable: String, arguments: [String], outputPath: String) throws {
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&fileActions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+        // Nothing else of the test process leaks into the child: libcurl's sockets are not
+        // close-on-exec, and a child holding other tests' connections open skews what they see.
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGTERM)
+        sigaddset(&defaults, SIGINT)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        let result = posix_spawn(&pid, executable, &fileActions, &attributes, argv, environ)
+        guard result == 0 else {
+            throw SpawnError(description: "posix_spawn \(executable) failed: \(String(cString: strerror(result)))")
+        }
+        self.pid = pid
+    }
+
+    deinit {
+        self.stop()
+    }
+
+    /// Whether the child is still running (reaps it if it has exited).
+    var isRunning: Bool {
+        if self.exited {
+            return false
+        }
+        var status: Int32 = 0
+        if waitpid(self.pid, &status, WNOHANG) == self.pid {
+            self.exited = true
+        }
+        return !self.exited
+    }
+
+    /// Waits for the child to exit by itself; returns its exit status (-1 if killed by a signal).
+    func waitForExit() -> Int32 {
+        var status: Int32 = 0
+        while waitpid(self.pid, &status, 0) == -1, errno == EINTR {}
+        self.exited = true
+        // WIFEXITED / WEXITSTATUS, which Swift does not import.
+        return status & 0x7F == 0 ? (status >> 8) & 0xFF : -1
+    }
+
+    /// SIGTERM, up to `grace` for the child to exit, then SIGKILL; the child is reaped either way.
+    func stop(grace: Duration = .seconds(2)) {
+        guard self.isRunning else {
+            return
+        }
+        kill(self.pid, SIGTERM)
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: grace)
+        while clock.now < deadline {
+            if !self.isRunning {
+                return
+            }
+            usleep(10_000)
+        }
+        kill(self.pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(self.pid, &status, 0) == -1, errno == EINTR {}
+        self.exited = true
+    }
+}
