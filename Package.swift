@@ -127,7 +127,10 @@ let package = Package(
                 "FlexCodec",
                 "FlexCatalog",
                 "FlexJSON",
+                "FlexHTTP",
+                "FlexSSE",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -175,7 +178,11 @@ let package = Package(
         .testTarget(
             name: "FlexRouterTests",
             // FlexSim: the adapters are tested against an in-process flexsim over real HTTP.
-            dependencies: ["FlexRouter", "FlexCodec", "FlexJSON", "FlexCatalog", "FlexSim", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "FlexRouter", "FlexCodec", "FlexJSON", "FlexCatalog", "FlexSim", "FlexHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,242 @@
+import FlexCatalog
+import FlexCodec
+import FlexHTTP
+import FlexJSON
+import FlexSim
+import Logging
+import NIOCore
+import Testing
+
+@testable import FlexRouter
+
+/// The router end to end: real HTTP through FlexHTTP (libcurl) to an in-process flexsim, for every
+/// API the router routes × every `start_within` outcome × {streamed, unary}. Each test checks the
+/// served tier, the fallback reason, that the caller saw nothing from an abandoned attempt, and
+/// that the savings record equals what flexsim billed, to the picousd.
+@Suite("Router: the race against flexsim", .serialized)
+struct RouterRaceTests {
+    static let today = CalendarDate("2026-11-26")!
+    static let apis: [Api] = [.chatCompletions, .responses]
+
+    /// A router on a fresh flexsim with `profile`.
+    static func withRouter<T: Sendable>(
+        profile: Profile = .instant,
+        retry: RaceStateMachine.RetryPolicy = .none,
+        _ body: @Sendable (Router, FlexsimFixture) async throws -> T
+    ) async throws -> T {
+        try await FlexsimFixture.with(profile: profile) { sim in
+            try await withHTTPClient { http in
+                let configuration = RouterConfiguration(
+                    baseURLs: RouterConfiguration.flexsim("http://127.0.0.1:\(sim.port)"),
+                    catalog: try Catalog.builtIn(),
+                    retryPolicy: retry,
+                    today: { RouterRaceTests.today },
+                    correlationHeader: "x-flexsim-correlation-id"
+                )
+                return try await body(Router(configuration: configuration, httpClient: http), sim)
+            }
+        }
+    }
+
+    static func request(_ api: Api, model: String = "gpt-5.4-mini", startWithin: String, id: String) -> InferenceRequest {
+        let json: String =
+            switch api {
+            case .responses: #"{"model":"\#(model)","input":"Explain flex processing in one line."}"#
+            default: #"{"model":"\#(model)","messages":[{"role":"user","content":"Explain flex processing in one line."}]}"#
+            }
+        return InferenceRequest(requestID: id, provider: .openAI, api: api, model: model, startWithin: startWithin,
+                                providerKey: "sk-test-router", body: .nativeJSON(ByteBuffer(string: json)))
+    }
+
+    /// What one call produced.
+    struct Outcome: Sendable {
+        var record: SavingsRecord
+        var body: ByteBuffer?
+        var events: [StreamEvent]
+    }
+
+    static func call(_ router: Router, _ request: InferenceRequest, stream: Bool) async throws -> Outcome {
+        let logger = Logger(label: "test")
+        if stream {
+            let collected = EventCollector()
+            let record = try await router.stream(request, logger: logger) { await collected.append($0) }
+            return Outcome(record: record, body: nil, events: await collected.events)
+        }
+        let (response, record) = try await router.complete(request, logger: logger)
+        return Outcome(record: record, body: response.nativeJSON, events: [])
+    }
+
+    actor EventCollector {
+        var events: [StreamEvent] = []
+        func append(_ event: StreamEvent) { self.events.append(event) }
+    }
+
+    /// flexsim's ledger rows for a correlation id, waiting until `count` are there.
+    static func ledger(_ sim: FlexsimFixture, _ id: String, count: Int) async throws -> [JSONValue] {
+        for _ in 0..<200 {
+            let response = try LoopbackHTTP.send(port: sim.port, method: "GET", path: "/sim/ledger")
+            let rows = try response.text.split(separator: "\n").map { try JSONParser.parse(String($0)) }
+                .filter { $0["correlation_id"]?.string == id }
+            if rows.count >= count { return rows }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        Issue.record("flexsim's ledger never had \(count) rows for \(id)")
+        return []
+    }
+
+    /// The savings record must equal what flexsim billed: tokens of the billed row, its tier, and
+    /// its cost as the actual cost.
+    static func expectMatchesLedger(_ record: SavingsRecord, _ rows: [JSONValue]) {
+        let billed = rows.filter { $0["billed"]?.bool == true }
+        #expect(billed.count == 1, "exactly one billed attempt, got \(billed.count)")
+        guard let row = billed.first else { return }
+        #expect(record.actualCostPicoUSD == row["cost_picousd"]?.int)
+        #expect(record.tierServed?.name == row["tier_served"]?.string)
+        let tokens = row["tokens"]
+        #expect(Int64(record.tokens.inputTokens) == tokens?["input"]?.int)
+        #expect(Int64(record.tokens.cachedInputTokens) == tokens?["cached_input"]?.int)
+        #expect(Int64(record.tokens.outputTokens) == tokens?["output"]?.int)
+        #expect(Int64(record.tokens.reasoningTokens) == tokens?["reasoning"]?.int)
+        #expect(record.actualCostPicoUSD <= record.standardCostPicoUSD || record.tierServed == .priority)
+        #expect(record.feePicoUSD == (record.tierServed == .flex ? record.savedPicoUSD / 5 : 0))
+    }
+
+    /// The response id of every native event the caller saw (Chat: `id`; Responses: `response.id`
+    /// or `item_id`'s response), to prove they all come from one attempt.
+    static func responseIDs(_ events: [StreamEvent]) -> Set<String> {
+        var ids: Set<String> = []
+        for case .native(let event) in events {
+            guard let json = try? JSONParser.parse(event.data.readableBytesView) else { continue }
+            if let id = json["id"]?.string { ids.insert(id) }
+            if let id = json["response"]?["id"]?.string { ids.insert(id) }
+        }
+        return ids
+    }
+
+    // MARK: - Flex
+
+    @Test(arguments: apis, [false, true])
+    func flexStartsInTime(_ api: Api, _ stream: Bool) async throws {
+        try await Self.withRouter { router, sim in
+            let id = "flex-ok-\(api.name)-\(stream)"
+            let outcome = try await Self.call(router, Self.request(api, startWithin: "00h-00m-30s", id: id), stream: stream)
+            #expect(outcome.record.tierRequested == .flex)
+            #expect(outcome.record.tierServed == .flex)
+            #expect(!outcome.record.fellBack && outcome.record.fallbackReason == nil)
+            #expect(outcome.record.flexAttempts == 1)
+            #expect(outcome.record.savedPicoUSD > 0 && outcome.record.feePicoUSD > 0)
+            Self.expectMatchesLedger(outcome.record, try await Self.ledger(sim, id, count: 1))
+            if stream {
+                #expect(outcome.events.first == .route(RouteDecision(tier: .flex, flexWaitMicroseconds: outcome.record.flexWaitMicroseconds)))
+                #expect(Self.responseIDs(outcome.events).count == 1)
+            } else {
+                let json = try JSONParser.parse(outcome.body!.readableBytesView)
+                #expect(json["service_tier"]?.string == "flex")
+            }
+        }
+    }
+
+    @Test(arguments: apis, [false, true])
+    func flexRefusedFallsBackAtOnce(_ api: Api, _ stream: Bool) async throws {
+        try await Self.withRouter(profile: .outage) { router, sim in
+            let id = "flex-refused-\(api.name)-\(stream)"
+            let outcome = try await Self.call(router, Self.request(api, startWithin: "00h-00m-30s", id: id), stream: stream)
+            #expect(outcome.record.tierServed == .standard)
+            #expect(outcome.record.fellBack && outcome.record.fallbackReason == .flexCapacity)
+            #expect(outcome.record.savedPicoUSD == 0 && outcome.record.feePicoUSD == 0)
+            let rows = try await Self.ledger(sim, id, count: 2)
+            #expect(rows.contains { $0["tier_served"] == .null && $0["billed"]?.bool == false })
+            Self.expectMatchesLedger(outcome.record, rows)
+            if stream {
+                #expect(outcome.events.first == .route(RouteDecision(
+                    tier: .standard, fellBack: true, fallbackReason: .flexCapacity, flexWaitMicroseconds: outcome.record.flexWaitMicroseconds)))
+            }
+        }
+    }
+
+    @Test(arguments: apis, [false, true])
+    func flexTooSlowIsAbandonedUnbilledAndNothingOfItReachesTheCaller(_ api: Api, _ stream: Bool) async throws {
+        var slow = Profile.instant
+        slow.flex.queueWaitSeconds = .constant(30)
+        try await Self.withRouter(profile: slow) { router, sim in
+            let id = "flex-slow-\(api.name)-\(stream)"
+            let outcome = try await Self.call(router, Self.request(api, startWithin: "00h-00m-01s", id: id), stream: stream)
+            #expect(outcome.record.tierServed == .standard)
+            #expect(outcome.record.fallbackReason == .flexStartTimeout)
+            #expect(outcome.record.flexWaitMicroseconds >= 1_000_000)
+            let rows = try await Self.ledger(sim, id, count: 2)
+            let flex = rows.first { $0["tier_asked"]?.string == "flex" }
+            #expect(flex?["outcome"]?.string == "cancelled_before_start")
+            #expect(flex?["billed"]?.bool == false)
+            Self.expectMatchesLedger(outcome.record, rows)
+            if stream {
+                // flexsim sent the flex attempt's preamble while it was queued; none of it may
+                // reach the caller: every event carries the standard attempt's response id.
+                let standard = rows.first { $0["tier_asked"]?.string != "flex" }?["response_id"]?.string
+                #expect(Self.responseIDs(outcome.events) == Set([standard].compactMap { $0 }))
+            }
+        }
+    }
+
+    @Test func flexRetryAfterARefusalWhenBudgetAllows() async throws {
+        // Refuse every flex attempt: with three attempts allowed and room in the budget, the
+        // router tries three times, then falls back; each refusal is unbilled.
+        let policy = RaceStateMachine.RetryPolicy(maxFlexAttempts: 3, initialBackoff: .milliseconds(20),
+                                                  minimumBudgetForRetry: .milliseconds(100))
+        try await Self.withRouter(profile: .outage, retry: policy) { router, sim in
+            let id = "flex-retry"
+            let outcome = try await Self.call(router, Self.request(.chatCompletions, startWithin: "00h-00m-10s", id: id), stream: false)
+            #expect(outcome.record.flexAttempts == 3)
+            #expect(outcome.record.fallbackReason == .flexCapacity)
+            let rows = try await Self.ledger(sim, id, count: 4)
+            #expect(rows.filter { $0["billed"]?.bool == false }.count == 3)
+            Self.expectMatchesLedger(outcome.record, rows)
+        }
+    }
+
+    // MARK: - Single tiers
+
+    @Test(arguments: apis, [false, true])
+    func singleTiers(_ api: Api, _ stream: Bool) async throws {
+        try await Self.withRouter { router, sim in
+            for (startWithin, requested, served) in [("priority", Tier.priority, Tier.priority), ("default", .standard, .standard),
+                                                     ("auto", .auto, .standard)] {
+                let id = "\(startWithin)-\(api.name)-\(stream)"
+                let outcome = try await Self.call(router, Self.request(api, startWithin: startWithin, id: id), stream: stream)
+                #expect(outcome.record.tierRequested == requested)
+                #expect(outcome.record.tierServed == served, "\(startWithin)")
+                #expect(!outcome.record.fellBack && outcome.record.flexAttempts == 0)
+                Self.expectMatchesLedger(outcome.record, try await Self.ledger(sim, id, count: 1))
+            }
+        }
+    }
+
+    // MARK: - Refusals before routing
+
+    @Test func requestsTheRouterRefusesCostNothing() async throws {
+        try await Self.withRouter { router, _ in
+            let cases: [(InferenceRequest, String)] = [
+                (Self.request(.chatCompletions, startWithin: "", id: "a"), "missing_start_within"),
+                (Self.request(.chatCompletions, startWithin: "soon", id: "b"), "invalid_start_within"),
+                (Self.request(.chatCompletions, model: "gpt-4.1", startWithin: "00h-00m-30s", id: "c"), "model_not_flex_capable"),
+                (Self.request(.chatCompletions, model: "gpt-99", startWithin: "default", id: "d"), "unknown_model"),
+                (InferenceRequest(provider: .openAI, api: .messages, model: "gpt-5.4-mini", startWithin: "default"), "api_provider_mismatch"),
+            ]
+            for (request, code) in cases {
+                do {
+                    _ = try await router.complete(request, logger: Logger(label: "test"))
+                    Issue.record("\(code): the call succeeded")
+                } catch let failure as RouterFailure {
+                    #expect(failure.error.errorCode == code)
+                    #expect(failure.savings == nil)
+                } catch {
+                    Issue.record("\(code): unexpected \(error)")
+                }
+            }
+            var keyless = Self.request(.chatCompletions, startWithin: "default", id: "e")
+            keyless.providerKey = ""
+            let error = try await #require(throws: RouterFailure.self) { try await router.complete(keyless, logger: Logger(label: "test")) }
+            #expect(error.error.errorCode == "no_provider_key")
+        }
+    }
+}
