@@ -41,6 +41,14 @@ public protocol ProviderAdapter: Sendable {
     ///   - tier: The tier the attempt asked for (an error event on flex may be a capacity refusal).
     func makeStreamReader(for body: JSONObject, tier: Tier) -> any StreamReader
 
+    /// A fresh reader for one streamed attempt, given the attempt's HTTP response headers.
+    ///
+    /// The router calls this one: the response headers arrive before any event. It exists because
+    /// Gemini reports the served tier in a response header (`x-gemini-service-tier`) as well as in the
+    /// body. Adapters whose provider reports nothing in headers need not implement it: the default
+    /// ignores the headers and calls ``makeStreamReader(for:tier:)``.
+    func makeStreamReader(for body: JSONObject, tier: Tier, headers: [(String, String)]) -> any StreamReader
+
     /// Reads a complete non-streamed answer (HTTP 2xx).
     func readResponse(_ body: ByteBuffer, headers: [(String, String)]) throws(RouterError) -> UpstreamResult
 
@@ -49,6 +57,12 @@ public protocol ProviderAdapter: Sendable {
     /// - Parameters:
     ///   - flex: Whether the attempt asked for flex (a capacity refusal only exists on flex).
     func classifyFailure(status: Int, headers: [(String, String)], body: ByteBuffer, flex: Bool) -> RaceStateMachine.AttemptFailure
+}
+
+extension ProviderAdapter {
+    public func makeStreamReader(for body: JSONObject, tier: Tier, headers: [(String, String)]) -> any StreamReader {
+        self.makeStreamReader(for: body, tier: tier)
+    }
 }
 
 /// One attempt's HTTP request, relative to the provider's base URL.
@@ -93,6 +107,12 @@ public enum EventDisposition: Hashable, Sendable {
     /// More output after the start.
     case content
     /// The provider's final event: the answer is complete (usage and tier are known now).
+    ///
+    /// A terminal event that comes before any ``started`` one is the start as well: the provider
+    /// answered in one event (a short Gemini answer is one chunk carrying text, `finishReason` and
+    /// usage), or its answer is empty or blocked (a Gemini `promptFeedback.blockReason`, an Anthropic
+    /// message with no content block). The driver commits to the attempt, forwards what it held, and
+    /// finishes; trying another tier would be billed again for the same answer.
     case terminal
     /// An event the caller must not see (e.g. a usage-only chunk the caller did not ask for). Still
     /// read for usage.
