@@ -150,7 +150,16 @@ let package = Package(
         ),
         .testTarget(
             name: "FlexRouterTests",
-            dependencies: ["FlexRouter", "FlexCodec", "FlexJSON", "FlexCatalog", .product(name: "NIOCore", package: "swift-nio")],
+            // FlexSim runs in-process: the adapters are tested against its real HTTP streams.
+            dependencies: [
+                "FlexRouter",
+                "FlexCodec",
+                "FlexJSON",
+                "FlexCatalog",
+                "FlexSim",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
