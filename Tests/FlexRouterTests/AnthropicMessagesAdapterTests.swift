@@ -191,6 +191,22 @@ struct AnthropicMessagesAdapterTests {
         }
     }
 
+    @Test func aLargeAnswerReassemblesExactly() async throws {
+        // About 25,000 output tokens, one event each: text is appended in place, never copied per event.
+        try await SimHarness.with { sim in
+            let body = #"{"model":"\#(Self.model)","max_tokens":64000,"messages":\#(Self.user)}"#
+            let round = try await AdapterRound.run(sim, adapter, body: body, model: Self.model, tier: .standard, faults: "large_response=100000")
+            #expect(round.stream.isWellFormed)
+            #expect(round.stream.events.count > 3_000)
+            let streamed = try #require(round.stream.reader.result)
+            #expect(streamed.usage.outputTokens == UInt64(round.streamRow["tokens"]?["output"]?.int ?? -1))
+            let mask: Set<String> = ["id", "signature"]
+            let same = masking(try round.assembled(), keys: mask) == masking(try #require(round.unaryResponse.json), keys: mask)
+            #expect(same)
+            #expect(round.unaryResponse.body.count > 100_000)
+        }
+    }
+
     // MARK: flexsim faults
 
     func faulted(_ fault: String, sim: SimHarness) throws -> ReadStream {

@@ -130,6 +130,22 @@ struct GeminiInteractionsAdapterTests {
         }
     }
 
+    @Test func aLargeAnswerReassemblesExactly() async throws {
+        // About 25,000 output tokens, one event each: text is appended in place, never copied per event.
+        try await SimHarness.with { sim in
+            let round = try await AdapterRound.run(sim, adapter, body: Self.scenarios[0].body, model: Self.model, tier: Self.scenarios[0].tier,
+                                                   faults: "large_response=100000")
+            #expect(round.stream.isWellFormed)
+            #expect(round.stream.events.count > 3_000)
+            let streamed = try #require(round.stream.reader.result)
+            #expect(streamed.usage.outputTokens == UInt64(round.streamRow["tokens"]?["output"]?.int ?? -1))
+            let mask: Set<String> = ["id", "created", "updated", "signature"]
+            let same = masking(try round.assembled(), keys: mask) == masking(try #require(round.unaryResponse.json), keys: mask)
+            #expect(same)
+            #expect(round.unaryResponse.body.count > 100_000)
+        }
+    }
+
     // MARK: flexsim faults
 
     func faulted(_ fault: String, tier: Tier, sim: SimHarness) throws -> ReadStream {

@@ -58,7 +58,8 @@ extension AnthropicMessagesAdapter {
                 }
                 return .content
             case "content_block_delta":
-                guard let index = object["index"]?.int, var block = self.blocks[index], let delta = object["delta"]?.object else {
+                // Taken out of the dictionary while it grows, so its strings are appended in place.
+                guard let index = object["index"]?.int, let delta = object["delta"]?.object, var block = self.blocks.removeValue(forKey: index) else {
                     return self.malformed(event)
                 }
                 Self.apply(delta, to: &block)

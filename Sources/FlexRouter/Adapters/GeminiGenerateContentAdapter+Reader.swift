@@ -38,9 +38,13 @@ extension GeminiGenerateContentAdapter {
 
         /// A part of the answer: a text run (consecutive text parts of one kind, merged) or any
         /// other part as it came.
-        enum Part {
-            case text(first: JSONObject, text: String, thought: Bool, signature: JSONValue?)
-            case other(JSONObject)
+        struct Part {
+            /// The part as it came (a text run's first part).
+            var object: JSONObject
+            /// A text run's text so far; nil for other parts.
+            var text: String?
+            var thought = false
+            var signature: JSONValue?
         }
 
         init(flex: Bool, headerTier: String) {
@@ -112,7 +116,8 @@ extension GeminiGenerateContentAdapter {
         /// Merges one chunk's candidate; true when it carried output.
         private mutating func add(_ object: JSONObject) -> Bool {
             let index = object["index"]?.int ?? 0
-            var candidate = self.candidates[index] ?? Candidate()
+            // Taken out of the dictionary while it grows, so its text runs are appended in place.
+            var candidate = self.candidates.removeValue(forKey: index) ?? Candidate()
             var output = false
             for field in object.fields {
                 guard field.key == "content" else {
@@ -138,18 +143,19 @@ extension GeminiGenerateContentAdapter {
         private static func append(_ part: JSONObject, to candidate: inout Candidate) -> Bool {
             let isPlainText = part["text"]?.string != nil && part.keys.allSatisfy { ["text", "thought", "thoughtSignature"].contains($0) }
             guard isPlainText, let text = part["text"]?.string else {
-                candidate.parts.append(.other(part))
+                candidate.parts.append(Part(object: part))
                 return part.keys.contains { !["text", "thought", "thoughtSignature"].contains($0) }
             }
             let thought = part["thought"]?.bool ?? false
             let signature = part["thoughtSignature"]
-            if case .text(let first, let old, let oldThought, let oldSignature)? = candidate.parts.last, oldThought == thought {
-                candidate.parts[candidate.parts.count - 1] = .text(first: first, text: old + text, thought: thought, signature: oldSignature ?? signature)
+            if let last = candidate.parts.indices.last, candidate.parts[last].text != nil, candidate.parts[last].thought == thought {
+                candidate.parts[last].text?.append(text)
+                if candidate.parts[last].signature == nil { candidate.parts[last].signature = signature }
             } else if text.isEmpty && signature == nil {
                 // The final chunk's `{"text": ""}`: nothing to add.
                 candidate.droppedEmptyText = true
             } else {
-                candidate.parts.append(.text(first: part, text: text, thought: thought, signature: signature))
+                candidate.parts.append(Part(object: part, text: text, thought: thought, signature: signature))
             }
             return !text.isEmpty
         }
@@ -159,14 +165,11 @@ extension GeminiGenerateContentAdapter {
             var object = candidate.fields
             if candidate.sawContent {
                 var parts: [JSONValue] = candidate.parts.map { part in
-                    switch part {
-                    case .other(let object):
-                        return .object(object)
-                    case .text(var first, let text, _, let signature):
-                        first["text"] = .string(text)
-                        if let signature, first["thoughtSignature"] == nil { first["thoughtSignature"] = signature }
-                        return .object(first)
-                    }
+                    guard let text = part.text else { return .object(part.object) }
+                    var object = part.object
+                    object["text"] = .string(text)
+                    if let signature = part.signature, object["thoughtSignature"] == nil { object["thoughtSignature"] = signature }
+                    return .object(object)
                 }
                 if parts.isEmpty && candidate.droppedEmptyText { parts = [["text": ""]] }
                 var content: JSONObject = ["parts": .array(parts)]

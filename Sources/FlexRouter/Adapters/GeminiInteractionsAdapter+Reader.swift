@@ -27,47 +27,45 @@ extension GeminiInteractionsAdapter {
 
         /// A step's `content` or `summary` list: consecutive text deltas merged into one item.
         struct Items {
-            enum Item {
-                case text(first: JSONObject, text: String, annotations: [JSONValue])
-                case other(JSONObject)
+            struct Item {
+                /// The item as it came (a text item's first delta).
+                var object: JSONObject
+                /// A text item's text so far; nil for other items.
+                var text: String?
+                var annotations: [JSONValue] = []
             }
 
             var items: [Item] = []
 
             mutating func append(_ item: JSONObject) {
                 guard item["type"]?.string == "text", let text = item["text"]?.string else {
-                    self.items.append(.other(item))
+                    self.items.append(Item(object: item))
                     return
                 }
-                if case .text(let first, let old, let annotations)? = self.items.last {
-                    self.items[self.items.count - 1] = .text(first: first, text: old + text, annotations: annotations)
+                if let last = self.items.indices.last, self.items[last].text != nil {
+                    self.items[last].text?.append(text)
                 } else {
-                    self.items.append(.text(first: item, text: text, annotations: []))
+                    self.items.append(Item(object: item, text: text))
                 }
             }
 
             mutating func annotate(_ more: [JSONValue]) {
-                guard case .text(let first, let text, let annotations)? = self.items.last else { return }
-                self.items[self.items.count - 1] = .text(first: first, text: text, annotations: annotations + more)
+                guard let last = self.items.indices.last, self.items[last].text != nil else { return }
+                self.items[last].annotations += more
             }
 
             var built: [JSONValue] {
                 self.items.map { item in
-                    switch item {
-                    case .other(let object):
-                        return .object(object)
-                    case .text(var first, let text, let annotations):
-                        first["text"] = .string(text)
-                        if !annotations.isEmpty { first["annotations"] = .array((first["annotations"]?.array ?? []) + annotations) }
-                        return .object(first)
-                    }
+                    guard let text = item.text else { return .object(item.object) }
+                    var object = item.object
+                    object["text"] = .string(text)
+                    if !item.annotations.isEmpty { object["annotations"] = .array((object["annotations"]?.array ?? []) + item.annotations) }
+                    return .object(object)
                 }
             }
 
             var text: String {
-                self.items.reduce(into: "") { result, item in
-                    if case .text(_, let text, _) = item { result += text }
-                }
+                self.items.reduce(into: "") { result, item in result += item.text ?? "" }
             }
         }
 
@@ -99,7 +97,8 @@ extension GeminiInteractionsAdapter {
                 }
                 return .content
             case "step.delta":
-                guard let index = object["index"]?.int, var step = self.steps[index], let delta = object["delta"]?.object else {
+                // Taken out of the dictionary while it grows, so its strings are appended in place.
+                guard let index = object["index"]?.int, let delta = object["delta"]?.object, var step = self.steps.removeValue(forKey: index) else {
                     return self.malformed(event)
                 }
                 Self.apply(delta, to: &step)

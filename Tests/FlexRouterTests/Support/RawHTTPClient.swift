@@ -87,7 +87,9 @@ struct RawHTTPResponse {
         }
     }
 
-    /// The byte length of the whole response once it has all arrived, else nil.
+    /// The byte length of the whole response once it has all arrived, else nil. Only the head and
+    /// the tail are looked at (the request asked the server to close after one response), so
+    /// calling it after every read stays cheap for a body of many megabytes.
     static func completeLength(_ bytes: [UInt8]) -> Int? {
         guard let headEnd = self.find([13, 10, 13, 10], in: bytes, from: 0) else { return nil }
         let head = String(decoding: bytes[..<headEnd], as: UTF8.self).lowercased()
@@ -97,8 +99,9 @@ struct RawHTTPResponse {
             return bytes.count >= bodyStart + length ? bodyStart + length : nil
         }
         if head.contains("transfer-encoding: chunked") {
-            if bytes.count >= bodyStart + 5, Array(bytes[bodyStart..<(bodyStart + 5)]) == Array("0\r\n\r\n".utf8) { return bodyStart + 5 }
-            return self.find(Array("\r\n0\r\n\r\n".utf8), in: bytes, from: bodyStart).map { $0 + 7 }
+            let last = Array("0\r\n\r\n".utf8)
+            if bytes.count - bodyStart == last.count, bytes.suffix(last.count).elementsEqual(last) { return bytes.count }
+            if bytes.count - bodyStart > last.count, bytes.suffix(last.count + 2).elementsEqual([13, 10] + last) { return bytes.count }
         }
         return nil
     }
