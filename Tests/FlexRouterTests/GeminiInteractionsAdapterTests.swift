@@ -266,6 +266,19 @@ struct GeminiInteractionsAdapterTests {
         #expect(stream.reader.result == UpstreamResult(usage: TokenUsage(inputTokens: 27, outputTokens: 5), servedTier: .flex, servedTierReported: "flex"))
     }
 
+    @Test func anInteractionThatFailedBeforeAnyOutputIsAnErrorNotAnAnswer() throws {
+        let failed = event("interaction.completed", #"{"interaction":{"id":"v1_a","status":"failed"},"event_type":"interaction.completed"}"#)
+        let stream = read([Self.created, event("interaction.status_update", #"{"interaction_id":"v1_a","status":"failed"}"#), failed], with: reader())
+        #expect(stream.dispositions.prefix(2) == [.preamble, .preamble])
+        guard case .retryable(let error, _)? = stream.dispositions.last?.failure else {
+            Issue.record("\(stream.dispositions)")
+            return
+        }
+        #expect(error.errorCode == "upstream_failed")
+        // Once output started, a failed interaction is the answer the provider gives.
+        #expect(read([Self.created, Self.textStart, failed], with: reader()).dispositions == [.preamble, .started, .terminal])
+    }
+
     @Test func argumentsThatAreNotJSONFailAssembly() throws {
         let stream = read([
             Self.created,

@@ -112,6 +112,12 @@ extension GeminiInteractionsAdapter {
                 self.interaction = interaction
                 if let usage = interaction["usage"]?.object { self.usage = usage }
                 self.done = true
+                if !self.started, let status = interaction["status"]?.string, status == "failed" || status == "cancelled" {
+                    // Nothing was produced: an error to retry elsewhere (flex falls back), not an answer.
+                    return .error(.retryable(RouterError(
+                        .unavailable, "upstream_failed", "Gemini reported the interaction \(status) before it produced any output",
+                        details: ["provider": "gemini"]), beforeAnyByte: false))
+                }
                 return .terminal
             case "error":
                 // After the start an overload is no refusal any more: it fails the committed call.

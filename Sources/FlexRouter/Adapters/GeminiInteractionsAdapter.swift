@@ -19,7 +19,8 @@ public import NIOCore
 ///   producing output). `interaction.created` and `interaction.status_update` before it are
 ///   preamble: the interaction exists, queued or not, before any output does.
 /// - Terminal: `interaction.completed` (whatever the final `status`: `completed`,
-///   `requires_action`, `incomplete`, `failed`).
+///   `requires_action`, `incomplete`, `failed`), except that an interaction that `failed` or was
+///   `cancelled` before any step started is a retryable error: there is no answer to commit to.
 /// - Errors in the stream: an `error` event (``GeminiStreamError``): `UNAVAILABLE` on flex before
 ///   the start is a capacity refusal.
 /// - Usage (latest of `step.stop`, `interaction.status_update` and the completed interaction):
