@@ -181,6 +181,7 @@ let package = Package(
             dependencies: [
                 "FlexRouter", "FlexCodec", "FlexJSON", "FlexCatalog", "FlexSim", "FlexHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -51,7 +51,7 @@ struct OpenAIChatFlexsimTests {
             let response = try sim.send(request, correlation: "streamed", extraHeaders: scenario.headers)
             #expect(response.status == 200)
             let events = TestSSE.events(response.body)
-            var reader = self.adapter.makeStreamReader(for: body, tier: scenario.tier)
+            var reader = self.adapter.makeStreamReader(for: body, tier: scenario.tier, headers: [])
             let dispositions = events.map { reader.consume($0) }
 
             #expect(dispositions.first == .preamble)   // the role-only chunk
@@ -87,7 +87,7 @@ struct OpenAIChatFlexsimTests {
             let body = try NativeBody.parseRequest(ByteBuffer(string: Self.scenarios[0].body), api: .chatCompletions)
             let request = try self.adapter.makeRequest(body: body, model: "gpt-5.4-mini", tier: .flex, stream: true, key: "sk-test")
             let response = try sim.send(request, correlation: "error", extraHeaders: [("x-flexsim-fault", "stream_error")])
-            var reader = self.adapter.makeStreamReader(for: body, tier: .flex)
+            var reader = self.adapter.makeStreamReader(for: body, tier: .flex, headers: [])
             let dispositions = TestSSE.events(response.body).map { reader.consume($0) }
             #expect(dispositions.first == .preamble)
             guard case .error(.retryable(let error, beforeAnyByte: false)) = dispositions.dropFirst().first else {
@@ -106,7 +106,7 @@ struct OpenAIChatFlexsimTests {
         (#"{"error":{"message":"overloaded","type":"service_unavailable_error","code":"server_is_overloaded"}}"#, Tier.flex, "retryable"),
     ])
     func errorChunksAreClassifiedByTheSharedTable(chunk: String, tier: Tier, expected: String) {
-        var reader = self.adapter.makeStreamReader(for: [:], tier: tier)
+        var reader = self.adapter.makeStreamReader(for: [:], tier: tier, headers: [])
         let kind = switch reader.consume(NativeEvent(data: ByteBuffer(string: chunk))) {
         case .error(.capacity): "capacity"
         case .error(.retryable): "retryable"

@@ -145,7 +145,7 @@ struct OpenAIResponsesAdapterTests {
     }
 
     func read(_ events: [NativeEvent], tier: Tier = .flex) -> (any StreamReader, [EventDisposition]) {
-        var reader = adapter.makeStreamReader(for: ["input": "hi"], tier: tier)
+        var reader = adapter.makeStreamReader(for: ["input": "hi"], tier: tier, headers: [])
         let dispositions = events.map { reader.consume($0) }
         return (reader, dispositions)
     }

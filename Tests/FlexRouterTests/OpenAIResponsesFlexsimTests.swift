@@ -150,7 +150,7 @@ struct OpenAIResponsesFlexsimTests {
         #expect(response.status == 200)
         #expect(response.header("content-type")?.hasPrefix("text/event-stream") == true)
         let events = TestSSE.events(response.body)
-        var reader = self.adapter.makeStreamReader(for: body, tier: scenario.tier)
+        var reader = self.adapter.makeStreamReader(for: body, tier: scenario.tier, headers: [])
         let dispositions = events.map { reader.consume($0) }
         return (events, dispositions, reader)
     }
@@ -165,7 +165,7 @@ struct OpenAIResponsesFlexsimTests {
         let response = try sim.send(request, correlation: fault, extraHeaders: [("x-flexsim-fault", fault)])
         #expect(response.status == 200)
         let events = TestSSE.events(response.body)
-        var reader = self.adapter.makeStreamReader(for: body, tier: .flex)
+        var reader = self.adapter.makeStreamReader(for: body, tier: .flex, headers: [])
         let dispositions = events.map { reader.consume($0) }
         let row = try #require(try await sim.ledgerRow(fault))
         return (events, dispositions, reader, row)

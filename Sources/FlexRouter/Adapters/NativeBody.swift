@@ -71,4 +71,10 @@ extension UInt64 {
     func subtractingClamped(_ other: UInt64) -> UInt64 {
         self > other ? self - other : 0
     }
+
+    /// `self + other`, saturating at `UInt64.max` (a provider's absurd counts must not trap).
+    func addingClamped(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = self.addingReportingOverflow(other)
+        return overflow ? .max : sum
+    }
 }

@@ -40,7 +40,7 @@ public struct OpenAIChatAdapter: ProviderAdapter {
         body["stream"]?.bool == true
     }
 
-    public func makeStreamReader(for body: JSONObject, tier: Tier) -> any StreamReader {
+    public func makeStreamReader(for body: JSONObject, tier: Tier, headers: [(String, String)]) -> any StreamReader {
         Reader(forwardUsageChunk: body["stream_options"]?["include_usage"]?.bool == true, flex: tier == .flex)
     }
 

@@ -72,7 +72,7 @@ public struct OpenAIResponsesAdapter: ProviderAdapter {
         body["stream"]?.bool == true
     }
 
-    public func makeStreamReader(for body: JSONObject, tier: Tier) -> any StreamReader {
+    public func makeStreamReader(for body: JSONObject, tier: Tier, headers: [(String, String)]) -> any StreamReader {
         Reader(flex: tier == .flex)
     }
 

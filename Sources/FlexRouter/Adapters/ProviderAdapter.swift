@@ -39,7 +39,9 @@ public protocol ProviderAdapter: Sendable {
     ///     router asked for (OpenAI Chat's `include_usage` chunk) should reach a streaming caller
     ///     (only if the caller asked for it too).
     ///   - tier: The tier the attempt asked for (an error event on flex may be a capacity refusal).
-    func makeStreamReader(for body: JSONObject, tier: Tier) -> any StreamReader
+    ///   - headers: The attempt's HTTP response headers, which arrive before any event (Gemini reports
+    ///     the served tier in `x-gemini-service-tier` as well as in the body).
+    func makeStreamReader(for body: JSONObject, tier: Tier, headers: [(String, String)]) -> any StreamReader
 
     /// Reads a complete non-streamed answer (HTTP 2xx).
     func readResponse(_ body: ByteBuffer, headers: [(String, String)]) throws(RouterError) -> UpstreamResult
@@ -93,6 +95,12 @@ public enum EventDisposition: Hashable, Sendable {
     /// More output after the start.
     case content
     /// The provider's final event: the answer is complete (usage and tier are known now).
+    ///
+    /// A terminal event that comes before any ``started`` one is the start as well: the provider
+    /// answered in one event (a short Gemini answer is one chunk carrying text, `finishReason` and
+    /// usage), or its answer is empty or blocked (a Gemini `promptFeedback.blockReason`, an Anthropic
+    /// message with no content block). The driver commits to the attempt, forwards what it held, and
+    /// finishes; trying another tier would be billed again for the same answer.
     case terminal
     /// An event the caller must not see (e.g. a usage-only chunk the caller did not ask for). Still
     /// read for usage.

@@ -120,7 +120,7 @@ extension Router {
         }
 
         var events = EventIterator(response.body, maximumEventSize: self.configuration.maxEventBytes)
-        var reader = call.adapter.makeStreamReader(for: call.body, tier: tier)
+        var reader = call.adapter.makeStreamReader(for: call.body, tier: tier, headers: headers)
         var held: [NativeEvent] = []
         do {
             while let event = try await events.next() {

@@ -33,7 +33,8 @@ public final class Router: Sendable {
 
     /// The native passthrough adapters, one per API.
     public static var nativeAdapters: [any ProviderAdapter] {
-        [OpenAIChatAdapter(), OpenAIResponsesAdapter()]
+        [OpenAIChatAdapter(), OpenAIResponsesAdapter(), AnthropicMessagesAdapter(), GeminiGenerateContentAdapter(),
+         GeminiInteractionsAdapter()]
     }
 
     public init(configuration: RouterConfiguration, httpClient: HTTPClient, adapters: [any ProviderAdapter] = Router.nativeAdapters) {
@@ -284,6 +285,13 @@ public final class Router: Sendable {
             startWithin, provider: provider, model: request.model,
             flexCapable: model.flexCapable && model.offers(.flex, on: date)
         )
+        // Fail closed: a tier the catalog has no price for cannot be billed or checked. (Anthropic's
+        // "priority" is a best-effort "auto" that falls back to standard by itself.)
+        if case .single(.priority) = plan, provider != .anthropic, !model.offers(.priority, on: date) {
+            throw RouterError(.invalidArgument, "tier_not_offered",
+                              "\(provider.name) model \(request.model) has no priority tier in flexd's catalog; use \"default\" or a duration",
+                              details: ["field": "start_within", "model": request.model])
+        }
         guard let adapter = self.adapters[api] else {
             throw RouterError(.unimplemented, "api_not_supported", "flexd does not route the \(api.name) API yet", details: ["field": "api"])
         }

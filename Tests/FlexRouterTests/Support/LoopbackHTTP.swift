@@ -72,7 +72,7 @@ enum LoopbackHTTP {
         var headers: [(String, String)] = []
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers.append((String(line[..<colon]).lowercased(), String(line[line.index(after: colon)...]).trimmed(" ")))
+            headers.append((String(line[..<colon]).lowercased(), String(line[line.index(after: colon)...]).trimmedOf(" ")))
         }
         var body = Array(raw[(headEnd + 4)...])
         if headers.contains(where: { $0.0 == "transfer-encoding" && $0.1.lowercased() == "chunked" }) {
@@ -87,7 +87,7 @@ enum LoopbackHTTP {
         var position = 0
         while let lineEnd = self.find([13, 10], in: bytes, from: position) {
             let sizeText = String(decoding: bytes[position..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmed(" "), radix: 16), size > 0 else { break }
+            guard let size = Int(sizeText.trimmedOf(" "), radix: 16), size > 0 else { break }
             let start = lineEnd + 2
             let end = min(bytes.count, start + size)
             out += bytes[start..<end]
@@ -109,7 +109,7 @@ enum LoopbackHTTP {
 }
 
 extension StringProtocol {
-    fileprivate func trimmed(_ character: Character) -> String {
+    fileprivate func trimmedOf(_ character: Character) -> String {
         String(self.drop(while: { $0 == character }).reversed().drop(while: { $0 == character }).reversed())
     }
 }
