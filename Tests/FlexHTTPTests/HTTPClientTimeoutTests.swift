@@ -3,7 +3,11 @@ import NIOCore
 import Testing
 
 /// Each timeout fires as its own error. Only the kind of error is asserted, never how long it took.
-@Suite struct HTTPClientTimeoutTests {
+///
+/// These tests need the machine to keep up with sub-second timers, so `tools/test` runs this suite
+/// on its own, after the rest of the suite (which runs hundreds of tests at once on two cores), and
+/// its tests one at a time.
+@Suite(.serialized) struct HTTPClientTimeoutTests {
     @Test func connectTimeoutWhileTheTLSHandshakeHangs() async throws {
         try await withTestServer(mode: .silent) { server in
             try await withTestClient { client in
