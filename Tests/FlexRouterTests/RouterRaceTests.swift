@@ -24,6 +24,7 @@ struct RouterRaceTests {
     static func withRouter<T: Sendable>(
         profile: Profile = .instant,
         retry: RaceStateMachine.RetryPolicy = .none,
+        responseHeadTimeout: Duration = .seconds(600),
         _ body: @Sendable (Router, FlexsimFixture) async throws -> T
     ) async throws -> T {
         try await FlexsimFixture.with(profile: profile) { sim in
@@ -32,6 +33,7 @@ struct RouterRaceTests {
                     baseURLs: RouterConfiguration.flexsim("http://127.0.0.1:\(sim.port)"),
                     catalog: try Catalog.builtIn(),
                     retryPolicy: retry,
+                    responseHeadTimeout: responseHeadTimeout,
                     today: { RouterRaceTests.today },
                     correlationHeader: "x-flexsim-correlation-id"
                 )

@@ -200,9 +200,12 @@ public final class Router: Sendable {
                 if failure != nil { break }
             }
         } catch {
+            // After the start, a transfer that fails (cut connection, idle timeout, oversized event)
+            // leaves the caller an incomplete answer: that is data loss, never a clean end.
             failure = Task.isCancelled
                 ? RouterFailure.cancelled
-                : Self.error(of: Self.transportFailure(error, record.provider ?? .openAI, receivedAnything: true))
+                : RouterError(.dataLoss, "upstream_stream_truncated",
+                              "\(record.provider?.name ?? "the provider")'s answer was cut off after it started: \(Self.error(of: Self.transportFailure(error, record.provider ?? .openAI, receivedAnything: true)).status.message)")
         }
 
         let action = failure.map { machine.committedFailed($0) } ?? machine.committedEnded(terminal: sawTerminal)

@@ -68,6 +68,15 @@ public struct Profile: Sendable, Equatable, Codable {
         public var probability: Double
         /// In `x-flexsim-fault` syntax.
         public var fault: String
+        /// When set, only requests whose tier field (`service_tier` / `serviceTier`) holds exactly this
+        /// value are affected, e.g. `flex` to fail flex attempts and let standard ones through.
+        public var tier: String?
+
+        public init(probability: Double, fault: String, tier: String? = nil) {
+            self.probability = probability
+            self.fault = fault
+            self.tier = tier
+        }
     }
 
     enum CodingKeys: String, CodingKey {

@@ -21,7 +21,7 @@ public final class Simulator: Sendable {
     let cache = PromptCache()
     private let counter = NIOLockedValueBox<UInt64>(0)
     private let nonce = UInt64.random(in: 1...UInt64.max)
-    private let profileFaults: [(probability: Double, faults: [Fault])]
+    private let profileFaults: [(probability: Double, faults: [Fault], tier: String?)]
 
     static let adapters: [Api: any APIAdapter] = [
         .chatCompletions: OpenAIChatAdapter(), .responses: OpenAIResponsesAdapter(), .messages: AnthropicMessagesAdapter(),
@@ -32,7 +32,7 @@ public final class Simulator: Sendable {
         self.configuration = configuration
         self.ledger = SimLedger(capacity: configuration.ledgerCapacity)
         self.capacity = CapacityModel(profile: configuration.profile, seed: configuration.seed, timeScale: configuration.timeScale)
-        self.profileFaults = configuration.profile.faults.map { ($0.probability, (try? Fault.parseList($0.fault)) ?? []) }
+        self.profileFaults = configuration.profile.faults.map { ($0.probability, (try? Fault.parseList($0.fault)) ?? [], $0.tier) }
     }
 
     /// Forgets the ledger, the prompt cache and the capacity reservations.
@@ -198,8 +198,6 @@ public final class Simulator: Sendable {
             }
             forced = n
         }
-        for case .largeResponse(let bytes) in faults { forced = bytes / 4 }
-
         let parsed: JSONValue
         do { parsed = try JSONParser.parse(body.readableBytesView) } catch { return fail(.invalidJSON(provider, error)) }
         // The answer depends on what was asked, not on how it is carried: the same request streamed
@@ -207,8 +205,13 @@ public final class Simulator: Sendable {
         let contentHash = Self.contentHash(parsed)
         if faults.isEmpty, !self.profileFaults.isEmpty {
             var random = SimRandom(seed: self.configuration.seed, contentHash, number, 0xFA17)
-            for candidate in self.profileFaults where random.unit() < candidate.probability { faults += candidate.faults }
+            let tierAsked = (parsed["service_tier"] ?? parsed["serviceTier"])?.string
+            for candidate in self.profileFaults where random.unit() < candidate.probability {
+                if let tier = candidate.tier, tier != tierAsked { continue }
+                faults += candidate.faults
+            }
         }
+        for case .largeResponse(let bytes) in faults { forced = bytes / 4 }
         entry.fault = faults.isEmpty ? nil : faults.map(\.description).joined(separator: ",")
         let adapter = Self.adapters[api]!
         let context = ParseContext(catalog: self.configuration.catalog, cache: self.cache, seed: self.configuration.seed,
@@ -293,7 +296,7 @@ public final class Simulator: Sendable {
     }
 
     /// Transport fields, which do not change what the model answers.
-    static let transportFields: Set<String> = ["stream", "stream_options", "service_tier"]
+    static let transportFields: Set<String> = ["stream", "stream_options", "service_tier", "serviceTier"]
 
     static func contentHash(_ body: JSONValue) -> UInt64 {
         guard case .object(var object) = body else { return SimRandom.hash(body.jsonString.utf8) }
