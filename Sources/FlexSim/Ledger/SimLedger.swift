@@ -12,6 +12,8 @@ public final class SimLedger: Sendable {
         var lines: [ByteBuffer] = []
         var firstSequence = 1
         var dropped = 0
+        /// Every line ever appended (not reduced by drops or resets).
+        var appended = 0
     }
 
     public let capacity: Int
@@ -24,6 +26,7 @@ public final class SimLedger: Sendable {
     public func append(_ entry: LedgerEntry) -> Int {
         self.state.withLockedValue { state in
             let sequence = state.firstSequence + state.lines.count
+            state.appended += 1
             var line = ByteBuffer()
             line.reserveCapacity(512)
             entry.json(sequence: sequence).write(into: &line)
@@ -52,6 +55,8 @@ public final class SimLedger: Sendable {
 
     public var count: Int { self.state.withLockedValue { $0.lines.count } }
     public var dropped: Int { self.state.withLockedValue { $0.dropped } }
+    /// Lines ever appended, drops and resets included.
+    public var appended: Int { self.state.withLockedValue { $0.appended } }
 
     public func reset() {
         self.state.withLockedValue { state in

@@ -98,6 +98,9 @@ public final class Simulator: Sendable {
 
     func nextNumber() -> UInt64 { self.counter.withLockedValue { $0 &+= 1; return $0 } }
 
+    /// Provider requests received and not yet in the ledger (queued, generating or streaming).
+    var inFlight: Int { max(0, Int(self.counter.withLockedValue { $0 }) - self.ledger.appended) }
+
     static func nowSeconds() -> Int64 { Int64(time(nil)) }
 
     /// Wall-clock milliseconds since 1970 (the ledger's `received_at_ms`).
@@ -116,7 +119,8 @@ public final class Simulator: Sendable {
             case (.GET, "/healthz"):
                 return .respond(Self.json(200, ["status": "ok", "profile": .string(self.configuration.profile.name),
                                                 "seed": .int(Int64(bitPattern: self.configuration.seed)),
-                                                "time_scale": .double(self.configuration.timeScale), "ledger_lines": .integer(self.ledger.count)]))
+                                                "time_scale": .double(self.configuration.timeScale), "ledger_lines": .integer(self.ledger.count),
+                                                "in_flight": .integer(self.inFlight)]))
             case (.GET, "/sim/ledger"):
                 let after = Self.queryValue(query, "after").flatMap { Int($0) } ?? 0
                 return .respond(HTTPResponse(status: 200, headers: [("content-type", "application/x-ndjson")], body: self.ledger.lines(after: after)))

@@ -1,0 +1,80 @@
+import FlexCatalog
+import FlexCodec
+import FlexJSON
+import FlexSim
+import Logging
+import NIOCore
+import Testing
+
+@testable import FlexRouter
+
+/// Cancelling the calling task stops the upstream transfer: flexsim sees the connection close, and
+/// bills only what it had produced (nothing before the start).
+@Suite("Router: cancellation", .serialized)
+struct RouterCancellationTests {
+    typealias R = RouterRaceTests
+
+    @Test func cancellingWhileFlexIsQueuedCostsNothing() async throws {
+        var queued = Profile.instant
+        queued.flex.queueWaitSeconds = .constant(60)
+        try await R.withRouter(profile: queued) { router, sim in
+            let id = "cancel-queued"
+            let call = Task {
+                try await router.complete(R.request(.chatCompletions, startWithin: "00h-05m-00s", id: id), logger: Logger(label: "test"))
+            }
+            // Wait until flexsim has the request (it is queued: 60 s), then cancel.
+            try await Self.waitForActiveRequests(sim, 1)
+            call.cancel()
+            let result = await call.result
+            guard case .failure(let failure as RouterFailure) = result else {
+                Issue.record("expected a RouterFailure, got \(result)")
+                return
+            }
+            #expect(failure.error.status.code == .cancelled)
+            #expect(failure.savings == nil)
+            let rows = try await R.ledger(sim, id, count: 1)
+            #expect(rows.first?["outcome"]?.string == "cancelled_before_start")
+            #expect(rows.first?["billed"]?.bool == false)
+        }
+    }
+
+    @Test func cancellingMidStreamBillsWhatWasProducedAndReturnsTheRecord() async throws {
+        var slow = Profile.instant
+        slow.tiers["standard"] = .init(ttftSeconds: .zero, tokensPerSecond: 20)
+        try await R.withRouter(profile: slow) { router, sim in
+            let id = "cancel-mid-stream"
+            let seen = AsyncStream<Void>.makeStream()
+            let call = Task {
+                try await router.stream(R.request(.chatCompletions, startWithin: "default", id: id), logger: Logger(label: "test")) { event in
+                    if case .native = event { seen.continuation.yield() }
+                }
+            }
+            var count = 0
+            for await _ in seen.stream {
+                count += 1
+                if count == 3 { break }
+            }
+            call.cancel()
+            let result = await call.result
+            guard case .failure(let failure as RouterFailure) = result else {
+                Issue.record("expected a RouterFailure, got \(result)")
+                return
+            }
+            #expect(failure.error.status.code == .cancelled)
+            #expect(failure.savings?.tierServed == .standard)
+            let rows = try await R.ledger(sim, id, count: 1)
+            #expect(rows.first?["outcome"]?.string == "cancelled_after_start")
+            #expect(rows.first?["billed"]?.bool == true)
+        }
+    }
+
+    /// Waits until flexsim reports `count` provider requests in flight (`/healthz` `in_flight`).
+    static func waitForActiveRequests(_ sim: FlexsimFixture, _ count: Int) async throws {
+        for _ in 0..<400 {
+            let health = try JSONParser.parse(LoopbackHTTP.send(port: sim.port, method: "GET", path: "/healthz").text)
+            if let active = health["in_flight"]?.int, active >= count { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("flexsim never had \(count) requests in flight")
+    }
+}
