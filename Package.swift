@@ -19,17 +19,23 @@ let package = Package(
     products: [
         .library(name: "FlexCodec", targets: ["FlexCodec"]),
         .library(name: "FlexRouter", targets: ["FlexRouter"]),
+        .library(name: "FlexServer", targets: ["FlexServer"]),
         .library(name: "FlexHTTP", targets: ["FlexHTTP"]),
         .library(name: "FlexSSE", targets: ["FlexSSE"]),
         .library(name: "FlexCatalog", targets: ["FlexCatalog"]),
         .library(name: "FlexSim", targets: ["FlexSim"]),
         .executable(name: "flexsim", targets: ["flexsim"]),
+        .executable(name: "flexd", targets: ["flexd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // MARK: C libraries (Debian -dev packages, found through pkg-config)
@@ -135,8 +141,47 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The TCP server speaking Proto/PROTOCOL.md, on top of the router.
+        .target(
+            name: "FlexServer",
+            dependencies: [
+                "FlexCodec",
+                "FlexRouter",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Executables
 
+        .executableTarget(
+            name: "flexd",
+            dependencies: [
+                "FlexServer",
+                "FlexRouter",
+                "FlexCatalog",
+                "FlexCodec",
+                "FlexHTTP",
+                "FlexSim",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "flexsim",
             dependencies: [
@@ -164,6 +209,17 @@ let package = Package(
 
         // MARK: Tests
 
+        // Fixtures shared by the test targets: an in-process flexsim and a loopback HTTP client.
+        .target(
+            name: "FlexTestSupport",
+            dependencies: [
+                "FlexSim", "FlexCatalog", "FlexJSON", "FlexRouter",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/FlexTestSupport",
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(
             name: "FlexCodecTests",
             dependencies: [
@@ -179,9 +235,18 @@ let package = Package(
             name: "FlexRouterTests",
             // FlexSim: the adapters are tested against an in-process flexsim over real HTTP.
             dependencies: [
-                "FlexRouter", "FlexCodec", "FlexJSON", "FlexCatalog", "FlexSim", "FlexHTTP",
+                "FlexRouter", "FlexCodec", "FlexJSON", "FlexCatalog", "FlexSim", "FlexHTTP", "FlexTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlexServerTests",
+            dependencies: [
+                "FlexServer", "FlexRouter", "FlexCodec", "FlexCatalog", "FlexSim", "FlexHTTP", "FlexJSON", "FlexTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
