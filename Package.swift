@@ -263,6 +263,7 @@ let package = Package(
             dependencies: [
                 "FlexHTTP",
                 "FlexSSE",
+                "FlexTestSupport",
                 "CCurl",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

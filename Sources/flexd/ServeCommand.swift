@@ -64,6 +64,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A catalog file whose models override or extend the built-in model catalog.")
     var catalog: String?
 
+    @Option(help: "A request header that carries each call's request id upstream, for matching a simulator's ledger (e.g. x-flexsim-correlation-id). (default: none; with --upstream sim: x-flexsim-correlation-id)")
+    var correlationHeader: String?
+
     // MARK: Limits
 
     @Option(help: "Connections open at once. (default: 1024)")
@@ -157,7 +160,7 @@ struct ServeCommand: AsyncParsableCommand {
                 connectTimeout: settings.connectTimeout,
                 responseHeadTimeout: settings.responseHeadTimeout,
                 idleTimeout: settings.upstreamIdleTimeout,
-                correlationHeader: settings.upstream == "sim" ? "x-flexsim-correlation-id" : nil
+                correlationHeader: settings.correlationHeader
             )
             routerConfiguration.retryPolicy = RaceStateMachine.RetryPolicy(maxFlexAttempts: settings.flexAttempts)
             let router = Router(configuration: routerConfiguration, httpClient: http)

@@ -18,6 +18,7 @@ struct Settings {
     var simSeed: UInt64
     var simTimeScale: Double
     var catalogPath: String?
+    var correlationHeader: String?
     var server: FlexServer.Configuration
     var connectTimeout: Duration
     var responseHeadTimeout: Duration
@@ -79,6 +80,8 @@ struct Settings {
         self.simTimeScale = try number(options.simTimeScale, "sim-time-scale") ?? 1
         guard self.simTimeScale > 0, self.simTimeScale <= 10_000 else { throw ValidationError("--sim-time-scale must be in (0, 10000]") }
         self.catalogPath = try string(options.catalog, "catalog")
+        self.correlationHeader = try string(options.correlationHeader, "correlation-header")
+            ?? (self.upstream == "sim" ? "x-flexsim-correlation-id" : nil)
 
         let limits = ResolvedLimits(
             maxMessageSize: try integer(options.maxMessageSize, "max-message-size", ProtocolDefaults.maxMessageSize,
@@ -148,7 +151,7 @@ extension ServeCommand {
     /// The keys a config file may hold: every option but `config` itself.
     static let knownConfigKeys = [
         "listen", "admin-listen", "keys", "upstream", "openai-base-url", "anthropic-base-url", "gemini-base-url", "sim-profile",
-        "sim-seed", "sim-time-scale", "catalog", "max-connections", "max-calls-in-flight", "max-concurrent-streams",
+        "sim-seed", "sim-time-scale", "catalog", "correlation-header", "max-connections", "max-calls-in-flight", "max-concurrent-streams",
         "max-message-size", "initial-window-size", "handshake-timeout", "idle-timeout", "max-call-duration", "drain-grace",
         "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "flex-attempts", "log-level",
     ]
