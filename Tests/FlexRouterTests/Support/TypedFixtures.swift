@@ -149,3 +149,19 @@ enum TypedGolden {
 
     static let metadata = ChatRequest(messages: [question], metadata: ["user_id": "u-42"])
 }
+
+/// The typed result of a native answer, written as JSON text.
+func typedResult(_ api: Api, _ json: String) throws -> ChatResult {
+    TypedCall.translator(for: api).result(of: try #require(try JSONParser.parse(json).object))
+}
+
+/// The typed events a native stream becomes.
+func typedEvents(_ api: Api, _ events: [NativeEvent]) -> [StreamEvent] {
+    var translator = TypedCall.translator(for: api).makeStreamTranslator()
+    return events.flatMap { translator.translate($0) }
+}
+
+/// A tool call's delta, for expected event lists.
+func call(_ index: UInt32, id: String = "", name: String = "", _ arguments: String = "") -> StreamEvent {
+    .toolCall(ToolCallDelta(index: index, id: id, name: name, argumentsFragment: arguments))
+}
