@@ -7,14 +7,17 @@ extension OpenAIResponsesTranslator {
     ///
     /// `response.output_text.delta` and `response.refusal.delta` → text; a function call's
     /// `response.output_item.added` → its start (call id and name), its
-    /// `response.function_call_arguments.delta`s → fragments; `response.reasoning_summary_text.delta`
+    /// `response.function_call_arguments.delta`s → fragments (or, from a server that streams no
+    /// deltas, the whole arguments of its `*.done` event); `response.reasoning_summary_text.delta`
     /// → reasoning (parts separated by a blank line, as in the unary result);
     /// `response.completed`/`response.incomplete` → the finish, with the response's usage.
-    /// Lifecycle and `*.done` events repeat what the deltas said and produce nothing.
+    /// Lifecycle events and other `*.done` events repeat what the deltas said and produce nothing.
     struct Stream: TypedStreamTranslator {
         private var calls = ToolCallIndexer<Int64>()
         /// `output_index` of each function call item by its item id (argument deltas carry both).
         private var callOutputIndex: [String: Int64] = [:]
+        /// Calls whose arguments were sent (in their start or as deltas).
+        private var argumentsSent: Set<Int64> = []
         private var refused = false
         private var lastSummary: String?
         private var finished = false
@@ -32,14 +35,19 @@ extension OpenAIResponsesTranslator {
                 guard let item = object["item"], item["type"]?.string == "function_call" else { return [] }
                 let key = object["output_index"]?.int ?? Int64(self.calls.count)
                 if let id = item["id"]?.string { self.callOutputIndex[id] = key }
+                let arguments = item["arguments"]?.string ?? ""
+                if !arguments.isEmpty { self.argumentsSent.insert(key) }
                 return self.calls.delta(key, id: item["call_id"]?.string ?? "", name: item["name"]?.string ?? "",
-                                        arguments: item["arguments"]?.string ?? "").map { [$0] } ?? []
+                                        arguments: arguments).map { [$0] } ?? []
             case "response.function_call_arguments.delta":
-                guard let fragment = object["delta"]?.string, !fragment.isEmpty,
-                    let key = object["output_index"]?.int ?? object["item_id"]?.string.flatMap({ self.callOutputIndex[$0] }),
-                    self.calls.index(of: key) != nil
-                else { return [] }
+                guard let fragment = object["delta"]?.string, !fragment.isEmpty, let key = self.callKey(object) else { return [] }
+                self.argumentsSent.insert(key)
                 return self.calls.delta(key, arguments: fragment).map { [$0] } ?? []
+            case "response.function_call_arguments.done", "response.output_item.done":
+                // A server that sends the arguments only whole, at the end: send them then.
+                let arguments = object["arguments"]?.string ?? object["item"]?["arguments"]?.string ?? ""
+                guard !arguments.isEmpty, let key = self.callKey(object), self.argumentsSent.insert(key).inserted else { return [] }
+                return self.calls.delta(key, arguments: arguments).map { [$0] } ?? []
             case "response.reasoning_summary_text.delta":
                 guard let text = object["delta"]?.string, !text.isEmpty else { return [] }
                 let part = "\(object["item_id"]?.string ?? "")#\(object["summary_index"]?.int ?? 0)"
@@ -59,6 +67,13 @@ extension OpenAIResponsesTranslator {
             default:
                 return []
             }
+        }
+
+        /// The started call an argument event belongs to (by `output_index`, else `item_id`).
+        private func callKey(_ object: JSONObject) -> Int64? {
+            let key = object["output_index"]?.int ?? (object["item_id"] ?? object["item"]?["id"])?.string.flatMap { self.callOutputIndex[$0] }
+            guard let key, self.calls.index(of: key) != nil else { return nil }
+            return key
         }
 
         private static func text(_ delta: JSONValue?) -> [StreamEvent] {

@@ -41,6 +41,15 @@ struct TypedGatewayLessonsTests {
         #expect(events.first == call(0, id: "toolu_1", name: "get_weather", #"{"city":"Oslo"}"#))
     }
 
+    @Test func responsesArgumentsSentOnlyWholeAtTheEndAreKept() {
+        let events = typedEvents(.responses, [
+            event("response.output_item.added", #"{"type":"response.output_item.added","output_index":0,"item":{"id":"fc_1","type":"function_call","call_id":"c","name":"get_weather","arguments":""}}"#),
+            event("response.function_call_arguments.done", #"{"type":"response.function_call_arguments.done","item_id":"fc_1","output_index":0,"arguments":"{\"city\":\"Oslo\"}"}"#),
+            event("response.output_item.done", #"{"type":"response.output_item.done","output_index":0,"item":{"id":"fc_1","type":"function_call","call_id":"c","name":"get_weather","arguments":"{\"city\":\"Oslo\"}"}}"#),
+        ])
+        #expect(events == [call(0, id: "c", name: "get_weather"), call(0, #"{"city":"Oslo"}"#)])
+    }
+
     // MARK: LiteLLM #18238: tool name lost when a chunk carries text and tool calls
 
     @Test func aChatChunkWithTextAndACallKeepsBothAndTheName() {
