@@ -161,4 +161,21 @@ struct TypedRouterMatrixTests {
             Self.expectation(scenario, api)?.check(flex, "\(label) flex")
         }
     }
+
+    /// A streamed typed call on flex: the `route` event says flex, and the events the router held
+    /// back until the start (the provider's preamble) translate like the rest.
+    @Test(arguments: RouterRaceTests.flexAPIs, [Scenario.parallelToolCalls, .reasoningEffort])
+    func streamedOnFlex(_ api: Api, _ scenario: Scenario) async throws {
+        try await RouterRaceTests.withRouter { router, sim in
+            let label = "\(api.name)/\(scenario.rawValue)"
+            let id = "typed-flex-stream-\(api.name)-\(scenario.rawValue)"
+            let (events, record) = try await Self.stream(router, Self.request(api, scenario, startWithin: "00h-00m-30s", id: id))
+            #expect(events.first == .route(RouteDecision(tier: .flex, flexWaitMicroseconds: record.flexWaitMicroseconds)), "\(label)")
+            let streamed = TypedStreamAccumulator(events)
+            #expect(streamed.problems.isEmpty, "\(label): \(streamed.problems)")
+            Self.expectation(scenario, api)?.check(streamed.result, label)
+            #expect(streamed.result.usage == record.tokens)
+            Self.expectMatchesLedger(record, try await RouterRaceTests.ledger(sim, id, count: 1), api)
+        }
+    }
 }
