@@ -165,10 +165,24 @@ public final class FlexClient: Sendable {
     /// Closes the client: no new calls (they fail with UNAVAILABLE, `client_closed`); the calls
     /// already started finish; then each connection sends GOAWAY and closes. Returns once every
     /// connection is closed. Calling it again waits for the same.
+    ///
+    /// Cancelling the task that waits here stops the wait: the calls still in flight fail with
+    /// UNAVAILABLE (`client_closed`) and the connections close at once.
     public func close() async {
         let manager = self.manager
-        let future = manager.loop.flatSubmit { manager.close() }
-        try? await future.get()
+        await withTaskCancellationHandler {
+            let future = manager.loop.flatSubmit { manager.close() }
+            try? await future.get()
+        } onCancel: {
+            manager.loop.execute { manager.closeNow(error: FlexClient.closedError) }
+        }
+    }
+
+    /// Starts ``close()`` without waiting for it: calls made after this returns are refused, the
+    /// ones already started finish.
+    public func beginGracefulShutdown() {
+        let manager = self.manager
+        manager.loop.execute { _ = manager.close() }
     }
 
     // MARK: - Internals

@@ -48,7 +48,7 @@ import Testing
 
     @Test func aPerCallKeyOverridesTheConfiguredOneAndNoKeyMeansEmpty() async throws {
         try await withFakeServer { server in
-            try await withFlexClient(host: "127.0.0.1", port: server.port) { client in
+            try await withTestClient(server) { client in
                 async let first = client.complete(Fixtures.request())
                 let connection = await server.accept()
                 try await connection.handshake()
@@ -70,7 +70,7 @@ import Testing
 
     @Test func largeRequestsAndResponsesTravelCompressed() async throws {
         try await withFakeServer { server in
-            try await withFlexClient(host: "127.0.0.1", port: server.port) { client in
+            try await withTestClient(server) { client in
                 let big = Fixtures.largeRequest(bytes: 20_000)
                 async let result = client.complete(big)
                 let connection = await server.accept()
@@ -99,7 +99,7 @@ import Testing
     @Test func withoutCompressionNothingIsOfferedOrCompressed() async throws {
         try await withFakeServer { server in
             let configuration = Fixtures.configuration { $0.compression = false }
-            try await withFlexClient(host: "127.0.0.1", port: server.port, configuration: configuration) { client in
+            try await withTestClient(server, configuration: configuration) { client in
                 async let result = client.complete(Fixtures.largeRequest(bytes: 20_000))
                 let connection = await server.accept()
                 let hello = try await connection.handshake()
@@ -114,7 +114,7 @@ import Testing
 
     @Test func aServerThatChoosesNoCompressionGetsUncompressedRequests() async throws {
         try await withFakeServer { server in
-            try await withFlexClient(host: "127.0.0.1", port: server.port) { client in
+            try await withTestClient(server) { client in
                 async let result = client.complete(Fixtures.largeRequest(bytes: 20_000))
                 let connection = await server.accept()
                 try await connection.handshake(compression: [])
@@ -128,7 +128,7 @@ import Testing
 
     @Test func aFailedCallThrowsTheServersStatusWithTheSavingsRecord() async throws {
         try await withFakeServer { server in
-            try await withFlexClient(host: "127.0.0.1", port: server.port) { client in
+            try await withTestClient(server) { client in
                 let result = Task { try await client.complete(Fixtures.request()) }
                 let connection = await server.accept()
                 try await connection.handshake()
@@ -156,7 +156,7 @@ import Testing
 
     @Test func tooManyStreamsFromTheServerIsSafeToRetry() async throws {
         try await withFakeServer { server in
-            try await withFlexClient(host: "127.0.0.1", port: server.port) { client in
+            try await withTestClient(server) { client in
                 let result = Task { try await client.complete(Fixtures.request()) }
                 let connection = await server.accept()
                 try await connection.handshake()
@@ -171,7 +171,7 @@ import Testing
 
     @Test func aRequestLargerThanTheServersLimitFailsBeforeAnythingIsSent() async throws {
         try await withFakeServer { server in
-            try await withFlexClient(host: "127.0.0.1", port: server.port) { client in
+            try await withTestClient(server) { client in
                 let connectionTask = Task { await server.accept() }
                 // The server accepts 16 KiB; this request is 100 KB (and barely compresses).
                 var random = SystemRandomNumberGenerator()
@@ -196,7 +196,7 @@ import Testing
 
     @Test func pingsFromTheServerAreAnswered() async throws {
         try await withFakeServer { server in
-            try await withFlexClient(host: "127.0.0.1", port: server.port) { client in
+            try await withTestClient(server) { client in
                 async let result = client.complete(Fixtures.request())
                 let connection = await server.accept()
                 try await connection.handshake()
@@ -212,7 +212,7 @@ import Testing
     @Test func errorsAndTheirDescriptionsNeverContainKeys() async throws {
         try await withFakeServer { server in
             let configuration = Fixtures.configuration { $0.apiKey = Secret(Fixtures.apiKey) }
-            try await withFlexClient(host: "127.0.0.1", port: server.port, configuration: configuration) { client in
+            try await withTestClient(server, configuration: configuration) { client in
                 let result = Task { try await client.complete(Fixtures.request()) }
                 let connection = await server.accept()
                 try await connection.handshake()

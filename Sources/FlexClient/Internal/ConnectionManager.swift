@@ -158,6 +158,15 @@ final class ConnectionManager: @unchecked Sendable {
         }
     }
 
+    /// Stops taking calls and fails every call in flight with `error`; the connections close now.
+    func closeNow(error: FlexClientError) {
+        self.loop.assertInEventLoop()
+        if case .running = self.state { _ = self.close() }
+        for connection in Array(self.connections.values) {
+            connection.close(graceful: false, error: error)
+        }
+    }
+
     /// Stops taking calls; the calls already started finish, then every connection closes. The
     /// future completes once all are closed.
     func close() -> EventLoopFuture<Void> {

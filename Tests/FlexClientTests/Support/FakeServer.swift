@@ -1,3 +1,4 @@
+import FlexClient
 import FlexCodec
 import NIOConcurrencyHelpers
 import NIOCore
@@ -257,4 +258,24 @@ final class AsyncQueue<Element: Sendable>: Sendable {
     }
 
     var count: Int { self.state.withLockedValue { $0.items.count } }
+}
+
+/// Runs `body` with a client of `server`. When `body` throws, the server's connections are
+/// closed first, so that calls the test left waiting fail rather than hold up the client's close.
+func withTestClient<T>(
+    _ server: FakeServer,
+    configuration: FlexClient.Configuration = .defaults,
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (FlexClient) async throws -> T
+) async throws -> T {
+    let client = try FlexClient(host: "127.0.0.1", port: server.port, configuration: configuration)
+    do {
+        let result = try await body(client)
+        await client.close()
+        return result
+    } catch {
+        await server.stop()
+        await client.close()
+        throw error
+    }
 }

@@ -92,3 +92,15 @@ func failure<T: Sendable>(
 ) async -> FlexClientError? {
     await failure(of: { try await task.value }, sourceLocation: sourceLocation)
 }
+
+extension FlexEventStream {
+    /// Every event until the end.
+    func collect() async throws(FlexClientError) -> [StreamEvent] {
+        var events: [StreamEvent] = []
+        var iterator = self.makeAsyncIterator()
+        while let event = try await iterator.next() {
+            events.append(event)
+        }
+        return events
+    }
+}
