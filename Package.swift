@@ -19,18 +19,24 @@ let package = Package(
     products: [
         .library(name: "FlexCodec", targets: ["FlexCodec"]),
         .library(name: "FlexRouter", targets: ["FlexRouter"]),
+        .library(name: "FlexServer", targets: ["FlexServer"]),
         .library(name: "FlexHTTP", targets: ["FlexHTTP"]),
         .library(name: "FlexSSE", targets: ["FlexSSE"]),
         .library(name: "FlexCatalog", targets: ["FlexCatalog"]),
         .library(name: "FlexSim", targets: ["FlexSim"]),
         .library(name: "FlexClient", targets: ["FlexClient"]),
         .executable(name: "flexsim", targets: ["flexsim"]),
+        .executable(name: "flexd", targets: ["flexd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // MARK: C libraries (Debian -dev packages, found through pkg-config)
@@ -136,6 +142,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The TCP server speaking Proto/PROTOCOL.md, on top of the router.
+        .target(
+            name: "FlexServer",
+            dependencies: [
+                "FlexCodec",
+                "FlexRouter",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The Swift client library: connections, handshake, multiplexed calls, flow control,
         // deadlines, cancellation and reconnects over FlexCodec. No FlexRouter: a backend that calls
         // flexd needs only the protocol.
@@ -153,6 +177,27 @@ let package = Package(
 
         // MARK: Executables
 
+        .executableTarget(
+            name: "flexd",
+            dependencies: [
+                "FlexServer",
+                "FlexRouter",
+                "FlexCatalog",
+                "FlexCodec",
+                "FlexHTTP",
+                "FlexSim",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "flexsim",
             dependencies: [
@@ -180,6 +225,17 @@ let package = Package(
 
         // MARK: Tests
 
+        // Fixtures shared by the test targets: an in-process flexsim and a loopback HTTP client.
+        .target(
+            name: "FlexTestSupport",
+            dependencies: [
+                "FlexSim", "FlexCatalog", "FlexJSON", "FlexRouter",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/FlexTestSupport",
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(
             name: "FlexCodecTests",
             dependencies: [
@@ -195,7 +251,7 @@ let package = Package(
             name: "FlexRouterTests",
             // FlexSim: the adapters are tested against an in-process flexsim over real HTTP.
             dependencies: [
-                "FlexRouter", "FlexCodec", "FlexJSON", "FlexCatalog", "FlexSim", "FlexHTTP",
+                "FlexRouter", "FlexCodec", "FlexJSON", "FlexCatalog", "FlexSim", "FlexHTTP", "FlexTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -217,6 +273,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "FlexServerTests",
+            dependencies: [
+                "FlexServer", "FlexRouter", "FlexCodec", "FlexCatalog", "FlexSim", "FlexHTTP", "FlexJSON", "FlexTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "FlexSSETests",
             dependencies: ["FlexSSE"],
             swiftSettings: swiftSettings
@@ -228,6 +293,7 @@ let package = Package(
             dependencies: [
                 "FlexHTTP",
                 "FlexSSE",
+                "FlexTestSupport",
                 "CCurl",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import FlexTestSupport
 import FlexCodec
 import FlexJSON
 import NIOCore

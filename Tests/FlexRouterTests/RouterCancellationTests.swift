@@ -4,6 +4,7 @@ import FlexJSON
 import FlexSim
 import Logging
 import NIOCore
+import FlexTestSupport
 import Testing
 
 @testable import FlexRouter
@@ -68,11 +69,10 @@ struct RouterCancellationTests {
         }
     }
 
-    /// Waits until flexsim reports `count` provider requests in flight (`/healthz` `in_flight`).
+    /// Waits until flexsim reports `count` provider requests in flight.
     static func waitForActiveRequests(_ sim: FlexsimFixture, _ count: Int) async throws {
         for _ in 0..<400 {
-            let health = try JSONParser.parse(LoopbackHTTP.send(port: sim.port, method: "GET", path: "/healthz").text)
-            if let active = health["in_flight"]?.int, active >= count { return }
+            if try sim.inFlight() >= count { return }
             try await Task.sleep(for: .milliseconds(10))
         }
         Issue.record("flexsim never had \(count) requests in flight")

@@ -5,6 +5,7 @@ import FlexJSON
 import FlexSim
 import Logging
 import NIOCore
+import FlexTestSupport
 import Testing
 
 @testable import FlexRouter
@@ -97,15 +98,7 @@ struct RouterRaceTests {
 
     /// flexsim's ledger rows for a correlation id, waiting until `count` are there.
     static func ledger(_ sim: FlexsimFixture, _ id: String, count: Int) async throws -> [JSONValue] {
-        for _ in 0..<200 {
-            let response = try LoopbackHTTP.send(port: sim.port, method: "GET", path: "/sim/ledger")
-            let rows = try response.text.split(separator: "\n").map { try JSONParser.parse(String($0)) }
-                .filter { $0["correlation_id"]?.string == id }
-            if rows.count >= count { return rows }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        Issue.record("flexsim's ledger never had \(count) rows for \(id)")
-        return []
+        try await sim.ledgerRows(id, count: count)
     }
 
     /// The savings record must equal what flexsim billed: tokens of the billed row, its tier, and

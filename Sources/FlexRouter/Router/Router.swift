@@ -44,16 +44,18 @@ public final class Router: Sendable {
         self.pricing = SavingsCalculator(catalog: configuration.catalog)
     }
 
-    /// A unary call: the provider's non-streamed answer and the savings record.
+    /// A unary call: the provider's non-streamed answer (for a typed call, the typed result
+    /// instead) and the savings record.
     public func complete(_ request: InferenceRequest, logger: Logger) async throws(RouterFailure) -> (InferenceResponse, SavingsRecord) {
         let (body, record) = try await self.run(request, emit: nil, logger: logger)
-        return (InferenceResponse(requestID: record.requestID, nativeJSON: body), record)
+        return (try TypedCall.response(to: request, answer: body, record: record), record)
     }
 
     /// A streaming call: a ``RouteDecision`` event once the call has committed to a tier, then the
-    /// provider's events as sent; returns the savings record once the provider's stream ended.
+    /// provider's events as sent (for a typed call, the typed events they mean: ``TypedCall``);
+    /// returns the savings record once the provider's stream ended.
     public func stream(_ request: InferenceRequest, logger: Logger, emit: @escaping Emit) async throws(RouterFailure) -> SavingsRecord {
-        try await self.run(request, emit: emit, logger: logger).1
+        try await self.run(request, emit: TypedCall.emitter(for: request, emit), logger: logger).1
     }
 
     // MARK: - The call
@@ -70,7 +72,7 @@ public final class Router: Sendable {
         let plan: TierPlan
         let model: ModelEntry
         do {
-            (call, plan, model) = try self.prepare(request, on: date)
+            (call, plan, model) = try self.prepare(request, on: date, streaming: emit != nil)
         } catch {
             logger.debug("call refused", metadata: ["request_id": "\(request.requestID)", "error_code": "\(error.errorCode)"])
             throw RouterFailure(error)
@@ -266,7 +268,7 @@ public final class Router: Sendable {
 
     // MARK: - Preparation
 
-    func prepare(_ request: InferenceRequest, on date: CalendarDate) throws(RouterError) -> (PreparedCall, TierPlan, ModelEntry) {
+    func prepare(_ request: InferenceRequest, on date: CalendarDate, streaming: Bool = false) throws(RouterError) -> (PreparedCall, TierPlan, ModelEntry) {
         guard let provider = request.provider else {
             throw RouterError(.invalidArgument, "missing_provider", "set provider: openai, anthropic or gemini", details: ["field": "provider"])
         }
@@ -310,10 +312,8 @@ public final class Router: Sendable {
         switch request.body {
         case .nativeJSON(let json):
             body = try NativeBody.parseRequest(json, api: api)
-        case .chat:
-            throw RouterError(.unimplemented, "typed_requests_not_supported",
-                              "typed (provider-neutral) requests are not supported yet; send the provider's native JSON",
-                              details: ["field": "chat"])
+        case .chat(let chat):
+            body = try TypedCall.nativeBody(chat, api: api, model: request.model, streaming: streaming)
         case nil:
             throw RouterError(.invalidArgument, "missing_body", "send the \(api.name) request body as native_json", details: ["field": "native_json"])
         }

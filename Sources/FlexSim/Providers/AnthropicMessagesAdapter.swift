@@ -36,6 +36,7 @@ struct AnthropicMessagesAdapter: APIAdapter {
             for (index, tool) in try check.array(tools, "tools").enumerated() {
                 let object = try check.object(tool, "tools.\(index)")
                 _ = try check.string(try check.required(object, "name", "tools.\(index)"), "tools.\(index).name")
+                try check.anthropicTool(object, "tools.\(index)")
                 blocks.append((tool, TokenEstimator.strings(in: tool) + 8, breakpoint(tool)))
             }
         }
@@ -86,9 +87,11 @@ struct AnthropicMessagesAdapter: APIAdapter {
                     case "tool_use":
                         for key in ["id", "name"] { _ = try check.string(try check.required(block, key, partPath), "\(partPath).\(key)") }
                         _ = try check.object(try check.required(block, "input", partPath), "\(partPath).input")
+                        try check.anthropicToolBlock(block, type: type, partPath)
                         tokens += TokenEstimator.strings(in: part)
                     case "tool_result":
                         _ = try check.string(try check.required(block, "tool_use_id", partPath), "\(partPath).tool_use_id")
+                        try check.anthropicToolBlock(block, type: type, partPath)
                         tokens += TokenEstimator.strings(in: part)
                         lastIsToolResult = role == "user"
                     default: tokens += TokenEstimator.strings(in: part)
@@ -128,7 +131,9 @@ struct AnthropicMessagesAdapter: APIAdapter {
         }
         if let choice = root["tool_choice"], !choice.isNull {
             let object = try check.object(choice, "tool_choice")
-            switch try check.enumValue(object, "type", "tool_choice", ["auto", "any", "tool", "none"]) {
+            let type = try check.enumValue(object, "type", "tool_choice", ["auto", "any", "tool", "none"])
+            try check.anthropicToolChoice(object, type: type)
+            switch type {
             case "any": request.toolChoice = .required
             case "tool": request.toolChoice = .named(try check.string(try check.required(object, "name", "tool_choice"), "tool_choice.name"))
             case "none": request.toolChoice = .none
@@ -136,6 +141,7 @@ struct AnthropicMessagesAdapter: APIAdapter {
             }
             request.parallelToolCalls = !(try check.bool(object, "disable_parallel_tool_use", "tool_choice") ?? false)
         }
+        if let config = root["output_config"], !config.isNull { try check.anthropicOutputConfig(try check.object(config, "output_config")) }
         if let config = root["output_config"], !config.isNull, let format = try check.object(config, "output_config")["format"], !format.isNull {
             let object = try check.object(format, "output_config.format")
             _ = try check.enumValue(object, "type", "output_config.format", ["json_schema"])

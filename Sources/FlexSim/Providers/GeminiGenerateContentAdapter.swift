@@ -59,6 +59,7 @@ struct GeminiGenerateContentAdapter: APIAdapter {
                 let partPath = "\(path).parts[\(partIndex)]"
                 let partObject = try check.object(part, partPath)
                 try check.only(partObject, Self.partKeys, partPath)
+                try check.geminiPart(partObject, partPath)
                 if let blob = Self.field(partObject, "inlineData", "inline_data") {
                     let blobObject = try check.object(blob, "\(partPath).inline_data")
                     let mime = Self.field(blobObject, "mimeType", "mime_type")?.string ?? ""
@@ -115,13 +116,23 @@ struct GeminiGenerateContentAdapter: APIAdapter {
         if let tools = root["tools"], !tools.isNull {
             for (index, tool) in try check.array(tools, "tools").enumerated() {
                 let object = try check.object(tool, "tools[\(index)]")
-                for declaration in Self.field(object, "functionDeclarations", "function_declarations")?.array ?? [] {
+                for (declarationIndex, declaration) in (Self.field(object, "functionDeclarations", "function_declarations")?.array ?? []).enumerated() {
                     guard let name = declaration["name"]?.string else { throw check.missing("tools[\(index)].function_declarations.name") }
+                    try check.geminiFunctionDeclaration(try check.object(declaration, "tools[\(index)].function_declarations[\(declarationIndex)]"),
+                                                        "tools[\(index)].function_declarations[\(declarationIndex)]")
                     let parameters = declaration["parametersJsonSchema"] ?? declaration["parameters_json_schema"] ?? declaration["parameters"]
                     request.tools.append(ToolSpec(name: name, parameters: parameters))
                 }
             }
             toolTokens = TokenEstimator.strings(in: tools)
+        }
+        if let toolConfig = Self.field(root, "toolConfig", "tool_config") {
+            let object = try check.object(toolConfig, "tool_config")
+            try check.only(object, ["functionCallingConfig", "function_calling_config", "retrievalConfig", "retrieval_config",
+                                    "includeServerSideToolInvocations"], "tool_config")
+            if let calling = Self.field(object, "functionCallingConfig", "function_calling_config") {
+                try check.geminiFunctionCallingConfig(try check.object(calling, "tool_config.function_calling_config"), "tool_config.function_calling_config")
+            }
         }
         if let toolConfig = Self.field(root, "toolConfig", "tool_config"),
            let mode = (Self.field(toolConfig.object ?? [:], "functionCallingConfig", "function_calling_config"))?["mode"]?.string?.uppercased() {

@@ -43,6 +43,7 @@ struct GeminiInteractionsAdapter: APIAdapter {
             let object = try check.object(item, path)
             let type = try check.string(try check.required(object, "type", path), "\(path).type")
             guard itemTypes.contains(type) else { throw check.badValue("\(path).type", type, allowed: itemTypes) }
+            try check.interactionsStep(object, type: type, path)
             lastIsFunctionResult = type == "function_result"
             let contents: [JSONValue] = type == "user_input" || type == "model_output" ? (object["content"]?.array ?? []) : [item]
             for content in contents {
@@ -70,6 +71,7 @@ struct GeminiInteractionsAdapter: APIAdapter {
             request.maxOutputTokens = try check.int(object, "max_output_tokens", "generation_config", min: 1)
             level = try check.enumValue(object, "thinking_level", "generation_config", ["minimal", "low", "medium", "high"])
             request.visibleThinking = (try check.optionalString(object, "thinking_summaries", "generation_config")) == "auto"
+            if let choice = object["tool_choice"], !choice.isNull { try check.interactionsToolChoice(choice) }
             if let choice = object["tool_choice"]?.string { request.toolChoice = choice == "none" ? .none : choice == "any" ? .required : .auto }
         }
         var toolTokens = 0
@@ -78,12 +80,15 @@ struct GeminiInteractionsAdapter: APIAdapter {
                 let object = try check.object(tool, "tools[\(index)]")
                 guard object["type"]?.string == "function" else { continue }
                 let name = try check.string(try check.required(object, "name", "tools[\(index)]"), "tools[\(index)].name")
+                try check.only(object, ["type", "name", "description", "parameters"], "tools[\(index)]")
+                if let parameters = object["parameters"], !parameters.isNull { _ = try check.object(parameters, "tools[\(index)].parameters") }
                 request.tools.append(ToolSpec(name: name, parameters: object["parameters"]))
             }
             toolTokens = TokenEstimator.strings(in: tools)
         }
         var formats: [JSONValue] = []
         if let format = root["response_format"], !format.isNull { formats = format.array ?? [format] }
+        for format in formats { try check.interactionsResponseFormat(format) }
         for format in formats where format["type"]?.string == "text" {
             let mime = format["mime_type"]?.string
             if let schema = format["schema"], !schema.isNull { request.responseSchema = schema } else if mime == "application/json" { request.jsonObject = true }

@@ -50,6 +50,9 @@ struct OpenAIChatAdapter: APIAdapter {
                     let type = try check.string(try check.required(partObject, "type", partPath), check.path(partPath, "type"))
                     let types = ["text", "image_url", "input_audio", "file", "refusal"]
                     guard types.contains(type) else { throw check.badValue(check.path(partPath, "type"), type, allowed: types) }
+                    if ["system", "developer", "tool"].contains(role) && type != "text" {
+                        throw check.badValue(check.path(partPath, "type"), type, allowed: ["text"])
+                    }
                     if type == "text" { _ = try check.string(try check.required(partObject, "text", partPath), check.path(partPath, "text")) }
                     if type == "image_url" {
                         guard role == "user" else {
@@ -57,10 +60,17 @@ struct OpenAIChatAdapter: APIAdapter {
                         }
                         let image = try check.object(try check.required(partObject, "image_url", partPath), check.path(partPath, "image_url"))
                         _ = try check.string(try check.required(image, "url", check.path(partPath, "image_url")), check.path(partPath, "image_url.url"))
+                        try check.chatImageURL(image, check.path(partPath, "image_url"))
                     }
                 }
             }
             if role == "tool" { _ = try check.string(try check.required(object, "tool_call_id", path), check.path(path, "tool_call_id")) }
+            if let calls = object["tool_calls"], !calls.isNull {
+                guard role == "assistant" else { throw check.unknown(check.path(path, "tool_calls")) }
+                for (callIndex, call) in try check.array(calls, check.path(path, "tool_calls")).enumerated() {
+                    try check.chatToolCall(call, check.path(check.path(path, "tool_calls"), index: callIndex))
+                }
+            }
             let counted = OpenAICommon.contentTokens(content)
             textTokens += 4 + counted.text + (object["tool_calls"].map(TokenEstimator.strings(in:)) ?? 0)
             imageTokens += counted.images

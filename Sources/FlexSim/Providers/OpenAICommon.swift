@@ -62,6 +62,7 @@ enum OpenAICommon {
             } else {
                 guard type == "function" else { continue }   // built-in tools (web_search, ...) are accepted and never called
                 let name = try check.string(try check.required(tool, "name", path), check.path(path, "name"))
+                try check.responsesFunctionTool(tool, path)
                 specs.append(ToolSpec(name: name, parameters: tool["parameters"]))
             }
         }

@@ -44,9 +44,11 @@ struct OpenAIResponsesAdapter: APIAdapter {
                     if case .array(let parts) = content {
                         for (partIndex, part) in parts.enumerated() {
                             let partPath = check.path(check.path(path, "content"), index: partIndex)
-                            let partType = try check.string(try check.required(try check.object(part, partPath), "type", partPath), check.path(partPath, "type"))
+                            let partObject = try check.object(part, partPath)
+                            let partType = try check.string(try check.required(partObject, "type", partPath), check.path(partPath, "type"))
                             let types = ["input_text", "input_image", "input_file", "input_audio", "output_text", "refusal"]
                             guard types.contains(partType) else { throw check.badValue(check.path(partPath, "type"), partType, allowed: types) }
+                            if partType == "input_image" { try check.responsesInputImage(partObject, partPath) }
                         }
                     } else if content.string == nil {
                         throw check.wrongType(check.path(path, "content"), expected: "one of a string or array of objects", got: content)
@@ -56,7 +58,19 @@ struct OpenAIResponsesAdapter: APIAdapter {
                     imageTokens += counted.images
                 case "function_call_output":
                     _ = try check.string(try check.required(object, "call_id", path), check.path(path, "call_id"))
-                    _ = try check.required(object, "output", path)
+                    let output = try check.required(object, "output", path)
+                    if case .array(let parts) = output {
+                        for (partIndex, part) in parts.enumerated() {
+                            let partPath = check.path(check.path(path, "output"), index: partIndex)
+                            let partObject = try check.object(part, partPath)
+                            let types = ["input_text", "input_image", "input_file"]
+                            let partType = try check.string(try check.required(partObject, "type", partPath), check.path(partPath, "type"))
+                            guard types.contains(partType) else { throw check.badValue(check.path(partPath, "type"), partType, allowed: types) }
+                            if partType == "input_image" { try check.responsesInputImage(partObject, partPath) }
+                        }
+                    } else if output.string == nil {
+                        throw check.wrongType(check.path(path, "output"), expected: "one of a string or array of objects", got: output)
+                    }
                     textTokens += TokenEstimator.strings(in: item)
                 case "function_call":
                     for key in ["call_id", "name", "arguments"] { _ = try check.string(try check.required(object, key, path), check.path(path, key)) }

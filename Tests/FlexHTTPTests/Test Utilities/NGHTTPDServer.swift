@@ -1,3 +1,4 @@
+import FlexTestSupport
 import Foundation
 import NIOCore
 import NIOPosix

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 #if canImport(Glibc)
 import Glibc
@@ -7,25 +7,25 @@ import Glibc
 /// A deliberately small blocking HTTP/1.1 client for tests against flexsim on loopback: one
 /// request per connection (`connection: close`), the answer read to EOF, chunked framing removed.
 /// It stands in for FlexHTTP until that lands; it sees the raw bytes, so a cut stream stays cut.
-enum LoopbackHTTP {
-    struct Response {
-        var status: Int
-        var headers: [(String, String)]
-        var body: [UInt8]
+public enum LoopbackHTTP {
+    public struct Response {
+        public var status: Int
+        public var headers: [(String, String)]
+        public var body: [UInt8]
 
-        func header(_ name: String) -> String? {
+        public func header(_ name: String) -> String? {
             self.headers.first { $0.0.lowercased() == name.lowercased() }?.1
         }
 
-        var bodyBuffer: ByteBuffer { ByteBuffer(bytes: self.body) }
-        var text: String { String(decoding: self.body, as: UTF8.self) }
+        public var bodyBuffer: ByteBuffer { ByteBuffer(bytes: self.body) }
+        public var text: String { String(decoding: self.body, as: UTF8.self) }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    static func send(port: Int, method: String = "POST", path: String, headers: [(String, String)] = [],
+    public static func send(port: Int, method: String = "POST", path: String, headers: [(String, String)] = [],
                      body: ByteBuffer = ByteBuffer()) throws(Failure) -> Response {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket() failed") }
@@ -62,7 +62,7 @@ enum LoopbackHTTP {
         return try self.parse(raw)
     }
 
-    static func parse(_ raw: [UInt8]) throws(Failure) -> Response {
+    public static func parse(_ raw: [UInt8]) throws(Failure) -> Response {
         guard let headEnd = self.find([13, 10, 13, 10], in: raw, from: 0) else {
             throw Failure(description: "no complete HTTP head in \(raw.count) bytes")
         }
@@ -82,7 +82,7 @@ enum LoopbackHTTP {
     }
 
     /// Removes chunked framing; a cut body yields what arrived whole.
-    static func dechunk(_ bytes: [UInt8]) -> [UInt8] {
+    public static func dechunk(_ bytes: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         var position = 0
         while let lineEnd = self.find([13, 10], in: bytes, from: position) {
@@ -97,7 +97,7 @@ enum LoopbackHTTP {
         return out
     }
 
-    static func find(_ needle: [UInt8], in bytes: [UInt8], from start: Int) -> Int? {
+    public static func find(_ needle: [UInt8], in bytes: [UInt8], from start: Int) -> Int? {
         guard !needle.isEmpty, bytes.count >= needle.count, start <= bytes.count - needle.count else { return nil }
         var index = start
         while index <= bytes.count - needle.count {

@@ -1,0 +1,283 @@
+public import FlexCodec
+public import NIOCore
+
+/// One client connection's protocol state (PROTOCOL.md sections 4–6, 10, 11), as a pure state
+/// machine: the connection's reading task feeds it every decoded frame and every call's end, and
+/// carries out the ``Action`` it returns. Frame-level validity (preface, header fields, HELLO first,
+/// increasing stream ids) is already checked by ``FrameDecoder``; this machine owns what needs the
+/// state of each call.
+///
+/// ```
+///   awaitingHello --HELLO ok--> active --beginDrain--> draining --last call ends--> closed
+///         |                       |                        |
+///         +--bad HELLO----------> closed <--protocol error-+ (GOAWAY sent)
+/// ```
+///
+/// A stream lives from its HEADERS until its call ends (``callFinished(_:)``): `awaitingRequest`
+/// until the request MESSAGE (with END_STREAM) arrives, then `running`.
+public struct ServerConnectionStateMachine: Sendable {
+    public struct Configuration: Sendable, Hashable {
+        /// What the server announces in HELLO and enforces.
+        public var limits: ResolvedLimits
+        /// Compression algorithms offered (`[.lz4]` or `[]`).
+        public var compression: [Compression]
+        /// Pings tolerated without a call in between before the connection is closed as abusive.
+        public var maxPingsWithoutCalls: Int
+        public var agent: String
+
+        public init(limits: ResolvedLimits = .defaults, compression: [Compression] = [.lz4], maxPingsWithoutCalls: Int = 1000,
+                    agent: String = "flexd") {
+            self.limits = limits
+            self.compression = compression
+            self.maxPingsWithoutCalls = maxPingsWithoutCalls
+            self.agent = agent
+        }
+    }
+
+    public enum Action: Sendable, Equatable {
+        case none
+        /// Answer the client's HELLO; from now on encode and decode with `negotiated`.
+        case sendHello(Hello, NegotiatedConnection)
+        /// The request of a call is complete: run it.
+        case startCall(StreamID, RequestHeaders, ByteBuffer)
+        /// Stop a running call; its trailers say `status`.
+        case cancelCall(StreamID, Status)
+        /// End a stream that never ran (refused, or cancelled before its request) with TRAILERS.
+        case refuse(StreamID, Status)
+        /// Answer a PING.
+        case pong(UInt64)
+        /// Give a running call's send window more credit.
+        case credit(StreamID, UInt32)
+        /// Send GOAWAY (a graceful drain: calls up to its last stream id still finish).
+        case sendGoAway(GoAway)
+        /// Send GOAWAY if given, then close the connection.
+        case close(GoAway?)
+    }
+
+    private enum State: Sendable {
+        case awaitingHello
+        case active(Active)
+        case draining(Active)
+        case closed
+    }
+
+    private struct Active: Sendable {
+        var negotiated: NegotiatedConnection
+        var streams: [StreamID: Stream] = [:]
+        /// The highest stream id opened (its HEADERS processed).
+        var highest: StreamID = .connection
+        var pingsSinceLastCall = 0
+    }
+
+    private enum Stream: Sendable {
+        case awaitingRequest(RequestHeaders)
+        case running
+    }
+
+    private var state: State = .awaitingHello
+    public let configuration: Configuration
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    // MARK: Events
+
+    /// A frame from the client.
+    public mutating func receive(_ frame: FlexFrame) -> Action {
+        switch self.state {
+        case .awaitingHello:
+            return self.receiveFirst(frame)
+        case .active(var active):
+            let action = self.receive(frame, active: &active, draining: false)
+            if case .closed = self.state { return action }
+            self.state = .active(active)
+            return action
+        case .draining(var active):
+            let action = self.receive(frame, active: &active, draining: true)
+            if case .closed = self.state { return action }
+            if active.streams.isEmpty {
+                self.state = .closed
+                return action == .none ? .close(nil) : action
+            }
+            self.state = .draining(active)
+            return action
+        case .closed:
+            return .none
+        }
+    }
+
+    /// A call ended (its trailers were sent, or the connection is going away).
+    public mutating func callFinished(_ id: StreamID) -> Action {
+        switch self.state {
+        case .active(var active):
+            active.streams[id] = nil
+            self.state = .active(active)
+            return .none
+        case .draining(var active):
+            active.streams[id] = nil
+            if active.streams.isEmpty {
+                self.state = .closed
+                return .close(nil)
+            }
+            self.state = .draining(active)
+            return .none
+        case .awaitingHello, .closed:
+            return .none
+        }
+    }
+
+    /// Starts a graceful drain: GOAWAY with the highest stream id received; calls up to it finish;
+    /// the connection closes when the last one has.
+    public mutating func beginDrain() -> Action {
+        switch self.state {
+        case .awaitingHello:
+            self.state = .closed
+            return .close(GoAway(lastStreamID: .connection, code: .ok, message: "the server is shutting down", errorCode: "server_shutting_down"))
+        case .active(let active):
+            let goAway = GoAway(lastStreamID: active.highest, code: .ok, message: "the server is shutting down", errorCode: "server_shutting_down")
+            if active.streams.isEmpty {
+                self.state = .closed
+                return .close(goAway)
+            }
+            self.state = .draining(active)
+            return .sendGoAway(goAway)
+        case .draining, .closed:
+            return .none
+        }
+    }
+
+    /// A connection error (a decoding error, a flow-control violation, a timeout): GOAWAY and close.
+    public mutating func fail(code: StatusCode, errorCode: String, message: String) -> Action {
+        let last: StreamID
+        switch self.state {
+        case .active(let active), .draining(let active): last = active.highest
+        case .awaitingHello, .closed: last = .connection
+        }
+        if case .closed = self.state { return .none }
+        self.state = .closed
+        return .close(GoAway(lastStreamID: last, code: code, message: message, errorCode: errorCode))
+    }
+
+    /// The streams whose calls are still running or awaiting their request.
+    public var openStreams: [StreamID] {
+        switch self.state {
+        case .active(let active), .draining(let active): Array(active.streams.keys)
+        case .awaitingHello, .closed: []
+        }
+    }
+
+    public var isClosed: Bool {
+        if case .closed = self.state { return true }
+        return false
+    }
+
+    /// What the handshake settled, once it has.
+    public var negotiated: NegotiatedConnection? {
+        switch self.state {
+        case .active(let active), .draining(let active): active.negotiated
+        case .awaitingHello, .closed: nil
+        }
+    }
+
+    // MARK: Transitions
+
+    private mutating func receiveFirst(_ frame: FlexFrame) -> Action {
+        switch frame {
+        case .hello(let hello):
+            do {
+                let (reply, negotiated) = try Handshake.answer(
+                    hello, limits: self.configuration.limits, compression: self.configuration.compression, agent: self.configuration.agent)
+                self.state = .active(Active(negotiated: negotiated))
+                return .sendHello(reply, negotiated)
+            } catch {
+                self.state = .closed
+                return .close(GoAway(lastStreamID: .connection, code: error.statusCode, message: error.message, errorCode: error.wireErrorCode))
+            }
+        case .goAway:
+            self.state = .closed
+            return .close(nil)
+        default:
+            // FrameDecoder lets nothing else through before HELLO.
+            self.state = .closed
+            return .close(GoAway(lastStreamID: .connection, code: .internal, message: "the first frame must be HELLO", errorCode: "protocol_error"))
+        }
+    }
+
+    private mutating func receive(_ frame: FlexFrame, active: inout Active, draining: Bool) -> Action {
+        switch frame {
+        case .requestHeaders(let id, let headers):
+            // Streams opened after a GOAWAY were not processed: their frames are ignored.
+            if draining { return .none }
+            active.highest = max(active.highest, id)
+            active.pingsSinceLastCall = 0
+            guard headers.method == RequestHeaders.Method.complete || headers.method == RequestHeaders.Method.stream else {
+                return .refuse(id, Status(code: .unimplemented, message: "unknown method \"\(headers.method.prefix(100))\"",
+                                          errorCode: "unknown_method"))
+            }
+            guard active.streams.count < self.configuration.limits.maxConcurrentStreams else {
+                return .refuse(id, Status(code: .resourceExhausted,
+                                          message: "more than \(self.configuration.limits.maxConcurrentStreams) calls open on this connection",
+                                          errorCode: "too_many_streams"))
+            }
+            active.streams[id] = .awaitingRequest(headers)
+            return .none
+
+        case .message(let id, let payload, let endStream):
+            switch active.streams[id] {
+            case .awaitingRequest(let headers)?:
+                guard endStream else {
+                    active.streams[id] = nil
+                    return .refuse(id, Status(code: .invalidArgument,
+                                              message: "the request MESSAGE must carry END_STREAM (one request per call)",
+                                              errorCode: "invalid_message"))
+                }
+                active.streams[id] = .running
+                return .startCall(id, headers, payload)
+            case .running?:
+                return .cancelCall(id, Status(code: .invalidArgument, message: "a call takes exactly one request MESSAGE",
+                                              errorCode: "invalid_message"))
+            case nil:
+                // A stream this side closed (refused, finished): the frames crossed on the wire.
+                return .none
+            }
+
+        case .cancel(let id, let cancel):
+            let status = Status(code: cancel.code, message: "cancelled by the client" + (cancel.reason.isEmpty ? "" : ": \(cancel.reason.prefix(200))"),
+                                errorCode: cancel.code == .deadlineExceeded ? "deadline_exceeded" : "cancelled")
+            switch active.streams[id] {
+            case .running?:
+                return .cancelCall(id, status)
+            case .awaitingRequest?:
+                active.streams[id] = nil
+                return .refuse(id, status)
+            case nil:
+                return .none
+            }
+
+        case .ping(let data, let ack):
+            if ack { return .none }
+            active.pingsSinceLastCall += 1
+            if active.pingsSinceLastCall > self.configuration.maxPingsWithoutCalls {
+                self.state = .closed
+                return .close(GoAway(lastStreamID: active.highest, code: .resourceExhausted,
+                                     message: "more than \(self.configuration.maxPingsWithoutCalls) pings without a call", errorCode: "too_many_pings"))
+            }
+            return .pong(data)
+
+        case .windowUpdate(let id, let increment):
+            guard case .running? = active.streams[id] else { return .none }
+            return .credit(id, increment)
+
+        case .goAway:
+            // The client opens no more calls; its open calls finish normally.
+            return .none
+
+        case .hello, .responseHeaders, .trailers:
+            // FrameDecoder rejects these from a client (second HELLO, server-only frames).
+            self.state = .closed
+            return .close(GoAway(lastStreamID: active.highest, code: .internal, message: "unexpected \(frame.type) frame",
+                                 errorCode: "protocol_error"))
+        }
+    }
+}

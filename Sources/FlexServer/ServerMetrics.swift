@@ -1,0 +1,58 @@
+internal import FlexCodec
+internal import Metrics
+
+/// The server's metrics, through swift-metrics (a no-op until the process bootstraps a backend;
+/// flexd bootstraps Prometheus). Names and labels are listed in README.md ("Observability").
+struct ServerMetrics: Sendable {
+    private let bytesIn = Counter(label: "flexd_bytes_received_total")
+    private let bytesOut = Counter(label: "flexd_bytes_sent_total")
+    private let inFlight = Gauge(label: "flexd_calls_in_flight")
+    private let connectionsOpen = Gauge(label: "flexd_connections")
+    private let duration = Metrics.Timer(label: "flexd_call_duration_seconds")
+    private let flexWait = Metrics.Timer(label: "flexd_flex_wait_seconds")
+    private let timeToStart = Metrics.Timer(label: "flexd_time_to_start_seconds")
+    private let saved = Counter(label: "flexd_saved_picousd_total")
+    private let fee = Counter(label: "flexd_fee_picousd_total")
+    private let standardCost = Counter(label: "flexd_standard_cost_picousd_total")
+    private let actualCost = Counter(label: "flexd_actual_cost_picousd_total")
+
+    init() {}
+
+    func bytesReceived(_ count: Int) { self.bytesIn.increment(by: count) }
+    func bytesSent(_ count: Int) { self.bytesOut.increment(by: count) }
+    func callsInFlight(_ count: Int) { self.inFlight.record(count) }
+    func connections(_ count: Int) { self.connectionsOpen.record(count) }
+
+    func refused(_ errorCode: String) {
+        Counter(label: "flexd_calls_refused_total", dimensions: [("reason", errorCode)]).increment()
+    }
+
+    func protocolError(_ errorCode: String) {
+        Counter(label: "flexd_protocol_errors_total", dimensions: [("error_code", errorCode)]).increment()
+    }
+
+    func callEnded(status: Status, savings: SavingsRecord?, duration: Duration) {
+        self.duration.recordNanoseconds(Self.nanoseconds(duration))
+        let outcome = status.code == .ok ? "ok" : (status.errorCode.isEmpty ? "\(status.code)" : status.errorCode)
+        Counter(label: "flexd_calls_total", dimensions: [
+            ("outcome", outcome),
+            ("tier_served", savings?.tierServed?.name ?? "none"),
+            ("provider", savings?.provider?.name ?? "none"),
+        ]).increment()
+        guard let savings else { return }
+        if let reason = savings.fallbackReason {
+            Counter(label: "flexd_fallbacks_total", dimensions: [("reason", reason.name)]).increment()
+        }
+        if savings.flexAttempts > 0 { self.flexWait.recordMicroseconds(Int64(clamping: savings.flexWaitMicroseconds)) }
+        self.timeToStart.recordMicroseconds(Int64(clamping: savings.timeToStartMicroseconds))
+        self.saved.increment(by: Int64(clamping: savings.savedPicoUSD))
+        self.fee.increment(by: Int64(clamping: savings.feePicoUSD))
+        self.standardCost.increment(by: Int64(clamping: savings.standardCostPicoUSD))
+        self.actualCost.increment(by: Int64(clamping: savings.actualCostPicoUSD))
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,58 @@
+public import FlexCodec
+public import FlexRouter
+public import Logging
+
+/// What the server calls for each call. ``RouterService`` is the real one; tests can put anything
+/// behind the wire protocol.
+public protocol InferenceService: Sendable {
+    /// A unary call.
+    func complete(_ request: InferenceRequest, context: CallContext) async throws(RouterFailure) -> (InferenceResponse, SavingsRecord)
+
+    /// A streaming call: `emit` suspends while the client is not ready (that is the backpressure from
+    /// the socket to the upstream transfer).
+    func stream(_ request: InferenceRequest, context: CallContext, emit: @escaping Router.Emit) async throws(RouterFailure) -> SavingsRecord
+}
+
+/// Who is calling, and how the call is bounded.
+public struct CallContext: Sendable {
+    public var tenant: Tenant
+    public var streamID: StreamID
+    /// From the call's HEADERS.
+    public var metadata: [String: String]
+    /// Carries `request_id`, `tenant` and `stream` metadata.
+    public var logger: Logger
+
+    public init(tenant: Tenant, streamID: StreamID, metadata: [String: String], logger: Logger) {
+        self.tenant = tenant
+        self.streamID = streamID
+        self.metadata = metadata
+        self.logger = logger
+    }
+}
+
+/// The router behind the wire: fills in what the caller left to the server (a request id, the
+/// tenant's own provider key) and routes.
+public struct RouterService: InferenceService {
+    public let router: Router
+
+    public init(router: Router) {
+        self.router = router
+    }
+
+    public func complete(_ request: InferenceRequest, context: CallContext) async throws(RouterFailure) -> (InferenceResponse, SavingsRecord) {
+        try await self.router.complete(Self.prepared(request, context), logger: context.logger)
+    }
+
+    public func stream(_ request: InferenceRequest, context: CallContext, emit: @escaping Router.Emit) async throws(RouterFailure) -> SavingsRecord {
+        try await self.router.stream(Self.prepared(request, context), logger: context.logger, emit: emit)
+    }
+
+    /// BYOK first: the caller's key wins; else the tenant's configured key for the provider.
+    static func prepared(_ request: InferenceRequest, _ context: CallContext) -> InferenceRequest {
+        var request = request
+        if request.providerKey.isEmpty, let provider = request.provider, let key = context.tenant.providerKeys[provider] {
+            request.providerKey = key
+        }
+        return request
+    }
+}

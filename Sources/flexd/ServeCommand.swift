@@ -1,0 +1,181 @@
+import ArgumentParser
+import FlexCatalog
+import FlexCodec
+import FlexHTTP
+import FlexRouter
+import FlexServer
+import FlexSim
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// `flexd serve`: runs the server until SIGTERM/SIGINT, then drains.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the server (the default command).",
+        discussion: """
+            Every option can also come from a JSON config file (--config), whose keys are the long \
+            option names without dashes in front (e.g. {"listen": "0.0.0.0:7400", "keys": "keys.json"}). \
+            An option given on the command line wins over the file; the file wins over the default.
+            """
+    )
+
+    @Option(help: "Read options from this JSON file.")
+    var config: String?
+
+    // MARK: Listening
+
+    @Option(help: "HOST:PORT to serve the protocol on. (default: 127.0.0.1:7400)")
+    var listen: String?
+
+    @Option(help: "HOST:PORT of the admin HTTP endpoint (/metrics, /healthz, /readyz), or \"off\". (default: 127.0.0.1:7401)")
+    var adminListen: String?
+
+    @Option(help: "Keys file: tenants, the SHA-256 of their flexd API keys, their provider keys. Without one, flexd serves only on loopback, as one anonymous tenant.")
+    var keys: String?
+
+    // MARK: Upstream
+
+    @Option(help: "\"providers\" (the real APIs) or \"sim\" (an in-process flexsim on a loopback port). (default: providers)")
+    var upstream: String?
+
+    @Option(help: "OpenAI base URL. (default: https://api.openai.com/v1)")
+    var openaiBaseUrl: String?
+
+    @Option(help: "Anthropic base URL. (default: https://api.anthropic.com/v1)")
+    var anthropicBaseUrl: String?
+
+    @Option(help: "Gemini base URL. (default: https://generativelanguage.googleapis.com/v1beta)")
+    var geminiBaseUrl: String?
+
+    @Option(help: "With --upstream sim: flexsim's profile, a built-in name (instant, calm, busy, realistic, outage) or a file. (default: realistic)")
+    var simProfile: String?
+
+    @Option(help: "With --upstream sim: flexsim's seed. (default: 1)")
+    var simSeed: UInt64?
+
+    @Option(help: "With --upstream sim: divide flexsim's waits and generation times by this. (default: 1)")
+    var simTimeScale: Double?
+
+    @Option(help: "A catalog file whose models override or extend the built-in model catalog.")
+    var catalog: String?
+
+    @Option(help: "A request header that carries each call's request id upstream, for matching a simulator's ledger (e.g. x-flexsim-correlation-id). (default: none; with --upstream sim: x-flexsim-correlation-id)")
+    var correlationHeader: String?
+
+    // MARK: Limits
+
+    @Option(help: "Connections open at once. (default: 1024)")
+    var maxConnections: Int?
+
+    @Option(help: "Calls running at once over all connections. (default: 20000)")
+    var maxCallsInFlight: Int?
+
+    @Option(help: "Calls open at once on one connection (announced in HELLO). (default: 100)")
+    var maxConcurrentStreams: Int?
+
+    @Option(help: "Largest frame payload and message, in bytes (16 KiB...64 MiB). (default: 4194304)")
+    var maxMessageSize: Int?
+
+    @Option(help: "Initial per-stream flow-control window, in bytes. (default: 1048576)")
+    var initialWindowSize: Int?
+
+    @Option(help: "Seconds a new connection has to send its preface and HELLO. (default: 10)")
+    var handshakeTimeout: Double?
+
+    @Option(help: "Seconds after which a connection with no call is closed. (default: 300)")
+    var idleTimeout: Double?
+
+    @Option(help: "Longest a call may run, in seconds, whatever deadline it asks for. (default: 3600)")
+    var maxCallDuration: Double?
+
+    @Option(help: "Seconds a drain (SIGTERM) lets running calls finish. (default: 30)")
+    var drainGrace: Double?
+
+    @Option(help: "Seconds to connect to a provider. (default: 10)")
+    var connectTimeout: Double?
+
+    @Option(help: "Seconds to a provider's response head on a non-flex attempt. (default: 600)")
+    var responseHeadTimeout: Double?
+
+    @Option(help: "Seconds of silence tolerated from a provider once a call has started. (default: 120)")
+    var upstreamIdleTimeout: Double?
+
+    @Option(help: "Flex attempts per call when flex refuses for capacity and budget is left (1 = no retry). (default: 1)")
+    var flexAttempts: Int?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical. (default: info)")
+    var logLevel: String?
+
+    func run() async throws {
+        let settings = try Settings(self)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = settings.logLevel
+            return handler
+        }
+        let logger = Logger(label: "flexd")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        var catalog = try Catalog.builtIn()
+        if let path = settings.catalogPath {
+            do {
+                catalog = catalog.merging(try Catalog.load(path: path))
+            } catch {
+                throw ValidationError("cannot load the catalog override \(path): \(error)")
+            }
+        }
+        let tenants: TenantDirectory
+        if let path = settings.keysPath {
+            do {
+                tenants = try TenantDirectory(keysFile: path)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        } else {
+            tenants = .open
+            logger.notice("no keys file: serving only on loopback, every call is the anonymous tenant")
+        }
+
+        var services: [any Service] = []
+        var baseURLs = settings.baseURLs
+        if settings.upstream == "sim" {
+            let sim = try await EmbeddedSimulator.start(profile: settings.simProfile, seed: settings.simSeed,
+                                                        timeScale: settings.simTimeScale, catalog: catalog)
+            baseURLs = RouterConfiguration.flexsim("http://127.0.0.1:\(sim.port)")
+            logger.notice("upstream: in-process flexsim", metadata: ["port": "\(sim.port)", "profile": "\(settings.simProfile)"])
+            services.append(sim)
+        }
+
+        let http = try HTTPClient()
+        do {
+            var routerConfiguration = RouterConfiguration(
+                baseURLs: baseURLs,
+                catalog: catalog,
+                connectTimeout: settings.connectTimeout,
+                responseHeadTimeout: settings.responseHeadTimeout,
+                idleTimeout: settings.upstreamIdleTimeout,
+                correlationHeader: settings.correlationHeader
+            )
+            routerConfiguration.retryPolicy = RaceStateMachine.RetryPolicy(maxFlexAttempts: settings.flexAttempts)
+            let router = Router(configuration: routerConfiguration, httpClient: http)
+            let server = FlexServer(configuration: settings.server, service: RouterService(router: router), tenants: tenants, logger: logger)
+            services.append(server)
+            if let admin = settings.admin {
+                services.append(AdminServer(host: admin.host, port: admin.port, registry: registry, server: server, logger: logger))
+            }
+            let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                          gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+        } catch {
+            await http.shutdown()
+            throw error
+        }
+        await http.shutdown()
+    }
+}

@@ -1,0 +1,158 @@
+import ArgumentParser
+import FlexCodec
+import FlexRouter
+import FlexServer
+import Foundation
+import Logging
+
+/// `flexd serve`'s options resolved (flag, then config file, then default) and checked. Every
+/// problem is a `ValidationError` naming the option, so flexd fails fast with a clear message.
+struct Settings {
+    var listenHost: String
+    var listenPort: Int
+    var admin: (host: String, port: Int)?
+    var keysPath: String?
+    var upstream: String
+    var baseURLs: [Provider: String]
+    var simProfile: String
+    var simSeed: UInt64
+    var simTimeScale: Double
+    var catalogPath: String?
+    var correlationHeader: String?
+    var server: FlexServer.Configuration
+    var connectTimeout: Duration
+    var responseHeadTimeout: Duration
+    var upstreamIdleTimeout: Duration
+    var flexAttempts: Int
+    var logLevel: Logger.Level
+
+    init(_ options: ServeCommand) throws {
+        let file = try options.config.map(Self.loadConfigFile) ?? [:]
+        func string(_ flag: String?, _ key: String) throws -> String? {
+            if let flag { return flag }
+            guard let value = file[key] else { return nil }
+            guard let text = value as? String else { throw ValidationError("config file: \"\(key)\" must be a string") }
+            return text
+        }
+        func number(_ flag: Double?, _ key: String) throws -> Double? {
+            if let flag { return flag }
+            guard let value = file[key] else { return nil }
+            guard let number = (value as? NSNumber)?.doubleValue, !(value is Bool) else {
+                throw ValidationError("config file: \"\(key)\" must be a number")
+            }
+            return number
+        }
+        func integer(_ flag: Int?, _ key: String, _ fallback: Int, _ range: ClosedRange<Int>) throws -> Int {
+            let value = try flag.map(Double.init) ?? number(nil, key) ?? Double(fallback)
+            guard value.rounded() == value, range.contains(Int(value)) else {
+                throw ValidationError("--\(key) must be a whole number in \(range.lowerBound)...\(range.upperBound), not \(value)")
+            }
+            return Int(value)
+        }
+        func seconds(_ flag: Double?, _ key: String, _ fallback: Double) throws -> Duration {
+            let value = try number(flag, key) ?? fallback
+            guard value > 0, value <= 86_400 * 7 else { throw ValidationError("--\(key) must be a number of seconds above 0, not \(value)") }
+            return .milliseconds(Int64(value * 1000))
+        }
+
+        (self.listenHost, self.listenPort) = try Self.hostPort(try string(options.listen, "listen") ?? "127.0.0.1:7400", option: "listen")
+        let admin = try string(options.adminListen, "admin-listen") ?? "127.0.0.1:7401"
+        self.admin = admin == "off" ? nil : try Self.hostPort(admin, option: "admin-listen")
+        self.keysPath = try string(options.keys, "keys")
+        self.upstream = try string(options.upstream, "upstream") ?? "providers"
+        guard ["providers", "sim"].contains(self.upstream) else {
+            throw ValidationError("--upstream must be \"providers\" or \"sim\", not \"\(self.upstream)\"")
+        }
+        var urls = RouterConfiguration.productionBaseURLs
+        for (provider, flag, key) in [(Provider.openAI, options.openaiBaseUrl, "openai-base-url"),
+                                      (.anthropic, options.anthropicBaseUrl, "anthropic-base-url"),
+                                      (.gemini, options.geminiBaseUrl, "gemini-base-url")] {
+            if let url = try string(flag, key) {
+                guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                    throw ValidationError("--\(key) must be an http:// or https:// URL, not \(url)")
+                }
+                urls[provider] = url.hasSuffix("/") ? String(url.dropLast()) : url
+            }
+        }
+        self.baseURLs = urls
+        self.simProfile = try string(options.simProfile, "sim-profile") ?? "realistic"
+        self.simSeed = UInt64(try integer(options.simSeed.map { Int(clamping: $0) }, "sim-seed", 1, 0...Int.max))
+        self.simTimeScale = try number(options.simTimeScale, "sim-time-scale") ?? 1
+        guard self.simTimeScale > 0, self.simTimeScale <= 10_000 else { throw ValidationError("--sim-time-scale must be in (0, 10000]") }
+        self.catalogPath = try string(options.catalog, "catalog")
+        self.correlationHeader = try string(options.correlationHeader, "correlation-header")
+            ?? (self.upstream == "sim" ? "x-flexsim-correlation-id" : nil)
+
+        let limits = ResolvedLimits(
+            maxMessageSize: try integer(options.maxMessageSize, "max-message-size", ProtocolDefaults.maxMessageSize,
+                                        ProtocolDefaults.minimumMaxMessageSize...ProtocolDefaults.maximumMaxMessageSize),
+            maxConcurrentStreams: try integer(options.maxConcurrentStreams, "max-concurrent-streams", ProtocolDefaults.maxConcurrentStreams, 1...100_000),
+            initialWindowSize: try integer(options.initialWindowSize, "initial-window-size", ProtocolDefaults.initialWindowSize,
+                                           1024...Int(ProtocolDefaults.maxWindowSize))
+        )
+        self.server = FlexServer.Configuration(
+            host: self.listenHost,
+            port: self.listenPort,
+            connection: .init(limits: limits),
+            maxConnections: try integer(options.maxConnections, "max-connections", 1024, 1...1_000_000),
+            maxCallsInFlight: try integer(options.maxCallsInFlight, "max-calls-in-flight", 20_000, 1...10_000_000),
+            handshakeTimeout: try seconds(options.handshakeTimeout, "handshake-timeout", 10),
+            idleTimeout: try seconds(options.idleTimeout, "idle-timeout", 300),
+            maxCallDuration: try seconds(options.maxCallDuration, "max-call-duration", 3600),
+            drainGracePeriod: try seconds(options.drainGrace, "drain-grace", 30)
+        )
+        self.connectTimeout = try seconds(options.connectTimeout, "connect-timeout", 10)
+        self.responseHeadTimeout = try seconds(options.responseHeadTimeout, "response-head-timeout", 600)
+        self.upstreamIdleTimeout = try seconds(options.upstreamIdleTimeout, "upstream-idle-timeout", 120)
+        self.flexAttempts = try integer(options.flexAttempts, "flex-attempts", 1, 1...10)
+        let level = try string(options.logLevel, "log-level") ?? "info"
+        guard let logLevel = Logger.Level(rawValue: level) else {
+            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not \(level)")
+        }
+        self.logLevel = logLevel
+        if self.keysPath == nil, !Self.isLoopback(self.listenHost) {
+            throw ValidationError("without --keys flexd serves only on loopback; \(self.listenHost) is not a loopback address")
+        }
+    }
+
+    static func loadConfigFile(_ path: String) throws -> [String: Any] {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ValidationError("cannot read the config file \(path): \(error.localizedDescription)")
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ValidationError("the config file \(path) must hold one JSON object")
+        }
+        let known = Set(ServeCommand.knownConfigKeys)
+        for key in object.keys where !known.contains(key) {
+            throw ValidationError("the config file \(path) has an unknown key \"\(key)\" (keys are the long option names, e.g. \"listen\")")
+        }
+        return object
+    }
+
+    static func hostPort(_ text: String, option: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw ValidationError("--\(option) must be HOST:PORT, not \(text)")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ValidationError("--\(option) must be HOST:PORT, not \(text)") }
+        return (host, port)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}
+
+extension ServeCommand {
+    /// The keys a config file may hold: every option but `config` itself.
+    static let knownConfigKeys = [
+        "listen", "admin-listen", "keys", "upstream", "openai-base-url", "anthropic-base-url", "gemini-base-url", "sim-profile",
+        "sim-seed", "sim-time-scale", "catalog", "correlation-header", "max-connections", "max-calls-in-flight", "max-concurrent-streams",
+        "max-message-size", "initial-window-size", "handshake-timeout", "idle-timeout", "max-call-duration", "drain-grace",
+        "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "flex-attempts", "log-level",
+    ]
+}

@@ -1,0 +1,189 @@
+import FlexCodec
+import FlexJSON
+import FlexTestSupport
+import Foundation
+import NIOCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `flexd` and `flexsim` executables as separate processes: every API streamed and
+/// unary, the admin endpoint, a SIGTERM drain with calls in flight, and configuration that fails
+/// fast. Every process is stopped (SIGTERM, then SIGKILL) and reaped.
+@Suite("flexd and flexsim as processes", .serialized)
+struct FlexdProcessTests {
+    struct Stack {
+        let flexd: ChildProcess
+        let flexsim: ChildProcess
+        let port: Int
+        let adminPort: Int
+        let simPort: Int
+        let log: String
+    }
+
+    /// Starts flexsim (with `profile` JSON if given) and a flexd routing to it.
+    static func withStack<T>(profileJSON: String? = nil, extraArguments: [String] = [], _ body: (Stack) async throws -> T) async throws -> T {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flexd-process-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var simArguments = ["--listen", "127.0.0.1:\(Executables.freePort())", "--seed", "3"]
+        if let profileJSON {
+            let path = directory.appendingPathComponent("profile.json").path
+            try profileJSON.write(toFile: path, atomically: true, encoding: .utf8)
+            simArguments += ["--profile", path]
+        } else {
+            simArguments += ["--profile", "instant"]
+        }
+        let simPort = Int(simArguments[1].split(separator: ":")[1])!
+        let flexsim = try ChildProcess(executable: try Executables.path("flexsim"), arguments: simArguments,
+                                       outputPath: directory.appendingPathComponent("flexsim.log").path)
+        defer { flexsim.stop() }
+        try await Executables.waitUntilListening(simPort)
+
+        let port = Executables.freePort()
+        let adminPort = Executables.freePort()
+        let root = "http://127.0.0.1:\(simPort)"
+        let log = directory.appendingPathComponent("flexd.log").path
+        let flexd = try ChildProcess(executable: try Executables.path("flexd"), arguments: [
+            "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "127.0.0.1:\(adminPort)",
+            "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
+            "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header", "x-flexsim-correlation-id",
+            "--log-level", "warning",
+        ] + extraArguments, outputPath: log)
+        defer { flexd.stop() }
+        try await Executables.waitUntilListening(port)
+        return try await body(Stack(flexd: flexd, flexsim: flexsim, port: port, adminPort: adminPort, simPort: simPort, log: log))
+    }
+
+    static func request(_ api: Api, id: String, startWithin: String) -> InferenceRequest {
+        let (model, key, json): (String, String, String) =
+            switch api {
+            case .chatCompletions: ("gpt-5.4-mini", "sk-p", #"{"messages":[{"role":"user","content":"Hi"}]}"#)
+            case .responses: ("gpt-5.4-mini", "sk-p", #"{"input":"Hi"}"#)
+            case .messages: ("claude-haiku-4-5", "sk-ant-p", #"{"max_tokens":256,"messages":[{"role":"user","content":"Hi"}]}"#)
+            case .generateContent: ("gemini-3.8-flash", "AIza-p", #"{"contents":[{"role":"user","parts":[{"text":"Hi"}]}]}"#)
+            case .interactions: ("gemini-3.8-flash", "AIza-p", #"{"input":"Hi"}"#)
+            }
+        return InferenceRequest(requestID: id, provider: api.provider, api: api, model: model, startWithin: startWithin,
+                                providerKey: Secret(key), body: .nativeJSON(ByteBuffer(string: json)))
+    }
+
+    @Test func everyAPIStreamedAndUnaryThroughTheRealProcesses() async throws {
+        try await Self.withStack { stack in
+            let (client, _) = try await WireClient.connected(port: stack.port)
+            var id: UInt32 = 1
+            for api in Api.allCases {
+                for stream in [false, true] {
+                    let startWithin = api.provider == .anthropic ? "default" : "00h-00m-30s"
+                    let name = "proc-\(api.name)-\(stream)"
+                    try client.call(StreamID(id), Self.request(api, id: name, startWithin: startWithin),
+                                    method: stream ? RequestHeaders.Method.stream : RequestHeaders.Method.complete)
+                    let frames = try await client.readCall(StreamID(id))
+                    let trailers = try #require(frames.trailers, "\(name)")
+                    #expect(trailers.status.code == .ok, "\(name): \(trailers.status)")
+                    let savings = try #require(trailers.savings)
+                    #expect(savings.tierServed == (api.provider == .anthropic ? .standard : .flex), "\(name)")
+                    // The same money as flexsim billed.
+                    let ledger = try LoopbackHTTP.send(port: stack.simPort, method: "GET", path: "/sim/ledger").text
+                    let row = try ledger.split(separator: "\n").map { try JSONParser.parse(String($0)) }
+                        .first { $0["correlation_id"]?.string == name }
+                    #expect(row?["cost_picousd"]?.int == savings.actualCostPicoUSD, "\(name)")
+                    id += 2
+                }
+            }
+        }
+    }
+
+    @Test func theAdminEndpointServesHealthReadinessAndMetrics() async throws {
+        try await Self.withStack { stack in
+            let (client, _) = try await WireClient.connected(port: stack.port)
+            try client.call(1, Self.request(.chatCompletions, id: "metrics", startWithin: "00h-00m-30s"))
+            _ = try await client.readCall(1)
+            #expect(try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/healthz").status == 200)
+            #expect(try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/readyz").status == 200)
+            let metrics = try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/metrics").text
+            #expect(metrics.contains("flexd_calls_total"))
+            #expect(metrics.contains("flexd_saved_picousd_total"))
+            #expect(!metrics.contains("sk-p"), "no key in metrics")
+            #expect(try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/nope").status == 404)
+        }
+    }
+
+    @Test func sigtermDrainsCallsInFlightAndNoneFails() async throws {
+        // Flex waits 1 s in flexsim's queue, so the calls are in flight when SIGTERM arrives.
+        let profile = #"""
+            {"name": "slow-start",
+             "tiers": {"flex": {"ttft_s": {"kind": "constant", "value": 0}, "tokens_per_s": 0},
+                       "standard": {"ttft_s": {"kind": "constant", "value": 0}, "tokens_per_s": 0}},
+             "flex": {"refusal_probability": 0, "scarce": {"fraction": 0, "window_s": 60, "refusal_probability": 0, "wait_multiplier": 1},
+                      "queue_wait_s": {"kind": "constant", "value": 1}, "concurrency": 0,
+                      "max_queue_wait_s": 0, "preamble_while_queued": true}}
+            """#
+        try await Self.withStack(profileJSON: profile) { stack in
+            let (client, _) = try await WireClient.connected(port: stack.port)
+            let calls: [UInt32] = Array(stride(from: 1, through: 19, by: 2))
+            for id in calls {
+                try client.call(StreamID(id), Self.request(.chatCompletions, id: "drain-\(id)", startWithin: "00h-00m-30s"),
+                                method: id % 4 == 1 ? RequestHeaders.Method.stream : RequestHeaders.Method.complete)
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            stack.flexd.send(SIGTERM)
+            var statuses: [UInt32: StatusCode] = [:]
+            var goAway: GoAway?
+            for frame in try await client.readUntilClosed() {
+                if case .goAway(let frame) = frame { goAway = frame }
+                if case .trailers(let id, let trailers) = frame { statuses[id.rawValue] = trailers.status.code }
+            }
+            #expect(goAway?.code == .ok)
+            #expect(goAway?.lastStreamID == StreamID(calls.last!))
+            #expect(statuses.count == calls.count && statuses.values.allSatisfy { $0 == .ok }, "\(statuses)")
+            #expect(stack.flexd.waitForExit(timeout: .seconds(10)) == 0, "flexd exits cleanly after the drain")
+        }
+    }
+
+    @Test(arguments: [
+        (["--listen", "0.0.0.0:7000"], "loopback"),
+        (["--max-message-size", "10"], "--max-message-size"),
+        (["--upstream", "moon"], "--upstream"),
+        (["--keys", "/nonexistent/keys.json"], "keys file"),
+        (["--openai-base-url", "ftp://x"], "--openai-base-url"),
+        (["--listen", "nonsense"], "--listen"),
+    ])
+    func badConfigurationFailsFastWithAClearMessage(_ arguments: [String], _ mention: String) async throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("flexd-bad-\(getpid())-\(mention.hashValue).log").path
+        defer { unlink(log) }
+        let flexd = try ChildProcess(executable: try Executables.path("flexd"),
+                                     arguments: ["serve", "--admin-listen", "off"] + arguments, outputPath: log)
+        let status = flexd.waitForExit(timeout: .seconds(20))
+        flexd.stop()
+        #expect(status != nil && status != 0, "\(arguments) must fail")
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(output.contains(mention), "\(arguments): \(output)")
+    }
+
+    @Test func aConfigFileSetsOptionsAndUnknownKeysAreRefused() async throws {
+        let directory = FileManager.default.temporaryDirectory
+        let bad = directory.appendingPathComponent("flexd-config-\(getpid()).json").path
+        try #"{"listen": "127.0.0.1:7000", "colour": "blue"}"#.write(toFile: bad, atomically: true, encoding: .utf8)
+        defer { unlink(bad) }
+        let log = directory.appendingPathComponent("flexd-config-\(getpid()).log").path
+        defer { unlink(log) }
+        let flexd = try ChildProcess(executable: try Executables.path("flexd"), arguments: ["serve", "--config", bad], outputPath: log)
+        #expect(flexd.waitForExit(timeout: .seconds(20)).map { $0 != 0 } == true)
+        flexd.stop()
+        #expect(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("colour"))
+
+        // A good file: flexd listens where it says.
+        let port = Executables.freePort()
+        let good = directory.appendingPathComponent("flexd-config-good-\(getpid()).json").path
+        try #"{"listen": "127.0.0.1:\#(port)", "admin-listen": "off", "log-level": "warning"}"#.write(toFile: good, atomically: true, encoding: .utf8)
+        defer { unlink(good) }
+        let running = try ChildProcess(executable: try Executables.path("flexd"), arguments: ["--config", good], outputPath: log)
+        defer { running.stop() }
+        try await Executables.waitUntilListening(port)
+        let (_, hello) = try await WireClient.connected(port: port)
+        #expect(hello.versions == [1])
+    }
+}

@@ -1,0 +1,174 @@
+#if canImport(Glibc)
+public import Glibc
+#endif
+
+/// A child process started with `posix_spawn`, with its output in a file, that is always reaped.
+///
+/// Not Foundation's `Process`: its `isRunning` lagged seconds behind the child's exit here, and a
+/// child inheriting a blocked SIGTERM would ignore `terminate()` (platform-notes). The child gets
+/// an empty signal mask and default SIGTERM/SIGINT handling; ``stop()`` sends SIGTERM, waits a
+/// short grace, then SIGKILLs, and always `waitpid`s.
+public final class ChildProcess: @unchecked Sendable {
+    // `pid` is immutable; `exited` is only touched by `isRunning`/`stop()`, which tests call from one
+    // task at a time.
+    public let pid: pid_t
+    private var exited = false
+
+    public struct SpawnError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init(executable: String, arguments: [String], outputPath: String) throws {
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&fileActions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+        // Nothing else of the test process leaks into the child: libcurl's sockets are not
+        // close-on-exec, and a child holding other tests' connections open skews what they see.
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGTERM)
+        sigaddset(&defaults, SIGINT)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        let result = posix_spawn(&pid, executable, &fileActions, &attributes, argv, environ)
+        guard result == 0 else {
+            throw SpawnError(description: "posix_spawn \(executable) failed: \(String(cString: strerror(result)))")
+        }
+        self.pid = pid
+    }
+
+    deinit {
+        self.stop()
+    }
+
+    /// Whether the child is still running (reaps it if it has exited).
+    public var isRunning: Bool {
+        if self.exited {
+            return false
+        }
+        var status: Int32 = 0
+        if waitpid(self.pid, &status, WNOHANG) == self.pid {
+            self.exited = true
+        }
+        return !self.exited
+    }
+
+    /// Waits for the child to exit by itself; returns its exit status (-1 if killed by a signal).
+    public func waitForExit() -> Int32 {
+        var status: Int32 = 0
+        while waitpid(self.pid, &status, 0) == -1, errno == EINTR {}
+        self.exited = true
+        // WIFEXITED / WEXITSTATUS, which Swift does not import.
+        return status & 0x7F == 0 ? (status >> 8) & 0xFF : -1
+    }
+
+    /// SIGTERM, up to `grace` for the child to exit, then SIGKILL; the child is reaped either way.
+    public func stop(grace: Duration = .seconds(2)) {
+        guard self.isRunning else {
+            return
+        }
+        kill(self.pid, SIGTERM)
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: grace)
+        while clock.now < deadline {
+            if !self.isRunning {
+                return
+            }
+            usleep(10_000)
+        }
+        kill(self.pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(self.pid, &status, 0) == -1, errno == EINTR {}
+        self.exited = true
+    }
+
+    /// Sends `signal` (e.g. SIGTERM) without waiting.
+    public func send(_ signal: Int32) {
+        kill(self.pid, signal)
+    }
+
+    /// Waits for the process to exit, at most `timeout`; returns its exit status, or nil if it is
+    /// still running.
+    public func waitForExit(timeout: Duration) -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            var status: Int32 = 0
+            if waitpid(self.pid, &status, WNOHANG) == self.pid {
+                self.exited = true
+                return status & 0x7F == 0 ? (status >> 8) & 0xFF : -1
+            }
+            usleep(10_000)
+        }
+        return nil
+    }
+}
+
+/// The project's executables, found next to the test binary (`swift build --build-tests` builds
+/// them) or through an environment variable (`FLEXD_BIN`, `FLEXSIM_BIN`, ...).
+public enum Executables {
+    public struct NotFound: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func path(_ name: String) throws -> String {
+        if let path = getenv(name.uppercased() + "_BIN").map({ String(cString: $0) }) { return path }
+        var directory = CommandLine.arguments[0]
+        for _ in 0..<4 {
+            directory = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)])
+            let candidate = directory + "/" + name
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        throw NotFound(description: "\(name) not found next to the test binary; build it or set \(name.uppercased())_BIN")
+    }
+
+    /// A TCP port that was free a moment ago on loopback (bind to 0, read it, close).
+    public static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length)
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Waits until something accepts TCP connections on `port` (bounded).
+    public static func waitUntilListening(_ port: Int, timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(fd)
+            if connected == 0 { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw NotFound(description: "nothing listens on port \(port) after \(timeout)")
+    }
+}
