@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "FlexSSE", targets: ["FlexSSE"]),
         .library(name: "FlexCatalog", targets: ["FlexCatalog"]),
         .library(name: "FlexSim", targets: ["FlexSim"]),
+        .library(name: "FlexClient", targets: ["FlexClient"]),
         .executable(name: "flexsim", targets: ["flexsim"]),
         .executable(name: "flexd", targets: ["flexd"]),
     ],
@@ -159,6 +160,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The Swift client library: connections, handshake, multiplexed calls, flow control,
+        // deadlines, cancellation and reconnects over FlexCodec. No FlexRouter: a backend that calls
+        // flexd needs only the protocol.
+        .target(
+            name: "FlexClient",
+            dependencies: [
+                "FlexCodec",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Executables
 
         .executableTarget(
@@ -238,6 +254,20 @@ let package = Package(
                 "FlexRouter", "FlexCodec", "FlexJSON", "FlexCatalog", "FlexSim", "FlexHTTP", "FlexTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // FlexClient against a scripted fake server (SwiftNIO on loopback, speaking the protocol with
+        // FlexCodec), its state machine without I/O, and the C client (tools/flexc) compiled and run.
+        .testTarget(
+            name: "FlexClientTests",
+            dependencies: [
+                "FlexClient",
+                "FlexCodec",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,0 +1,155 @@
+public import FlexCodec
+
+extension FlexClient {
+    /// How a ``FlexClient`` connects and calls. Every field has a documented default;
+    /// ``defaults`` is the configuration with all of them.
+    ///
+    /// ```swift
+    /// var configuration = FlexClient.Configuration.defaults
+    /// configuration.apiKey = Secret(ProcessInfo.processInfo.environment["FLEXD_API_KEY"] ?? "")
+    /// configuration.defaultTimeout = .seconds(120)
+    /// configuration.keepalive = .init(interval: .seconds(30), timeout: .seconds(10))
+    /// ```
+    public struct Configuration: Sendable, Hashable {
+        /// The flexd API key sent in every call's HEADERS (``CallOptions/apiKey`` overrides it per
+        /// call). Default: none, for a flexd that runs without a keys file.
+        public var apiKey: Secret
+
+        /// The deadline of calls that do not set ``CallOptions/timeout``. Default: nil (no
+        /// deadline beyond the server's own maximum).
+        public var defaultTimeout: Duration?
+
+        /// Offer LZ4 compression in the HELLO. Default: true. Request MESSAGEs of at least
+        /// ``compressionThreshold`` bytes are then compressed when it helps, and the server may
+        /// compress its answers.
+        public var compression: Bool
+
+        /// Smallest request payload worth compressing. Default: 1 KiB (the protocol's advice).
+        public var compressionThreshold: Int
+
+        /// The largest MESSAGE (and decompressed message) the client accepts, announced in its
+        /// HELLO. Default: 4 MiB, the protocol default; bounds 16 KiB ... 64 MiB.
+        public var maxMessageSize: Int
+
+        /// Each call's flow-control window: how many MESSAGE bytes the server may send on a stream
+        /// before the caller consumes them. The client buffers at most this plus one message per
+        /// call, and returns credit (WINDOW_UPDATE) as the caller reads. Default: 1 MiB; bounds
+        /// 1 ... 2^31-1.
+        public var initialWindowSize: Int
+
+        /// How long a TCP connect may take. Default: 10 s.
+        public var connectTimeout: Duration
+
+        /// How long the server may take to answer the HELLO. Default: 10 s.
+        public var handshakeTimeout: Duration
+
+        /// Keepalive pings, off by default (nil).
+        public var keepalive: Keepalive?
+
+        /// Calls that may wait on one connection for a stream slot (the server's
+        /// `max_concurrent_streams`) or for the handshake; beyond it a call fails at once with
+        /// RESOURCE_EXHAUSTED (`too_many_pending_calls`). Default: 10,000.
+        public var maxQueuedCalls: Int
+
+        /// How many times a call that the server did not process (it was above a GOAWAY's
+        /// `last_stream_id`) is sent again on a new connection before it fails with UNAVAILABLE.
+        /// Default: 1. Processed calls are never retried.
+        public var maxTransparentRetries: Int
+
+        /// The `agent` string of the HELLO, for the server's logs. Default: `flexclient-swift/0.1`.
+        public var agent: String
+
+        /// Keepalive: a PING every `interval`; a connection whose ping is not answered within
+        /// `timeout` is closed (GOAWAY `keepalive_timeout`) and its calls fail with UNAVAILABLE.
+        public struct Keepalive: Sendable, Hashable {
+            public var interval: Duration
+            public var timeout: Duration
+            /// Ping also while no call is open. Default: false (a server may close connections
+            /// that ping too often, GOAWAY `too_many_pings`).
+            public var permitWithoutCalls: Bool
+
+            public init(interval: Duration, timeout: Duration, permitWithoutCalls: Bool = false) {
+                self.interval = interval
+                self.timeout = timeout
+                self.permitWithoutCalls = permitWithoutCalls
+            }
+        }
+
+        public init(
+            apiKey: Secret = "",
+            defaultTimeout: Duration? = nil,
+            compression: Bool = true,
+            compressionThreshold: Int = ProtocolDefaults.compressionThreshold,
+            maxMessageSize: Int = ProtocolDefaults.maxMessageSize,
+            initialWindowSize: Int = ProtocolDefaults.initialWindowSize,
+            connectTimeout: Duration = .seconds(10),
+            handshakeTimeout: Duration = .seconds(10),
+            keepalive: Keepalive? = nil,
+            maxQueuedCalls: Int = 10_000,
+            maxTransparentRetries: Int = 1,
+            agent: String = "flexclient-swift/0.1"
+        ) {
+            self.apiKey = apiKey
+            self.defaultTimeout = defaultTimeout
+            self.compression = compression
+            self.compressionThreshold = compressionThreshold
+            self.maxMessageSize = maxMessageSize
+            self.initialWindowSize = initialWindowSize
+            self.connectTimeout = connectTimeout
+            self.handshakeTimeout = handshakeTimeout
+            self.keepalive = keepalive
+            self.maxQueuedCalls = maxQueuedCalls
+            self.maxTransparentRetries = maxTransparentRetries
+            self.agent = agent
+        }
+
+        /// Every default.
+        public static var defaults: Self { Self() }
+
+        /// The defaults, changed by `configure`.
+        public static func defaults(_ configure: (inout Self) -> Void) -> Self {
+            var configuration = Self()
+            configure(&configuration)
+            return configuration
+        }
+
+        /// The HELLO this configuration sends.
+        var hello: Hello {
+            Hello(
+                versions: ProtocolDefaults.supportedVersions,
+                compression: self.compression ? [.lz4] : [],
+                limits: Limits(
+                    maxMessageSize: UInt32(self.maxMessageSize),
+                    maxConcurrentStreams: 0,
+                    initialWindowSize: UInt32(self.initialWindowSize)
+                ),
+                agent: self.agent
+            )
+        }
+
+        /// Checks every bound; the client refuses to start with a configuration that breaks one.
+        func validate() throws(FlexClientError) {
+            func invalid(_ message: String) -> FlexClientError {
+                .local(.invalidArgument, FlexClientError.LocalReason.invalidConfiguration, message)
+            }
+            let messageBounds = ProtocolDefaults.minimumMaxMessageSize...ProtocolDefaults.maximumMaxMessageSize
+            guard messageBounds.contains(self.maxMessageSize) else {
+                throw invalid("maxMessageSize \(self.maxMessageSize) is outside \(messageBounds)")
+            }
+            guard (1...Int(ProtocolDefaults.maxWindowSize)).contains(self.initialWindowSize) else {
+                throw invalid("initialWindowSize \(self.initialWindowSize) is outside 1...2^31-1")
+            }
+            guard self.compressionThreshold >= 0 else { throw invalid("compressionThreshold must not be negative") }
+            guard self.maxQueuedCalls >= 1 else { throw invalid("maxQueuedCalls must be at least 1") }
+            guard self.maxTransparentRetries >= 0 else { throw invalid("maxTransparentRetries must not be negative") }
+            guard self.connectTimeout > .zero, self.handshakeTimeout > .zero else {
+                throw invalid("connectTimeout and handshakeTimeout must be positive")
+            }
+            if let timeout = self.defaultTimeout, timeout <= .zero { throw invalid("defaultTimeout must be positive") }
+            if let keepalive = self.keepalive, keepalive.interval <= .zero || keepalive.timeout <= .zero {
+                throw invalid("keepalive interval and timeout must be positive")
+            }
+            guard !self.agent.utf8.contains(0) else { throw invalid("agent must not contain U+0000") }
+        }
+    }
+}
