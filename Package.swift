@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "FlexSSE", targets: ["FlexSSE"]),
         .library(name: "FlexCatalog", targets: ["FlexCatalog"]),
         .library(name: "FlexSim", targets: ["FlexSim"]),
+        .library(name: "FlexLedger", targets: ["FlexLedger"]),
         .executable(name: "flexsim", targets: ["flexsim"]),
     ],
     dependencies: [
@@ -30,6 +31,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        // The savings ledger's stores: SQLite through GRDB (Debian's system libsqlite3), PostgreSQL
+        // through postgres-nio.
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // MARK: C libraries (Debian -dev packages, found through pkg-config)
@@ -135,7 +140,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The savings ledger: one durable record per billed call, written with group commit to
+        // SQLite (default) or PostgreSQL (a fleet), and the per-tenant monthly fee report.
+        .target(
+            name: "FlexLedger",
+            dependencies: [
+                "FlexCodec",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Executables
+
 
         .executableTarget(
             name: "flexsim",
