@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "FlexSim", targets: ["FlexSim"]),
         .library(name: "FlexLedger", targets: ["FlexLedger"]),
         .executable(name: "flexsim", targets: ["flexsim"]),
+        .executable(name: "flexd", targets: ["flexd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -158,6 +159,14 @@ let package = Package(
 
         // MARK: Executables
 
+        .executableTarget(
+            name: "flexd",
+            dependencies: [
+                "FlexLedger",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         .executableTarget(
             name: "flexsim",
