@@ -193,6 +193,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Appends synthetic records to a ledger: measures latency and throughput with and without
+        // group commit, and (`write`) acknowledges each durable record on stdout for the kill -9 test.
+        .executableTarget(
+            name: "ledger-bench",
+            dependencies: [
+                "FlexLedger",
+                "FlexCodec",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "tools/ledger-bench",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tests
 
         .testTarget(
