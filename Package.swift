@@ -230,6 +230,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The same suite on a real SQLite file and a real PostgreSQL server the tests start
+        // themselves (initdb into a temporary folder, a free loopback port).
+        .testTarget(
+            name: "FlexLedgerTests",
+            dependencies: [
+                "FlexLedger",
+                "FlexCodec",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FlexSSETests",
             dependencies: ["FlexSSE"],
