@@ -20,7 +20,10 @@ internal import NIOConcurrencyHelpers
 /// idle ledger is written at once, alone: there is no timer and no added wait.
 ///
 /// **Failures**: when a batch fails, its records are retried one per transaction, so one bad
-/// record cannot fail its neighbours; a record that still fails gets the error.
+/// record cannot fail its neighbours; a record that still fails gets the error. When the store is
+/// unreachable (`store_unavailable`: PostgreSQL's pool gives up after about a minute) or closed,
+/// the whole batch fails at once. A failed append may still have committed (a connection lost
+/// during COMMIT): appending the record again is safe, it is then a duplicate.
 ///
 /// Appends are not cancellable: a call that cost money is recorded even if its caller has gone.
 public final class Ledger: Sendable {
@@ -147,7 +150,11 @@ public final class Ledger: Sendable {
             return outcomes.map { .success($0) }
         } catch {
             self.logger.error("ledger batch failed", metadata: ["records": "\(records.count)", "error": "\(error)"])
-            guard records.count > 1 else { return [.failure(error)] }
+            // Retrying one by one isolates a bad record; it cannot help when the store is
+            // unreachable or closed, and would only multiply the wait.
+            guard records.count > 1, error.code != .unavailable, error.code != .closed else {
+                return records.map { _ in .failure(error) }
+            }
             var results: [Result<AppendOutcome, LedgerError>] = []
             for record in records {
                 do {

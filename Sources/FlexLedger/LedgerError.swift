@@ -14,6 +14,7 @@ public struct LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
             case schemaMismatch = "schema_mismatch"
             case notDurable = "not_durable"
             case storeFailed = "store_failed"
+            case unavailable = "store_unavailable"
             case overloaded = "overloaded"
             case closed = "closed"
         }
@@ -35,8 +36,10 @@ public struct LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let schemaMismatch = Self(.schemaMismatch)
         /// The store is configured so that a commit would not be durable.
         public static let notDurable = Self(.notDurable)
-        /// The database failed (I/O, connection, constraint).
+        /// The database failed the operation (I/O error, disk full, a constraint).
         public static let storeFailed = Self(.storeFailed)
+        /// The database cannot be reached (no connection, or the connection was lost).
+        public static let unavailable = Self(.unavailable)
         /// The group-commit queue is full and the ledger is set to refuse rather than wait.
         public static let overloaded = Self(.overloaded)
         /// The ledger was closed.

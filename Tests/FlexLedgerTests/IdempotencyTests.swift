@@ -115,5 +115,19 @@ extension LedgerStoreTests {
                 #expect(ledger.statistics.batches == 0)
             }
         }
+
+        @Test(arguments: StoreKind.allCases)
+        func aClosedLedgerSaysSo(_ kind: StoreKind) async throws {
+            let location = try await kind.freshLocation()
+            defer { location.removeIfSQLite() }
+            let store = try await location.openStore()
+            let ledger = Ledger(store: store)
+            _ = try await ledger.append(SyntheticRecord.make(1, tenant: "acme"))
+            await ledger.close()
+            let fromLedger = await #expect(throws: LedgerError.self) { try await ledger.append(SyntheticRecord.make(2, tenant: "acme")) }
+            #expect(fromLedger?.code == .closed)
+            let fromStore = await #expect(throws: LedgerError.self) { try await store.write([SyntheticRecord.make(3, tenant: "acme")]) }
+            #expect(fromStore?.code == .closed)
+        }
     }
 }

@@ -16,12 +16,14 @@ import Testing
             var holdNextWrite = false
             var writerHeld = false
             var poisoned: Set<String> = []
+            var failEverything: LedgerError?
         }
 
         func holdNextWrite() { self.state.withLockedValue { $0.holdNextWrite = true } }
         var writerHeld: Bool { self.state.withLockedValue { $0.writerHeld } }
         func release() { self.state.withLockedValue { $0.gate.take() }?.resume() }
         func poison(_ requestID: String) { self.state.withLockedValue { _ = $0.poisoned.insert(requestID) } }
+        func failEverything(with error: LedgerError) { self.state.withLockedValue { $0.failEverything = error } }
         var batchSizes: [Int] { self.state.withLockedValue { $0.batchSizes } }
         func isStored(_ requestID: String) -> Bool { self.state.withLockedValue { $0.stored[requestID] != nil } }
 
@@ -33,6 +35,7 @@ import Testing
             }
             let result: Result<[AppendOutcome], LedgerError> = self.state.withLockedValue { state in
                 state.batchSizes.append(records.count)
+                if let error = state.failEverything { return .failure(error) }
                 if let bad = records.first(where: { state.poisoned.contains($0.requestID) }) {
                     return .failure(LedgerError(.storeFailed, "poisoned \(bad.requestID)"))
                 }
@@ -125,6 +128,41 @@ import Testing
         guard case .failure(let error)? = results[3] else { Issue.record("req-3 should fail"); return }
         #expect(error.code == .storeFailed)
         #expect(store.batchSizes == [1, 5, 1, 1, 1, 1, 1])
+        await ledger.close()
+    }
+
+    @Test func anUnreachableStoreFailsTheWholeBatchAtOnce() async throws {
+        let store = ScriptedStore()
+        let ledger = Ledger(store: store)
+        store.holdNextWrite()
+        async let first = ledger.append(SyntheticRecord.make(0, tenant: "acme"))
+        #expect(await Self.eventually { store.writerHeld })
+        let others = Task {
+            await withTaskGroup(of: LedgerError?.self) { group in
+                for index in 1...5 {
+                    group.addTask {
+                        do throws(LedgerError) {
+                            _ = try await ledger.append(SyntheticRecord.make(index, tenant: "acme"))
+                            return nil
+                        } catch {
+                            return error
+                        }
+                    }
+                }
+                return await group.reduce(into: [LedgerError?]()) { $0.append($1) }
+            }
+        }
+        #expect(await Self.eventually { ledger.statistics.waiting == 5 })
+        store.failEverything(with: LedgerError(.unavailable, "no connection"))
+        store.release()
+        do {
+            _ = try await first
+            Issue.record("the first append should have failed")
+        } catch let error as LedgerError {
+            #expect(error.code == .unavailable)
+        }
+        #expect(await others.value.map { $0?.code } == Array(repeating: .unavailable, count: 5))
+        #expect(store.batchSizes == [1, 5])
         await ledger.close()
     }
 

@@ -30,13 +30,4 @@ import Testing
         #expect(error?.code == .notFound)
         #expect(!FileManager.default.fileExists(atPath: folder.path))
     }
-
-    @Test func aClosedStoreSaysSo() async throws {
-        let location = try await StoreKind.sqlite.freshLocation()
-        defer { location.removeIfSQLite() }
-        let store = try await location.openStore()
-        await store.close()
-        let error = await #expect(throws: LedgerError.self) { try await store.write([SyntheticRecord.make(1, tenant: "acme")]) }
-        #expect(error?.code == .closed)
-    }
 }

@@ -317,7 +317,7 @@ public final class PostgresLedgerStore: LedgerStore {
             }
             group.addTask {
                 try? await Task.sleep(for: timeout)
-                return Task.isCancelled ? nil : .failure(LedgerError(.storeFailed, "\(what) within \(timeout)"))
+                return Task.isCancelled ? nil : .failure(LedgerError(.unavailable, "\(what) within \(timeout)"))
             }
             var first: Result<Void, LedgerError>?
             while first == nil, let next = await group.next() { first = next }
@@ -351,11 +351,23 @@ public final class PostgresLedgerStore: LedgerStore {
             if error.code == .poolClosed || error.code == .clientClosedConnection {
                 return LedgerError(.closed, "\(what): the ledger is closed")
             }
+            if error.code == .connectionError || error.code == .serverClosedConnection || error.code == .uncleanShutdown {
+                return LedgerError(.unavailable, "\(what): the connection to the server failed (\(error.code))")
+            }
             if let info = error.serverInfo {
                 return LedgerError(.storeFailed, "\(what): PostgreSQL \(info[.sqlState] ?? "?"): \(info[.message] ?? "unknown error")")
             }
             return LedgerError(.storeFailed, "\(what): \(error.code)")
         default:
+            // postgres-nio's pool errors (its module is not public API): a shut-down pool, or no
+            // connection for about a minute (its circuit breaker).
+            let text = String(describing: error)
+            if text.contains("poolShutdown") {
+                return LedgerError(.closed, "\(what): the ledger is closed")
+            }
+            if text.contains("CircuitBreakerTripped") {
+                return LedgerError(.unavailable, "\(what): no connection to the server could be made")
+            }
             return LedgerError(.storeFailed, "\(what): \(type(of: error))")
         }
     }
