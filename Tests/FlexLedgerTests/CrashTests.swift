@@ -23,7 +23,7 @@ extension LedgerStoreTests {
             let counter = AckCounter(limit: Self.acknowledgementsBeforeKill)
             let lines = await writer.lines { counter.seen($0) }
             writer.kill()
-            #expect(lines.first == "ready")
+            #expect(lines.first == "ready", "writer stderr: \(writer.standardError.suffix(2000))")
             #expect(!lines.contains("done"), "the writer finished before the kill: nothing was tested mid-write")
             let acknowledged = lines.filter { $0.hasPrefix("ack ") }.map { $0.split(separator: " ")[1] }.map(String.init)
             try #require(acknowledged.count >= Self.acknowledgementsBeforeKill, "the writer stopped early: \(lines.suffix(3))")
@@ -54,7 +54,7 @@ extension LedgerStoreTests {
             let again = try LineReadingChild(bench, ["write", "--ledger", url, "--tenant", tenant, "--count", String(end + 1),
                                                      "--concurrency", "8"])
             let secondLines = await again.lines { $0 == "done" }
-            #expect(again.waitForExit() == 0)
+            #expect(again.waitForExit() == 0, "writer stderr: \(again.standardError.suffix(2000))")
             #expect(secondLines.last == "done")
             var outcomes: [String: String] = [:]
             for line in secondLines where line.hasPrefix("ack ") {

@@ -54,6 +54,7 @@ final class LineReadingChild: @unchecked Sendable {
     // `process` is only touched by the creating test; `buffer` only by `nextLine()` on one thread.
     private let process: Process
     private let output: Pipe
+    private let errorFile: URL
     private var buffer: [UInt8] = []
 
     init(_ executable: URL, _ arguments: [String]) throws {
@@ -62,7 +63,9 @@ final class LineReadingChild: @unchecked Sendable {
         self.process.arguments = arguments
         self.output = Pipe()
         self.process.standardOutput = self.output
-        self.process.standardError = FileHandle.nullDevice
+        self.errorFile = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("child-stderr-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: self.errorFile.path, contents: nil)
+        self.process.standardError = try FileHandle(forWritingTo: self.errorFile)
         self.process.standardInput = FileHandle.nullDevice
         try self.process.run()
     }
@@ -97,6 +100,11 @@ final class LineReadingChild: @unchecked Sendable {
         }
     }
 
+    /// What the child wrote to stderr so far (for failure messages).
+    var standardError: String {
+        (try? String(contentsOf: self.errorFile, encoding: .utf8)) ?? ""
+    }
+
     /// SIGKILL (no chance to flush or clean up) and reap.
     func kill() {
         if self.process.isRunning { Glibc.kill(self.process.processIdentifier, SIGKILL) }
@@ -116,5 +124,6 @@ final class LineReadingChild: @unchecked Sendable {
             Glibc.kill(self.process.processIdentifier, SIGKILL)
             self.process.waitUntilExit()
         }
+        try? FileManager.default.removeItem(at: self.errorFile)
     }
 }
