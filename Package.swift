@@ -203,6 +203,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "tools/ledger-bench",
+            exclude: ["run", "RESULTS.md"],
             swiftSettings: swiftSettings
         ),
 

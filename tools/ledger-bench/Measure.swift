@@ -32,6 +32,13 @@ struct Measure: AsyncParsableCommand {
             ("unbatched", .unbatched),
         ].filter { self.mode == "both" || self.mode == $0.0 }
         print("ledger=\(location) records=\(self.records) concurrency=\(self.concurrency)")
+        if case .sqlite(let path) = location {
+            // The disk's own cost of one durable write here, for context: the unbatched rate
+            // cannot beat it, and on a shared machine it moves with everyone's I/O.
+            let folder = (path as NSString).deletingLastPathComponent
+            let probe = FsyncProbe.median(in: folder.isEmpty ? "." : folder)
+            print(String(format: "fdatasync of 4 KiB in %@: median %.0f us", folder, probe))
+        }
         print("mode       records/s   p50_us   p90_us   p99_us   max_us  transactions  records/transaction")
         for (index, (name, configuration)) in modes.enumerated() {
             let store = try await location.openStore()
@@ -43,7 +50,7 @@ struct Measure: AsyncParsableCommand {
                 for worker in 0..<self.concurrency {
                     group.addTask {
                         var samples: [Duration] = []
-                        let first = worker * perWorker
+                        let first = min(worker * perWorker, self.records)
                         for i in first..<min(first + perWorker, self.records) {
                             let record = SyntheticRecord.make(i, tenant: tenant)
                             let began = ContinuousClock.now
