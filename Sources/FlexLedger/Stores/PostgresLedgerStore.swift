@@ -1,5 +1,4 @@
 public import Logging
-internal import NIOCore
 internal import NIOSSL
 internal import PostgresNIO
 
