@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "FlexCatalog", targets: ["FlexCatalog"]),
         .library(name: "FlexSim", targets: ["FlexSim"]),
         .library(name: "FlexClient", targets: ["FlexClient"]),
+        .library(name: "FlexLedger", targets: ["FlexLedger"]),
         .executable(name: "flexsim", targets: ["flexsim"]),
         .executable(name: "flexd", targets: ["flexd"]),
         .executable(name: "flexload", targets: ["flexload"]),
@@ -39,6 +40,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        // The savings ledger's stores: SQLite through GRDB (Debian's system libsqlite3), PostgreSQL
+        // through postgres-nio.
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // MARK: C libraries (Debian -dev packages, found through pkg-config)
@@ -177,6 +183,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The savings ledger: one durable record per billed call, written with group commit to
+        // SQLite (default) or PostgreSQL (a fleet), and the per-tenant monthly fee report.
+        .target(
+            name: "FlexLedger",
+            dependencies: [
+                "FlexCodec",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Executables
 
         .executableTarget(
@@ -188,6 +209,7 @@ let package = Package(
                 "FlexCodec",
                 "FlexHTTP",
                 "FlexSim",
+                "FlexLedger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -222,6 +244,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "tools/flexcodec-bench",
+            swiftSettings: swiftSettings
+        ),
+        // Appends synthetic records to a ledger: measures latency and throughput with and without
+        // group commit, and (`write`) acknowledges each durable record on stdout for the kill -9 test.
+        .executableTarget(
+            name: "ledger-bench",
+            dependencies: [
+                "FlexLedger",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "tools/ledger-bench",
+            exclude: ["run", "RESULTS.md"],
             swiftSettings: swiftSettings
         ),
         // flexload: workloads, the open- and closed-loop driver, targets (flexd through FlexClient,
@@ -318,6 +352,20 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The same suite on a real SQLite file and a real PostgreSQL server the tests start
+        // themselves (initdb into a temporary folder, a free loopback port).
+        .testTarget(
+            name: "FlexLedgerTests",
+            dependencies: [
+                "FlexLedger",
+                "FlexCodec",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
