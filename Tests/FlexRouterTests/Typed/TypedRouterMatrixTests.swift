@@ -2,6 +2,7 @@ import FlexCatalog
 import FlexCodec
 import FlexJSON
 import FlexSim
+import FlexTestSupport
 import Logging
 import NIOCore
 import Testing
