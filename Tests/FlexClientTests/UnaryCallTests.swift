@@ -248,10 +248,10 @@ import Testing
     }
 
     @Test func aServerThatIsNotThereFailsWithConnectionFailed() async throws {
-        // Bind and close a port so that nothing listens on it.
-        let port = try await withFakeServer { server in server.port }
-        let error = try await withFlexClient(host: "127.0.0.1", port: port) { client in
-            await failure { try await client.complete(Fixtures.request()) }
+        let error = try await withRefusingPort { port in
+            try await withFlexClient(host: "127.0.0.1", port: port) { client in
+                await failure { try await client.complete(Fixtures.request()) }
+            }
         }
         #expect(error?.code == .unavailable)
         #expect(error?.status.errorCode == "connection_failed")
