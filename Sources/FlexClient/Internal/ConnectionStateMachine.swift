@@ -624,7 +624,11 @@ struct ConnectionStateMachine {
         open.streamOfCall[stream.call] = nil
         var actions: [Action] = []
         if stream.phase != .cancelled {
-            if trailers.status.code == .ok, stream.kind == .unary, stream.messagesReceived == 0 {
+            if Self.isRefusedUnprocessed(trailers), stream.phase == .awaitingHeaders, stream.messagesReceived == 0 {
+                // Section 5.4: refused at once, not processed, and it MAY be retried. A server that
+                // frees a slot only after its TRAILERS are out can refuse a client that counts right.
+                actions.append(.retry(stream.call, .server(trailers)))
+            } else if trailers.status.code == .ok, stream.kind == .unary, stream.messagesReceived == 0 {
                 actions.append(
                     .fail(
                         stream.call,
@@ -660,6 +664,11 @@ struct ConnectionStateMachine {
     }
 
     // MARK: - Helpers
+
+    /// TRAILERS `RESOURCE_EXHAUSTED` `too_many_streams`: the server refused the stream unprocessed.
+    static func isRefusedUnprocessed(_ trailers: Trailers) -> Bool {
+        trailers.status.code == .resourceExhausted && trailers.status.errorCode == "too_many_streams"
+    }
 
     private static let queueFull = FlexClientError.local(
         .resourceExhausted,
