@@ -10,9 +10,9 @@ public import FlexCodec
 /// ``Status/details`` and, when the provider returned the error, ``Status/upstream``.
 ///
 /// ```swift
-/// do {
+/// do throws(FlexClientError) {
 ///     let (response, savings) = try await client.complete(request)
-/// } catch let error {
+/// } catch {
 ///     switch error.code {
 ///     case .deadlineExceeded: ...                       // local or server-side deadline
 ///     case .unavailable where error.isSafeToRetry: ...  // the server never saw the call
