@@ -236,7 +236,16 @@ struct ConnectionStateMachine {
     /// The connection closed (EOF, reset, or after ``Action/close``).
     mutating func channelClosed() -> [Action] {
         switch self.state {
-        case .connecting(let waiting), .handshaking(let waiting):
+        case .connecting(let waiting):
+            // Closed before it connected (the connect failed or was abandoned).
+            self.state = .closed
+            let error = FlexClientError.local(
+                .unavailable,
+                FlexClientError.LocalReason.connectionFailed,
+                "could not connect to the server"
+            )
+            return self.stopAccepting() + waiting.queue.map { .fail($0.call, error, discardBuffered: true) }
+        case .handshaking(let waiting):
             self.state = .closed
             let error = FlexClientError.local(
                 .unavailable,
