@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "FlexClient", targets: ["FlexClient"]),
         .executable(name: "flexsim", targets: ["flexsim"]),
         .executable(name: "flexd", targets: ["flexd"]),
+        .executable(name: "flexload", targets: ["flexload"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -37,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // MARK: C libraries (Debian -dev packages, found through pkg-config)
@@ -222,15 +224,41 @@ let package = Package(
             path: "tools/flexcodec-bench",
             swiftSettings: swiftSettings
         ),
+        // flexload: workloads, the open- and closed-loop driver, targets (flexd through FlexClient,
+        // flexsim directly through FlexHTTP and the router's adapters), the report and the chart.
+        .target(
+            name: "FlexLoadKit",
+            dependencies: [
+                "FlexClient", "FlexCodec", "FlexCatalog", "FlexRouter", "FlexHTTP", "FlexJSON",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "tools/flexload/FlexLoadKit",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "flexload",
+            dependencies: [
+                "FlexLoadKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "tools/flexload/flexload",
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Tests
 
-        // Fixtures shared by the test targets: an in-process flexsim and a loopback HTTP client.
+        // Fixtures shared by the test targets: an in-process flexsim, an in-process flexd (FlexServer
+        // routing to it), child processes and a loopback HTTP client.
         .target(
             name: "FlexTestSupport",
             dependencies: [
-                "FlexSim", "FlexCatalog", "FlexJSON", "FlexRouter",
+                "FlexSim", "FlexCatalog", "FlexJSON", "FlexRouter", "FlexServer", "FlexHTTP", "FlexCodec",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/FlexTestSupport",
             swiftSettings: swiftSettings
@@ -280,6 +308,17 @@ let package = Package(
                 "FlexServer", "FlexRouter", "FlexCodec", "FlexCatalog", "FlexSim", "FlexHTTP", "FlexJSON", "FlexTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // flexload's parts, its driver against an in-process flexd and flexsim, and the executable.
+        .testTarget(
+            name: "FlexLoadTests",
+            dependencies: [
+                "FlexLoadKit", "FlexTestSupport", "FlexCodec", "FlexCatalog", "FlexJSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

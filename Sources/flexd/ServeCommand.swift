@@ -105,6 +105,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds of silence tolerated from a provider once a call has started. (default: 120)")
     var upstreamIdleTimeout: Double?
 
+    @Option(help: "Connections open at once to one provider host (HTTP/1.1: one call each; HTTP/2: up to 100 calls each). (default: 256)")
+    var upstreamConnections: Int?
+
     @Option(help: "Flex attempts per call when flex refuses for capacity and budget is left (1 = no retry). (default: 1)")
     var flexAttempts: Int?
 
@@ -152,7 +155,10 @@ struct ServeCommand: AsyncParsableCommand {
             services.append(sim)
         }
 
-        let http = try HTTPClient()
+        var httpConfiguration = HTTPClient.Configuration.defaults
+        httpConfiguration.connectionPool.maximumConnectionsPerHost = settings.upstreamConnections
+        httpConfiguration.connectionPool.maximumIdleConnections = min(settings.upstreamConnections, 1024)
+        let http = try HTTPClient(configuration: httpConfiguration)
         do {
             var routerConfiguration = RouterConfiguration(
                 baseURLs: baseURLs,

@@ -23,6 +23,7 @@ struct Settings {
     var connectTimeout: Duration
     var responseHeadTimeout: Duration
     var upstreamIdleTimeout: Duration
+    var upstreamConnections: Int
     var flexAttempts: Int
     var logLevel: Logger.Level
 
@@ -104,6 +105,7 @@ struct Settings {
         self.connectTimeout = try seconds(options.connectTimeout, "connect-timeout", 10)
         self.responseHeadTimeout = try seconds(options.responseHeadTimeout, "response-head-timeout", 600)
         self.upstreamIdleTimeout = try seconds(options.upstreamIdleTimeout, "upstream-idle-timeout", 120)
+        self.upstreamConnections = try integer(options.upstreamConnections, "upstream-connections", 256, 1...100_000)
         self.flexAttempts = try integer(options.flexAttempts, "flex-attempts", 1, 1...10)
         let level = try string(options.logLevel, "log-level") ?? "info"
         guard let logLevel = Logger.Level(rawValue: level) else {
@@ -153,6 +155,6 @@ extension ServeCommand {
         "listen", "admin-listen", "keys", "upstream", "openai-base-url", "anthropic-base-url", "gemini-base-url", "sim-profile",
         "sim-seed", "sim-time-scale", "catalog", "correlation-header", "max-connections", "max-calls-in-flight", "max-concurrent-streams",
         "max-message-size", "initial-window-size", "handshake-timeout", "idle-timeout", "max-call-duration", "drain-grace",
-        "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "flex-attempts", "log-level",
+        "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "upstream-connections", "flex-attempts", "log-level",
     ]
 }

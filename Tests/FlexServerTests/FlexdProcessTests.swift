@@ -139,7 +139,7 @@ struct FlexdProcessTests {
             #expect(goAway?.code == .ok)
             #expect(goAway?.lastStreamID == StreamID(calls.last!))
             #expect(statuses.count == calls.count && statuses.values.allSatisfy { $0 == .ok }, "\(statuses)")
-            #expect(stack.flexd.waitForExit(timeout: .seconds(10)) == 0, "flexd exits cleanly after the drain")
+            #expect(await stack.flexd.exitStatus(within: .seconds(10)) == 0, "flexd exits cleanly after the drain")
         }
     }
 
@@ -156,7 +156,7 @@ struct FlexdProcessTests {
         defer { unlink(log) }
         let flexd = try ChildProcess(executable: try Executables.path("flexd"),
                                      arguments: ["serve", "--admin-listen", "off"] + arguments, outputPath: log)
-        let status = flexd.waitForExit(timeout: .seconds(20))
+        let status = await flexd.exitStatus(within: .seconds(20))
         flexd.stop()
         #expect(status != nil && status != 0, "\(arguments) must fail")
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
@@ -171,7 +171,7 @@ struct FlexdProcessTests {
         let log = directory.appendingPathComponent("flexd-config-\(getpid()).log").path
         defer { unlink(log) }
         let flexd = try ChildProcess(executable: try Executables.path("flexd"), arguments: ["serve", "--config", bad], outputPath: log)
-        #expect(flexd.waitForExit(timeout: .seconds(20)).map { $0 != 0 } == true)
+        #expect(await flexd.exitStatus(within: .seconds(20)).map { $0 != 0 } == true)
         flexd.stop()
         #expect(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("colour"))
 

@@ -87,6 +87,33 @@ struct ServerConnectionStateMachineTests {
         #expect(machine.receive(.requestHeaders(7, Self.complete)) == .none, "room again")
     }
 
+    /// A client may open its next call as soon as it reads the last one's trailers, which can
+    /// reach it before the server's own bookkeeping has run: the slot is free once the trailers
+    /// are on their way (found by flexload: `too_many_streams` under load at the stream limit).
+    @Test func aClosingCallNoLongerCountsAgainstTheLimit() {
+        var machine = self.active(maxStreams: 1)
+        _ = machine.receive(.requestHeaders(1, Self.complete))
+        _ = machine.receive(.message(1, Self.payload, endStream: true))
+        machine.callClosing(1)
+        #expect(machine.receive(.requestHeaders(3, Self.complete)) == .none, "room as soon as the trailers are on their way")
+        #expect(machine.receive(.cancel(1, Cancel(code: .cancelled))) == .none, "a cancel crossing the trailers is ignored")
+        #expect(machine.receive(.message(1, Self.payload, endStream: true)) == .none)
+        _ = machine.callFinished(1)
+        guard case .refuse(5, let busy) = machine.receive(.requestHeaders(5, Self.complete)) else {
+            Issue.record("call 3 still holds the only slot: finishing call 1 must not free a second one")
+            return
+        }
+        #expect(busy.errorCode == "too_many_streams")
+        machine.callClosing(3)
+        machine.callClosing(3)
+        _ = machine.callFinished(3)
+        #expect(machine.receive(.requestHeaders(7, Self.complete)) == .none)
+        guard case .refuse(9, _) = machine.receive(.requestHeaders(9, Self.complete)) else {
+            Issue.record("closing a call twice must not free two slots")
+            return
+        }
+    }
+
     @Test func cancelBeforeAndAfterTheRequest() {
         var machine = self.active()
         _ = machine.receive(.requestHeaders(1, Self.complete))

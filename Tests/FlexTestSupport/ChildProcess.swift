@@ -101,9 +101,10 @@ public final class ChildProcess: @unchecked Sendable {
         kill(self.pid, signal)
     }
 
-    /// Waits for the process to exit, at most `timeout`; returns its exit status, or nil if it is
+    /// Waits for the process to exit without blocking a thread (tests share a small cooperative
+    /// pool), at most `timeout`; returns its exit status (-1 if killed by a signal), or nil if it is
     /// still running.
-    public func waitForExit(timeout: Duration) -> Int32? {
+    public func exitStatus(within timeout: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             var status: Int32 = 0
@@ -111,7 +112,7 @@ public final class ChildProcess: @unchecked Sendable {
                 self.exited = true
                 return status & 0x7F == 0 ? (status >> 8) & 0xFF : -1
             }
-            usleep(10_000)
+            try? await Task.sleep(for: .milliseconds(20))
         }
         return nil
     }

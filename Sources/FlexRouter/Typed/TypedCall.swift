@@ -1,5 +1,5 @@
-internal import FlexCodec
-internal import FlexJSON
+public import FlexCodec
+public import FlexJSON
 internal import NIOCore
 internal import Synchronization
 
@@ -14,7 +14,10 @@ internal import Synchronization
 ///    typed caller asked not to parse provider JSON, and sending both would double the frame.
 /// 3. ``emitter(for:_:)`` for a streaming call: the `route` event passes through, and each native
 ///    event the router would forward becomes the typed events it means.
-enum TypedCall {
+///
+/// Only the first is public: it lets a tool (flexload's direct baseline) send a provider exactly
+/// the JSON flexd would send for a typed request.
+public enum TypedCall {
     static func translator(for api: Api) -> any TypedTranslator {
         switch api {
         case .chatCompletions: OpenAIChatTranslator()
@@ -26,7 +29,9 @@ enum TypedCall {
     }
 
     /// The native JSON body for a typed request.
-    static func nativeBody(_ chat: ChatRequest, api: Api, model: String, streaming: Bool) throws(RouterError) -> JSONObject {
+    ///
+    /// - Throws: ``RouterError`` `invalid_chat_request` or `unsupported_for_provider`, naming the field.
+    public static func nativeBody(_ chat: ChatRequest, api: Api, model: String, streaming: Bool) throws(RouterError) -> JSONObject {
         let request = try TypedRequest(chat, api: api, model: model)
         return try Self.translator(for: api).body(for: request, streaming: streaming)
     }

@@ -137,6 +137,7 @@ extension ServerConnection {
                     try await writer.write(bytes)
                 }
             }
+            self.closing(id)
             try await writer.send(.trailers(id, Trailers(status: status, savings: savings)))
         } catch {
             logger.debug("could not send the call's last frames", metadata: ["error": "\(error)"])

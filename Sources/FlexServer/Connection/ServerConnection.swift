@@ -165,6 +165,7 @@ final class ServerConnection: @unchecked Sendable {
                              errorCode: headers.apiKey.isEmpty ? "missing_api_key" : "invalid_api_key")
         }
         if let refusal {
+            self.closing(id)
             group.addTask {
                 try? await writer.send(.trailers(id, Trailers(status: refusal)))
                 self.shared.metrics.refused(refusal.errorCode)
@@ -183,7 +184,12 @@ final class ServerConnection: @unchecked Sendable {
         }
     }
 
-    /// Bookkeeping when a call's trailers are out: frees its slot; may close a draining connection.
+    /// Bookkeeping just before a call's trailers are written: frees its slot.
+    func closing(_ id: StreamID) {
+        self.lock.withLock { self.machine.callClosing(id) }
+    }
+
+    /// Bookkeeping when a call's trailers are out: forgets the stream; may close a draining connection.
     private func finished(_ id: StreamID) {
         let action = self.lock.withLock {
             self.calls[id] = nil

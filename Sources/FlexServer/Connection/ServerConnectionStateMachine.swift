@@ -67,11 +67,20 @@ public struct ServerConnectionStateMachine: Sendable {
         /// The highest stream id opened (its HEADERS processed).
         var highest: StreamID = .connection
         var pingsSinceLastCall = 0
+        /// Streams whose trailers are being written: no longer counted against the limit, so a
+        /// client that opens a call the moment it reads the trailers is never refused.
+        var closing = 0
+
+        mutating func remove(_ id: StreamID) {
+            if case .closing? = self.streams.removeValue(forKey: id) { self.closing -= 1 }
+        }
     }
 
     private enum Stream: Sendable {
         case awaitingRequest(RequestHeaders)
         case running
+        /// The call's trailers are on their way out.
+        case closing
     }
 
     private var state: State = .awaitingHello
@@ -107,15 +116,35 @@ public struct ServerConnectionStateMachine: Sendable {
         }
     }
 
+    /// A call is about to write its trailers: its slot is free from now on (the client may open
+    /// the next call as soon as it reads them), though the stream stays known until
+    /// ``callFinished(_:)``.
+    public mutating func callClosing(_ id: StreamID) {
+        switch self.state {
+        case .active(var active):
+            guard case .running? = active.streams[id] else { return }
+            active.streams[id] = .closing
+            active.closing += 1
+            self.state = .active(active)
+        case .draining(var active):
+            guard case .running? = active.streams[id] else { return }
+            active.streams[id] = .closing
+            active.closing += 1
+            self.state = .draining(active)
+        case .awaitingHello, .closed:
+            return
+        }
+    }
+
     /// A call ended (its trailers were sent, or the connection is going away).
     public mutating func callFinished(_ id: StreamID) -> Action {
         switch self.state {
         case .active(var active):
-            active.streams[id] = nil
+            active.remove(id)
             self.state = .active(active)
             return .none
         case .draining(var active):
-            active.streams[id] = nil
+            active.remove(id)
             if active.streams.isEmpty {
                 self.state = .closed
                 return .close(nil)
@@ -215,7 +244,7 @@ public struct ServerConnectionStateMachine: Sendable {
                 return .refuse(id, Status(code: .unimplemented, message: "unknown method \"\(headers.method.prefix(100))\"",
                                           errorCode: "unknown_method"))
             }
-            guard active.streams.count < self.configuration.limits.maxConcurrentStreams else {
+            guard active.streams.count - active.closing < self.configuration.limits.maxConcurrentStreams else {
                 return .refuse(id, Status(code: .resourceExhausted,
                                           message: "more than \(self.configuration.limits.maxConcurrentStreams) calls open on this connection",
                                           errorCode: "too_many_streams"))
@@ -237,7 +266,7 @@ public struct ServerConnectionStateMachine: Sendable {
             case .running?:
                 return .cancelCall(id, Status(code: .invalidArgument, message: "a call takes exactly one request MESSAGE",
                                               errorCode: "invalid_message"))
-            case nil:
+            case .closing?, nil:
                 // A stream this side closed (refused, finished): the frames crossed on the wire.
                 return .none
             }
@@ -251,7 +280,7 @@ public struct ServerConnectionStateMachine: Sendable {
             case .awaitingRequest?:
                 active.streams[id] = nil
                 return .refuse(id, status)
-            case nil:
+            case .closing?, nil:
                 return .none
             }
 

@@ -1,21 +1,20 @@
 import FlexCatalog
-import FlexCodec
+public import FlexCodec
 import FlexHTTP
-import FlexRouter
-import FlexServer
-import FlexSim
-import FlexTestSupport
+public import FlexRouter
+public import FlexServer
+public import FlexSim
 import Logging
 import NIOCore
 
 /// A FlexServer on a free loopback port, routing to an in-process flexsim (or serving any
 /// `InferenceService`), drained and stopped when the test body returns.
-struct ServerFixture {
-    let server: FlexServer
-    let port: Int
-    let sim: FlexsimFixture
+public struct ServerFixture {
+    public let server: FlexServer
+    public let port: Int
+    public let sim: FlexsimFixture
 
-    static func with<T: Sendable>(
+    public static func with<T: Sendable>(
         profile: Profile = .instant,
         tenants: TenantDirectory = .open,
         service makeService: (@Sendable (Router) -> any InferenceService)? = nil,
@@ -55,7 +54,7 @@ struct ServerFixture {
     }
 
     /// A native OpenAI Chat request (or the given API's), tagged with `id` for flexsim's ledger.
-    static func request(_ id: String, api: Api = .chatCompletions, startWithin: String = "00h-00m-30s",
+    public static func request(_ id: String, api: Api = .chatCompletions, startWithin: String = "00h-00m-30s",
                         model: String = "gpt-5.4-mini") -> InferenceRequest {
         let body: String =
             switch api {

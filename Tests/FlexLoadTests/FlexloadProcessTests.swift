@@ -1,0 +1,58 @@
+import FlexTestSupport
+import Foundation
+import Testing
+
+/// The flexload executable as a user runs it: flags checked with clear errors, and a run against an
+/// in-process flexd and its flexsim writing the JSON report and the SVG chart.
+@Suite("flexload process")
+struct FlexloadProcessTests {
+    static func run(_ arguments: [String]) async throws -> (status: Int32?, output: String) {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("flexload-\(UInt64.random(in: 0...UInt64.max)).log").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let process = try ChildProcess(executable: try Executables.path("flexload"), arguments: arguments, outputPath: output)
+        let status = await process.exitStatus(within: .seconds(120))
+        process.stop()
+        return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+
+    @Test(arguments: [
+        (["--rate", "10"], "give --target HOST:PORT, --direct URL, or both"),
+        (["--target", "127.0.0.1"], "--target must be HOST:PORT"),
+        (["--target", "127.0.0.1:7400", "--rate", "5", "--concurrency", "2"], "give --rate or --concurrency, not both"),
+        (["--target", "127.0.0.1:7400", "--requests", "5", "--duration", "2"], "give --requests or --duration, not both"),
+        (["--direct", "127.0.0.1:9000"], "--direct must be a URL"),
+        (["--target", "127.0.0.1:7400", "--mix", "nope"], "neither a built-in mix"),
+        (["--target", "127.0.0.1:7400", "--rate", "0"], "--rate must be in"),
+    ])
+    func badFlagsFailFastWithTheReason(arguments: [String], message: String) async throws {
+        let (status, output) = try await Self.run(arguments)
+        #expect(status != nil && status != 0)
+        #expect(output.contains(message), "\(output)")
+    }
+
+    @Test func aRunAgainstFlexdAndFlexsimWritesTheReportAndTheChart() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flexload-run-\(UInt64.random(in: 0...UInt64.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let json = directory.appendingPathComponent("report.json").path
+        let svg = directory.appendingPathComponent("chart.svg").path
+        try await ServerFixture.with { fixture in
+            let (status, output) = try await Self.run([
+                "--target", "127.0.0.1:\(fixture.port)", "--direct", "http://127.0.0.1:\(fixture.sim.port)",
+                "--requests", "40", "--rate", "200", "--json", json, "--svg", svg, "--run-id", "process-run",
+            ])
+            #expect(status == 0, "\(output)")
+            #expect(output.contains("added by flexd: p50"), "\(output)")
+            #expect(output.contains("cost_above_standard: 0"), "\(output)")
+        }
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        #expect(report["requests"] as? Int == 40)
+        #expect(report["errors"] as? Int == 0)
+        #expect(report["cost_above_standard"] as? Int == 0)
+        #expect((report["direct"] as? [String: Any])?["requests"] as? Int == 40)
+        #expect(report["added_latency_ms"] != nil)
+        #expect(((report["savings"] as? [String: Any])?["saved_picousd"] as? Int ?? 0) > 0)
+        let chart = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(chart.hasPrefix("<svg") && chart.contains("<polyline") && chart.contains("flex-first + fee"))
+    }
+}
