@@ -11,7 +11,7 @@ import Testing
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     /// Builds flexc once per test process (make -B OUT=...), into a temporary directory.
-    static let binary: Result<String, FlexCClientError> = {
+    static let build = Task { () -> Result<String, FlexCClientError> in
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flexc-\(getpid())").path
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let output = directory + "/flexc"
@@ -22,7 +22,7 @@ import Testing
                 arguments: ["-s", "-B", "-C", repositoryRoot + "/tools/flexc", "OUT=\(output)"],
                 outputPath: log
             )
-            let status = make.waitForExit(timeout: .seconds(120))
+            let status = await make.exitStatus(within: .seconds(120))
             make.stop()
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             guard status == 0 else { return .failure(FlexCClientError("make failed (\(String(describing: status))): \(text)")) }
@@ -32,7 +32,7 @@ import Testing
         } catch {
             return .failure(FlexCClientError("could not run make: \(error)"))
         }
-    }()
+    }
 
     /// A flexc run: its exit status and everything it printed (stdout and stderr).
     struct Run {
@@ -43,8 +43,8 @@ import Testing
 
     /// Writes `requestJSON` to a file and starts flexc on it. Call ``finish(_:)`` once the server
     /// side is done: it waits for the exit (bounded) and reads the output.
-    static func start(port: Int, requestJSON: String, arguments: [String] = []) throws -> (ChildProcess, String) {
-        let executable = try self.binary.get()
+    static func start(port: Int, requestJSON: String, arguments: [String] = []) async throws -> (ChildProcess, String) {
+        let executable = try await self.build.value.get()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flexc-\(getpid())").path
         let name = UUID().uuidString
         let requestPath = directory + "/\(name).json"
@@ -58,8 +58,8 @@ import Testing
         return (process, outputPath)
     }
 
-    static func finish(_ started: (ChildProcess, String)) -> Run {
-        let status = started.0.waitForExit(timeout: .seconds(30))
+    static func finish(_ started: (ChildProcess, String)) async -> Run {
+        let status = await started.0.exitStatus(within: .seconds(30))
         started.0.stop()
         let output = (try? String(contentsOfFile: started.1, encoding: .utf8)) ?? ""
         return Run(status: status, output: output)
@@ -85,7 +85,7 @@ import Testing
 
     @Test func aUnaryCallPrintsTheAnswerTheSavingsAndOK() async throws {
         try await withFakeServer { server in
-            let started = try Self.start(port: server.port, requestJSON: Self.requestJSON(), arguments: ["--api-key", "fxk_c"])
+            let started = try await Self.start(port: server.port, requestJSON: Self.requestJSON(), arguments: ["--api-key", "fxk_c"])
             let connection = await server.accept()
             let hello = try await connection.handshake()
             #expect(hello.versions == [1] && hello.compression == [.lz4] && hello.agent == "flexc/0.1")
@@ -106,7 +106,7 @@ import Testing
             #expect(frame == .windowUpdate(1, increment: UInt32(responseLength)))
             #expect(try await connection.readUntilClosed() == [.goAway(GoAway(lastStreamID: 0))])
 
-            let run = Self.finish(started)
+            let run = await Self.finish(started)
             #expect(run.status == 0, "\(run.output)")
             #expect(run.lines[0] == String(buffer: Fixtures.response(id: "c-1").nativeJSON!))
             #expect(run.lines[1].hasPrefix(#"savings: {"request_id":"c-1","provider":"openai","api":"chat_completions""#))
@@ -124,7 +124,7 @@ import Testing
         setenv("FLEXC_TEST_PROVIDER_KEY", "sk-from-env", 1)
         try await withFakeServer { server in
             let big = Fixtures.nativeEvent(2, size: 5000)
-            let started = try Self.start(
+            let started = try await Self.start(
                 port: server.port,
                 requestJSON: Self.requestJSON(extra: #""provider_key_env": "FLEXC_TEST_PROVIDER_KEY""#),
                 arguments: ["--stream"]
@@ -154,7 +154,7 @@ import Testing
             try await connection.write(.trailers(id, Trailers(status: .ok, savings: Fixtures.savings(id: "c-1"))))
             _ = try await connection.readUntilClosed()
 
-            let run = Self.finish(started)
+            let run = await Self.finish(started)
             #expect(run.status == 0, "\(run.output)")
             #expect(run.lines[0] == "route: tier=flex fell_back=false fallback_reason=none flex_wait_us=1200")
             #expect(run.lines[1] == "event: delta")
@@ -170,7 +170,7 @@ import Testing
         try await withFakeServer { server in
             let filler = String(repeating: "Rule: answer briefly. ", count: 200)
             let body = #"{"model":"gpt-5.4-mini","messages":[{"role":"system","content":"\#(filler)"}]}"#
-            let started = try Self.start(port: server.port, requestJSON: Self.requestJSON(body: body))
+            let started = try await Self.start(port: server.port, requestJSON: Self.requestJSON(body: body))
             let connection = await server.accept()
             try await connection.handshake()
             let (id, _, request) = try await connection.readCall()
@@ -178,13 +178,13 @@ import Testing
             #expect(request.body == .nativeJSON(ByteBuffer(string: body)))
             try await connection.answer(id, Fixtures.response())
             _ = try await connection.readUntilClosed()
-            #expect(Self.finish(started).status == 0)
+            #expect(await Self.finish(started).status == 0)
         }
     }
 
     @Test func aFailedCallPrintsTheStatusAndExitsWithItsCode() async throws {
         try await withFakeServer { server in
-            let started = try Self.start(port: server.port, requestJSON: Self.requestJSON())
+            let started = try await Self.start(port: server.port, requestJSON: Self.requestJSON())
             let connection = await server.accept()
             try await connection.handshake()
             let (id, _, _) = try await connection.readCall()
@@ -196,7 +196,7 @@ import Testing
             )
             try await connection.write(.trailers(id, Trailers(status: status, savings: Fixtures.savings(id: "c-1", saved: 0))))
             _ = try await connection.readUntilClosed()
-            let run = Self.finish(started)
+            let run = await Self.finish(started)
             #expect(run.status == 14)
             #expect(run.lines[0].hasPrefix("savings: {"))
             #expect(run.lines[1] == "status: UNAVAILABLE (upstream_error): the provider failed")
@@ -206,13 +206,13 @@ import Testing
 
     @Test func aCallTheServerDidNotProcessSaysSo() async throws {
         try await withFakeServer { server in
-            let started = try Self.start(port: server.port, requestJSON: Self.requestJSON())
+            let started = try await Self.start(port: server.port, requestJSON: Self.requestJSON())
             let connection = await server.accept()
             try await connection.handshake()
             _ = try await connection.readCall()
             try await connection.write(.goAway(GoAway(lastStreamID: 0, code: .ok, message: "draining", errorCode: "server_shutting_down")))
             await connection.close()
-            let run = Self.finish(started)
+            let run = await Self.finish(started)
             #expect(run.status == 14)
             #expect(run.lines[0] == "status: UNAVAILABLE (server_shutting_down): the call was not processed: draining")
         }
@@ -221,14 +221,14 @@ import Testing
     @Test func theTimeoutTravelsInHeadersAndEndsTheCallWithCancel() async throws {
         try await withFakeServer { server in
             // Long enough for the call to reach the server on a busy machine; the test waits it out.
-            let started = try Self.start(port: server.port, requestJSON: Self.requestJSON(), arguments: ["--timeout", "2.5"])
+            let started = try await Self.start(port: server.port, requestJSON: Self.requestJSON(), arguments: ["--timeout", "2.5"])
             let connection = await server.accept()
             try await connection.handshake()
             let (id, headers, _) = try await connection.readCall()
             #expect(headers.timeout == .milliseconds(2500))
             // No answer: flexc gives up at its deadline.
             #expect(try await connection.readFrame() == .cancel(id, Cancel(code: .deadlineExceeded, reason: "flexc --timeout passed")))
-            let run = Self.finish(started)
+            let run = await Self.finish(started)
             #expect(run.status == 4)
             #expect(run.lines[0] == "status: DEADLINE_EXCEEDED (deadline_exceeded): the --timeout passed")
         }
@@ -236,13 +236,13 @@ import Testing
 
     @Test func aServerThatBreaksTheProtocolFailsWithInternal() async throws {
         try await withFakeServer { server in
-            let started = try Self.start(port: server.port, requestJSON: Self.requestJSON())
+            let started = try await Self.start(port: server.port, requestJSON: Self.requestJSON())
             let connection = await server.accept()
             try await connection.handshake()
             let (id, _, _) = try await connection.readCall()
             try await connection.write(.trailers(StreamID(id.rawValue + 2), Trailers(status: .ok)))
             _ = try await connection.readUntilClosed()
-            let run = Self.finish(started)
+            let run = await Self.finish(started)
             #expect(run.status == 13)
             #expect(run.output.contains("protocol violation: frame type 3 on stream 3"), "\(run.output)")
         }
@@ -258,15 +258,15 @@ import Testing
         (#"{"model": "a\u0000b"}"#, "\"model\" must be a string"),
         ("[1, 2]", "expected a JSON object"),
     ])
-    func aBadRequestFileExitsWithUsage(_ json: String, _ message: String) throws {
+    func aBadRequestFileExitsWithUsage(_ json: String, _ message: String) async throws {
         // Nothing listens on port 9; flexc must stop before it tries.
-        let run = Self.finish(try Self.start(port: 9, requestJSON: json))
+        let run = await Self.finish(try await Self.start(port: 9, requestJSON: json))
         #expect(run.status == 64)
         #expect(run.output.contains(message), "\(run.output)")
     }
 
     @Test func aServerThatIsNotThereExitsUnavailable() async throws {
-        let run = try await withRefusingPort { port in Self.finish(try Self.start(port: port, requestJSON: Self.requestJSON())) }
+        let run = try await withRefusingPort { port in await Self.finish(try await Self.start(port: port, requestJSON: Self.requestJSON())) }
         #expect(run.status == 14)
         #expect(run.output.contains("cannot connect"), "\(run.output)")
     }

@@ -210,7 +210,7 @@ struct FlexdEndToEndTests {
                     #expect(code == .ok)
                 }
                 // Once flexd has exited, a new call finds nothing to connect to.
-                #expect(flexd.process.waitForExit(timeout: .seconds(30)) == 0)
+                #expect(await flexd.process.exitStatus(within: .seconds(30)) == 0)
                 let after = await failure { try await client.complete(Self.request(id: "after-drain")) }
                 #expect(after?.code == .unavailable)
                 #expect(after?.status.errorCode == "connection_failed")
@@ -253,21 +253,21 @@ struct FlexdEndToEndTests {
                  "start_within": "00h-00m-30s", "provider_key": "sk-e2e",
                  "body": {"model": "gpt-5.4-mini", "messages": [{"role": "user", "content": "Say hi"}]}}
                 """#
-            let unary = CClientTests.finish(try CClientTests.start(port: flexd.port, requestJSON: requestJSON))
+            let unary = await CClientTests.finish(try await CClientTests.start(port: flexd.port, requestJSON: requestJSON))
             #expect(unary.status == 0, "\(unary.output)")
             #expect(unary.lines[0].contains(#""object":"chat.completion""#), "\(unary.output)")
             #expect(unary.lines[1].hasPrefix(#"savings: {"request_id":"flexc-e2e","provider":"openai""#))
             #expect(unary.lines[1].contains(#""tier_served":"flex""#))
             #expect(unary.lines[2] == "status: OK")
 
-            let stream = CClientTests.finish(try CClientTests.start(port: flexd.port, requestJSON: requestJSON, arguments: ["--stream"]))
+            let stream = await CClientTests.finish(try await CClientTests.start(port: flexd.port, requestJSON: requestJSON, arguments: ["--stream"]))
             #expect(stream.status == 0, "\(stream.output)")
             #expect(stream.lines[0].hasPrefix("route: tier=flex fell_back=false"))
             #expect(stream.lines.contains { $0.hasPrefix("data: ") && $0.contains("chat.completion.chunk") })
             #expect(stream.lines.contains { $0.hasPrefix("savings: {") })
             #expect(stream.lines.last { !$0.isEmpty } == "status: OK")
 
-            let bad = CClientTests.finish(try CClientTests.start(
+            let bad = await CClientTests.finish(try await CClientTests.start(
                 port: flexd.port,
                 requestJSON: requestJSON.replacingOccurrences(of: "00h-00m-30s", with: "soon")))
             #expect(bad.status == 3, "\(bad.output)")  // INVALID_ARGUMENT
