@@ -128,7 +128,10 @@ static int json_string(Json *j, char **out) {
     json_ws(j);
     if (j->p >= j->end || *j->p != '"') return 0;
     j->p++;
-    char *text = out ? checked_malloc((size_t)(j->end - j->p) + 1) : NULL;
+    /* The decoded text is never longer than its escaped form: size it by the raw span. */
+    const char *quote = j->p;
+    while (quote < j->end && *quote != '"') quote += (*quote == '\\' && quote + 1 < j->end) ? 2 : 1;
+    char *text = out ? checked_malloc((size_t)(quote - j->p) + 1) : NULL;
     size_t n = 0;
     while (j->p < j->end && *j->p != '"') {
         unsigned char c = (unsigned char)*j->p++;
@@ -182,14 +185,14 @@ static int json_skip(Json *j, int depth) {
     char c = *j->p;
     if (c == '"') return json_string(j, NULL);
     if (c == '{' || c == '[') {
-        char close = c == '{' ? '}' : ']';
+        char closing = c == '{' ? '}' : ']';
         j->p++;
-        if (json_expect(j, close)) return 1;
+        if (json_expect(j, closing)) return 1;
         do {
             if (c == '{' && !(json_string(j, NULL) && json_expect(j, ':'))) return 0;
             if (!json_skip(j, depth + 1)) return 0;
         } while (json_expect(j, ','));
-        return json_expect(j, close);
+        return json_expect(j, closing);
     }
     static const char *literals[] = {"true", "false", "null"};
     for (int i = 0; i < 3; i++) {
@@ -717,6 +720,8 @@ int main(int argc, char **argv) {
     Flexinference__V1__GoAway bye = FLEXINFERENCE__V1__GO_AWAY__INIT;
     send_message(&c, FRAME_GOAWAY, 0, 0, &bye.base);
     close(c.fd);
+    free(r.request_id); free(r.provider); free(r.api); free(r.model);
+    free(r.start_within); free(r.provider_key); free(r.provider_key_env);
     free(file);
     return exit_status;
 }
