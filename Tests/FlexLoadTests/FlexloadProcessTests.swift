@@ -39,11 +39,13 @@ struct FlexloadProcessTests {
         try await ServerFixture.with { fixture in
             let (status, output) = try await Self.run([
                 "--target", "127.0.0.1:\(fixture.port)", "--direct", "http://127.0.0.1:\(fixture.sim.port)",
-                "--requests", "40", "--rate", "200", "--json", json, "--svg", svg, "--run-id", "process-run",
+                "--requests", "40", "--rate", "200", "--json", json, "--svg", svg, "--run-id", "process-run", "--show-calls", "3",
             ])
             #expect(status == 0, "\(output)")
             #expect(output.contains("added by flexd: p50"), "\(output)")
             #expect(output.contains("cost_above_standard: 0"), "\(output)")
+            let callLines = output.split(separator: "\n").filter { $0.hasPrefix("0 ") || $0.hasPrefix("1 ") || $0.hasPrefix("2 ") }
+            #expect(callLines.count == 6, "three calls, once for flexd and once direct: \(output)")
         }
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
         #expect(report["requests"] as? Int == 40)

@@ -81,13 +81,13 @@ public struct LoadDriver: Sendable {
                 index += 1
                 guard inFlight.increment() <= maxInFlight else {
                     inFlight.decrement()
-                    results.record(CallResult(ok: false, errorCode: "load_generator_saturated", latency: .now - intended))
+                    results.record(CallResult(ok: false, errorCode: "load_generator_saturated", latency: .now - intended), for: call)
                     continue
                 }
                 group.addTask {
                     let result = await target.send(call, intended: intended)
                     inFlight.decrement()
-                    results.record(result)
+                    results.record(result, for: call)
                 }
             }
         }
@@ -108,7 +108,8 @@ public struct LoadDriver: Sendable {
                         case .requests(let count): if index >= count { return }
                         case .duration(let duration): if sent - start >= duration { return }
                         }
-                        results.record(await target.send(workload.call(index), intended: sent))
+                        let call = workload.call(index)
+                        results.record(await target.send(call, intended: sent), for: call)
                     }
                 }
             }

@@ -1,3 +1,4 @@
+internal import FlexCodec
 internal import Foundation
 
 /// The JSON report (brief, section 4): the measured target's ``Summary`` at the top level, the run's
@@ -105,6 +106,30 @@ public struct Report: Sendable, Encodable {
             lines.append("fallbacks: \(self.main.fallbacks.count)"
                 + (self.main.fallbacks.reasons.isEmpty ? "" : " (" + Self.counts(self.main.fallbacks.reasons) + ")"))
             lines.append("cost_above_standard: \(self.main.costAboveStandard)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// One line per call: what it asked for, the tier that served it, and what it cost against
+    /// standard.
+    public static func callTable(_ rows: [CallRow]) -> String {
+        var lines = ["call  api               model                 start_within  stream  served              "
+            + "latency ms   standard $     actual $      saved $"]
+        for row in rows {
+            let result = row.result
+            var served = result.savings?.tierServed?.name ?? (result.ok ? "-" : "error: " + (result.errorCode ?? "unknown"))
+            if let reason = result.savings?.fallbackReason { served += " (" + reason.name + ")" }
+            let money = result.savings.map {
+                String(format: "%12.6f %12.6f %12.6f", Summary.Savings.usd($0.standardCostPicoUSD),
+                       Summary.Savings.usd($0.actualCostPicoUSD), Summary.Savings.usd($0.savedPicoUSD))
+            } ?? ""
+            lines.append(String(row.index).padding(toLength: 6, withPad: " ", startingAt: 0)
+                + row.api.padding(toLength: 18, withPad: " ", startingAt: 0)
+                + row.model.padding(toLength: 22, withPad: " ", startingAt: 0)
+                + row.startWithin.padding(toLength: 14, withPad: " ", startingAt: 0)
+                + (row.stream ? "yes" : "no").padding(toLength: 8, withPad: " ", startingAt: 0)
+                + served.padding(toLength: 20, withPad: " ", startingAt: 0)
+                + String(format: "%10.1f", Double(Results.microseconds(result.latency)) / 1000) + " " + money)
         }
         return lines.joined(separator: "\n")
     }

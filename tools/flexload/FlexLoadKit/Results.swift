@@ -22,8 +22,19 @@ public struct CallResult: Sendable {
     }
 }
 
+/// One call as the per-call table shows it.
+public struct CallRow: Sendable {
+    public var index: Int
+    public var api: String
+    public var model: String
+    public var startWithin: String
+    public var stream: Bool
+    public var result: CallResult
+}
+
 /// Collects call results from many tasks: HdrHistogram latencies (microseconds, 3 significant
-/// digits), counts by served tier, fallbacks by reason, errors by code, and exact money sums.
+/// digits), counts by served tier, fallbacks by reason, errors by code, and exact money sums; and,
+/// when asked, the calls with index below `keepCalls` one by one.
 public final class Results: @unchecked Sendable {
     // @unchecked: every field is only touched with `lock` held.
     private let lock = NIOLock()
@@ -43,12 +54,22 @@ public final class Results: @unchecked Sendable {
     /// Every latency in microseconds, kept (bounded) for the CDF chart.
     private var samples: [UInt64] = []
     public static let maximumSamples = 200_000
+    private let keepCalls: Int
+    private var rows: [CallRow] = []
 
-    public init() {}
+    /// - Parameter keepCalls: Calls 0 ..< keepCalls are kept one by one for ``calls`` (0: none).
+    public init(keepCalls: Int = 0) {
+        self.keepCalls = keepCalls
+    }
 
-    public func record(_ result: CallResult) {
+    /// Records one call's result; `call` (what was sent) goes into the per-call rows when kept.
+    public func record(_ result: CallResult, for call: PlannedCall? = nil) {
         let micros = Self.microseconds(result.latency)
         self.lock.withLock {
+            if let call, call.index < self.keepCalls {
+                self.rows.append(CallRow(index: call.index, api: call.request.api?.name ?? "", model: call.request.model,
+                                         startWithin: call.request.startWithin, stream: call.stream, result: result))
+            }
             self.requests += 1
             _ = self.latency.record(micros)
             if let firstByte = result.firstByte { _ = self.firstByte.record(Self.microseconds(firstByte)) }
@@ -102,6 +123,11 @@ public final class Results: @unchecked Sendable {
                 elapsedSeconds: seconds
             )
         }
+    }
+
+    /// The calls kept one by one, in index order.
+    public var calls: [CallRow] {
+        self.lock.withLock { self.rows.sorted { $0.index < $1.index } }
     }
 
     /// Latency samples in microseconds, sorted (for a CDF).

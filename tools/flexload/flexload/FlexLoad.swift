@@ -69,6 +69,9 @@ struct FlexLoad: AsyncParsableCommand {
     @Option(name: .customLong("run-id"), help: "Prefix of every request id (default: flexload-<time>).")
     var runID: String?
 
+    @Option(name: .customLong("show-calls"), help: "Print one line per call (what it asked, what served it, its cost) for the first N calls.")
+    var showCalls: Int = 0
+
     @Flag(help: "No progress lines.")
     var quiet = false
 
@@ -85,8 +88,8 @@ struct FlexLoad: AsyncParsableCommand {
         if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
         guard (1...1024).contains(self.connections) else { throw ValidationError("--connections must be 1...1024") }
-        guard self.timeout > 0, self.warmup >= 0, self.maxInFlight >= 1 else {
-            throw ValidationError("--timeout must be positive, --warmup not negative, --max-in-flight at least 1")
+        guard self.timeout > 0, self.warmup >= 0, self.maxInFlight >= 1, (0...100_000).contains(self.showCalls) else {
+            throw ValidationError("--timeout must be positive, --warmup not negative, --max-in-flight at least 1, --show-calls 0...100000")
         }
         do {
             _ = try Mix.named(self.mix)
@@ -155,9 +158,13 @@ struct FlexLoad: AsyncParsableCommand {
     private func measure(_ target: any LoadTarget, workload: Workload, plan: LoadPlan) async -> (String, Summary, [UInt64]) {
         let progress = Progress(name: target.name, quiet: self.quiet)
         let driver = LoadDriver(target: target, workload: workload, plan: plan)
-        let (results, elapsed) = await driver.run(progress: progress.report)
+        let (results, elapsed) = await driver.run(into: Results(keepCalls: self.showCalls), progress: progress.report)
         progress.finish(results, elapsed)
         await target.close()
+        if self.showCalls > 0 {
+            print(Report.callTable(results.calls))
+            print()
+        }
         return (target.name, results.summary(elapsed: elapsed), results.sortedSamples())
     }
 }

@@ -1,0 +1,124 @@
+import FlexClient
+import FlexCodec
+import FlexJSON
+import FlexTestSupport
+import NIOCore
+import NIOPosix
+import Testing
+
+/// FlexClient against the real `flexd` and `flexsim` processes: the tier outcomes a caller sees
+/// (fallback, priority, default), cancelling the calling task mid-stream, and a client deadline,
+/// each checked against what flexsim billed.
+@Suite("flexd end to end through FlexClient", .serialized)
+struct FlexdEndToEndTests {
+    /// A profile whose tiers answer at once; flex refused (`refusal`) or streaming slowly (`tokensPerSecond`).
+    static func profile(refusal: Double, tokensPerSecond: Int = 0, queueWait: Double = 0) -> String {
+        """
+        {"name": "e2e",
+         "tiers": {"flex": {"ttft_s": {"kind": "constant", "value": 0}, "tokens_per_s": \(tokensPerSecond)},
+                   "standard": {"ttft_s": {"kind": "constant", "value": 0}, "tokens_per_s": \(tokensPerSecond)},
+                   "priority": {"ttft_s": {"kind": "constant", "value": 0}, "tokens_per_s": \(tokensPerSecond)}},
+         "flex": {"refusal_probability": \(refusal), "scarce": {"fraction": 0, "window_s": 60, "refusal_probability": 0, "wait_multiplier": 1},
+                  "queue_wait_s": {"kind": "constant", "value": \(queueWait)}, "concurrency": 0,
+                  "max_queue_wait_s": 0, "preamble_while_queued": true}}
+        """
+    }
+
+    static func ledger(_ stack: FlexdProcessTests.Stack, _ correlation: String, count: Int) async throws -> [JSONValue] {
+        for _ in 0..<200 {
+            let text = try LoopbackHTTP.send(port: stack.simPort, method: "GET", path: "/sim/ledger").text
+            let rows = try text.split(separator: "\n").map { try JSONParser.parse(String($0)) }
+                .filter { $0["correlation_id"]?.string == correlation }
+            if rows.count >= count { return rows }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        Issue.record("flexsim's ledger never had \(count) rows for \(correlation)")
+        return []
+    }
+
+    @Test func fallbackPriorityAndDefaultAsTheCallerSeesThem() async throws {
+        try await FlexdProcessTests.withStack(profileJSON: Self.profile(refusal: 1)) { stack in
+            try await withFlexClient(host: "127.0.0.1", port: stack.port) { client in
+                // Flex refused for capacity: the call falls back to standard and says why.
+                let (_, fellBack) = try await client.complete(FlexdProcessTests.request(.chatCompletions, id: "e2e-fallback", startWithin: "00h-00m-30s"))
+                let record = try #require(fellBack)
+                #expect(record.tierServed == .standard && record.fellBack && record.fallbackReason == .flexCapacity)
+                #expect(record.savedPicoUSD == 0 && record.feePicoUSD == 0)
+                let rows = try await Self.ledger(stack, "e2e-fallback", count: 2)
+                #expect(Set(rows.compactMap { $0["tier_asked"]?.string }) == ["flex", "default"], "\(rows)")
+                #expect(rows.reduce(0) { $0 + ($1["cost_picousd"]?.int ?? 0) } == record.actualCostPicoUSD, "only the standard attempt is billed")
+
+                // Priority costs more than standard, by request; default goes straight to standard.
+                let (_, priority) = try await client.complete(FlexdProcessTests.request(.chatCompletions, id: "e2e-priority", startWithin: "priority"))
+                #expect(priority?.tierServed == .priority && priority?.fellBack == false)
+                #expect((priority?.actualCostPicoUSD ?? 0) > (priority?.standardCostPicoUSD ?? 0))
+                let defaultTier = try await client.stream(FlexdProcessTests.request(.interactions, id: "e2e-default", startWithin: "default")) { events in
+                    var route: RouteDecision?
+                    for try await event in events {
+                        if case .route(let decision) = event { route = decision }
+                    }
+                    return (route, events.savings)
+                }
+                #expect(defaultTier.0?.tier == .standard && defaultTier.0?.fellBack == false)
+                #expect(defaultTier.1?.tierServed == .standard)
+                let billed = try await Self.ledger(stack, "e2e-default", count: 1)
+                #expect(billed.first?["cost_picousd"]?.int == defaultTier.1?.actualCostPicoUSD)
+            }
+        }
+    }
+
+    @Test func cancellingTheCallingTaskMidStreamEndsTheUpstreamTransfer() async throws {
+        try await FlexdProcessTests.withStack(profileJSON: Self.profile(refusal: 0, tokensPerSecond: 20)) { stack in
+            try await withFlexClient(host: "127.0.0.1", port: stack.port) { client in
+                let request = FlexdProcessTests.request(.chatCompletions, id: "e2e-cancel", startWithin: "00h-00m-30s")
+                let reader = Task {
+                    try await client.stream(request) { events in
+                        var natives = 0
+                        for try await event in events {
+                            if case .native = event { natives += 1 }
+                            if natives == 3 { try await Task.sleep(for: .seconds(60)) }
+                        }
+                        return natives
+                    }
+                }
+                // Wait until flexsim is streaming the answer, then cancel the caller's task.
+                var streaming = false
+                for _ in 0..<200 where !streaming {
+                    try await Task.sleep(for: .milliseconds(25))
+                    let health = try JSONParser.parse(LoopbackHTTP.send(port: stack.simPort, method: "GET", path: "/healthz").text)
+                    streaming = (health["in_flight"]?.int ?? 0) > 0
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                reader.cancel()
+                do {
+                    _ = try await reader.value
+                    Issue.record("a cancelled stream ends with an error")
+                } catch let error as FlexClientError {
+                    #expect(error.code == .cancelled)
+                } catch is CancellationError {
+                    // The body's sleep saw the cancellation first; the call was cancelled all the same.
+                }
+                let row = try #require(try await Self.ledger(stack, "e2e-cancel", count: 1).first)
+                // flexsim saw the transfer end before the answer did, and billed what it had generated.
+                #expect(row["outcome"]?.string == "cancelled_after_start", "\(row)")
+                #expect(row["billed"]?.bool == true && (row["tokens"]?["output"]?.int ?? 0) > 0, "\(row)")
+            }
+        }
+    }
+
+    @Test func aClientDeadlineEndsTheCallAndItsFlexWait() async throws {
+        try await FlexdProcessTests.withStack(profileJSON: Self.profile(refusal: 0, queueWait: 30)) { stack in
+            try await withFlexClient(host: "127.0.0.1", port: stack.port) { client in
+                let request = FlexdProcessTests.request(.responses, id: "e2e-deadline", startWithin: "00h-05m-00s")
+                do throws(FlexClientError) {
+                    _ = try await client.complete(request, options: CallOptions(timeout: .milliseconds(500)))
+                    Issue.record("the call outlives its deadline")
+                } catch {
+                    #expect(error.code == .deadlineExceeded)
+                }
+                let row = try #require(try await Self.ledger(stack, "e2e-deadline", count: 1).first)
+                #expect(row["billed"]?.bool == false, "a flex request cancelled while queued is not billed: \(row)")
+            }
+        }
+    }
+}
