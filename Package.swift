@@ -321,12 +321,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // FlexClient against a scripted fake server (SwiftNIO on loopback, speaking the protocol with
-        // FlexCodec), its state machine without I/O, and the C client (tools/flexc) compiled and run.
+        // FlexCodec) and against the real flexd process, its state machine without I/O, and the C
+        // client (tools/flexc) compiled with the system compiler and run against both.
         .testTarget(
             name: "FlexClientTests",
             dependencies: [
                 "FlexClient",
                 "FlexCodec",
+                "FlexTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -51,9 +51,10 @@ extension FlexClient {
         /// RESOURCE_EXHAUSTED (`too_many_pending_calls`). Default: 10,000.
         public var maxQueuedCalls: Int
 
-        /// How many times a call that the server did not process (it was above a GOAWAY's
-        /// `last_stream_id`) is sent again on a new connection before it fails with UNAVAILABLE.
-        /// Default: 1. Processed calls are never retried.
+        /// How many times a call that the server did not process is sent again before it fails:
+        /// one above a GOAWAY's `last_stream_id` (on a new connection; then it fails with
+        /// UNAVAILABLE), or one refused with `too_many_streams` (then it fails with
+        /// RESOURCE_EXHAUSTED). Default: 1. Processed calls are never retried.
         public var maxTransparentRetries: Int
 
         /// The `agent` string of the HELLO, for the server's logs. Default: `flexclient-swift/0.1`.

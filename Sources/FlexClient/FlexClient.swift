@@ -14,7 +14,8 @@ public import NIOPosix
 ///
 /// Prefer ``withFlexClient(host:port:configuration:eventLoopGroup:logger:isolation:_:)``, which
 /// closes the client when its body returns. A client made with ``init(host:port:configuration:eventLoopGroup:logger:)``
-/// must be closed with ``close()``.
+/// should be closed with ``close()``, which waits until its connections are closed (dropping it
+/// starts the same close without waiting).
 ///
 /// ```swift
 /// try await withFlexClient(host: "127.0.0.1", port: 7400) { client in
@@ -76,6 +77,13 @@ public final class FlexClient: Sendable {
             ),
             logger: logger
         )
+    }
+
+    /// A client dropped without ``close()`` still closes its connections (gracefully: calls in
+    /// flight hold the connection machinery, not the client, and finish first).
+    deinit {
+        let manager = self.manager
+        manager.loop.execute { _ = manager.close() }
     }
 
     /// A logger that drops everything: the default.

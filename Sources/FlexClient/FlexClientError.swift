@@ -10,9 +10,9 @@ public import FlexCodec
 /// ``Status/details`` and, when the provider returned the error, ``Status/upstream``.
 ///
 /// ```swift
-/// do {
+/// do throws(FlexClientError) {
 ///     let (response, savings) = try await client.complete(request)
-/// } catch let error {
+/// } catch {
 ///     switch error.code {
 ///     case .deadlineExceeded: ...                       // local or server-side deadline
 ///     case .unavailable where error.isSafeToRetry: ...  // the server never saw the call
@@ -134,8 +134,8 @@ public struct FlexClientError: Error, Sendable, Hashable, CustomStringConvertibl
     public var origin: Origin
     /// True when the server did not process the call, so it is safe to send again: it was above
     /// the `last_stream_id` of a GOAWAY, refused with `too_many_streams`, or never left the
-    /// client. ``FlexClient`` already retries such calls on a new connection up to
-    /// ``FlexClient/Configuration/maxTransparentRetries`` times.
+    /// client. ``FlexClient`` already sends such calls again (on a new connection after a GOAWAY)
+    /// up to ``FlexClient/Configuration/maxTransparentRetries`` times.
     public var isSafeToRetry: Bool
 
     /// The human-readable message (``Status/message``).
@@ -209,7 +209,7 @@ extension FlexClientError {
             savings: trailers.savings,
             trailersMetadata: trailers.metadata,
             origin: .server,
-            isSafeToRetry: trailers.status.code == .resourceExhausted && trailers.status.errorCode == "too_many_streams"
+            isSafeToRetry: ConnectionStateMachine.isRefusedUnprocessed(trailers)
         )
     }
 

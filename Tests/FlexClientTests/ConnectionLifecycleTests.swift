@@ -209,7 +209,8 @@ import Testing
     @Test func keepalivePingsAreSentAndAnUnansweredOneClosesTheConnection() async throws {
         try await withFakeServer { server in
             let configuration = Fixtures.configuration {
-                $0.keepalive = .init(interval: .milliseconds(50), timeout: .milliseconds(200))
+                // The timeout leaves the scripted server ample time to answer the first ping.
+                $0.keepalive = .init(interval: .milliseconds(100), timeout: .seconds(2))
             }
             try await withTestClient(server, configuration: configuration) { client in
                 let call = Task { try await client.stream(Fixtures.request()) { try await $0.collect() } }

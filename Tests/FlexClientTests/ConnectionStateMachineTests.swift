@@ -166,6 +166,19 @@ import Testing
         #expect(actions == [.finish(Self.call(1), Trailers(status: .ok)), .openStream(Self.call(3), 3)])
     }
 
+    @Test func aStreamRefusedWithTooManyStreamsIsRetriedAndFreesItsSlot() {
+        var machine = Self.open(maxStreams: 1)
+        _ = machine.startCall(Self.call(1), kind: .unary)
+        _ = machine.startCall(Self.call(2), kind: .unary)
+        let refusal = Trailers(status: Status(code: .resourceExhausted, errorCode: "too_many_streams"))
+        let actions = machine.received(.trailers(1, refusal), wireLength: 0)
+        #expect(actions == [.retry(Self.call(1), .server(refusal)), .openStream(Self.call(2), 2)])
+        #expect(FlexClientError.server(refusal).isSafeToRetry)
+        // Once the server answered (HEADERS), the same status is the call's end, not a retry.
+        _ = machine.received(.responseHeaders(2, ResponseHeaders()), wireLength: 0)
+        #expect(machine.received(.trailers(2, refusal), wireLength: 0) == [.finish(Self.call(2), refusal)])
+    }
+
     @Test func aCancelledStreamHoldsItsSlotUntilItsTrailers() {
         var machine = Self.open(maxStreams: 1)
         _ = machine.startCall(Self.call(1), kind: .streaming)

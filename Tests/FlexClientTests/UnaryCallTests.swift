@@ -154,17 +154,24 @@ import Testing
         }
     }
 
-    @Test func tooManyStreamsFromTheServerIsSafeToRetry() async throws {
+    @Test func aCallRefusedWithTooManyStreamsIsSentAgainWithinTheBudget() async throws {
         try await withFakeServer { server in
             try await withTestClient(server) { client in
                 let result = Task { try await client.complete(Fixtures.request()) }
                 let connection = await server.accept()
                 try await connection.handshake()
-                let (id, _, _) = try await connection.readCall()
-                try await connection.write(.trailers(id, Trailers(status: Status(code: .resourceExhausted, errorCode: "too_many_streams"))))
+                let refusal = Trailers(status: Status(code: .resourceExhausted, errorCode: "too_many_streams"))
+                let (first, _, _) = try await connection.readCall()
+                try await connection.write(.trailers(first, refusal))
+                // Sent again on the same connection, on a new stream.
+                let (second, _, request) = try await connection.readCall()
+                #expect(second == 2 && request == Fixtures.request())
+                try await connection.write(.trailers(second, refusal))
+                // Refused twice: the budget (one retry) is spent.
                 let error = await failure(of: result)
                 #expect(error?.isSafeToRetry == true)
                 #expect(error?.code == .resourceExhausted)
+                #expect(error?.status.errorCode == "too_many_streams")
             }
         }
     }
@@ -248,10 +255,10 @@ import Testing
     }
 
     @Test func aServerThatIsNotThereFailsWithConnectionFailed() async throws {
-        // Bind and close a port so that nothing listens on it.
-        let port = try await withFakeServer { server in server.port }
-        let error = try await withFlexClient(host: "127.0.0.1", port: port) { client in
-            await failure { try await client.complete(Fixtures.request()) }
+        let error = try await withRefusingPort { port in
+            try await withFlexClient(host: "127.0.0.1", port: port) { client in
+                await failure { try await client.complete(Fixtures.request()) }
+            }
         }
         #expect(error?.code == .unavailable)
         #expect(error?.status.errorCode == "connection_failed")

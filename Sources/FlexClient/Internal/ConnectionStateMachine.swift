@@ -236,7 +236,16 @@ struct ConnectionStateMachine {
     /// The connection closed (EOF, reset, or after ``Action/close``).
     mutating func channelClosed() -> [Action] {
         switch self.state {
-        case .connecting(let waiting), .handshaking(let waiting):
+        case .connecting(let waiting):
+            // Closed before it connected (the connect failed or was abandoned).
+            self.state = .closed
+            let error = FlexClientError.local(
+                .unavailable,
+                FlexClientError.LocalReason.connectionFailed,
+                "could not connect to the server"
+            )
+            return self.stopAccepting() + waiting.queue.map { .fail($0.call, error, discardBuffered: true) }
+        case .handshaking(let waiting):
             self.state = .closed
             let error = FlexClientError.local(
                 .unavailable,
@@ -624,7 +633,11 @@ struct ConnectionStateMachine {
         open.streamOfCall[stream.call] = nil
         var actions: [Action] = []
         if stream.phase != .cancelled {
-            if trailers.status.code == .ok, stream.kind == .unary, stream.messagesReceived == 0 {
+            if Self.isRefusedUnprocessed(trailers), stream.phase == .awaitingHeaders, stream.messagesReceived == 0 {
+                // Section 5.4: refused at once, not processed, and it MAY be retried. A server that
+                // frees a slot only after its TRAILERS are out can refuse a client that counts right.
+                actions.append(.retry(stream.call, .server(trailers)))
+            } else if trailers.status.code == .ok, stream.kind == .unary, stream.messagesReceived == 0 {
                 actions.append(
                     .fail(
                         stream.call,
@@ -660,6 +673,11 @@ struct ConnectionStateMachine {
     }
 
     // MARK: - Helpers
+
+    /// TRAILERS `RESOURCE_EXHAUSTED` `too_many_streams`: the server refused the stream unprocessed.
+    static func isRefusedUnprocessed(_ trailers: Trailers) -> Bool {
+        trailers.status.code == .resourceExhausted && trailers.status.errorCode == "too_many_streams"
+    }
 
     private static let queueFull = FlexClientError.local(
         .resourceExhausted,

@@ -3,6 +3,10 @@ import FlexCodec
 import NIOCore
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Requests, answers and savings records the tests send around.
 enum Fixtures {
     static let chatJSON = #"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Say hi"}]}"#
@@ -103,4 +107,20 @@ extension FlexEventStream {
         }
         return events
     }
+}
+
+/// Runs `body` with a loopback port that is bound but not listening, so connecting to it is
+/// refused, and no other test can take it meanwhile.
+func withRefusingPort<T>(isolation: isolated (any Actor)? = #isolation, _ body: (Int) async throws -> T) async throws -> T {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw FakeServerError("could not reserve a port") }
+    return try await body(Int(UInt16(bigEndian: address.sin_port)))
 }
