@@ -364,6 +364,8 @@ let package = Package(
             dependencies: [
                 "FlexLedger",
                 "FlexCodec",
+                "FlexClient", "FlexJSON", "FlexTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

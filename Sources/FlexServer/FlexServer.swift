@@ -73,8 +73,17 @@ public final class FlexServer: Service, Sendable {
         var description: String
     }
 
-    public init(configuration: Configuration, service: any InferenceService, tenants: TenantDirectory, logger: Logger) {
-        self.shared = ServerShared(configuration: configuration, service: service, tenants: tenants, metrics: ServerMetrics())
+    /// - Parameters:
+    ///   - configuration: Where to listen, limits, timeouts.
+    ///   - service: What answers calls (``RouterService`` in flexd).
+    ///   - tenants: The API keys and their tenants, or ``TenantDirectory/open``.
+    ///   - recorder: Keeps each call's savings record before its final frame is sent (flexd's
+    ///     savings ledger); nil keeps none.
+    ///   - logger: The server's logger; calls add their request id, tenant and stream.
+    public init(configuration: Configuration, service: any InferenceService, tenants: TenantDirectory,
+                recorder: (any SavingsRecorder)? = nil, logger: Logger) {
+        self.shared = ServerShared(configuration: configuration, service: service, tenants: tenants, recorder: recorder,
+                                   metrics: ServerMetrics())
         self.logger = logger
     }
 

@@ -23,6 +23,11 @@ struct ServerMetrics: Sendable {
     func callsInFlight(_ count: Int) { self.inFlight.record(count) }
     func connections(_ count: Int) { self.connectionsOpen.record(count) }
 
+    /// A call's savings record could not be recorded (the call itself was answered).
+    func recordFailed() {
+        Counter(label: "flexd_ledger_failures_total").increment()
+    }
+
     func refused(_ errorCode: String) {
         Counter(label: "flexd_calls_refused_total", dimensions: [("reason", errorCode)]).increment()
     }

@@ -7,6 +7,7 @@ final class ServerShared: Sendable {
     let configuration: FlexServer.Configuration
     let service: any InferenceService
     let tenants: TenantDirectory
+    let recorder: (any SavingsRecorder)?
     let metrics: ServerMetrics
     /// Set when a graceful shutdown starts: connections send GOAWAY and take no new calls.
     let draining = OneShotSignal<Void>()
@@ -15,10 +16,12 @@ final class ServerShared: Sendable {
     private let callsInFlight = ManagedAtomic<Int>(0)
     let connections = ManagedAtomic<Int>(0)
 
-    init(configuration: FlexServer.Configuration, service: any InferenceService, tenants: TenantDirectory, metrics: ServerMetrics) {
+    init(configuration: FlexServer.Configuration, service: any InferenceService, tenants: TenantDirectory,
+         recorder: (any SavingsRecorder)?, metrics: ServerMetrics) {
         self.configuration = configuration
         self.service = service
         self.tenants = tenants
+        self.recorder = recorder
         self.metrics = metrics
     }
 

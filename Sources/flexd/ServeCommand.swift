@@ -2,6 +2,7 @@ import ArgumentParser
 import FlexCatalog
 import FlexCodec
 import FlexHTTP
+import FlexLedger
 import FlexRouter
 import FlexServer
 import FlexSim
@@ -111,6 +112,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Flex attempts per call when flex refuses for capacity and budget is left (1 = no retry). (default: 1)")
     var flexAttempts: Int?
 
+    @Option(help: ArgumentHelp(
+        "The savings ledger: sqlite:PATH, postgres://USER@HOST:PORT/DATABASE (PGPASSWORD when the URL has none), or none. (default: ledger.sqlite in the data folder)",
+        valueName: "ledger"))
+    var ledger: String?
+
+    @Option(name: .customLong("data-dir"), help: "flexd's data folder, where the default ledger is. (default: $FLEXD_DATA_DIR, else $XDG_DATA_HOME/flexd, else ~/.local/share/flexd)")
+    var dataDir: String?
+
+    @Option(name: .customLong("instance-id"), help: "This instance's id in the ledger's records; keep it stable across restarts. (default: the host name)")
+    var instanceID: String?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical. (default: info)")
     var logLevel: String?
 
@@ -146,6 +158,20 @@ struct ServeCommand: AsyncParsableCommand {
         }
 
         var services: [any Service] = []
+        var recorder: LedgerRecorder?
+        if let location = settings.ledger {
+            do {
+                let ledger = try await Ledger.open(location, logger: Logger(label: "flexd.ledger"))
+                recorder = LedgerRecorder(ledger: ledger, instanceID: settings.instanceID, logger: logger)
+                logger.notice("savings ledger open", metadata: ["ledger": "\(location)", "instance_id": "\(settings.instanceID)"])
+            } catch {
+                throw ValidationError("cannot open the savings ledger \(location): \(error)")
+            }
+        } else {
+            logger.warning("--ledger none: no savings records are kept, so no fee can be billed for this instance's calls")
+        }
+        // Listed first, so it closes last: after the server has drained and recorded every call.
+        if let recorder { services.append(recorder) }
         var baseURLs = settings.baseURLs
         if settings.upstream == "sim" {
             let sim = try await EmbeddedSimulator.start(profile: settings.simProfile, seed: settings.simSeed,
@@ -170,7 +196,8 @@ struct ServeCommand: AsyncParsableCommand {
             )
             routerConfiguration.retryPolicy = RaceStateMachine.RetryPolicy(maxFlexAttempts: settings.flexAttempts)
             let router = Router(configuration: routerConfiguration, httpClient: http)
-            let server = FlexServer(configuration: settings.server, service: RouterService(router: router), tenants: tenants, logger: logger)
+            let server = FlexServer(configuration: settings.server, service: RouterService(router: router), tenants: tenants,
+                                    recorder: recorder, logger: logger)
             services.append(server)
             if let admin = settings.admin {
                 services.append(AdminServer(host: admin.host, port: admin.port, registry: registry, server: server, logger: logger))

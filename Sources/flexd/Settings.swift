@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlexCodec
+import FlexLedger
 import FlexRouter
 import FlexServer
 import Foundation
@@ -24,6 +25,9 @@ struct Settings {
     var responseHeadTimeout: Duration
     var upstreamIdleTimeout: Duration
     var upstreamConnections: Int
+    /// nil: `--ledger none`.
+    var ledger: LedgerLocation?
+    var instanceID: String
     var flexAttempts: Int
     var logLevel: Logger.Level
 
@@ -107,6 +111,24 @@ struct Settings {
         self.upstreamIdleTimeout = try seconds(options.upstreamIdleTimeout, "upstream-idle-timeout", 120)
         self.upstreamConnections = try integer(options.upstreamConnections, "upstream-connections", 256, 1...100_000)
         self.flexAttempts = try integer(options.flexAttempts, "flex-attempts", 1, 1...10)
+        let environment = ProcessInfo.processInfo.environment
+        let ledger = try string(options.ledger, "ledger")
+        if ledger == "none" {
+            self.ledger = nil
+        } else if let ledger {
+            do {
+                self.ledger = try LedgerLocation(parsing: ledger, environment: environment)
+            } catch {
+                throw ValidationError("--ledger: \(error.message)")
+            }
+        } else {
+            let directory = try string(options.dataDir, "data-dir") ?? LedgerLocation.defaultDataDirectory(environment: environment)
+            self.ledger = .defaultLocation(dataDirectory: directory)
+        }
+        self.instanceID = try string(options.instanceID, "instance-id") ?? ProcessInfo.processInfo.hostName
+        guard !self.instanceID.isEmpty, self.instanceID.utf8.count <= 256, !self.instanceID.utf8.contains(0) else {
+            throw ValidationError("--instance-id must be 1 to 256 bytes")
+        }
         let level = try string(options.logLevel, "log-level") ?? "info"
         guard let logLevel = Logger.Level(rawValue: level) else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not \(level)")
@@ -155,6 +177,7 @@ extension ServeCommand {
         "listen", "admin-listen", "keys", "upstream", "openai-base-url", "anthropic-base-url", "gemini-base-url", "sim-profile",
         "sim-seed", "sim-time-scale", "catalog", "correlation-header", "max-connections", "max-calls-in-flight", "max-concurrent-streams",
         "max-message-size", "initial-window-size", "handshake-timeout", "idle-timeout", "max-call-duration", "drain-grace",
-        "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "upstream-connections", "flex-attempts", "log-level",
+        "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "upstream-connections", "flex-attempts", "ledger",
+        "data-dir", "instance-id", "log-level",
     ]
 }

@@ -54,6 +54,7 @@ struct FlexdEndToEndTests {
             arguments: [
                 "serve", "--upstream", "sim", "--sim-profile", simProfile, "--listen", "127.0.0.1:\(port)",
                 "--admin-listen", "off", "--log-level", "info",
+                "--ledger", "sqlite:" + directory.appendingPathComponent("ledger.sqlite").path,
             ] + arguments,
             outputPath: log
         )

@@ -67,8 +67,10 @@ struct FlexdEndToEndTests {
         }
     }
 
+    /// At 4 tokens a second the answer takes several seconds, so the cancel lands mid-stream even
+    /// on a loaded machine.
     @Test func cancellingTheCallingTaskMidStreamEndsTheUpstreamTransfer() async throws {
-        try await FlexdProcessTests.withStack(profileJSON: Self.profile(refusal: 0, tokensPerSecond: 20)) { stack in
+        try await FlexdProcessTests.withStack(profileJSON: Self.profile(refusal: 0, tokensPerSecond: 4)) { stack in
             try await withFlexClient(host: "127.0.0.1", port: stack.port) { client in
                 let request = FlexdProcessTests.request(.chatCompletions, id: "e2e-cancel", startWithin: "00h-00m-30s")
                 let reader = Task {

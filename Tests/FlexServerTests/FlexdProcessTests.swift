@@ -50,7 +50,7 @@ struct FlexdProcessTests {
             "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "127.0.0.1:\(adminPort)",
             "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
             "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header", "x-flexsim-correlation-id",
-            "--log-level", "warning",
+            "--log-level", "warning", "--ledger", "sqlite:" + directory.appendingPathComponent("ledger.sqlite").path,
         ] + extraArguments, outputPath: log)
         defer { flexd.stop() }
         try await Executables.waitUntilListening(port)
@@ -178,7 +178,8 @@ struct FlexdProcessTests {
         // A good file: flexd listens where it says.
         let port = Executables.freePort()
         let good = directory.appendingPathComponent("flexd-config-good-\(getpid()).json").path
-        try #"{"listen": "127.0.0.1:\#(port)", "admin-listen": "off", "log-level": "warning"}"#.write(toFile: good, atomically: true, encoding: .utf8)
+        try #"{"listen": "127.0.0.1:\#(port)", "admin-listen": "off", "log-level": "warning", "ledger": "none"}"#
+            .write(toFile: good, atomically: true, encoding: .utf8)
         defer { unlink(good) }
         let running = try ChildProcess(executable: try Executables.path("flexd"), arguments: ["--config", good], outputPath: log)
         defer { running.stop() }

@@ -84,15 +84,21 @@ def start_flexsim(bin_dir, out, name, profile="instant", extra=()):
     return process, f"http://127.0.0.1:{port}"
 
 
-def start_flexd(bin_dir, out, name, flexsim_root, extra=(), admin=False):
+def start_flexd(bin_dir, out, name, flexsim_root, extra=(), admin=False, ledger=True):
+    """flexd routing to flexsim, with a fresh SQLite savings ledger in `out` (or none)."""
     port = free_port()
+    ledger_path = os.path.join(out, f"{name}.ledger.sqlite")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(ledger_path + suffix):
+            os.remove(ledger_path + suffix)
     admin_port = free_port() if admin else None
     argv = [os.path.join(bin_dir, "flexd"), "--listen", f"127.0.0.1:{port}",
             "--admin-listen", f"127.0.0.1:{admin_port}" if admin else "off",
             "--openai-base-url", flexsim_root + "/openai/v1",
             "--anthropic-base-url", flexsim_root + "/anthropic/v1",
             "--gemini-base-url", flexsim_root + "/gemini/v1beta",
-            "--correlation-header", "x-flexsim-correlation-id", "--log-level", "warning", *extra]
+            "--correlation-header", "x-flexsim-correlation-id", "--log-level", "warning",
+            "--ledger", f"sqlite:{ledger_path}" if ledger else "none", *extra]
     process = start(argv, os.path.join(out, f"{name}.log"), port)
     return process, f"127.0.0.1:{port}", admin_port
 

@@ -121,6 +121,10 @@ extension ServerConnection {
             break
         }
 
+        if let savings, let recorder = self.shared.recorder {
+            await self.record(savings, tenant: tenant, status: status, arrival: arrival, recorder: recorder, logger: logger)
+        }
+
         do {
             if let response {
                 let bytes: ByteBuffer
@@ -144,6 +148,26 @@ extension ServerConnection {
         }
         self.shared.metrics.callEnded(status: status, savings: savings, duration: ContinuousClock.now - arrival)
         Self.log(logger, status: status, savings: savings, duration: ContinuousClock.now - arrival)
+    }
+
+    /// Hands the call's savings record to the recorder and waits until it is kept: the caller gets
+    /// the final frames only after that. A failure is logged and counted, not sent to the caller.
+    private func record(_ savings: SavingsRecord, tenant: Tenant, status: Status, arrival: ContinuousClock.Instant,
+                        recorder: any SavingsRecorder, logger: Logger) async {
+        let duration = ContinuousClock.now - arrival
+        let completed = WallClock.microsecondsSinceEpoch()
+        let call = FinishedCall(savings: savings, tenant: tenant, status: status,
+                                receivedAtMicroseconds: completed - WallClock.microseconds(duration),
+                                completedAtMicroseconds: completed, duration: duration)
+        do {
+            try await recorder.record(call)
+        } catch {
+            self.shared.metrics.recordFailed()
+            logger.error("the call's savings record was not recorded", metadata: [
+                "error": "\(error)", "standard_cost_picousd": "\(savings.standardCostPicoUSD)",
+                "actual_cost_picousd": "\(savings.actualCostPicoUSD)", "fee_picousd": "\(savings.feePicoUSD)",
+            ])
+        }
     }
 
     /// One line per call: identity, routing and cost; never content, never keys.
