@@ -19,6 +19,17 @@ struct FlexdEndToEndTests {
         let port: Int
         let log: String
         var logText: String { (try? String(contentsOfFile: self.log, encoding: .utf8)) ?? "" }
+
+        /// The log once `done` holds for it (bounded): flexd logs a call after its final frames
+        /// (and its ledger record), which the client may have seen first.
+        func logText(until done: (String) -> Bool) async -> String {
+            for _ in 0..<400 {
+                let text = self.logText
+                if done(text) { return text }
+                try? await Task.sleep(for: .milliseconds(25))
+            }
+            return self.logText
+        }
     }
 
     /// flexsim streams this profile's answers at `tokensPerSecond` (flexsim's answers here are a few
@@ -127,7 +138,8 @@ struct FlexdEndToEndTests {
             }
             #expect(ids == Set((0..<40).map { "many-\($0)" }))
             // flexd logs each call with its peer: one client, one connection.
-            let peers = Set(flexd.logText.split(separator: "\n").filter { $0.contains("request_id=many-") }
+            let log = await flexd.logText { $0.components(separatedBy: "request_id=many-").count > 40 }
+            let peers = Set(log.split(separator: "\n").filter { $0.contains("request_id=many-") }
                 .compactMap { line in line.split(separator: " ").first { $0.hasPrefix("peer=") } })
             #expect(peers.count == 1, "\(peers)")
         }
@@ -166,7 +178,8 @@ struct FlexdEndToEndTests {
                 let next = await failure { try await client.complete(Self.request(id: "after-cancel", startWithin: "")) }
                 #expect(next?.status.errorCode == "missing_start_within")
             }
-            let line = flexd.logText.split(separator: "\n").first { $0.contains("request_id=cancel-me ") }
+            let log = await flexd.logText { $0.contains("request_id=cancel-me ") }
+            let line = log.split(separator: "\n").first { $0.contains("request_id=cancel-me ") }
             #expect(line?.contains("status=CANCELLED") == true, "\(line.map(String.init) ?? flexd.logText)")
         }
     }

@@ -54,7 +54,7 @@ extension LedgerStoreTests {
             let again = try LineReadingChild(bench, ["write", "--ledger", url, "--tenant", tenant, "--count", String(end + 1),
                                                      "--concurrency", "8"])
             let secondLines = await again.lines { $0 == "done" }
-            #expect(again.waitForExit() == 0, "writer stderr: \(again.standardError.suffix(2000))")
+            #expect(await again.waitForExit() == 0, "writer stderr: \(again.standardError.suffix(2000))")
             #expect(secondLines.last == "done")
             var outcomes: [String: String] = [:]
             for line in secondLines where line.hasPrefix("ack ") {

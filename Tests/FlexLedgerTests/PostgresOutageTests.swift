@@ -6,7 +6,7 @@ import Testing
 /// pool gives up, about a minute), they do not hang. Runs its own server, which it stops.
 @Suite struct PostgresOutageTests {
     @Test func appendsFailClearlyWhenTheServerIsGone() async throws {
-        let server = try PostgresTestServer.start()
+        let server = try await PostgresTestServer.start()
         var stopped = false
         defer { if !stopped { server.stop() } }
         let location = try await server.createDatabase()

@@ -59,7 +59,7 @@ final class PostgresTestServer: @unchecked Sendable {
         return ["/usr/bin/setpriv", "--reuid=\(account.pointee.pw_uid)", "--regid=\(account.pointee.pw_gid)", "--init-groups", "--"]
     }
 
-    static func start() throws -> PostgresTestServer {
+    static func start() async throws -> PostgresTestServer {
         let bin = try self.binaries()
         let prefix = try self.asServerUser()
         let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("flexd-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
@@ -71,7 +71,7 @@ final class PostgresTestServer: @unchecked Sendable {
         }
         do {
             let data = folder.appendingPathComponent("data")
-            let initdb = try ProcessRunner.run(prefix + [bin.appendingPathComponent("initdb").path, "-D", data.path, "-U", self.user,
+            let initdb = try await ProcessRunner.run(prefix + [bin.appendingPathComponent("initdb").path, "-D", data.path, "-U", self.user,
                                                          "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"])
             guard initdb.status == 0 else {
                 throw TestFailure("initdb failed (\(initdb.status)): \(initdb.output.suffix(2000))")
@@ -79,7 +79,7 @@ final class PostgresTestServer: @unchecked Sendable {
             var lastError = ""
             for _ in 0..<5 {
                 let port = try Self.freePort()
-                if let server = try Self.launch(bin: bin, prefix: prefix, folder: folder, port: port, lastError: &lastError) {
+                if let server = try await Self.launch(bin: bin, prefix: prefix, folder: folder, port: port, lastError: &lastError) {
                     return server
                 }
             }
@@ -90,7 +90,7 @@ final class PostgresTestServer: @unchecked Sendable {
         }
     }
 
-    private static func launch(bin: URL, prefix: [String], folder: URL, port: Int, lastError: inout String) throws -> PostgresTestServer? {
+    private static func launch(bin: URL, prefix: [String], folder: URL, port: Int, lastError: inout String) async throws -> PostgresTestServer? {
         let log = folder.appendingPathComponent("postgres-\(port).log")
         // $1 postgres, $2 data folder, $3 port, $4 socket folder, $5 log file.
         let script = """
@@ -122,7 +122,7 @@ final class PostgresTestServer: @unchecked Sendable {
                 server.stopProcesses()
                 return nil
             }
-            usleep(50_000)
+            try await Task.sleep(for: .milliseconds(50))
         }
         lastError = "not ready after 60 s"
         server.stopProcesses()
@@ -197,7 +197,7 @@ final class PostgresTestServer: @unchecked Sendable {
 /// as ``PostgresTestServer/current``.
 struct PostgresServerTrait: SuiteTrait, TestScoping {
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        let server = try PostgresTestServer.start()
+        let server = try await PostgresTestServer.start()
         defer { server.stop() }
         try await PostgresTestServer.$current.withValue(server) {
             try await function()

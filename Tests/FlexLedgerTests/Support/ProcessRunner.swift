@@ -12,7 +12,17 @@ enum ProcessRunner {
     }
 
     /// Runs `arguments` (the first is the program) with stdout and stderr together; always reaped.
-    static func run(_ arguments: [String]) throws -> Result {
+    /// The blocking reads and wait happen on a thread of their own, not on the tests' small
+    /// cooperative pool (a blocked pool thread starves every other test).
+    static func run(_ arguments: [String]) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Swift.Result { try Self.runBlocking(arguments) })
+            }.start()
+        }
+    }
+
+    private static func runBlocking(_ arguments: [String]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())
@@ -111,9 +121,10 @@ final class LineReadingChild: @unchecked Sendable {
         self.process.waitUntilExit()
     }
 
-    /// Waits for a normal exit (bounded: SIGKILL after `seconds`) and returns the exit status.
-    func waitForExit(seconds: Int = 120) -> Int32 {
-        for _ in 0..<(seconds * 20) where self.process.isRunning { usleep(50_000) }
+    /// Waits for a normal exit (bounded: SIGKILL after `seconds`) and returns the exit status,
+    /// polling without holding a thread of the cooperative pool.
+    func waitForExit(seconds: Int = 120) async -> Int32 {
+        for _ in 0..<(seconds * 20) where self.process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
         if self.process.isRunning { Glibc.kill(self.process.processIdentifier, SIGKILL) }
         self.process.waitUntilExit()
         return self.process.terminationStatus
