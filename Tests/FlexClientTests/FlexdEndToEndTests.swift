@@ -226,8 +226,10 @@ struct FlexdEndToEndTests {
                 // Once flexd has exited, a new call finds nothing to connect to.
                 #expect(await flexd.process.exitStatus(within: .seconds(30)) == 0)
                 let after = await failure { try await client.complete(Self.request(id: "after-drain")) }
+                // UNAVAILABLE either way: refused by the connection that got the GOAWAY (when the client
+                // has not yet seen it close) or by the failed connect that follows.
                 #expect(after?.code == .unavailable)
-                #expect(after?.status.errorCode == "connection_failed")
+                #expect(["connection_failed", "server_shutting_down"].contains(after?.status.errorCode ?? ""), "\(String(describing: after))")
             }
         }
     }
