@@ -369,6 +369,7 @@ import Testing
         (CClientTests.typedArguments + ["--prompt", "Hi", "--max-output-tokens", "0"], "--max-output-tokens must be a whole number from 1 to 4294967295"),
         (CClientTests.typedArguments + ["--prompt", "Hi", "--max-output-tokens", "-5"], "--max-output-tokens must be a whole number"),
         (CClientTests.typedArguments + ["--prompt", "Hi", "--temperature", "2.5"], "--temperature must be a number from 0 to 2"),
+        (CClientTests.typedArguments + ["--prompt", "Hi", "--temperature", ""], "--temperature must be a number from 0 to 2"),
         (CClientTests.typedArguments + ["--prompt", "Hi", "--provider", "mistral"], "provider must be openai, anthropic or gemini, not mistral"),
         (CClientTests.typedArguments + ["--prompt", "Hi", "--provider-key-env", "FLEXC_SURELY_UNSET"],
          "the environment variable FLEXC_SURELY_UNSET (--provider-key-env) is not set"),

@@ -732,9 +732,10 @@ static Options parse_options(int argc, char **argv) {
             o.max_output_tokens = (uint32_t)n;
             if (!typed_flag) typed_flag = arg;
         } else if (strcmp(arg, "--temperature") == 0 && i + 1 < argc) {
+            const char *value = argv[++i];
             char *end;
-            o.temperature = strtod(argv[++i], &end);
-            if (*end || !(o.temperature >= 0 && o.temperature <= 2)) die(EXIT_USAGE, "--temperature must be a number from 0 to 2");
+            o.temperature = strtod(value, &end);
+            if (end == value || *end || !(o.temperature >= 0 && o.temperature <= 2)) die(EXIT_USAGE, "--temperature must be a number from 0 to 2");
             if (!typed_flag) typed_flag = arg;
         } else if (arg[0] == '-' || o.path) {
             usage();
@@ -754,11 +755,11 @@ static Options parse_options(int argc, char **argv) {
     return o;
 }
 
+/* A malloc'd copy of s (NULL for NULL). */
 static char *copy(const char *s) {
     if (!s) return NULL;
-    char *c = checked_malloc(strlen(s) + 1);
-    memcpy(c, s, strlen(s) + 1);
-    return c;
+    size_t size = strlen(s) + 1;
+    return memcpy(checked_malloc(size), s, size);
 }
 
 int main(int argc, char **argv) {
