@@ -44,16 +44,23 @@ import Testing
     /// Writes `requestJSON` to a file and starts flexc on it. Call ``finish(_:)`` once the server
     /// side is done: it waits for the exit (bounded) and reads the output.
     static func start(port: Int, requestJSON: String, arguments: [String] = []) async throws -> (ChildProcess, String) {
+        let requestPath = FileManager.default.temporaryDirectory.appendingPathComponent("flexc-\(getpid())/\(UUID().uuidString).json").path
+        _ = try await self.build.value.get()  // creates the directory
+        try requestJSON.write(toFile: requestPath, atomically: true, encoding: .utf8)
+        return try await self.start(port: port, arguments: arguments + [requestPath])
+    }
+
+    /// Starts flexc with `--target` and `arguments` (a typed call needs no request file), with
+    /// `environment` added to its environment.
+    static func start(port: Int, arguments: [String], environment: [String: String] = [:]) async throws -> (ChildProcess, String) {
         let executable = try await self.build.value.get()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flexc-\(getpid())").path
-        let name = UUID().uuidString
-        let requestPath = directory + "/\(name).json"
-        let outputPath = directory + "/\(name).out"
-        try requestJSON.write(toFile: requestPath, atomically: true, encoding: .utf8)
+        let outputPath = directory + "/\(UUID().uuidString).out"
         let process = try ChildProcess(
             executable: executable,
-            arguments: ["--target", "127.0.0.1:\(port)"] + arguments + [requestPath],
-            outputPath: outputPath
+            arguments: ["--target", "127.0.0.1:\(port)"] + arguments,
+            outputPath: outputPath,
+            environment: environment
         )
         return (process, outputPath)
     }
@@ -261,6 +268,115 @@ import Testing
     func aBadRequestFileExitsWithUsage(_ json: String, _ message: String) async throws {
         // Nothing listens on port 9; flexc must stop before it tries.
         let run = await Self.finish(try await Self.start(port: 9, requestJSON: json))
+        #expect(run.status == 64)
+        #expect(run.output.contains(message), "\(run.output)")
+    }
+
+    // MARK: - Typed calls (--typed)
+
+    static let typedArguments = [
+        "--typed", "--provider", "anthropic", "--api", "messages", "--model", "claude-haiku-4-5", "--start-within", "default",
+        "--request-id", "c-typed", "--provider-key-env", "FLEXC_TYPED_KEY",
+    ]
+
+    @Test func aTypedCallSendsAChatRequestAndPrintsTheTypedResult() async throws {
+        try await withFakeServer { server in
+            let started = try await Self.start(
+                port: server.port,
+                arguments: Self.typedArguments + [
+                    "--system", "Answer in one line.", "--prompt", "Say hi \u{e9}\u{1F600}", "--max-output-tokens", "64", "--temperature", "0.5",
+                ],
+                environment: ["FLEXC_TYPED_KEY": "sk-ant-typed"])
+            let connection = await server.accept()
+            try await connection.handshake()
+            let (id, headers, request) = try await connection.readCall()
+            #expect(headers.method == RequestHeaders.Method.complete)
+            #expect(request.requestID == "c-typed" && request.provider == .anthropic && request.api == .messages)
+            #expect(request.model == "claude-haiku-4-5" && request.startWithin == "default")
+            #expect(request.providerKey.value == "sk-ant-typed")
+            // The typed request, as typed_chat builds it from the protobuf-c structs.
+            #expect(request.body == .chat(ChatRequest(
+                messages: [.text(.system, "Answer in one line."), .text(.user, "Say hi \u{e9}\u{1F600}")],
+                temperature: 0.5, maxOutputTokens: 64)))
+            let result = ChatResult(
+                id: "msg_1", model: "claude-haiku-4-5", text: "Hi!\nTwo lines.",
+                toolCalls: [ToolCall(id: "toolu_1", name: "get_weather", argumentsJSON: #"{"city":"Oslo"}"#)],
+                reasoningSummary: "Greeting.", finishReason: .toolCalls, nativeFinishReason: "tool_use",
+                usage: TokenUsage(inputTokens: 9, cachedInputTokens: 1, outputTokens: 2))
+            try await connection.answer(id, InferenceResponse(requestID: "c-typed", chat: result),
+                                        trailers: Trailers(status: .ok, savings: Fixtures.savings(id: "c-typed")))
+            _ = try await connection.readUntilClosed()
+
+            let run = await Self.finish(started)
+            #expect(run.status == 0, "\(run.output)")
+            #expect(Array(run.lines.prefix(6)) == [
+                "Hi!",
+                "Two lines.",
+                "reasoning: Greeting.",
+                #"tool_call: id=toolu_1 name=get_weather arguments={"city":"Oslo"}"#,
+                "finish: tool_calls (tool_use)",
+                #"usage: {"input":9,"cached_input":1,"cache_write":0,"cache_write_1h":0,"output":2,"reasoning":0}"#,
+            ], "\(run.output)")
+            #expect(run.lines.count > 7 && run.lines[6].hasPrefix(#"savings: {"request_id":"c-typed""#), "\(run.output)")
+            #expect(run.lines.count > 7 && run.lines[7] == "status: OK", "\(run.output)")
+        }
+    }
+
+    @Test func aTypedStreamPrintsTheTypedDeltas() async throws {
+        try await withFakeServer { server in
+            // Only the prompt: no system message, no limits, no provider key (flexd then uses the tenant's).
+            let started = try await Self.start(port: server.port, arguments: [
+                "--typed", "--stream", "--provider", "gemini", "--api", "generate_content", "--model", "gemini-3.8-flash",
+                "--start-within", "00h-00m-30s", "--prompt", "Hi",
+            ])
+            let connection = await server.accept()
+            try await connection.handshake()
+            let (id, headers, request) = try await connection.readCall()
+            #expect(headers.method == RequestHeaders.Method.stream)
+            #expect(request.requestID.isEmpty && request.providerKey.isEmpty)
+            #expect(request.body == .chat(ChatRequest(messages: [.text(.user, "Hi")])))
+            try await connection.write(.responseHeaders(id, ResponseHeaders()))
+            for event: StreamEvent in [
+                Fixtures.route, .text("Hel"), .text("lo"), .reasoning("Thinking."),
+                .toolCall(ToolCallDelta(index: 0, id: "c-0", name: "get_time", argumentsFragment: #"{"zone":"UTC"}"#)),
+                .finish(FinishDelta(finishReason: .stop, nativeFinishReason: "STOP", usage: TokenUsage(inputTokens: 3, outputTokens: 5))),
+            ] {
+                try await connection.writeMessage(event, on: id)
+            }
+            try await connection.write(.trailers(id, Trailers(status: .ok, savings: Fixtures.savings(id: "c-typed"))))
+            _ = try await connection.readUntilClosed()
+
+            let run = await Self.finish(started)
+            #expect(run.status == 0, "\(run.output)")
+            #expect(Array(run.lines.prefix(7)) == [
+                "route: tier=flex fell_back=false fallback_reason=none flex_wait_us=1200",
+                "text: Hel",
+                "text: lo",
+                "reasoning: Thinking.",
+                #"tool_call: index=0 id=c-0 name=get_time arguments={"zone":"UTC"}"#,
+                "finish: stop (STOP)",
+                #"usage: {"input":3,"cached_input":0,"cache_write":0,"cache_write_1h":0,"output":5,"reasoning":0}"#,
+            ], "\(run.output)")
+            #expect(run.lines.count > 8 && run.lines[7].hasPrefix("savings: {") && run.lines[8] == "status: OK", "\(run.output)")
+        }
+    }
+
+    @Test(arguments: [
+        (["--typed", "--provider", "openai", "--prompt", "Hi"], "--typed needs --provider, --api, --model, --start-within and --prompt"),
+        (["--prompt", "Hi"], "--prompt is for typed calls: add --typed"),
+        (["--system", "Be brief.", "request.json"], "--system is for typed calls: add --typed"),
+        (CClientTests.typedArguments + ["--prompt", "Hi", "request.json"], "--typed takes its request from flags, not from request.json"),
+        (CClientTests.typedArguments + ["--prompt", "Hi", "--max-output-tokens", "0"], "--max-output-tokens must be a whole number from 1 to 4294967295"),
+        (CClientTests.typedArguments + ["--prompt", "Hi", "--max-output-tokens", "-5"], "--max-output-tokens must be a whole number"),
+        (CClientTests.typedArguments + ["--prompt", "Hi", "--temperature", "2.5"], "--temperature must be a number from 0 to 2"),
+        (CClientTests.typedArguments + ["--prompt", "Hi", "--temperature", ""], "--temperature must be a number from 0 to 2"),
+        (CClientTests.typedArguments + ["--prompt", "Hi", "--provider", "mistral"], "provider must be openai, anthropic or gemini, not mistral"),
+        (CClientTests.typedArguments + ["--prompt", "Hi", "--provider-key-env", "FLEXC_SURELY_UNSET"],
+         "the environment variable FLEXC_SURELY_UNSET (--provider-key-env) is not set"),
+    ])
+    func aBadTypedCommandLineExitsWithUsage(_ arguments: [String], _ message: String) async throws {
+        // Nothing listens on port 9; flexc must stop before it tries.
+        let run = await Self.finish(try await Self.start(port: 9, arguments: arguments))
         #expect(run.status == 64)
         #expect(run.output.contains(message), "\(run.output)")
     }

@@ -18,7 +18,8 @@ public final class ChildProcess: @unchecked Sendable {
         public var description: String
     }
 
-    public init(executable: String, arguments: [String], outputPath: String) throws {
+    /// `environment` adds to (or replaces in) the test process's environment, for this child only.
+    public init(executable: String, arguments: [String], outputPath: String, environment: [String: String] = [:]) throws {
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
@@ -43,8 +44,17 @@ public final class ChildProcess: @unchecked Sendable {
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        var envp: [UnsafeMutablePointer<CChar>?] = []
+        var inherited: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = environ
+        while let position = inherited, let entry = position.pointee {
+            let name = String(cString: entry).prefix { $0 != "=" }
+            if environment[String(name)] == nil { envp.append(strdup(entry)) }
+            inherited = position + 1
+        }
+        envp += environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
         var pid = pid_t()
-        let result = posix_spawn(&pid, executable, &fileActions, &attributes, argv, environ)
+        let result = posix_spawn(&pid, executable, &fileActions, &attributes, argv, envp)
         guard result == 0 else {
             throw SpawnError(description: "posix_spawn \(executable) failed: \(String(cString: strerror(result)))")
         }

@@ -2,6 +2,15 @@
  * flexc: one flexd call from plain C (C11, POSIX sockets, libprotobuf-c, liblz4).
  *
  *   flexc --target HOST:PORT [--api-key KEY] [--stream] [--timeout SECONDS] REQUEST.json
+ *   flexc --target HOST:PORT [--api-key KEY] [--stream] [--timeout SECONDS] --typed
+ *         --provider PROVIDER --api API --model MODEL --start-within START_WITHIN
+ *         [--request-id ID] [--provider-key-env VAR] [--system TEXT] --prompt TEXT
+ *         [--max-output-tokens N] [--temperature T]
+ *
+ * REQUEST.json carries the provider's native JSON body, sent as written. --typed sends a typed,
+ * provider-neutral chat request instead (chat.proto, built from the protobuf-c structs by
+ * typed_chat below), which flexd translates for the provider and answers typed: the text, then
+ * the finish reason and the usage (streamed: text / tool_call / reasoning deltas, then finish).
  *
  * It speaks Proto/PROTOCOL.md: the preface and HELLO (offering LZ4), one call on stream 1
  * (HEADERS, then the InferenceRequest MESSAGE with END_STREAM), then it reads the answer:
@@ -14,7 +23,8 @@
  * --timeout, 13 INTERNAL when the server breaks the protocol); 64 bad usage or REQUEST.json.
  *
  * The flexd API key may also come from the FLEXD_API_KEY environment variable (a command line is
- * visible to other users). Keys are never printed.
+ * visible to other users); a typed call's provider key comes only from the environment
+ * (--provider-key-env). Keys are never printed.
  *
  * Build: see Makefile (or README.md, "C client").
  */
@@ -270,6 +280,52 @@ static int lookup(const char *name, const char *const names[], int count) {
     return 0;
 }
 
+/* ---- The typed request (--typed) ---- */
+
+/* example: typed-chat-request */
+/* A typed chat request (chat.proto) built from the protobuf-c structs: an optional system
+ * message, the user's prompt, and optional limits (max_output_tokens 0 and a negative temperature
+ * leave them unset). Nothing is allocated: the structs live in *t and the strings stay the
+ * caller's, so both must outlive packing the request. */
+typedef struct {
+    Flexinference__V1__ContentPart parts[2], *part_list[2];
+    Flexinference__V1__ChatMessage messages[2], *message_list[2];
+    Flexinference__V1__ChatRequest chat;
+} TypedChat;
+
+static Flexinference__V1__ChatRequest *typed_chat(TypedChat *t, const char *system, const char *prompt,
+                                                   uint32_t max_output_tokens, double temperature) {
+    const char *texts[2] = {system, prompt};
+    const Flexinference__V1__Role roles[2] = {FLEXINFERENCE__V1__ROLE__ROLE_SYSTEM, FLEXINFERENCE__V1__ROLE__ROLE_USER};
+    size_t n = 0;
+    for (size_t i = 0; i < 2; i++) {
+        if (!texts[i]) continue;
+        flexinference__v1__content_part__init(&t->parts[n]);
+        t->parts[n].part_case = FLEXINFERENCE__V1__CONTENT_PART__PART_TEXT;
+        t->parts[n].text = (char *)texts[i];
+        t->part_list[n] = &t->parts[n];
+        flexinference__v1__chat_message__init(&t->messages[n]);
+        t->messages[n].role = roles[i];
+        t->messages[n].n_content = 1;
+        t->messages[n].content = &t->part_list[n];
+        t->message_list[n] = &t->messages[n];
+        n++;
+    }
+    flexinference__v1__chat_request__init(&t->chat);
+    t->chat.n_messages = n;
+    t->chat.messages = t->message_list;
+    if (max_output_tokens > 0) {
+        t->chat.optional_max_output_tokens_case = FLEXINFERENCE__V1__CHAT_REQUEST__OPTIONAL_MAX_OUTPUT_TOKENS_MAX_OUTPUT_TOKENS;
+        t->chat.max_output_tokens = max_output_tokens;
+    }
+    if (temperature >= 0) {
+        t->chat.optional_temperature_case = FLEXINFERENCE__V1__CHAT_REQUEST__OPTIONAL_TEMPERATURE_TEMPERATURE;
+        t->chat.temperature = temperature;
+    }
+    return &t->chat;
+}
+/* end example */
+
 /* ---- Frames ---- */
 
 typedef struct {
@@ -447,8 +503,15 @@ static void print_json_string(const char *s) {
     putchar('"');
 }
 
+/* Token usage as one JSON object: {"input":9,"cached_input":0,...}. */
+static void print_tokens(const Flexinference__V1__TokenUsage *t) {
+    printf("{\"input\":%llu,\"cached_input\":%llu,\"cache_write\":%llu,\"cache_write_1h\":%llu,\"output\":%llu,\"reasoning\":%llu}",
+           (unsigned long long)t->input_tokens, (unsigned long long)t->cached_input_tokens,
+           (unsigned long long)t->cache_write_tokens, (unsigned long long)t->cache_write_1h_tokens,
+           (unsigned long long)t->output_tokens, (unsigned long long)t->reasoning_tokens);
+}
+
 static void print_savings(const Flexinference__V1__SavingsRecord *s) {
-    const Flexinference__V1__TokenUsage *t = s->tokens;
     printf("savings: {\"request_id\":");
     print_json_string(s->request_id);
     printf(",\"provider\":\"%s\"", enum_name(&flexinference__v1__provider__descriptor, s->provider, "PROVIDER_", 1));
@@ -463,11 +526,10 @@ static void print_savings(const Flexinference__V1__SavingsRecord *s) {
            enum_name(&flexinference__v1__fallback_reason__descriptor, s->fallback_reason, "FALLBACK_REASON_", 1));
     printf(",\"flex_attempts\":%u,\"flex_wait_us\":%llu,\"time_to_start_us\":%llu", s->flex_attempts,
            (unsigned long long)s->flex_wait_us, (unsigned long long)s->time_to_start_us);
-    if (t)
-        printf(",\"tokens\":{\"input\":%llu,\"cached_input\":%llu,\"cache_write\":%llu,\"cache_write_1h\":%llu,\"output\":%llu,\"reasoning\":%llu}",
-               (unsigned long long)t->input_tokens, (unsigned long long)t->cached_input_tokens,
-               (unsigned long long)t->cache_write_tokens, (unsigned long long)t->cache_write_1h_tokens,
-               (unsigned long long)t->output_tokens, (unsigned long long)t->reasoning_tokens);
+    if (s->tokens) {
+        printf(",\"tokens\":");
+        print_tokens(s->tokens);
+    }
     printf(",\"standard_cost_picousd\":%lld,\"actual_cost_picousd\":%lld,\"saved_picousd\":%lld,\"fee_picousd\":%lld,\"price_date\":",
            (long long)s->standard_cost_picousd, (long long)s->actual_cost_picousd, (long long)s->saved_picousd, (long long)s->fee_picousd);
     print_json_string(s->price_date);
@@ -486,6 +548,28 @@ static int print_status(const Flexinference__V1__Status *status) {
         printf("upstream: http_status=%u type=%s code=%s message=%s\n", u->http_status, u->type, u->code, u->message);
     }
     return code;
+}
+
+/* The end of a typed answer: "finish: stop (end_turn)", then "usage: {...}". */
+static void print_finish(Flexinference__V1__FinishReason reason, const char *native_reason, const Flexinference__V1__TokenUsage *usage) {
+    printf("finish: %s", enum_name(&flexinference__v1__finish_reason__descriptor, reason, "FINISH_REASON_", 1));
+    if (native_reason[0]) printf(" (%s)", native_reason);
+    putchar('\n');
+    if (usage) {
+        printf("usage: ");
+        print_tokens(usage);
+        putchar('\n');
+    }
+}
+
+/* A typed unary answer: the text as it is, then what else the model returned, the finish and the usage. */
+static void print_chat_result(const Flexinference__V1__ChatResult *r) {
+    if (r->text[0]) printf("%s\n", r->text);
+    if (r->refusal[0]) printf("refusal: %s\n", r->refusal);
+    if (r->reasoning_summary[0]) printf("reasoning: %s\n", r->reasoning_summary);
+    for (size_t i = 0; i < r->n_tool_calls; i++)
+        printf("tool_call: id=%s name=%s arguments=%s\n", r->tool_calls[i]->id, r->tool_calls[i]->name, r->tool_calls[i]->arguments_json);
+    print_finish(r->finish_reason, r->native_finish_reason, r->usage);
 }
 
 static void print_event(const Flexinference__V1__StreamEvent *e) {
@@ -511,7 +595,7 @@ static void print_event(const Flexinference__V1__StreamEvent *e) {
                e->tool_call->arguments_fragment);
         break;
     case FLEXINFERENCE__V1__STREAM_EVENT__EVENT_FINISH:
-        printf("finish: %s\n", enum_name(&flexinference__v1__finish_reason__descriptor, e->finish->finish_reason, "FINISH_REASON_", 1));
+        print_finish(e->finish->finish_reason, e->finish->native_finish_reason, e->finish->usage);
         break;
     default:
         die(EXIT_INTERNAL, "protocol violation: a StreamEvent with no event");
@@ -584,32 +668,117 @@ static void handshake(Connection *c) {
 static void usage(void) {
     fprintf(stderr,
             "usage: flexc --target HOST:PORT [--api-key KEY] [--stream] [--timeout SECONDS] REQUEST.json\n"
+            "       flexc --target HOST:PORT [--api-key KEY] [--stream] [--timeout SECONDS] --typed\n"
+            "             --provider PROVIDER --api API --model MODEL --start-within START_WITHIN\n"
+            "             [--request-id ID] [--provider-key-env VAR] [--system TEXT] --prompt TEXT\n"
+            "             [--max-output-tokens N] [--temperature T]\n"
             "REQUEST.json: {\"provider\": \"openai\", \"api\": \"chat_completions\", \"model\": \"gpt-5.4-mini\",\n"
             "               \"start_within\": \"00h-00m-30s\", \"provider_key_env\": \"OPENAI_API_KEY\",\n"
-            "               \"body\": {...the provider's native JSON request...}}\n");
+            "               \"body\": {...the provider's native JSON request...}}\n"
+            "--typed sends a typed chat request (a system message and a prompt) that flexd translates\n"
+            "for the provider, instead of a native JSON body.\n");
     exit(EXIT_USAGE);
 }
 
-int main(int argc, char **argv) {
-    const char *target = NULL, *api_key = getenv("FLEXD_API_KEY"), *path = NULL;
-    int streaming = 0;
-    double timeout = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--target") == 0 && i + 1 < argc) target = argv[++i];
-        else if (strcmp(argv[i], "--api-key") == 0 && i + 1 < argc) api_key = argv[++i];
-        else if (strcmp(argv[i], "--stream") == 0) streaming = 1;
-        else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
-            char *end;
-            timeout = strtod(argv[++i], &end);
-            if (*end || !(timeout > 0 && timeout < 1e6)) die(EXIT_USAGE, "--timeout must be a positive number of seconds");
-        } else if (argv[i][0] == '-' || path) usage();
-        else path = argv[i];
-    }
-    if (!target || !path) usage();
+/* What the command line asks for. */
+typedef struct {
+    const char *target, *api_key, *path;
+    int streaming, typed;
+    double timeout;
+    /* --typed: the call's fields and its typed chat request */
+    const char *request_id, *provider, *api, *model, *start_within, *provider_key_env, *system, *prompt;
+    uint32_t max_output_tokens; /* 0: unset */
+    double temperature;         /* negative: unset */
+} Options;
 
-    char *file;
+static Options parse_options(int argc, char **argv) {
+    Options o = {.api_key = getenv("FLEXD_API_KEY"), .temperature = -1};
+    const char *typed_flag = NULL; /* the first flag that needs --typed */
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char **text = NULL; /* a flag with a text value */
+        int typed_only = 1;
+        if (strcmp(arg, "--target") == 0) text = &o.target, typed_only = 0;
+        else if (strcmp(arg, "--api-key") == 0) text = &o.api_key, typed_only = 0;
+        else if (strcmp(arg, "--request-id") == 0) text = &o.request_id;
+        else if (strcmp(arg, "--provider") == 0) text = &o.provider;
+        else if (strcmp(arg, "--api") == 0) text = &o.api;
+        else if (strcmp(arg, "--model") == 0) text = &o.model;
+        else if (strcmp(arg, "--start-within") == 0) text = &o.start_within;
+        else if (strcmp(arg, "--provider-key-env") == 0) text = &o.provider_key_env;
+        else if (strcmp(arg, "--system") == 0) text = &o.system;
+        else if (strcmp(arg, "--prompt") == 0) text = &o.prompt;
+        if (text) {
+            if (i + 1 >= argc) usage();
+            *text = argv[++i];
+            if (typed_only && !typed_flag) typed_flag = arg;
+            continue;
+        }
+        if (strcmp(arg, "--stream") == 0) {
+            o.streaming = 1;
+        } else if (strcmp(arg, "--typed") == 0) {
+            o.typed = 1;
+        } else if (strcmp(arg, "--timeout") == 0 && i + 1 < argc) {
+            char *end;
+            o.timeout = strtod(argv[++i], &end);
+            if (*end || !(o.timeout > 0 && o.timeout < 1e6)) die(EXIT_USAGE, "--timeout must be a positive number of seconds");
+        } else if (strcmp(arg, "--max-output-tokens") == 0 && i + 1 < argc) {
+            const char *value = argv[++i];
+            char *end;
+            errno = 0;
+            unsigned long n = strtoul(value, &end, 10);
+            if (!isdigit((unsigned char)value[0]) || *end || errno || n == 0 || n > UINT32_MAX)
+                die(EXIT_USAGE, "--max-output-tokens must be a whole number from 1 to %lu", (unsigned long)UINT32_MAX);
+            o.max_output_tokens = (uint32_t)n;
+            if (!typed_flag) typed_flag = arg;
+        } else if (strcmp(arg, "--temperature") == 0 && i + 1 < argc) {
+            const char *value = argv[++i];
+            char *end;
+            o.temperature = strtod(value, &end);
+            if (end == value || *end || !(o.temperature >= 0 && o.temperature <= 2)) die(EXIT_USAGE, "--temperature must be a number from 0 to 2");
+            if (!typed_flag) typed_flag = arg;
+        } else if (arg[0] == '-' || o.path) {
+            usage();
+        } else {
+            o.path = arg;
+        }
+    }
+    if (!o.target) usage();
+    if (o.typed) {
+        if (o.path) die(EXIT_USAGE, "--typed takes its request from flags, not from %s", o.path);
+        if (!o.provider || !o.api || !o.model || !o.start_within || !o.prompt)
+            die(EXIT_USAGE, "--typed needs --provider, --api, --model, --start-within and --prompt");
+    } else {
+        if (typed_flag) die(EXIT_USAGE, "%s is for typed calls: add --typed", typed_flag);
+        if (!o.path) usage();
+    }
+    return o;
+}
+
+/* A malloc'd copy of s (NULL for NULL). */
+static char *copy(const char *s) {
+    if (!s) return NULL;
+    size_t size = strlen(s) + 1;
+    return memcpy(checked_malloc(size), s, size);
+}
+
+int main(int argc, char **argv) {
+    Options o = parse_options(argc, argv);
+
+    /* The call: from REQUEST.json, or from the flags of a typed call. */
+    char *file = NULL;
     RequestFile r;
-    read_request_file(path, &file, &r);
+    if (o.typed) {
+        memset(&r, 0, sizeof r);
+        r.request_id = copy(o.request_id);
+        r.provider = copy(o.provider);
+        r.api = copy(o.api);
+        r.model = copy(o.model);
+        r.start_within = copy(o.start_within);
+        r.provider_key_env = copy(o.provider_key_env);
+    } else {
+        read_request_file(o.path, &file, &r);
+    }
     static const char *const providers[] = {"openai", "anthropic", "gemini"};
     static const char *const apis[] = {"chat_completions", "responses", "messages", "generate_content", "interactions"};
     int provider = lookup(r.provider, providers, 3), api = lookup(r.api, apis, 5);
@@ -618,23 +787,23 @@ int main(int argc, char **argv) {
     const char *provider_key = r.provider_key ? r.provider_key : "";
     if (r.provider_key_env) {
         provider_key = getenv(r.provider_key_env);
-        if (!provider_key) die(EXIT_USAGE, "the environment variable %s (provider_key_env) is not set", r.provider_key_env);
+        if (!provider_key) die(EXIT_USAGE, "the environment variable %s (%s) is not set", r.provider_key_env, o.typed ? "--provider-key-env" : "provider_key_env");
     }
 
-    Connection c = connect_to(target);
-    if (timeout > 0) {
+    Connection c = connect_to(o.target);
+    if (o.timeout > 0) {
         clock_gettime(CLOCK_MONOTONIC, &c.deadline);
-        c.deadline.tv_sec += (time_t)timeout;
-        c.deadline.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
+        c.deadline.tv_sec += (time_t)o.timeout;
+        c.deadline.tv_nsec += (long)((o.timeout - (double)(time_t)o.timeout) * 1e9);
         if (c.deadline.tv_nsec >= 1000000000L) { c.deadline.tv_sec++; c.deadline.tv_nsec -= 1000000000L; }
     }
     handshake(&c);
 
     /* HEADERS, then the request MESSAGE with END_STREAM (section 5.3). */
     Flexinference__V1__RequestHeaders headers = FLEXINFERENCE__V1__REQUEST_HEADERS__INIT;
-    headers.method = streaming ? METHOD_STREAM : METHOD_COMPLETE;
-    headers.timeout_us = (uint64_t)(timeout * 1e6 + 0.5);
-    headers.api_key = api_key ? (char *)api_key : "";
+    headers.method = o.streaming ? METHOD_STREAM : METHOD_COMPLETE;
+    headers.timeout_us = (uint64_t)(o.timeout * 1e6 + 0.5);
+    headers.api_key = o.api_key ? (char *)o.api_key : "";
     send_message(&c, FRAME_HEADERS, 0, STREAM, &headers.base);
     call_opened = 1;
 
@@ -645,9 +814,15 @@ int main(int argc, char **argv) {
     request.model = r.model;
     request.start_within = r.start_within;
     request.provider_key = (char *)provider_key;
-    request.body_case = FLEXINFERENCE__V1__INFERENCE_REQUEST__BODY_NATIVE_JSON;
-    request.native_json.data = (uint8_t *)r.body;
-    request.native_json.len = r.body_len;
+    TypedChat typed; /* must outlive packing: request.chat points into it */
+    if (o.typed) {
+        request.body_case = FLEXINFERENCE__V1__INFERENCE_REQUEST__BODY_CHAT;
+        request.chat = typed_chat(&typed, o.system, o.prompt, o.max_output_tokens, o.temperature);
+    } else {
+        request.body_case = FLEXINFERENCE__V1__INFERENCE_REQUEST__BODY_NATIVE_JSON;
+        request.native_json.data = (uint8_t *)r.body;
+        request.native_json.len = r.body_len;
+    }
     size_t size = protobuf_c_message_get_packed_size(&request.base);
     uint8_t *payload = checked_malloc(size);
     protobuf_c_message_pack(&request.base, payload);
@@ -683,7 +858,7 @@ int main(int argc, char **argv) {
         case FRAME_WINDOW_UPDATE: /* credit for what we send: our one request is already out */
             break;
         case FRAME_MESSAGE: {
-            if (streaming) {
+            if (o.streaming) {
                 Flexinference__V1__StreamEvent *e = flexinference__v1__stream_event__unpack(NULL, f.length, f.payload);
                 if (!e) die(EXIT_INTERNAL, "protocol violation: a StreamEvent that does not decode");
                 print_event(e);
@@ -691,7 +866,7 @@ int main(int argc, char **argv) {
             } else {
                 Flexinference__V1__InferenceResponse *response = flexinference__v1__inference_response__unpack(NULL, f.length, f.payload);
                 if (!response) die(EXIT_INTERNAL, "protocol violation: an InferenceResponse that does not decode");
-                if (response->chat) printf("%s\n", response->chat->text);
+                if (response->chat) print_chat_result(response->chat);
                 else printf("%.*s\n", (int)response->native_json.len, (const char *)response->native_json.data);
                 flexinference__v1__inference_response__free_unpacked(response, NULL);
             }
