@@ -22,7 +22,7 @@ extension LedgerStoreTests {
                                                       "--concurrency", "32"])
             let counter = AckCounter(limit: Self.acknowledgementsBeforeKill)
             let lines = await writer.lines { counter.seen($0) }
-            writer.kill()
+            await writer.kill()
             #expect(lines.first == "ready", "writer stderr: \(writer.standardError.suffix(2000))")
             #expect(!lines.contains("done"), "the writer finished before the kill: nothing was tested mid-write")
             let acknowledged = lines.filter { $0.hasPrefix("ack ") }.map { $0.split(separator: " ")[1] }.map(String.init)

@@ -7,14 +7,17 @@ import Testing
 @Suite struct PostgresOutageTests {
     @Test func appendsFailClearlyWhenTheServerIsGone() async throws {
         let server = try await PostgresTestServer.start()
-        var stopped = false
-        defer { if !stopped { server.stop() } }
-        let location = try await server.createDatabase()
-        let store = try await LedgerLocation.postgres(location).openStore()
-        let ledger = Ledger(store: store)
-        #expect(try await ledger.append(SyntheticRecord.make(1, tenant: "acme")) == .recorded)
-        server.stop()
-        stopped = true
+        let ledger: Ledger
+        do {
+            let location = try await server.createDatabase()
+            let store = try await LedgerLocation.postgres(location).openStore()
+            ledger = Ledger(store: store)
+            #expect(try await ledger.append(SyntheticRecord.make(1, tenant: "acme")) == .recorded)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
         let error = await #expect(throws: LedgerError.self) { try await ledger.append(SyntheticRecord.make(2, tenant: "acme")) }
         #expect(error?.code == .unavailable)
         #expect(error?.message.contains("no connection") == true, "\(String(describing: error))")

@@ -119,13 +119,13 @@ final class PostgresTestServer: @unchecked Sendable {
             if text.contains("ready to accept connections") { return server }
             if text.contains("could not bind") || text.contains("FATAL") || !process.isRunning {
                 lastError = String(text.suffix(1000))
-                server.stopProcesses()
+                await server.stopProcesses()
                 return nil
             }
             try await Task.sleep(for: .milliseconds(50))
         }
         lastError = "not ready after 60 s"
-        server.stopProcesses()
+        await server.stopProcesses()
         return nil
     }
 
@@ -146,25 +146,35 @@ final class PostgresTestServer: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Stops the server (fast shutdown), reaps the watchdog, deletes the folder.
-    func stop() {
-        self.stopProcesses()
+    /// Stops the server (fast shutdown), lets the watchdog exit, deletes the folder.
+    func stop() async {
+        await self.stopProcesses()
         try? FileManager.default.removeItem(at: self.folder)
     }
 
-    private func stopProcesses() {
+    /// Closes the watchdog's stdin (it then stops the server) and waits, without holding a thread
+    /// of the tests' small cooperative pool, and never without bound: Foundation's `isRunning` has
+    /// lagged seconds behind a child's exit here, and `waitUntilExit()` once never returned.
+    private func stopProcesses() async {
         try? self.watchdogInput.fileHandleForWriting.close()
-        // Fast shutdown takes well under a second; after 20 s, kill both and reap.
-        for _ in 0..<400 where self.watchdog.isRunning { usleep(50_000) }
-        if self.watchdog.isRunning {
-            let pidFile = self.folder.appendingPathComponent("data/postmaster.pid")
-            if let text = try? String(contentsOf: pidFile, encoding: .utf8), let line = text.split(separator: "\n").first,
-               let pid = Int32(line) {
-                kill(pid, SIGKILL)
-            }
-            kill(self.watchdog.processIdentifier, SIGKILL)
+        // Fast shutdown takes well under a second; after 20 s, kill both.
+        if await Self.waitWhileRunning(self.watchdog, seconds: 20) { return }
+        let pidFile = self.folder.appendingPathComponent("data/postmaster.pid")
+        if let text = try? String(contentsOf: pidFile, encoding: .utf8), let line = text.split(separator: "\n").first,
+           let pid = Int32(line) {
+            kill(pid, SIGKILL)
         }
-        self.watchdog.waitUntilExit()
+        kill(self.watchdog.processIdentifier, SIGKILL)
+        _ = await Self.waitWhileRunning(self.watchdog, seconds: 10)
+    }
+
+    /// Polls until `process` has exited (true) or `seconds` have passed (false).
+    private static func waitWhileRunning(_ process: Process, seconds: Int) async -> Bool {
+        for _ in 0..<(seconds * 20) {
+            if !process.isRunning { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return !process.isRunning
     }
 
     /// A new, empty database on this server, as a ledger location.
@@ -198,10 +208,15 @@ final class PostgresTestServer: @unchecked Sendable {
 struct PostgresServerTrait: SuiteTrait, TestScoping {
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
         let server = try await PostgresTestServer.start()
-        defer { server.stop() }
-        try await PostgresTestServer.$current.withValue(server) {
-            try await function()
+        do {
+            try await PostgresTestServer.$current.withValue(server) {
+                try await function()
+            }
+        } catch {
+            await server.stop()
+            throw error
         }
+        await server.stop()
     }
 }
 

@@ -115,26 +115,33 @@ final class LineReadingChild: @unchecked Sendable {
         (try? String(contentsOf: self.errorFile, encoding: .utf8)) ?? ""
     }
 
-    /// SIGKILL (no chance to flush or clean up) and reap.
-    func kill() {
+    /// SIGKILL (no chance to flush or clean up), then waits for the exit: polling, without
+    /// holding a thread of the tests' cooperative pool, at most 30 s (Foundation's `isRunning` has
+    /// lagged behind a child's exit here, and `waitUntilExit()` once never returned).
+    func kill() async {
         if self.process.isRunning { Glibc.kill(self.process.processIdentifier, SIGKILL) }
-        self.process.waitUntilExit()
+        _ = await self.exited(within: 30)
     }
 
-    /// Waits for a normal exit (bounded: SIGKILL after `seconds`) and returns the exit status,
-    /// polling without holding a thread of the cooperative pool.
+    /// Waits for a normal exit (bounded: SIGKILL after `seconds`) and returns the exit status
+    /// (-1 if it could not be had), polling without holding a thread of the cooperative pool.
     func waitForExit(seconds: Int = 120) async -> Int32 {
-        for _ in 0..<(seconds * 20) where self.process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
-        if self.process.isRunning { Glibc.kill(self.process.processIdentifier, SIGKILL) }
-        self.process.waitUntilExit()
-        return self.process.terminationStatus
+        if await self.exited(within: seconds) { return self.process.terminationStatus }
+        Glibc.kill(self.process.processIdentifier, SIGKILL)
+        return await self.exited(within: 30) ? self.process.terminationStatus : -1
+    }
+
+    private func exited(within seconds: Int) async -> Bool {
+        for _ in 0..<(seconds * 20) {
+            if !self.process.isRunning { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return !self.process.isRunning
     }
 
     deinit {
-        if self.process.isRunning {
-            Glibc.kill(self.process.processIdentifier, SIGKILL)
-            self.process.waitUntilExit()
-        }
+        // No waiting here (a deinit cannot suspend): Foundation reaps the child.
+        if self.process.isRunning { Glibc.kill(self.process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(at: self.errorFile)
     }
 }
