@@ -35,14 +35,6 @@ extension HTTPClient {
         /// connections.
         public var tcpKeepAlive: Duration?
 
-        /// The size of each transfer's receive buffer, in bytes (`CURLOPT_BUFFERSIZE`): the most one
-        /// libcurl read, and so one write callback, carries. libcurl 7.88 allocates it for every
-        /// transfer when the transfer starts connecting and keeps it until the transfer ends, so with
-        /// thousands of transfers waiting for their first byte it is most of what each costs.
-        /// Clamped to 1 KiB ... 512 KiB (libcurl's limits). Defaults to 4 KiB (libcurl's default is
-        /// 16 KiB): plenty for event streams, and a large body only takes more callbacks.
-        public var receiveBufferSize: Int
-
         /// The defaults described on each field.
         public static var defaults: Self {
             Self()
@@ -58,7 +50,6 @@ extension HTTPClient {
             self.bodyBuffering = BodyBuffering()
             self.maximumResponseHeadSize = 64 * 1024
             self.tcpKeepAlive = .seconds(60)
-            self.receiveBufferSize = 4 * 1024
         }
     }
 
@@ -154,8 +145,7 @@ extension HTTPClient {
     /// How much unread body to buffer per request.
     public struct BodyBuffering: Sendable, Hashable {
         /// Pause the transfer once this many bytes are waiting for the consumer. A transfer may
-        /// overshoot it by one libcurl write (at most
-        /// ``Configuration/receiveBufferSize``). Defaults to 256 KiB.
+        /// overshoot it by one libcurl write (at most 16 KiB). Defaults to 256 KiB.
         public var highWatermark: Int
 
         /// Resume a paused transfer once the consumer has brought the buffer down to this many bytes.

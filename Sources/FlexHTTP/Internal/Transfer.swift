@@ -516,7 +516,6 @@ final class Transfer: @unchecked Sendable {
             setter.set(CURLOPT_TCP_KEEPIDLE, seconds)
             setter.set(CURLOPT_TCP_KEEPINTVL, seconds)
         }
-        setter.set(CURLOPT_BUFFERSIZE, min(max(configuration.receiveBufferSize, 1024), 512 * 1024))
         setter.set(CURLOPT_MAXAGE_CONN, max(1, Int(configuration.connectionPool.idleTimeout.components.seconds)))
         switch configuration.proxy.value {
         case .environment:
