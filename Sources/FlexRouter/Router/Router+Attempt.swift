@@ -53,14 +53,68 @@ struct EventIterator: @unchecked Sendable {
     }
 }
 
+/// A streamed attempt before its start: the events held back so far, and the reader that has seen
+/// them.
+struct StartingAttempt {
+    var events: EventIterator
+    private var reader: any StreamReader
+    private var held: [NativeEvent] = []
+    private let headers: [(String, String)]
+
+    @inline(never)
+    init(_ response: HTTPClientResponse, call: Router.PreparedCall, tier: Tier, maximumEventSize: Int) {
+        self.headers = Router.fields(of: response)
+        self.events = EventIterator(response.body, maximumEventSize: maximumEventSize)
+        self.reader = call.adapter.makeStreamReader(for: call.body, tier: tier, headers: self.headers)
+    }
+
+    /// The attempt's outcome, once ``consume(_:)`` has said it is decided.
+    private(set) var outcome = AttemptOutcome.failed(.capacity)
+
+    /// Reads one event; true once the attempt has started (or ended, or failed): ``outcome`` says
+    /// how.
+    @inline(never)
+    mutating func consume(_ event: NativeEvent) -> Bool {
+        switch self.reader.consume(event) {
+        case .preamble:
+            self.held.append(event)
+            return false
+        case .internalOnly:
+            return false
+        case .started, .content:
+            self.held.append(event)
+            self.outcome = .started(LiveAttempt(events: self.events, reader: self.reader, held: self.held, sawTerminal: false,
+                                                headers: self.headers, startedAt: .now))
+        case .terminal:
+            // A complete answer with no output before its end (an empty answer): it started and
+            // finished at once.
+            self.held.append(event)
+            self.outcome = .started(LiveAttempt(events: self.events, reader: self.reader, held: self.held, sawTerminal: true,
+                                                headers: self.headers, startedAt: .now))
+        case .error(let failure):
+            self.outcome = .failed(failure)
+        }
+        return true
+    }
+}
+
 extension Router {
-    /// What the router needs to know about a call to run attempts.
-    struct PreparedCall: Sendable {
-        var request: InferenceRequest
-        var provider: Provider
-        var adapter: any ProviderAdapter
-        var body: JSONObject
-        var baseURL: String
+    /// What the router needs to know about a call to run attempts. A class: the tasks a call's
+    /// attempts run in share it, and their async frames hold one reference to it.
+    final class PreparedCall: Sendable {
+        let request: InferenceRequest
+        let provider: Provider
+        let adapter: any ProviderAdapter
+        let body: JSONObject
+        let baseURL: String
+
+        init(request: InferenceRequest, provider: Provider, adapter: any ProviderAdapter, body: JSONObject, baseURL: String) {
+            self.request = request
+            self.provider = provider
+            self.adapter = adapter
+            self.body = body
+            self.baseURL = baseURL
+        }
     }
 
     /// Sends one attempt and reads it until it has started, answered or failed.
@@ -69,14 +123,41 @@ extension Router {
     ///   - stream: Ask the provider to stream (always for flex).
     ///   - flexBudget: For flex attempts, the budget: silence before the start is the race's
     ///     business, so the idle timeout is stretched past it.
+    ///
+    /// A flex attempt waits here (in ``awaitStart(_:call:tier:)``) until it starts, so the phases are
+    /// separate functions and the synchronous work is out of line: see ``Router/Call``.
     func runAttempt(_ call: PreparedCall, tier: Tier, stream: Bool, flexBudget: Duration?, logger: Logger) async -> AttemptOutcome {
-        let upstream: UpstreamRequest
+        var streamed = false
+        let request: HTTPClientRequest
         do {
-            upstream = try call.adapter.makeRequest(body: call.body, model: call.request.model, tier: tier, stream: stream,
-                                                    key: call.request.providerKey)
+            request = try self.httpRequest(for: call, tier: tier, stream: stream, flexBudget: flexBudget, streamed: &streamed)
         } catch {
-            return .failed(.fatal(error))
+            return Self.invalidRequest(error)
         }
+        let response: HTTPClientResponse
+        do {
+            response = try await self.http.execute(request, logger: logger)
+        } catch {
+            return Self.failed(error, call.provider, receivedAnything: false)
+        }
+        guard (200..<300).contains(response.status) else {
+            return await Self.refused(response, call: call, tier: tier)
+        }
+        guard streamed else {
+            return await self.answer(response, call: call)
+        }
+        return await self.awaitStart(response, call: call, tier: tier)
+    }
+
+    /// The HTTP request for one attempt, and whether it asks the provider to stream.
+    ///
+    /// - Throws: the adapter's ``RouterError`` (untyped, so that the error takes no room in the
+    ///   caller's async frame).
+    @inline(never)
+    private func httpRequest(for call: PreparedCall, tier: Tier, stream: Bool, flexBudget: Duration?,
+                             streamed: inout Bool) throws -> HTTPClientRequest {
+        let upstream = try call.adapter.makeRequest(body: call.body, model: call.request.model, tier: tier, stream: stream,
+                                                    key: call.request.providerKey)
         var request = HTTPClientRequest(url: call.baseURL + upstream.path)
         request.method = .POST
         for (name, value) in upstream.headers {
@@ -94,62 +175,80 @@ extension Router {
                                             responseHead: self.configuration.responseHeadTimeout,
                                             idle: self.configuration.idleTimeout)
         }
+        streamed = upstream.stream
+        return request
+    }
 
-        let response: HTTPClientResponse
+    /// The adapter could not build the request: the caller's body is not what the API accepts, and
+    /// every tier would refuse it.
+    @inline(never)
+    private static func invalidRequest(_ error: any Error) -> AttemptOutcome {
+        .failed(.fatal(error as? RouterError ?? RouterError(.internal, "internal_error", "the upstream request could not be built")))
+    }
+
+    /// A non-2xx answer: the provider refused the attempt.
+    @inline(never)
+    private static func refused(_ response: HTTPClientResponse, call: PreparedCall, tier: Tier) async -> AttemptOutcome {
+        let body = (try? await response.body.collect(upTo: UpstreamFailure.maximumBodyBytes)) ?? ByteBuffer()
+        return .failed(call.adapter.classifyFailure(status: response.status, headers: Self.fields(of: response), body: body,
+                                                    flex: tier == .flex))
+    }
+
+    /// A non-streamed answer, read whole.
+    @inline(never)
+    private func answer(_ response: HTTPClientResponse, call: PreparedCall) async -> AttemptOutcome {
+        let body: ByteBuffer
         do {
-            response = try await self.http.execute(request, logger: logger)
+            body = try await response.body.collect(upTo: self.configuration.maxResponseBytes)
         } catch {
-            return .failed(Self.transportFailure(error, call.provider, receivedAnything: false))
+            return Self.failed(error, call.provider, receivedAnything: true)
         }
-        let headers = response.headers.map { ($0.name, $0.value) }
-        guard (200..<300).contains(response.status) else {
-            let body = (try? await response.body.collect(upTo: UpstreamFailure.maximumBodyBytes)) ?? ByteBuffer()
-            return .failed(call.adapter.classifyFailure(status: response.status, headers: headers, body: body, flex: tier == .flex))
-        }
+        return Self.read(body, of: response, call: call)
+    }
 
-        guard upstream.stream else {
-            do {
-                let body = try await response.body.collect(upTo: self.configuration.maxResponseBytes)
-                let result = try call.adapter.readResponse(body, headers: headers)
-                return .answered(UnaryAnswer(body: body, result: result, answeredAt: .now))
-            } catch let error as RouterError {
-                return .failed(.retryable(error, beforeAnyByte: false))
-            } catch {
-                return .failed(Self.transportFailure(error, call.provider, receivedAnything: true))
-            }
-        }
-
-        var events = EventIterator(response.body, maximumEventSize: self.configuration.maxEventBytes)
-        var reader = call.adapter.makeStreamReader(for: call.body, tier: tier, headers: headers)
-        var held: [NativeEvent] = []
+    @inline(never)
+    private static func read(_ body: ByteBuffer, of response: HTTPClientResponse, call: PreparedCall) -> AttemptOutcome {
         do {
-            while let event = try await events.next() {
-                switch reader.consume(event) {
-                case .preamble:
-                    held.append(event)
-                case .internalOnly:
-                    continue
-                case .started, .content:
-                    held.append(event)
-                    return .started(LiveAttempt(events: events, reader: reader, held: held, sawTerminal: false,
-                                                headers: headers, startedAt: .now))
-                case .terminal:
-                    // A complete answer with no output before its end (an empty answer): it started
-                    // and finished at once.
-                    held.append(event)
-                    return .started(LiveAttempt(events: events, reader: reader, held: held, sawTerminal: true,
-                                                headers: headers, startedAt: .now))
-                case .error(let failure):
-                    return .failed(failure)
+            let result = try call.adapter.readResponse(body, headers: Self.fields(of: response))
+            return .answered(UnaryAnswer(body: body, result: result, answeredAt: .now))
+        } catch {
+            return .failed(.retryable(error, beforeAnyByte: false))
+        }
+    }
+
+    /// A streamed answer, read until its first output event (or its end, or a failure).
+    @inline(never)
+    private func awaitStart(_ response: HTTPClientResponse, call: PreparedCall, tier: Tier) async -> AttemptOutcome {
+        var attempt = StartingAttempt(response, call: call, tier: tier, maximumEventSize: self.configuration.maxEventBytes)
+        do {
+            while let event = try await attempt.events.next() {
+                if attempt.consume(event) {
+                    return attempt.outcome
                 }
             }
         } catch {
-            return .failed(Self.transportFailure(error, call.provider, receivedAnything: true))
+            return Self.failed(error, call.provider, receivedAnything: true)
         }
-        return .failed(.retryable(
-            RouterError(.unavailable, "upstream_stream_truncated",
-                        "\(call.provider.name)'s stream ended before the answer started"),
+        return Self.endedBeforeStart(call.provider)
+    }
+
+    /// A transfer that failed.
+    @inline(never)
+    private static func failed(_ error: any Error, _ provider: Provider, receivedAnything: Bool) -> AttemptOutcome {
+        .failed(Self.transportFailure(error, provider, receivedAnything: receivedAnything))
+    }
+
+    @inline(never)
+    private static func endedBeforeStart(_ provider: Provider) -> AttemptOutcome {
+        .failed(.retryable(
+            RouterError(.unavailable, "upstream_stream_truncated", "\(provider.name)'s stream ended before the answer started"),
             beforeAnyByte: false))
+    }
+
+    /// The response's header fields, as the adapters take them.
+    @inline(never)
+    static func fields(of response: HTTPClientResponse) -> [(String, String)] {
+        response.headers.map { ($0.name, $0.value) }
     }
 
     /// Request headers that carry keys: FlexHTTP never shows their values.
@@ -157,6 +256,7 @@ extension Router {
 
     /// A transfer that failed: connection failures before any byte may be retried; timeouts and cuts
     /// are the provider's trouble (retryable on another tier before the start).
+    @inline(never)
     static func transportFailure(_ error: any Error, _ provider: Provider, receivedAnything: Bool) -> RaceStateMachine.AttemptFailure {
         guard let error = error as? HTTPClientError else {
             let routerError = RouterError(.unavailable, "upstream_stream_error",

@@ -47,216 +47,177 @@ public final class Router: Sendable {
     /// A unary call: the provider's non-streamed answer (for a typed call, the typed result
     /// instead) and the savings record.
     public func complete(_ request: InferenceRequest, logger: Logger) async throws(RouterFailure) -> (InferenceResponse, SavingsRecord) {
-        let (body, record) = try await self.run(request, emit: nil, logger: logger)
-        return (try TypedCall.response(to: request, answer: body, record: record), record)
+        let call = try self.begin(request, streaming: false, logger: logger)
+        try await self.race(call)
+        return try TypedCall.response(to: request, answer: await self.deliver(call, emit: nil))
     }
 
     /// A streaming call: a ``RouteDecision`` event once the call has committed to a tier, then the
     /// provider's events as sent (for a typed call, the typed events they mean: ``TypedCall``);
     /// returns the savings record once the provider's stream ended.
     public func stream(_ request: InferenceRequest, logger: Logger, emit: @escaping Emit) async throws(RouterFailure) -> SavingsRecord {
-        try await self.run(request, emit: TypedCall.emitter(for: request, emit), logger: logger).1
+        let call = try self.begin(request, streaming: true, logger: logger)
+        try await self.race(call)
+        return try await self.deliver(call, emit: TypedCall.emitter(for: request, emit)).1
     }
 
     // MARK: - The call
+    //
+    // A call waits in `race` for as long as flex takes to start, and in `deliver` for as long as
+    // the provider streams; so these async functions hold little more than a reference to the
+    // ``Call``, and the synchronous work is in out-of-line functions (``Call``'s methods, `begin`,
+    // `finishLive`, ...): see README, "FlexRouter", "Memory per call".
 
-    private enum Committed {
-        case live(LiveAttempt)
-        case unary(UnaryAnswer)
-    }
-
-    private func run(_ request: InferenceRequest, emit: Emit?, logger: Logger) async throws(RouterFailure) -> (ByteBuffer?, SavingsRecord) {
+    /// Prepares the call (errors here cost nothing and carry no savings record).
+    @inline(never)
+    private func begin(_ request: InferenceRequest, streaming: Bool, logger: Logger) throws(RouterFailure) -> Call {
         let arrival = ContinuousClock.now
         let date = self.configuration.today()
-        let call: PreparedCall
-        let plan: TierPlan
-        let model: ModelEntry
         do {
-            (call, plan, model) = try self.prepare(request, on: date, streaming: emit != nil)
+            let (prepared, plan, model) = try self.prepare(request, on: date, streaming: streaming)
+            return Call(prepared: prepared, plan: plan, model: model, date: date, arrival: arrival, streaming: streaming,
+                        retryPolicy: self.configuration.retryPolicy, logger: logger)
         } catch {
             logger.debug("call refused", metadata: ["request_id": "\(request.requestID)", "error_code": "\(error.errorCode)"])
             throw RouterFailure(error)
         }
-        var record = SavingsRecord(
-            requestID: request.requestID, provider: call.provider, api: call.adapter.api, model: request.model,
-            startWithin: request.startWithin, tierRequested: plan.requestedTier
-        )
-        let streaming = emit != nil
+    }
 
-        // Race until an attempt starts.
-        var machine = RaceStateMachine(policy: self.configuration.retryPolicy)
-        var action = machine.start(plan, now: arrival)
-        var flexWait: Duration = .zero
-        var attemptTier = Tier.standard
-        var committed: Committed?
-        decide: while true {
-            if Task.isCancelled { throw RouterFailure(RouterFailure.cancelled) }
-            switch action {
-            case .startFlex(let attempt):
-                guard let budgetEnds = machine.flexBudgetEnds else {
-                    action = .fail(RouterError(.internal, "internal_error", "flex attempt without a budget"))
-                    continue
-                }
-                logger.debug("flex attempt", metadata: ["request_id": "\(request.requestID)", "attempt": "\(attempt)"])
-                let began = ContinuousClock.now
-                let (outcome, expired) = await self.raceFlex(call, until: budgetEnds, logger: logger)
-                flexWait += ContinuousClock.now - began
-                switch outcome {
-                case .started(let live)?:
-                    attemptTier = .flex
-                    committed = .live(live)
-                    action = machine.flexStarted()
-                case .answered?:
-                    action = machine.abort(RouterError(.internal, "internal_error", "a flex attempt answered without streaming"))
-                case .failed(let failure)? where !expired:
-                    action = machine.flexFailed(failure, now: .now)
-                case .failed?, nil:
-                    // The budget ran out: the flex transfer was cancelled before it started.
-                    action = machine.budgetExpired().last ?? .fail(RouterError(.internal, "internal_error", "budget expired twice"))
-                }
-            case .scheduleFlexRetry(let delay):
-                do {
-                    try await Task.sleep(for: delay)
-                } catch {
-                    throw RouterFailure(RouterFailure.cancelled)
-                }
-                action = machine.retryTimerFired(now: .now)
-            case .cancelFlex:
-                // Only ever returned before .startAttempt by budgetExpired(), which raceFlex has done.
-                action = .fail(RouterError(.internal, "internal_error", "unexpected cancelFlex"))
-            case .startAttempt(let tier):
-                attemptTier = tier
-                logger.debug("attempt", metadata: ["request_id": "\(request.requestID)", "tier": "\(tier)"])
-                switch await self.runAttempt(call, tier: tier, stream: streaming, flexBudget: nil, logger: logger) {
-                case .started(let live):
-                    committed = .live(live)
-                    action = machine.attemptStarted()
-                case .answered(let answer):
-                    committed = .unary(answer)
-                    action = machine.attemptStarted()
-                case .failed(let failure):
-                    if Task.isCancelled { throw RouterFailure(RouterFailure.cancelled) }
-                    action = machine.attemptFailed(failure)
-                }
-            case .commit(let commitment):
-                record.fellBack = commitment.fellBack
-                record.fallbackReason = commitment.fallbackReason
-                record.flexAttempts = UInt32(commitment.flexAttempts)
-                break decide
-            case .fail(let error):
-                logger.debug("call failed before starting", metadata: ["request_id": "\(request.requestID)", "error_code": "\(error.errorCode)"])
-                throw RouterFailure(error)
-            case .finish:
-                throw RouterFailure(RouterError(.internal, "internal_error", "the race finished before committing"))
+    /// Runs attempts as the ``RaceStateMachine`` says until one starts (the call commits to it) or the
+    /// call fails.
+    @inline(never)
+    private func race(_ call: Call) async throws(RouterFailure) {
+        var step = try call.start()
+        while true {
+            switch step {
+            case .committed:
+                return
+            case .flex(let attempt, let budgetEnds):
+                step = try await self.raceFlex(call, attempt: attempt, until: budgetEnds)
+            case .backoff(let delay):
+                step = try await Self.backOff(call, for: delay)
+            case .attempt(let tier):
+                step = try await self.attempt(call, tier: tier)
             }
-        }
-        record.flexWaitMicroseconds = Self.microseconds(flexWait)
-
-        switch committed {
-        case .unary(let answer)?:
-            record.timeToStartMicroseconds = Self.microseconds(answer.answeredAt - arrival)
-            record = try self.price(record, model: model, result: answer.result, tier: attemptTier, date: date)
-            return (answer.body, record)
-        case .live(let live)?:
-            record.timeToStartMicroseconds = Self.microseconds(live.startedAt - arrival)
-            return try await self.deliver(live, record: record, machine: &machine, model: model, tier: attemptTier, date: date,
-                                          emit: emit, logger: logger)
-        case nil:
-            throw RouterFailure(RouterError(.internal, "internal_error", "committed without an attempt"))
         }
     }
 
-    /// Forwards (or collects) the committed attempt to the end of the provider's stream.
-    private func deliver(
-        _ live: LiveAttempt,
-        record: SavingsRecord,
-        machine: inout RaceStateMachine,
-        model: ModelEntry,
-        tier: Tier,
-        date: CalendarDate,
-        emit: Emit?,
-        logger: Logger
-    ) async throws(RouterFailure) -> (ByteBuffer?, SavingsRecord) {
-        var live = live
-        var sawTerminal = live.sawTerminal
-        var failure: RouterError?
+    /// Waits before the next flex attempt, after a capacity refusal.
+    @inline(never)
+    private static func backOff(_ call: Call, for delay: Duration) async throws(RouterFailure) -> Call.Step {
         do {
-            if let emit, let commitment = machine.commitment {
-                try await emit(.route(RouteDecision(
-                    tier: commitment.tier, fellBack: commitment.fellBack, fallbackReason: commitment.fallbackReason,
-                    flexWaitMicroseconds: record.flexWaitMicroseconds)))
-                for event in live.held { try await emit(.native(event)) }
+            try await Task.sleep(for: delay)
+        } catch {
+            throw RouterFailure(RouterFailure.cancelled)
+        }
+        return try call.retryTimerFired()
+    }
+
+    /// Runs a standard (or single-tier) attempt until it starts, answers or fails.
+    @inline(never)
+    private func attempt(_ call: Call, tier: Tier) async throws(RouterFailure) -> Call.Step {
+        call.attemptStarting(tier)
+        let outcome = await self.runAttempt(call.prepared, tier: tier, stream: call.streaming, flexBudget: nil, logger: call.logger)
+        return try call.attemptEnded(outcome)
+    }
+
+    /// Forwards (or collects) the committed attempt to the end of the provider's stream, and prices
+    /// the call.
+    @inline(never)
+    private func deliver(_ call: Call, emit: Emit?) async throws(RouterFailure) -> (ByteBuffer?, SavingsRecord) {
+        guard var events = call.beginDelivery() else {
+            return try self.finishUnary(call)
+        }
+        do {
+            if let emit {
+                for event in call.eventsBeforeDelivery() { try await emit(event) }
             }
-            while let event = try await live.events.next() {
-                switch live.reader.consume(event) {
-                case .preamble, .started, .content:
+            reading: while let event = try await events.next() {
+                switch call.consume(event) {
+                case .forward:
                     if let emit { try await emit(.native(event)) }
-                case .terminal:
-                    sawTerminal = true
-                    if let emit { try await emit(.native(event)) }
-                case .internalOnly:
+                case .skip:
                     continue
-                case .error(let attemptFailure):
-                    failure = Self.error(of: attemptFailure)
+                case .stop:
+                    break reading
                 }
-                if failure != nil { break }
             }
         } catch {
-            // After the start, a transfer that fails (cut connection, idle timeout, oversized event)
-            // leaves the caller an incomplete answer: that is data loss, never a clean end.
-            failure = Task.isCancelled
-                ? RouterFailure.cancelled
-                : RouterError(.dataLoss, "upstream_stream_truncated",
-                              "\(record.provider?.name ?? "the provider")'s answer was cut off after it started: \(Self.error(of: Self.transportFailure(error, record.provider ?? .openAI, receivedAnything: true)).status.message)")
+            call.cutOff(by: error)
         }
+        return try self.finishLive(call, streaming: emit != nil)
+    }
 
-        let action = failure.map { machine.committedFailed($0) } ?? machine.committedEnded(terminal: sawTerminal)
+    /// The end of a call whose attempt answered unstreamed (or that has no attempt: a bug).
+    @inline(never)
+    private func finishUnary(_ call: Call) throws(RouterFailure) -> (ByteBuffer?, SavingsRecord) {
+        guard let answer = call.answer else {
+            throw RouterFailure(RouterError(.internal, "internal_error", "committed without an attempt"))
+        }
+        call.record.timeToStartMicroseconds = Self.microseconds(answer.answeredAt - call.arrival)
+        let record = try self.price(call.record, model: call.model, result: answer.result, tier: call.attemptTier, date: call.date)
+        return (answer.body, record)
+    }
+
+    /// The end of a streamed attempt's answer: prices what the provider's usage said, and for a unary
+    /// caller reassembles the provider's non-streamed answer.
+    @inline(never)
+    private func finishLive(_ call: Call, streaming: Bool) throws(RouterFailure) -> (ByteBuffer?, SavingsRecord) {
+        guard let live = call.live else {
+            throw RouterFailure(RouterError(.internal, "internal_error", "committed without an attempt"))
+        }
+        call.record.timeToStartMicroseconds = Self.microseconds(live.startedAt - call.arrival)
+        let action = call.failure.map { call.machine.committedFailed($0) } ?? call.machine.committedEnded(terminal: call.sawTerminal)
         // Whatever happened, the provider bills what it produced: price what its usage said.
         let result = live.reader.result ?? UpstreamResult(usage: TokenUsage(), servedTier: nil, servedTierReported: "")
-        let priced = try self.price(record, model: model, result: result, tier: tier, date: date)
+        let priced = try self.price(call.record, model: call.model, result: result, tier: call.attemptTier, date: call.date)
         switch action {
         case .finish:
-            guard emit == nil else { return (nil, priced) }
+            guard !streaming else { return (nil, priced) }
             do {
                 return (try live.reader.assembleResponse(), priced)
             } catch {
                 throw RouterFailure(error, savings: priced)
             }
         case .fail(let error):
-            logger.debug("committed call failed", metadata: ["request_id": "\(priced.requestID)", "error_code": "\(error.errorCode)"])
+            call.logger.debug("committed call failed", metadata: ["request_id": "\(priced.requestID)", "error_code": "\(error.errorCode)"])
             throw RouterFailure(error, savings: priced)
         default:
             throw RouterFailure(RouterError(.internal, "internal_error", "unexpected end of a committed call"), savings: priced)
         }
     }
 
-    /// Runs a flex attempt against its budget. Returns the attempt's outcome (nil if it was
-    /// cancelled without one) and whether the budget ran out first; in that case the attempt was
+    /// Runs a flex attempt against its budget. If the budget runs out first, the attempt is
     /// cancelled, unless it had started in the meantime, which then wins.
-    private func raceFlex(_ call: PreparedCall, until deadline: ContinuousClock.Instant, logger: Logger) async -> (AttemptOutcome?, expired: Bool) {
+    @inline(never)
+    private func raceFlex(_ call: Call, attempt: Int, until deadline: ContinuousClock.Instant) async throws(RouterFailure) -> Call.Step {
         enum Leg: Sendable {
             case attempt(AttemptOutcome)
             case budget
         }
+        let began = call.flexAttemptStarting(attempt)
+        let prepared = call.prepared
+        let logger = call.logger
         let budget = max(.zero, deadline - .now)
-        return await withTaskGroup(of: Leg.self) { group in
+        let (outcome, expired) = await withTaskGroup(of: Leg.self) { group in
             group.addTask {
-                .attempt(await self.runAttempt(call, tier: .flex, stream: true, flexBudget: budget, logger: logger))
+                .attempt(await self.runAttempt(prepared, tier: .flex, stream: true, flexBudget: budget, logger: logger))
             }
             group.addTask {
                 try? await Task.sleep(until: deadline, clock: .continuous)
                 return .budget
             }
+            // Whichever leg ends first decides; the other is cancelled (the attempt still returns).
             var outcome: AttemptOutcome?
             var expired = false
-            if case .attempt(let first)? = await group.next() {
-                outcome = first
-            } else {
-                expired = true
-            }
-            group.cancelAll()
             while let leg = await group.next() {
-                if case .attempt(let late) = leg { outcome = late }
+                switch leg {
+                case .attempt(let attempt):
+                    outcome = attempt
+                case .budget:
+                    expired = outcome == nil
+                }
+                group.cancelAll()
             }
             if expired, case .started? = outcome {
                 // It started just as the budget ran out: keep it (it is billed either way).
@@ -264,6 +225,7 @@ public final class Router: Sendable {
             }
             return (outcome, expired)
         }
+        return try call.flexAttemptEnded(outcome, expired: expired, began: began)
     }
 
     // MARK: - Preparation
@@ -322,6 +284,7 @@ public final class Router: Sendable {
 
     // MARK: - Helpers
 
+    @inline(never)
     private func price(_ record: SavingsRecord, model: ModelEntry, result: UpstreamResult, tier: Tier, date: CalendarDate) throws(RouterFailure) -> SavingsRecord {
         do {
             return try self.pricing.price(record, model: model, result: result, attemptTier: tier, on: date)
@@ -330,6 +293,7 @@ public final class Router: Sendable {
         }
     }
 
+    @inline(never)
     static func error(of failure: RaceStateMachine.AttemptFailure) -> RouterError {
         switch failure {
         case .capacity: RouterError(.unavailable, "upstream_overloaded", "the provider has no capacity for this call right now; retry later")

@@ -38,14 +38,16 @@ public enum TypedCall {
 
     /// The response to a unary call: the native answer for a native call, the typed result for a
     /// typed one.
-    static func response(to request: InferenceRequest, answer: ByteBuffer?, record: SavingsRecord) throws(RouterFailure) -> InferenceResponse {
+    @inline(never)
+    static func response(to request: InferenceRequest, answer: (ByteBuffer?, SavingsRecord)) throws(RouterFailure) -> (InferenceResponse, SavingsRecord) {
+        let (body, record) = answer
         guard case .chat = request.body, let api = request.api else {
-            return InferenceResponse(requestID: record.requestID, nativeJSON: answer)
+            return (InferenceResponse(requestID: record.requestID, nativeJSON: body), record)
         }
-        guard let answer, let json = try? JSONParser.parse(answer.readableBytesView), let object = json.object else {
+        guard let body, let json = try? JSONParser.parse(body.readableBytesView), let object = json.object else {
             throw RouterFailure(RouterError.untranslatableAnswer(api, "a body that is not a JSON object"), savings: record)
         }
-        return InferenceResponse(requestID: record.requestID, chat: Self.translator(for: api).result(of: object))
+        return (InferenceResponse(requestID: record.requestID, chat: Self.translator(for: api).result(of: object)), record)
     }
 
     /// For a typed streaming call, an `emit` that translates native events; for a native call,

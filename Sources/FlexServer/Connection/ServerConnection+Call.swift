@@ -5,98 +5,69 @@ internal import NIOConcurrencyHelpers
 internal import NIOCore
 
 extension ServerConnection {
-    /// How a call's work ended.
-    private enum Work: Sendable {
-        case completed(InferenceResponse, SavingsRecord)
-        case streamed(SavingsRecord)
-        case failed(RouterFailure)
-    }
-
-    /// What stopped a call before its work ended.
-    private enum Stop: Sendable {
-        case deadline
-        case stopped(Status)
-    }
-
-    private enum Leg: Sendable {
-        case work(Work)
-        case stop(Stop)
-        case ignored
-    }
-
     /// Runs one call to its trailers: the work races the call's deadline and its stop signal
     /// (CANCEL, a second request, the server shutting down); whichever ends first decides the
     /// status, and the record of anything billed always reaches the trailers.
-    func runCall(
-        _ id: StreamID,
-        headers: RequestHeaders,
-        request: InferenceRequest,
-        tenant: Tenant,
-        control: CallControl,
-        writer: ConnectionWriter,
-        arrival: ContinuousClock.Instant
-    ) async {
-        var logger = self.logger
-        logger[metadataKey: "request_id"] = "\(request.requestID)"
-        logger[metadataKey: "tenant"] = "\(tenant.id)"
-        logger[metadataKey: "stream"] = "\(id)"
-        let context = CallContext(tenant: tenant, streamID: id, metadata: headers.metadata, logger: logger)
-        let maximum = self.shared.configuration.maxCallDuration
-        let deadline = arrival + min(headers.timeout ?? maximum, maximum)
-        let streaming = headers.method == RequestHeaders.Method.stream
-        let headersSent = NIOLockedValueBox(false)
-        let service = self.shared.service
-
-        let (work, stop) = await withTaskGroup(of: Leg.self) { group -> (Work, Stop?) in
-            group.addTask {
-                if streaming {
-                    do throws(RouterFailure) {
-                        let record = try await service.stream(request, context: context) { event in
-                            if headersSent.withLockedValue({ sent in defer { sent = true }; return !sent }) {
-                                try await writer.send(.responseHeaders(id, ResponseHeaders()))
-                            }
-                            let bytes = try writer.encodeMessage(event, stream: id)
-                            try await control.window.reserve(bytes.readableBytes - FrameHeader.size)
-                            try await writer.write(bytes)
-                        }
-                        return .work(.streamed(record))
-                    } catch {
-                        return .work(.failed(error))
-                    }
-                }
-                do throws(RouterFailure) {
-                    let (response, record) = try await service.complete(request, context: context)
-                    return .work(.completed(response, record))
-                } catch {
-                    return .work(.failed(error))
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                return Task.isCancelled ? .ignored : .stop(.deadline)
-            }
-            group.addTask {
-                guard let status = await control.stop.wait() else { return .ignored }
-                return .stop(.stopped(status))
-            }
-            var work: Work?
-            var stop: Stop?
-            for await leg in group {
-                switch leg {
-                case .work(let result):
-                    work = result
-                    group.cancelAll()
-                case .stop(let reason):
-                    if work == nil, stop == nil { stop = reason }
-                    group.cancelAll()
-                case .ignored:
-                    break
-                }
-            }
-            // The work leg always returns, cancelled or not.
-            return (work ?? .failed(RouterFailure(RouterError(.internal, "internal_error", "the call ended without a result"))), stop)
+    ///
+    /// The work runs in a child task that a stop cancels. The deadline is a timer on the
+    /// connection's event loop and the stop a transition of the ``ServerCall``, not tasks of their
+    /// own: a waiting call costs two tasks, and the async functions it waits in hold little more
+    /// than the call's reference.
+    func runCall(_ call: ServerCall) async {
+        let timer = self.channel.channel.eventLoop.scheduleTask(in: TimeAmount(call.deadline - .now)) {
+            call.stop(.deadline)
         }
+        await Self.perform(call, service: self.shared.service)
+        timer.cancel()
+        await self.finish(call)
+        self.callFinished(call.id)
+    }
 
+    /// Runs the work in a child task until it ends; cancels it if the call is stopped first.
+    @inline(never)
+    private static func perform(_ call: ServerCall, service: any InferenceService) async {
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                if call.streaming {
+                    await Self.stream(call, service: service)
+                } else {
+                    await Self.complete(call, service: service)
+                }
+            }
+            if await call.waitForEndOrStop() {
+                group.cancelAll()
+            }
+        }
+    }
+
+    @inline(never)
+    private static func stream(_ call: ServerCall, service: any InferenceService) async {
+        do throws(RouterFailure) {
+            let record = try await service.stream(call.request, context: call.context) { event in try await call.emit(event) }
+            call.ended(.streamed(record))
+        } catch {
+            call.ended(.failed(error))
+        }
+    }
+
+    @inline(never)
+    private static func complete(_ call: ServerCall, service: any InferenceService) async {
+        do throws(RouterFailure) {
+            let (response, record) = try await service.complete(call.request, context: call.context)
+            call.ended(.completed(response, record))
+        } catch {
+            call.ended(.failed(error))
+        }
+    }
+
+    /// Once the work has ended: records what was billed, sends a unary call's answer and the
+    /// trailers, and counts and logs the call.
+    @inline(never)
+    private func finish(_ call: ServerCall) async {
+        let (work, stop) = call.outcome()
+        let id = call.id
+        let writer = call.writer
+        let logger = call.logger
         var status = Status.ok
         var savings: SavingsRecord?
         var response: InferenceResponse?
@@ -122,7 +93,7 @@ extension ServerConnection {
         }
 
         if let savings, let recorder = self.shared.recorder {
-            await self.record(savings, tenant: tenant, status: status, arrival: arrival, recorder: recorder, logger: logger)
+            await self.record(savings, tenant: call.context.tenant, status: status, arrival: call.arrival, recorder: recorder, logger: logger)
         }
 
         do {
@@ -137,7 +108,7 @@ extension ServerConnection {
                 }
                 if bytes.readableBytes > 0 {
                     try await writer.send(.responseHeaders(id, ResponseHeaders()))
-                    try await control.window.reserve(bytes.readableBytes - FrameHeader.size)
+                    try await call.window.reserve(bytes.readableBytes - FrameHeader.size)
                     try await writer.write(bytes)
                 }
             }
@@ -146,8 +117,8 @@ extension ServerConnection {
         } catch {
             logger.debug("could not send the call's last frames", metadata: ["error": "\(error)"])
         }
-        self.shared.metrics.callEnded(status: status, savings: savings, duration: ContinuousClock.now - arrival)
-        Self.log(logger, status: status, savings: savings, duration: ContinuousClock.now - arrival)
+        self.shared.metrics.callEnded(status: status, savings: savings, duration: ContinuousClock.now - call.arrival)
+        Self.log(logger, status: status, savings: savings, duration: ContinuousClock.now - call.arrival)
     }
 
     /// Hands the call's savings record to the recorder and waits until it is kept: the caller gets

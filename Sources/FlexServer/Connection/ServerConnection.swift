@@ -19,19 +19,9 @@ final class ServerConnection: @unchecked Sendable {
     let logger: Logger
     private let lock = NIOLock()
     private var machine: ServerConnectionStateMachine
-    private var calls: [StreamID: CallControl] = [:]
+    private var calls: [StreamID: ServerCall] = [:]
     private var lastActivity = ContinuousClock.now
     private var handshakeDone = false
-
-    /// What a running call listens to: its send window, and the signal that stops it.
-    final class CallControl: Sendable {
-        let window: FlowControlWindow
-        let stop = OneShotSignal<Status>()
-
-        init(window: Int) {
-            self.window = FlowControlWindow(initial: window)
-        }
-    }
 
     init(channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, shared: ServerShared, logger: Logger) {
         self.channel = channel
@@ -109,16 +99,16 @@ final class ServerConnection: @unchecked Sendable {
             case .startCall(let id, let headers, let payload):
                 self.startCall(id, headers: headers, payload: payload, writer: writer, coder: coder, group: &group)
             case .cancelCall(let id, let status):
-                self.lock.withLock { self.calls[id] }?.stop.signal(status)
+                self.lock.withLock { self.calls[id] }?.stop(.stopped(status))
             case .refuse(let id, let status):
                 try await writer.send(.trailers(id, Trailers(status: status)))
                 self.shared.metrics.refused(status.errorCode)
             case .pong(let data):
                 try await writer.send(.ping(data, ack: true))
             case .credit(let id, let increment):
-                if let control = self.lock.withLock({ self.calls[id] }) {
+                if let call = self.lock.withLock({ self.calls[id] }) {
                     do {
-                        try control.window.credit(increment)
+                        try call.window.credit(increment)
                     } catch {
                         let close = self.lock.withLock {
                             self.machine.fail(code: .internal, errorCode: "flow_control_error",
@@ -174,13 +164,12 @@ final class ServerConnection: @unchecked Sendable {
             return
         }
         let window = self.lock.withLock { self.machine.negotiated?.peerLimits.initialWindowSize } ?? ProtocolDefaults.initialWindowSize
-        let control = CallControl(window: window)
-        self.lock.withLock { self.calls[id] = control }
         if request.requestID.isEmpty { request.requestID = self.shared.newRequestID() }
+        let call = ServerCall(id: id, headers: headers, request: request, tenant: tenant, window: window, writer: writer, arrival: arrival,
+                              maxCallDuration: self.shared.configuration.maxCallDuration, logger: self.logger)
+        self.lock.withLock { self.calls[id] = call }
         group.addTask {
-            await self.runCall(id, headers: headers, request: request, tenant: tenant, control: control, writer: writer, arrival: arrival)
-            self.shared.callEnded()
-            self.finished(id)
+            await self.runCall(call)
         }
     }
 
@@ -189,7 +178,15 @@ final class ServerConnection: @unchecked Sendable {
         self.lock.withLock { self.machine.callClosing(id) }
     }
 
-    /// Bookkeeping when a call's trailers are out: forgets the stream; may close a draining connection.
+    /// Bookkeeping when a call's trailers are out: frees its place in the server's count, forgets
+    /// the stream; may close a draining connection.
+    @inline(never)
+    func callFinished(_ id: StreamID) {
+        self.shared.callEnded()
+        self.finished(id)
+    }
+
+    /// Bookkeeping when a stream's trailers are out: forgets the stream; may close a draining connection.
     private func finished(_ id: StreamID) {
         let action = self.lock.withLock {
             self.calls[id] = nil
@@ -202,10 +199,10 @@ final class ServerConnection: @unchecked Sendable {
     }
 
     private func stopAllCalls(_ status: Status) {
-        let controls = self.lock.withLock { Array(self.calls.values) }
-        for control in controls {
-            control.stop.signal(status)
-            control.window.close(CancellationError())
+        let calls = self.lock.withLock { Array(self.calls.values) }
+        for call in calls {
+            call.stop(.stopped(status))
+            call.window.close(CancellationError())
         }
     }
 

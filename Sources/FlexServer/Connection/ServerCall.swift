@@ -1,0 +1,152 @@
+internal import FlexCodec
+internal import FlexRouter
+internal import Logging
+internal import NIOConcurrencyHelpers
+internal import NIOCore
+
+/// One call on a connection, from its request to its trailers: what the call's task, the task that
+/// runs its work, the connection's reading task and the call's deadline timer share.
+///
+/// The connection finds it by stream id to credit its window or stop it. Everything a call needs is
+/// here, behind one reference, so that the async functions a waiting call sits in hold small frames
+/// (README, "flexd: the server", "Inside").
+final class ServerCall: Sendable {
+    let id: StreamID
+    let request: InferenceRequest
+    let context: CallContext
+    let streaming: Bool
+    let arrival: ContinuousClock.Instant
+    /// When the call must have ended: its own timeout, capped by the server's maximum.
+    let deadline: ContinuousClock.Instant
+    let writer: ConnectionWriter
+    /// The client's window for this call's MESSAGE frames.
+    let window: FlowControlWindow
+    private let state = NIOLockedValueBox(State())
+
+    /// How a call's work ended.
+    enum Work: Sendable {
+        case completed(InferenceResponse, SavingsRecord)
+        case streamed(SavingsRecord)
+        case failed(RouterFailure)
+    }
+
+    /// What stopped a call before its work ended.
+    enum Stop: Sendable {
+        case deadline
+        /// CANCEL, a second request, the connection closing, the server shutting down.
+        case stopped(Status)
+    }
+
+    /// Where the call is. Whichever comes first, the work's end or a stop, decides: a stop after the
+    /// work ended changes nothing; the work of a stopped call is cancelled, and still ends (with
+    /// the savings record of anything billed).
+    private enum Progress {
+        /// The work runs; the call's task may be waiting for it to end or be stopped.
+        case running(waiter: CheckedContinuation<Void, Never>?)
+        /// Stopped first: the call's task has been told, and is cancelling the work.
+        case stopped(Stop)
+        /// The work has ended, after the stop if there was one.
+        case ended(Work, Stop?)
+    }
+
+    private struct State {
+        var progress = Progress.running(waiter: nil)
+        var headersSent = false
+    }
+
+    init(
+        id: StreamID,
+        headers: RequestHeaders,
+        request: InferenceRequest,
+        tenant: Tenant,
+        window: Int,
+        writer: ConnectionWriter,
+        arrival: ContinuousClock.Instant,
+        maxCallDuration: Duration,
+        logger: Logger
+    ) {
+        var logger = logger
+        logger[metadataKey: "request_id"] = "\(request.requestID)"
+        logger[metadataKey: "tenant"] = "\(tenant.id)"
+        logger[metadataKey: "stream"] = "\(id)"
+        self.id = id
+        self.request = request
+        self.context = CallContext(tenant: tenant, streamID: id, metadata: headers.metadata, logger: logger)
+        self.streaming = headers.method == RequestHeaders.Method.stream
+        self.arrival = arrival
+        self.deadline = arrival + min(headers.timeout ?? maxCallDuration, maxCallDuration)
+        self.writer = writer
+        self.window = FlowControlWindow(initial: window)
+    }
+
+    var logger: Logger { self.context.logger }
+
+    // MARK: Transitions
+
+    /// Stops the call, unless its work has ended already. Any thread.
+    func stop(_ stop: Stop) {
+        let waiter: CheckedContinuation<Void, Never>? = self.state.withLockedValue { state in
+            guard case .running(let waiter) = state.progress else { return nil }
+            state.progress = .stopped(stop)
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// The work's end (its task, once).
+    func ended(_ work: Work) {
+        let waiter: CheckedContinuation<Void, Never>? = self.state.withLockedValue { state in
+            switch state.progress {
+            case .running(let waiter):
+                state.progress = .ended(work, nil)
+                return waiter
+            case .stopped(let stop):
+                state.progress = .ended(work, stop)
+                return nil
+            case .ended:
+                preconditionFailure("a call's work ended twice")
+            }
+        }
+        waiter?.resume()
+    }
+
+    /// Waits until the work ends or the call is stopped; true if it was stopped first. Not
+    /// cancellable: cancelling the call's task cancels its work, which then ends.
+    func waitForEndOrStop() async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = self.state.withLockedValue { state in
+                guard case .running(nil) = state.progress else { return true }
+                state.progress = .running(waiter: continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+        return self.state.withLockedValue { state in
+            if case .stopped = state.progress { return true }
+            return false
+        }
+    }
+
+    /// Once the work has ended: how, and what stopped the call first, if anything.
+    func outcome() -> (Work, Stop?) {
+        self.state.withLockedValue { state in
+            guard case .ended(let work, let stop) = state.progress else {
+                preconditionFailure("the call's outcome was read before its work ended")
+            }
+            return (work, stop)
+        }
+    }
+
+    // MARK: Frames
+
+    /// Sends one event of a streamed answer: the response HEADERS before the first, then the event as
+    /// a MESSAGE once the client's window allows it.
+    func emit(_ event: StreamEvent) async throws {
+        if self.state.withLockedValue({ state in defer { state.headersSent = true }; return !state.headersSent }) {
+            try await self.writer.send(.responseHeaders(self.id, ResponseHeaders()))
+        }
+        let bytes = try self.writer.encodeMessage(event, stream: self.id)
+        try await self.window.reserve(bytes.readableBytes - FrameHeader.size)
+        try await self.writer.write(bytes)
+    }
+}
