@@ -151,7 +151,10 @@ public final class FlexServer: Service, Sendable {
                 }
                 try await serverChannel.executeThenClose { inbound in
                     for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
+                        // The connection's tasks run on its event loop (EventLoopTaskExecutor).
+                        group.addTask(executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)) {
+                            await self.serve(connection)
+                        }
                     }
                 }
                 // Accepting has stopped (drain, or cancellation); connections finish on their own.
