@@ -199,6 +199,16 @@ struct FlowControlWindowTests {
         #expect(window.current == 0)
     }
 
+    @Test func tryReserveTakesOnlyFromAPositiveWindow() throws {
+        let window = FlowControlWindow(initial: 100)
+        #expect(try window.tryReserve(150))  // allowed: the window was positive
+        #expect(window.current == -50)
+        #expect(try !window.tryReserve(1))  // not positive: nothing taken, the caller must wait
+        #expect(window.current == -50)
+        window.close(CancellationError())
+        #expect(throws: CancellationError.self) { try window.tryReserve(1) }
+    }
+
     @Test func overflowAndCloseAreErrors() async throws {
         let window = FlowControlWindow(initial: Int(Int32.max) - 5)
         #expect(throws: FlowControlWindow.Overflow.self) { try window.credit(10) }

@@ -46,6 +46,17 @@ final class FlowControlWindow: @unchecked Sendable {
         }
     }
 
+    /// Takes `size` bytes at once if the window is positive (true); false if the caller must wait
+    /// in ``reserve(_:)``. Throws if the stream is closed.
+    func tryReserve(_ size: Int) throws -> Bool {
+        try self.lock.withLock {
+            if let error = self.state.closed { throw error }
+            guard self.state.window > 0 else { return false }
+            self.state.window -= size
+            return true
+        }
+    }
+
     /// Adds credit from a WINDOW_UPDATE. Throws ``Overflow`` when the window would pass 2^31 - 1
     /// (a connection error, `flow_control_error`).
     func credit(_ increment: UInt32) throws {

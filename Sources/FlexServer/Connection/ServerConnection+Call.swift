@@ -97,6 +97,8 @@ extension ServerConnection {
         }
 
         do {
+            // A unary call's last frames (HEADERS, MESSAGE, TRAILERS) leave in one write.
+            var frames = ByteBuffer()
             if let response {
                 let bytes: ByteBuffer
                 do {
@@ -107,13 +109,20 @@ extension ServerConnection {
                     bytes = ByteBuffer()
                 }
                 if bytes.readableBytes > 0 {
-                    try await writer.send(.responseHeaders(id, ResponseHeaders()))
-                    try await call.window.reserve(bytes.readableBytes - FrameHeader.size)
-                    try await writer.write(bytes)
+                    frames = try writer.encode(.responseHeaders(id, ResponseHeaders()))
+                    if try !call.window.tryReserve(bytes.readableBytes - FrameHeader.size) {
+                        // The client's window is closed: send the headers now, the answer when it opens.
+                        try await writer.write(frames)
+                        frames.clear()
+                        try await call.window.reserve(bytes.readableBytes - FrameHeader.size)
+                    }
+                    frames.writeImmutableBuffer(bytes)
                 }
             }
             self.closing(id)
-            try await writer.send(.trailers(id, Trailers(status: status, savings: savings)))
+            var trailers = try writer.encode(.trailers(id, Trailers(status: status, savings: savings)))
+            frames.writeBuffer(&trailers)
+            try await writer.write(frames)
         } catch {
             logger.debug("could not send the call's last frames", metadata: ["error": "\(error)"])
         }
