@@ -25,72 +25,53 @@ public import FlexCodec
 public struct FlexClientError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The status code of a failed call: every ``StatusCode`` but OK.
     ///
-    /// A struct wrapping a private enum, like grpc-swift's `RPCError.Code`, so that a later
-    /// protocol version can add codes without breaking `switch` statements that have a default.
+    /// A struct keeping the wire ``StatusCode`` private, like grpc-swift's `RPCError.Code`, so that a
+    /// later protocol version can add codes without breaking `switch` statements over this type.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Wrapped: Int32, Hashable, Sendable {
-            case cancelled = 1
-            case unknown = 2
-            case invalidArgument = 3
-            case deadlineExceeded = 4
-            case notFound = 5
-            case alreadyExists = 6
-            case permissionDenied = 7
-            case resourceExhausted = 8
-            case failedPrecondition = 9
-            case aborted = 10
-            case outOfRange = 11
-            case unimplemented = 12
-            case `internal` = 13
-            case unavailable = 14
-            case dataLoss = 15
-            case unauthenticated = 16
-        }
-
-        private let wrapped: Wrapped
-        private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
+        private let wrapped: StatusCode
+        private init(known: StatusCode) { self.wrapped = known }
 
         /// The code for a wire status; nil for OK, which is not an error.
         public init?(_ statusCode: StatusCode) {
-            guard let wrapped = Wrapped(rawValue: statusCode.rawValue) else { return nil }
-            self.wrapped = wrapped
+            guard statusCode != .ok else { return nil }
+            self.wrapped = statusCode
         }
 
         /// The wire status code.
-        public var statusCode: StatusCode { StatusCode(rawValue: self.wrapped.rawValue)! }
+        public var statusCode: StatusCode { self.wrapped }
 
         public var description: String { self.statusCode.description }
 
         /// The call was cancelled (its task was cancelled, or the server says the client cancelled).
-        public static let cancelled = Self(Wrapped.cancelled)
-        public static let unknown = Self(Wrapped.unknown)
+        public static let cancelled = Self(known: StatusCode.cancelled)
+        public static let unknown = Self(known: StatusCode.unknown)
         /// The request is wrong; retrying it unchanged fails again.
-        public static let invalidArgument = Self(Wrapped.invalidArgument)
+        public static let invalidArgument = Self(known: StatusCode.invalidArgument)
         /// The call's deadline passed (locally or at the server).
-        public static let deadlineExceeded = Self(Wrapped.deadlineExceeded)
+        public static let deadlineExceeded = Self(known: StatusCode.deadlineExceeded)
         /// The provider does not know the model.
-        public static let notFound = Self(Wrapped.notFound)
-        public static let alreadyExists = Self(Wrapped.alreadyExists)
+        public static let notFound = Self(known: StatusCode.notFound)
+        public static let alreadyExists = Self(known: StatusCode.alreadyExists)
         /// The provider refused the key for this model or feature.
-        public static let permissionDenied = Self(Wrapped.permissionDenied)
+        public static let permissionDenied = Self(known: StatusCode.permissionDenied)
         /// A limit was hit: a protocol or server limit, the client's queue of waiting calls, or the
         /// provider's rate limit.
-        public static let resourceExhausted = Self(Wrapped.resourceExhausted)
+        public static let resourceExhausted = Self(known: StatusCode.resourceExhausted)
         /// The call cannot run as configured (e.g. no provider key for the tenant).
-        public static let failedPrecondition = Self(Wrapped.failedPrecondition)
-        public static let aborted = Self(Wrapped.aborted)
-        public static let outOfRange = Self(Wrapped.outOfRange)
+        public static let failedPrecondition = Self(known: StatusCode.failedPrecondition)
+        public static let aborted = Self(known: StatusCode.aborted)
+        public static let outOfRange = Self(known: StatusCode.outOfRange)
         /// Unknown method, or no shared protocol version.
-        public static let unimplemented = Self(Wrapped.unimplemented)
+        public static let unimplemented = Self(known: StatusCode.unimplemented)
         /// A protocol violation (by either side) or a bug.
-        public static let `internal` = Self(Wrapped.internal)
+        public static let `internal` = Self(known: StatusCode.internal)
         /// The server or the provider is temporarily unable: connection failed or lost, draining,
         /// provider 5xx. See ``FlexClientError/isSafeToRetry``.
-        public static let unavailable = Self(Wrapped.unavailable)
+        public static let unavailable = Self(known: StatusCode.unavailable)
         /// The provider's answer was cut off before its end.
-        public static let dataLoss = Self(Wrapped.dataLoss)
+        public static let dataLoss = Self(known: StatusCode.dataLoss)
         /// Missing or wrong flexd API key, or the provider rejected the caller's key.
-        public static let unauthenticated = Self(Wrapped.unauthenticated)
+        public static let unauthenticated = Self(known: StatusCode.unauthenticated)
     }
 
     /// Where an error was decided.
