@@ -35,6 +35,15 @@ extension HTTPClient {
         /// connections.
         public var tcpKeepAlive: Duration?
 
+        /// libcurl's receive buffer per request (`CURLOPT_BUFFERSIZE`), in bytes, for requests over
+        /// HTTP/1.1; clamped to libcurl's range (1 KiB – 10 MiB). Defaults to 4 KiB: a request holds
+        /// the buffer from start to end, so thousands of requests waiting for a response head (flex
+        /// queues) pay for it thousands of times, and LLM responses arrive in small events anyway.
+        ///
+        /// HTTP/2 requests keep libcurl's default (16 KiB): libcurl 7.88's HTTP/2 code spins on a
+        /// receive buffer smaller than a frame.
+        public var receiveBufferSize: Int
+
         /// The defaults described on each field.
         public static var defaults: Self {
             Self()
@@ -50,6 +59,7 @@ extension HTTPClient {
             self.bodyBuffering = BodyBuffering()
             self.maximumResponseHeadSize = 64 * 1024
             self.tcpKeepAlive = .seconds(60)
+            self.receiveBufferSize = 4 * 1024
         }
     }
 

@@ -5,10 +5,13 @@ import Testing
 /// A slow consumer pauses the transfer, so the server's writes stall on TCP flow control and memory
 /// stays bounded whatever the server sends.
 @Suite struct HTTPClientBackpressureTests {
-    @Test func slowConsumerThrottlesTheServerAndStillGetsEveryByte() async throws {
+    /// Also across libcurl receive buffer sizes: the smallest it accepts, the default, and libcurl's own.
+    @Test(arguments: [1024, HTTPClient.Configuration.defaults.receiveBufferSize, 16 * 1024])
+    func slowConsumerThrottlesTheServerAndStillGetsEveryByte(receiveBufferSize: Int) async throws {
         var configuration = HTTPClient.Configuration.defaults
         configuration.bodyBuffering = .init(highWatermark: 64 * 1024, lowWatermark: 16 * 1024)
-        let total = 256 << 20
+        configuration.receiveBufferSize = receiveBufferSize
+        let total = 64 << 20
         try await withTestServer(measuresMemory: true) { server in
             try await withTestClient(configuration: configuration) { client in
                 let residentBefore = residentSetSize()
@@ -17,7 +20,7 @@ import Testing
                 var received = try await iterator.next()?.readableBytes ?? 0
 
                 // Stop reading and wait until the server cannot write any more (its count stops
-                // moving). Unthrottled, libcurl would pull all 256 MiB over loopback meanwhile.
+                // moving). Unthrottled, libcurl would pull all 64 MiB over loopback meanwhile.
                 var lastWritten = -1
                 var stableRounds = 0
                 for _ in 0..<200 where stableRounds < 5 {

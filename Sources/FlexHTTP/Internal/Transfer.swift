@@ -467,6 +467,11 @@ final class Transfer: @unchecked Sendable {
         }
     }
 
+    /// `CURLOPT_BUFFERSIZE` within libcurl's accepted range (`CURL_MIN_BUFFERSIZE` … `CURL_MAX_READ_SIZE`).
+    private static func curlBufferSize(_ bytes: Int) -> Int {
+        min(max(bytes, 1024), 10 * 1024 * 1024)
+    }
+
     private func configure(
         _ easy: UnsafeMutableRawPointer,
         request: HTTPClientRequest,
@@ -500,9 +505,13 @@ final class Transfer: @unchecked Sendable {
                 // Wait for a connection that may multiplex rather than open another one. Only for
                 // HTTPS: on HTTP/1.1 it makes concurrent requests queue behind the first response.
                 setter.set(CURLOPT_PIPEWAIT, 1)
+            } else {
+                // Cleartext is HTTP/1.1 (libcurl 7.88's cleartext HTTP/2 is broken).
+                setter.set(CURLOPT_BUFFERSIZE, Self.curlBufferSize(configuration.receiveBufferSize))
             }
         case .http1Only:
             setter.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
+            setter.set(CURLOPT_BUFFERSIZE, Self.curlBufferSize(configuration.receiveBufferSize))
         }
         if let connect = timeouts.connect {
             setter.set(CURLOPT_CONNECTTIMEOUT_MS, connect.curlMilliseconds)
