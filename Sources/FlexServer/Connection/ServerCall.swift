@@ -83,7 +83,11 @@ final class ServerCall: Sendable {
 
     // MARK: Transitions
 
+    // The transitions are out of line: inlined, their copies of `Work` (an answer and a savings
+    // record) would be laid out in the frames of the async functions that call them.
+
     /// Stops the call, unless its work has ended already. Any thread.
+    @inline(never)
     func stop(_ stop: Stop) {
         let waiter: CheckedContinuation<Void, Never>? = self.state.withLockedValue { state in
             guard case .running(let waiter) = state.progress else { return nil }
@@ -94,6 +98,7 @@ final class ServerCall: Sendable {
     }
 
     /// The work's end (its task, once).
+    @inline(never)
     func ended(_ work: Work) {
         let waiter: CheckedContinuation<Void, Never>? = self.state.withLockedValue { state in
             switch state.progress {
@@ -128,6 +133,7 @@ final class ServerCall: Sendable {
     }
 
     /// Once the work has ended: how, and what stopped the call first, if anything.
+    @inline(never)
     func outcome() -> (Work, Stop?) {
         self.state.withLockedValue { state in
             guard case .ended(let work, let stop) = state.progress else {

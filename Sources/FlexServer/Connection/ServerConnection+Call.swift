@@ -13,14 +13,20 @@ extension ServerConnection {
     /// connection's event loop and the stop a transition of the ``ServerCall``, not tasks of their
     /// own: a waiting call costs two tasks, and the async functions it waits in hold little more
     /// than the call's reference.
+    @inline(never)
     func runCall(_ call: ServerCall) async {
-        let timer = self.channel.channel.eventLoop.scheduleTask(in: TimeAmount(call.deadline - .now)) {
-            call.stop(.deadline)
-        }
+        let timer = self.armDeadline(of: call)
         await Self.perform(call, service: self.shared.service)
         timer.cancel()
         await self.finish(call)
         self.callFinished(call.id)
+    }
+
+    @inline(never)
+    private func armDeadline(of call: ServerCall) -> Scheduled<Void> {
+        self.channel.channel.eventLoop.scheduleTask(in: TimeAmount(call.deadline - .now)) {
+            call.stop(.deadline)
+        }
     }
 
     /// Runs the work in a child task until it ends; cancels it if the call is stopped first.
@@ -61,93 +67,73 @@ extension ServerConnection {
     }
 
     /// Once the work has ended: records what was billed, sends a unary call's answer and the
-    /// trailers, and counts and logs the call.
+    /// trailers, and counts and logs the call. Every call allocates this function's frame, so the
+    /// work between its suspension points is in synchronous functions (``CallEnding``).
     @inline(never)
     private func finish(_ call: ServerCall) async {
-        let (work, stop) = call.outcome()
-        let id = call.id
-        let writer = call.writer
-        let logger = call.logger
-        var status = Status.ok
-        var savings: SavingsRecord?
-        var response: InferenceResponse?
-        switch work {
-        case .completed(let answer, let record):
-            response = answer
-            savings = record
-        case .streamed(let record):
-            savings = record
-        case .failed(let failure):
-            status = failure.error.status
-            savings = failure.savings
+        var ending = CallEnding(call)
+        if let savings = ending.savings, let recorder = self.shared.recorder {
+            await self.record(savings, of: call, status: ending.status, recorder: recorder)
         }
-        switch stop {
-        case .deadline?:
-            status = Status(code: .deadlineExceeded, message: "the call's deadline passed", errorCode: "deadline_exceeded")
-            response = nil
-        case .stopped(let reason)?:
-            status = reason
-            response = nil
-        case nil:
-            break
-        }
-
-        if let savings, let recorder = self.shared.recorder {
-            await self.record(savings, tenant: call.context.tenant, status: status, arrival: call.arrival, recorder: recorder, logger: logger)
-        }
-
         do {
             // A unary call's last frames (HEADERS, MESSAGE, TRAILERS) leave in one write.
-            var frames = ByteBuffer()
-            if let response {
-                let bytes: ByteBuffer
-                do {
-                    bytes = try writer.encodeMessage(response, stream: id)
-                } catch {
-                    status = Status(code: .resourceExhausted, message: "the answer is larger than the client accepts: \(error.message)",
-                                    errorCode: "response_too_large")
-                    bytes = ByteBuffer()
-                }
-                if bytes.readableBytes > 0 {
-                    frames = try writer.encode(.responseHeaders(id, ResponseHeaders()))
-                    if try !call.window.tryReserve(bytes.readableBytes - FrameHeader.size) {
-                        // The client's window is closed: send the headers now, the answer when it opens.
-                        try await writer.write(frames)
-                        frames.clear()
-                        try await call.window.reserve(bytes.readableBytes - FrameHeader.size)
-                    }
-                    frames.writeImmutableBuffer(bytes)
-                }
+            var (frames, held) = try ending.answerFrames(call)
+            if let held {
+                // The client's window is closed: send the headers now, the answer when it opens.
+                try await call.writer.write(frames)
+                try await call.window.reserve(held.readableBytes - FrameHeader.size)
+                frames = held
             }
-            self.closing(id)
-            var trailers = try writer.encode(.trailers(id, Trailers(status: status, savings: savings)))
-            frames.writeBuffer(&trailers)
-            try await writer.write(frames)
+            self.closing(call.id)
+            try ending.appendTrailers(to: &frames, call)
+            try await call.writer.write(frames)
         } catch {
-            logger.debug("could not send the call's last frames", metadata: ["error": "\(error)"])
+            Self.lastFramesFailed(call, error)
         }
-        self.shared.metrics.callEnded(status: status, savings: savings, duration: ContinuousClock.now - call.arrival)
-        Self.log(logger, status: status, savings: savings, duration: ContinuousClock.now - call.arrival)
+        self.ended(call, ending)
+    }
+
+    @inline(never)
+    private static func lastFramesFailed(_ call: ServerCall, _ error: any Error) {
+        call.logger.debug("could not send the call's last frames", metadata: ["error": "\(error)"])
+    }
+
+    /// Counts and logs a call whose last frames are out.
+    @inline(never)
+    private func ended(_ call: ServerCall, _ ending: CallEnding) {
+        let duration = ContinuousClock.now - call.arrival
+        self.shared.metrics.callEnded(status: ending.status, savings: ending.savings, duration: duration)
+        if call.logger.logLevel <= .info {
+            Self.log(call.logger, status: ending.status, savings: ending.savings, duration: duration)
+        }
     }
 
     /// Hands the call's savings record to the recorder and waits until it is kept: the caller gets
     /// the final frames only after that. A failure is logged and counted, not sent to the caller.
-    private func record(_ savings: SavingsRecord, tenant: Tenant, status: Status, arrival: ContinuousClock.Instant,
-                        recorder: any SavingsRecorder, logger: Logger) async {
-        let duration = ContinuousClock.now - arrival
-        let completed = WallClock.microsecondsSinceEpoch()
-        let call = FinishedCall(savings: savings, tenant: tenant, status: status,
-                                receivedAtMicroseconds: completed - WallClock.microseconds(duration),
-                                completedAtMicroseconds: completed, duration: duration)
+    private func record(_ savings: SavingsRecord, of call: ServerCall, status: Status, recorder: any SavingsRecorder) async {
         do {
-            try await recorder.record(call)
+            try await recorder.record(Self.finished(savings, of: call, status: status))
         } catch {
-            self.shared.metrics.recordFailed()
-            logger.error("the call's savings record was not recorded", metadata: [
-                "error": "\(error)", "standard_cost_picousd": "\(savings.standardCostPicoUSD)",
-                "actual_cost_picousd": "\(savings.actualCostPicoUSD)", "fee_picousd": "\(savings.feePicoUSD)",
-            ])
+            self.recordFailed(savings, of: call, error)
         }
+    }
+
+    @inline(never)
+    private func recordFailed(_ savings: SavingsRecord, of call: ServerCall, _ error: any Error) {
+        self.shared.metrics.recordFailed()
+        call.logger.error("the call's savings record was not recorded", metadata: [
+            "error": "\(error)", "standard_cost_picousd": "\(savings.standardCostPicoUSD)",
+            "actual_cost_picousd": "\(savings.actualCostPicoUSD)", "fee_picousd": "\(savings.feePicoUSD)",
+        ])
+    }
+
+    @inline(never)
+    private static func finished(_ savings: SavingsRecord, of call: ServerCall, status: Status) -> FinishedCall {
+        let duration = ContinuousClock.now - call.arrival
+        let completed = WallClock.microsecondsSinceEpoch()
+        return FinishedCall(savings: savings, tenant: call.context.tenant, status: status,
+                            receivedAtMicroseconds: completed - WallClock.microseconds(duration),
+                            completedAtMicroseconds: completed, duration: duration)
     }
 
     /// One line per call: identity, routing and cost; never content, never keys.
