@@ -105,9 +105,8 @@ public final class Router: Sendable {
     /// Waits before the next flex attempt, after a capacity refusal.
     @inline(never)
     private static func backOff(_ call: Call, for delay: Duration) async throws(RouterFailure) -> Call.Step {
-        do {
-            try await Task.sleep(for: delay)
-        } catch {
+        await DispatchDelay.wait(until: .now + delay)
+        if Task.isCancelled {
             throw RouterFailure(RouterFailure.cancelled)
         }
         return try call.retryTimerFired()
@@ -204,7 +203,8 @@ public final class Router: Sendable {
                 .attempt(await self.runAttempt(prepared, tier: .flex, stream: true, flexBudget: budget, logger: logger))
             }
             group.addTask {
-                try? await Task.sleep(until: deadline, clock: .continuous)
+                // Not Task.sleep: see DispatchDelay.
+                await DispatchDelay.wait(until: deadline)
                 return .budget
             }
             // Whichever leg ends first decides; the other is cancelled (the attempt still returns).
