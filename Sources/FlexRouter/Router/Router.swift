@@ -105,7 +105,7 @@ public final class Router: Sendable {
     /// Waits before the next flex attempt, after a capacity refusal.
     @inline(never)
     private static func backOff(_ call: Call, for delay: Duration) async throws(RouterFailure) -> Call.Step {
-        await DispatchDelay.wait(until: .now + delay)
+        await DeadlineSignal.sleep(until: .now + delay)
         if Task.isCancelled {
             throw RouterFailure(RouterFailure.cancelled)
         }
@@ -188,37 +188,28 @@ public final class Router: Sendable {
 
     /// Runs a flex attempt against its budget. If the budget runs out first, the attempt is
     /// cancelled, unless it had started in the meantime, which then wins.
+    ///
+    /// The attempt runs in a child task; the budget is a timer, not a task (``DeadlineSignal``).
     @inline(never)
     private func raceFlex(_ call: Call, attempt: Int, until deadline: ContinuousClock.Instant) async throws(RouterFailure) -> Call.Step {
-        enum Leg: Sendable {
-            case attempt(AttemptOutcome)
-            case budget
-        }
         let began = call.flexAttemptStarting(attempt)
         let prepared = call.prepared
         let logger = call.logger
         let budget = max(.zero, deadline - .now)
-        let (outcome, expired) = await withTaskGroup(of: Leg.self) { group in
+        let attemptEnded = DeadlineSignal()
+        let (outcome, expired) = await withTaskGroup(of: AttemptOutcome.self) { group in
             group.addTask {
-                .attempt(await self.runAttempt(prepared, tier: .flex, stream: true, flexBudget: budget, logger: logger))
+                let outcome = await self.runAttempt(prepared, tier: .flex, stream: true, flexBudget: budget, logger: logger)
+                attemptEnded.signal()
+                return outcome
             }
-            group.addTask {
-                // Not Task.sleep: see DispatchDelay.
-                await DispatchDelay.wait(until: deadline)
-                return .budget
-            }
-            // Whichever leg ends first decides; the other is cancelled (the attempt still returns).
-            var outcome: AttemptOutcome?
-            var expired = false
-            while let leg = await group.next() {
-                switch leg {
-                case .attempt(let attempt):
-                    outcome = attempt
-                case .budget:
-                    expired = outcome == nil
-                }
+            // A stopped call cancels this task, and so the attempt, which then ends.
+            var expired = await attemptEnded.wait(until: deadline)
+            if expired {
                 group.cancelAll()
             }
+            // The attempt always returns, cancelled or not.
+            let outcome = await group.next()
             if expired, case .started? = outcome {
                 // It started just as the budget ran out: keep it (it is billed either way).
                 expired = false

@@ -23,8 +23,9 @@ final class ServerCall: Sendable {
     let window: FlowControlWindow
     private let state = NIOLockedValueBox(State())
 
-    /// How a call's work ended.
-    enum Work: Sendable {
+    /// How a call's work ended. Indirect: the call's locked state holds one, and a waiting call
+    /// should not carry room for an answer and a savings record.
+    indirect enum Work: Sendable {
         case completed(InferenceResponse, SavingsRecord)
         case streamed(SavingsRecord)
         case failed(RouterFailure)
