@@ -69,12 +69,9 @@ public final class HTTPClient: Sendable {
         logger: Logger? = nil,
         isolation actor: isolated (any Actor)? = #isolation
     ) async throws(HTTPClientError) -> HTTPClientResponse {
-        let transfer = try Transfer(
-            request: request,
-            configuration: self.configuration,
-            multi: self.multiThread,
-            logger: logger ?? Self.silentLogger
-        )
+        // A request waiting for its response head (a flex queue) holds this frame: the synchronous
+        // work before and after the wait is out of line, so its temporaries are not in it.
+        let transfer = try self.makeTransfer(request, logger: logger)
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation(isolation: actor) { (waiter: Transfer.HeadWaiter) in
                 transfer.start(headWaiter: waiter)
@@ -82,9 +79,23 @@ public final class HTTPClient: Sendable {
         } onCancel: {
             transfer.cancel()
         }
+        return try Self.response(result, of: transfer, method: request.method)
+    }
+
+    @inline(never)
+    private func makeTransfer(_ request: HTTPClientRequest, logger: Logger?) throws(HTTPClientError) -> Transfer {
+        try Transfer(request: request, configuration: self.configuration, multi: self.multiThread, logger: logger ?? Self.silentLogger)
+    }
+
+    @inline(never)
+    private static func response(
+        _ result: Result<HTTPResponseHead, HTTPClientError>,
+        of transfer: Transfer,
+        method: HTTPMethod
+    ) throws(HTTPClientError) -> HTTPClientResponse {
         let head = try result.get()
         let expectedContentLength: Int?
-        if request.method == .HEAD || head.status == 204 || head.status == 304 {
+        if method == .HEAD || head.status == 204 || head.status == 304 {
             expectedContentLength = nil
         } else {
             expectedContentLength = head.headers.first(name: "content-length").flatMap { Int($0) }

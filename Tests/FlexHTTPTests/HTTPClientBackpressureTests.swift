@@ -4,9 +4,10 @@ import Testing
 
 /// A slow consumer pauses the transfer, so the server's writes stall on TCP flow control and memory
 /// stays bounded whatever the server sends.
-@Suite struct HTTPClientBackpressureTests {
-    /// Also across libcurl receive buffer sizes: the smallest it accepts, the default, and libcurl's own.
-    @Test(arguments: [1024, HTTPClient.Configuration.defaults.receiveBufferSize, 16 * 1024])
+@Suite(.serialized) struct HTTPClientBackpressureTests {
+    /// Also across libcurl receive buffer sizes: the smallest it accepts, the default, and libcurl's own
+    /// (one at a time: the test measures the process's memory).
+    @Test(.serialized, arguments: [1024, HTTPClient.Configuration.defaults.receiveBufferSize, 16 * 1024])
     func slowConsumerThrottlesTheServerAndStillGetsEveryByte(receiveBufferSize: Int) async throws {
         var configuration = HTTPClient.Configuration.defaults
         configuration.bodyBuffering = .init(highWatermark: 64 * 1024, lowWatermark: 16 * 1024)
