@@ -35,8 +35,12 @@ import Testing
     @Test func cancellingAWaitingTaskEndsItsWait() async throws {
         let live = DeadlineSignal.LiveCount()
         let wait = Task { await DeadlineSignal.sleep(until: .now + .seconds(3600), live: live) }
-        try await Task.sleep(for: .milliseconds(20))
-        #expect(live.value == 1)
+        // Cancel it once it is waiting (its signal exists), not before it has started.
+        for _ in 0..<200 {
+            if live.value > 0 { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(live.value == 1, "the task never began to wait")
         wait.cancel()
         await wait.value
         #expect(await Self.eventuallyNone(live))
