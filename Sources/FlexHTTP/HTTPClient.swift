@@ -55,7 +55,8 @@ public final class HTTPClient: Sendable {
     /// Sends a request and returns once the response head has arrived.
     ///
     /// The body is then read from ``HTTPClientResponse/body``. Cancelling the calling task aborts the
-    /// transfer, whatever phase it is in (queued, connecting, awaiting the head).
+    /// transfer, whatever phase it is in (queued, connecting, awaiting the head), and so does the
+    /// request's ``HTTPClientRequest/cancellation`` handle, from any thread, until the body's end.
     ///
     /// - Parameters:
     ///   - request: the request.
@@ -84,7 +85,10 @@ public final class HTTPClient: Sendable {
 
     @inline(never)
     private func makeTransfer(_ request: HTTPClientRequest, logger: Logger?) throws(HTTPClientError) -> Transfer {
-        try Transfer(request: request, configuration: self.configuration, multi: self.multiThread, logger: logger ?? Self.silentLogger)
+        let transfer = try Transfer(request: request, configuration: self.configuration, multi: self.multiThread,
+                                    logger: logger ?? Self.silentLogger)
+        request.cancellation?.attach(transfer)
+        return transfer
     }
 
     @inline(never)

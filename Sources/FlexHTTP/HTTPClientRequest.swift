@@ -29,6 +29,9 @@ public struct HTTPClientRequest: Sendable {
     /// Timeouts for this request; `nil` uses the client's ``HTTPClient/Configuration/timeouts``.
     public var timeouts: HTTPTimeouts?
 
+    /// Cancels the request from outside its task (``HTTPCancellationHandle``); `nil` for none.
+    public var cancellation: HTTPCancellationHandle?
+
     /// Creates a `GET` request with no headers and no body.
     public init(url: String) {
         self.url = url
@@ -36,6 +39,7 @@ public struct HTTPClientRequest: Sendable {
         self.headers = HTTPHeaders()
         self.body = nil
         self.timeouts = nil
+        self.cancellation = nil
     }
 }
 

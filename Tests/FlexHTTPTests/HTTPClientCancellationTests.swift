@@ -187,4 +187,97 @@ import Testing
             }
         }
     }
+
+    // MARK: The cancellation handle: cancelled from outside the task, which goes on
+
+    @Test func aCancelledHandleSendsNothing() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                let cancellation = HTTPCancellationHandle()
+                cancellation.cancel()
+                #expect(cancellation.isCancelled)
+                var request = HTTPClientRequest(url: server.baseURL + "/hello")
+                request.cancellation = cancellation
+                let error = await #expect(throws: HTTPClientError.self) { try await client.execute(request) }
+                #expect(error?.code == .cancelled)
+                #expect(client.liveEasyHandleCount == 0)
+                // The task was not cancelled: its next request goes out (and a wrong one would have
+                // arrived by the time this one is answered).
+                _ = try await client.execute(HTTPClientRequest(url: server.baseURL + "/hello")).body.collect(upTo: 100)
+                #expect(server.stats.requestsReceived == 1)
+            }
+        }
+    }
+
+    // Without the handle's cancel this would wait for ever: the time limit makes it a failure.
+    @Test(.timeLimit(.minutes(1))) func aHandleEndsTheWaitForTheHeadAndTheTaskGoesOn() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                let cancellation = HTTPCancellationHandle()
+                let task = Task {
+                    var request = HTTPClientRequest(url: server.baseURL + "/stall-head")
+                    request.cancellation = cancellation
+                    var code: HTTPClientError.Code?
+                    do {
+                        _ = try await client.execute(request)
+                    } catch {
+                        code = (error as? HTTPClientError)?.code
+                    }
+                    // The same task's next request is not cancelled.
+                    let next = try await client.execute(HTTPClientRequest(url: server.baseURL + "/hello"))
+                    return (code, next.status, Task.isCancelled)
+                }
+                #expect(await eventually { server.stats.requestsReceived == 1 })
+                cancellation.cancel()
+                let (code, status, taskCancelled) = try await task.value
+                #expect(code == .cancelled)
+                #expect(status == 200)
+                #expect(!taskCancelled)
+                #expect(await eventually { server.stats.connectionsClosed >= 1 })
+                #expect(await eventually { client.liveEasyHandleCount == 0 })
+            }
+        }
+    }
+
+    // Without the handle's cancel this would wait for ever: the time limit makes it a failure.
+    @Test(.timeLimit(.minutes(1))) func aHandleEndsTheBodyMidway() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                let cancellation = HTTPCancellationHandle()
+                var request = HTTPClientRequest(url: server.baseURL + "/drip?interval_ms=5")
+                request.cancellation = cancellation
+                let response = try await client.execute(request)
+                var iterator = response.body.makeAsyncIterator()
+                #expect(try await iterator.next() != nil)
+                cancellation.cancel()
+                var code: HTTPClientError.Code?
+                do {
+                    while try await iterator.next() != nil {}
+                } catch {
+                    code = (error as? HTTPClientError)?.code
+                }
+                #expect(code == .cancelled)
+                #expect(await eventually { server.stats.connectionsClosed == 1 })
+                #expect(await eventually { client.liveEasyHandleCount == 0 })
+            }
+        }
+    }
+
+    @Test func aHandleKeepsNoRequestAlive() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                let cancellation = HTTPCancellationHandle()
+                do {
+                    var request = HTTPClientRequest(url: server.baseURL + "/drip?interval_ms=5")
+                    request.cancellation = cancellation
+                    _ = try await client.execute(request)
+                }
+                // The response is gone and the handle is not: the transfer is aborted and freed.
+                #expect(await eventually { server.stats.connectionsClosed == 1 })
+                #expect(await eventually { client.liveEasyHandleCount == 0 })
+                cancellation.cancel()
+                #expect(cancellation.isCancelled)
+            }
+        }
+    }
 }

@@ -1,8 +1,10 @@
 @testable import FlexRouter
+import Synchronization
 import Testing
 
-/// The flex budget's timer: a wait ends at its deadline, never before, or at the signal, which
-/// frees the timer at once (a cancelled `Task.sleep` keeps its wake-up until the deadline).
+/// The flex budget's timer: a wait (or an armed action) ends at its deadline, never before, or at
+/// the signal, which frees the timer at once (a cancelled `Task.sleep` keeps its wake-up until the
+/// deadline).
 @Suite struct DeadlineSignalTests {
     @Test func endsAtItsDeadlineNotBefore() async {
         let deadline = ContinuousClock.now + .milliseconds(50)
@@ -76,5 +78,67 @@ import Testing
         #expect(await signal.wait(until: deadline) == true)
         #expect(ContinuousClock.now >= deadline)
         signal.signal()  // too late: nothing happens
+    }
+
+    // MARK: An armed action (the flex budget cancelling its transfer)
+
+    @Test func anArmedActionRunsAtTheDeadlineNotBefore() async {
+        let signal = DeadlineSignal()
+        let ran = Flag()
+        let deadline = ContinuousClock.now + .milliseconds(30)
+        signal.arm(until: deadline) { ran.set(at: .now) }
+        #expect(await ran.eventually(), "the action never ran")
+        #expect(ran.time.map { $0 >= deadline } == true, "it ran before its deadline")
+        #expect(signal.signal() == true, "a signal after the deadline says the deadline came first")
+    }
+
+    @Test func aSignalBeforeTheDeadlineKeepsTheActionFromRunning() async throws {
+        let live = DeadlineSignal.LiveCount()
+        let ran = Flag()
+        do {
+            let signal = DeadlineSignal(live: live)
+            signal.arm(until: .now + .milliseconds(50)) { ran.set(at: .now) }
+            #expect(signal.signal() == false, "the signal came first")
+            #expect(signal.signal() == false, "and a second signal says so again")
+        }
+        #expect(await Self.eventuallyNone(live), "the signal still holds its timer")
+        // Past the deadline: a cancelled timer never fires.
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(ran.time == nil)
+    }
+
+    @Test func aSignalBeforeArmingMeansTheActionNeverRuns() async throws {
+        let ran = Flag()
+        let signal = DeadlineSignal()
+        #expect(signal.signal() == false)
+        signal.arm(until: .now - .seconds(1)) { ran.set(at: .now) }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(ran.time == nil)
+    }
+
+    @Test func thousandsOfArmedAndSignalledTimersHoldNothing() async {
+        let live = DeadlineSignal.LiveCount()
+        let ran = Flag()
+        for _ in 0..<1_000 {
+            let signal = DeadlineSignal(live: live)
+            signal.arm(until: .now + .seconds(3600)) { ran.set(at: .now) }
+            signal.signal()
+        }
+        #expect(await Self.eventuallyNone(live), "\(live.value) signals still hold a timer")
+        #expect(ran.time == nil)
+    }
+
+    /// When an action ran, if it did.
+    private final class Flag: Sendable {
+        private let state = Mutex<ContinuousClock.Instant?>(nil)
+        var time: ContinuousClock.Instant? { self.state.withLock { $0 } }
+        func set(at time: ContinuousClock.Instant) { self.state.withLock { $0 = time } }
+        func eventually() async -> Bool {
+            for _ in 0..<200 {
+                if self.time != nil { return true }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            return false
+        }
     }
 }

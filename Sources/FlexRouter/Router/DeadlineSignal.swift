@@ -1,14 +1,14 @@
 internal import Dispatch
 internal import Synchronization
 
-/// A one-shot race between a deadline and an event: ``wait(until:)`` returns when either comes,
-/// and says whether the deadline came first. The deadline is a Dispatch timer that is cancelled,
-/// and freed, as soon as the event comes.
+/// A one-shot race between a deadline and an event: whichever comes first wins, and the deadline
+/// is a Dispatch timer that is cancelled, and freed, as soon as the event comes.
 ///
-/// The flex budget uses it so that a call racing flex against its budget needs no task for the
-/// budget: the attempt's task signals its end, the timer the budget's (``Router``'s `raceFlex`).
-/// ``sleep(until:)`` is the same wait with the task's cancellation as the event (the backoff
-/// between flex attempts).
+/// Two ways to wait: ``arm(until:onDeadline:)`` runs an action at the deadline unless the event
+/// (``signal()``) comes first, and ``wait(until:)`` suspends the task until either comes. The flex
+/// budget uses the first (``Router``'s `raceFlex`): the attempt runs in the call's own task, and the
+/// budget's end cancels its transfer; the attempt's end is the event. ``sleep(until:)`` is the
+/// second with the task's cancellation as the event (the backoff between flex attempts).
 ///
 /// Not `Task.sleep`: a cancelled sleep returns at once, but its wake-up (a small task of the
 /// runtime's) stays scheduled until the deadline. The budget's wait is cut short whenever flex
@@ -17,10 +17,15 @@ internal import Synchronization
 final class DeadlineSignal: Sendable {
     private enum State {
         case initial
-        /// The event came before anyone waited: the wait returns at once.
+        /// The event came before anything was armed: a wait returns at once, an action never runs.
         case signalled
-        case waiting(CheckedContinuation<Bool, Never>, Timer)
-        case finished
+        case armed(Waiter, Timer)
+        case finished(deadlinePassed: Bool)
+    }
+
+    private enum Waiter {
+        case task(CheckedContinuation<Bool, Never>)
+        case action(@Sendable () -> Void)
     }
 
     /// Dispatch sources are thread-safe objects; Swift does not know it.
@@ -28,7 +33,8 @@ final class DeadlineSignal: Sendable {
         let source: any DispatchSourceTimer
     }
 
-    /// The serial queue every timer fires on; its handlers only resume a continuation.
+    /// The serial queue every timer fires on; its handlers only resume a continuation or cancel a
+    /// transfer.
     private static let queue = DispatchQueue(label: "flexd.router.deadline")
 
     private let state = Mutex(State.initial)
@@ -44,50 +50,72 @@ final class DeadlineSignal: Sendable {
         self.live?.add(-1)
     }
 
+    /// Runs `action` (on a Dispatch queue) at `deadline`, unless ``signal()`` comes first. Once per
+    /// signal, and not together with ``wait(until:)``.
+    func arm(until deadline: ContinuousClock.Instant, onDeadline action: @escaping @Sendable () -> Void) {
+        _ = self.arm(.action(action), until: deadline)
+    }
+
     /// Waits for the event or the deadline, whichever comes first (once per signal). Returns true
     /// when the deadline came first.
     func wait(until deadline: ContinuousClock.Instant) async -> Bool {
         await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let delay = deadline - .now
-            let armed: Timer? = self.state.withLock { state in
-                guard case .initial = state else { return nil }
-                let timer = Timer(source: DispatchSource.makeTimerSource(queue: Self.queue))
-                let nanoseconds = max(0, delay.components.seconds &* 1_000_000_000 &+ delay.components.attoseconds / 1_000_000_000)
-                timer.source.schedule(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds)), leeway: .milliseconds(1))
-                timer.source.setEventHandler { self.finish(deadlinePassed: true) }
-                state = .waiting(continuation, timer)
-                return timer
-            }
-            if let armed {
-                // A `signal()` in between has cancelled it: activated, it never fires.
-                armed.source.resume()
-            } else {
+            if !self.arm(.task(continuation), until: deadline) {
                 continuation.resume(returning: false)
             }
         }
     }
 
-    /// The event: ends the wait (now, or at once when it begins) unless the deadline came first.
-    func signal() {
+    /// Arms the timer for `waiter`; false if the event came first (nothing armed).
+    private func arm(_ waiter: Waiter, until deadline: ContinuousClock.Instant) -> Bool {
+        let delay = deadline - .now
+        let armed: Timer? = self.state.withLock { state in
+            guard case .initial = state else { return nil }
+            let timer = Timer(source: DispatchSource.makeTimerSource(queue: Self.queue))
+            let nanoseconds = max(0, delay.components.seconds &* 1_000_000_000 &+ delay.components.attoseconds / 1_000_000_000)
+            timer.source.schedule(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds)), leeway: .milliseconds(1))
+            timer.source.setEventHandler { self.finish(deadlinePassed: true) }
+            state = .armed(waiter, timer)
+            return timer
+        }
+        // A `signal()` in between has cancelled it: activated, it never fires.
+        armed?.source.resume()
+        return armed != nil
+    }
+
+    /// The event: ends the wait (now, or at once when it begins), or keeps the action from running,
+    /// unless the deadline came first. Returns true if it did: the action has run or is running, the
+    /// wait has returned true.
+    @discardableResult
+    func signal() -> Bool {
         self.finish(deadlinePassed: false)
     }
 
-    private func finish(deadlinePassed: Bool) {
-        let waiting: (CheckedContinuation<Bool, Never>, Timer)? = self.state.withLock { state in
+    @discardableResult
+    private func finish(deadlinePassed: Bool) -> Bool {
+        let (armed, passed): ((Waiter, Timer)?, Bool) = self.state.withLock { state in
             switch state {
             case .initial:
                 state = .signalled
-                return nil
-            case .waiting(let continuation, let timer):
-                state = .finished
-                return (continuation, timer)
-            case .signalled, .finished:
-                return nil
+                return (nil, false)
+            case .armed(let waiter, let timer):
+                state = .finished(deadlinePassed: deadlinePassed)
+                return ((waiter, timer), deadlinePassed)
+            case .signalled:
+                return (nil, false)
+            case .finished(let passed):
+                return (nil, passed)
             }
         }
-        guard let (continuation, timer) = waiting else { return }
+        guard let (waiter, timer) = armed else { return passed }
         timer.source.cancel()
-        continuation.resume(returning: deadlinePassed)
+        switch waiter {
+        case .task(let continuation):
+            continuation.resume(returning: deadlinePassed)
+        case .action(let action):
+            if deadlinePassed { action() }
+        }
+        return passed
     }
 
     /// Returns at `deadline`, or as soon as the task is cancelled (without throwing: check

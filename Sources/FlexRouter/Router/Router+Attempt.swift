@@ -123,14 +123,17 @@ extension Router {
     ///   - stream: Ask the provider to stream (always for flex).
     ///   - flexBudget: For flex attempts, the budget: silence before the start is the race's
     ///     business, so the idle timeout is stretched past it.
+    ///   - cancellation: For flex attempts, the handle the budget's end cancels the transfer with.
     ///
     /// A flex attempt waits here (in ``awaitStart(_:call:tier:)``) until it starts, so the phases are
     /// separate functions and the synchronous work is out of line: see ``Router/Call``.
-    func runAttempt(_ call: PreparedCall, tier: Tier, stream: Bool, flexBudget: Duration?, logger: Logger) async -> AttemptOutcome {
+    func runAttempt(_ call: PreparedCall, tier: Tier, stream: Bool, flexBudget: Duration?, cancellation: HTTPCancellationHandle? = nil,
+                    logger: Logger) async -> AttemptOutcome {
         var streamed = false
         let request: HTTPClientRequest
         do {
-            request = try self.httpRequest(for: call, tier: tier, stream: stream, flexBudget: flexBudget, streamed: &streamed)
+            request = try self.httpRequest(for: call, tier: tier, stream: stream, flexBudget: flexBudget, cancellation: cancellation,
+                                           streamed: &streamed)
         } catch {
             return Self.invalidRequest(error)
         }
@@ -155,7 +158,7 @@ extension Router {
     ///   caller's async frame).
     @inline(never)
     private func httpRequest(for call: PreparedCall, tier: Tier, stream: Bool, flexBudget: Duration?,
-                             streamed: inout Bool) throws -> HTTPClientRequest {
+                             cancellation: HTTPCancellationHandle?, streamed: inout Bool) throws -> HTTPClientRequest {
         let upstream = try call.adapter.makeRequest(body: call.body, model: call.request.model, tier: tier, stream: stream,
                                                     key: call.request.providerKey)
         var request = HTTPClientRequest(url: call.baseURL + upstream.path)
@@ -167,6 +170,7 @@ extension Router {
             request.headers.add(name: header, value: call.request.requestID)
         }
         request.body = upstream.body
+        request.cancellation = cancellation
         if let flexBudget {
             request.timeouts = HTTPTimeouts(connect: self.configuration.connectTimeout,
                                             idle: flexBudget + self.configuration.idleTimeout)

@@ -86,23 +86,25 @@ extension Router {
             return .now
         }
 
-        /// A flex attempt's race against its budget is over (``Router/raceFlex(_:until:logger:)``).
+        /// A flex attempt's race against its budget is over (``Router``'s `raceFlex`): `expired` when the
+        /// budget ran out first, and its timer cancelled the transfer.
         @inline(never)
-        func flexAttemptEnded(_ outcome: AttemptOutcome?, expired: Bool, began: ContinuousClock.Instant) throws(RouterFailure) -> Step {
+        func flexAttemptEnded(_ outcome: AttemptOutcome, expired: Bool, began: ContinuousClock.Instant) throws(RouterFailure) -> Step {
             self.flexWait += ContinuousClock.now - began
             let action: RaceStateMachine.Action
             switch outcome {
-            case .started(let live)?:
+            case _ where expired:
+                // Cancelled before it started (or, to the instant, as it started: a transfer the
+                // timer has cancelled cannot be delivered, so the call falls back all the same).
+                action = self.machine.budgetExpired().last ?? .fail(RouterError(.internal, "internal_error", "budget expired twice"))
+            case .started(let live):
                 self.attemptTier = .flex
                 self.live = live
                 action = self.machine.flexStarted()
-            case .answered?:
+            case .answered:
                 action = self.machine.abort(RouterError(.internal, "internal_error", "a flex attempt answered without streaming"))
-            case .failed(let failure)? where !expired:
+            case .failed(let failure):
                 action = self.machine.flexFailed(failure, now: .now)
-            case .failed?, nil:
-                // The budget ran out: the flex transfer was cancelled before it started.
-                action = self.machine.budgetExpired().last ?? .fail(RouterError(.internal, "internal_error", "budget expired twice"))
             }
             return try self.step(action)
         }

@@ -186,37 +186,32 @@ public final class Router: Sendable {
         }
     }
 
-    /// Runs a flex attempt against its budget. If the budget runs out first, the attempt is
-    /// cancelled, unless it had started in the meantime, which then wins.
+    /// Runs a flex attempt against its budget. If the budget runs out first, the attempt's transfer is
+    /// cancelled and the call goes on to standard.
     ///
-    /// The attempt runs in a child task; the budget is a timer, not a task (``DeadlineSignal``).
+    /// The attempt runs in the call's own task, not a child: the budget is a timer
+    /// (``DeadlineSignal``) whose end cancels the transfer through its cancellation handle, and the
+    /// attempt's end (started, refused, failed) disarms it. A waiting call so costs no task and no
+    /// task group for its flex attempt.
     @inline(never)
     private func raceFlex(_ call: Call, attempt: Int, until deadline: ContinuousClock.Instant) async throws(RouterFailure) -> Call.Step {
         let began = call.flexAttemptStarting(attempt)
-        let prepared = call.prepared
-        let logger = call.logger
-        let budget = max(.zero, deadline - .now)
-        let attemptEnded = DeadlineSignal()
-        let (outcome, expired) = await withTaskGroup(of: AttemptOutcome.self) { group in
-            group.addTask {
-                let outcome = await self.runAttempt(prepared, tier: .flex, stream: true, flexBudget: budget, logger: logger)
-                attemptEnded.signal()
-                return outcome
-            }
-            // A stopped call cancels this task, and so the attempt, which then ends.
-            var expired = await attemptEnded.wait(until: deadline)
-            if expired {
-                group.cancelAll()
-            }
-            // The attempt always returns, cancelled or not.
-            let outcome = await group.next()
-            if expired, case .started? = outcome {
-                // It started just as the budget ran out: keep it (it is billed either way).
-                expired = false
-            }
-            return (outcome, expired)
-        }
+        let budget = DeadlineSignal()
+        let cancellation = Self.arm(budget, until: deadline)
+        let outcome = await self.runAttempt(call.prepared, tier: .flex, stream: true, flexBudget: max(.zero, deadline - .now),
+                                            cancellation: cancellation, logger: call.logger)
+        // True when the budget ran out first: its timer has cancelled the transfer (an attempt that
+        // started in the same instant is cancelled too, and the call falls back).
+        let expired = budget.signal()
         return try call.flexAttemptEnded(outcome, expired: expired, began: began)
+    }
+
+    /// Arms the flex budget's timer: at its end, it cancels the attempt's transfer.
+    @inline(never)
+    private static func arm(_ budget: DeadlineSignal, until deadline: ContinuousClock.Instant) -> HTTPCancellationHandle {
+        let cancellation = HTTPCancellationHandle()
+        budget.arm(until: deadline) { cancellation.cancel() }
+        return cancellation
     }
 
     // MARK: - Preparation
