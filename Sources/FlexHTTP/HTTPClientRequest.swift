@@ -32,6 +32,12 @@ public struct HTTPClientRequest: Sendable {
     /// Cancels the request from outside its task (``HTTPCancellationHandle``); `nil` for none.
     public var cancellation: HTTPCancellationHandle?
 
+    /// libcurl's receive buffer for this request, in bytes, instead of the client's
+    /// ``HTTPClient/Configuration/receiveBufferSize`` (same range, HTTP/1.1 only); `nil` for the
+    /// client's. A request expected to wait long for a small streamed answer can take the minimum,
+    /// 1 KiB: flexd's flex attempts do.
+    public var receiveBufferSize: Int?
+
     /// Creates a `GET` request with no headers and no body.
     public init(url: String) {
         self.url = url
@@ -40,6 +46,7 @@ public struct HTTPClientRequest: Sendable {
         self.body = nil
         self.timeouts = nil
         self.cancellation = nil
+        self.receiveBufferSize = nil
     }
 }
 

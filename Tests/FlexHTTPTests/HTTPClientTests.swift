@@ -267,6 +267,32 @@ import Glibc
             }
         }
     }
+
+    /// A request's own receive buffer size wins over the client's: libcurl hands over at most a
+    /// buffer's worth per callback, so no chunk of a 1 KiB request is larger, while the client's
+    /// 4 KiB default delivers larger ones.
+    @Test func aRequestsReceiveBufferSizeOverridesTheClients() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                func largestChunk(_ receiveBufferSize: Int?) async throws -> Int {
+                    var request = HTTPClientRequest(url: server.baseURL + "/huge?bytes=\(256 * 1024)")
+                    request.receiveBufferSize = receiveBufferSize
+                    var largest = 0
+                    var total = 0
+                    for try await chunk in try await client.execute(request).body {
+                        largest = max(largest, chunk.readableBytes)
+                        total += chunk.readableBytes
+                    }
+                    #expect(total == 256 * 1024)
+                    return largest
+                }
+                let small = try await largestChunk(1024)
+                let usual = try await largestChunk(nil)
+                #expect(small <= 1024)
+                #expect(usual > 1024)
+            }
+        }
+    }
 }
 
 /// The descriptor of this process's TCP socket bound to 127.0.0.1:`localPort`, if any.

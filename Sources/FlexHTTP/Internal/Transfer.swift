@@ -507,11 +507,11 @@ final class Transfer: @unchecked Sendable {
                 setter.set(CURLOPT_PIPEWAIT, 1)
             } else {
                 // Cleartext is HTTP/1.1 (libcurl 7.88's cleartext HTTP/2 is broken).
-                setter.set(CURLOPT_BUFFERSIZE, Self.curlBufferSize(configuration.receiveBufferSize))
+                setter.set(CURLOPT_BUFFERSIZE, Self.curlBufferSize(request.receiveBufferSize ?? configuration.receiveBufferSize))
             }
         case .http1Only:
             setter.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
-            setter.set(CURLOPT_BUFFERSIZE, Self.curlBufferSize(configuration.receiveBufferSize))
+            setter.set(CURLOPT_BUFFERSIZE, Self.curlBufferSize(request.receiveBufferSize ?? configuration.receiveBufferSize))
         }
         if let connect = timeouts.connect {
             setter.set(CURLOPT_CONNECTTIMEOUT_MS, connect.curlMilliseconds)

@@ -172,6 +172,7 @@ extension Router {
         request.body = upstream.body
         request.cancellation = cancellation
         if let flexBudget {
+            request.receiveBufferSize = self.configuration.flexReceiveBufferSize
             request.timeouts = HTTPTimeouts(connect: self.configuration.connectTimeout,
                                             idle: flexBudget + self.configuration.idleTimeout)
         } else {
