@@ -16,7 +16,10 @@ public struct InferenceRequest: Sendable, Hashable {
     public var body: Body?
 
     /// The request body: the provider's native JSON, or a typed provider-neutral request.
-    public enum Body: Sendable, Hashable {
+    ///
+    /// Indirect (one reference): a typed request is large, and every async function a call waits
+    /// in that holds the request would keep room for it.
+    public indirect enum Body: Sendable, Hashable {
         /// Exactly the JSON body the caller would have sent the provider.
         case nativeJSON(ByteBuffer)
         /// A typed request that flexd translates for the provider.
@@ -50,7 +53,23 @@ public struct InferenceResponse: Sendable, Hashable {
     /// Native calls: the provider's non-streaming JSON body, in the provider's own shape.
     public var nativeJSON: ByteBuffer?
     /// Typed calls: the typed result.
-    public var chat: ChatResult?
+    public var chat: ChatResult? {
+        get {
+            guard case .value(let chat)? = self.chatStorage else { return nil }
+            return chat
+        }
+        set {
+            self.chatStorage = newValue.map { .value($0) }
+        }
+    }
+
+    /// The typed result behind one reference (it is large, and the async functions a unary call
+    /// waits in keep room for the answer they will return).
+    private var chatStorage: Indirect?
+
+    private indirect enum Indirect: Sendable, Hashable {
+        case value(ChatResult)
+    }
 
     public init(requestID: String = "", nativeJSON: ByteBuffer? = nil, chat: ChatResult? = nil) {
         self.requestID = requestID

@@ -6,7 +6,10 @@ internal import Logging
 internal import NIOCore
 
 /// One upstream attempt, up to the point where the race can decide about it.
-enum AttemptOutcome: Sendable {
+///
+/// Indirect (one reference): a started attempt is 200 bytes, and every async function an attempt
+/// waits in keeps room for the outcome it will return.
+indirect enum AttemptOutcome: Sendable {
     /// A streamed attempt produced its first output event (or ended completely before any).
     case started(LiveAttempt)
     /// A non-streamed attempt returned its whole answer.
