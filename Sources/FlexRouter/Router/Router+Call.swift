@@ -25,14 +25,31 @@ extension Router {
         var machine: RaceStateMachine
         var flexWait: Duration = .zero
         var attemptTier = Tier.standard
-        /// The attempt the call committed to, once it has: a streamed one ...
-        var live: LiveAttempt?
-        /// ... or a non-streamed answer.
-        var answer: UnaryAnswer?
         /// The provider's terminal event has been read.
         var sawTerminal = false
+        /// What the call committed to and how it ended, allocated at the commit: a call waiting
+        /// for flex holds one nil reference instead of room for all three (450 bytes).
+        private var storedOutcome: Outcome?
+
+        final class Outcome {
+            var live: LiveAttempt?
+            var answer: UnaryAnswer?
+            var failure: RouterError?
+        }
+
+        /// The attempt the call committed to, once it has: a streamed one ...
+        var live: LiveAttempt? { self.storedOutcome?.live }
+        /// ... or a non-streamed answer.
+        var answer: UnaryAnswer? { self.storedOutcome?.answer }
         /// Why the committed attempt failed, if it did.
-        var failure: RouterError?
+        var failure: RouterError? { self.storedOutcome?.failure }
+
+        private var outcome: Outcome {
+            if let outcome = self.storedOutcome { return outcome }
+            let outcome = Outcome()
+            self.storedOutcome = outcome
+            return outcome
+        }
 
         init(
             prepared: PreparedCall,
@@ -99,7 +116,7 @@ extension Router {
                 action = self.machine.budgetExpired().last ?? .fail(RouterError(.internal, "internal_error", "budget expired twice"))
             case .started(let live):
                 self.attemptTier = .flex
-                self.live = live
+                self.outcome.live = live
                 action = self.machine.flexStarted()
             case .answered:
                 action = self.machine.abort(RouterError(.internal, "internal_error", "a flex attempt answered without streaming"))
@@ -121,10 +138,10 @@ extension Router {
             let action: RaceStateMachine.Action
             switch outcome {
             case .started(let live):
-                self.live = live
+                self.outcome.live = live
                 action = self.machine.attemptStarted()
             case .answered(let answer):
-                self.answer = answer
+                self.outcome.answer = answer
                 action = self.machine.attemptStarted()
             case .failed(let failure):
                 if Task.isCancelled { throw RouterFailure(RouterFailure.cancelled) }
@@ -203,7 +220,7 @@ extension Router {
         /// Reads one event of the committed attempt.
         @inline(never)
         func consume(_ event: NativeEvent) -> Delivery {
-            switch self.live?.reader.consume(event) {
+            switch self.storedOutcome?.live?.reader.consume(event) {
             case .preamble?, .started?, .content?:
                 return .forward
             case .terminal?:
@@ -212,7 +229,7 @@ extension Router {
             case .internalOnly?, nil:
                 return .skip
             case .error(let attemptFailure)?:
-                self.failure = Router.error(of: attemptFailure)
+                self.outcome.failure = Router.error(of: attemptFailure)
                 return .stop
             }
         }
@@ -223,12 +240,12 @@ extension Router {
             // After the start, a transfer that fails (cut connection, idle timeout, oversized event)
             // leaves the caller an incomplete answer: that is data loss, never a clean end.
             if Task.isCancelled {
-                self.failure = RouterFailure.cancelled
+                self.outcome.failure = RouterFailure.cancelled
                 return
             }
             let provider = self.record.provider
             let cause = Router.error(of: Router.transportFailure(error, provider ?? .openAI, receivedAnything: true))
-            self.failure = RouterError(.dataLoss, "upstream_stream_truncated",
+            self.outcome.failure = RouterError(.dataLoss, "upstream_stream_truncated",
                                        "\(provider?.name ?? "the provider")'s answer was cut off after it started: \(cause.status.message)")
         }
     }
