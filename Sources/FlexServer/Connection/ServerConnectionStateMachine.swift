@@ -59,6 +59,9 @@ public struct ServerConnectionStateMachine: Sendable {
         case active(Active)
         case draining(Active)
         case closed
+        /// Only inside a transition, while it holds the connection's `Active` state: so that its
+        /// stream table has one owner and is changed in place, not copied on every frame.
+        case modifying
     }
 
     private struct Active: Sendable {
@@ -98,11 +101,13 @@ public struct ServerConnectionStateMachine: Sendable {
         case .awaitingHello:
             return self.receiveFirst(frame)
         case .active(var active):
+            self.state = .modifying
             let action = self.receive(frame, active: &active, draining: false)
             if case .closed = self.state { return action }
             self.state = .active(active)
             return action
         case .draining(var active):
+            self.state = .modifying
             let action = self.receive(frame, active: &active, draining: true)
             if case .closed = self.state { return action }
             if active.streams.isEmpty {
@@ -113,6 +118,8 @@ public struct ServerConnectionStateMachine: Sendable {
             return action
         case .closed:
             return .none
+        case .modifying:
+            Self.unreachable()
         }
     }
 
@@ -123,16 +130,20 @@ public struct ServerConnectionStateMachine: Sendable {
         switch self.state {
         case .active(var active):
             guard case .running? = active.streams[id] else { return }
+            self.state = .modifying
             active.streams[id] = .closing
             active.closing += 1
             self.state = .active(active)
         case .draining(var active):
             guard case .running? = active.streams[id] else { return }
+            self.state = .modifying
             active.streams[id] = .closing
             active.closing += 1
             self.state = .draining(active)
         case .awaitingHello, .closed:
             return
+        case .modifying:
+            Self.unreachable()
         }
     }
 
@@ -140,10 +151,12 @@ public struct ServerConnectionStateMachine: Sendable {
     public mutating func callFinished(_ id: StreamID) -> Action {
         switch self.state {
         case .active(var active):
+            self.state = .modifying
             active.remove(id)
             self.state = .active(active)
             return .none
         case .draining(var active):
+            self.state = .modifying
             active.remove(id)
             if active.streams.isEmpty {
                 self.state = .closed
@@ -153,6 +166,8 @@ public struct ServerConnectionStateMachine: Sendable {
             return .none
         case .awaitingHello, .closed:
             return .none
+        case .modifying:
+            Self.unreachable()
         }
     }
 
@@ -173,6 +188,8 @@ public struct ServerConnectionStateMachine: Sendable {
             return .sendGoAway(goAway)
         case .draining, .closed:
             return .none
+        case .modifying:
+            Self.unreachable()
         }
     }
 
@@ -182,6 +199,7 @@ public struct ServerConnectionStateMachine: Sendable {
         switch self.state {
         case .active(let active), .draining(let active): last = active.highest
         case .awaitingHello, .closed: last = .connection
+        case .modifying: Self.unreachable()
         }
         if case .closed = self.state { return .none }
         self.state = .closed
@@ -193,6 +211,7 @@ public struct ServerConnectionStateMachine: Sendable {
         switch self.state {
         case .active(let active), .draining(let active): Array(active.streams.keys)
         case .awaitingHello, .closed: []
+        case .modifying: Self.unreachable()
         }
     }
 
@@ -206,7 +225,13 @@ public struct ServerConnectionStateMachine: Sendable {
         switch self.state {
         case .active(let active), .draining(let active): active.negotiated
         case .awaitingHello, .closed: nil
+        case .modifying: Self.unreachable()
         }
+    }
+
+    /// `modifying` outside a transition: a bug in this type, never the peer's doing.
+    private static func unreachable() -> Never {
+        preconditionFailure("ServerConnectionStateMachine: read in the middle of a transition")
     }
 
     // MARK: Transitions
