@@ -4,7 +4,7 @@ import FlexHTTP
 public import FlexRouter
 public import FlexServer
 public import FlexSim
-import Logging
+public import Logging
 import NIOCore
 
 /// A FlexServer on a free loopback port, routing to an in-process flexsim (or serving any
@@ -19,6 +19,7 @@ public struct ServerFixture {
         tenants: TenantDirectory = .open,
         service makeService: (@Sendable (Router) -> any InferenceService)? = nil,
         configure: (inout FlexServer.Configuration) -> Void = { _ in },
+        logger: Logger = Logger(label: "flexd-test"),
         _ body: (ServerFixture) async throws -> T
     ) async throws -> T {
         var configuration = FlexServer.Configuration(host: "127.0.0.1", port: 0, drainGracePeriod: .seconds(5))
@@ -36,7 +37,7 @@ public struct ServerFixture {
                     httpClient: http
                 )
                 let service = makeService?(router) ?? RouterService(router: router)
-                let server = FlexServer(configuration: settings, service: service, tenants: tenants, logger: Logger(label: "flexd-test"))
+                let server = FlexServer(configuration: settings, service: service, tenants: tenants, logger: logger)
                 let running = Task { try await server.run() }
                 do {
                     let address = try await server.listeningAddress()

@@ -67,9 +67,15 @@ final class ServerCall: Sendable {
         logger: Logger
     ) {
         var logger = logger
-        logger[metadataKey: "request_id"] = "\(request.requestID)"
-        logger[metadataKey: "tenant"] = "\(tenant.id)"
-        logger[metadataKey: "stream"] = "\(id)"
+        if logger.logLevel <= .debug {
+            // Debug lines come from everywhere a call goes (the router, FlexHTTP): the logger carries
+            // the call's identity. Above debug only the server's own lines for the call are written,
+            // and they add it (``identity``): a logger of its own would cost every call ~0.8 KB for
+            // as long as it waits.
+            logger[metadataKey: "request_id"] = "\(request.requestID)"
+            logger[metadataKey: "tenant"] = "\(tenant.id)"
+            logger[metadataKey: "stream"] = "\(id)"
+        }
         self.id = id
         self.request = request
         self.context = CallContext(tenant: tenant, streamID: id, metadata: headers.metadata, logger: logger)
@@ -81,6 +87,12 @@ final class ServerCall: Sendable {
     }
 
     var logger: Logger { self.context.logger }
+
+    /// The call's identity, for the lines the server writes about it.
+    @inline(never)
+    func identity() -> Logger.Metadata {
+        ["request_id": "\(self.request.requestID)", "tenant": "\(self.context.tenant.id)", "stream": "\(self.id)"]
+    }
 
     // MARK: Transitions
 

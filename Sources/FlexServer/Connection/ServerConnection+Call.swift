@@ -104,7 +104,7 @@ extension ServerConnection {
         let duration = ContinuousClock.now - call.arrival
         self.shared.metrics.callEnded(status: ending.status, savings: ending.savings, duration: duration)
         if call.logger.logLevel <= .info {
-            Self.log(call.logger, status: ending.status, savings: ending.savings, duration: duration)
+            Self.log(call, status: ending.status, savings: ending.savings, duration: duration)
         }
     }
 
@@ -121,10 +121,10 @@ extension ServerConnection {
     @inline(never)
     private func recordFailed(_ savings: SavingsRecord, of call: ServerCall, _ error: any Error) {
         self.shared.metrics.recordFailed()
-        call.logger.error("the call's savings record was not recorded", metadata: [
+        call.logger.error("the call's savings record was not recorded", metadata: call.identity().merging([
             "error": "\(error)", "standard_cost_picousd": "\(savings.standardCostPicoUSD)",
             "actual_cost_picousd": "\(savings.actualCostPicoUSD)", "fee_picousd": "\(savings.feePicoUSD)",
-        ])
+        ]) { _, new in new })
     }
 
     @inline(never)
@@ -137,11 +137,12 @@ extension ServerConnection {
     }
 
     /// One line per call: identity, routing and cost; never content, never keys.
-    private static func log(_ logger: Logger, status: Status, savings: SavingsRecord?, duration: Duration) {
-        var metadata: Logger.Metadata = [
+    private static func log(_ call: ServerCall, status: Status, savings: SavingsRecord?, duration: Duration) {
+        var metadata = call.identity()
+        metadata.merge([
             "status": "\(status.code)",
             "duration_ms": "\(Double(duration.components.attoseconds / 1_000_000_000_000 + duration.components.seconds * 1_000_000) / 1000)",
-        ]
+        ]) { _, new in new }
         if !status.errorCode.isEmpty { metadata["error_code"] = "\(status.errorCode)" }
         if let savings {
             metadata["provider"] = "\(savings.provider?.name ?? "")"
@@ -154,6 +155,6 @@ extension ServerConnection {
             metadata["flex_wait_ms"] = "\(savings.flexWaitMicroseconds / 1000)"
             metadata["saved_picousd"] = "\(savings.savedPicoUSD)"
         }
-        logger.info("call", metadata: metadata)
+        call.logger.info("call", metadata: metadata)
     }
 }
