@@ -1,0 +1,26 @@
+#if canImport(CGlibcMalloc)
+internal import CGlibcMalloc
+internal import Glibc
+#endif
+
+/// glibc's malloc arenas for the server: two, unless `MALLOC_ARENA_MAX` says otherwise.
+///
+/// glibc gives threads that allocate at the same time arenas of their own, up to eight per core,
+/// and memory freed into an arena is reused only by allocations from it. flexd's event loops,
+/// libcurl's thread and the cooperative pool all allocate for every call, so with glibc's default
+/// the memory of many waiting calls spreads over many arenas: 10,000 calls waiting for flex peak
+/// at ~390 MiB of RSS with the default and ~350 MiB with two, with no measurable cost in latency
+/// (tools/bench/RESULTS.md, "concurrency" and "overhead").
+enum MallocArenas {
+    static let serverDefault: Int32 = 2
+
+    /// Caps the arenas; call it before the server's threads start. The environment variable, which
+    /// glibc reads itself, wins.
+    static func configure() {
+        #if canImport(CGlibcMalloc)
+        if getenv("MALLOC_ARENA_MAX") == nil {
+            _ = CGlibcMalloc_limitArenas(Self.serverDefault)
+        }
+        #endif
+    }
+}
