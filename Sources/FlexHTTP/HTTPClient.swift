@@ -59,20 +59,25 @@ public final class HTTPClient: Sendable {
     /// request's ``HTTPClientRequest/cancellation`` handle, from any thread, until the body's end.
     ///
     /// - Parameters:
-    ///   - request: the request.
+    ///   - request: the request; consumed (pass it with `consume` so that its body is freed as soon
+    ///     as libcurl has copied it, not when the response head arrives).
     ///   - logger: logs this request's progress at `debug`/`trace`; silent when `nil`.
     /// - Returns: the response; HTTP error statuses are responses, not errors.
     /// - Throws: ``HTTPClientError``: ``HTTPClientError/Code/invalidRequest`` before anything is sent,
     ///   otherwise the failure class of the transfer (resolve, connect, TLS, a timeout, the connection
     ///   closing, cancellation, shutdown).
     public func execute(
-        _ request: HTTPClientRequest,
+        _ request: consuming HTTPClientRequest,
         logger: Logger? = nil,
         isolation actor: isolated (any Actor)? = #isolation
     ) async throws(HTTPClientError) -> HTTPClientResponse {
         // A request waiting for its response head (a flex queue) holds this frame: the synchronous
-        // work before and after the wait is out of line, so its temporaries are not in it.
+        // work before and after the wait is out of line, so its temporaries are not in it. libcurl
+        // has its own copy of the body once the transfer exists, so the request is dropped before
+        // the wait (a caller that passes it with `consume` keeps no copy of the body either).
         let transfer = try self.makeTransfer(request, logger: logger)
+        let method = request.method
+        _ = consume request
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation(isolation: actor) { (waiter: Transfer.HeadWaiter) in
                 transfer.start(headWaiter: waiter)
@@ -80,7 +85,7 @@ public final class HTTPClient: Sendable {
         } onCancel: {
             transfer.cancel()
         }
-        return try Self.response(result, of: transfer, method: request.method)
+        return try Self.response(result, of: transfer, method: method)
     }
 
     @inline(never)

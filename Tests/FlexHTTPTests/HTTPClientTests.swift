@@ -1,6 +1,7 @@
 import FlexHTTP
 import FlexSSE
 import NIOCore
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -264,6 +265,32 @@ import Glibc
                 let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/stall-body?bytes=10"))
                 let descriptor = try #require(socketDescriptor(localPort: response.connection.localPort))
                 #expect(fcntl(descriptor, F_GETFD) & FD_CLOEXEC != 0)
+            }
+        }
+    }
+
+    /// A request passed with `consume` is dropped once libcurl has copied its body: a request waiting
+    /// for its response head (a flex queue) does not hold the body twice. The test holds the body's
+    /// only other reference, so the buffer is uniquely owned during the wait.
+    @Test(.timeLimit(.minutes(1))) func aConsumedRequestsBodyIsFreedBeforeTheHeadArrives() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                var body = ByteBuffer(string: String(repeating: "x", count: 10_000))
+                // Handed over, not captured: a closure's captures live as long as its task.
+                let handOver = Mutex<HTTPClientRequest?>({
+                    var request = HTTPClientRequest(url: server.baseURL + "/stall-head")
+                    request.method = .POST
+                    request.body = body
+                    return request
+                }())
+                let call = Task {
+                    guard let request = handOver.withLock({ $0.take() }) else { return }
+                    _ = try await client.execute(consume request)
+                }
+                #expect(await eventually { server.stats.requestsReceived == 1 })
+                #expect(body.modifyIfUniquelyOwned { _ in true } == true, "the waiting request still holds its body")
+                call.cancel()
+                _ = await call.result
             }
         }
     }

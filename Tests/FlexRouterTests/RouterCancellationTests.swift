@@ -4,6 +4,7 @@ import FlexJSON
 import FlexSim
 import Logging
 import NIOCore
+import Synchronization
 import FlexTestSupport
 import Testing
 
@@ -70,6 +71,33 @@ struct RouterCancellationTests {
     }
 
     /// Waits until flexsim reports `count` provider requests in flight.
+    /// A call waiting for flex keeps no copy of the caller's request body (it can be as large as the
+    /// prompt): the router parses it once and drops it. The test holds the body's only other
+    /// reference, so the buffer is uniquely owned while the call waits.
+    @Test func aWaitingCallKeepsNoCopyOfTheRequestBody() async throws {
+        var queued = Profile.instant
+        queued.flex.queueWaitSeconds = .constant(60)
+        try await R.withRouter(profile: queued) { router, sim in
+            // Handed over, not captured: a closure's captures live as long as its task.
+            let handOver = Mutex<InferenceRequest?>(R.request(.chatCompletions, startWithin: "00h-05m-00s", id: "body-dropped"))
+            guard var body = handOver.withLock({ request -> ByteBuffer? in
+                guard case .nativeJSON(let body)? = request?.body else { return nil }
+                return body
+            }) else {
+                Issue.record("a native request")
+                return
+            }
+            let call = Task {
+                guard let request = handOver.withLock({ $0.take() }) else { return }
+                _ = try await router.complete(consume request, logger: Logger(label: "test"))
+            }
+            try await Self.waitForActiveRequests(sim, 1)
+            #expect(body.modifyIfUniquelyOwned { _ in true } == true, "something in the waiting call still holds the request body")
+            call.cancel()
+            _ = await call.result
+        }
+    }
+
     static func waitForActiveRequests(_ sim: FlexsimFixture, _ count: Int) async throws {
         for _ in 0..<400 {
             if try sim.inFlight() >= count { return }

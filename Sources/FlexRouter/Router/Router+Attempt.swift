@@ -132,19 +132,14 @@ extension Router {
     /// separate functions and the synchronous work is out of line: see ``Router/Call``.
     func runAttempt(_ call: PreparedCall, tier: Tier, stream: Bool, flexBudget: Duration?, cancellation: HTTPCancellationHandle? = nil,
                     logger: Logger) async -> AttemptOutcome {
-        var streamed = false
-        let request: HTTPClientRequest
-        do {
-            request = try self.httpRequest(for: call, tier: tier, stream: stream, flexBudget: flexBudget, cancellation: cancellation,
-                                           streamed: &streamed)
-        } catch {
-            return Self.invalidRequest(error)
-        }
         let response: HTTPClientResponse
-        do {
-            response = try await self.http.execute(request, logger: logger)
-        } catch {
-            return Self.failed(error, call.provider, receivedAnything: false)
+        let streamed: Bool
+        switch await self.send(call, tier: tier, stream: stream, flexBudget: flexBudget, cancellation: cancellation, logger: logger) {
+        case .headArrived(let head, let isStreamed):
+            response = head
+            streamed = isStreamed
+        case .failed(let outcome):
+            return outcome
         }
         guard (200..<300).contains(response.status) else {
             return await Self.refused(response, call: call, tier: tier)
@@ -153,6 +148,36 @@ extension Router {
             return await self.answer(response, call: call)
         }
         return await self.awaitStart(response, call: call, tier: tier)
+    }
+
+    /// What sending an attempt's request came to.
+    private enum Sent {
+        /// The response head, and whether the provider was asked to stream.
+        case headArrived(HTTPClientResponse, streamed: Bool)
+        case failed(AttemptOutcome)
+    }
+
+    /// Builds the attempt's request and sends it; returns once the response head has arrived.
+    ///
+    /// A function of its own, and the request handed to FlexHTTP with `consume`, so that the request,
+    /// whose body is as large as the caller's prompt, is freed as soon as libcurl has copied the body,
+    /// not held for as long as the attempt waits for its head and its start.
+    @inline(never)
+    private func send(_ call: PreparedCall, tier: Tier, stream: Bool, flexBudget: Duration?, cancellation: HTTPCancellationHandle?,
+                      logger: Logger) async -> Sent {
+        var streamed = false
+        let request: HTTPClientRequest
+        do {
+            request = try self.httpRequest(for: call, tier: tier, stream: stream, flexBudget: flexBudget, cancellation: cancellation,
+                                           streamed: &streamed)
+        } catch {
+            return .failed(Self.invalidRequest(error))
+        }
+        do {
+            return .headArrived(try await self.http.execute(consume request, logger: logger), streamed: streamed)
+        } catch {
+            return .failed(Self.failed(error, call.provider, receivedAnything: false))
+        }
     }
 
     /// The HTTP request for one attempt, and whether it asks the provider to stream.

@@ -46,19 +46,27 @@ public final class Router: Sendable {
 
     /// A unary call: the provider's non-streamed answer (for a typed call, the typed result
     /// instead) and the savings record.
-    public func complete(_ request: InferenceRequest, logger: Logger) async throws(RouterFailure) -> (InferenceResponse, SavingsRecord) {
-        let call = try self.begin(request, streaming: false, logger: logger)
+    ///
+    /// The request is consumed: once the call is prepared its body is dropped (the router keeps the
+    /// parsed JSON it builds each attempt from), so a call waiting for flex does not also hold the
+    /// bytes of its prompt — as long as the caller keeps no copy either.
+    public func complete(_ request: consuming InferenceRequest, logger: Logger) async throws(RouterFailure) -> (InferenceResponse, SavingsRecord) {
+        let typed = TypedCall.api(of: request)
+        let call = try self.begin(consume request, streaming: false, logger: logger)
         try await self.race(call)
-        return try TypedCall.response(to: request, answer: await self.deliver(call, emit: nil))
+        return try TypedCall.response(typed: typed, answer: await self.deliver(call, emit: nil))
     }
 
     /// A streaming call: a ``RouteDecision`` event once the call has committed to a tier, then the
     /// provider's events as sent (for a typed call, the typed events they mean: ``TypedCall``);
     /// returns the savings record once the provider's stream ended.
-    public func stream(_ request: InferenceRequest, logger: Logger, emit: @escaping Emit) async throws(RouterFailure) -> SavingsRecord {
-        let call = try self.begin(request, streaming: true, logger: logger)
+    ///
+    /// The request is consumed, as by ``complete(_:logger:)``.
+    public func stream(_ request: consuming InferenceRequest, logger: Logger, emit: @escaping Emit) async throws(RouterFailure) -> SavingsRecord {
+        let emit = TypedCall.emitter(for: request, emit)
+        let call = try self.begin(consume request, streaming: true, logger: logger)
         try await self.race(call)
-        return try await self.deliver(call, emit: TypedCall.emitter(for: request, emit)).1
+        return try await self.deliver(call, emit: emit).1
     }
 
     // MARK: - The call
@@ -70,7 +78,7 @@ public final class Router: Sendable {
 
     /// Prepares the call (errors here cost nothing and carry no savings record).
     @inline(never)
-    private func begin(_ request: InferenceRequest, streaming: Bool, logger: Logger) throws(RouterFailure) -> Call {
+    private func begin(_ request: consuming InferenceRequest, streaming: Bool, logger: Logger) throws(RouterFailure) -> Call {
         let arrival = ContinuousClock.now
         let date = self.configuration.today()
         do {
@@ -265,7 +273,10 @@ public final class Router: Sendable {
         case nil:
             throw RouterError(.invalidArgument, "missing_body", "send the \(api.name) request body as native_json", details: ["field": "native_json"])
         }
-        return (PreparedCall(request: request, provider: provider, adapter: adapter, body: body, baseURL: baseURL), plan, model)
+        // The body is in `body` now, parsed: the prepared call keeps the rest of the request.
+        var kept = request
+        kept.body = nil
+        return (PreparedCall(request: kept, provider: provider, adapter: adapter, body: body, baseURL: baseURL), plan, model)
     }
 
     // MARK: - Helpers

@@ -36,12 +36,18 @@ public enum TypedCall {
         return try Self.translator(for: api).body(for: request, streaming: streaming)
     }
 
-    /// The response to a unary call: the native answer for a native call, the typed result for a
-    /// typed one.
+    /// The API of a typed request; nil for a native one.
+    static func api(of request: InferenceRequest) -> Api? {
+        guard case .chat = request.body else { return nil }
+        return request.api
+    }
+
+    /// The response to a unary call: the native answer for a native call (`api` nil), the typed
+    /// result for a typed one.
     @inline(never)
-    static func response(to request: InferenceRequest, answer: (ByteBuffer?, SavingsRecord)) throws(RouterFailure) -> (InferenceResponse, SavingsRecord) {
+    static func response(typed api: Api?, answer: (ByteBuffer?, SavingsRecord)) throws(RouterFailure) -> (InferenceResponse, SavingsRecord) {
         let (body, record) = answer
-        guard case .chat = request.body, let api = request.api else {
+        guard let api else {
             return (InferenceResponse(requestID: record.requestID, nativeJSON: body), record)
         }
         guard let body, let json = try? JSONParser.parse(body.readableBytesView), let object = json.object else {
@@ -53,7 +59,7 @@ public enum TypedCall {
     /// For a typed streaming call, an `emit` that translates native events; for a native call,
     /// `emit` itself.
     static func emitter(for request: InferenceRequest, _ emit: @escaping Router.Emit) -> Router.Emit {
-        guard case .chat = request.body, let api = request.api else { return emit }
+        guard let api = Self.api(of: request) else { return emit }
         let stream = TypedStream(Self.translator(for: api).makeStreamTranslator())
         return { event in
             guard case .native(let native) = event else {

@@ -12,7 +12,7 @@ internal import NIOCore
 /// (README, "flexd: the server", "Inside").
 final class ServerCall: Sendable {
     let id: StreamID
-    let request: InferenceRequest
+    let requestID: String
     let context: CallContext
     let streaming: Bool
     let arrival: ContinuousClock.Instant
@@ -53,6 +53,9 @@ final class ServerCall: Sendable {
     private struct State {
         var progress = Progress.running(waiter: nil)
         var headersSent = false
+        /// The request, until the work takes it (``takeRequest()``): the call does not keep its
+        /// body (as large as the caller's prompt) for as long as it waits.
+        var request: InferenceRequest?
     }
 
     init(
@@ -77,7 +80,8 @@ final class ServerCall: Sendable {
             logger[metadataKey: "stream"] = "\(id)"
         }
         self.id = id
-        self.request = request
+        self.requestID = request.requestID
+        self.state.withLockedValue { $0.request = request }
         self.context = CallContext(tenant: tenant, streamID: id, metadata: headers.metadata, logger: logger)
         self.streaming = headers.method == RequestHeaders.Method.stream
         self.arrival = arrival
@@ -88,10 +92,19 @@ final class ServerCall: Sendable {
 
     var logger: Logger { self.context.logger }
 
+    /// The request, handed over to the work that runs it (once).
+    @inline(never)
+    func takeRequest() -> InferenceRequest {
+        self.state.withLockedValue { state in
+            defer { state.request = nil }
+            return state.request ?? InferenceRequest(requestID: self.requestID)
+        }
+    }
+
     /// The call's identity, for the lines the server writes about it.
     @inline(never)
     func identity() -> Logger.Metadata {
-        ["request_id": "\(self.request.requestID)", "tenant": "\(self.context.tenant.id)", "stream": "\(self.id)"]
+        ["request_id": "\(self.requestID)", "tenant": "\(self.context.tenant.id)", "stream": "\(self.id)"]
     }
 
     // MARK: Transitions

@@ -49,7 +49,7 @@ extension ServerConnection {
     @inline(never)
     private static func stream(_ call: ServerCall, service: any InferenceService) async {
         do throws(RouterFailure) {
-            let record = try await service.stream(call.request, context: call.context) { event in try await call.emit(event) }
+            let record = try await service.stream(call.takeRequest(), context: call.context) { event in try await call.emit(event) }
             call.ended(.streamed(record))
         } catch {
             call.ended(.failed(error))
@@ -59,7 +59,7 @@ extension ServerConnection {
     @inline(never)
     private static func complete(_ call: ServerCall, service: any InferenceService) async {
         do throws(RouterFailure) {
-            let (response, record) = try await service.complete(call.request, context: call.context)
+            let (response, record) = try await service.complete(call.takeRequest(), context: call.context)
             call.ended(.completed(response, record))
         } catch {
             call.ended(.failed(error))

@@ -5,12 +5,12 @@ public import Logging
 /// What the server calls for each call. ``RouterService`` is the real one; tests can put anything
 /// behind the wire protocol.
 public protocol InferenceService: Sendable {
-    /// A unary call.
-    func complete(_ request: InferenceRequest, context: CallContext) async throws(RouterFailure) -> (InferenceResponse, SavingsRecord)
+    /// A unary call. The request is the service's: the server keeps no copy of it (nor of its body).
+    func complete(_ request: consuming InferenceRequest, context: CallContext) async throws(RouterFailure) -> (InferenceResponse, SavingsRecord)
 
     /// A streaming call: `emit` suspends while the client is not ready (that is the backpressure from
     /// the socket to the upstream transfer).
-    func stream(_ request: InferenceRequest, context: CallContext, emit: @escaping Router.Emit) async throws(RouterFailure) -> SavingsRecord
+    func stream(_ request: consuming InferenceRequest, context: CallContext, emit: @escaping Router.Emit) async throws(RouterFailure) -> SavingsRecord
 }
 
 /// Who is calling, and how the call is bounded.
@@ -40,17 +40,16 @@ public struct RouterService: InferenceService {
         self.router = router
     }
 
-    public func complete(_ request: InferenceRequest, context: CallContext) async throws(RouterFailure) -> (InferenceResponse, SavingsRecord) {
-        try await self.router.complete(Self.prepared(request, context), logger: context.logger)
+    public func complete(_ request: consuming InferenceRequest, context: CallContext) async throws(RouterFailure) -> (InferenceResponse, SavingsRecord) {
+        try await self.router.complete(Self.prepared(consume request, context), logger: context.logger)
     }
 
-    public func stream(_ request: InferenceRequest, context: CallContext, emit: @escaping Router.Emit) async throws(RouterFailure) -> SavingsRecord {
-        try await self.router.stream(Self.prepared(request, context), logger: context.logger, emit: emit)
+    public func stream(_ request: consuming InferenceRequest, context: CallContext, emit: @escaping Router.Emit) async throws(RouterFailure) -> SavingsRecord {
+        try await self.router.stream(Self.prepared(consume request, context), logger: context.logger, emit: emit)
     }
 
     /// BYOK first: the caller's key wins; else the tenant's configured key for the provider.
-    static func prepared(_ request: InferenceRequest, _ context: CallContext) -> InferenceRequest {
-        var request = request
+    static func prepared(_ request: consuming InferenceRequest, _ context: CallContext) -> InferenceRequest {
         if request.providerKey.isEmpty, let provider = request.provider, let key = context.tenant.providerKeys[provider] {
             request.providerKey = key
         }
