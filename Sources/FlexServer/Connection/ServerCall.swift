@@ -97,6 +97,7 @@ final class ServerCall: Sendable {
     func takeRequest() -> InferenceRequest {
         self.state.withLockedValue { state in
             defer { state.request = nil }
+            assert(state.request != nil, "a call's request was taken twice")
             return state.request ?? InferenceRequest(requestID: self.requestID)
         }
     }
