@@ -263,7 +263,9 @@ import Testing
         }
     }
 
-    @Test func aHandleKeepsNoRequestAlive() async throws {
+    /// A handle attached to a request does not keep its transfer going: dropping the response still
+    /// aborts it, and a later `cancel()` is harmless.
+    @Test func droppingTheResponseOfARequestWithAHandleStillAbortsIt() async throws {
         try await withTestServer { server in
             try await withTestClient { client in
                 let cancellation = HTTPCancellationHandle()
@@ -272,7 +274,7 @@ import Testing
                     request.cancellation = cancellation
                     _ = try await client.execute(request)
                 }
-                // The response is gone and the handle is not: the transfer is aborted and freed.
+                // The response is gone and the handle is not: the transfer is aborted, its easy handle freed.
                 #expect(await eventually { server.stats.connectionsClosed == 1 })
                 #expect(await eventually { client.liveEasyHandleCount == 0 })
                 cancellation.cancel()

@@ -498,6 +498,8 @@ final class Transfer: @unchecked Sendable {
         setter.set(CURLOPT_PREREQDATA, pointer: opaqueSelf)
         CCurl_easy_setopt_sockopt_callback(easy, CURLOPT_SOCKOPTFUNCTION, curlSocketOptionCallback)
 
+        // HTTP/1.1 only: HTTP/2 keeps libcurl's 16 KiB (see `HTTPClient.Configuration.receiveBufferSize`).
+        let receiveBufferSize = Self.curlBufferSize(request.receiveBufferSize ?? configuration.receiveBufferSize)
         switch configuration.httpVersion.value {
         case .http2OverTLS:
             setter.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
@@ -507,11 +509,11 @@ final class Transfer: @unchecked Sendable {
                 setter.set(CURLOPT_PIPEWAIT, 1)
             } else {
                 // Cleartext is HTTP/1.1 (libcurl 7.88's cleartext HTTP/2 is broken).
-                setter.set(CURLOPT_BUFFERSIZE, Self.curlBufferSize(request.receiveBufferSize ?? configuration.receiveBufferSize))
+                setter.set(CURLOPT_BUFFERSIZE, receiveBufferSize)
             }
         case .http1Only:
             setter.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
-            setter.set(CURLOPT_BUFFERSIZE, Self.curlBufferSize(request.receiveBufferSize ?? configuration.receiveBufferSize))
+            setter.set(CURLOPT_BUFFERSIZE, receiveBufferSize)
         }
         if let connect = timeouts.connect {
             setter.set(CURLOPT_CONNECTTIMEOUT_MS, connect.curlMilliseconds)

@@ -21,7 +21,7 @@ final class ServerCall: Sendable {
     let writer: ConnectionWriter
     /// The client's window for this call's MESSAGE frames.
     let window: FlowControlWindow
-    private let state = NIOLockedValueBox(State())
+    private let state: NIOLockedValueBox<State>
 
     /// How a call's work ended. Indirect: the call's locked state holds one, and a waiting call
     /// should not carry room for an answer and a savings record.
@@ -56,6 +56,10 @@ final class ServerCall: Sendable {
         /// The request, until the work takes it (``takeRequest()``): the call does not keep its
         /// body (as large as the caller's prompt) for as long as it waits.
         var request: InferenceRequest?
+
+        init(request: InferenceRequest) {
+            self.request = request
+        }
     }
 
     init(
@@ -81,7 +85,7 @@ final class ServerCall: Sendable {
         }
         self.id = id
         self.requestID = request.requestID
-        self.state.withLockedValue { $0.request = request }
+        self.state = NIOLockedValueBox(State(request: request))
         self.context = CallContext(tenant: tenant, streamID: id, metadata: headers.metadata, logger: logger)
         self.streaming = headers.method == RequestHeaders.Method.stream
         self.arrival = arrival

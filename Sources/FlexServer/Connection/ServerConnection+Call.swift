@@ -121,10 +121,12 @@ extension ServerConnection {
     @inline(never)
     private func recordFailed(_ savings: SavingsRecord, of call: ServerCall, _ error: any Error) {
         self.shared.metrics.recordFailed()
-        call.logger.error("the call's savings record was not recorded", metadata: call.identity().merging([
-            "error": "\(error)", "standard_cost_picousd": "\(savings.standardCostPicoUSD)",
-            "actual_cost_picousd": "\(savings.actualCostPicoUSD)", "fee_picousd": "\(savings.feePicoUSD)",
-        ]) { _, new in new })
+        var metadata = call.identity()
+        metadata["error"] = "\(error)"
+        metadata["standard_cost_picousd"] = "\(savings.standardCostPicoUSD)"
+        metadata["actual_cost_picousd"] = "\(savings.actualCostPicoUSD)"
+        metadata["fee_picousd"] = "\(savings.feePicoUSD)"
+        call.logger.error("the call's savings record was not recorded", metadata: metadata)
     }
 
     @inline(never)
@@ -139,10 +141,8 @@ extension ServerConnection {
     /// One line per call: identity, routing and cost; never content, never keys.
     private static func log(_ call: ServerCall, status: Status, savings: SavingsRecord?, duration: Duration) {
         var metadata = call.identity()
-        metadata.merge([
-            "status": "\(status.code)",
-            "duration_ms": "\(Double(duration.components.attoseconds / 1_000_000_000_000 + duration.components.seconds * 1_000_000) / 1000)",
-        ]) { _, new in new }
+        metadata["status"] = "\(status.code)"
+        metadata["duration_ms"] = "\(Double(duration.components.attoseconds / 1_000_000_000_000 + duration.components.seconds * 1_000_000) / 1000)"
         if !status.errorCode.isEmpty { metadata["error_code"] = "\(status.errorCode)" }
         if let savings {
             metadata["provider"] = "\(savings.provider?.name ?? "")"
