@@ -149,4 +149,44 @@ import Testing
             }
         }
     }
+
+    /// A request started on an idle, reused connection goes out on the caller's thread while the
+    /// curl thread sleeps (until the first request's hour-long head deadline); the curl thread must
+    /// still be woken to watch the new request's much earlier one. No socket event would wake it:
+    /// the connection is already open and the server says nothing.
+    @Test func aShortHeadTimeoutOnAnIdleReusedConnectionFires() async throws {
+        var configuration = HTTPClient.Configuration.defaults
+        configuration.timeouts = HTTPTimeouts(connect: .seconds(10), responseHead: .seconds(3600))
+        try await withTestServer { server in
+            try await withTestClient(configuration: configuration) { client in
+                let first = try await client.execute(HTTPClientRequest(url: server.baseURL + "/hello"))
+                for try await _ in first.body {}
+                // Let the curl thread go back to sleep, so that the next request finds libcurl free.
+                try await Task.sleep(for: .milliseconds(100))
+                var stalled = HTTPClientRequest(url: server.baseURL + "/stall-head")
+                stalled.timeouts = HTTPTimeouts(responseHead: .milliseconds(300))
+                let request = stalled
+                let code = await withTaskGroup(of: HTTPClientError.Code?.self) { group in
+                    group.addTask {
+                        do throws(HTTPClientError) {
+                            _ = try await client.execute(request)
+                            return nil
+                        } catch {
+                            return error.code
+                        }
+                    }
+                    group.addTask {
+                        // Bounded: without the wake-up the request would wait for the hour-long deadline.
+                        try? await Task.sleep(for: .seconds(30))
+                        return .cancelled
+                    }
+                    let first = await group.next() ?? nil
+                    group.cancelAll()
+                    return first
+                }
+                #expect(code == .responseHeadTimeout)
+                #expect(server.stats.connectionsAccepted == 1)
+            }
+        }
+    }
 }

@@ -2,6 +2,7 @@ internal import Atomics
 internal import CCurl
 internal import Logging
 internal import NIOConcurrencyHelpers
+internal import Synchronization
 
 #if canImport(Glibc)
 internal import Glibc
@@ -12,23 +13,29 @@ internal import Musl
 /// The dedicated thread that runs one libcurl multi handle with `curl_multi_socket_action` over an
 /// epoll set, and the command queue other threads use to talk to it.
 ///
-/// libcurl handles are not thread-safe, so every libcurl call on the multi handle and on added easy
-/// handles happens here. Other threads append a ``Command`` under `lock` and wake the thread
-/// through an eventfd that is part of the epoll set (written only when no wake-up is pending, so a
-/// burst of commands costs one write).
+/// libcurl handles are not thread-safe: one thread at a time may drive the multi handle and the easy
+/// handles in it, and that thread is whichever holds `driver`. The curl thread holds it whenever it
+/// is not inside `epoll_wait`. A caller that starts a transfer takes it too when it is free
+/// (`start(_:)`), adds the handle and lets libcurl send the request right away, on its own thread,
+/// so the curl thread is not woken to do it; it wakes the curl thread only if that changed when it
+/// must next look at libcurl's timers or a deadline. Everything else (abort, resume, shut down, and a
+/// start that finds `driver` taken) is appended to the command queue under `shared`'s lock, and the
+/// curl thread is woken through an eventfd that is part of the epoll set (written only when no
+/// wake-up is pending, so a burst of commands costs one write).
 ///
-/// Each loop iteration: run queued commands (add, abort, resume, shut down), wait in `epoll_wait`
-/// until a socket is ready, libcurl's next timeout (`curl_multi_timeout`) is due, a FlexHTTP deadline is due or a command arrives;
-/// hand ready sockets and the due timer to `curl_multi_socket_action`; read completed transfers
+/// Each loop iteration: run queued commands, wait in `epoll_wait` until a socket is ready, libcurl's
+/// next timeout (`curl_multi_timeout`) is due, a FlexHTTP deadline is due or a command arrives; hand
+/// ready sockets and the due timer to `curl_multi_socket_action`; read completed transfers
 /// (`curl_multi_info_read`); fail transfers whose head, idle or total deadline passed.
 ///
 /// `@unchecked Sendable`. Who touches what:
 /// - `shared` (the command queue and lifecycle): any thread, under its lock.
 /// - `liveEasyHandles`: atomic, any thread.
 /// - `configuration`, `logger`, `epollFD`, `eventFD`: immutable after `init`.
-/// - everything else (`multi`, `active`, `curlTimerDeadline`, `nextDeadlineCheck`, `events`,
-///   `spareCommands`): the curl thread only. `init` sets them up before the thread starts
-///   (`pthread_create` orders those writes before the thread's reads).
+/// - everything else (`multi`, `active`, `curlTimerDeadline`, `nextDeadlineCheck`, `sleepingUntil`,
+///   `events`, `spareCommands`): the thread holding `driver`. `init` sets them up before the thread
+///   starts (`pthread_create` orders those writes before the thread's reads). Lock order: `driver`,
+///   then a transfer's lock, then `shared`; nothing takes `driver` while holding either of the others.
 final class CurlMultiThread: @unchecked Sendable {
     enum Command {
         /// Add the transfer's easy handle to the multi handle.
@@ -56,6 +63,9 @@ final class CurlMultiThread: @unchecked Sendable {
 
     private let shared = NIOLockedValueBox(Shared())
 
+    /// Held by the thread driving libcurl (see the type's documentation).
+    private let driver = Mutex(())
+
     /// Easy handles created and not yet cleaned up, for tests and metrics.
     let liveEasyHandles = ManagedAtomic<Int>(0)
 
@@ -63,11 +73,14 @@ final class CurlMultiThread: @unchecked Sendable {
     private let epollFD: Int32
     private let eventFD: Int32
 
-    // Curl thread only.
+    // The driver's (the thread holding `driver`).
     private let multi: UnsafeMutableRawPointer
     private var active: [Transfer] = []
     private var curlTimerDeadline: UInt64?
     private var nextDeadlineCheck = UInt64.max
+    /// When the curl thread's `epoll_wait` returns by itself (`UInt64.max`: only for a socket or a
+    /// command); 0 while it is awake.
+    private var sleepingUntil: UInt64 = 0
     private var spareCommands: [Command] = []
     private let events: UnsafeMutablePointer<epoll_event>
     private static let eventCapacity = 256
@@ -120,6 +133,40 @@ final class CurlMultiThread: @unchecked Sendable {
 
     // MARK: - Any thread
 
+    /// Starts `transfer`: right here if no other thread is driving libcurl, else through the command
+    /// queue. Returns `false` (and does nothing) once the thread is shutting down.
+    ///
+    /// Starting here lets libcurl send the request on the caller's thread, without waking the curl
+    /// thread, which then only has to wake for the response. Callbacks of this and other transfers
+    /// may run inside this call. The caller must not hold a transfer's lock.
+    func start(_ transfer: Transfer) -> Bool {
+        let started: Bool? = self.driver.withLockIfAvailable { _ in
+            let isRunning = self.shared.withLockedValue { shared in
+                if case .running = shared.lifecycle {
+                    return true
+                }
+                return false
+            }
+            guard isRunning else {
+                return false
+            }
+            self.add(transfer)
+            var running: Int32 = 0
+            curl_multi_socket_action(self.multi, CCurl_SOCKET_TIMEOUT, 0, &running)
+            self.readCompletions()
+            // The curl thread sleeps until its own idea of the next timer or deadline, rounded up to
+            // epoll's millisecond. Wake it only if this call made that more than a millisecond late
+            // (a new, earlier libcurl timeout or transfer deadline), not for every new transfer.
+            if self.sleepingUntil != 0,
+                self.nextWakeDeadline(now: MonotonicClock.now()) &+ 1_000_000 < self.sleepingUntil
+            {
+                self.wake()
+            }
+            return true
+        }
+        return started ?? self.enqueue(.start(transfer))
+    }
+
     /// Queues a command and wakes the curl thread. Returns `false` (and drops the command) once the
     /// thread is shutting down.
     @discardableResult
@@ -132,17 +179,33 @@ final class CurlMultiThread: @unchecked Sendable {
             if case .shutdown = command {
                 shared.lifecycle = .shuttingDown
             }
-            if shared.wakeupPending {
-                return false
-            }
-            shared.wakeupPending = true
-            return true
+            return Self.claimWakeup(&shared)
         }
         if wake == true {
-            var one: UInt64 = 1
-            _ = write(self.eventFD, &one, MemoryLayout<UInt64>.size)
+            self.writeEventFD()
         }
         return wake != nil
+    }
+
+    /// Wakes the curl thread out of `epoll_wait` (once, however many callers ask before it runs).
+    private func wake() {
+        if self.shared.withLockedValue({ Self.claimWakeup(&$0) }) {
+            self.writeEventFD()
+        }
+    }
+
+    /// Whether this caller must write the eventfd: no wake-up is pending yet.
+    private static func claimWakeup(_ shared: inout Shared) -> Bool {
+        if shared.wakeupPending {
+            return false
+        }
+        shared.wakeupPending = true
+        return true
+    }
+
+    private func writeEventFD() {
+        var one: UInt64 = 1
+        _ = write(self.eventFD, &one, MemoryLayout<UInt64>.size)
     }
 
     /// Asks the thread to fail every transfer and stop, and waits until it has.
@@ -168,7 +231,7 @@ final class CurlMultiThread: @unchecked Sendable {
         self.enqueue(.shutdown)
     }
 
-    // MARK: - Curl thread
+    // MARK: - Curl thread (and the driver)
 
     private func startThread() throws(HTTPClientError) {
         var thread = pthread_t()
@@ -195,44 +258,52 @@ final class CurlMultiThread: @unchecked Sendable {
 
     private func run() {
         self.logger.debug("FlexHTTP curl thread started")
-        while self.runCommands() {
-            let count = epoll_wait(self.epollFD, self.events, Int32(Self.eventCapacity), self.pollTimeout())
-            if count < 0 {
-                if errno != EINTR {
-                    self.logger.error("epoll_wait failed", metadata: ["errno": "\(errno)"])
-                }
+        var timeout = self.driver.withLock { _ in self.runCommands() ? self.prepareToSleep() : nil }
+        while let milliseconds = timeout {
+            let count = epoll_wait(self.epollFD, self.events, Int32(Self.eventCapacity), milliseconds)
+            timeout = self.driver.withLock { _ in
+                self.sleepingUntil = 0
+                self.drive(readyCount: count)
+                return self.runCommands() ? self.prepareToSleep() : nil
+            }
+        }
+        self.driver.withLock { _ in self.teardown() }
+    }
+
+    /// Hands what `epoll_wait` reported, and libcurl's timer if due, to libcurl; then finishes
+    /// completed transfers and fails those past a deadline.
+    private func drive(readyCount count: Int32) {
+        if count < 0, errno != EINTR {
+            self.logger.error("epoll_wait failed", metadata: ["errno": "\(errno)"])
+        }
+        for index in 0..<Int(max(0, count)) {
+            let event = self.events[index]
+            let fd = event.data.fd
+            if fd == self.eventFD {
+                var value: UInt64 = 0
+                _ = read(self.eventFD, &value, MemoryLayout<UInt64>.size)
                 continue
             }
-            for index in 0..<Int(count) {
-                let event = self.events[index]
-                let fd = event.data.fd
-                if fd == self.eventFD {
-                    var value: UInt64 = 0
-                    _ = read(self.eventFD, &value, MemoryLayout<UInt64>.size)
-                    continue
-                }
-                var mask: Int32 = 0
-                if event.events & (EPOLLIN.rawValue | EPOLLHUP.rawValue) != 0 {
-                    mask |= CURL_CSELECT_IN
-                }
-                if event.events & EPOLLOUT.rawValue != 0 {
-                    mask |= CURL_CSELECT_OUT
-                }
-                if event.events & EPOLLERR.rawValue != 0 {
-                    mask |= CURL_CSELECT_ERR
-                }
-                var running: Int32 = 0
-                curl_multi_socket_action(self.multi, fd, mask, &running)
+            var mask: Int32 = 0
+            if event.events & (EPOLLIN.rawValue | EPOLLHUP.rawValue) != 0 {
+                mask |= CURL_CSELECT_IN
             }
-            if let deadline = self.curlTimerDeadline, MonotonicClock.now() >= deadline {
-                self.curlTimerDeadline = nil
-                var running: Int32 = 0
-                curl_multi_socket_action(self.multi, CCurl_SOCKET_TIMEOUT, 0, &running)
+            if event.events & EPOLLOUT.rawValue != 0 {
+                mask |= CURL_CSELECT_OUT
             }
-            self.readCompletions()
-            self.checkDeadlines()
+            if event.events & EPOLLERR.rawValue != 0 {
+                mask |= CURL_CSELECT_ERR
+            }
+            var running: Int32 = 0
+            curl_multi_socket_action(self.multi, fd, mask, &running)
         }
-        self.teardown()
+        if let deadline = self.curlTimerDeadline, MonotonicClock.now() >= deadline {
+            self.curlTimerDeadline = nil
+            var running: Int32 = 0
+            curl_multi_socket_action(self.multi, CCurl_SOCKET_TIMEOUT, 0, &running)
+        }
+        self.readCompletions()
+        self.checkDeadlines()
     }
 
     /// Runs the queued commands. Returns `false` when the thread must stop.
@@ -293,8 +364,8 @@ final class CurlMultiThread: @unchecked Sendable {
         self.noteDeadline(transfer.curlNextDeadline)
     }
 
-    /// Removes the easy handle from the multi handle and from the active list (curl thread). The
-    /// caller then cleans it up.
+    /// Removes the easy handle from the multi handle and from the active list (driver). The caller
+    /// then cleans it up.
     private func remove(_ transfer: Transfer) {
         guard transfer.curlIsInMulti, let easy = transfer.easy else {
             return
@@ -372,27 +443,36 @@ final class CurlMultiThread: @unchecked Sendable {
     }
 
     /// Milliseconds for `epoll_wait`: until libcurl's next timeout or the next FlexHTTP deadline,
-    /// rounded up; -1 to wait for sockets or commands only.
+    /// rounded up; -1 to wait for sockets or commands only. Records the wake-up time in
+    /// `sleepingUntil` for `start(_:)`.
+    private func prepareToSleep() -> Int32 {
+        let now = MonotonicClock.now()
+        let deadline = self.nextWakeDeadline(now: now)
+        if deadline == .max {
+            self.sleepingUntil = .max
+            return -1
+        }
+        if deadline <= now {
+            self.sleepingUntil = now
+            return 0
+        }
+        let milliseconds = (deadline - now + 999_999) / 1_000_000
+        self.sleepingUntil = now &+ milliseconds &* 1_000_000
+        return Int32(clamping: milliseconds)
+    }
+
+    /// When the driver must next call libcurl's timer or check deadlines (`UInt64.max`: never).
     ///
-    /// libcurl's timeout is asked for here, each iteration, rather than tracked through
+    /// libcurl's timeout is asked for each time, rather than tracked through
     /// `CURLMOPT_TIMERFUNCTION`: that callback only fires when the timeout *changes*, and libcurl
     /// reports whole milliseconds rounded down, so a timer that fires a fraction of a millisecond
     /// early finds nothing due, leaves libcurl's timeout unchanged and is never re-armed: the
     /// transfer then stalls until some socket activity. `curl_multi_timeout` cannot go stale.
-    private func pollTimeout() -> Int32 {
+    private func nextWakeDeadline(now: UInt64) -> UInt64 {
         var curlMilliseconds = -1
         curl_multi_timeout(self.multi, &curlMilliseconds)
-        let now = MonotonicClock.now()
         self.curlTimerDeadline = curlMilliseconds < 0 ? nil : now &+ UInt64(curlMilliseconds) &* 1_000_000
-        let deadline = min(self.curlTimerDeadline ?? .max, self.nextDeadlineCheck)
-        if deadline == .max {
-            return -1
-        }
-        if deadline <= now {
-            return 0
-        }
-        let milliseconds = (deadline - now + 999_999) / 1_000_000
-        return Int32(clamping: milliseconds)
+        return min(self.curlTimerDeadline ?? .max, self.nextDeadlineCheck)
     }
 
     private func teardown() {
@@ -421,7 +501,7 @@ final class CurlMultiThread: @unchecked Sendable {
         }
     }
 
-    // MARK: - libcurl's socket and timer callbacks (curl thread, inside libcurl calls)
+    // MARK: - libcurl's socket callback (the driver, inside libcurl calls)
 
     fileprivate func curlUpdateSocket(_ fd: curl_socket_t, what: Int32, isRegistered: Bool) {
         if what == CURL_POLL_REMOVE {

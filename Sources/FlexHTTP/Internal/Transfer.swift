@@ -17,15 +17,16 @@ internal import Musl
 /// - `let` properties: set in `init` on the caller's thread, read anywhere afterwards.
 /// - `machine`: only under `lock`, from any thread.
 /// - The easy handle, `headerList` and `errorBuffer`: configured in `init` on the caller's thread,
-///   then handed to the curl thread through the command queue (whose lock orders the accesses). From
-///   then on only the curl thread uses them (libcurl calls the callbacks on it), until it cleans the
-///   handle up; `deinit` frees what was never handed over.
-/// - `curl`-prefixed `var`s (`curlIsInMulti`, `curlActiveIndex`, deadlines, head builder): curl thread
-///   only.
+///   then handed to the multi handle's driver (``CurlMultiThread``: the curl thread, or the caller
+///   itself when it finds libcurl free), through the command queue or the driver lock, either of
+///   which orders the accesses. From then on only the driver uses them (libcurl calls the callbacks
+///   on it), until it cleans the handle up; `deinit` frees what was never handed over.
+/// - `curl`-prefixed `var`s (`curlIsInMulti`, `curlActiveIndex`, deadlines, head builder): the
+///   driver only.
 ///
-/// Memory safety of the callbacks: libcurl gets `Unmanaged.passUnretained(self)` as user data. The curl
-/// thread keeps a strong reference (in its active list) for as long as the handle is in the multi
-/// handle, and callbacks only run inside libcurl calls the curl thread makes on handles in the multi
+/// Memory safety of the callbacks: libcurl gets `Unmanaged.passUnretained(self)` as user data. The
+/// multi handle's active list keeps a strong reference for as long as the handle is in the multi
+/// handle, and callbacks only run inside libcurl calls the driver makes on handles in the multi
 /// handle (or inside `curl_easy_pause` on such a handle), so a callback never sees a freed transfer.
 final class Transfer: @unchecked Sendable {
     typealias HeadWaiter = CheckedContinuation<Result<HTTPResponseHead, HTTPClientError>, Never>
@@ -144,16 +145,17 @@ final class Transfer: @unchecked Sendable {
 
     // MARK: - Consumer side
 
-    /// Hands the transfer to the curl thread, or fails `waiter` at once if it was cancelled already or
-    /// the client is shut down.
+    /// Hands the transfer to libcurl (on this thread when no other is driving it), or fails `waiter`
+    /// at once if it was cancelled already or the client is shut down. Not under `lock`: libcurl may
+    /// call this transfer's callbacks, which take it, before this returns.
     func start(headWaiter: HeadWaiter) {
         let action = self.lock.withLock { self.machine.start(headWaiter: headWaiter) }
         switch action {
         case .enqueue:
             self.logger.trace("request queued", metadata: ["flexhttp.method": "\(self.method)", "flexhttp.url": "\(self.redactedURL)"])
-            if !self.multi.enqueue(.start(self)) {
-                // The client is shut down. The curl thread never saw this transfer, so completing it
-                // here (the machine is behind its lock) is safe; deinit frees the easy handle.
+            if !self.multi.start(self) {
+                // The client is shut down. libcurl never saw this transfer, so completing it here
+                // (the machine is behind its lock) is safe; deinit frees the easy handle.
                 self.curlCompleted(.failure(.shutdown))
             }
         case .failHead(let waiter, let error):

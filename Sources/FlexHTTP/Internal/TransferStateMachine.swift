@@ -1,6 +1,7 @@
 internal import NIOCore
 
-/// The life of one transfer, as seen by both of its sides: the curl thread (which adds the easy
+/// The life of one transfer, as seen by both of its sides: the curl side (whichever thread drives
+/// libcurl: the curl thread, or the starting caller when it found libcurl free; it adds the easy
 /// handle, receives the head and the body, and learns how the transfer ended) and the consumer (the
 /// task awaiting the head, then iterating the body, and possibly cancelling).
 ///
@@ -20,7 +21,7 @@ internal import NIOCore
 /// ```
 ///
 /// Who may call what:
-/// - curl thread: ``curlWillAdd()``, ``connectionReady()``, ``headReceived(_:)``, ``bodyReceived(_:)``,
+/// - curl side: ``curlWillAdd()``, ``connectionReady()``, ``headReceived(_:)``, ``bodyReceived(_:)``,
 ///   ``curlResumed()``, ``transferCompleted(_:)``;
 /// - consumer: ``start(headWaiter:)``, ``nextChunk()``, ``waitForChunk(_:)``, ``cancel()``.
 struct TransferStateMachine<HeadWaiter, BodyWaiter> {
