@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "FlexServer", targets: ["FlexServer"]),
         .library(name: "FlexHTTP", targets: ["FlexHTTP"]),
         .library(name: "FlexSSE", targets: ["FlexSSE"]),
+        .library(name: "FlexJSON", targets: ["FlexJSON"]),
         .library(name: "FlexCatalog", targets: ["FlexCatalog"]),
         .library(name: "FlexSim", targets: ["FlexSim"]),
         .library(name: "FlexClient", targets: ["FlexClient"]),

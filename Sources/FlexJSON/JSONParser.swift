@@ -13,15 +13,48 @@ public struct JSONParser {
 
     /// Parses one JSON document that must fill `bytes` (surrounding whitespace allowed).
     public static func parse(_ bytes: some Collection<UInt8>) throws(Error) -> JSONValue {
-        let array = Array(bytes)
-        return try array.withUnsafeBufferPointer { (buffer) throws(Error) -> JSONValue in
-            var parser = Cursor(bytes: buffer)
-            parser.skipWhitespace()
-            let value = try parser.value(depth: 0)
-            parser.skipWhitespace()
-            guard parser.index == buffer.count else { throw Error(offset: parser.index, reason: "unexpected data after the JSON value") }
-            return value
+        try Self.withContiguousBytes(bytes) { buffer in
+            Result { () throws(Error) -> JSONValue in
+                var parser = Cursor(bytes: buffer)
+                parser.skipWhitespace()
+                let value = try parser.value(depth: 0)
+                try parser.expectEnd()
+                return value
+            }
+        }.get()
+    }
+
+    /// Parses one JSON document that must be an object, keeping only the members named in `keys`
+    /// (their values in full, in document order).
+    ///
+    /// Every other member is checked as ``parse(_:)`` checks it (grammar, nesting, escapes, UTF-8)
+    /// but not built: reading the usage of a large answer allocates nothing for the answer's text.
+    /// One difference: a skipped number is not checked for range, where ``parse(_:)`` refuses one
+    /// that overflows a `Double`.
+    ///
+    /// - Throws: ``Error`` for a document that is not valid JSON, or whose value is not an object.
+    public static func parseObject(_ bytes: some Collection<UInt8>, keeping keys: [String]) throws(Error) -> JSONObject {
+        try Self.withContiguousBytes(bytes) { buffer in
+            Result { () throws(Error) -> JSONObject in
+                var parser = Cursor(bytes: buffer)
+                parser.skipWhitespace()
+                let object = try parser.keptMembers(keys)
+                try parser.expectEnd()
+                return object
+            }
+        }.get()
+    }
+
+    /// Runs `body` over `bytes` in place when they are contiguous (an `Array`, a `ByteBuffer`'s
+    /// view), over a copy otherwise.
+    private static func withContiguousBytes<R>(
+        _ bytes: some Collection<UInt8>,
+        _ body: (UnsafeBufferPointer<UInt8>) -> R
+    ) -> R {
+        if let result = bytes.withContiguousStorageIfAvailable(body) {
+            return result
         }
+        return Array(bytes).withUnsafeBufferPointer(body)
     }
 
     /// Parses a UTF-8 string.
@@ -43,6 +76,195 @@ public struct JSONParser {
         }
 
         func fail(_ reason: String) -> Error { Error(offset: self.index, reason: reason) }
+
+        mutating func expectEnd() throws(Error) {
+            self.skipWhitespace()
+            guard self.index == self.bytes.count else { throw self.fail("unexpected data after the JSON value") }
+        }
+
+        // MARK: Keeping some members of an object
+
+        /// The members of the object at the cursor whose keys are in `keys`; the others skipped.
+        mutating func keptMembers(_ keys: [String]) throws(Error) -> JSONObject {
+            guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
+            guard self.bytes[self.index] == UInt8(ascii: "{") else { throw self.fail("expected an object") }
+            self.index += 1
+            var fields: [(key: String, value: JSONValue)] = []
+            self.skipWhitespace()
+            if self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "}") {
+                self.index += 1
+                return JSONObject(fields)
+            }
+            while true {
+                self.skipWhitespace()
+                guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\"") else {
+                    throw self.fail("expected a string key")
+                }
+                let key = try self.matchingKey(keys)
+                self.skipWhitespace()
+                guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: ":") else { throw self.fail("expected ':'") }
+                self.index += 1
+                self.skipWhitespace()
+                if let key {
+                    fields.append((key: key, value: try self.value(depth: 1)))
+                } else {
+                    try self.skipValue(depth: 1)
+                }
+                self.skipWhitespace()
+                guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
+                if self.bytes[self.index] == UInt8(ascii: ",") { self.index += 1; continue }
+                if self.bytes[self.index] == UInt8(ascii: "}") { self.index += 1; return JSONObject(fields) }
+                throw self.fail("expected ',' or '}'")
+            }
+        }
+
+        /// Reads the key at the cursor; returns it if it is one of `keys`.
+        mutating func matchingKey(_ keys: [String]) throws(Error) -> String? {
+            let start = self.index
+            if try self.skipString() {
+                let raw = UnsafeBufferPointer(rebasing: self.bytes[(start + 1)..<(self.index - 1)])
+                return keys.first { $0.utf8.elementsEqual(raw) }
+            }
+            // A key with escapes (rare): decode it to compare.
+            var decoder = self
+            decoder.index = start
+            let key = try decoder.string()
+            return keys.first { $0 == key }
+        }
+
+        // MARK: Skipping (checked, not built)
+
+        mutating func skipValue(depth: Int) throws(Error) {
+            guard depth < JSONParser.maximumDepth else { throw self.fail("nesting deeper than \(JSONParser.maximumDepth)") }
+            guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
+            switch self.bytes[self.index] {
+            case UInt8(ascii: "{"): try self.skipObject(depth: depth)
+            case UInt8(ascii: "["): try self.skipArray(depth: depth)
+            case UInt8(ascii: "\""): _ = try self.skipString()
+            case UInt8(ascii: "t"): try self.literal("true")
+            case UInt8(ascii: "f"): try self.literal("false")
+            case UInt8(ascii: "n"): try self.literal("null")
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try self.scanNumber()
+            default: throw self.fail("unexpected character")
+            }
+        }
+
+        mutating func skipObject(depth: Int) throws(Error) {
+            self.index += 1
+            self.skipWhitespace()
+            if self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "}") {
+                self.index += 1
+                return
+            }
+            while true {
+                self.skipWhitespace()
+                guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\"") else {
+                    throw self.fail("expected a string key")
+                }
+                _ = try self.skipString()
+                self.skipWhitespace()
+                guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: ":") else { throw self.fail("expected ':'") }
+                self.index += 1
+                self.skipWhitespace()
+                try self.skipValue(depth: depth + 1)
+                self.skipWhitespace()
+                guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
+                if self.bytes[self.index] == UInt8(ascii: ",") { self.index += 1; continue }
+                if self.bytes[self.index] == UInt8(ascii: "}") { self.index += 1; return }
+                throw self.fail("expected ',' or '}'")
+            }
+        }
+
+        mutating func skipArray(depth: Int) throws(Error) {
+            self.index += 1
+            self.skipWhitespace()
+            if self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "]") {
+                self.index += 1
+                return
+            }
+            while true {
+                self.skipWhitespace()
+                try self.skipValue(depth: depth + 1)
+                self.skipWhitespace()
+                guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
+                if self.bytes[self.index] == UInt8(ascii: ",") { self.index += 1; continue }
+                if self.bytes[self.index] == UInt8(ascii: "]") { self.index += 1; return }
+                throw self.fail("expected ',' or ']'")
+            }
+        }
+
+        /// Checks the string at the cursor as ``string()`` does, without building it. Returns
+        /// whether it had no escapes (its bytes between the quotes are then its UTF-8).
+        mutating func skipString() throws(Error) -> Bool {
+            self.index += 1
+            let start = self.index
+            var runStart = start
+            var plain = true
+            while self.index < self.bytes.count {
+                let byte = self.bytes[self.index]
+                if byte == UInt8(ascii: "\"") {
+                    // Escapes always decode to whole UTF-8 sequences, so checking each run of raw
+                    // bytes on its own is the same as checking the decoded string.
+                    guard Self.isValidUTF8(self.bytes, runStart, self.index) else { throw Error(offset: start, reason: "invalid UTF-8 in string") }
+                    self.index += 1
+                    return plain
+                }
+                if byte < 0x20 { throw self.fail("control character in string") }
+                if byte != UInt8(ascii: "\\") {
+                    self.index += 1
+                    continue
+                }
+                plain = false
+                guard Self.isValidUTF8(self.bytes, runStart, self.index) else { throw Error(offset: start, reason: "invalid UTF-8 in string") }
+                self.index += 1
+                guard self.index < self.bytes.count else { break }
+                let escape = self.bytes[self.index]
+                self.index += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    break
+                case UInt8(ascii: "u"):
+                    _ = try self.unicodeEscape()
+                default: throw self.fail("invalid escape")
+                }
+                runStart = self.index
+            }
+            throw self.fail("unterminated string")
+        }
+
+        /// Whether `bytes[from..<to]` is well-formed UTF-8 (no overlong forms, surrogates, or code
+        /// points past U+10FFFF).
+        static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) -> Bool {
+            var index = from
+            while index < to {
+                let lead = bytes[index]
+                if lead < 0x80 {
+                    index += 1
+                    continue
+                }
+                let count: Int
+                var scalar: UInt32
+                let minimum: UInt32
+                switch lead {
+                case 0xC2...0xDF: count = 1; scalar = UInt32(lead & 0x1F); minimum = 0x80
+                case 0xE0...0xEF: count = 2; scalar = UInt32(lead & 0x0F); minimum = 0x800
+                case 0xF0...0xF4: count = 3; scalar = UInt32(lead & 0x07); minimum = 0x10000
+                default: return false
+                }
+                guard index + count < to else { return false }
+                for offset in 1...count {
+                    let next = bytes[index + offset]
+                    guard next & 0xC0 == 0x80 else { return false }
+                    scalar = scalar << 6 | UInt32(next & 0x3F)
+                }
+                guard scalar >= minimum, scalar <= 0x10FFFF, !(0xD800...0xDFFF).contains(scalar) else { return false }
+                index += count + 1
+            }
+            return true
+        }
+
+        // MARK: Building values
 
         mutating func value(depth: Int) throws(Error) -> JSONValue {
             guard depth < JSONParser.maximumDepth else { throw self.fail("nesting deeper than \(JSONParser.maximumDepth)") }
@@ -159,23 +381,29 @@ public struct JSONParser {
                 case UInt8(ascii: "r"): scalars.append(0x0D)
                 case UInt8(ascii: "t"): scalars.append(0x09)
                 case UInt8(ascii: "u"):
-                    var code = try self.hex4()
-                    if (0xD800..<0xDC00).contains(code) {
-                        guard self.index + 1 < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\\"),
-                              self.bytes[self.index + 1] == UInt8(ascii: "u") else { throw self.fail("unpaired surrogate") }
-                        self.index += 2
-                        let low = try self.hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw self.fail("invalid low surrogate") }
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                    } else if (0xDC00..<0xE000).contains(code) {
-                        throw self.fail("unpaired surrogate")
-                    }
-                    guard let scalar = Unicode.Scalar(code) else { throw self.fail("invalid unicode escape") }
+                    let scalar = try self.unicodeEscape()
                     scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
                 default: throw self.fail("invalid escape")
                 }
             }
             throw self.fail("unterminated string")
+        }
+
+        /// The scalar of a `\\u` escape (the cursor just past the `u`), joining a surrogate pair.
+        mutating func unicodeEscape() throws(Error) -> Unicode.Scalar {
+            var code = try self.hex4()
+            if (0xD800..<0xDC00).contains(code) {
+                guard self.index + 1 < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\\"),
+                      self.bytes[self.index + 1] == UInt8(ascii: "u") else { throw self.fail("unpaired surrogate") }
+                self.index += 2
+                let low = try self.hex4()
+                guard (0xDC00..<0xE000).contains(low) else { throw self.fail("invalid low surrogate") }
+                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+            } else if (0xDC00..<0xE000).contains(code) {
+                throw self.fail("unpaired surrogate")
+            }
+            guard let scalar = Unicode.Scalar(code) else { throw self.fail("invalid unicode escape") }
+            return scalar
         }
 
         mutating func hex4() throws(Error) -> UInt32 {
@@ -196,7 +424,9 @@ public struct JSONParser {
             return value
         }
 
-        mutating func number() throws(Error) -> JSONValue {
+        /// Checks the number at the cursor against the grammar and moves past it. Returns where it
+        /// began and whether it is written as an integer.
+        mutating func scanNumber() throws(Error) -> (start: Int, isInteger: Bool) {
             let start = self.index
             var isInteger = true
             if self.bytes[self.index] == UInt8(ascii: "-") { self.index += 1 }
@@ -223,10 +453,35 @@ public struct JSONParser {
                 while self.index < self.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.bytes[self.index]) { self.index += 1 }
                 guard self.index > digits else { throw self.fail("invalid number") }
             }
+            return (start, isInteger)
+        }
+
+        mutating func number() throws(Error) -> JSONValue {
+            let (start, isInteger) = try self.scanNumber()
+            if isInteger, let value = Self.integer(self.bytes, start, self.index) { return .int(value) }
             let text = String(decoding: UnsafeBufferPointer(rebasing: self.bytes[start..<self.index]), as: UTF8.self)
-            if isInteger, let value = Int64(text) { return .int(value) }
             guard let value = Double(text), value.isFinite else { throw Error(offset: start, reason: "number out of range") }
             return .double(value)
+        }
+
+        /// The value of an integer the grammar has accepted (`-?digits`), or nil if it does not fit
+        /// in an `Int64`.
+        static func integer(_ bytes: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) -> Int64? {
+            var index = from
+            let negative = bytes[index] == UInt8(ascii: "-")
+            if negative { index += 1 }
+            // Accumulated as a negative number, which reaches Int64.min.
+            var value: Int64 = 0
+            while index < to {
+                let digit = Int64(bytes[index] &- UInt8(ascii: "0"))
+                let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
+                let (next, overflow2) = shifted.subtractingReportingOverflow(digit)
+                if overflow1 || overflow2 { return nil }
+                value = next
+                index += 1
+            }
+            if negative { return value }
+            return value == .min ? nil : -value
         }
     }
 }

@@ -31,6 +31,13 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "FuzzJSONParser",
+            dependencies: [
+                .product(name: "FlexJSON", package: rootPackage),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
             name: "FuzzSSEParser",
             dependencies: [.product(name: "FlexSSE", package: rootPackage)]
         ),

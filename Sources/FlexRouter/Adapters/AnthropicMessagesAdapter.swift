@@ -67,7 +67,7 @@ public struct AnthropicMessagesAdapter: ProviderAdapter {
     }
 
     public func readResponse(_ body: ByteBuffer, headers: [(String, String)]) throws(RouterError) -> UpstreamResult {
-        let json = try NativeBody.parseAnswer(body, api: self.api)
+        let json = try NativeBody.parseAnswer(body, api: self.api, keeping: ["usage"])
         return Self.result(usage: json["usage"]?.object ?? [:])
     }
 

@@ -60,7 +60,7 @@ public struct GeminiGenerateContentAdapter: ProviderAdapter {
     }
 
     public func readResponse(_ body: ByteBuffer, headers: [(String, String)]) throws(RouterError) -> UpstreamResult {
-        let json = try NativeBody.parseAnswer(body, api: self.api)
+        let json = try NativeBody.parseAnswer(body, api: self.api, keeping: ["usageMetadata"])
         return Self.result(usageMetadata: json["usageMetadata"]?.object ?? [:], headerTier: GeminiTier.header(headers))
     }
 

@@ -65,7 +65,7 @@ public struct GeminiInteractionsAdapter: ProviderAdapter {
     }
 
     public func readResponse(_ body: ByteBuffer, headers: [(String, String)]) throws(RouterError) -> UpstreamResult {
-        let json = try NativeBody.parseAnswer(body, api: self.api)
+        let json = try NativeBody.parseAnswer(body, api: self.api, keeping: ["service_tier", "usage"])
         return GeminiTier.result(
             usage: Self.usage(json["usage"]?.object ?? [:]),
             bodyWord: json["service_tier"]?.string ?? "",

@@ -39,13 +39,15 @@ public enum NativeBody {
         return body
     }
 
-    /// Parses a provider's answer (a JSON object).
-    static func parseAnswer(_ body: ByteBuffer, api: Api) throws(RouterError) -> JSONValue {
-        guard let json = try? JSONParser.parse(body.readableBytesView), json.object != nil else {
+    /// Checks a provider's answer (a JSON object) and returns its members named in `keys`: the
+    /// router reads only its usage and tier, and passes the answer's bytes on untouched, so the rest
+    /// is checked but not built.
+    static func parseAnswer(_ body: ByteBuffer, api: Api, keeping keys: [String]) throws(RouterError) -> JSONValue {
+        guard let object = try? JSONParser.parseObject(body.readableBytesView, keeping: keys) else {
             throw RouterError(.unavailable, "upstream_malformed_response",
                               "\(api.provider.name) answered \(api.name) with a body that is not a JSON object")
         }
-        return json
+        return .object(object)
     }
 
     static func malformedEvent(_ provider: Provider, _ event: NativeEvent) -> RouterError {

@@ -45,7 +45,7 @@ public struct OpenAIChatAdapter: ProviderAdapter {
     }
 
     public func readResponse(_ body: ByteBuffer, headers: [(String, String)]) throws(RouterError) -> UpstreamResult {
-        let json = try NativeBody.parseAnswer(body, api: self.api)
+        let json = try NativeBody.parseAnswer(body, api: self.api, keeping: ["service_tier", "usage"])
         let reported = json["service_tier"]?.string ?? ""
         return UpstreamResult(
             usage: Self.usage(json["usage"]),

@@ -77,7 +77,7 @@ public struct OpenAIResponsesAdapter: ProviderAdapter {
     }
 
     public func readResponse(_ body: ByteBuffer, headers: [(String, String)]) throws(RouterError) -> UpstreamResult {
-        let json = try NativeBody.parseAnswer(body, api: self.api)
+        let json = try NativeBody.parseAnswer(body, api: self.api, keeping: ["service_tier", "usage"])
         return Self.result(of: json)
     }
 
