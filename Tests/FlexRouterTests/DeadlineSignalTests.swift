@@ -128,6 +128,61 @@ import Testing
         #expect(ran.time == nil)
     }
 
+    /// Signals share one timer: one armed after a later one must still fire at its own, earlier
+    /// deadline (the timer is moved up), and the later one stays armed until its event.
+    @Test func anEarlierDeadlineArmedAfterALaterOneFiresFirst() async {
+        // A heap and timer of its own: no other test's deadline may fire the timer for it.
+        let timers = DeadlineTimers()
+        let live = DeadlineSignal.LiveCount()
+        let late = Flag()
+        let early = Flag()
+        do {
+            let later = DeadlineSignal(live: live, timers: timers)
+            later.arm(until: .now + .seconds(3600)) { late.set(at: .now) }
+            let sooner = DeadlineSignal(live: live, timers: timers)
+            sooner.arm(until: .now + .milliseconds(50)) { early.set(at: .now) }
+            #expect(await early.eventually(), "the earlier deadline never fired")
+            #expect(late.time == nil)
+            #expect(later.signal() == false)
+        }
+        #expect(await Self.eventuallyNone(live))
+    }
+
+    /// Hundreds of signals armed in shuffled order, a third of them signalled before their
+    /// deadline (taken out of the middle of the heap): each of the others fires once, in deadline
+    /// order, and nothing stays armed.
+    @Test func manySignalsFireOnceInDeadlineOrder() async {
+        let timers = DeadlineTimers()
+        let live = DeadlineSignal.LiveCount()
+        let fired = Mutex<[Int]>([])
+        let start = ContinuousClock.now
+        var generator = SystemRandomNumberGenerator()
+        let offsets = (0..<300).map { $0 * 2 }.shuffled(using: &generator)
+        var signalled = Set<Int>()
+        do {
+            var signals: [(Int, DeadlineSignal)] = []
+            for offset in offsets {
+                let signal = DeadlineSignal(live: live, timers: timers)
+                signal.arm(until: start + .milliseconds(200 + offset)) { fired.withLock { $0.append(offset) } }
+                signals.append((offset, signal))
+            }
+            for (offset, signal) in signals where offset % 3 == 0 {
+                if signal.signal() == false { signalled.insert(offset) }
+            }
+        }
+        // Bounded generously: the last deadline is 0.8 s away, and the machine may be busy.
+        for _ in 0..<1_000 where live.value != 0 {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(live.value == 0, "\(live.value) signals still armed")
+        let order = fired.withLock { $0 }
+        #expect(order == order.sorted(), "fired out of deadline order")
+        #expect(Set(order).count == order.count, "a signal fired twice")
+        #expect(Set(order).union(signalled) == Set(offsets), "a signal neither fired nor was signalled")
+        #expect(Set(order).isDisjoint(with: signalled))
+        #expect(timers.count == 0)
+    }
+
     /// When an action ran, if it did.
     private final class Flag: Sendable {
         private let state = Mutex<ContinuousClock.Instant?>(nil)

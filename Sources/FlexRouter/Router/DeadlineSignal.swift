@@ -1,8 +1,8 @@
-internal import Dispatch
 internal import Synchronization
 
-/// A one-shot race between a deadline and an event: whichever comes first wins, and the deadline
-/// is a Dispatch timer that is cancelled, and freed, as soon as the event comes.
+/// A one-shot race between a deadline and an event: whichever comes first wins. The deadline is a
+/// slot in ``DeadlineTimers``' heap (one Dispatch timer for all signals), given up as soon as the
+/// event comes.
 ///
 /// Two ways to wait: ``arm(until:onDeadline:)`` runs an action at the deadline unless the event
 /// (``signal()``) comes first, and ``wait(until:)`` suspends the task until either comes. The flex
@@ -19,7 +19,7 @@ final class DeadlineSignal: Sendable {
         case initial
         /// The event came before anything was armed: a wait returns at once, an action never runs.
         case signalled
-        case armed(Waiter, Timer)
+        case armed(Waiter)
         case finished(deadlinePassed: Bool)
     }
 
@@ -28,21 +28,21 @@ final class DeadlineSignal: Sendable {
         case action(@Sendable () -> Void)
     }
 
-    /// Dispatch sources are thread-safe objects; Swift does not know it.
-    private struct Timer: @unchecked Sendable {
-        let source: any DispatchSourceTimer
-    }
-
-    /// The serial queue every timer fires on; its handlers only resume a continuation or cancel a
-    /// transfer.
-    private static let queue = DispatchQueue(label: "flexd.router.deadline")
-
     private let state = Mutex(State.initial)
     private let live: LiveCount?
+    private let timers: DeadlineTimers
 
-    /// - Parameter live: for the tests: counts the signals not yet freed (timer, waiter and all).
-    init(live: LiveCount? = nil) {
+    /// This signal's place in ``DeadlineTimers``' heap (-1 when not in it) and its deadline there:
+    /// read and written only under that heap's lock.
+    nonisolated(unsafe) var timerSlot = -1
+    nonisolated(unsafe) var timerDeadline = ContinuousClock.Instant.now
+
+    /// - Parameters:
+    ///   - live: for the tests: counts the signals not yet freed (timer, waiter and all).
+    ///   - timers: the heap and timer it arms in; tests give one of their own.
+    init(live: LiveCount? = nil, timers: DeadlineTimers = .shared) {
         self.live = live
+        self.timers = timers
         live?.add(1)
     }
 
@@ -68,19 +68,14 @@ final class DeadlineSignal: Sendable {
 
     /// Arms the timer for `waiter`; false if the event came first (nothing armed).
     private func arm(_ waiter: Waiter, until deadline: ContinuousClock.Instant) -> Bool {
-        let delay = deadline - .now
-        let armed: Timer? = self.state.withLock { state in
-            guard case .initial = state else { return nil }
-            let timer = Timer(source: DispatchSource.makeTimerSource(queue: Self.queue))
-            let nanoseconds = max(0, delay.components.seconds &* 1_000_000_000 &+ delay.components.attoseconds / 1_000_000_000)
-            timer.source.schedule(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds)), leeway: .milliseconds(1))
-            timer.source.setEventHandler { self.finish(deadlinePassed: true) }
-            state = .armed(waiter, timer)
-            return timer
+        self.state.withLock { state in
+            guard case .initial = state else { return false }
+            state = .armed(waiter)
+            // Under this signal's lock, so that an event cannot come between the two steps and
+            // find nothing to disarm (lock order: a signal's, then the heap's).
+            self.timers.add(self, until: deadline)
+            return true
         }
-        // A `signal()` in between has cancelled it: activated, it never fires.
-        armed?.source.resume()
-        return armed != nil
     }
 
     /// The event: ends the wait (now, or at once when it begins), or keeps the action from running,
@@ -91,24 +86,32 @@ final class DeadlineSignal: Sendable {
         self.finish(deadlinePassed: false)
     }
 
+    /// The deadline came (its ``DeadlineTimers`` has already taken the signal out of its heap).
+    func deadlinePassed() {
+        self.finish(deadlinePassed: true)
+    }
+
     @discardableResult
     private func finish(deadlinePassed: Bool) -> Bool {
-        let (armed, passed): ((Waiter, Timer)?, Bool) = self.state.withLock { state in
+        let (waiter, passed): (Waiter?, Bool) = self.state.withLock { state in
             switch state {
             case .initial:
                 state = .signalled
                 return (nil, false)
-            case .armed(let waiter, let timer):
+            case .armed(let waiter):
                 state = .finished(deadlinePassed: deadlinePassed)
-                return ((waiter, timer), deadlinePassed)
+                return (waiter, deadlinePassed)
             case .signalled:
                 return (nil, false)
             case .finished(let passed):
                 return (nil, passed)
             }
         }
-        guard let (waiter, timer) = armed else { return passed }
-        timer.source.cancel()
+        guard let waiter else { return passed }
+        if !deadlinePassed {
+            // The event came first: leave the heap now rather than at the deadline.
+            self.timers.remove(self)
+        }
         switch waiter {
         case .task(let continuation):
             continuation.resume(returning: deadlinePassed)
