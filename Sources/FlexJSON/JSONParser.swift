@@ -88,34 +88,17 @@ public struct JSONParser {
         mutating func keptMembers(_ keys: [String]) throws(Error) -> JSONObject {
             guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
             guard self.bytes[self.index] == UInt8(ascii: "{") else { throw self.fail("expected an object") }
-            self.index += 1
             var fields: [(key: String, value: JSONValue)] = []
-            self.skipWhitespace()
-            if self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "}") {
-                self.index += 1
-                return JSONObject(fields)
-            }
-            while true {
-                self.skipWhitespace()
-                guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\"") else {
-                    throw self.fail("expected a string key")
-                }
-                let key = try self.matchingKey(keys)
-                self.skipWhitespace()
-                guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: ":") else { throw self.fail("expected ':'") }
-                self.index += 1
-                self.skipWhitespace()
+            try self.walkObject { (cursor) throws(Error) in
+                let key = try cursor.matchingKey(keys)
+                try cursor.colon()
                 if let key {
-                    fields.append((key: key, value: try self.value(depth: 1)))
+                    fields.append((key: key, value: try cursor.value(depth: 1)))
                 } else {
-                    try self.skipValue(depth: 1)
+                    try cursor.skipValue(depth: 1)
                 }
-                self.skipWhitespace()
-                guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
-                if self.bytes[self.index] == UInt8(ascii: ",") { self.index += 1; continue }
-                if self.bytes[self.index] == UInt8(ascii: "}") { self.index += 1; return JSONObject(fields) }
-                throw self.fail("expected ',' or '}'")
             }
+            return JSONObject(fields)
         }
 
         /// Reads the key at the cursor; returns it if it is one of `keys`.
@@ -150,47 +133,15 @@ public struct JSONParser {
         }
 
         mutating func skipObject(depth: Int) throws(Error) {
-            self.index += 1
-            self.skipWhitespace()
-            if self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "}") {
-                self.index += 1
-                return
-            }
-            while true {
-                self.skipWhitespace()
-                guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\"") else {
-                    throw self.fail("expected a string key")
-                }
-                _ = try self.skipString()
-                self.skipWhitespace()
-                guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: ":") else { throw self.fail("expected ':'") }
-                self.index += 1
-                self.skipWhitespace()
-                try self.skipValue(depth: depth + 1)
-                self.skipWhitespace()
-                guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
-                if self.bytes[self.index] == UInt8(ascii: ",") { self.index += 1; continue }
-                if self.bytes[self.index] == UInt8(ascii: "}") { self.index += 1; return }
-                throw self.fail("expected ',' or '}'")
+            try self.walkObject { (cursor) throws(Error) in
+                _ = try cursor.skipString()
+                try cursor.colon()
+                try cursor.skipValue(depth: depth + 1)
             }
         }
 
         mutating func skipArray(depth: Int) throws(Error) {
-            self.index += 1
-            self.skipWhitespace()
-            if self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "]") {
-                self.index += 1
-                return
-            }
-            while true {
-                self.skipWhitespace()
-                try self.skipValue(depth: depth + 1)
-                self.skipWhitespace()
-                guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
-                if self.bytes[self.index] == UInt8(ascii: ",") { self.index += 1; continue }
-                if self.bytes[self.index] == UInt8(ascii: "]") { self.index += 1; return }
-                throw self.fail("expected ',' or ']'")
-            }
+            try self.walkArray { (cursor) throws(Error) in try cursor.skipValue(depth: depth + 1) }
         }
 
         /// Checks the string at the cursor as ``string()`` does, without building it. Returns
@@ -291,50 +242,73 @@ public struct JSONParser {
         }
 
         mutating func object(depth: Int) throws(Error) -> JSONValue {
-            self.index += 1
             var fields: [(key: String, value: JSONValue)] = []
+            try self.walkObject { (cursor) throws(Error) in
+                let key = try cursor.string()
+                try cursor.colon()
+                fields.append((key: key, value: try cursor.value(depth: depth + 1)))
+            }
+            return .object(JSONObject(fields))
+        }
+
+        mutating func array(depth: Int) throws(Error) -> JSONValue {
+            var elements: [JSONValue] = []
+            try self.walkArray { (cursor) throws(Error) in elements.append(try cursor.value(depth: depth + 1)) }
+            return .array(elements)
+        }
+
+        // MARK: Structure (shared by building and skipping)
+
+        /// Walks the object whose `{` is at the cursor, to just past its `}`: `member` is called
+        /// for each member with the cursor on the key's opening quote, and reads the key, the
+        /// colon (``colon()``) and the value.
+        mutating func walkObject(_ member: (inout Cursor) throws(Error) -> Void) throws(Error) {
+            self.index += 1
             self.skipWhitespace()
             if self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "}") {
                 self.index += 1
-                return .object(JSONObject(fields))
+                return
             }
             while true {
                 self.skipWhitespace()
                 guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\"") else {
                     throw self.fail("expected a string key")
                 }
-                let key = try self.string()
-                self.skipWhitespace()
-                guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: ":") else { throw self.fail("expected ':'") }
-                self.index += 1
-                self.skipWhitespace()
-                let value = try self.value(depth: depth + 1)
-                fields.append((key: key, value: value))
+                try member(&self)
                 self.skipWhitespace()
                 guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
                 if self.bytes[self.index] == UInt8(ascii: ",") { self.index += 1; continue }
-                if self.bytes[self.index] == UInt8(ascii: "}") { self.index += 1; return .object(JSONObject(fields)) }
+                if self.bytes[self.index] == UInt8(ascii: "}") { self.index += 1; return }
                 throw self.fail("expected ',' or '}'")
             }
         }
 
-        mutating func array(depth: Int) throws(Error) -> JSONValue {
+        /// Walks the array whose `[` is at the cursor, to just past its `]`: `element` reads each
+        /// element (the cursor on its first byte).
+        mutating func walkArray(_ element: (inout Cursor) throws(Error) -> Void) throws(Error) {
             self.index += 1
-            var elements: [JSONValue] = []
             self.skipWhitespace()
             if self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "]") {
                 self.index += 1
-                return .array(elements)
+                return
             }
             while true {
                 self.skipWhitespace()
-                elements.append(try self.value(depth: depth + 1))
+                try element(&self)
                 self.skipWhitespace()
                 guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
                 if self.bytes[self.index] == UInt8(ascii: ",") { self.index += 1; continue }
-                if self.bytes[self.index] == UInt8(ascii: "]") { self.index += 1; return .array(elements) }
+                if self.bytes[self.index] == UInt8(ascii: "]") { self.index += 1; return }
                 throw self.fail("expected ',' or ']'")
             }
+        }
+
+        /// Moves past the `:` between a key and its value, and the whitespace around it.
+        mutating func colon() throws(Error) {
+            self.skipWhitespace()
+            guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: ":") else { throw self.fail("expected ':'") }
+            self.index += 1
+            self.skipWhitespace()
         }
 
         mutating func string() throws(Error) -> String {
