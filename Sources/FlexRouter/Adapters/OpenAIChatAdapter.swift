@@ -102,6 +102,11 @@ public struct OpenAIChatAdapter: ProviderAdapter {
             var arguments = ""
         }
 
+        /// The members of a chunk this reader reads: every chunk's, and the head's on the first.
+        private static let chunkKeys = ["error", "service_tier", "usage", "choices"]
+        private static let headKeys = ["id", "created", "model", "system_fingerprint"]
+        private static let firstChunkKeys = Self.chunkKeys + Self.headKeys
+
         init(forwardUsageChunk: Bool, flex: Bool) {
             self.forwardUsageChunk = forwardUsageChunk
             self.flex = flex
@@ -112,7 +117,10 @@ public struct OpenAIChatAdapter: ProviderAdapter {
                 self.done = true
                 return .terminal
             }
-            guard let chunk = try? JSONParser.parse(event.data.readableBytesView), let object = chunk.object else {
+            // Each chunk repeats the answer's id, model, creation time and fingerprint: they are
+            // built from the first chunk only, and checked but not built in the others.
+            let keys = self.head.isEmpty ? Self.firstChunkKeys : Self.chunkKeys
+            guard let object = try? JSONParser.parseObject(event.data.readableBytesView, keeping: keys) else {
                 return .error(.retryable(NativeBody.malformedEvent(.openAI, event), beforeAnyByte: false))
             }
             if let error = object["error"] {
@@ -122,7 +130,7 @@ public struct OpenAIChatAdapter: ProviderAdapter {
                     impliedStatus: UpstreamFailure.openAIImpliedStatus(type: type, code: code), flex: self.flex))
             }
             if self.head.isEmpty {
-                for key in ["id", "created", "model", "system_fingerprint"] {
+                for key in Self.headKeys {
                     if let value = object[key] { self.head[key] = value }
                 }
             }
