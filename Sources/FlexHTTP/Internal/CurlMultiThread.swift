@@ -261,9 +261,11 @@ final class CurlMultiThread: @unchecked Sendable {
         var timeout = self.driver.withLock { _ in self.runCommands() ? self.prepareToSleep() : nil }
         while let milliseconds = timeout {
             let count = epoll_wait(self.epollFD, self.events, Int32(Self.eventCapacity), milliseconds)
+            // Read before taking the lock, which may make system calls of its own.
+            let error = count < 0 ? errno : 0
             timeout = self.driver.withLock { _ in
                 self.sleepingUntil = 0
-                self.drive(readyCount: count)
+                self.drive(readyCount: count, error: error)
                 return self.runCommands() ? self.prepareToSleep() : nil
             }
         }
@@ -272,9 +274,9 @@ final class CurlMultiThread: @unchecked Sendable {
 
     /// Hands what `epoll_wait` reported, and libcurl's timer if due, to libcurl; then finishes
     /// completed transfers and fails those past a deadline.
-    private func drive(readyCount count: Int32) {
-        if count < 0, errno != EINTR {
-            self.logger.error("epoll_wait failed", metadata: ["errno": "\(errno)"])
+    private func drive(readyCount count: Int32, error: Int32) {
+        if count < 0, error != EINTR {
+            self.logger.error("epoll_wait failed", metadata: ["errno": "\(error)"])
         }
         for index in 0..<Int(max(0, count)) {
             let event = self.events[index]
