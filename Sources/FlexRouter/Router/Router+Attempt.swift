@@ -27,8 +27,6 @@ struct LiveAttempt: Sendable {
     var held: [NativeEvent]
     /// The provider's terminal event was already among them.
     var sawTerminal: Bool
-    /// The attempt's response headers.
-    var headers: [(String, String)]
     var startedAt: ContinuousClock.Instant
 }
 
@@ -62,13 +60,13 @@ struct StartingAttempt {
     var events: EventIterator
     private var reader: any StreamReader
     private var held: [NativeEvent] = []
-    private let headers: [(String, String)]
 
+    /// Takes the response's body; its headers are read here (by the reader) and not kept through
+    /// the wait for the start.
     @inline(never)
-    init(_ response: HTTPClientResponse, call: Router.PreparedCall, tier: Tier, maximumEventSize: Int) {
-        self.headers = Router.fields(of: response)
+    init(_ response: consuming HTTPClientResponse, call: Router.PreparedCall, tier: Tier, maximumEventSize: Int) {
+        self.reader = call.adapter.makeStreamReader(for: call.body, tier: tier, headers: Router.fields(of: response))
         self.events = EventIterator(response.body, maximumEventSize: maximumEventSize)
-        self.reader = call.adapter.makeStreamReader(for: call.body, tier: tier, headers: self.headers)
     }
 
     /// The attempt's outcome, once ``consume(_:)`` has said it is decided.
@@ -87,13 +85,13 @@ struct StartingAttempt {
         case .started, .content:
             self.held.append(event)
             self.outcome = .started(LiveAttempt(events: self.events, reader: self.reader, held: self.held, sawTerminal: false,
-                                                headers: self.headers, startedAt: .now))
+                                                startedAt: .now))
         case .terminal:
             // A complete answer with no output before its end (an empty answer): it started and
             // finished at once.
             self.held.append(event)
             self.outcome = .started(LiveAttempt(events: self.events, reader: self.reader, held: self.held, sawTerminal: true,
-                                                headers: self.headers, startedAt: .now))
+                                                startedAt: .now))
         case .error(let failure):
             self.outcome = .failed(failure)
         }
@@ -147,7 +145,8 @@ extension Router {
         guard streamed else {
             return await self.answer(response, call: call)
         }
-        return await self.awaitStart(response, call: call, tier: tier)
+        // Handed over: this frame does not keep the head (its header fields) through the wait.
+        return await self.awaitStart(consume response, call: call, tier: tier)
     }
 
     /// What sending an attempt's request came to.
@@ -251,8 +250,8 @@ extension Router {
 
     /// A streamed answer, read until its first output event (or its end, or a failure).
     @inline(never)
-    private func awaitStart(_ response: HTTPClientResponse, call: PreparedCall, tier: Tier) async -> AttemptOutcome {
-        var attempt = StartingAttempt(response, call: call, tier: tier, maximumEventSize: self.configuration.maxEventBytes)
+    private func awaitStart(_ response: consuming HTTPClientResponse, call: PreparedCall, tier: Tier) async -> AttemptOutcome {
+        var attempt = StartingAttempt(consume response, call: call, tier: tier, maximumEventSize: self.configuration.maxEventBytes)
         do {
             while let event = try await attempt.events.next() {
                 if attempt.consume(event) {
