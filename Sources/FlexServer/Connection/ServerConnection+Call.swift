@@ -9,10 +9,10 @@ extension ServerConnection {
     /// (CANCEL, a second request, the server shutting down); whichever ends first decides the
     /// status, and the record of anything billed always reaches the trailers.
     ///
-    /// The work runs in a child task that a stop cancels. The deadline is a timer on the
-    /// connection's event loop and the stop a transition of the ``ServerCall``, not tasks of their
-    /// own: a waiting call costs two tasks, and the async functions it waits in hold little more
-    /// than the call's reference.
+    /// The work runs in a child task (an `async let`) that a stop cancels. The deadline is a timer
+    /// on the connection's event loop and the stop a transition of the ``ServerCall``, not tasks of
+    /// their own: a waiting call costs two tasks, and the async functions it waits in hold little
+    /// more than the call's reference.
     @inline(never)
     func runCall(_ call: ServerCall) async {
         let timer = self.armDeadline(of: call)
@@ -30,19 +30,25 @@ extension ServerConnection {
     }
 
     /// Runs the work in a child task until it ends; cancels it if the call is stopped first.
+    ///
+    /// An `async let`, not a task group: the child needs no group object, and its task is carved
+    /// out of this task's allocator. Leaving the scope without awaiting it (a stop) cancels it and
+    /// waits for it to end.
     @inline(never)
     private static func perform(_ call: ServerCall, service: any InferenceService) async {
-        await withDiscardingTaskGroup { group in
-            group.addTask {
-                if call.streaming {
-                    await Self.stream(call, service: service)
-                } else {
-                    await Self.complete(call, service: service)
-                }
-            }
-            if await call.waitForEndOrStop() {
-                group.cancelAll()
-            }
+        async let work: Void = Self.work(call, service: service)
+        if await call.waitForEndOrStop() {
+            return
+        }
+        await work
+    }
+
+    @inline(never)
+    private static func work(_ call: ServerCall, service: any InferenceService) async {
+        if call.streaming {
+            await Self.stream(call, service: service)
+        } else {
+            await Self.complete(call, service: service)
         }
     }
 
