@@ -9,11 +9,12 @@
 #include <curl/curl.h>
 
 #ifdef __linux__
-// FlexHTTP drives libcurl with curl_multi_socket_action over its own epoll set and wakes that loop
-// through an eventfd. Swift's Glibc module does not include these two headers, so they come in here,
-// next to the libcurl API they serve.
+// FlexHTTP drives libcurl with curl_multi_socket_action over its own epoll set, wakes that loop
+// through an eventfd, and moves its next wake-up earlier through a timerfd. Swift's Glibc module
+// does not include these headers, so they come in here, next to the libcurl API they serve.
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #endif
 
 static inline CURLcode CCurl_easy_setopt_long(CURL *handle, CURLoption option, long value) {

@@ -17,8 +17,10 @@ internal import Musl
 /// handles in it, and that thread is whichever holds `driver`. The curl thread holds it whenever it
 /// is not inside `epoll_wait`. A caller that starts a transfer takes it too when it is free
 /// (`start(_:)`), adds the handle and lets libcurl send the request right away, on its own thread,
-/// so the curl thread is not woken to do it; it wakes the curl thread only if that changed when it
-/// must next look at libcurl's timers or a deadline. Everything else (abort, resume, shut down, and a
+/// so the curl thread is not woken to do it. If that made the curl thread's next look at libcurl's
+/// timers or a deadline due sooner than it planned, the caller sets a timerfd in the epoll set for
+/// that time rather than waking the thread now (libcurl arms a timer of several seconds for every
+/// new transfer, which the answer usually makes moot). Everything else (abort, resume, shut down, and a
 /// start that finds `driver` taken) is appended to the command queue under `shared`'s lock, and the
 /// curl thread is woken through an eventfd that is part of the epoll set (written only when no
 /// wake-up is pending, so a burst of commands costs one write).
@@ -31,7 +33,8 @@ internal import Musl
 /// `@unchecked Sendable`. Who touches what:
 /// - `shared` (the command queue and lifecycle): any thread, under its lock.
 /// - `liveEasyHandles`: atomic, any thread.
-/// - `configuration`, `logger`, `epollFD`, `eventFD`: immutable after `init`.
+/// - `configuration`, `logger`, `epollFD`, `eventFD`, `timerFD`: immutable after `init` (the
+///   timerfd is set by whoever holds `driver`).
 /// - everything else (`multi`, `active`, `curlTimerDeadline`, `nextDeadlineCheck`, `sleepingUntil`,
 ///   `events`, `spareCommands`): the thread holding `driver`. `init` sets them up before the thread
 ///   starts (`pthread_create` orders those writes before the thread's reads). Lock order: `driver`,
@@ -72,6 +75,7 @@ final class CurlMultiThread: @unchecked Sendable {
     private let logger: Logger
     private let epollFD: Int32
     private let eventFD: Int32
+    private let timerFD: Int32
 
     // The driver's (the thread holding `driver`).
     private let multi: UnsafeMutableRawPointer
@@ -101,18 +105,28 @@ final class CurlMultiThread: @unchecked Sendable {
             close(epollFD)
             throw HTTPClientError(code: .internalError, message: "eventfd failed: errno \(errno)")
         }
+        let timerFD = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_CLOEXEC) | Int32(TFD_NONBLOCK))
+        guard timerFD >= 0 else {
+            close(epollFD)
+            close(eventFD)
+            throw HTTPClientError(code: .internalError, message: "timerfd_create failed: errno \(errno)")
+        }
         guard let multi = curl_multi_init() else {
             close(epollFD)
             close(eventFD)
+            close(timerFD)
             throw HTTPClientError(code: .internalError, message: "curl_multi_init failed")
         }
         self.epollFD = epollFD
         self.eventFD = eventFD
+        self.timerFD = timerFD
         self.multi = multi
         self.events = .allocate(capacity: Self.eventCapacity)
 
         var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: eventFD))
         epoll_ctl(epollFD, EPOLL_CTL_ADD, eventFD, &event)
+        var timerEvent = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: timerFD))
+        epoll_ctl(epollFD, EPOLL_CTL_ADD, timerFD, &timerEvent)
 
         let opaqueSelf = Unmanaged.passUnretained(self).toOpaque()
         let pool = configuration.connectionPool
@@ -155,12 +169,14 @@ final class CurlMultiThread: @unchecked Sendable {
             curl_multi_socket_action(self.multi, CCurl_SOCKET_TIMEOUT, 0, &running)
             self.readCompletions()
             // The curl thread sleeps until its own idea of the next timer or deadline, rounded up to
-            // epoll's millisecond. Wake it only if this call made that more than a millisecond late
-            // (a new, earlier libcurl timeout or transfer deadline), not for every new transfer.
-            if self.sleepingUntil != 0,
-                self.nextWakeDeadline(now: MonotonicClock.now()) &+ 1_000_000 < self.sleepingUntil
-            {
-                self.wake()
+            // epoll's millisecond. If this call made that more than a millisecond late (a new,
+            // earlier libcurl timeout or transfer deadline), set the timerfd for the new time: the
+            // thread wakes then, not now.
+            if self.sleepingUntil != 0 {
+                let deadline = self.nextWakeDeadline(now: MonotonicClock.now())
+                if deadline &+ 1_000_000 < self.sleepingUntil {
+                    self.setTimer(at: deadline)
+                }
             }
             return true
         }
@@ -187,13 +203,6 @@ final class CurlMultiThread: @unchecked Sendable {
         return wake != nil
     }
 
-    /// Wakes the curl thread out of `epoll_wait` (once, however many callers ask before it runs).
-    private func wake() {
-        if self.shared.withLockedValue({ Self.claimWakeup(&$0) }) {
-            self.writeEventFD()
-        }
-    }
-
     /// Whether this caller must write the eventfd: no wake-up is pending yet.
     private static func claimWakeup(_ shared: inout Shared) -> Bool {
         if shared.wakeupPending {
@@ -206,6 +215,17 @@ final class CurlMultiThread: @unchecked Sendable {
     private func writeEventFD() {
         var one: UInt64 = 1
         _ = write(self.eventFD, &one, MemoryLayout<UInt64>.size)
+    }
+
+    /// Makes the timerfd readable at `deadline` (on `MonotonicClock`; a time already past fires at
+    /// once), replacing the time it was set for. The driver's.
+    private func setTimer(at deadline: UInt64) {
+        // An all-zero it_value would disarm the timer: a deadline of 0 becomes 1 ns, long past.
+        let nanoseconds = max(deadline, 1)
+        var spec = itimerspec()
+        spec.it_value.tv_sec = Int(nanoseconds / 1_000_000_000)
+        spec.it_value.tv_nsec = Int(nanoseconds % 1_000_000_000)
+        _ = timerfd_settime(self.timerFD, Int32(TFD_TIMER_ABSTIME), &spec, nil)
     }
 
     /// Asks the thread to fail every transfer and stop, and waits until it has.
@@ -251,6 +271,7 @@ final class CurlMultiThread: @unchecked Sendable {
             curl_multi_cleanup(self.multi)
             close(self.epollFD)
             close(self.eventFD)
+            close(self.timerFD)
             throw HTTPClientError(code: .internalError, message: "pthread_create failed: \(result)")
         }
         pthread_detach(thread)
@@ -281,9 +302,9 @@ final class CurlMultiThread: @unchecked Sendable {
         for index in 0..<Int(max(0, count)) {
             let event = self.events[index]
             let fd = event.data.fd
-            if fd == self.eventFD {
+            if fd == self.eventFD || fd == self.timerFD {
                 var value: UInt64 = 0
-                _ = read(self.eventFD, &value, MemoryLayout<UInt64>.size)
+                _ = read(fd, &value, MemoryLayout<UInt64>.size)
                 continue
             }
             var mask: Int32 = 0
@@ -491,6 +512,7 @@ final class CurlMultiThread: @unchecked Sendable {
         curl_multi_cleanup(self.multi)
         close(self.epollFD)
         close(self.eventFD)
+        close(self.timerFD)
         let waiters = self.shared.withLockedValue { shared in
             shared.lifecycle = .stopped
             let waiters = shared.shutdownWaiters
