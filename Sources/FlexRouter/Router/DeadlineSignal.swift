@@ -32,10 +32,9 @@ final class DeadlineSignal: Sendable {
     private let live: LiveCount?
     private let timers: DeadlineTimers
 
-    /// This signal's place in ``DeadlineTimers``' heap (-1 when not in it) and its deadline there:
-    /// read and written only under that heap's lock.
+    /// This signal's place in ``DeadlineTimers``' heap (-1 when not in it): read and written only
+    /// under that heap's lock.
     nonisolated(unsafe) var timerSlot = -1
-    nonisolated(unsafe) var timerDeadline = ContinuousClock.Instant.now
 
     /// - Parameters:
     ///   - live: for the tests: counts the signals not yet freed (timer, waiter and all).

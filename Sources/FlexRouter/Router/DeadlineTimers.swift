@@ -6,7 +6,7 @@ internal import Synchronization
 ///
 /// One Dispatch timer source per signal cost about a kilobyte for each waiting flex call (the
 /// source, its handler, its registration), and a creation and a cancellation per attempt. A slot in
-/// this heap costs a reference; arming and disarming are `O(log n)` under one lock.
+/// this heap costs a deadline and a reference; arming and disarming are `O(log n)` under one lock.
 ///
 /// A signal leaves the heap when its deadline passes (the timer pops it and calls its
 /// `deadlinePassed()`) or when its event comes first (it removes itself), so nothing lingers until
@@ -16,9 +16,14 @@ final class DeadlineTimers: Sendable {
 
     private struct State {
         /// A binary min-heap by deadline; each signal's `timerSlot` is its index here.
-        var heap: [DeadlineSignal] = []
+        var heap: [Entry] = []
         /// The deadline the Dispatch timer is set for, if any.
         var timerDeadline: ContinuousClock.Instant?
+    }
+
+    private struct Entry {
+        let deadline: ContinuousClock.Instant
+        let signal: DeadlineSignal
     }
 
     /// Dispatch sources are thread-safe objects; Swift does not know it.
@@ -49,9 +54,8 @@ final class DeadlineTimers: Sendable {
     /// Arms `signal` for `deadline`. The signal must not be armed already.
     func add(_ signal: DeadlineSignal, until deadline: ContinuousClock.Instant) {
         self.state.withLock { state in
-            signal.timerDeadline = deadline
             signal.timerSlot = state.heap.count
-            state.heap.append(signal)
+            state.heap.append(Entry(deadline: deadline, signal: signal))
             Self.siftUp(&state.heap, from: state.heap.count - 1)
             self.reschedule(&state)
         }
@@ -61,7 +65,7 @@ final class DeadlineTimers: Sendable {
     func remove(_ signal: DeadlineSignal) {
         self.state.withLock { state in
             let slot = signal.timerSlot
-            guard slot >= 0, slot < state.heap.count, state.heap[slot] === signal else { return }
+            guard slot >= 0, slot < state.heap.count, state.heap[slot].signal === signal else { return }
             Self.removeAt(&state.heap, slot)
             self.reschedule(&state)
         }
@@ -73,9 +77,9 @@ final class DeadlineTimers: Sendable {
         let due: [DeadlineSignal] = self.state.withLock { state in
             state.timerDeadline = nil
             var due: [DeadlineSignal] = []
-            while let first = state.heap.first, first.timerDeadline <= now {
+            while let first = state.heap.first, first.deadline <= now {
                 Self.removeAt(&state.heap, 0)
-                due.append(first)
+                due.append(first.signal)
             }
             self.reschedule(&state)
             return due
@@ -91,7 +95,7 @@ final class DeadlineTimers: Sendable {
             // Nothing armed: leave the timer set (it fires, finds nothing due, and stays idle).
             return
         }
-        let deadline = first.timerDeadline
+        let deadline = first.deadline
         if let current = state.timerDeadline, current <= deadline {
             return
         }
@@ -103,46 +107,45 @@ final class DeadlineTimers: Sendable {
 
     // MARK: - The heap
 
-    private static func removeAt(_ heap: inout [DeadlineSignal], _ slot: Int) {
-        let removed = heap[slot]
-        removed.timerSlot = -1
+    private static func removeAt(_ heap: inout [Entry], _ slot: Int) {
+        heap[slot].signal.timerSlot = -1
         let last = heap.removeLast()
         guard slot < heap.count else { return }
         heap[slot] = last
-        last.timerSlot = slot
-        if slot > 0, last.timerDeadline < heap[(slot - 1) / 2].timerDeadline {
+        last.signal.timerSlot = slot
+        if slot > 0, last.deadline < heap[(slot - 1) / 2].deadline {
             self.siftUp(&heap, from: slot)
         } else {
             self.siftDown(&heap, from: slot)
         }
     }
 
-    private static func siftUp(_ heap: inout [DeadlineSignal], from start: Int) {
+    private static func siftUp(_ heap: inout [Entry], from start: Int) {
         var child = start
         while child > 0 {
             let parent = (child - 1) / 2
-            guard heap[child].timerDeadline < heap[parent].timerDeadline else { return }
+            guard heap[child].deadline < heap[parent].deadline else { return }
             self.swapAt(&heap, child, parent)
             child = parent
         }
     }
 
-    private static func siftDown(_ heap: inout [DeadlineSignal], from start: Int) {
+    private static func siftDown(_ heap: inout [Entry], from start: Int) {
         var parent = start
         while true {
             let left = 2 * parent + 1
             guard left < heap.count else { return }
             let right = left + 1
-            let child = right < heap.count && heap[right].timerDeadline < heap[left].timerDeadline ? right : left
-            guard heap[child].timerDeadline < heap[parent].timerDeadline else { return }
+            let child = right < heap.count && heap[right].deadline < heap[left].deadline ? right : left
+            guard heap[child].deadline < heap[parent].deadline else { return }
             self.swapAt(&heap, child, parent)
             parent = child
         }
     }
 
-    private static func swapAt(_ heap: inout [DeadlineSignal], _ a: Int, _ b: Int) {
+    private static func swapAt(_ heap: inout [Entry], _ a: Int, _ b: Int) {
         heap.swapAt(a, b)
-        heap[a].timerSlot = a
-        heap[b].timerSlot = b
+        heap[a].signal.timerSlot = a
+        heap[b].signal.timerSlot = b
     }
 }
