@@ -99,16 +99,43 @@ struct FlexdProcessTests {
     @Test func theAdminEndpointServesHealthReadinessAndMetrics() async throws {
         try await Self.withStack { stack in
             let (client, _) = try await WireClient.connected(port: stack.port)
-            try client.call(1, Self.request(.chatCompletions, id: "metrics", startWithin: "00h-00m-30s"))
-            _ = try await client.readCall(1)
+            // Two answered on flex by OpenAI, one on flex by Gemini, one on standard by Anthropic, one refused.
+            var unknown = Self.request(.chatCompletions, id: "metrics-unknown", startWithin: "00h-00m-30s")
+            unknown.model = "no-such-model"
+            let calls = [Self.request(.chatCompletions, id: "metrics-1", startWithin: "00h-00m-30s"),
+                         Self.request(.chatCompletions, id: "metrics-2", startWithin: "00h-00m-30s"),
+                         Self.request(.generateContent, id: "metrics-3", startWithin: "00h-00m-30s"),
+                         Self.request(.messages, id: "metrics-4", startWithin: "default"), unknown]
+            for (index, call) in calls.enumerated() {
+                let id = StreamID(UInt32(2 * index + 1))
+                try client.call(id, call)
+                _ = try await client.readCall(id)
+            }
             #expect(try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/healthz").status == 200)
             #expect(try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/readyz").status == 200)
             let metrics = try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/metrics").text
-            #expect(metrics.contains("flexd_calls_total"))
+            let counts = Self.samples(of: "flexd_calls_total", in: metrics)
+            #expect(counts == [
+                #"outcome="ok",tier_served="flex",provider="openai""#: 2,
+                #"outcome="ok",tier_served="flex",provider="gemini""#: 1,
+                #"outcome="ok",tier_served="standard",provider="anthropic""#: 1,
+                #"outcome="unknown_model",tier_served="none",provider="none""#: 1,
+            ], "\(counts)")
             #expect(metrics.contains("flexd_saved_picousd_total"))
             #expect(!metrics.contains("sk-p"), "no key in metrics")
             #expect(try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/nope").status == 404)
         }
+    }
+
+    /// The samples of a Prometheus counter: its labels as written, and its value.
+    static func samples(of name: String, in exposition: String) -> [String: Double] {
+        var samples: [String: Double] = [:]
+        for line in exposition.split(separator: "\n") where line.hasPrefix(name + "{") {
+            guard let close = line.lastIndex(of: "}"), let value = Double(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces))
+            else { continue }
+            samples[String(line[line.index(line.startIndex, offsetBy: name.count + 1)..<close])] = value
+        }
+        return samples
     }
 
     @Test func sigtermDrainsCallsInFlightAndNoneFails() async throws {

@@ -261,6 +261,8 @@ final class CurlMultiThread: @unchecked Sendable {
             nil,
             { argument in
                 let multiThread = Unmanaged<CurlMultiThread>.fromOpaque(argument!).takeRetainedValue()
+                // Named for profilers and `top -H`; otherwise it inherits its creator's name.
+                _ = CCurl_name_this_thread("FlexHTTP-curl")
                 multiThread.run()
                 return nil
             },
