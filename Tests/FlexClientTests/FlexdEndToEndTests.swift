@@ -58,19 +58,21 @@ struct FlexdEndToEndTests {
             simProfile = directory.appendingPathComponent("profile.json").path
             try profileJSON.write(toFile: simProfile, atomically: true, encoding: .utf8)
         }
-        let port = Executables.freePort()
         let log = directory.appendingPathComponent("flexd.log").path
-        let process = try ChildProcess(
-            executable: try Executables.path("flexd"),
-            arguments: [
-                "serve", "--upstream", "sim", "--sim-profile", simProfile, "--listen", "127.0.0.1:\(port)",
-                "--admin-listen", "off", "--log-level", "info",
-                "--ledger", "sqlite:" + directory.appendingPathComponent("ledger.sqlite").path,
-            ] + arguments,
-            outputPath: log
-        )
+        let (process, port, _) = try await Executables.startListening {
+            let port = Executables.freePort()
+            let process = try ChildProcess(
+                executable: try Executables.path("flexd"),
+                arguments: [
+                    "serve", "--upstream", "sim", "--sim-profile", simProfile, "--listen", "127.0.0.1:\(port)",
+                    "--admin-listen", "off", "--log-level", "info",
+                    "--ledger", "sqlite:" + directory.appendingPathComponent("ledger.sqlite").path,
+                ] + arguments,
+                outputPath: log
+            )
+            return (process, port, log, ())
+        }
         defer { process.stop() }
-        try await Executables.waitUntilListening(port)
         return try await body(Flexd(process: process, port: port, log: log))
     }
 

@@ -40,26 +40,31 @@ extension LedgerStoreTests {
             defer { try? FileManager.default.removeItem(at: directory) }
             let profile = directory.appendingPathComponent("profile.json").path
             try Self.profile.write(toFile: profile, atomically: true, encoding: .utf8)
-            let simPort = Executables.freePort()
-            let flexsim = try ChildProcess(executable: try Executables.path("flexsim"),
-                                           arguments: ["--listen", "127.0.0.1:\(simPort)", "--profile", profile],
-                                           outputPath: directory.appendingPathComponent("flexsim.log").path)
+            let simLog = directory.appendingPathComponent("flexsim.log").path
+            let (flexsim, simPort, _) = try await Executables.startListening {
+                let port = Executables.freePort()
+                let process = try ChildProcess(executable: try Executables.path("flexsim"),
+                                               arguments: ["--listen", "127.0.0.1:\(port)", "--profile", profile], outputPath: simLog)
+                return (process, port, simLog, ())
+            }
             defer { flexsim.stop() }
-            try await Executables.waitUntilListening(simPort)
             return try await body(Stack(directory: directory, simPort: simPort, flexsim: flexsim))
         }
 
         /// Starts flexd on `ledger`, routing to the stack's flexsim; returns it and its port.
         static func startFlexd(_ stack: Stack, ledger: String, instance: String, log: String) async throws -> (ChildProcess, Int) {
-            let port = Executables.freePort()
             let root = "http://127.0.0.1:\(stack.simPort)"
-            let flexd = try ChildProcess(executable: try Executables.path("flexd"), arguments: [
-                "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--log-level", "warning",
-                "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
-                "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header", "x-flexsim-correlation-id",
-                "--ledger", ledger, "--instance-id", instance,
-            ], outputPath: stack.directory.appendingPathComponent(log).path)
-            try await Executables.waitUntilListening(port)
+            let outputPath = stack.directory.appendingPathComponent(log).path
+            let (flexd, port, _) = try await Executables.startListening {
+                let port = Executables.freePort()
+                let process = try ChildProcess(executable: try Executables.path("flexd"), arguments: [
+                    "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--log-level", "warning",
+                    "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
+                    "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header", "x-flexsim-correlation-id",
+                    "--ledger", ledger, "--instance-id", instance,
+                ], outputPath: outputPath)
+                return (process, port, outputPath, ())
+            }
             return (flexd, port)
         }
 

@@ -28,32 +28,35 @@ struct FlexdProcessTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flexd-process-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var simArguments = ["--listen", "127.0.0.1:\(Executables.freePort())", "--seed", "3"]
+        var profile = "instant"
         if let profileJSON {
-            let path = directory.appendingPathComponent("profile.json").path
-            try profileJSON.write(toFile: path, atomically: true, encoding: .utf8)
-            simArguments += ["--profile", path]
-        } else {
-            simArguments += ["--profile", "instant"]
+            profile = directory.appendingPathComponent("profile.json").path
+            try profileJSON.write(toFile: profile, atomically: true, encoding: .utf8)
         }
-        let simPort = Int(simArguments[1].split(separator: ":")[1])!
-        let flexsim = try ChildProcess(executable: try Executables.path("flexsim"), arguments: simArguments,
-                                       outputPath: directory.appendingPathComponent("flexsim.log").path)
+        let simLog = directory.appendingPathComponent("flexsim.log").path
+        let (flexsim, simPort, _) = try await Executables.startListening {
+            let port = Executables.freePort()
+            let process = try ChildProcess(executable: try Executables.path("flexsim"),
+                                           arguments: ["--listen", "127.0.0.1:\(port)", "--seed", "3", "--profile", profile],
+                                           outputPath: simLog)
+            return (process, port, simLog, ())
+        }
         defer { flexsim.stop() }
-        try await Executables.waitUntilListening(simPort)
 
-        let port = Executables.freePort()
-        let adminPort = Executables.freePort()
         let root = "http://127.0.0.1:\(simPort)"
         let log = directory.appendingPathComponent("flexd.log").path
-        let flexd = try ChildProcess(executable: try Executables.path("flexd"), arguments: [
-            "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "127.0.0.1:\(adminPort)",
-            "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
-            "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header", "x-flexsim-correlation-id",
-            "--log-level", "warning", "--ledger", "sqlite:" + directory.appendingPathComponent("ledger.sqlite").path,
-        ] + extraArguments, outputPath: log)
+        let (flexd, port, adminPort) = try await Executables.startListening {
+            let port = Executables.freePort()
+            let adminPort = Executables.freePort()
+            let process = try ChildProcess(executable: try Executables.path("flexd"), arguments: [
+                "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "127.0.0.1:\(adminPort)",
+                "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
+                "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header", "x-flexsim-correlation-id",
+                "--log-level", "warning", "--ledger", "sqlite:" + directory.appendingPathComponent("ledger.sqlite").path,
+            ] + extraArguments, outputPath: log)
+            return (process, port, log, adminPort)
+        }
         defer { flexd.stop() }
-        try await Executables.waitUntilListening(port)
         return try await body(Stack(flexd: flexd, flexsim: flexsim, port: port, adminPort: adminPort, simPort: simPort, log: log))
     }
 
@@ -203,14 +206,16 @@ struct FlexdProcessTests {
         #expect(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("colour"))
 
         // A good file: flexd listens where it says.
-        let port = Executables.freePort()
         let good = directory.appendingPathComponent("flexd-config-good-\(getpid()).json").path
-        try #"{"listen": "127.0.0.1:\#(port)", "admin-listen": "off", "log-level": "warning", "ledger": "none"}"#
-            .write(toFile: good, atomically: true, encoding: .utf8)
         defer { unlink(good) }
-        let running = try ChildProcess(executable: try Executables.path("flexd"), arguments: ["--config", good], outputPath: log)
+        let (running, port, _) = try await Executables.startListening {
+            let port = Executables.freePort()
+            try #"{"listen": "127.0.0.1:\#(port)", "admin-listen": "off", "log-level": "warning", "ledger": "none"}"#
+                .write(toFile: good, atomically: true, encoding: .utf8)
+            let process = try ChildProcess(executable: try Executables.path("flexd"), arguments: ["--config", good], outputPath: log)
+            return (process, port, log, ())
+        }
         defer { running.stop() }
-        try await Executables.waitUntilListening(port)
         let (_, hello) = try await WireClient.connected(port: port)
         #expect(hello.versions == [1])
     }

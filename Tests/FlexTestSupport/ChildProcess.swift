@@ -164,10 +164,48 @@ public enum Executables {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Waits until something accepts TCP connections on `port` (bounded).
-    public static func waitUntilListening(_ port: Int, timeout: Duration = .seconds(30)) async throws {
+    /// A child that exited before it listened; `output` is the end of what it printed.
+    public struct ExitedBeforeListening: Error, CustomStringConvertible {
+        public let port: Int
+        public let output: String
+
+        /// It could not bind: another socket took a port between ``freePort()`` and the child's bind.
+        public var lostItsPort: Bool { self.output.contains("Address already in use") }
+
+        public var description: String { "the process exited before it listened on port \(self.port); it printed: \(self.output)" }
+    }
+
+    /// Starts a child that listens on loopback ports picked with ``freePort()``, and waits until it
+    /// accepts connections on `port`. `start` picks the ports, spawns the child and says where its
+    /// output goes; `extra` carries anything else it picked (another port, say). A port is only
+    /// free until someone binds it, and parallel tests open sockets all the time: a child that
+    /// exits because its address is in use is started again on new ports, up to `attempts` times.
+    /// A child that exits for any other reason fails at once, with the end of its output.
+    public static func startListening<Extra>(
+        attempts: Int = 3,
+        _ start: () throws -> (process: ChildProcess, port: Int, outputPath: String, extra: Extra)
+    ) async throws -> (process: ChildProcess, port: Int, extra: Extra) {
+        var attempt = 1
+        while true {
+            let started = try start()
+            do {
+                try await Self.waitUntilListening(started.port, process: started.process, outputPath: started.outputPath)
+                return (started.process, started.port, started.extra)
+            } catch let error as ExitedBeforeListening where error.lostItsPort && attempt < attempts {
+                attempt += 1
+            }
+        }
+    }
+
+    /// Waits until something accepts TCP connections on `port` (bounded). With `process`, a child
+    /// that exits first ends the wait with ``ExitedBeforeListening`` and the end of `outputPath`.
+    public static func waitUntilListening(_ port: Int, process: ChildProcess? = nil, outputPath: String? = nil,
+                                          timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
+            if let process, !process.isRunning {
+                throw ExitedBeforeListening(port: port, output: outputPath.map { Self.tail(of: $0) } ?? "")
+            }
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
@@ -181,5 +219,22 @@ public enum Executables {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw NotFound(description: "nothing listens on port \(port) after \(timeout)")
+    }
+
+    /// The last `count` bytes of a file, as text ("" if it cannot be read).
+    static func tail(of path: String, count: Int = 2_000) -> String {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            return ""
+        }
+        defer { close(fd) }
+        let size = lseek(fd, 0, SEEK_END)
+        let start = max(0, size - off_t(count))
+        guard size > 0, lseek(fd, start, SEEK_SET) == start else {
+            return ""
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(size - start))
+        let read = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        return String(decoding: bytes.prefix(max(0, read)), as: UTF8.self)
     }
 }
