@@ -55,52 +55,67 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(port, process, timeout=60):
+def wait_port(port, process, log_path, timeout=60):
+    """Waits until `process` accepts connections on `port`. Returns False if it exited because its
+    address was taken (a port is only free until someone binds it); exits the script if it failed
+    otherwise or never listened."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            sys.exit(f"{process.args[0]} exited with {process.returncode} before listening; see its log")
+            with open(log_path, errors="replace") as log:
+                tail = log.read()[-2000:]
+            if "Address already in use" in tail:
+                return False
+            sys.exit(f"{process.args[0]} exited with {process.returncode} before listening; its log {log_path} ends:\n{tail}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+                return True
         except OSError:
             time.sleep(0.05)
     sys.exit(f"nothing listens on port {port} after {timeout} s")
 
 
-def start(argv, log_path, port):
-    """Starts a server process, logging to log_path; returns once it accepts connections."""
-    log = open(log_path, "w")
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    _children.append(process)
-    wait_port(port, process)
-    return process
+def start(argv_for, log_path, attempts=3):
+    """Starts a server process, logging to log_path; returns it and its port once it accepts
+    connections. `argv_for(port)` is its command line for a port; a process that lost its port
+    between free_port() and its bind is started again on another, up to `attempts` times."""
+    for attempt in range(attempts):
+        port = free_port()
+        log = open(log_path, "w")
+        process = subprocess.Popen(argv_for(port), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        _children.append(process)
+        if wait_port(port, process, log_path):
+            return process, port
+    sys.exit(f"{argv_for(0)[0]} lost its port {attempts} times; see {log_path}")
 
 
 def start_flexsim(bin_dir, out, name, profile="instant", extra=()):
-    port = free_port()
-    process = start([os.path.join(bin_dir, "flexsim"), "--listen", f"127.0.0.1:{port}", "--profile", profile, *extra],
-                    os.path.join(out, f"{name}.log"), port)
+    process, port = start(lambda port: [os.path.join(bin_dir, "flexsim"), "--listen", f"127.0.0.1:{port}",
+                                        "--profile", profile, *extra],
+                          os.path.join(out, f"{name}.log"))
     return process, f"http://127.0.0.1:{port}"
 
 
 def start_flexd(bin_dir, out, name, flexsim_root, extra=(), admin=False, ledger=True):
     """flexd routing to flexsim, with a fresh SQLite savings ledger in `out` (or none)."""
-    port = free_port()
     ledger_path = os.path.join(out, f"{name}.ledger.sqlite")
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(ledger_path + suffix):
             os.remove(ledger_path + suffix)
-    admin_port = free_port() if admin else None
-    argv = [os.path.join(bin_dir, "flexd"), "--listen", f"127.0.0.1:{port}",
-            "--admin-listen", f"127.0.0.1:{admin_port}" if admin else "off",
-            "--openai-base-url", flexsim_root + "/openai/v1",
-            "--anthropic-base-url", flexsim_root + "/anthropic/v1",
-            "--gemini-base-url", flexsim_root + "/gemini/v1beta",
-            "--correlation-header", "x-flexsim-correlation-id", "--log-level", "warning",
-            "--ledger", f"sqlite:{ledger_path}" if ledger else "none", *extra]
-    process = start(argv, os.path.join(out, f"{name}.log"), port)
-    return process, f"127.0.0.1:{port}", admin_port
+    admin_ports = []
+
+    def argv(port):
+        admin_ports[:] = [free_port()] if admin else [None]
+        return [os.path.join(bin_dir, "flexd"), "--listen", f"127.0.0.1:{port}",
+                "--admin-listen", f"127.0.0.1:{admin_ports[0]}" if admin else "off",
+                "--openai-base-url", flexsim_root + "/openai/v1",
+                "--anthropic-base-url", flexsim_root + "/anthropic/v1",
+                "--gemini-base-url", flexsim_root + "/gemini/v1beta",
+                "--correlation-header", "x-flexsim-correlation-id", "--log-level", "warning",
+                "--ledger", f"sqlite:{ledger_path}" if ledger else "none", *extra]
+
+    process, port = start(argv, os.path.join(out, f"{name}.log"))
+    return process, f"127.0.0.1:{port}", admin_ports[0]
 
 
 def flexload(bin_dir, out, name, args, background=False):
