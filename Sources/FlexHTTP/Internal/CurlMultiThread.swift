@@ -195,26 +195,17 @@ final class CurlMultiThread: @unchecked Sendable {
             if case .shutdown = command {
                 shared.lifecycle = .shuttingDown
             }
-            return Self.claimWakeup(&shared)
+            if shared.wakeupPending {
+                return false
+            }
+            shared.wakeupPending = true
+            return true
         }
         if wake == true {
-            self.writeEventFD()
+            var one: UInt64 = 1
+            _ = write(self.eventFD, &one, MemoryLayout<UInt64>.size)
         }
         return wake != nil
-    }
-
-    /// Whether this caller must write the eventfd: no wake-up is pending yet.
-    private static func claimWakeup(_ shared: inout Shared) -> Bool {
-        if shared.wakeupPending {
-            return false
-        }
-        shared.wakeupPending = true
-        return true
-    }
-
-    private func writeEventFD() {
-        var one: UInt64 = 1
-        _ = write(self.eventFD, &one, MemoryLayout<UInt64>.size)
     }
 
     /// Makes the timerfd readable at `deadline` (on `MonotonicClock`; a time already past fires at
