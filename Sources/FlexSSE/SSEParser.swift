@@ -24,7 +24,8 @@
 ///   lines starting with `:` are comments, unknown fields are ignored, one space after the colon is
 ///   removed;
 /// - a blank line dispatches the event; a block with no `data:` line dispatches nothing;
-/// - field values are decoded as UTF-8, with invalid sequences replaced by U+FFFD.
+/// - field values are decoded as UTF-8, with invalid sequences replaced by U+FFFD (the data is kept
+///   as bytes too, ``ServerSentEvent/dataBytes``, for readers that parse it as JSON).
 ///
 /// One deliberate difference: at the end of input (``finish()``), a last line without a line end is
 /// interpreted and a pending event is dispatched, where the standard discards it. An upstream whose
@@ -293,9 +294,8 @@ public struct SSEParser: Sendable {
         guard !self.dataBuffer.isEmpty else {
             return nil
         }
-        let data = Self.decode(self.dataBuffer.dropLast())
         let type = self.eventTypeBuffer.isEmpty ? "message" : Self.decode(self.eventTypeBuffer[...])
-        return ServerSentEvent(event: type, data: data, id: self.lastEventID)
+        return ServerSentEvent(event: type, dataBytes: Array(self.dataBuffer.dropLast()), id: self.lastEventID)
     }
 
     private static func parseDigits(_ bytes: ArraySlice<UInt8>) -> Int? {

@@ -5,8 +5,15 @@ public struct ServerSentEvent: Sendable, Hashable {
     /// none (or an empty one).
     public var event: String
 
-    /// The values of the block's `data:` fields joined with `"\n"`.
-    public var data: String
+    /// The values of the block's `data:` fields joined with `"\n"`, as received: what a JSON parser
+    /// reads without a detour through `String`.
+    public var dataBytes: [UInt8]
+
+    /// ``dataBytes`` decoded as UTF-8, with invalid sequences replaced by U+FFFD.
+    public var data: String {
+        get { String(decoding: self.dataBytes, as: UTF8.self) }
+        set { self.dataBytes = Array(newValue.utf8) }
+    }
 
     /// The last event ID when the event was dispatched, or `nil` when it is empty.
     ///
@@ -16,8 +23,25 @@ public struct ServerSentEvent: Sendable, Hashable {
 
     /// Creates an event.
     public init(event: String = "message", data: String, id: String? = nil) {
+        self.init(event: event, dataBytes: Array(data.utf8), id: id)
+    }
+
+    /// Creates an event from its data's bytes.
+    public init(event: String = "message", dataBytes: [UInt8], id: String? = nil) {
         self.event = event
-        self.data = data
+        self.dataBytes = dataBytes
         self.id = id
+    }
+
+    /// Events are equal when their type, ID and decoded data are: the standard's event carries text,
+    /// so two invalid sequences that both decode to U+FFFD are the same data.
+    public static func == (lhs: ServerSentEvent, rhs: ServerSentEvent) -> Bool {
+        lhs.event == rhs.event && lhs.id == rhs.id && (lhs.dataBytes == rhs.dataBytes || lhs.data == rhs.data)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.event)
+        hasher.combine(self.id)
+        hasher.combine(self.data)
     }
 }
