@@ -1,7 +1,12 @@
 // swift-tools-version: 6.1
 //
 // flexd: a flex-first LLM inference router behind a gRPC-style binary protocol.
-// Module layout and dependency direction: README.md, "Architecture".
+// The modules and their dependency arrows: README.md, "Modules". Dependencies point one way:
+// FlexCore (the vocabulary and the service seam) at the bottom; the transports (FlexServer) and the
+// router (FlexRouter) each on top of it, never on each other; the flexd executable wires them.
+//
+// Linux only: FlexHTTP drives libcurl's multi interface with epoll, eventfd and timerfd, which
+// Darwin does not have. Everything else builds wherever SwiftNIO does.
 
 import PackageDescription
 
@@ -15,8 +20,8 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "flexd",
-    platforms: [.macOS(.v15)],
     products: [
+        .library(name: "FlexCore", targets: ["FlexCore"]),
         .library(name: "FlexCodec", targets: ["FlexCodec"]),
         .library(name: "FlexRouter", targets: ["FlexRouter"]),
         .library(name: "FlexServer", targets: ["FlexServer"]),
@@ -76,9 +81,24 @@ let package = Package(
 
         // MARK: Libraries
 
+        // The shared vocabulary (providers, APIs, tiers, tokens, the call's messages, statuses and
+        // the error-code table), the service seam every transport calls and the router implements,
+        // and the one clock and deadline service. No C library and no NIOPosix: the catalog, the
+        // simulator, the ledger and the router build on it without the wire's C libraries.
+        .target(
+            name: "FlexCore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The wire: frames, LZ4, the handshake and the protobuf-c mapping of FlexCore's values.
         .target(
             name: "FlexCodec",
             dependencies: [
+                "FlexCore",
                 "CFlexProto",
                 "CProtobufC",
                 "CLZ4",
@@ -115,11 +135,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The model catalog as data (prices per tier and token class, dated changes, long-context
-        // rules), shared by flexsim and the router. It speaks FlexCodec's vocabulary (Provider, Tier,
-        // TokenUsage) so there is one of each.
+        // rules), shared by flexsim and the router.
         .target(
             name: "FlexCatalog",
-            dependencies: ["FlexCodec"],
+            dependencies: ["FlexCore"],
             exclude: ["Resources"],
             swiftSettings: swiftSettings
         ),
@@ -129,7 +148,7 @@ let package = Package(
             name: "FlexSim",
             dependencies: [
                 "FlexCatalog",
-                "FlexCodec",
+                "FlexCore",
                 "FlexJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -139,10 +158,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The router: start_within, the catalog lookup, the flex race, one folder per provider API,
+        // the savings record. It implements FlexCore's InferenceService.
         .target(
             name: "FlexRouter",
             dependencies: [
-                "FlexCodec",
+                "FlexCore",
                 "FlexCatalog",
                 "FlexJSON",
                 "FlexHTTP",
@@ -153,12 +174,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // The TCP server speaking Proto/PROTOCOL.md, on top of the router.
+        // The TCP server speaking Proto/PROTOCOL.md: a transport over FlexCore's service seam. It
+        // does not know the router; the flexd executable puts one behind it.
         .target(
             name: "FlexServer",
             dependencies: [
+                "FlexCore",
                 "FlexCodec",
-                "FlexRouter",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -191,7 +213,7 @@ let package = Package(
         .target(
             name: "FlexLedger",
             dependencies: [
-                "FlexCodec",
+                "FlexCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -296,6 +318,7 @@ let package = Package(
             dependencies: [
                 "FlexSim", "FlexCatalog", "FlexJSON", "FlexRouter", "FlexServer", "FlexHTTP", "FlexCodec",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/FlexTestSupport",
@@ -341,7 +364,29 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "FlexCoreTests",
+            dependencies: [
+                "FlexCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The TCP transport on its own: real sockets and in-memory services behind the seam; no
+        // test here uses the router or a provider.
+        .testTarget(
             name: "FlexServerTests",
+            dependencies: [
+                "FlexServer", "FlexCodec", "FlexCore", "FlexTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // flexd whole: the server with the router and flexsim behind it (in process and as the real
+        // executables), and FlexClient against it.
+        .testTarget(
+            name: "FlexdTests",
             dependencies: [
                 "FlexServer", "FlexClient", "FlexRouter", "FlexCodec", "FlexCatalog", "FlexSim", "FlexHTTP", "FlexJSON", "FlexTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),

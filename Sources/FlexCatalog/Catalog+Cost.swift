@@ -1,4 +1,4 @@
-public import FlexCodec
+public import FlexCore
 
 extension Catalog {
     /// What `tokens` cost on `tier` of `provider`/`model` on `date`, to the pico-USD.

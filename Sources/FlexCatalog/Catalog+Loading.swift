@@ -1,4 +1,4 @@
-internal import FlexCodec
+internal import FlexCore
 
 public import Foundation
 

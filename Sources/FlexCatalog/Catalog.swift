@@ -1,4 +1,4 @@
-public import FlexCodec
+public import FlexCore
 
 /// The model catalog as data: per provider and model, which tiers exist and what each token class
 /// costs on each tier, with dated price changes and long-context rules.

@@ -1,4 +1,4 @@
-public import FlexCodec
+public import FlexCore
 
 /// What can go wrong loading the catalog or pricing a request with it.
 public enum CatalogError: Error, Sendable, Hashable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-public import FlexCodec
+public import FlexCore
 
 /// One model of one provider: its tiers, prices over time and pricing rules.
 public struct ModelEntry: Sendable, Hashable {

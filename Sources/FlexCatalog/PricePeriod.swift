@@ -1,4 +1,4 @@
-public import FlexCodec
+public import FlexCore
 
 /// The prices of a model's tiers from one date on (until the next period starts).
 public struct PricePeriod: Sendable, Hashable {

@@ -1,4 +1,4 @@
-public import FlexCodec
+public import FlexCore
 
 /// The catalog's section for one provider.
 public struct ProviderCatalog: Sendable, Hashable {

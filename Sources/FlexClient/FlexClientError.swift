@@ -219,7 +219,7 @@ extension FlexClientError {
 
     /// The server broke the protocol; the connection is closed.
     static func protocolViolation(_ error: FlexCodecError) -> FlexClientError {
-        .local(error.statusCode, error.wireErrorCode, "the server violated the protocol: \(error.message)")
+        .local(error.statusCode, error.errorCode.name, "the server violated the protocol: \(error.message)")
     }
 
     /// The server broke a per-stream rule; the call is cancelled, the connection stays.

@@ -2,8 +2,8 @@
 ///
 /// Every way that bytes from a peer can be wrong has its own ``Code``, so callers (and tests) can
 /// tell a frame that is too large from corrupt LZ4 or an unknown enum value. Each error also says
-/// which status and machine-readable error code the peer should be told (``statusCode`` and
-/// ``wireErrorCode``): the server maps codec errors to GOAWAY or TRAILERS in one place with them.
+/// which entry of FlexCore's ``ErrorCode`` table the peer should be told, and with which status
+/// (``errorCode``, ``statusCode``).
 ///
 /// The message never contains payload bytes, so no secret carried in a frame can leak through it.
 public struct FlexCodecError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -112,30 +112,27 @@ public struct FlexCodecError: Error, Hashable, Sendable, CustomStringConvertible
 
     public var description: String { "FlexCodecError.\(self.code): \(self.message)" }
 
-    /// The status a peer should be told when this error ends a call or the connection.
-    public var statusCode: StatusCode {
+    /// The `error_code` sent in GOAWAY or TRAILERS when this error ends the connection or a call.
+    public var errorCode: ErrorCode {
         switch self.code {
-        case .frameTooLarge, .decompressedSizeTooLarge, .messageTooLarge:
-            .resourceExhausted
-        case .unsupportedVersion:
-            .unimplemented
-        case .invalidProtobuf, .unknownEnumValue, .invalidString, .missingField, .invalidLimits:
-            .invalidArgument
-        default:
-            .internal
+        case .frameTooLarge, .messageTooLarge: .frameTooLarge
+        case .decompressedSizeTooLarge, .corruptCompressedPayload, .compressionNotNegotiated: .compressionError
+        case .invalidProtobuf, .unknownEnumValue, .invalidString, .missingField: .invalidMessage
+        case .unsupportedVersion: .unsupportedVersion
+        case .invalidLimits: .invalidLimits
+        default: .protocolError
         }
     }
 
-    /// The machine-readable `error_code` sent in GOAWAY or TRAILERS (PROTOCOL.md, "Errors").
-    public var wireErrorCode: String {
-        switch self.code {
-        case .frameTooLarge, .messageTooLarge: "frame_too_large"
-        case .decompressedSizeTooLarge, .corruptCompressedPayload, .compressionNotNegotiated: "compression_error"
-        case .invalidProtobuf, .unknownEnumValue, .invalidString, .missingField: "invalid_message"
-        case .unsupportedVersion: "unsupported_version"
-        case .invalidLimits: "invalid_limits"
-        default: "protocol_error"
-        }
+    /// The status it is sent with: ``errorCode``'s, except for a declared decompressed size over
+    /// the limit (a decompression bomb), which is RESOURCE_EXHAUSTED like a frame over the limit.
+    public var statusCode: StatusCode {
+        self.code == .decompressedSizeTooLarge ? .resourceExhausted : self.errorCode.status
+    }
+
+    /// The GOAWAY that ends a connection over this error.
+    public func goAway(lastStreamID: StreamID) -> GoAway {
+        GoAway(lastStreamID: lastStreamID, self.errorCode, self.message, status: self.statusCode)
     }
 }
 

@@ -1,13 +1,11 @@
-internal import Atomics
-internal import FlexCodec
+public import FlexCodec
 public import Logging
-internal import NIOConcurrencyHelpers
 public import NIOCore
 internal import NIOPosix
 public import ServiceLifecycle
 
 /// flexd's TCP server: accepts connections speaking Proto/PROTOCOL.md and serves each call with an
-/// ``InferenceService`` (the router).
+/// ``InferenceService`` — any: it knows nothing of the router behind it.
 ///
 /// It is a swift-service-lifecycle `Service`: ``run()`` serves until the service group shuts down
 /// gracefully (SIGTERM/SIGINT in flexd), which starts a drain: no new connections, GOAWAY on every
@@ -16,7 +14,7 @@ public import ServiceLifecycle
 ///
 /// ```swift
 /// let server = FlexServer(configuration: .init(host: "127.0.0.1", port: 7400),
-///                         service: RouterService(router: router), tenants: .open, logger: logger)
+///                         service: router, tenants: .open, logger: logger)
 /// try await ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm], logger: logger).run()
 /// ```
 public final class FlexServer: Service, Sendable {
@@ -68,6 +66,8 @@ public final class FlexServer: Service, Sendable {
     let shared: ServerShared
     let logger: Logger
     private let bound = OneShotSignal<Result<SocketAddress, BindFailure>>()
+    /// Set when a graceful shutdown starts.
+    private let drainRequested = OneShotSignal<Void>()
 
     struct BindFailure: Error {
         var description: String
@@ -75,7 +75,7 @@ public final class FlexServer: Service, Sendable {
 
     /// - Parameters:
     ///   - configuration: Where to listen, limits, timeouts.
-    ///   - service: What answers calls (``RouterService`` in flexd).
+    ///   - service: What answers calls (flexd's router).
     ///   - tenants: The API keys and their tenants, or ``TenantDirectory/open``.
     ///   - recorder: Keeps each call's savings record before its final frame is sent (flexd's
     ///     savings ledger); nil keeps none.
@@ -95,14 +95,14 @@ public final class FlexServer: Service, Sendable {
 
     /// True once the server listens, until a drain starts.
     public var isReady: Bool {
-        self.bound.isSignalled && !self.shared.draining.isSignalled
+        self.bound.isSignalled && !self.drainRequested.isSignalled
     }
 
     /// Starts a graceful drain (also started by the service group's graceful shutdown).
     public func beginGracefulShutdown() {
-        guard !self.shared.draining.isSignalled else { return }
+        guard !self.drainRequested.isSignalled else { return }
         self.logger.info("draining", metadata: ["calls_in_flight": "\(self.shared.callsRunning)"])
-        self.shared.draining.signal(())
+        self.drainRequested.signal(())
     }
 
     public func run() async throws {
@@ -113,7 +113,7 @@ public final class FlexServer: Service, Sendable {
             self.bound.signal(.failure(BindFailure(description: error.description)))
             throw error
         }
-        let serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        let serverChannel: NIOAsyncChannel<ServerConnection, Never>
         do {
             serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 256)
@@ -122,7 +122,7 @@ public final class FlexServer: Service, Sendable {
                 .childChannelOption(.allowRemoteHalfClosure, value: false)
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        try self.connection(on: channel)
                     }
                 }
         } catch {
@@ -138,27 +138,18 @@ public final class FlexServer: Service, Sendable {
 
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
-                // Stops accepting when the drain starts, and stops calls when the grace period ends.
                 group.addTask {
-                    guard await self.shared.draining.wait() != nil else { return }
-                    serverChannel.channel.close(promise: nil)
-                    // Wait for the connections to finish their calls, at most the grace period.
-                    let end = ContinuousClock.now + configuration.drainGracePeriod
-                    while ContinuousClock.now < end, self.shared.connections.load(ordering: .relaxed) > 0 {
-                        try? await Task.sleep(for: .milliseconds(20))
-                    }
-                    self.shared.stopping.signal(())
+                    await self.drainWhenAsked(serverChannel.channel)
                 }
                 try await serverChannel.executeThenClose { inbound in
                     for try await connection in inbound {
-                        // The connection's tasks run on its event loop (EventLoopTaskExecutor).
                         group.addTask(executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)) {
-                            await self.serve(connection)
+                            await connection.run(self.shared)
                         }
                     }
                 }
-                // Accepting has stopped (drain, or cancellation); connections finish on their own.
-                if !self.shared.draining.isSignalled { self.shared.draining.signal(()) }
+                // Accepting has stopped (a drain, or cancellation): connections finish on their own.
+                self.beginGracefulShutdown()
             }
         } onGracefulShutdown: {
             self.beginGracefulShutdown()
@@ -166,30 +157,26 @@ public final class FlexServer: Service, Sendable {
         self.logger.info("stopped")
     }
 
-    private func serve(_ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
-        let count = self.shared.connections.wrappingIncrementThenLoad(ordering: .relaxed)
-        defer {
-            let now = self.shared.connections.wrappingDecrementThenLoad(ordering: .relaxed)
-            self.shared.metrics.connections(now)
-        }
-        self.shared.metrics.connections(count)
-        var logger = self.logger
-        logger[metadataKey: "peer"] = "\(channel.channel.remoteAddress?.description ?? "?")"
-        guard count <= self.shared.configuration.maxConnections else {
-            await Self.refuse(channel, GoAway(lastStreamID: .connection, code: .resourceExhausted,
-                                              message: "the server has \(self.shared.configuration.maxConnections) connections open",
-                                              errorCode: "too_many_connections"))
-            logger.debug("connection refused: too many connections")
-            return
-        }
-        await ServerConnection(channel: channel, shared: self.shared, logger: logger).run()
+    /// A new connection: its handler in the channel's pipeline, its task's end of the calls.
+    private func connection(on channel: any Channel) throws -> ServerConnection {
+        let (calls, callStarts) = AsyncStream.makeStream(of: ServerCall.self)
+        let timers = self.shared.timers(for: channel.eventLoop)
+        let handler = ServerConnectionHandler(shared: self.shared, timers: timers, callStarts: callStarts, logger: self.logger)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        return ServerConnection(channel: channel, calls: calls, timers: timers)
     }
 
-    private static func refuse(_ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, _ goAway: GoAway) async {
-        try? await channel.executeThenClose { _, outbound in
-            var bytes = ByteBuffer()
-            try FrameEncoder().encode(.goAway(goAway), into: &bytes)
-            try await outbound.write(bytes)
+    /// Waits for a graceful shutdown, then drains: stops accepting, sends every connection GOAWAY,
+    /// waits for them to close for the grace period, then stops the calls still running.
+    private func drainWhenAsked(_ listener: any Channel) async {
+        guard await self.drainRequested.wait() != nil else { return }
+        listener.close(promise: nil)
+        let drained = DeadlineSignal(timers: self.shared.timers(for: listener.eventLoop))
+        self.shared.beginDrain(signalling: drained)
+        if await drained.wait(until: .now + self.shared.configuration.drainGracePeriod) {
+            self.logger.info("drain grace period over: stopping the calls still running",
+                             metadata: ["calls_in_flight": "\(self.shared.callsRunning)"])
+            self.shared.stopAllCalls()
         }
     }
 

@@ -1,20 +1,27 @@
 internal import Atomics
-internal import Logging
+internal import FlexCodec
+internal import NIOCore
+internal import Synchronization
 
-/// What every connection of a server shares: configuration, the service, the tenants, metrics,
-/// global counters and the drain/stop signals.
+/// What every connection of a server shares: configuration, the service, the tenants, metrics, the
+/// count of calls in flight, the registry of open connections (which the drain reaches them
+/// through) and each event loop's deadline service.
 final class ServerShared: Sendable {
     let configuration: FlexServer.Configuration
     let service: any InferenceService
     let tenants: TenantDirectory
     let recorder: (any SavingsRecorder)?
     let metrics: ServerMetrics
-    /// Set when a graceful shutdown starts: connections send GOAWAY and take no new calls.
-    let draining = OneShotSignal<Void>()
-    /// Set when the drain's grace period is over: calls still running are stopped.
-    let stopping = OneShotSignal<Void>()
     private let callsInFlight = ManagedAtomic<Int>(0)
-    let connections = ManagedAtomic<Int>(0)
+    private let registry = Mutex(Registry())
+    private let timersByLoop = Mutex<[ObjectIdentifier: DeadlineTimers]>([:])
+
+    private struct Registry {
+        var connections: [ObjectIdentifier: ConnectionHandle] = [:]
+        var draining = false
+        /// Signalled when the last connection closes during a drain.
+        var drained: DeadlineSignal?
+    }
 
     init(configuration: FlexServer.Configuration, service: any InferenceService, tenants: TenantDirectory,
          recorder: (any SavingsRecorder)?, metrics: ServerMetrics) {
@@ -24,6 +31,8 @@ final class ServerShared: Sendable {
         self.recorder = recorder
         self.metrics = metrics
     }
+
+    // MARK: Calls
 
     /// Takes a slot for a call if the server is under its limit of calls in flight.
     func admitCall() -> Bool {
@@ -37,6 +46,7 @@ final class ServerShared: Sendable {
         }
     }
 
+    /// Gives back a call's slot.
     func callEnded() {
         let now = self.callsInFlight.wrappingDecrementThenLoad(ordering: .relaxed)
         self.metrics.callsInFlight(now)
@@ -50,5 +60,63 @@ final class ServerShared: Sendable {
         let value = generator.next() as UInt64
         let hex = String(value, radix: 16)
         return "fx-" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    // MARK: Connections
+
+    /// Counts a new connection in; returns how many are open (this one included) and whether a
+    /// drain has started (the connection then drains at once).
+    func register(_ connection: ConnectionHandle) -> (count: Int, draining: Bool) {
+        let (count, draining) = self.registry.withLock { registry in
+            registry.connections[connection.id] = connection
+            return (registry.connections.count, registry.draining)
+        }
+        self.metrics.connections(count)
+        return (count, draining)
+    }
+
+    /// Counts a closed connection out; the last one to close during a drain ends the drain's wait.
+    func unregister(_ connection: ConnectionHandle) {
+        let (count, drained) = self.registry.withLock { registry -> (Int, DeadlineSignal?) in
+            guard registry.connections.removeValue(forKey: connection.id) != nil else { return (registry.connections.count, nil) }
+            return (registry.connections.count, registry.connections.isEmpty && registry.draining ? registry.drained : nil)
+        }
+        self.metrics.connections(count)
+        drained?.signal()
+    }
+
+    var connectionCount: Int { self.registry.withLock { $0.connections.count } }
+
+    /// Starts a drain: every connection sends GOAWAY and takes no new call; connections that open
+    /// from now on drain at once. `drained` is signalled when the last connection has closed.
+    func beginDrain(signalling drained: DeadlineSignal) {
+        let (connections, empty) = self.registry.withLock { registry in
+            registry.draining = true
+            registry.drained = drained
+            return (Array(registry.connections.values), registry.connections.isEmpty)
+        }
+        for connection in connections { connection.execute { $0.beginDrain() } }
+        if empty { drained.signal() }
+    }
+
+    /// The drain's grace period is over: every call still running is stopped.
+    func stopAllCalls() {
+        let connections = self.registry.withLock { Array($0.connections.values) }
+        for connection in connections { connection.execute { $0.stopAllCalls(WireErrors.stoppedByShutdown) } }
+    }
+
+    var isDraining: Bool { self.registry.withLock { $0.draining } }
+
+    // MARK: Timers
+
+    /// The deadline service whose timer runs on `eventLoop`: a connection's timers fire on its own
+    /// event loop.
+    func timers(for eventLoop: any EventLoop) -> DeadlineTimers {
+        self.timersByLoop.withLock { timers in
+            if let existing = timers[ObjectIdentifier(eventLoop)] { return existing }
+            let created = DeadlineTimers(on: eventLoop)
+            timers[ObjectIdentifier(eventLoop)] = created
+            return created
+        }
     }
 }

@@ -1,5 +1,5 @@
 public import FlexCatalog
-public import FlexCodec
+public import FlexCore
 
 /// Everything that decides how a flexsim instance behaves.
 public struct SimConfiguration: Sendable {

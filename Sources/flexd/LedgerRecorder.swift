@@ -1,4 +1,4 @@
-import FlexCodec
+import FlexCore
 import FlexLedger
 import FlexServer
 import Logging
@@ -17,11 +17,10 @@ struct LedgerRecorder: SavingsRecorder, Service {
     func record(_ call: FinishedCall) async throws {
         let outcome: LedgerOutcome =
             call.status.code == .ok ? .completed : .failed(status: call.status.code, errorCode: call.status.errorCode)
-        let nanoseconds = call.duration.components.seconds * 1_000_000_000 + call.duration.components.attoseconds / 1_000_000_000
         guard let record = LedgerRecord(savings: call.savings, tenant: call.tenant.id, instanceID: self.instanceID, outcome: outcome,
                                         receivedAtMicroseconds: call.receivedAtMicroseconds,
                                         completedAtMicroseconds: call.completedAtMicroseconds,
-                                        totalMicroseconds: UInt64(max(0, nanoseconds / 1000)))
+                                        totalMicroseconds: call.duration.unsignedMicroseconds)
         else {
             throw LedgerError(.invalidRecord, "the savings record lacks a provider, API or requested tier")
         }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import FlexCatalog
-import FlexCodec
+import FlexCore
 import FlexHTTP
 import FlexLedger
 import FlexRouter
@@ -9,6 +9,7 @@ import FlexSim
 import Foundation
 import Logging
 import Metrics
+import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
@@ -196,9 +197,11 @@ struct ServeCommand: AsyncParsableCommand {
                 correlationHeader: settings.correlationHeader
             )
             routerConfiguration.retryPolicy = RaceStateMachine.RetryPolicy(maxFlexAttempts: settings.flexAttempts)
-            let router = Router(configuration: routerConfiguration, httpClient: http)
-            let server = FlexServer(configuration: settings.server, service: RouterService(router: router), tenants: tenants,
-                                    recorder: recorder, logger: logger)
+            let router = Router(configuration: routerConfiguration, httpClient: http,
+                                timers: DeadlineTimers(on: MultiThreadedEventLoopGroup.singleton.next()))
+            // The executable is where the router goes behind the server: the server knows only the
+            // service seam.
+            let server = FlexServer(configuration: settings.server, service: router, tenants: tenants, recorder: recorder, logger: logger)
             services.append(server)
             if let admin = settings.admin {
                 services.append(AdminServer(host: admin.host, port: admin.port, registry: registry, server: server, logger: logger))

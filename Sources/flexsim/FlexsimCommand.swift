@@ -1,6 +1,6 @@
 import ArgumentParser
 import FlexCatalog
-import FlexCodec
+import FlexCore
 import FlexSim
 import Foundation
 import NIOCore

@@ -159,7 +159,7 @@ struct FrameDecoderBadInputTests {
         let error = try decodeError(header(length: 2_000_000, type: FrameType.message.rawValue, stream: 1), opened: [1])
         #expect(error.code == .frameTooLarge)
         #expect(error.statusCode == .resourceExhausted)
-        #expect(error.wireErrorCode == "frame_too_large")
+        #expect(error.errorCode.name == "frame_too_large")
         let huge = try decodeError(header(length: .max, type: FrameType.hello.rawValue, stream: 0))
         #expect(huge.code == .frameTooLarge)
     }
@@ -173,7 +173,7 @@ struct FrameDecoderBadInputTests {
                            flags: FrameFlags.compressed.rawValue, stream: 1) + Array(payload.readableBytesView)
         let error = try decodeError(frame, opened: [1], compression: .lz4)
         #expect(error.code == .decompressedSizeTooLarge)
-        #expect(error.wireErrorCode == "compression_error")
+        #expect(error.errorCode.name == "compression_error")
         // Zero declared size is not allowed either.
         var zero = ByteBuffer()
         zero.writeInteger(UInt32(0))
@@ -216,7 +216,7 @@ struct FrameDecoderBadInputTests {
         let frame = header(length: 3, type: FrameType.goAway.rawValue, stream: 0) + [0x1A, 0x05, 0x61]
         let error = try decodeError(frame)
         #expect(error.code == .invalidProtobuf)
-        #expect(error.wireErrorCode == "invalid_message")
+        #expect(error.errorCode.name == "invalid_message")
         // A broken HELLO as the very first frame, too.
         var decoder = FrameDecoder(role: .server)
         var buffer = ByteBuffer(bytes: ConnectionPreface.bytes + header(length: 3, type: FrameType.hello.rawValue, stream: 0) + [0x0A, 0x05, 0x61])

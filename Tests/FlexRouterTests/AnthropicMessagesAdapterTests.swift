@@ -62,9 +62,6 @@ struct AnthropicMessagesAdapterTests {
         let (unary, unaryBody) = try request(["stream": true, "max_tokens": 64, "messages": []], stream: false)
         #expect(!unary.stream && unaryBody["stream"] == false)
         #expect(try request(stream: false).1["stream"] == nil)
-        #expect(adapter.callerWantsStream(["stream": true]))
-        #expect(!adapter.callerWantsStream(["stream": false]))
-        #expect(!adapter.callerWantsStream([:]))
     }
 
     // MARK: Real flexsim streams

@@ -67,7 +67,6 @@ struct GeminiGenerateContentAdapterTests {
         #expect(headers["x-goog-api-key"] == "AIzaSecret")
         #expect(headers["accept"] == "text/event-stream")
         #expect(!String(buffer: request.body).contains("AIzaSecret") && !request.path.contains("AIza"))
-        #expect(!adapter.callerWantsStream(["stream": true]))
     }
 
     // MARK: Real flexsim streams

@@ -45,7 +45,6 @@ struct GeminiInteractionsAdapterTests {
         #expect(headers["api-revision"] == "2026-05-20")
         #expect(headers["accept"] == "text/event-stream")
         #expect(!String(buffer: streamed.body).contains("AIzaSecret"))
-        #expect(adapter.callerWantsStream(["stream": true]) && !adapter.callerWantsStream([:]))
     }
 
     // MARK: Real flexsim streams

@@ -50,13 +50,6 @@ struct OpenAIResponsesAdapterTests {
         #expect(plain["model"] == "gpt-5.4-mini")
     }
 
-    @Test func callerWantsStreamReadsTheBody() {
-        #expect(adapter.callerWantsStream(["stream": true]))
-        #expect(!adapter.callerWantsStream(["stream": false]))
-        #expect(!adapter.callerWantsStream(["stream": "true"]))
-        #expect(!adapter.callerWantsStream([:]))
-    }
-
     @Test func modelMismatchIsRefused() {
         #expect(throws: RouterError.self) {
             try adapter.makeRequest(body: ["model": "gpt-5", "input": "hi"], model: "gpt-5.4-mini", tier: .flex, stream: true, key: "sk-x")

@@ -7,8 +7,8 @@ import Testing
 @Suite("RaceStateMachine")
 struct RaceStateMachineTests {
     let t0 = ContinuousClock.now
-    let upstream500 = RouterError(.unavailable, "upstream_error", "500")
-    let badRequest = RouterError(.invalidArgument, "upstream_invalid_request", "400")
+    let upstream500 = RouterError(.upstreamUnavailable, "500")
+    let badRequest = RouterError(.upstreamInvalidRequest, "400")
 
     func machine(_ policy: RaceStateMachine.RetryPolicy = .none) -> RaceStateMachine {
         RaceStateMachine(policy: policy, jitter: { 1.0 })
@@ -25,7 +25,7 @@ struct RaceStateMachineTests {
         #expect(race.commitment == nil)
         #expect(race.flexStarted() == commitment(.flex, flexAttempts: 1))
         #expect(race.flexBudgetEnds == nil)
-        #expect(race.budgetExpired() == [], "a late timer changes nothing once committed")
+        #expect(race.budgetExpired() == nil, "a late timer changes nothing once committed")
         #expect(race.committedEnded(terminal: true) == .finish)
         #expect(race.isDone)
     }
@@ -33,7 +33,7 @@ struct RaceStateMachineTests {
     @Test func flexTooSlowIsCancelledAndStandardRuns() {
         var race = machine()
         _ = race.start(.flexRace(budget: .seconds(5)), now: t0)
-        #expect(race.budgetExpired() == [.cancelFlex, .startAttempt(tier: .standard)])
+        #expect(race.budgetExpired() == .startAttempt(tier: .standard), "the budget's timer has cancelled the transfer")
         #expect(race.commitment == nil, "nothing may be forwarded before standard starts")
         #expect(race.attemptStarted() == commitment(.standard, fellBack: true, .flexStartTimeout, flexAttempts: 1))
         #expect(race.committedEnded(terminal: true) == .finish)
@@ -76,7 +76,7 @@ struct RaceStateMachineTests {
         var race = machine(policy)
         _ = race.start(.flexRace(budget: .seconds(1)), now: t0)
         #expect(race.flexFailed(.capacity, now: t0 + .milliseconds(850)) == .scheduleFlexRetry(delay: .milliseconds(100)))
-        #expect(race.budgetExpired() == [.startAttempt(tier: .standard)], "no flex in flight to cancel")
+        #expect(race.budgetExpired() == .startAttempt(tier: .standard), "no flex in flight")
         #expect(race.attemptStarted() == commitment(.standard, fellBack: true, .flexCapacity, flexAttempts: 1))
     }
 
@@ -133,11 +133,11 @@ struct RaceStateMachineTests {
     }
 
     @Test func abortStopsAtAnyPoint() {
-        let cancelled = RouterError(.cancelled, "cancelled", "cancelled by the client")
+        let cancelled = RouterError(.cancelled, "cancelled by the client")
         var race = machine()
         _ = race.start(.flexRace(budget: .seconds(30)), now: t0)
         #expect(race.abort(cancelled) == .fail(cancelled))
         #expect(race.isDone)
-        #expect(race.budgetExpired() == [])
+        #expect(race.budgetExpired() == nil)
     }
 }

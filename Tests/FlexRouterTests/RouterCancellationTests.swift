@@ -28,11 +28,11 @@ struct RouterCancellationTests {
             try await Self.waitForActiveRequests(sim, 1)
             call.cancel()
             let result = await call.result
-            guard case .failure(let failure as RouterFailure) = result else {
-                Issue.record("expected a RouterFailure, got \(result)")
+            guard case .failure(let failure as CallFailure) = result else {
+                Issue.record("expected a CallFailure, got \(result)")
                 return
             }
-            #expect(failure.error.status.code == .cancelled)
+            #expect(failure.status.code == .cancelled)
             #expect(failure.savings == nil)
             let rows = try await R.ledger(sim, id, count: 1)
             #expect(rows.first?["outcome"]?.string == "cancelled_before_start")
@@ -58,11 +58,11 @@ struct RouterCancellationTests {
             }
             call.cancel()
             let result = await call.result
-            guard case .failure(let failure as RouterFailure) = result else {
-                Issue.record("expected a RouterFailure, got \(result)")
+            guard case .failure(let failure as CallFailure) = result else {
+                Issue.record("expected a CallFailure, got \(result)")
                 return
             }
-            #expect(failure.error.status.code == .cancelled)
+            #expect(failure.status.code == .cancelled)
             #expect(failure.savings?.tierServed == .standard)
             let rows = try await R.ledger(sim, id, count: 1)
             #expect(rows.first?["outcome"]?.string == "cancelled_after_start")

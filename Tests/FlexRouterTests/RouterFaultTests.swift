@@ -69,12 +69,12 @@ struct RouterFaultTests {
             (.generateContent, "status=503", .unavailable, "upstream_unavailable"),
         ] {
             try await R.withRouter(profile: Self.profile(fault)) { router, _ in
-                let error = try await #require(throws: RouterFailure.self) {
+                let error = try await #require(throws: CallFailure.self) {
                     try await R.call(router, R.request(api, startWithin: "default", id: "std-\(fault)"), stream: false)
                 }
-                #expect(error.error.status.code == status, "\(api) \(fault)")
-                #expect(error.error.errorCode == code, "\(api) \(fault)")
-                #expect(error.error.status.upstream?.httpStatus == UInt32(fault.dropFirst("status=".count)))
+                #expect(error.status.code == status, "\(api) \(fault)")
+                #expect(error.status.errorCode == code, "\(api) \(fault)")
+                #expect(error.status.upstream?.httpStatus == UInt32(fault.dropFirst("status=".count)))
                 #expect(error.savings == nil, "nothing was billed")
             }
         }
@@ -82,11 +82,11 @@ struct RouterFaultTests {
 
     @Test func aSilentProviderHitsTheResponseHeadTimeout() async throws {
         try await R.withRouter(profile: Self.profile("stall_before_headers=30s"), responseHeadTimeout: .seconds(1)) { router, _ in
-            let error = try await #require(throws: RouterFailure.self) {
+            let error = try await #require(throws: CallFailure.self) {
                 try await R.call(router, R.request(.responses, startWithin: "default", id: "silent"), stream: false)
             }
-            #expect(error.error.errorCode == "upstream_timeout")
-            #expect(error.error.status.code == .unavailable)
+            #expect(error.status.errorCode == "upstream_timeout")
+            #expect(error.status.code == .unavailable)
         }
     }
 
@@ -103,9 +103,9 @@ struct RouterFaultTests {
                 _ = try await R.call(router, R.request(api, startWithin: api.provider == .anthropic ? "default" : "00h-00m-30s", id: id),
                                      stream: stream)
                 Issue.record("a cut stream ended cleanly")
-            } catch let failure as RouterFailure {
-                #expect(failure.error.status.code == .dataLoss)
-                #expect(failure.error.errorCode == "upstream_stream_truncated")
+            } catch let failure as CallFailure {
+                #expect(failure.status.code == .dataLoss)
+                #expect(failure.status.errorCode == "upstream_stream_truncated")
                 let record = try #require(failure.savings)
                 #expect(record.tierServed != nil)
                 let rows = try await R.ledger(sim, id, count: 1)
@@ -117,20 +117,20 @@ struct RouterFaultTests {
 
     @Test func aTruncatedUnstreamedBodyIsAnError() async throws {
         try await R.withRouter(profile: Self.profile("truncated_json")) { router, _ in
-            let failure = try await #require(throws: RouterFailure.self) {
+            let failure = try await #require(throws: CallFailure.self) {
                 try await R.call(router, R.request(.messages, startWithin: "default", id: "truncated"), stream: false)
             }
-            #expect(failure.error.errorCode == "upstream_malformed_response")
+            #expect(failure.status.errorCode == "upstream_malformed_response")
         }
     }
 
     @Test(arguments: R.allAPIs)
     func aMalformedEventAfterTheStartFailsTheCall(_ api: Api) async throws {
         try await R.withRouter(profile: Self.profile("malformed_sse")) { router, _ in
-            let failure = try await #require(throws: RouterFailure.self) {
+            let failure = try await #require(throws: CallFailure.self) {
                 try await R.call(router, R.request(api, startWithin: "default", id: "malformed-\(api.name)"), stream: true)
             }
-            #expect(failure.error.errorCode == "upstream_malformed_event")
+            #expect(failure.status.errorCode == "upstream_malformed_event")
             #expect(failure.savings != nil)
         }
     }

@@ -6,6 +6,7 @@ import FlexSim
 import Logging
 import NIOCore
 import FlexTestSupport
+import NIOPosix
 import Testing
 
 @testable import FlexRouter
@@ -20,6 +21,9 @@ struct RouterRaceTests {
     /// The APIs whose provider sells flex (OpenAI, Gemini).
     static let flexAPIs: [Api] = [.chatCompletions, .responses, .generateContent, .interactions]
     static let allAPIs: [Api] = Api.allCases
+
+    /// The deadline service the tests' routers run their flex budgets on.
+    static let timers = DeadlineTimers(on: MultiThreadedEventLoopGroup.singleton.next())
 
     /// A router on a fresh flexsim with `profile`.
     static func withRouter<T: Sendable>(
@@ -38,7 +42,7 @@ struct RouterRaceTests {
                     today: { RouterRaceTests.today },
                     correlationHeader: "x-flexsim-correlation-id"
                 )
-                return try await body(Router(configuration: configuration, httpClient: http), sim)
+                return try await body(Router(configuration: configuration, httpClient: http, timers: Self.timers), sim)
             }
         }
     }
@@ -266,8 +270,8 @@ struct RouterRaceTests {
                 do {
                     _ = try await router.complete(request, logger: Logger(label: "test"))
                     Issue.record("\(code): the call succeeded")
-                } catch let failure as RouterFailure {
-                    #expect(failure.error.errorCode == code)
+                } catch let failure as CallFailure {
+                    #expect(failure.status.errorCode == code)
                     #expect(failure.savings == nil)
                 } catch {
                     Issue.record("\(code): unexpected \(error)")
@@ -275,8 +279,8 @@ struct RouterRaceTests {
             }
             var keyless = Self.request(.chatCompletions, startWithin: "default", id: "e")
             keyless.providerKey = ""
-            let error = try await #require(throws: RouterFailure.self) { try await router.complete(keyless, logger: Logger(label: "test")) }
-            #expect(error.error.errorCode == "no_provider_key")
+            let error = try await #require(throws: CallFailure.self) { try await router.complete(keyless, logger: Logger(label: "test")) }
+            #expect(error.status.errorCode == "no_provider_key")
         }
     }
 }

@@ -178,44 +178,29 @@ struct ServerConnectionStateMachineTests {
     @Test func failSendsOneGoAwayWithTheHighestStream() {
         var machine = self.active()
         _ = machine.receive(.requestHeaders(7, Self.complete))
-        #expect(machine.fail(code: .internal, errorCode: "flow_control_error", message: "m")
+        #expect(machine.fail(ConnectionError(.flowControlError, "m"))
             == .close(GoAway(lastStreamID: 7, code: .internal, message: "m", errorCode: "flow_control_error")))
-        #expect(machine.fail(code: .internal, errorCode: "again", message: "m") == .none)
+        #expect(machine.fail(ConnectionError(.protocolError, "again")) == .none)
         #expect(machine.receive(.ping(1, ack: false)) == .none)
     }
 }
 
-@Suite("FlowControlWindow")
-struct FlowControlWindowTests {
-    @Test func sendsWhilePositiveThenWaitsForCredit() async throws {
-        let window = FlowControlWindow(initial: 100)
-        try await window.reserve(150)  // allowed: the window was positive
-        #expect(window.current == -50)
-        let waiting = Task { try await window.reserve(10) }
-        try await Task.sleep(for: .milliseconds(20))
+@Suite("SendWindow")
+struct SendWindowTests {
+    @Test func sendsWhilePositiveThenWaitsForCredit() throws {
+        var window = SendWindow(initial: 100)
+        #expect(window.isOpen)
+        window.take(150)  // allowed: the window was positive
+        #expect(window.available == -50 && !window.isOpen)
         try window.credit(40)  // -10: still not positive
-        try window.credit(20)  // 10: the waiter takes its 10
-        try await waiting.value
-        #expect(window.current == 0)
+        #expect(!window.isOpen)
+        try window.credit(20)
+        #expect(window.isOpen && window.available == 10)
     }
 
-    @Test func tryReserveTakesOnlyFromAPositiveWindow() throws {
-        let window = FlowControlWindow(initial: 100)
-        #expect(try window.tryReserve(150))  // allowed: the window was positive
-        #expect(window.current == -50)
-        #expect(try !window.tryReserve(1))  // not positive: nothing taken, the caller must wait
-        #expect(window.current == -50)
-        window.close(CancellationError())
-        #expect(throws: CancellationError.self) { try window.tryReserve(1) }
-    }
-
-    @Test func overflowAndCloseAreErrors() async throws {
-        let window = FlowControlWindow(initial: Int(Int32.max) - 5)
-        #expect(throws: FlowControlWindow.Overflow.self) { try window.credit(10) }
-        let closed = FlowControlWindow(initial: 0)
-        let waiting = Task { try await closed.reserve(1) }
-        closed.close(CancellationError())
-        await #expect(throws: CancellationError.self) { try await waiting.value }
-        await #expect(throws: CancellationError.self) { try await closed.reserve(1) }
+    @Test func creditPastTheMaximumIsAnOverflow() {
+        var window = SendWindow(initial: Int(Int32.max) - 5)
+        #expect(throws: SendWindow.Overflow.self) { try window.credit(10) }
+        #expect(window.available == Int(Int32.max) - 5, "an overflowing credit changes nothing")
     }
 }

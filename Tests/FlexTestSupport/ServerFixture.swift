@@ -6,6 +6,7 @@ public import FlexServer
 public import FlexSim
 public import Logging
 import NIOCore
+import NIOPosix
 
 /// A FlexServer on a free loopback port, routing to an in-process flexsim (or serving any
 /// `InferenceService`), drained and stopped when the test body returns.
@@ -34,9 +35,10 @@ public struct ServerFixture {
                         today: { CalendarDate("2026-11-26")! },
                         correlationHeader: "x-flexsim-correlation-id"
                     ),
-                    httpClient: http
+                    httpClient: http,
+                    timers: DeadlineTimers(on: MultiThreadedEventLoopGroup.singleton.next())
                 )
-                let service = makeService?(router) ?? RouterService(router: router)
+                let service = makeService?(router) ?? router
                 let server = FlexServer(configuration: settings, service: service, tenants: tenants, logger: logger)
                 let running = Task { try await server.run() }
                 do {

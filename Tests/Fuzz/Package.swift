@@ -17,7 +17,6 @@ let rootPackage = root.lastPathComponent.lowercased()
 
 let package = Package(
     name: "flexd-fuzz",
-    platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: "../.."),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

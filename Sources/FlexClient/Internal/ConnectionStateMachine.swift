@@ -277,7 +277,7 @@ struct ConnectionStateMachine {
     mutating func protocolViolation(_ error: FlexCodecError) -> [Action] {
         let failure = FlexClientError.protocolViolation(error)
         let goAway = FlexFrame.goAway(
-            GoAway(lastStreamID: .connection, code: error.statusCode, message: error.message, errorCode: error.wireErrorCode)
+            error.goAway(lastStreamID: .connection)
         )
         switch self.state {
         case .connecting(let waiting), .handshaking(let waiting):
@@ -737,7 +737,7 @@ struct ConnectionStateMachine {
         open.streamOfCall[stream.call] = nil
         var actions: [Action] = [
             .write(.cancel(id, Cancel(code: .cancelled, reason: "invalid message from the server"))),
-            .fail(stream.call, .streamViolation(error.wireErrorCode, error.message), discardBuffered: true),
+            .fail(stream.call, .streamViolation(error.errorCode.name, error.message), discardBuffered: true),
         ]
         self.finishIfIdle(&open, into: &actions)
         return actions

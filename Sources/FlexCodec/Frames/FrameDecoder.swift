@@ -14,7 +14,7 @@ public import NIOCore
 /// - control-frame payloads (protobuf, enum values, UTF-8, fixed sizes).
 ///
 /// Any error is a connection error: the caller should send GOAWAY with the error's
-/// ``FlexCodecError/statusCode`` and ``FlexCodecError/wireErrorCode``, then close.
+/// ``FlexCodecError/errorCode`` and ``FlexCodecError/statusCode`` (``FlexCodecError/goAway(lastStreamID:)``), then close.
 ///
 /// It is a `NIOSingleStepByteToMessageDecoder`, so it runs in a channel pipeline
 /// (`ByteToMessageHandler`), over a plain buffer (`NIOSingleStepByteToMessageProcessor`), or over an

@@ -1,4 +1,4 @@
-public import FlexCodec
+public import FlexCore
 
 /// How a recorded call ended.
 public enum LedgerOutcome: Sendable, Hashable {

@@ -1,4 +1,4 @@
-internal import FlexCodec
+internal import FlexCore
 
 /// The columns of a ledger row, in the order ``LedgerRecord/columnValues`` writes them and
 /// ``LedgerRecord/init(columnValues:)`` reads them. Both stores build their SQL from this list.

@@ -1,4 +1,4 @@
-public import FlexCodec
+public import FlexCore
 
 extension LedgerRecord {
     /// The ledger record of a call from the router's savings record and what only the server knows.

@@ -1,4 +1,4 @@
-internal import FlexCodec
+internal import FlexCore
 
 extension LedgerRecord {
     /// The longest tenant, request id, instance id or model the ledger stores, in UTF-8 bytes.

@@ -1,4 +1,4 @@
-public import FlexCodec
+public import FlexCore
 
 /// One billed call in the savings ledger: who asked, what was served, what it cost against the
 /// standard tier, what flexd saved and the fee it earned.

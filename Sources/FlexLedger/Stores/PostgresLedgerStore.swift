@@ -1,3 +1,4 @@
+internal import FlexCore
 public import Logging
 internal import NIOSSL
 internal import PostgresNIO
@@ -104,7 +105,7 @@ public final class PostgresLedgerStore: LedgerStore {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
                 try await connection.query(
-                    "INSERT INTO ledger_schema_migrations (version, name, applied_at_us) VALUES (\(Int32(migration.version)), \(migration.name), \(LedgerClock.microsecondsSinceEpoch()))",
+                    "INSERT INTO ledger_schema_migrations (version, name, applied_at_us) VALUES (\(Int32(migration.version)), \(migration.name), \(WallClock.microsecondsSinceEpoch()))",
                     logger: logger)
             }
         }
@@ -140,7 +141,7 @@ public final class PostgresLedgerStore: LedgerStore {
 
     private static func write(_ records: [LedgerRecord], on connection: PostgresConnection, logger: Logger) async throws -> [AppendOutcome] {
         try await connection.query("SET LOCAL synchronous_commit TO on", logger: logger)
-        let now = LedgerClock.microsecondsSinceEpoch()
+        let now = WallClock.microsecondsSinceEpoch()
         // The first record of each key is inserted, in key order (a fixed lock order across instances).
         var firstIndex: [Key: Int] = [:]
         for (index, record) in records.enumerated() where firstIndex[Key(tenant: record.tenant, requestID: record.requestID)] == nil {
@@ -305,6 +306,9 @@ public final class PostgresLedgerStore: LedgerStore {
         }
     }
 
+    /// The deadlines of opening a store, on the PostgreSQL client's event loops.
+    private static let timers = DeadlineTimers(on: PostgresClient.defaultEventLoopGroup.next())
+
     /// Runs `body`, failing with `what` when it has not finished after `timeout`.
     private func withDeadline(_ timeout: Duration, _ what: String, _ body: @escaping @Sendable () async throws(LedgerError) -> Void)
         async throws(LedgerError)
@@ -315,7 +319,7 @@ public final class PostgresLedgerStore: LedgerStore {
                 return .success(())
             }
             group.addTask {
-                try? await Task.sleep(for: timeout)
+                await Self.timers.sleep(until: .now + timeout)
                 return Task.isCancelled ? nil : .failure(LedgerError(.unavailable, "\(what) within \(timeout)"))
             }
             var first: Result<Void, LedgerError>?

@@ -1,3 +1,4 @@
+internal import FlexCore
 internal import Foundation
 internal import GRDB
 
@@ -84,7 +85,7 @@ public final class SQLiteLedgerStore: LedgerStore {
                 for migration in try LedgerSchema.pending(applied: applied, known: migrations) {
                     for statement in migration.sqlite { try db.execute(sql: statement) }
                     try db.execute(sql: "INSERT INTO ledger_schema_migrations (version, name, applied_at_us) VALUES (?, ?, ?)",
-                                   arguments: [migration.version, migration.name, LedgerClock.microsecondsSinceEpoch()])
+                                   arguments: [migration.version, migration.name, WallClock.microsecondsSinceEpoch()])
                 }
                 return .commit
             }
@@ -98,7 +99,7 @@ public final class SQLiteLedgerStore: LedgerStore {
             var outcomes: [AppendOutcome] = []
             outcomes.reserveCapacity(records.count)
             try db.inTransaction(.immediate) {
-                let now = LedgerClock.microsecondsSinceEpoch()
+                let now = WallClock.microsecondsSinceEpoch()
                 let insert = try db.cachedStatement(sql: SQLiteLedgerStore.insertRecordSQL)
                 for record in records {
                     try insert.execute(arguments: StatementArguments(record.columnValues.map(\.databaseValue) + [now.databaseValue]))

@@ -1,4 +1,4 @@
-internal import FlexCodec
+internal import FlexCore
 
 /// Deterministic made-up ledger records for the benchmark and the tests: record `index` is the
 /// same every time, so a writer that restarts and writes it again gets ``AppendOutcome/duplicate``.

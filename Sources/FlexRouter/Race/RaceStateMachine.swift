@@ -1,10 +1,11 @@
-public import FlexCodec
+public import FlexCore
 
 /// The flex→standard deadline race for one call, as a pure state machine.
 ///
-/// The driver (``Router``) feeds it what happened (an attempt started, was refused, failed; the
-/// budget ran out; the committed stream ended) and executes the ``Action``s it returns. It does no
-/// I/O and reads no clock: times are passed in, so every transition is unit-tested.
+/// The driver (``Router``'s `run`, the one place that switches on its actions) feeds it what
+/// happened (an attempt started, was refused, failed; the budget ran out; the committed stream
+/// ended) and performs the ``Action`` it returns: every action is one the driver can perform. It
+/// does no I/O and reads no clock: times are passed in, so every transition is unit-tested.
 ///
 /// ```
 ///                      start(.flexRace)                      start(.single)
@@ -13,7 +14,7 @@ public import FlexCodec
 ///   retryTimerFired --> [flexAttempt] --flexStarted--> [committed(flex)]
 ///        ^                |   |   |                               ^
 ///        |   capacity,    |   |   +--budgetExpired / flex failed--+--> [standardAttempt] --started--> [committed(standard)]
-///        +--[flexBackoff]<+   |       (cancel flex, start standard)          |
+///        +--[flexBackoff]<+   |       (flex cancelled, start standard)       |
 ///             budget left     +--caller's error (4xx)--> [failed]            +--failed--> [failed] (or retry the
 ///                                                                                connection failure once)
 ///   [committed] --ended with terminal event--> [finished]
@@ -23,8 +24,9 @@ public import FlexCodec
 /// Rules it enforces:
 /// - nothing is forwarded before ``Action/commit(_:)``; events of an abandoned attempt never reach
 ///   the caller;
-/// - a flex attempt is abandoned (and its transfer cancelled) when the budget runs out before it
-///   started, or at once on a capacity refusal (unless a retry fits in the budget left);
+/// - a flex attempt is abandoned when the budget runs out before it started (the budget's timer has
+///   cancelled its transfer by then), or at once on a capacity refusal (unless a retry fits in the
+///   budget left);
 /// - a refused flex attempt is not billed, so retrying it cannot double-bill; no attempt is ever
 ///   retried after it started;
 /// - a committed stream that ends without the provider's terminal event is an error.
@@ -50,20 +52,21 @@ public struct RaceStateMachine: Sendable {
     }
 
     public enum Action: Hashable, Sendable {
-        /// Send the flex attempt number `attempt` (1-based), streaming upstream.
+        /// Send the flex attempt number `attempt` (1-based), streaming upstream, with a timer that
+        /// cancels its transfer when the budget (``flexBudgetEnds``) runs out.
         case startFlex(attempt: Int)
         /// Wait `delay`, then call ``retryTimerFired(now:)``.
         case scheduleFlexRetry(delay: Duration)
-        /// Cancel the flex attempt in flight (its transfer must stop).
-        case cancelFlex
         /// Send the call on `tier` (standard after a fallback, or the single planned tier).
         case startAttempt(tier: Tier)
-        /// Forward this attempt's output to the caller from now on.
+        /// Forward this attempt's output to the caller from now on, to its end; then call
+        /// ``committedEnded(terminal:)`` or ``committedFailed(_:)``.
         case commit(Commitment)
-        /// The call succeeded.
+        /// The call succeeded: price it and answer.
         case finish
-        /// The call failed with this error (after cancelling whatever is in flight).
-        case fail(RouterError)
+        /// The call failed with this error. Indirect: the driver's async frame holds an action for as
+        /// long as the call waits, and an error is as large as its status.
+        indirect case fail(RouterError)
     }
 
     public struct RetryPolicy: Hashable, Sendable {
@@ -189,17 +192,17 @@ public struct RaceStateMachine: Sendable {
         return .startFlex(attempt: flex.attempt)
     }
 
-    /// The flex budget ran out. Returns the actions to take, in order.
-    public mutating func budgetExpired() -> [Action] {
+    /// The flex budget ran out; its timer has already cancelled the flex attempt's transfer. Nil
+    /// when the race is already decided (a late timer): nothing to do.
+    public mutating func budgetExpired() -> Action? {
         switch self.state {
         case .flexAttempt(let flex):
-            return [.cancelFlex, self.fallBack(.flexStartTimeout, flexAttempts: flex.attempt)]
+            return self.fallBack(.flexStartTimeout, flexAttempts: flex.attempt)
         case .flexBackoff(let flex):
             // Waiting to retry after a refusal: the refusal is why flex did not serve the call.
-            return [self.fallBack(.flexCapacity, flexAttempts: flex.attempt)]
+            return self.fallBack(.flexCapacity, flexAttempts: flex.attempt)
         default:
-            // The race is already decided (a late timer): nothing to do.
-            return []
+            return nil
         }
     }
 
@@ -230,7 +233,7 @@ public struct RaceStateMachine: Sendable {
         case .capacity:
             // Only flex refuses for capacity; on another tier it is the provider's overload.
             self.state = .failed
-            return .fail(RouterError(.unavailable, "upstream_overloaded", "the provider has no capacity for this call right now; retry later"))
+            return .fail(RouterError(.upstreamOverloaded, "the provider has no capacity for this call right now; retry later"))
         }
     }
 
@@ -242,8 +245,7 @@ public struct RaceStateMachine: Sendable {
             return .finish
         }
         self.state = .failed
-        return .fail(RouterError(.dataLoss, "upstream_stream_truncated",
-                                 "the provider's answer ended before its final event; the output is incomplete"))
+        return .fail(RouterError(.upstreamStreamTruncated, "the provider's answer ended before its final event; the output is incomplete"))
     }
 
     /// The committed attempt failed (cut connection, idle timeout, provider error event).
@@ -293,6 +295,6 @@ public struct RaceStateMachine: Sendable {
     private mutating func unexpected(_ event: String) -> Action {
         assertionFailure("RaceStateMachine: \(event) in state \(self.state)")
         self.state = .failed
-        return .fail(RouterError(.internal, "internal_error", "the router reached an impossible state (\(event)); this is a bug"))
+        return .fail(RouterError(.internalError, "the router reached an impossible state (\(event)); this is a bug"))
     }
 }

@@ -1,4 +1,4 @@
-internal import FlexCodec
+internal import FlexCore
 internal import FlexHTTP
 internal import FlexJSON
 internal import FlexSSE
@@ -50,7 +50,7 @@ struct EventIterator: @unchecked Sendable {
     /// at the end of the body.
     mutating func next() async throws -> NativeEvent? {
         guard let event = try await self.base.next() else { return nil }
-        return NativeEvent(event: event.event == "message" ? "" : event.event, data: ByteBuffer(string: event.data))
+        return NativeEvent(event: event.event == "message" ? "" : event.event, data: ByteBuffer(bytes: event.dataBytes))
     }
 }
 
@@ -215,7 +215,7 @@ extension Router {
     /// every tier would refuse it.
     @inline(never)
     private static func invalidRequest(_ error: any Error) -> AttemptOutcome {
-        .failed(.fatal(error as? RouterError ?? RouterError(.internal, "internal_error", "the upstream request could not be built")))
+        .failed(.fatal(error as? RouterError ?? RouterError(.internalError, "the upstream request could not be built")))
     }
 
     /// A non-2xx answer: the provider refused the attempt.
@@ -273,8 +273,17 @@ extension Router {
     @inline(never)
     private static func endedBeforeStart(_ provider: Provider) -> AttemptOutcome {
         .failed(.retryable(
-            RouterError(.unavailable, "upstream_stream_truncated", "\(provider.name)'s stream ended before the answer started"),
+            RouterError(.upstreamStreamTruncated, "\(provider.name)'s stream ended before the answer started", status: .unavailable),
             beforeAnyByte: false))
+    }
+
+    /// The error a failure before the start stands for.
+    @inline(never)
+    static func error(of failure: RaceStateMachine.AttemptFailure) -> RouterError {
+        switch failure {
+        case .capacity: RouterError(.upstreamOverloaded, "the provider has no capacity for this call right now; retry later")
+        case .retryable(let error, _), .fatal(let error): error
+        }
     }
 
     /// The response's header fields, as the adapters take them.
@@ -291,19 +300,18 @@ extension Router {
     @inline(never)
     static func transportFailure(_ error: any Error, _ provider: Provider, receivedAnything: Bool) -> RaceStateMachine.AttemptFailure {
         guard let error = error as? HTTPClientError else {
-            let routerError = RouterError(.unavailable, "upstream_stream_error",
-                                          "reading \(provider.name)'s answer failed: \(error)")
+            let routerError = RouterError(.upstreamStreamError, "reading \(provider.name)'s answer failed: \(error)")
             return .retryable(routerError, beforeAnyByte: false)
         }
         let beforeAnyByte = !receivedAnything && [.resolveFailed, .connectFailed, .tlsFailed, .connectTimeout].contains(error.code)
-        let (status, code): (StatusCode, String) =
+        let code: ErrorCode =
             switch error.code {
-            case .cancelled: (.cancelled, "cancelled")
-            case .connectTimeout, .responseHeadTimeout, .idleTimeout, .totalTimeout: (.unavailable, "upstream_timeout")
-            case .responseTooLarge, .responseHeadTooLarge: (.resourceExhausted, "upstream_response_too_large")
-            default: (.unavailable, "upstream_unreachable")
+            case .cancelled: .cancelled
+            case .connectTimeout, .responseHeadTimeout, .idleTimeout, .totalTimeout: .upstreamTimeout
+            case .responseTooLarge, .responseHeadTooLarge: .upstreamResponseTooLarge
+            default: .upstreamUnreachable
             }
-        let routerError = RouterError(status, code, "\(provider.name): \(error.message)", details: ["provider": provider.name])
+        let routerError = RouterError(code, "\(provider.name): \(error.message)", details: ["provider": provider.name])
         return error.code == .responseTooLarge ? .fatal(routerError) : .retryable(routerError, beforeAnyByte: beforeAnyByte)
     }
 }

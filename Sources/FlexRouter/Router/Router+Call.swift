@@ -1,18 +1,19 @@
 internal import FlexCatalog
-internal import FlexCodec
+internal import FlexCore
 internal import Logging
 internal import NIOCore
 
 extension Router {
-    /// One call from preparation to its end: what preparation decided and what the race has
-    /// recorded so far, and the race's decisions turned into the steps that wait.
+    /// One call from preparation to its end: what preparation decided, the race's state machine,
+    /// and what the race has recorded so far. Its methods feed the machine what happened and return
+    /// the machine's next action to the driver (``Router``'s `run`).
     ///
     /// A class, used only by the call's own task, so that the async functions a call waits in
-    /// (``Router/race(_:)``, ``Router/deliver(_:emit:)``) hold one reference instead of these values.
-    /// Every method here is synchronous and not inlined into them: an async function's frame keeps
-    /// each stack temporary of its body (and of whatever is inlined into it) for as long as the
-    /// function runs, so the work that builds records, errors and log metadata stays on the thread's
-    /// stack (README, "FlexRouter", "Memory per call").
+    /// (the driver's `raceFlex` and `deliver`) hold one reference instead of these values. Every
+    /// method here is synchronous and not inlined into them: an async function's frame keeps each
+    /// stack temporary of its body (and of whatever is inlined into it) for as long as the function
+    /// runs, so the work that builds records, errors and log metadata stays on the thread's stack
+    /// (the FlexRouter documentation, "Memory per call").
     final class Call {
         let prepared: PreparedCall
         let plan: TierPlan
@@ -76,25 +77,24 @@ extension Router {
             self.machine = RaceStateMachine(policy: retryPolicy)
         }
 
-        /// What the call does next: the race's actions that wait for something. The others (commit,
-        /// fail) are carried out by ``step(_:)`` itself.
-        enum Step {
-            case flex(attempt: Int, budgetEnds: ContinuousClock.Instant)
-            case backoff(Duration)
-            case attempt(Tier)
-            case committed
-        }
-
         // MARK: The race's events
 
+        /// The machine's first action.
         @inline(never)
-        func start() throws(RouterFailure) -> Step {
-            try self.step(self.machine.start(self.plan, now: self.arrival))
+        func start() -> RaceStateMachine.Action {
+            self.machine.start(self.plan, now: self.arrival)
+        }
+
+        /// Before new upstream work: a cancelled task stops here (nothing has started, so nothing
+        /// is billed).
+        @inline(never)
+        func stopIfCancelled() -> RaceStateMachine.Action? {
+            Task.isCancelled ? self.machine.abort(RouterError.cancelled) : nil
         }
 
         @inline(never)
-        func retryTimerFired() throws(RouterFailure) -> Step {
-            try self.step(self.machine.retryTimerFired(now: .now))
+        func retryTimerFired() -> RaceStateMachine.Action {
+            self.stopIfCancelled() ?? self.machine.retryTimerFired(now: .now)
         }
 
         @inline(never)
@@ -103,27 +103,25 @@ extension Router {
             return .now
         }
 
-        /// A flex attempt's race against its budget is over (``Router``'s `raceFlex`): `expired` when the
-        /// budget ran out first, and its timer cancelled the transfer.
+        /// A flex attempt's race against its budget is over (the driver's `raceFlex`): `expired` when
+        /// the budget ran out first, and its timer cancelled the transfer.
         @inline(never)
-        func flexAttemptEnded(_ outcome: AttemptOutcome, expired: Bool, began: ContinuousClock.Instant) throws(RouterFailure) -> Step {
+        func flexAttemptEnded(_ outcome: AttemptOutcome, expired: Bool, began: ContinuousClock.Instant) -> RaceStateMachine.Action {
             self.flexWait += ContinuousClock.now - began
-            let action: RaceStateMachine.Action
             switch outcome {
             case _ where expired:
                 // Cancelled before it started (or, to the instant, as it started: a transfer the
                 // timer has cancelled cannot be delivered, so the call falls back all the same).
-                action = self.machine.budgetExpired().last ?? .fail(RouterError(.internal, "internal_error", "budget expired twice"))
+                return self.machine.budgetExpired() ?? self.machine.abort(RouterError(.internalError, "the flex budget expired twice"))
             case .started(let live):
                 self.attemptTier = .flex
                 self.outcome.live = live
-                action = self.machine.flexStarted()
+                return self.machine.flexStarted()
             case .answered:
-                action = self.machine.abort(RouterError(.internal, "internal_error", "a flex attempt answered without streaming"))
+                return self.machine.abort(RouterError(.internalError, "a flex attempt answered without streaming"))
             case .failed(let failure):
-                action = self.machine.flexFailed(failure, now: .now)
+                return self.machine.flexFailed(failure, now: .now)
             }
-            return try self.step(action)
         }
 
         @inline(never)
@@ -134,56 +132,46 @@ extension Router {
 
         /// A standard (or single-tier) attempt has started, answered or failed.
         @inline(never)
-        func attemptEnded(_ outcome: AttemptOutcome) throws(RouterFailure) -> Step {
-            let action: RaceStateMachine.Action
+        func attemptEnded(_ outcome: AttemptOutcome) -> RaceStateMachine.Action {
             switch outcome {
             case .started(let live):
                 self.outcome.live = live
-                action = self.machine.attemptStarted()
+                return self.machine.attemptStarted()
             case .answered(let answer):
                 self.outcome.answer = answer
-                action = self.machine.attemptStarted()
+                return self.machine.attemptStarted()
             case .failed(let failure):
-                if Task.isCancelled { throw RouterFailure(RouterFailure.cancelled) }
-                action = self.machine.attemptFailed(failure)
+                return self.stopIfCancelled() ?? self.machine.attemptFailed(failure)
             }
-            return try self.step(action)
         }
 
-        /// Carries out `action` until one that waits: returns it as a step, or throws the call's
-        /// failure. A cancelled task stops here.
-        private func step(_ action: RaceStateMachine.Action) throws(RouterFailure) -> Step {
-            var action = action
-            while true {
-                if Task.isCancelled { throw RouterFailure(RouterFailure.cancelled) }
-                switch action {
-                case .startFlex(let attempt):
-                    guard let budgetEnds = self.machine.flexBudgetEnds else {
-                        action = .fail(RouterError(.internal, "internal_error", "flex attempt without a budget"))
-                        continue
-                    }
-                    return .flex(attempt: attempt, budgetEnds: budgetEnds)
-                case .scheduleFlexRetry(let delay):
-                    return .backoff(delay)
-                case .cancelFlex:
-                    // Only ever returned before .startAttempt by budgetExpired(), which raceFlex has done.
-                    action = .fail(RouterError(.internal, "internal_error", "unexpected cancelFlex"))
-                case .startAttempt(let tier):
-                    return .attempt(tier)
-                case .commit(let commitment):
-                    self.record.fellBack = commitment.fellBack
-                    self.record.fallbackReason = commitment.fallbackReason
-                    self.record.flexAttempts = UInt32(commitment.flexAttempts)
-                    self.record.flexWaitMicroseconds = Router.microseconds(self.flexWait)
-                    return .committed
-                case .fail(let error):
-                    self.logger.debug("call failed before starting",
-                                      metadata: ["request_id": "\(self.prepared.request.requestID)", "error_code": "\(error.errorCode)"])
-                    throw RouterFailure(error)
-                case .finish:
-                    throw RouterFailure(RouterError(.internal, "internal_error", "the race finished before committing"))
-                }
+        /// The call has committed to its attempt: the record says how, and the attempt's events
+        /// are returned to be read to the end (nil when it answered unstreamed).
+        @inline(never)
+        func committed(_ commitment: RaceStateMachine.Commitment) -> EventIterator? {
+            self.record.fellBack = commitment.fellBack
+            self.record.fallbackReason = commitment.fallbackReason
+            self.record.flexAttempts = UInt32(commitment.flexAttempts)
+            self.record.flexWaitMicroseconds = self.flexWait.unsignedMicroseconds
+            guard let live = self.live else { return nil }
+            self.sawTerminal = live.sawTerminal
+            return live.events
+        }
+
+        /// Whether the call committed to an attempt (the provider bills it).
+        var hasCommitted: Bool {
+            self.storedOutcome.map { $0.live != nil || $0.answer != nil } ?? false
+        }
+
+        /// What the provider's answer said about billing, and when it started.
+        @inline(never)
+        func billed() -> (UpstreamResult, ContinuousClock.Instant) {
+            if let answer = self.answer {
+                return (answer.result, answer.answeredAt)
             }
+            let live = self.live
+            let result = live?.reader.result ?? UpstreamResult(usage: TokenUsage(), servedTier: nil, servedTierReported: "")
+            return (result, live?.startedAt ?? self.arrival)
         }
 
         // MARK: Delivery
@@ -196,14 +184,6 @@ extension Router {
             case skip
             /// The attempt failed: stop reading (``failure`` says why).
             case stop
-        }
-
-        /// The committed attempt's events, to read to the end; nil if it answered unstreamed.
-        @inline(never)
-        func beginDelivery() -> EventIterator? {
-            guard let live = self.live else { return nil }
-            self.sawTerminal = live.sawTerminal
-            return live.events
         }
 
         /// For a streaming caller, what comes before the provider's next events: the `route` event,
@@ -234,19 +214,29 @@ extension Router {
             }
         }
 
-        /// The committed transfer failed after the start.
+        /// The committed transfer failed after the start (or the caller stopped taking events).
         @inline(never)
         func cutOff(by error: any Error) {
             // After the start, a transfer that fails (cut connection, idle timeout, oversized event)
             // leaves the caller an incomplete answer: that is data loss, never a clean end.
             if Task.isCancelled {
-                self.outcome.failure = RouterFailure.cancelled
+                self.outcome.failure = RouterError.cancelled
                 return
             }
             let provider = self.record.provider
             let cause = Router.error(of: Router.transportFailure(error, provider ?? .openAI, receivedAnything: true))
-            self.outcome.failure = RouterError(.dataLoss, "upstream_stream_truncated",
-                                       "\(provider?.name ?? "the provider")'s answer was cut off after it started: \(cause.status.message)")
+            self.outcome.failure = RouterError(
+                .upstreamStreamTruncated,
+                "\(provider?.name ?? "the provider")'s answer was cut off after it started: \(cause.status.message)")
+        }
+
+        /// The committed attempt's stream has been read to its end, or to its failure.
+        @inline(never)
+        func deliveryEnded() -> RaceStateMachine.Action {
+            if let failure = self.failure {
+                return self.machine.committedFailed(failure)
+            }
+            return self.machine.committedEnded(terminal: self.sawTerminal)
         }
     }
 }

@@ -1,6 +1,6 @@
 internal import Foundation
 public import FlexCatalog
-public import FlexCodec
+public import FlexCore
 
 /// How a ``Router`` reaches the providers and runs the race.
 public struct RouterConfiguration: Sendable {

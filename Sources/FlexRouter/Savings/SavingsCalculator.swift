@@ -1,5 +1,5 @@
 public import FlexCatalog
-public import FlexCodec
+public import FlexCore
 
 /// Prices a finished call and fills its savings record (brief, section 2).
 ///
@@ -24,8 +24,7 @@ public struct SavingsCalculator: Sendable {
     /// cannot price).
     public func model(_ provider: Provider, _ model: String) throws(RouterError) -> ModelEntry {
         guard let entry = self.catalog.model(provider, model) else {
-            throw RouterError(.invalidArgument, "unknown_model",
-                              "flexd's model catalog does not list \(provider.name) model \(model); use a listed model or add it with a catalog override file",
+            throw RouterError(.unknownModel, "flexd's model catalog does not list \(provider.name) model \(model); use a listed model or add it with a catalog override file",
                               details: ["field": "model", "provider": provider.name, "model": model])
         }
         return entry
@@ -65,8 +64,7 @@ public struct SavingsCalculator: Sendable {
         do {
             return try model.cost(tier: tier, tokens: usage, on: date).total.rawValue
         } catch {
-            throw RouterError(.internal, "pricing_failed",
-                              "flexd could not price \(model.provider.name) \(model.id) on the \(tier.name) tier for \(date): \(error)")
+            throw RouterError(.pricingFailed, "flexd could not price \(model.provider.name) \(model.id) on the \(tier.name) tier for \(date): \(error)")
         }
     }
 }

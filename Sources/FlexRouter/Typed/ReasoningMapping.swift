@@ -1,4 +1,4 @@
-internal import FlexCodec
+internal import FlexCore
 
 /// The typed ``ReasoningEffort`` in each provider's own knob (README, "Typed requests").
 ///

@@ -1,4 +1,4 @@
-internal import FlexCodec
+internal import FlexCore
 
 extension RouterError {
     /// A typed field, or a value of it, that the API the call goes to cannot express. flexd never
@@ -9,19 +9,18 @@ extension RouterError {
     ///     `chat.messages[2].content[0].image.detail`.
     ///   - reason: Why the API cannot take it, and what to do instead.
     static func unsupportedForProvider(_ field: String, api: Api, _ reason: String) -> RouterError {
-        RouterError(.invalidArgument, "unsupported_for_provider",
-                    "\(field) cannot be sent to \(api.title): \(reason)",
+        RouterError(.unsupportedForProvider, "\(field) cannot be sent to \(api.title): \(reason)",
                     details: ["field": field, "provider": api.provider.name, "api": api.name])
     }
 
     /// A typed request that is not well formed, whatever provider it would go to.
     static func invalidChatRequest(_ field: String, _ message: String) -> RouterError {
-        RouterError(.invalidArgument, "invalid_chat_request", "\(field): \(message)", details: ["field": field])
+        RouterError(.invalidChatRequest, "\(field): \(message)", details: ["field": field])
     }
 
     /// A provider answer the typed layer cannot read (after the call was billed).
     static func untranslatableAnswer(_ api: Api, _ what: String) -> RouterError {
-        RouterError(.unavailable, "upstream_malformed_response", "\(api.title) answered with \(what); flexd cannot turn it into a typed result",
+        RouterError(.upstreamMalformedResponse, "\(api.title) answered with \(what); flexd cannot turn it into a typed result",
                     details: ["provider": api.provider.name, "api": api.name])
     }
 }

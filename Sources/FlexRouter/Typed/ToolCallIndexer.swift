@@ -1,4 +1,4 @@
-internal import FlexCodec
+internal import FlexCore
 
 /// Numbers a stream's tool calls 0, 1, 2, ... in the order they start, whatever the provider keys
 /// them by (Chat's `index`, a Responses `output_index`, an Anthropic content block index, an

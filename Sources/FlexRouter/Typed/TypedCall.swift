@@ -1,4 +1,4 @@
-public import FlexCodec
+public import FlexCore
 public import FlexJSON
 internal import NIOCore
 internal import Synchronization
@@ -45,20 +45,20 @@ public enum TypedCall {
     /// The response to a unary call: the native answer for a native call (`api` nil), the typed
     /// result for a typed one.
     @inline(never)
-    static func response(typed api: Api?, answer: (ByteBuffer?, SavingsRecord)) throws(RouterFailure) -> (InferenceResponse, SavingsRecord) {
+    static func response(typed api: Api?, answer: (ByteBuffer?, SavingsRecord)) throws(CallFailure) -> (InferenceResponse, SavingsRecord) {
         let (body, record) = answer
         guard let api else {
             return (InferenceResponse(requestID: record.requestID, nativeJSON: body), record)
         }
         guard let body, let json = try? JSONParser.parse(body.readableBytesView), let object = json.object else {
-            throw RouterFailure(RouterError.untranslatableAnswer(api, "a body that is not a JSON object"), savings: record)
+            throw RouterError.untranslatableAnswer(api, "a body that is not a JSON object").failure(savings: record)
         }
         return (InferenceResponse(requestID: record.requestID, chat: Self.translator(for: api).result(of: object)), record)
     }
 
     /// For a typed streaming call, an `emit` that translates native events; for a native call,
     /// `emit` itself.
-    static func emitter(for request: InferenceRequest, _ emit: @escaping Router.Emit) -> Router.Emit {
+    static func emitter(for request: InferenceRequest, _ emit: @escaping EventSink) -> EventSink {
         guard let api = Self.api(of: request) else { return emit }
         let stream = TypedStream(Self.translator(for: api).makeStreamTranslator())
         return { event in

@@ -1,4 +1,4 @@
-internal import FlexCodec
+internal import FlexCore
 
 /// The views of a typed request that several translators share.
 extension TypedRequest {

@@ -1,4 +1,4 @@
-internal import FlexCodec
+internal import FlexCore
 internal import FlexJSON
 
 /// Translates typed requests and answers to and from one provider API's native JSON.

@@ -2,12 +2,12 @@ internal import NIOCore
 
 /// A task executor that runs jobs on one SwiftNIO event loop.
 ///
-/// Each connection's tasks (its reader, its calls and what they await) prefer the event loop that
-/// does the connection's I/O, so a frame read, the call it starts and the frames it writes stay on
-/// one thread instead of hopping between the event loop and the cooperative pool: on a small
-/// machine those thread switches, not the work, were most of flexd's cost per call (README,
-/// "flexd: the server", "Inside"). Work with no preference (libcurl's thread, the ledger's queue)
-/// resumes a call by enqueueing it here.
+/// Each connection's tasks (its calls and what they await) prefer the event loop that does the
+/// connection's I/O, so a frame read, the call it starts and the frames it writes stay on one
+/// thread instead of hopping between the event loop and the cooperative pool: on a small machine
+/// those thread switches, not the work, are most of a call's cost (the FlexServer documentation,
+/// "Inside the server"). Work with no preference (libcurl's thread, the ledger's queue) resumes a
+/// call by enqueueing it here.
 final class EventLoopTaskExecutor: TaskExecutor {
     private let eventLoop: any EventLoop
 

@@ -1,15 +1,16 @@
 internal import FlexCodec
-internal import FlexRouter
 internal import Logging
 internal import NIOConcurrencyHelpers
 internal import NIOCore
 
 /// One call on a connection, from its request to its trailers: what the call's task, the task that
-/// runs its work, the connection's reading task and the call's deadline timer share.
+/// runs its work, the connection's handler and the call's deadline timer share.
 ///
-/// The connection finds it by stream id to credit its window or stop it. Everything a call needs is
-/// here, behind one reference, so that the async functions a waiting call sits in hold small frames
-/// (README, "flexd: the server", "Inside").
+/// The handler (on the event loop) owns the stream: its send window, its frames, its place in the
+/// state machine, and finds the call by stream id to stop it. The call's task reaches the handler
+/// through ``connection``. Everything a call needs is here, behind one reference, so that the async
+/// functions a waiting call sits in hold small frames (the FlexServer documentation, "Inside the
+/// server").
 final class ServerCall: Sendable {
     let id: StreamID
     let requestID: String
@@ -18,9 +19,8 @@ final class ServerCall: Sendable {
     let arrival: ContinuousClock.Instant
     /// When the call must have ended: its own timeout, capped by the server's maximum.
     let deadline: ContinuousClock.Instant
-    let writer: ConnectionWriter
-    /// The client's window for this call's MESSAGE frames.
-    let window: FlowControlWindow
+    /// The connection's handler, on its event loop.
+    let connection: ConnectionHandle
     private let state: NIOLockedValueBox<State>
 
     /// How a call's work ended. Indirect: the call's locked state holds one, and a waiting call
@@ -28,7 +28,7 @@ final class ServerCall: Sendable {
     indirect enum Work: Sendable {
         case completed(InferenceResponse, SavingsRecord)
         case streamed(SavingsRecord)
-        case failed(RouterFailure)
+        case failed(CallFailure)
     }
 
     /// What stopped a call before its work ended.
@@ -52,7 +52,6 @@ final class ServerCall: Sendable {
 
     private struct State {
         var progress = Progress.running(waiter: nil)
-        var headersSent = false
         /// The request, until the work takes it (``takeRequest()``): the call does not keep its
         /// body (as large as the caller's prompt) for as long as it waits.
         var request: InferenceRequest?
@@ -67,8 +66,7 @@ final class ServerCall: Sendable {
         headers: RequestHeaders,
         request: InferenceRequest,
         tenant: Tenant,
-        window: Int,
-        writer: ConnectionWriter,
+        connection: ConnectionHandle,
         arrival: ContinuousClock.Instant,
         maxCallDuration: Duration,
         logger: Logger
@@ -86,12 +84,11 @@ final class ServerCall: Sendable {
         self.id = id
         self.requestID = request.requestID
         self.state = NIOLockedValueBox(State(request: request))
-        self.context = CallContext(tenant: tenant, streamID: id, metadata: headers.metadata, logger: logger)
+        self.context = CallContext(tenant: tenant, metadata: headers.metadata, logger: logger)
         self.streaming = headers.method == RequestHeaders.Method.stream
         self.arrival = arrival
         self.deadline = arrival + min(headers.timeout ?? maxCallDuration, maxCallDuration)
-        self.writer = writer
-        self.window = FlowControlWindow(initial: window)
+        self.connection = connection
     }
 
     var logger: Logger { self.context.logger }
@@ -174,16 +171,23 @@ final class ServerCall: Sendable {
         }
     }
 
+    /// Whether the call was stopped (its stream's frames are no longer wanted).
+    var isStopped: Bool {
+        self.state.withLockedValue { state in
+            switch state.progress {
+            case .running: false
+            case .stopped, .ended(_, _?): true
+            case .ended(_, nil): false
+            }
+        }
+    }
+
     // MARK: Frames
 
-    /// Sends one event of a streamed answer: the response HEADERS before the first, then the event as
-    /// a MESSAGE once the client's window allows it.
+    /// Sends one event of a streamed answer (the response HEADERS before the first): at once when the
+    /// client's window and the socket allow, else once they do. Throws once the call is stopped or
+    /// the connection closed.
     func emit(_ event: StreamEvent) async throws {
-        if self.state.withLockedValue({ state in defer { state.headersSent = true }; return !state.headersSent }) {
-            try await self.writer.send(.responseHeaders(self.id, ResponseHeaders()))
-        }
-        let bytes = try self.writer.encodeMessage(event, stream: self.id)
-        try await self.window.reserve(bytes.readableBytes - FrameHeader.size)
-        try await self.writer.write(bytes)
+        try await self.connection.send(event, on: self)
     }
 }

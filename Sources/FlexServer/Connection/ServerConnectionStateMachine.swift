@@ -177,9 +177,9 @@ public struct ServerConnectionStateMachine: Sendable {
         switch self.state {
         case .awaitingHello:
             self.state = .closed
-            return .close(GoAway(lastStreamID: .connection, code: .ok, message: "the server is shutting down", errorCode: "server_shutting_down"))
+            return .close(WireErrors.drain(lastStreamID: .connection))
         case .active(let active):
-            let goAway = GoAway(lastStreamID: active.highest, code: .ok, message: "the server is shutting down", errorCode: "server_shutting_down")
+            let goAway = WireErrors.drain(lastStreamID: active.highest)
             if active.streams.isEmpty {
                 self.state = .closed
                 return .close(goAway)
@@ -194,7 +194,7 @@ public struct ServerConnectionStateMachine: Sendable {
     }
 
     /// A connection error (a decoding error, a flow-control violation, a timeout): GOAWAY and close.
-    public mutating func fail(code: StatusCode, errorCode: String, message: String) -> Action {
+    public mutating func fail(_ error: ConnectionError) -> Action {
         let last: StreamID
         switch self.state {
         case .active(let active), .draining(let active): last = active.highest
@@ -203,7 +203,7 @@ public struct ServerConnectionStateMachine: Sendable {
         }
         if case .closed = self.state { return .none }
         self.state = .closed
-        return .close(GoAway(lastStreamID: last, code: code, message: message, errorCode: errorCode))
+        return .close(error.goAway(lastStreamID: last))
     }
 
     /// The streams whose calls are still running or awaiting their request.
@@ -211,6 +211,15 @@ public struct ServerConnectionStateMachine: Sendable {
         switch self.state {
         case .active(let active), .draining(let active): Array(active.streams.keys)
         case .awaitingHello, .closed: []
+        case .modifying: Self.unreachable()
+        }
+    }
+
+    /// How many streams are open (``openStreams``' count, without building it).
+    public var openStreamCount: Int {
+        switch self.state {
+        case .active(let active), .draining(let active): active.streams.count
+        case .awaitingHello, .closed: 0
         case .modifying: Self.unreachable()
         }
     }
@@ -246,7 +255,7 @@ public struct ServerConnectionStateMachine: Sendable {
                 return .sendHello(reply, negotiated)
             } catch {
                 self.state = .closed
-                return .close(GoAway(lastStreamID: .connection, code: error.statusCode, message: error.message, errorCode: error.wireErrorCode))
+                return .close(error.goAway(lastStreamID: .connection))
             }
         case .goAway:
             self.state = .closed
@@ -254,7 +263,7 @@ public struct ServerConnectionStateMachine: Sendable {
         default:
             // FrameDecoder lets nothing else through before HELLO.
             self.state = .closed
-            return .close(GoAway(lastStreamID: .connection, code: .internal, message: "the first frame must be HELLO", errorCode: "protocol_error"))
+            return .close(WireErrors.helloFirst.goAway(lastStreamID: .connection))
         }
     }
 
@@ -266,13 +275,10 @@ public struct ServerConnectionStateMachine: Sendable {
             active.highest = max(active.highest, id)
             active.pingsSinceLastCall = 0
             guard headers.method == RequestHeaders.Method.complete || headers.method == RequestHeaders.Method.stream else {
-                return .refuse(id, Status(code: .unimplemented, message: "unknown method \"\(headers.method.prefix(100))\"",
-                                          errorCode: "unknown_method"))
+                return .refuse(id, WireErrors.unknownMethod(headers.method))
             }
             guard active.streams.count - active.closing < self.configuration.limits.maxConcurrentStreams else {
-                return .refuse(id, Status(code: .resourceExhausted,
-                                          message: "more than \(self.configuration.limits.maxConcurrentStreams) calls open on this connection",
-                                          errorCode: "too_many_streams"))
+                return .refuse(id, WireErrors.tooManyStreams(limit: self.configuration.limits.maxConcurrentStreams))
             }
             active.streams[id] = .awaitingRequest(headers)
             return .none
@@ -282,23 +288,19 @@ public struct ServerConnectionStateMachine: Sendable {
             case .awaitingRequest(let headers)?:
                 guard endStream else {
                     active.streams[id] = nil
-                    return .refuse(id, Status(code: .invalidArgument,
-                                              message: "the request MESSAGE must carry END_STREAM (one request per call)",
-                                              errorCode: "invalid_message"))
+                    return .refuse(id, WireErrors.requestWithoutEndStream)
                 }
                 active.streams[id] = .running
                 return .startCall(id, headers, payload)
             case .running?:
-                return .cancelCall(id, Status(code: .invalidArgument, message: "a call takes exactly one request MESSAGE",
-                                              errorCode: "invalid_message"))
+                return .cancelCall(id, WireErrors.secondRequest)
             case .closing?, nil:
                 // A stream this side closed (refused, finished): the frames crossed on the wire.
                 return .none
             }
 
         case .cancel(let id, let cancel):
-            let status = Status(code: cancel.code, message: "cancelled by the client" + (cancel.reason.isEmpty ? "" : ": \(cancel.reason.prefix(200))"),
-                                errorCode: cancel.code == .deadlineExceeded ? "deadline_exceeded" : "cancelled")
+            let status = WireErrors.cancelled(by: cancel)
             switch active.streams[id] {
             case .running?:
                 return .cancelCall(id, status)
@@ -314,8 +316,7 @@ public struct ServerConnectionStateMachine: Sendable {
             active.pingsSinceLastCall += 1
             if active.pingsSinceLastCall > self.configuration.maxPingsWithoutCalls {
                 self.state = .closed
-                return .close(GoAway(lastStreamID: active.highest, code: .resourceExhausted,
-                                     message: "more than \(self.configuration.maxPingsWithoutCalls) pings without a call", errorCode: "too_many_pings"))
+                return .close(WireErrors.tooManyPings(limit: self.configuration.maxPingsWithoutCalls).goAway(lastStreamID: active.highest))
             }
             return .pong(data)
 
@@ -330,8 +331,7 @@ public struct ServerConnectionStateMachine: Sendable {
         case .hello, .responseHeaders, .trailers:
             // FrameDecoder rejects these from a client (second HELLO, server-only frames).
             self.state = .closed
-            return .close(GoAway(lastStreamID: active.highest, code: .internal, message: "unexpected \(frame.type) frame",
-                                 errorCode: "protocol_error"))
+            return .close(WireErrors.unexpectedFrame(frame.type).goAway(lastStreamID: active.highest))
         }
     }
 }

@@ -1,6 +1,6 @@
 internal import FlexJSON
 public import FlexCatalog
-public import FlexCodec
+public import FlexCore
 
 /// One line of `/sim/ledger`: what flexsim did with one provider request and what it billed.
 public struct LedgerEntry: Sendable, Equatable {

@@ -1,6 +1,6 @@
 internal import FlexJSON
 internal import FlexCatalog
-internal import FlexCodec
+internal import FlexCore
 internal import NIOCore
 
 /// What an API adapter needs to render a response: ids, the served tier and final usage.

@@ -1,6 +1,6 @@
 internal import FlexJSON
 internal import FlexCatalog
-internal import FlexCodec
+internal import FlexCore
 
 /// Reads typed fields out of a request body and turns every problem into the provider's own
 /// validation error (wording and paths in each provider's style).

@@ -1,6 +1,6 @@
 internal import FlexJSON
 internal import FlexCatalog
-internal import FlexCodec
+internal import FlexCore
 
 /// Rules shared by generateContent and Interactions.
 enum GeminiCommon {

@@ -1,6 +1,6 @@
 internal import FlexJSON
 internal import FlexCatalog
-internal import FlexCodec
+internal import FlexCore
 internal import NIOCore
 
 /// `POST /gemini/v1beta/interactions` (the Interactions API, streaming and not).

@@ -1,6 +1,6 @@
 internal import FlexJSON
 internal import FlexCatalog
-internal import FlexCodec
+internal import FlexCore
 
 /// An error answered in the provider's own envelope and status.
 ///

@@ -1,5 +1,5 @@
 internal import FlexCatalog
-public import FlexCodec
+public import FlexCore
 internal import NIOConcurrencyHelpers
 public import NIOCore
 

@@ -1,5 +1,5 @@
 internal import FlexCatalog
-internal import FlexCodec
+internal import FlexCore
 
 extension Profile {
     /// No delays, no refusals, no faults: for measuring overhead.

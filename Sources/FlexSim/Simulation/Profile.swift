@@ -1,5 +1,5 @@
 internal import FlexCatalog
-public import FlexCodec
+public import FlexCore
 internal import Foundation
 
 /// How the simulated providers behave: latency and speed per tier, the flex capacity model and

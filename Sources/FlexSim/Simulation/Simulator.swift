@@ -1,6 +1,6 @@
 internal import FlexJSON
 internal import FlexCatalog
-internal import FlexCodec
+internal import FlexCore
 internal import NIOConcurrencyHelpers
 internal import NIOCore
 internal import NIOHTTP1

@@ -1,6 +1,6 @@
 internal import FlexJSON
 internal import FlexCatalog
-internal import FlexCodec
+internal import FlexCore
 
 /// Counts input tokens the way a simulator can: about four UTF-8 bytes per token for text, a few
 /// tokens of overhead per message, and each provider's published formula for images (dimensions

@@ -167,10 +167,10 @@ struct TypedGatewayLessonsTests {
             var request = RouterRaceTests.request(api, startWithin: "default", id: "typed-cut-\(api.name)")
             request.body = .chat(TypedFixtures.Scenario.plainText.chat)
             let collected = RouterRaceTests.EventCollector()
-            let failure = await #expect(throws: RouterFailure.self) {
+            let failure = await #expect(throws: CallFailure.self) {
                 _ = try await router.stream(request, logger: Logger(label: "test")) { await collected.append($0) }
             }
-            #expect(failure?.error.errorCode == "upstream_stream_truncated")
+            #expect(failure?.status.errorCode == "upstream_stream_truncated")
             #expect(failure?.savings != nil, "the record of what was billed comes back")
             let events = await collected.events
             #expect(!events.contains { if case .finish = $0 { true } else { false } }, "\(api): a cut stream emitted a finish")

@@ -115,10 +115,10 @@ struct TypedRouterMatrixTests {
                 // The API cannot express the scenario: refused before any provider call, both ways.
                 for stream in [false, true] {
                     let request = Self.request(api, scenario, startWithin: "default", id: stream ? streamID : unaryID)
-                    let failure = await #expect(throws: RouterFailure.self) {
+                    let failure = await #expect(throws: CallFailure.self) {
                         if stream { _ = try await Self.stream(router, request) } else { _ = try await Self.complete(router, request) }
                     }
-                    #expect(failure?.error.errorCode == "unsupported_for_provider", "\(label)")
+                    #expect(failure?.status.errorCode == "unsupported_for_provider", "\(label)")
                     #expect(failure?.savings == nil)
                 }
                 let ledger = try LoopbackHTTP.send(port: sim.port, method: "GET", path: "/sim/ledger")

@@ -1,0 +1,168 @@
+internal import FlexCore
+internal import FlexJSON
+internal import NIOCore
+
+extension OpenAIChatAdapter {
+    /// Reads `chat.completion.chunk`s and rebuilds the `chat.completion` they add up to.
+    struct Reader: StreamReader {
+        let forwardUsageChunk: Bool
+        let flex: Bool
+        private var started = false
+        private var done = false
+        private var head: JSONObject = [:]
+        private var choices: [Int: Choice] = [:]
+        private var usageJSON: JSONValue?
+        private var reportedTier = ""
+
+        struct Choice {
+            var role = "assistant"
+            var content: String?
+            var refusal: String?
+            var toolCalls: [Int: ToolCall] = [:]
+            var finishReason: JSONValue = .null
+            var logprobs: JSONValue = .null
+        }
+
+        struct ToolCall {
+            var id = ""
+            var type = "function"
+            var name = ""
+            var arguments = ""
+        }
+
+        /// The members of a chunk this reader reads: every chunk's, and the head's on the first.
+        private static let chunkKeys = ["error", "service_tier", "usage", "choices"]
+        private static let headKeys = ["id", "created", "model", "system_fingerprint"]
+        private static let firstChunkKeys = Self.chunkKeys + Self.headKeys
+
+        init(forwardUsageChunk: Bool, flex: Bool) {
+            self.forwardUsageChunk = forwardUsageChunk
+            self.flex = flex
+        }
+
+        mutating func consume(_ event: NativeEvent) -> EventDisposition {
+            if event.data.readableBytesView.elementsEqual("[DONE]".utf8) {
+                self.done = true
+                return .terminal
+            }
+            // Each chunk repeats the answer's id, model, creation time and fingerprint: they are
+            // built from the first chunk only, and checked but not built in the others.
+            let keys = self.head.isEmpty ? Self.firstChunkKeys : Self.chunkKeys
+            guard let object = try? JSONParser.parseObject(event.data.readableBytesView, keeping: keys) else {
+                return .error(.retryable(NativeBody.malformedEvent(.openAI, event), beforeAnyByte: false))
+            }
+            if let error = object["error"] {
+                let type = error["type"]?.string ?? "", code = error["code"]?.string ?? ""
+                return .error(UpstreamFailure.classifyStreamError(
+                    provider: .openAI, type: type, code: code, message: error["message"]?.string ?? "",
+                    impliedStatus: UpstreamFailure.openAIImpliedStatus(type: type, code: code), flex: self.flex))
+            }
+            if self.head.isEmpty {
+                for key in Self.headKeys {
+                    if let value = object[key] { self.head[key] = value }
+                }
+            }
+            if let tier = object["service_tier"]?.string { self.reportedTier = tier }
+            if let usage = object["usage"], !usage.isNull { self.usageJSON = usage }
+
+            var output = false
+            for choiceJSON in object["choices"]?.array ?? [] {
+                let index = Int(choiceJSON["index"]?.int ?? 0)
+                var choice = self.choices[index] ?? Choice()
+                if let delta = choiceJSON["delta"]?.object {
+                    if let role = delta["role"]?.string { choice.role = role }
+                    if let text = delta["content"]?.string {
+                        choice.content = (choice.content ?? "") + text
+                        if !text.isEmpty { output = true }
+                    }
+                    if let refusal = delta["refusal"]?.string {
+                        choice.refusal = (choice.refusal ?? "") + refusal
+                        if !refusal.isEmpty { output = true }
+                    }
+                    for callJSON in delta["tool_calls"]?.array ?? [] {
+                        let callIndex = Int(callJSON["index"]?.int ?? 0)
+                        var call = choice.toolCalls[callIndex] ?? ToolCall()
+                        if let id = callJSON["id"]?.string { call.id = id }
+                        if let type = callJSON["type"]?.string { call.type = type }
+                        if let name = callJSON["function"]?["name"]?.string { call.name += name }
+                        if let arguments = callJSON["function"]?["arguments"]?.string { call.arguments += arguments }
+                        choice.toolCalls[callIndex] = call
+                        output = true
+                    }
+                }
+                if let finish = choiceJSON["finish_reason"], !finish.isNull { choice.finishReason = finish }
+                if let logprobs = choiceJSON["logprobs"], !logprobs.isNull { choice.logprobs = Self.merge(choice.logprobs, logprobs) }
+                self.choices[index] = choice
+            }
+
+            let usageOnly = (object["choices"]?.array?.isEmpty ?? true) && self.usageJSON != nil
+            if usageOnly && !self.forwardUsageChunk { return .internalOnly }
+            if !self.started {
+                if output {
+                    self.started = true
+                    return .started
+                }
+                return .preamble
+            }
+            return .content
+        }
+
+        var result: UpstreamResult? {
+            guard self.done || self.usageJSON != nil else { return nil }
+            return UpstreamResult(
+                usage: OpenAIChatAdapter.usage(self.usageJSON),
+                servedTier: OpenAITier.served(self.reportedTier),
+                servedTierReported: self.reportedTier
+            )
+        }
+
+        func assembleResponse() throws(RouterError) -> ByteBuffer {
+            var response: JSONObject = [:]
+            response["id"] = self.head["id"] ?? .string("")
+            response["object"] = "chat.completion"
+            response["created"] = self.head["created"] ?? .int(0)
+            response["model"] = self.head["model"] ?? .string("")
+            var choices: [JSONValue] = []
+            for index in self.choices.keys.sorted() {
+                let choice = self.choices[index]!
+                var message: JSONObject = [:]
+                message["role"] = .string(choice.role)
+                message["content"] = choice.content.map { .string($0) } ?? .null
+                message["refusal"] = choice.refusal.map { .string($0) } ?? .null
+                if !choice.toolCalls.isEmpty {
+                    message["tool_calls"] = .array(choice.toolCalls.keys.sorted().map { key in
+                        let call = choice.toolCalls[key]!
+                        return .object([
+                            "id": .string(call.id),
+                            "type": .string(call.type),
+                            "function": .object(["name": .string(call.name), "arguments": .string(call.arguments)]),
+                        ])
+                    })
+                }
+                message["annotations"] = .array([])
+                choices.append(.object([
+                    "index": .int(Int64(index)),
+                    "message": .object(message),
+                    "logprobs": choice.logprobs,
+                    "finish_reason": choice.finishReason,
+                ]))
+            }
+            response["choices"] = .array(choices)
+            if let usage = self.usageJSON { response["usage"] = usage }
+            if !self.reportedTier.isEmpty { response["service_tier"] = .string(self.reportedTier) }
+            if let fingerprint = self.head["system_fingerprint"] { response["system_fingerprint"] = fingerprint }
+            return NativeBody.encode(response)
+        }
+
+        /// Log-probabilities arrive per chunk as `{"content": [...]}`; the answer holds them all.
+        static func merge(_ old: JSONValue, _ new: JSONValue) -> JSONValue {
+            guard case .object(var merged) = old else { return new }
+            for key in ["content", "refusal"] {
+                if let more = new[key]?.array {
+                    merged[key] = .array((merged[key]?.array ?? []) + more)
+                }
+            }
+            return .object(merged)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+public import FlexCore
+public import FlexJSON
+public import NIOCore
+
+/// Helpers every adapter uses on native JSON bodies.
+public enum NativeBody {
+    /// Parses the caller's body: it must be one JSON object.
+    public static func parseRequest(_ body: ByteBuffer, api: Api) throws(RouterError) -> JSONObject {
+        let json: JSONValue
+        do {
+            json = try JSONParser.parse(body.readableBytesView)
+        } catch {
+            throw RouterError(.invalidRequestBody, "the \(api.name) request body is not valid JSON (\(error.reason) at byte \(error.offset))",
+                              details: ["field": "native_json"])
+        }
+        guard let object = json.object else {
+            throw RouterError(.invalidRequestBody, "the \(api.name) request body must be a JSON object, not \(json.typeName)", details: ["field": "native_json"])
+        }
+        return object
+    }
+
+    /// Puts the call's model into the body (`model`), or checks that the body's own agrees.
+    static func settingModel(_ body: JSONObject, _ model: String, api: Api) throws(RouterError) -> JSONObject {
+        var body = body
+        switch body["model"] {
+        case nil, .null?:
+            body["model"] = .string(model)
+        case .string(let own)? where own == model || model.isEmpty:
+            break
+        case .string(let own)?:
+            throw RouterError(.modelMismatch, "the call names model \(model) but its \(api.name) body names \(own); send one model",
+                              details: ["field": "model"])
+        default:
+            throw RouterError(.invalidRequestBody, "the body's model must be a string", details: ["field": "model"])
+        }
+        return body
+    }
+
+    /// Checks a provider's answer (a JSON object) and returns its members named in `keys`: the
+    /// router reads only its usage and tier, and passes the answer's bytes on untouched, so the rest
+    /// is checked but not built.
+    static func parseAnswer(_ body: ByteBuffer, api: Api, keeping keys: [String]) throws(RouterError) -> JSONValue {
+        guard let object = try? JSONParser.parseObject(body.readableBytesView, keeping: keys) else {
+            throw RouterError(.upstreamMalformedResponse, "\(api.provider.name) answered \(api.name) with a body that is not a JSON object")
+        }
+        return .object(object)
+    }
+
+    static func malformedEvent(_ provider: Provider, _ event: NativeEvent) -> RouterError {
+        RouterError(.upstreamMalformedEvent, "\(provider.name) sent a stream event whose data is not JSON (event \"\(event.event.prefix(64))\")")
+    }
+
+    static func encode(_ object: JSONObject) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        JSONValue.object(object).write(into: &buffer)
+        return buffer
+    }
+
+    /// A token count from JSON: non-negative integers only; anything else counts as 0.
+    static func count(_ value: JSONValue?) -> UInt64 {
+        guard let number = value?.int, number > 0 else { return 0 }
+        return UInt64(number)
+    }
+}
+
+extension UInt64 {
+    /// `self - other`, or 0 when `other` is larger (a provider's inconsistent usage must not trap).
+    func subtractingClamped(_ other: UInt64) -> UInt64 {
+        self > other ? self - other : 0
+    }
+
+    /// `self + other`, saturating at `UInt64.max` (a provider's absurd counts must not trap).
+    func addingClamped(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = self.addingReportingOverflow(other)
+        return overflow ? .max : sum
+    }
+}

@@ -1,0 +1,508 @@
+internal import FlexCodec
+internal import Logging
+internal import NIOCore
+
+/// One client connection, on its event loop: decodes frames, feeds them to the
+/// ``ServerConnectionStateMachine`` and carries out its actions; owns every stream's send window and
+/// writes every frame; arms the connection's handshake and idle timers; and hands each call that is
+/// ready to run to the connection's task (``ServerConnection``), which runs it in a child task.
+///
+/// Everything here runs on the channel's event loop: no lock. A call's task reaches the handler
+/// through its ``ConnectionHandle``, which runs on the loop at once when the task is already there
+/// (a connection's tasks prefer its event loop) and hops to it otherwise. There is one way to
+/// close the connection (``close(_:)``), and one place it ends (``channelInactive(context:)``).
+final class ServerConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let shared: ServerShared
+    private let timers: DeadlineTimers
+    private let callStarts: AsyncStream<ServerCall>.Continuation
+    private var logger: Logger
+
+    private var machine: ServerConnectionStateMachine
+    private var decoder: FrameDecoder
+    private var encoder = FrameEncoder()
+    private let coder = MessageCoder()
+    /// Bytes received and not yet decoded: at most one frame (the decoder rejects a length over the
+    /// limit from its header) plus one read.
+    private var inbound = ByteBuffer()
+    private var streams: [StreamID: Stream] = [:]
+    /// Streams with a frame waiting for their window or the socket, in the order they parked.
+    private var parked: [StreamID] = []
+
+    private var context: ChannelHandlerContext?
+    private var handle: ConnectionHandle?
+    private var startedUp = false
+    private var closing = false
+    private var ended = false
+    private var lastActivity = ContinuousClock.now
+    private var handshakeTimer: DeadlineSignal?
+    private var idleTimer: DeadlineSignal?
+
+    /// A running call's stream, as this side sends it.
+    private struct Stream {
+        let call: ServerCall
+        var window: SendWindow
+        var headersSent = false
+        /// A MESSAGE waiting for the window to be positive and the socket writable.
+        var parked: ParkedFrame?
+        /// The call's task stopped waiting (cancelled): what it sends from now on is refused.
+        var abandoned = false
+    }
+
+    private struct ParkedFrame {
+        var bytes: ByteBuffer
+        /// What the frame takes from the window.
+        var size: Int
+        var then: AfterWrite
+    }
+
+    private enum AfterWrite {
+        /// A streamed event: its sender waits for it to be written.
+        case resume(CheckedContinuation<Void, any Error>)
+        /// A unary answer: its TRAILERS follow, and the call is over.
+        case trailers(ByteBuffer)
+    }
+
+    /// Refused when the connection or the stream has gone: the call has been stopped.
+    struct StreamClosed: Error {}
+
+    init(shared: ServerShared, timers: DeadlineTimers, callStarts: AsyncStream<ServerCall>.Continuation, logger: Logger) {
+        self.shared = shared
+        self.timers = timers
+        self.callStarts = callStarts
+        self.logger = logger
+        self.machine = ServerConnectionStateMachine(configuration: shared.configuration.connection)
+        self.decoder = FrameDecoder(role: .server, maxMessageSize: shared.configuration.connection.limits.maxMessageSize)
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.handle = ConnectionHandle(self, on: context.eventLoop)
+        if context.channel.isActive { self.started(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.started(context)
+        context.fireChannelActive()
+    }
+
+    /// The connection is up: it counts against the server's limit, and has its handshake's time.
+    private func started(_ context: ChannelHandlerContext) {
+        guard let handle = self.handle, !self.startedUp else { return }
+        self.startedUp = true
+        self.logger[metadataKey: "peer"] = "\(context.remoteAddress?.description ?? "?")"
+        let (count, draining) = self.shared.register(handle)
+        let limit = self.shared.configuration.maxConnections
+        if count > limit {
+            self.logger.debug("connection refused: too many connections")
+            self.close(WireErrors.tooManyConnections(limit: limit))
+            return
+        }
+        let timeout = self.shared.configuration.handshakeTimeout
+        self.handshakeTimer = self.arm(at: .now + timeout) { $0.handshakeTimedOut() }
+        if draining { self.beginDrain() }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = self.unwrapInboundIn(data)
+        guard !self.closing else { return }
+        self.shared.metrics.bytesReceived(bytes.readableBytes)
+        self.lastActivity = .now
+        if self.inbound.readableBytes == 0 {
+            self.inbound = bytes
+        } else {
+            self.inbound.writeBuffer(&bytes)
+        }
+        do {
+            while !self.closing, let frame = try self.decoder.decode(buffer: &self.inbound) {
+                self.perform(self.machine.receive(frame))
+            }
+        } catch {
+            self.shared.metrics.protocolError(error.errorCode.name)
+            self.logger.debug("protocol error", metadata: ["error": "\(error)"])
+            self.perform(self.machine.fail(WireErrors.undecodable(error)))
+        }
+        if self.inbound.readerIndex > 65_536 { self.inbound.discardReadBytes() }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { self.writeParked() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.logger.debug("connection failed", metadata: ["error": "\(error)"])
+        self.close(nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.connectionEnded()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.connectionEnded()
+        self.context = nil
+        self.handle = nil
+    }
+
+    // MARK: - The state machine's actions
+
+    private func perform(_ action: ServerConnectionStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .sendHello(let hello, let negotiated):
+            self.decoder.compression = negotiated.compression
+            self.encoder.compression = negotiated.compression
+            self.encoder.maxMessageSize = negotiated.peerLimits.maxMessageSize
+            self.write(.hello(hello), flush: false)
+            self.handshakeTimer?.signal()
+            self.handshakeTimer = nil
+            self.armIdleTimer()
+        case .startCall(let id, let headers, let payload):
+            self.startCall(id, headers: headers, payload: payload)
+        case .cancelCall(let id, let status):
+            self.streams[id]?.call.stop(.stopped(status))
+        case .refuse(let id, let status):
+            self.write(.trailers(id, Trailers(status: status)), flush: false)
+            self.shared.metrics.refused(status.errorCode)
+        case .pong(let data):
+            self.write(.ping(data, ack: true), flush: false)
+        case .credit(let id, let increment):
+            self.credit(id, increment)
+        case .sendGoAway(let goAway):
+            self.write(.goAway(goAway), flush: true)
+        case .close(let goAway):
+            self.close(goAway)
+        }
+    }
+
+    // MARK: - Calls
+
+    private func startCall(_ id: StreamID, headers: RequestHeaders, payload: ByteBuffer) {
+        let arrival = ContinuousClock.now
+        guard let tenant = self.shared.tenants.authenticate(headers.apiKey) else {
+            self.refuseStarted(id, WireErrors.unauthenticated(presented: headers.apiKey))
+            return
+        }
+        var request: InferenceRequest
+        do {
+            request = try self.coder.decode(InferenceRequest.self, from: payload)
+        } catch {
+            self.refuseStarted(id, WireErrors.invalidRequest(error))
+            return
+        }
+        guard self.shared.admitCall() else {
+            self.refuseStarted(id, WireErrors.serverBusy)
+            return
+        }
+        guard let handle = self.handle else { return }
+        if request.requestID.isEmpty { request.requestID = self.shared.newRequestID() }
+        let call = ServerCall(id: id, headers: headers, request: request, tenant: tenant, connection: handle, arrival: arrival,
+                              maxCallDuration: self.shared.configuration.maxCallDuration, logger: self.logger)
+        let window = self.machine.negotiated?.peerLimits.initialWindowSize ?? ProtocolDefaults.initialWindowSize
+        self.streams[id] = Stream(call: call, window: SendWindow(initial: window))
+        if case .terminated = self.callStarts.yield(call) {
+            // The connection's task has stopped taking calls: the connection is going.
+            self.streams[id] = nil
+            self.shared.callEnded()
+        }
+    }
+
+    /// Ends a stream whose request arrived but cannot run (not authenticated, undecodable, the
+    /// server at its limit) with TRAILERS.
+    private func refuseStarted(_ id: StreamID, _ status: Status) {
+        self.machine.callClosing(id)
+        self.write(.trailers(id, Trailers(status: status)), flush: false)
+        self.shared.metrics.refused(status.errorCode)
+        self.perform(self.machine.callFinished(id))
+    }
+
+    /// Sends a streamed event if the window and the socket allow: nil when sent, else the frame to
+    /// park. Throws ``StreamClosed`` once the stream has gone or its call was stopped.
+    func trySend(_ event: StreamEvent, on id: StreamID) throws -> ParkedFrameRequest? {
+        guard !self.closing, var stream = self.streams[id], !stream.abandoned, !stream.call.isStopped else { throw StreamClosed() }
+        var bytes = self.buffer(capacity: 256)
+        try self.encoder.encodeMessage(event, streamID: id, into: &bytes)
+        let size = bytes.readableBytes - FrameHeader.size
+        if !stream.headersSent {
+            stream.headersSent = true
+            self.write(.responseHeaders(id, ResponseHeaders()), flush: false)
+        }
+        guard stream.window.isOpen, self.isWritable else {
+            self.streams[id] = stream
+            self.context?.flush()
+            return ParkedFrameRequest(bytes: bytes, size: size)
+        }
+        stream.window.take(size)
+        self.streams[id] = stream
+        self.writeBytes(bytes, flush: true)
+        return nil
+    }
+
+    /// A frame ``trySend(_:on:)`` could not send yet.
+    struct ParkedFrameRequest: Sendable {
+        var bytes: ByteBuffer
+        var size: Int
+    }
+
+    /// Parks `frame` until the window and the socket allow it; `continuation` is resumed once it is
+    /// written, or with ``StreamClosed`` when the stream goes first.
+    func park(_ frame: ParkedFrameRequest, on id: StreamID, _ continuation: CheckedContinuation<Void, any Error>) {
+        guard !self.closing, self.streams[id] != nil, self.streams[id]?.abandoned == false else {
+            continuation.resume(throwing: StreamClosed())
+            return
+        }
+        self.streams[id]?.parked = ParkedFrame(bytes: frame.bytes, size: frame.size, then: .resume(continuation))
+        self.parked.append(id)
+        self.writeParked()
+    }
+
+    /// Sends a streamed event whatever thread asked: at once, or parked.
+    func sendOrPark(_ event: StreamEvent, on id: StreamID, _ continuation: CheckedContinuation<Void, any Error>) {
+        do {
+            guard let frame = try self.trySend(event, on: id) else {
+                continuation.resume()
+                return
+            }
+            self.park(frame, on: id, continuation)
+        } catch {
+            continuation.resume(throwing: error)
+        }
+    }
+
+    /// The sender stopped waiting (its task was cancelled): its parked frame is dropped, and what it
+    /// sends from now on is refused.
+    func abandon(_ id: StreamID) {
+        guard var stream = self.streams[id] else { return }
+        stream.abandoned = true
+        let parked = stream.parked
+        stream.parked = nil
+        self.streams[id] = stream
+        if case .resume(let continuation)? = parked?.then {
+            self.parked.removeAll { $0 == id }
+            continuation.resume(throwing: StreamClosed())
+        }
+    }
+
+    /// A call's last frames: a unary call's answer (HEADERS and MESSAGE), then the TRAILERS with its
+    /// status and savings record. Returns the status sent (an answer too large for the client turns
+    /// into `response_too_large`).
+    func finish(_ call: ServerCall, _ ending: CallEnding) -> Status {
+        let id = call.id
+        guard !self.closing, var stream = self.streams[id] else { return ending.status }
+        var status = ending.status
+        var message: ByteBuffer?
+        if let response = ending.response {
+            var bytes = self.buffer(capacity: 256)
+            do {
+                try self.encoder.encodeMessage(response, streamID: id, into: &bytes)
+                message = bytes
+            } catch {
+                status = WireErrors.responseTooLarge(error)
+            }
+        }
+        var frames = self.buffer(capacity: 64)
+        if message != nil, !stream.headersSent {
+            stream.headersSent = true
+            self.encode(.responseHeaders(id, ResponseHeaders()), into: &frames)
+        }
+        var trailers = self.buffer(capacity: 64)
+        self.encode(.trailers(id, Trailers(status: status, savings: ending.savings)), into: &trailers)
+        if let message {
+            let size = message.readableBytes - FrameHeader.size
+            guard stream.window.isOpen, self.isWritable else {
+                // The client's window (or the socket) is closed: the headers now, the answer and the
+                // trailers when it opens.
+                stream.parked = ParkedFrame(bytes: message, size: size, then: .trailers(trailers))
+                self.streams[id] = stream
+                self.parked.append(id)
+                self.writeBytes(frames, flush: true)
+                return status
+            }
+            stream.window.take(size)
+            frames.writeImmutableBuffer(message)
+        }
+        self.streams[id] = stream
+        // A unary call's last frames (HEADERS, MESSAGE, TRAILERS) leave in one write.
+        self.machine.callClosing(id)
+        frames.writeImmutableBuffer(trailers)
+        self.writeBytes(frames, flush: true)
+        self.streamFinished(id)
+        return status
+    }
+
+    /// A stream's TRAILERS are out: the stream is forgotten; a draining connection may close.
+    private func streamFinished(_ id: StreamID) {
+        self.streams[id] = nil
+        self.lastActivity = .now
+        self.perform(self.machine.callFinished(id))
+    }
+
+    private func credit(_ id: StreamID, _ increment: UInt32) {
+        guard self.streams[id] != nil else { return }
+        do {
+            try self.streams[id]?.window.credit(increment)
+        } catch {
+            self.perform(self.machine.fail(WireErrors.windowOverflow(id)))
+            return
+        }
+        self.writeParked()
+    }
+
+    /// Writes the parked frames the windows and the socket now allow, in the order they parked.
+    private func writeParked() {
+        guard !self.parked.isEmpty else { return }
+        var index = 0
+        var wrote = false
+        while index < self.parked.count, self.isWritable, !self.closing {
+            let id = self.parked[index]
+            guard var stream = self.streams[id], let frame = stream.parked else {
+                self.parked.remove(at: index)
+                continue
+            }
+            guard stream.window.isOpen else {
+                index += 1
+                continue
+            }
+            self.parked.remove(at: index)
+            stream.window.take(frame.size)
+            stream.parked = nil
+            self.streams[id] = stream
+            self.writeBytes(frame.bytes, flush: false)
+            wrote = true
+            switch frame.then {
+            case .resume(let continuation):
+                continuation.resume()
+            case .trailers(let trailers):
+                self.machine.callClosing(id)
+                self.writeBytes(trailers, flush: false)
+                self.streamFinished(id)
+            }
+        }
+        if wrote { self.context?.flush() }
+    }
+
+    // MARK: - Drain, timeouts, closing
+
+    /// The server is draining: GOAWAY, no new calls; the connection closes when its last call has.
+    func beginDrain() {
+        guard !self.closing else { return }
+        self.perform(self.machine.beginDrain())
+    }
+
+    /// The drain's grace period is over: every call still running is stopped.
+    func stopAllCalls(_ status: Status) {
+        for stream in self.streams.values { stream.call.stop(.stopped(status)) }
+    }
+
+    private func handshakeTimedOut() {
+        guard !self.closing, self.machine.negotiated == nil else { return }
+        self.perform(self.machine.fail(WireErrors.handshakeTimeout(after: self.shared.configuration.handshakeTimeout)))
+    }
+
+    /// Arms the idle timer for the first moment the connection could have been idle long enough:
+    /// the idle timeout after its last frame or call, or after now while calls are open.
+    private func armIdleTimer() {
+        let timeout = self.shared.configuration.idleTimeout
+        let from = self.machine.openStreamCount == 0 ? self.lastActivity : ContinuousClock.now
+        self.idleTimer = self.arm(at: from + timeout) { $0.idleTimerFired() }
+    }
+
+    /// Closes a connection with no call and no frame for the idle timeout; otherwise looks again
+    /// when it could be.
+    private func idleTimerFired() {
+        guard !self.closing else { return }
+        let timeout = self.shared.configuration.idleTimeout
+        if self.machine.openStreamCount == 0, ContinuousClock.now - self.lastActivity >= timeout {
+            self.perform(self.machine.fail(WireErrors.idleTimeout(after: timeout)))
+            return
+        }
+        self.armIdleTimer()
+    }
+
+    /// A timer on this connection's deadline service whose action runs here, on the event loop.
+    private func arm(at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable (ServerConnectionHandler) -> Void)
+        -> DeadlineSignal?
+    {
+        guard let handle = self.handle else { return nil }
+        let signal = DeadlineSignal(timers: self.timers)
+        signal.arm(until: deadline) { handle.execute(action) }
+        return signal
+    }
+
+    /// The one way this side closes the connection: GOAWAY if given, then close.
+    private func close(_ goAway: GoAway?) {
+        guard !self.closing, let context = self.context else { return }
+        self.closing = true
+        if let goAway {
+            self.write(.goAway(goAway), flush: true)
+        }
+        context.close(promise: nil)
+    }
+
+    /// The connection has gone (whoever closed it): every call is stopped, every parked sender
+    /// told, and the connection's task stops taking calls.
+    private func connectionEnded() {
+        guard !self.ended else { return }
+        self.ended = true
+        self.closing = true
+        self.handshakeTimer?.signal()
+        self.idleTimer?.signal()
+        self.handshakeTimer = nil
+        self.idleTimer = nil
+        let streams = self.streams
+        self.streams = [:]
+        self.parked = []
+        for stream in streams.values {
+            stream.call.stop(.stopped(WireErrors.connectionClosed))
+            if case .resume(let continuation)? = stream.parked?.then {
+                continuation.resume(throwing: StreamClosed())
+            }
+        }
+        self.callStarts.finish()
+        if let handle = self.handle { self.shared.unregister(handle) }
+    }
+
+    // MARK: - Writing
+
+    private var isWritable: Bool { self.context?.channel.isWritable ?? false }
+
+    private func buffer(capacity: Int) -> ByteBuffer {
+        self.context?.channel.allocator.buffer(capacity: capacity) ?? ByteBuffer()
+    }
+
+    private func encode(_ frame: FlexFrame, into buffer: inout ByteBuffer) {
+        do {
+            try self.encoder.encode(frame, into: &buffer)
+        } catch {
+            // Control frames are this side's own, small and valid: a failure here is a bug.
+            assertionFailure("cannot encode \(frame): \(error)")
+        }
+    }
+
+    private func write(_ frame: FlexFrame, flush: Bool) {
+        var bytes = self.buffer(capacity: 64)
+        self.encode(frame, into: &bytes)
+        self.writeBytes(bytes, flush: flush)
+    }
+
+    private func writeBytes(_ bytes: ByteBuffer, flush: Bool) {
+        guard let context = self.context, !self.ended else { return }
+        self.shared.metrics.bytesSent(bytes.readableBytes)
+        if flush {
+            context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
+        } else {
+            context.write(self.wrapOutboundOut(bytes), promise: nil)
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import FlexCodec
+import FlexServer
+import Logging
+import NIOCore
+
+/// A ``FlexServer`` on a free loopback port with an in-memory service behind it, drained and
+/// stopped when the test body returns. No router, no provider, no C library but the codec's.
+struct TransportFixture {
+    let server: FlexServer
+    let port: Int
+
+    static func with<T: Sendable>(
+        _ service: any InferenceService,
+        tenants: TenantDirectory = .open,
+        recorder: (any SavingsRecorder)? = nil,
+        configure: (inout FlexServer.Configuration) -> Void = { _ in },
+        _ body: (TransportFixture) async throws -> T
+    ) async throws -> T {
+        var configuration = FlexServer.Configuration(host: "127.0.0.1", port: 0, drainGracePeriod: .seconds(5))
+        configure(&configuration)
+        let server = FlexServer(configuration: configuration, service: service, tenants: tenants, recorder: recorder,
+                                logger: Logger(label: "flexserver-test"))
+        let running = Task { try await server.run() }
+        do {
+            let address = try await server.listeningAddress()
+            let result = try await body(TransportFixture(server: server, port: address.port ?? 0))
+            server.beginGracefulShutdown()
+            try await running.value
+            return result
+        } catch {
+            server.beginGracefulShutdown()
+            _ = try? await running.value
+            throw error
+        }
+    }
+
+    /// A native request for the in-memory service (its body is echoed back).
+    static func request(_ id: String, body: String = #"{"echo":true}"#) -> InferenceRequest {
+        InferenceRequest(requestID: id, provider: .openAI, api: .chatCompletions, model: "memory-model", startWithin: "00h-00m-30s",
+                         providerKey: "sk-memory", body: .nativeJSON(ByteBuffer(string: body)))
+    }
+}
