@@ -26,7 +26,7 @@
  * visible to other users); a typed call's provider key comes only from the environment
  * (--provider-key-env). Keys are never printed.
  *
- * Build: see Makefile (or README.md, "C client").
+ * Build: see Makefile (or tools/flexc/README.md, "Building").
  */
 #define _POSIX_C_SOURCE 200809L
 
