@@ -278,6 +278,7 @@ let package = Package(
             name: "ledger-bench",
             dependencies: [
                 "FlexLedger",
+                "FlexCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "tools/ledger-bench",
@@ -302,6 +303,7 @@ let package = Package(
             name: "flexload",
             dependencies: [
                 "FlexLoadKit",
+                "FlexCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -318,7 +320,6 @@ let package = Package(
             dependencies: [
                 "FlexSim", "FlexCatalog", "FlexJSON", "FlexRouter", "FlexServer", "FlexHTTP", "FlexCodec",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/FlexTestSupport",

@@ -3,7 +3,7 @@ internal import Metrics
 internal import Synchronization
 
 /// The server's metrics, through swift-metrics (a no-op until the process bootstraps a backend;
-/// flexd bootstraps Prometheus). Names and labels are listed in README.md ("Observability").
+/// flexd bootstraps Prometheus). Names and labels are listed in the flexd guide, *Observability*.
 struct ServerMetrics: Sendable {
     private let bytesIn = Counter(label: "flexd_bytes_received_total")
     private let bytesOut = Counter(label: "flexd_bytes_sent_total")
@@ -39,7 +39,7 @@ struct ServerMetrics: Sendable {
     }
 
     func callEnded(status: Status, savings: SavingsRecord?, duration: Duration) {
-        self.duration.recordNanoseconds(Self.nanoseconds(duration))
+        self.duration.recordNanoseconds(duration.nanoseconds)
         if status.code == .ok {
             self.answered.counter(tierServed: savings?.tierServed, provider: savings?.provider).increment()
         } else {
@@ -64,11 +64,6 @@ struct ServerMetrics: Sendable {
             ("tier_served", tierServed?.name ?? "none"),
             ("provider", provider?.name ?? "none"),
         ])
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
 

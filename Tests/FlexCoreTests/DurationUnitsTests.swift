@@ -13,3 +13,12 @@ import Testing
         #expect(Duration.milliseconds(1500).seconds == 1.5)
     }
 }
+
+extension DurationUnitsTests {
+    @Test func aWireTimeoutRoundsUpSoThatItNeverBecomesNone() {
+        #expect(Duration.nanoseconds(1).microsecondsRoundedUp == 1)
+        #expect(Duration.microseconds(5).microsecondsRoundedUp == 5)
+        #expect(Duration.nanoseconds(5_001).microsecondsRoundedUp == 6)
+        #expect(Duration.seconds(Int64.max).microsecondsRoundedUp == .max)
+    }
+}

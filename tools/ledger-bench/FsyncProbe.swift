@@ -1,3 +1,4 @@
+import FlexCore
 import Foundation
 
 #if canImport(Glibc)
@@ -22,7 +23,7 @@ enum FsyncProbe {
             _ = block.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
             fdatasync(fd)
             let elapsed = ContinuousClock.now - began
-            samples.append(Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12)
+            samples.append(elapsed.seconds * 1e6)
         }
         return samples.sorted()[samples.count / 2]
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlexLedger
+import FlexCore
 import Foundation
 
 /// Appends synthetic records to a ledger.
@@ -25,7 +26,7 @@ struct Percentiles {
     var max: Double
 
     init(_ samples: [Duration]) {
-        let sorted = samples.map { Double($0.components.seconds) * 1e6 + Double($0.components.attoseconds) / 1e12 }.sorted()
+        let sorted = samples.map { $0.seconds * 1e6 }.sorted()
         func at(_ q: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] }
         self.p50 = at(0.50)
         self.p90 = at(0.90)

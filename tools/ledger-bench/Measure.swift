@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlexLedger
+import FlexCore
 import Foundation
 
 /// `ledger-bench measure`: append latency and throughput with and without group commit.
@@ -65,7 +66,7 @@ struct Measure: AsyncParsableCommand {
                 return all
             }
             let elapsed = ContinuousClock.now - started
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.seconds
             let statistics = ledger.statistics
             await ledger.close()
             let p = Percentiles(samples)

@@ -195,11 +195,7 @@ enum CField {
 
     static func microseconds(_ duration: Duration?) -> UInt64 {
         guard let duration, duration > .zero else { return 0 }
-        let (seconds, attoseconds) = duration.components
-        let micros = seconds.multipliedReportingOverflow(by: 1_000_000)
-        if micros.overflow { return UInt64.max }
-        // Round up so that a positive sub-microsecond timeout is not sent as "none".
-        let fraction = (attoseconds + 999_999_999_999) / 1_000_000_000_000
-        return UInt64(micros.partialValue) + UInt64(fraction)
+        let micros = duration.microsecondsRoundedUp
+        return micros == .max ? .max : UInt64(micros)
     }
 }

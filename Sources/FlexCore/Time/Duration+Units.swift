@@ -21,6 +21,14 @@ extension Duration {
         return sum
     }
 
+    /// Whole microseconds rounded up, saturating: for a timeout on the wire, where a positive
+    /// duration below a microsecond must not become 0 ("no timeout").
+    public var microsecondsRoundedUp: Int64 {
+        let truncated = self.microseconds
+        guard truncated < .max, truncated >= 0, self > .microseconds(truncated) else { return truncated }
+        return truncated + 1
+    }
+
     /// Whole microseconds, 0 for a negative duration: for records' unsigned fields.
     public var unsignedMicroseconds: UInt64 {
         UInt64(max(0, self.microseconds))

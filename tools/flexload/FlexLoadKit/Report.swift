@@ -129,7 +129,7 @@ public struct Report: Sendable, Encodable {
                 + row.startWithin.padding(toLength: 14, withPad: " ", startingAt: 0)
                 + (row.stream ? "yes" : "no").padding(toLength: 8, withPad: " ", startingAt: 0)
                 + served.padding(toLength: 20, withPad: " ", startingAt: 0)
-                + String(format: "%10.1f", Double(Results.microseconds(result.latency)) / 1000) + " " + money)
+                + String(format: "%10.1f", result.latency.milliseconds) + " " + money)
         }
         return lines.joined(separator: "\n")
     }

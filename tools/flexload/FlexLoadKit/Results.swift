@@ -64,7 +64,7 @@ public final class Results: @unchecked Sendable {
 
     /// Records one call's result; `call` (what was sent) goes into the per-call rows when kept.
     public func record(_ result: CallResult, for call: PlannedCall? = nil) {
-        let micros = Self.microseconds(result.latency)
+        let micros = result.latency.unsignedMicroseconds
         self.lock.withLock {
             if let call, call.index < self.keepCalls {
                 self.rows.append(CallRow(index: call.index, api: call.request.api?.name ?? "", model: call.request.model,
@@ -72,7 +72,7 @@ public final class Results: @unchecked Sendable {
             }
             self.requests += 1
             _ = self.latency.record(micros)
-            if let firstByte = result.firstByte { _ = self.firstByte.record(Self.microseconds(firstByte)) }
+            if let firstByte = result.firstByte { _ = self.firstByte.record(firstByte.unsignedMicroseconds) }
             if self.samples.count < Self.maximumSamples { self.samples.append(micros) }
             if !result.ok { self.errors[result.errorCode ?? "unknown", default: 0] += 1 }
             guard let savings = result.savings else { return }
@@ -103,7 +103,7 @@ public final class Results: @unchecked Sendable {
     /// Everything the report needs, frozen.
     public func summary(elapsed: Duration) -> Summary {
         self.lock.withLock {
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.seconds
             return Summary(
                 requests: self.requests,
                 errors: self.errors.values.reduce(0, +),
@@ -133,12 +133,6 @@ public final class Results: @unchecked Sendable {
     /// Latency samples in microseconds, sorted (for a CDF).
     public func sortedSamples() -> [UInt64] {
         self.lock.withLock { self.samples.sorted() }
-    }
-
-    static func microseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        guard seconds >= 0 else { return 0 }
-        return UInt64(seconds) * 1_000_000 + UInt64(attoseconds / 1_000_000_000_000)
     }
 }
 

@@ -4,7 +4,7 @@ import Foundation
 import NIOPosix
 
 /// flexload: drives flexd (and, side by side, flexsim directly) with a workload mix and reports
-/// latency, throughput and savings. Contract: ../shared/BRIEF.md section 4; README "flexload".
+/// latency, throughput and savings. Contract: ../shared/BRIEF.md section 4; the FlexLoadKit documentation, *The flexload command*.
 @main
 struct FlexLoad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,7 +14,7 @@ struct FlexLoad: AsyncParsableCommand {
             With --target, calls go to flexd over the flexinference protocol. With --direct, the same \
             calls go as provider JSON straight to flexsim (its root URL), on the standard tier. With \
             both, flexd is measured first, then direct, and the report adds flexd's added latency.
-            Built-in mixes: \(Mix.builtIn.keys.sorted().joined(separator: ", ")); or a mix file (README, "flexload").
+            Built-in mixes: \(Mix.builtIn.keys.sorted().joined(separator: ", ")); or a mix file (tools/flexload/FlexLoadKit/Documentation.docc).
             """
     )
 

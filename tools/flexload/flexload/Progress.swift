@@ -1,3 +1,4 @@
+import FlexCore
 import FlexLoadKit
 import Foundation
 
@@ -26,7 +27,7 @@ struct Progress: Sendable {
     }
 
     static func line(_ name: String, _ results: Results, _ elapsed: Duration) -> String {
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         let count = results.count
         return "\(name): " + String(format: "%d calls in %.0f s, %.1f/s, %d errors, p99 %.3f ms, saved $%.6f",
                       count, seconds, seconds > 0 ? Double(count) / seconds : 0, results.errorCount,
