@@ -36,6 +36,8 @@ public final class SimServer: Sendable {
 
     public var localAddress: SocketAddress? { self.channel.localAddress }
     public var port: Int? { self.channel.localAddress?.port }
+    /// The event loop the listening socket runs on.
+    public var eventLoop: any EventLoop { self.channel.eventLoop }
 
     /// Stops accepting connections.
     public func close() async throws { try await self.channel.close() }

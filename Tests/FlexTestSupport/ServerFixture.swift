@@ -6,7 +6,6 @@ public import FlexServer
 public import FlexSim
 public import Logging
 import NIOCore
-import NIOPosix
 
 /// A FlexServer on a free loopback port, routing to an in-process flexsim (or serving any
 /// `InferenceService`), drained and stopped when the test body returns.
@@ -36,7 +35,7 @@ public struct ServerFixture {
                         correlationHeader: "x-flexsim-correlation-id"
                     ),
                     httpClient: http,
-                    timers: DeadlineTimers(on: MultiThreadedEventLoopGroup.singleton.next())
+                    timers: DeadlineTimers(on: sim.server.eventLoop)
                 )
                 let service = makeService?(router) ?? router
                 let server = FlexServer(configuration: settings, service: service, tenants: tenants, logger: logger)

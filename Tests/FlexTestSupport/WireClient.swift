@@ -22,12 +22,13 @@ public final class WireClient {
     public init(port: Int) throws {
         self.fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard self.fd >= 0 else { throw Failure(description: "socket() failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(self.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        // struct sockaddr_in, laid out by hand (family, port and address in network order, zero
+        // padding): its fields are declared by whichever C module the build loaded first, Glibc or
+        // SwiftNIO's CNIOLinux, so naming them depends on the build's order.
+        let address: [UInt8] = withUnsafeBytes(of: UInt16(AF_INET), Array.init)
+            + withUnsafeBytes(of: UInt16(port).bigEndian, Array.init) + [127, 0, 0, 1] + [UInt8](repeating: 0, count: 8)
+        let result = address.withUnsafeBytes { bytes in
+            connect(self.fd, bytes.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(bytes.count))
         }
         guard result == 0 else {
             close(self.fd)
