@@ -93,4 +93,52 @@ struct ProtobufCompatibilityTests {
         try check(Fixtures.response, "InferenceResponse")
         for event in Fixtures.streamEvents { try check(event, "StreamEvent") }
     }
+
+    /// Every field of the schema, by name, read from `Proto/flexinference/v1/*.proto`: the lines
+    /// `[repeated] TYPE name = N;` inside messages (enum values are upper case, so they do not match).
+    static func schemaFields() throws -> Set<String> {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Proto/flexinference/v1")
+        let field = try Regex(#"^\s*(?:repeated\s+)?(?:map<[^>]+>|[A-Za-z_][\w.]*)\s+([a-z][a-z0-9_]*)\s*=\s*\d+"#)
+        var names: Set<String> = []
+        for file in try FileManager.default.contentsOfDirectory(atPath: folder.path) where file.hasSuffix(".proto") {
+            let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+            for line in text.split(separator: "\n") {
+                if let match = try field.firstMatch(in: String(line)), let name = match.output[1].substring {
+                    names.insert(String(name))
+                }
+            }
+        }
+        return names
+    }
+
+    /// The fixtures set every field of the schema, and our encoding carries each to protoc: a
+    /// field added to the schema but forgotten in the Swift mapping (or in the fixtures) fails here.
+    @Test func theFixturesCarryEveryFieldOfTheSchemaThroughOurEncoding() throws {
+        let coder = MessageCoder()
+        var texts: [String] = []
+        func decoded<M: FlexMessage>(_ message: M, _ type: String) throws { texts.append(try protoc(decode: type, coder.encode(message))) }
+        try decoded(Fixtures.hello, "Hello")
+        try decoded(Fixtures.requestHeaders, "RequestHeaders")
+        try decoded(Fixtures.failedTrailers, "Trailers")
+        try decoded(Trailers(status: .ok, savings: Fixtures.savings, metadata: ["k": "v"]), "Trailers")
+        try decoded(Fixtures.nativeRequest, "InferenceRequest")
+        try decoded(Fixtures.typedRequest, "InferenceRequest")
+        try decoded(Fixtures.response, "InferenceResponse")
+        for event in Fixtures.streamEvents { try decoded(event, "StreamEvent") }
+        try decoded(GoAway(lastStreamID: 7, code: .unavailable, message: "draining", errorCode: "server_shutting_down"), "GoAway")
+        try decoded(Cancel(code: .deadlineExceeded, reason: "gone"), "Cancel")
+        try decoded(ResponseHeaders(metadata: ["k": "v"]), "ResponseHeaders")
+        try decoded(InferenceResponse(requestID: "refused", chat: ChatResult(refusal: "I cannot help with that.")), "InferenceResponse")
+        let used = try Regex(#"^\s*([a-z][a-z0-9_]*)\s*[:{]"#)
+        var carried: Set<String> = []
+        for text in texts {
+            for line in text.split(separator: "\n") {
+                if let match = try used.firstMatch(in: String(line)), let name = match.output[1].substring { carried.insert(String(name)) }
+            }
+        }
+        let schema = try Self.schemaFields()
+        #expect(!schema.isEmpty)
+        #expect(schema.subtracting(carried).isEmpty, "fields no fixture carries through the codec: \(schema.subtracting(carried).sorted())")
+    }
 }
