@@ -7,7 +7,7 @@ public import FlexCore
 /// `Sources/FlexCatalog/Resources/catalog.json`, compiled into the library as a string
 /// (``Catalog/builtIn()``), so loading it never depends on finding a resource bundle at run time.
 /// ``Catalog/load(path:)`` reads a file in the same format; ``Catalog/merging(_:)`` overlays one
-/// catalog on another model by model. The format is described in README.md ("The model catalog").
+/// catalog on another model by model. The format is described in the FlexCatalog documentation, *Catalog format*.
 public struct Catalog: Sendable, Hashable {
     public var providers: [Provider: ProviderCatalog]
     /// Free-text notes kept from the file (sources, conservative readings).

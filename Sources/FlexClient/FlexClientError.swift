@@ -105,7 +105,7 @@ public struct FlexClientError: Error, Sendable, Hashable, CustomStringConvertibl
     /// The status code; never OK.
     public var code: Code
     /// The full status: ``Status/code`` equals ``code``; ``Status/errorCode`` is the
-    /// machine-readable reason (the server's, or one of the client's listed in README.md).
+    /// machine-readable reason (the server's, or one of the client's listed in the FlexClient documentation, *Making calls*).
     public var status: Status
     /// The call's savings record, when the call reached a provider before it failed (it may have
     /// been billed).
@@ -150,7 +150,7 @@ public struct FlexClientError: Error, Sendable, Hashable, CustomStringConvertibl
 // MARK: - The client's own errors
 
 extension FlexClientError {
-    /// The machine-readable `error_code`s the client itself uses (README.md, "FlexClient").
+    /// The machine-readable `error_code`s the client itself uses (the FlexClient documentation, *Making calls*).
     enum LocalReason {
         static let cancelled = "cancelled"
         static let deadlineExceeded = "deadline_exceeded"

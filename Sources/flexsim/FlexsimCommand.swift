@@ -12,7 +12,7 @@ struct FlexsimCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flexsim",
         abstract: "A simulator of the OpenAI, Anthropic and Gemini APIs with service tiers, a flex capacity model and fault injection.",
-        discussion: "Routes, profiles, the fault header and the ledger format are described in README.md (section flexsim)."
+        discussion: "Routes, profiles, the fault header and the ledger format are described in the FlexSim documentation (Sources/FlexSim/Documentation.docc)."
     )
 
     @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free one; the chosen address is printed).")

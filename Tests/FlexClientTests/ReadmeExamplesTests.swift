@@ -3,8 +3,8 @@ import FlexCodec
 import NIOCore
 import Testing
 
-/// The README's FlexClient examples, compiled (so that they stay true to the API) and run against
-/// the scripted server.
+/// The FlexClient documentation's examples (its landing page and *Making calls*), compiled (so that
+/// they stay true to the API) and run against the scripted server.
 @Suite(.timeLimit(.minutes(1))) struct ReadmeExamplesTests {
     @Test func theExamplesCompileAndRun() async throws {
         try await withFakeServer { server in

@@ -5,10 +5,11 @@ import Foundation
 import NIOCore
 import Testing
 
-/// The README's typed examples ("Typed requests", "Examples"), so that they cannot rot: one per
+/// The typed examples of the FlexClient documentation (*Typed examples*) and the README, so that
+/// they cannot rot: one per
 /// provider from Swift, each the code between an `// example: NAME` and `// end example` line
 /// below, and the C client's typed commands; all run against the real `flexd` with its embedded
-/// flexsim. A test checks that the README shows exactly this code.
+/// flexsim. Tests check that the documentation shows exactly this code.
 @Suite("Typed examples against flexd", .serialized, .timeLimit(.minutes(3)))
 struct TypedExamplesTests {
     // MARK: - The Swift examples
@@ -107,7 +108,7 @@ struct TypedExamplesTests {
 
     // MARK: - The C client's typed commands
 
-    /// The README's `flexc --typed` commands (block `flexc-typed`), one per provider.
+    /// The documented `flexc --typed` commands (blocks `flexc-typed`), one per provider.
     static let cExamples: [(provider: String, arguments: [String])] = [
         ("openai", [
             "--typed", "--provider", "openai", "--api", "chat_completions", "--model", "gpt-5.4-mini",
@@ -151,7 +152,7 @@ struct TypedExamplesTests {
         }
     }
 
-    // MARK: - The README shows exactly this code
+    // MARK: - The documentation shows exactly this code
 
     static let repositoryRoot = CClientTests.repositoryRoot
 
@@ -167,10 +168,15 @@ struct TypedExamplesTests {
         return body.map { String($0.dropFirst(min(indent, $0.count))) }.joined(separator: "\n")
     }
 
-    /// The lines of the README's code block right after the line `<!-- example: NAME -->`.
-    static func readmeBlock(_ name: String) throws -> String? {
-        let readme = try String(contentsOfFile: Self.repositoryRoot + "/README.md", encoding: .utf8)
-        let lines = readme.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    /// Where the examples are shown: the FlexClient documentation's article holds all of them; the
+    /// README shows some (each one it shows must be exactly the tested code too).
+    static let article = "/Sources/FlexClient/Documentation.docc/TypedExamples.md"
+    static let readme = "/README.md"
+
+    /// The lines of `document`'s code block right after the line `<!-- example: NAME -->`.
+    static func block(_ name: String, in document: String = Self.article) throws -> String? {
+        let text = try String(contentsOfFile: Self.repositoryRoot + document, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard let marker = lines.firstIndex(of: "<!-- example: \(name) -->"), marker + 1 < lines.count, lines[marker + 1].hasPrefix("```"),
               let close = lines[(marker + 2)...].firstIndex(of: "```")
         else { return nil }
@@ -178,29 +184,45 @@ struct TypedExamplesTests {
     }
 
     @Test(arguments: ["typed-openai", "typed-anthropic", "typed-gemini"])
-    func theREADMEShowsTheSwiftExample(_ name: String) throws {
+    func theDocumentationShowsTheSwiftExample(_ name: String) throws {
         let source = try String(contentsOfFile: #filePath, encoding: .utf8)
         let example = try #require(Self.region(of: source, from: "// example: \(name)", to: "// end example"))
-        let shown = try #require(try Self.readmeBlock(name), "README.md has no block marked <!-- example: \(name) -->")
+        let shown = try #require(try Self.block(name), "\(Self.article) has no block marked <!-- example: \(name) -->")
         #expect(shown == example)
+        if let onTheFrontPage = try Self.block(name, in: Self.readme) {
+            #expect(onTheFrontPage == example, "README.md shows \(name) differently")
+        }
     }
 
-    @Test func theREADMEShowsTheCFunctionThatBuildsTheTypedRequest() throws {
+    @Test func theFrontPageShowsATestedSwiftExample() throws {
+        #expect(try Self.block("typed-openai", in: Self.readme) != nil, "README.md shows no tested Swift example")
+    }
+
+    @Test func theDocumentationShowsTheCFunctionThatBuildsTheTypedRequest() throws {
         let source = try String(contentsOfFile: Self.repositoryRoot + "/tools/flexc/flexc.c", encoding: .utf8)
         let function = try #require(Self.region(of: source, from: "/* example: typed-chat-request */", to: "/* end example */"))
-        let shown = try #require(try Self.readmeBlock("typed-chat-request"), "README.md has no block marked <!-- example: typed-chat-request -->")
+        let shown = try #require(try Self.block("typed-chat-request"), "\(Self.article) has no block marked <!-- example: typed-chat-request -->")
         #expect(shown == function)
     }
 
-    @Test func theREADMEShowsTheCClientsTypedCommands() throws {
-        let block = try #require(try Self.readmeBlock("flexc-typed"), "README.md has no block marked <!-- example: flexc-typed -->")
-        // Continued lines (a trailing backslash) joined into one.
-        let commands = block.replacingOccurrences(of: #" *\\\n\s*"#, with: " ", options: .regularExpression)
-            .split(separator: "\n").map(String.init)
-        for (provider, arguments) in Self.cExamples {
-            let quoted = arguments.map { $0.contains(" ") ? "\"\($0)\"" : $0 }
-            let command = "$ tools/flexc/flexc --target 127.0.0.1:7400 " + quoted.joined(separator: " ")
-            #expect(commands.contains(command), "\(provider): README.md lacks\n\(command)\nin\n\(commands.joined(separator: "\n"))")
+    /// The commands of a `flexc-typed` block, continued lines (a trailing backslash) joined.
+    static func commands(in document: String) throws -> [String]? {
+        guard let block = try Self.block("flexc-typed", in: document) else { return nil }
+        return block.replacingOccurrences(of: #" *\\\n\s*"#, with: " ", options: .regularExpression)
+            .split(separator: "\n").map(String.init).filter { $0.hasPrefix("$ tools/flexc/flexc ") }
+    }
+
+    static var testedCommands: [String] {
+        Self.cExamples.map { _, arguments in
+            "$ tools/flexc/flexc --target 127.0.0.1:7400 " + arguments.map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: " ")
         }
+    }
+
+    @Test func theDocumentationShowsTheCClientsTypedCommands() throws {
+        let commands = try #require(try Self.commands(in: Self.article), "\(Self.article) has no block marked <!-- example: flexc-typed -->")
+        #expect(Set(commands) == Set(Self.testedCommands), "the article's flexc commands are not the tested ones:\n\(commands.joined(separator: "\n"))")
+        let shown = try #require(try Self.commands(in: Self.readme), "README.md shows no tested flexc command")
+        #expect(!shown.isEmpty && Set(shown).isSubset(of: Set(Self.testedCommands)),
+                "README.md shows a flexc command that is not tested:\n\(shown.joined(separator: "\n"))")
     }
 }

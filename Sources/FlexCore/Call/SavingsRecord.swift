@@ -3,8 +3,8 @@
 /// Money is exact: signed 64-bit pico-US-dollars (1 USD = 10^12 picousd). Catalog prices are USD
 /// per million tokens with at most six decimals, so token costs are exact in this unit.
 public struct SavingsRecord: Sendable, Hashable {
-    // The fields live in one copy-on-write box: a record is 8 bytes wherever it is held or passed
-    // (it used to be 200), and the async functions a waiting call sits in keep room for the record
+    // The fields live in one copy-on-write box: a record is 8 bytes wherever it is held or passed,
+    // instead of 200, and the async functions a waiting call sits in keep room for the record
     // they will return. Reading costs a pointer hop; a write copies the box only if it is shared.
     private var storage: Storage
 

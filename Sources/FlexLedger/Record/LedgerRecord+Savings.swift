@@ -7,7 +7,7 @@ extension LedgerRecord {
     /// requested tier): the router sets all three on every call that reached a provider.
     ///
     /// - Parameters:
-    ///   - savings: The router's record (from `Router.complete`/`stream`, or `RouterFailure.savings`).
+    ///   - savings: The router's record (from the service: `complete`/`stream`, or `CallFailure.savings`).
     ///   - tenant: The tenant the call is billed to (never its key).
     ///   - instanceID: This flexd instance's id.
     ///   - outcome: ``LedgerOutcome/completed`` or the failure the caller was told.

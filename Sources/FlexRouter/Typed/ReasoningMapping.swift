@@ -1,6 +1,6 @@
 internal import FlexCore
 
-/// The typed ``ReasoningEffort`` in each provider's own knob (README, "Typed requests").
+/// The typed ``ReasoningEffort`` in each provider's own knob (the FlexRouter documentation, *Typed field mapping*).
 ///
 /// | effort | OpenAI (both APIs) | Anthropic ≤ 4.5 | Anthropic ≥ 4.6 | Gemini 2.x | Gemini ≥ 3 |
 /// |---|---|---|---|---|---|

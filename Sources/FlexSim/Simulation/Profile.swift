@@ -4,7 +4,7 @@ internal import Foundation
 
 /// How the simulated providers behave: latency and speed per tier, the flex capacity model and
 /// injected faults. Built-ins: ``Profile/builtIn(named:)``; files: ``Profile/load(path:)``
-/// (format in README.md, "Profile file format"). Times are in simulated seconds; `--time-scale`
+/// (format in the FlexSim documentation, *Profiles*). Times are in simulated seconds; `--time-scale`
 /// divides every delay at run time.
 public struct Profile: Sendable, Equatable, Codable {
     public var name: String
@@ -42,7 +42,7 @@ public struct Profile: Sendable, Equatable, Codable {
         public var concurrency: Int
         /// A request whose wait would be longer than this is refused instead.
         public var maxQueueWaitSeconds: Double
-        /// For streaming flex requests, send the API's pre-output events while queued (see README).
+        /// For streaming flex requests, send the API's pre-output events while queued (the FlexSim documentation, *What counts as started*).
         public var preambleWhileQueued: Bool
 
         enum CodingKeys: String, CodingKey {

@@ -11,7 +11,7 @@
 /// ```
 ///
 /// "Started" means the first output token was produced: for a stream, the moment the first
-/// output event is sent (README, "What counts as started"). Each transition returns what to
+/// output event is sent (the FlexSim documentation, *What counts as started*). Each transition returns what to
 /// bill, or nil when it is not allowed from the current state (a late cancel after completion,
 /// say), so the handler can call it without checking first.
 public struct RequestLifecycle: Sendable, Equatable {

@@ -192,7 +192,7 @@ public final class Simulator: Sendable {
         var faults: [Fault] = []
         if let text = head.headers.first(name: "x-flexsim-fault") {
             do { faults = try Fault.parseList(text) } catch {
-                return fail(Check(provider: provider).invalid("x-flexsim-fault: cannot read \"\(error.item)\" (see README, fault injection)"))
+                return fail(Check(provider: provider).invalid("x-flexsim-fault: cannot read \"\(error.item)\" (see the FlexSim documentation, *Fault injection*)"))
             }
         }
         var forced: Int?
