@@ -214,7 +214,7 @@ public final class FlexClient: Sendable {
             request: payload,
             apiKey: options.apiKey ?? self.configuration.apiKey,
             metadata: options.metadata,
-            deadline: timeout.map { .now() + TimeAmount($0) }
+            deadline: timeout.map { .now + $0 }
         )
     }
 

@@ -30,7 +30,7 @@ final class ClientCall: @unchecked Sendable {
     let request: ByteBuffer
     let apiKey: Secret
     let metadata: [String: String]
-    let deadline: NIODeadline?
+    let deadline: ContinuousClock.Instant?
     let end = NIOLockedValueBox(End())
 
     // MARK: Loop-confined state
@@ -44,7 +44,8 @@ final class ClientCall: @unchecked Sendable {
     private(set) var stream: StreamID?
     /// Whether any frame of an answer arrived (a call that got one is never retried).
     private(set) var receivedAnything = false
-    var deadlineTimer: Scheduled<Void>?
+    /// The call's deadline, armed in the client's deadline service.
+    var deadlineTimer: DeadlineSignal?
 
     private var buffered = CircularBuffer<(Inbound, wireLength: Int)>()
     private var outcome: Result<Trailers, FlexClientError>?
@@ -58,7 +59,7 @@ final class ClientCall: @unchecked Sendable {
         request: ByteBuffer,
         apiKey: Secret,
         metadata: [String: String],
-        deadline: NIODeadline?
+        deadline: ContinuousClock.Instant?
     ) {
         self.id = id
         self.kind = kind
@@ -140,7 +141,7 @@ final class ClientCall: @unchecked Sendable {
 
     private func settle(_ outcome: Result<Trailers, FlexClientError>) {
         self.outcome = outcome
-        self.deadlineTimer?.cancel()
+        self.deadlineTimer?.signal()
         self.deadlineTimer = nil
         self.connection = nil
         if let waiter = self.unaryWaiter {

@@ -31,19 +31,23 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private var closeWhenAdded = false
     private var reportedClosed = false
 
-    private var handshakeTimer: Scheduled<Void>?
-    private var keepaliveTimer: RepeatedTask?
-    private var keepaliveTimeout: Scheduled<Void>?
+    /// The connection's timers, in the client's deadline service (on this loop).
+    private let timers: DeadlineTimers
+    private var handshakeTimer: DeadlineSignal?
+    private var keepaliveTimer: DeadlineSignal?
+    private var keepaliveTimeout: DeadlineSignal?
     private var pingData: UInt64 = 0
 
     init(
         loop: any EventLoop,
+        timers: DeadlineTimers,
         configuration: FlexClient.Configuration,
         machine: ConnectionStateMachine.Configuration,
         manager: ConnectionManager,
         logger: Logger
     ) {
         self.loop = loop
+        self.timers = timers
         self.configuration = configuration
         self.manager = manager
         self.logger = logger
@@ -171,12 +175,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             var buffer = self.allocateBuffer(capacity: 64)
             FrameEncoder.writePreface(into: &buffer)
             self.write(.hello(hello), into: &buffer)
-            let timeout = TimeAmount(self.configuration.handshakeTimeout)
-            self.handshakeTimer = self.loop.scheduleTask(in: timeout) { [self] in
-                self.perform(self.machine.handshakeTimedOut())
+            self.handshakeTimer = self.arm(after: self.configuration.handshakeTimeout) { handler in
+                handler.perform(handler.machine.handshakeTimedOut())
             }
         case .configure(let negotiated):
-            self.handshakeTimer?.cancel()
+            self.handshakeTimer?.signal()
             self.handshakeTimer = nil
             self.decoder.compression = negotiated.compression
             self.decoder.maxMessageSize = negotiated.localLimits.maxMessageSize
@@ -230,13 +233,13 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         guard let call = self.calls[callID] else { return }
         var timeout: Duration?
         if let deadline = call.deadline {
-            let remaining = deadline - .now()
+            let remaining = deadline - .now
             guard remaining > .zero else {
                 let error = FlexClient.deadlineError
                 self.perform(self.machine.openFailed(stream, error))
                 return
             }
-            timeout = .nanoseconds(remaining.nanoseconds)
+            timeout = remaining
         }
         let headers = RequestHeaders(method: call.kind.method, timeout: timeout, apiKey: call.apiKey, metadata: call.metadata)
         var buffer = self.allocateBuffer(capacity: call.request.readableBytes + 256)
@@ -321,27 +324,39 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// A PING every keepalive interval (re-armed each time), and a deadline for its answer.
     private func startKeepalive() {
         guard let keepalive = self.configuration.keepalive else { return }
-        let interval = TimeAmount(keepalive.interval)
-        self.keepaliveTimer = self.loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
-            self.pingData &+= 1
-            let data = self.pingData
-            let actions = self.machine.keepaliveTick(data: data)
-            guard !actions.isEmpty else { return }
-            self.perform(actions)
-            self.keepaliveTimeout = self.loop.scheduleTask(in: TimeAmount(keepalive.timeout)) { [self] in
-                self.perform(self.machine.keepaliveTimedOut(data: data))
+        self.keepaliveTimer = self.arm(after: keepalive.interval) { handler in
+            handler.pingData &+= 1
+            let data = handler.pingData
+            let actions = handler.machine.keepaliveTick(data: data)
+            if !actions.isEmpty {
+                handler.perform(actions)
+                handler.keepaliveTimeout?.signal()
+                handler.keepaliveTimeout = handler.arm(after: keepalive.timeout) { handler in
+                    handler.perform(handler.machine.keepaliveTimedOut(data: data))
+                }
             }
+            handler.startKeepalive()
         }
     }
 
+    /// A deadline `delay` from now whose action runs with this handler, on its loop.
+    private func arm(after delay: Duration, _ action: @escaping @Sendable (ConnectionHandler) -> Void) -> DeadlineSignal {
+        let signal = DeadlineSignal(timers: self.timers)
+        signal.arm(until: .now + delay) { [self] in
+            self.loop.execute { action(self) }
+        }
+        return signal
+    }
+
     private func stopTimers() {
-        self.handshakeTimer?.cancel()
+        self.handshakeTimer?.signal()
         self.handshakeTimer = nil
-        self.keepaliveTimer?.cancel()
+        self.keepaliveTimer?.signal()
         self.keepaliveTimer = nil
-        self.keepaliveTimeout?.cancel()
+        self.keepaliveTimeout?.signal()
         self.keepaliveTimeout = nil
     }
 

@@ -19,6 +19,8 @@ final class ConnectionManager: @unchecked Sendable {
     }
 
     let loop: any EventLoop
+    /// The deadlines of the client's calls and connections, on `loop`.
+    let timers: DeadlineTimers
     private let host: String
     private let port: Int
     private let configuration: FlexClient.Configuration
@@ -42,6 +44,7 @@ final class ConnectionManager: @unchecked Sendable {
         logger: Logger
     ) {
         self.loop = loop
+        self.timers = DeadlineTimers(on: loop)
         self.host = host
         self.port = port
         self.configuration = configuration
@@ -56,9 +59,11 @@ final class ConnectionManager: @unchecked Sendable {
         self.loop.assertInEventLoop()
         guard !call.isFinished else { return }
         if let deadline = call.deadline {
-            call.deadlineTimer = self.loop.scheduleTask(deadline: deadline) { [self] in
-                self.cancel(call, error: FlexClient.deadlineError)
+            let timer = DeadlineSignal(timers: self.timers)
+            timer.arm(until: deadline) { [self] in
+                self.loop.execute { self.cancel(call, error: FlexClient.deadlineError) }
             }
+            call.deadlineTimer = timer
         }
         self.dispatch(call)
     }
@@ -120,6 +125,7 @@ final class ConnectionManager: @unchecked Sendable {
     private func connect() -> ConnectionHandler {
         let handler = ConnectionHandler(
             loop: self.loop,
+            timers: self.timers,
             configuration: self.configuration,
             machine: self.machineConfiguration,
             manager: self,

@@ -45,7 +45,7 @@ package enum SyntheticRecord {
             savedPicoUSD: saved,
             feePicoUSD: flex ? saved * 20 / 100 : 0,
             priceDate: "2026-11-15",
-            outcome: index % 50 == 49 ? .failed(status: .dataLoss, errorCode: "upstream_stream_truncated") : .completed,
+            outcome: index % 50 == 49 ? .failed(status: .dataLoss, errorCode: ErrorCode.upstreamStreamTruncated.name) : .completed,
             receivedAtMicroseconds: completed - 2_000_000,
             completedAtMicroseconds: completed
         )

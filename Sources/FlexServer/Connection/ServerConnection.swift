@@ -24,6 +24,9 @@ struct ServerConnection: Sendable {
                     await call.run(shared, timers: self.timers)
                 }
             }
+            // The calls have stopped coming: the connection has closed, or this task was cancelled
+            // (the server's task was, without a drain), and then the connection must not outlive it.
+            self.channel.close(promise: nil)
         }
     }
 }
