@@ -341,7 +341,7 @@ let package = Package(
             name: "FlexRouterTests",
             // FlexSim: the adapters are tested against an in-process flexsim over real HTTP.
             dependencies: [
-                "FlexRouter", "FlexCodec", "FlexJSON", "FlexCatalog", "FlexSim", "FlexHTTP", "FlexTestSupport",
+                "FlexRouter", "FlexCore", "FlexJSON", "FlexCatalog", "FlexSim", "FlexHTTP", "FlexTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -389,7 +389,8 @@ let package = Package(
         .testTarget(
             name: "FlexdTests",
             dependencies: [
-                "FlexServer", "FlexClient", "FlexRouter", "FlexCodec", "FlexCatalog", "FlexSim", "FlexHTTP", "FlexJSON", "FlexTestSupport",
+                "FlexServer", "FlexClient", "FlexRouter", "FlexCodec", "FlexCatalog", "FlexSim", "FlexHTTP", "FlexJSON",
+                "FlexTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -455,7 +456,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FlexCatalogTests",
-            dependencies: ["FlexCatalog", "FlexCodec"],
+            dependencies: ["FlexCatalog", "FlexCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -463,7 +464,7 @@ let package = Package(
             dependencies: [
                 "FlexSim",
                 "FlexCatalog",
-                "FlexCodec",
+                "FlexCore",
                 "FlexJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -7,7 +7,7 @@ public struct CalendarDate: Sendable, Hashable, Comparable, Codable, LosslessStr
     /// Fails unless the parts name a real day in the Gregorian calendar.
     public init?(year: Int, month: Int, day: Int) {
         guard (1...9999).contains(year), (1...12).contains(month), day >= 1,
-              day <= Self.daysIn(month: month, year: year)
+            day <= Self.daysIn(month: month, year: year)
         else { return nil }
         self.year = year
         self.month = month

@@ -9,8 +9,13 @@ extension Catalog {
     ///
     /// - Throws: ``CatalogError`` for an unknown model, a tier the model does not offer on that
     ///   date, reasoning tokens above output tokens, or an Int64 overflow.
-    public func cost(provider: Provider, model: String, tier: Tier, tokens: TokenUsage,
-                     on date: CalendarDate) throws(CatalogError) -> CostBreakdown {
+    public func cost(
+        provider: Provider,
+        model: String,
+        tier: Tier,
+        tokens: TokenUsage,
+        on date: CalendarDate
+    ) throws(CatalogError) -> CostBreakdown {
         try self.requireModel(provider, model).cost(tier: tier, tokens: tokens, on: date)
     }
 }
@@ -19,7 +24,11 @@ extension ModelEntry {
     /// See ``Catalog/cost(provider:model:tier:tokens:on:)``.
     public func cost(tier: Tier, tokens: TokenUsage, on date: CalendarDate) throws(CatalogError) -> CostBreakdown {
         guard tokens.reasoningTokens <= tokens.outputTokens else { throw .reasoningExceedsOutput }
-        let (prices, long) = try self.prices(tier: tier, on: date, totalInputTokens: Int(clamping: tokens.totalInputTokens))
+        let (prices, long) = try self.prices(
+            tier: tier,
+            on: date,
+            totalInputTokens: Int(clamping: tokens.totalInputTokens)
+        )
         func times(_ count: UInt64, _ price: Int64) throws(CatalogError) -> PicoUSD {
             guard let count = Int64(exactly: count) else { throw .overflow }
             let (product, overflow) = count.multipliedReportingOverflow(by: price)
@@ -37,7 +46,9 @@ extension ModelEntry {
             prices: prices
         )
         var total: Int64 = 0
-        for part in [breakdown.input, breakdown.cachedInput, breakdown.cacheWrite, breakdown.cacheWrite1h, breakdown.output] {
+        for part in [
+            breakdown.input, breakdown.cachedInput, breakdown.cacheWrite, breakdown.cacheWrite1h, breakdown.output,
+        ] {
             let (sum, overflow) = total.addingReportingOverflow(part.rawValue)
             guard !overflow else { throw .overflow }
             total = sum

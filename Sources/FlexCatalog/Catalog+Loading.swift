@@ -1,5 +1,4 @@
 internal import FlexCore
-
 public import Foundation
 
 extension Catalog {
@@ -47,16 +46,27 @@ extension Catalog {
             var names = Set(section.models.keys)
             for (id, model) in section.models {
                 for alias in model.aliases ?? [] {
-                    guard names.insert(alias).inserted else { throw .invalid("\(provider)/\(id): alias \(alias) is already a model id or alias") }
+                    guard names.insert(alias).inserted else {
+                        throw .invalid("\(provider)/\(id): alias \(alias) is already a model id or alias")
+                    }
                 }
                 models[id] = try Self.validate(model, provider: provider, id: id)
             }
-            providers[provider] = ProviderCatalog(provider: provider, tierNames: tierNames, models: models, notes: section.notes)
+            providers[provider] = ProviderCatalog(
+                provider: provider,
+                tierNames: tierNames,
+                models: models,
+                notes: section.notes
+            )
         }
         self.init(providers: providers, notes: file.notes ?? [])
     }
 
-    private static func validate(_ model: CatalogFile.Model, provider: Provider, id: String) throws(CatalogError) -> ModelEntry {
+    private static func validate(
+        _ model: CatalogFile.Model,
+        provider: Provider,
+        id: String
+    ) throws(CatalogError) -> ModelEntry {
         let name = "\(provider)/\(id)"
         guard !model.prices.isEmpty else { throw .invalid("\(name): no prices") }
         var periods: [PricePeriod] = []
@@ -73,9 +83,17 @@ extension Catalog {
                 guard let tier = Tier(name: tierName) else {
                     throw .invalid("\(name): unknown tier \"\(tierName)\" (expected flex, standard or priority)")
                 }
-                let prices = TokenPrices(input: p.input, cachedInput: p.cachedInput, cacheWrite: p.cacheWrite,
-                                         cacheWrite1h: p.cacheWrite1h, output: p.output)
-                guard [prices.input, prices.cachedInput, prices.cacheWrite, prices.cacheWrite1h, prices.output].allSatisfy({ $0 >= 0 }) else {
+                let prices = TokenPrices(
+                    input: p.input,
+                    cachedInput: p.cachedInput,
+                    cacheWrite: p.cacheWrite,
+                    cacheWrite1h: p.cacheWrite1h,
+                    output: p.output
+                )
+                guard
+                    [prices.input, prices.cachedInput, prices.cacheWrite, prices.cacheWrite1h, prices.output]
+                        .allSatisfy({ $0 >= 0 })
+                else {
                     throw .invalid("\(name): negative price on \(tier)")
                 }
                 tiers[tier] = prices
@@ -89,9 +107,17 @@ extension Catalog {
         var rule: LongContextRule?
         if let lc = model.longContext {
             let m = lc.multiplierPermille
-            let built = LongContextRule(aboveInputTokens: lc.aboveInputTokens, inputPermille: m.input, cachedInputPermille: m.cachedInput,
-                                        cacheWritePermille: m.cacheWrite, cacheWrite1hPermille: m.cacheWrite1h, outputPermille: m.output)
-            guard built.aboveInputTokens > 0 else { throw .invalid("\(name): long_context.above_input_tokens must be positive") }
+            let built = LongContextRule(
+                aboveInputTokens: lc.aboveInputTokens,
+                inputPermille: m.input,
+                cachedInputPermille: m.cachedInput,
+                cacheWritePermille: m.cacheWrite,
+                cacheWrite1hPermille: m.cacheWrite1h,
+                outputPermille: m.output
+            )
+            guard built.aboveInputTokens > 0 else {
+                throw .invalid("\(name): long_context.above_input_tokens must be positive")
+            }
             for period in periods {
                 for (tier, prices) in period.tiers where built.apply(to: prices) == nil {
                     throw .invalid("\(name): long-context \(tier) price is not a whole micro-USD per 1M tokens")
@@ -99,8 +125,17 @@ extension Catalog {
             }
             rule = built
         }
-        return ModelEntry(provider: provider, id: id, aliases: model.aliases ?? [], flexCapable: model.flexCapable, reasoning: model.reasoning ?? false,
-                          retiresOn: model.retiresOn, longContext: rule, periods: periods, notes: model.notes)
+        return ModelEntry(
+            provider: provider,
+            id: id,
+            aliases: model.aliases ?? [],
+            flexCapable: model.flexCapable,
+            reasoning: model.reasoning ?? false,
+            retiresOn: model.retiresOn,
+            longContext: rule,
+            periods: periods,
+            notes: model.notes
+        )
     }
 
     private static func describe(_ error: DecodingError) -> String {
@@ -127,7 +162,10 @@ struct CatalogFile: Decodable {
         var tierNames: [String: String]?
         var models: [String: Model]
         var notes: String?
-        enum CodingKeys: String, CodingKey { case tierNames = "tier_names", models, notes }
+        enum CodingKeys: String, CodingKey {
+            case tierNames = "tier_names"
+            case models, notes
+        }
     }
 
     struct Model: Decodable {
@@ -139,14 +177,22 @@ struct CatalogFile: Decodable {
         var prices: [Period]
         var notes: String?
         enum CodingKeys: String, CodingKey {
-            case aliases, flexCapable = "flex_capable", reasoning, retiresOn = "retires_on", longContext = "long_context", prices, notes
+            case aliases
+            case flexCapable = "flex_capable"
+            case reasoning
+            case retiresOn = "retires_on"
+            case longContext = "long_context"
+            case prices, notes
         }
     }
 
     struct LongContext: Decodable {
         var aboveInputTokens: Int
         var multiplierPermille: Multipliers
-        enum CodingKeys: String, CodingKey { case aboveInputTokens = "above_input_tokens", multiplierPermille = "multiplier_permille" }
+        enum CodingKeys: String, CodingKey {
+            case aboveInputTokens = "above_input_tokens"
+            case multiplierPermille = "multiplier_permille"
+        }
     }
 
     struct Multipliers: Decodable {
@@ -156,14 +202,21 @@ struct CatalogFile: Decodable {
         var cacheWrite1h: Int64?
         var output: Int64
         enum CodingKeys: String, CodingKey {
-            case input, cachedInput = "cached_input", cacheWrite = "cache_write", cacheWrite1h = "cache_write_1h", output
+            case input
+            case cachedInput = "cached_input"
+            case cacheWrite = "cache_write"
+            case cacheWrite1h = "cache_write_1h"
+            case output
         }
     }
 
     struct Period: Decodable {
         var validFrom: CalendarDate?
         var tiers: [String: Prices]
-        enum CodingKeys: String, CodingKey { case validFrom = "valid_from", tiers }
+        enum CodingKeys: String, CodingKey {
+            case validFrom = "valid_from"
+            case tiers
+        }
     }
 
     struct Prices: Decodable {
@@ -173,7 +226,11 @@ struct CatalogFile: Decodable {
         var cacheWrite1h: Int64?
         var output: Int64
         enum CodingKeys: String, CodingKey {
-            case input, cachedInput = "cached_input", cacheWrite = "cache_write", cacheWrite1h = "cache_write_1h", output
+            case input
+            case cachedInput = "cached_input"
+            case cacheWrite = "cache_write"
+            case cacheWrite1h = "cache_write_1h"
+            case output
         }
     }
 }

@@ -12,8 +12,14 @@ public struct LongContextRule: Sendable, Hashable {
     public var cacheWrite1hPermille: Int64
     public var outputPermille: Int64
 
-    public init(aboveInputTokens: Int, inputPermille: Int64, cachedInputPermille: Int64,
-                cacheWritePermille: Int64, cacheWrite1hPermille: Int64? = nil, outputPermille: Int64) {
+    public init(
+        aboveInputTokens: Int,
+        inputPermille: Int64,
+        cachedInputPermille: Int64,
+        cacheWritePermille: Int64,
+        cacheWrite1hPermille: Int64? = nil,
+        outputPermille: Int64
+    ) {
         self.aboveInputTokens = aboveInputTokens
         self.inputPermille = inputPermille
         self.cachedInputPermille = cachedInputPermille
@@ -29,10 +35,10 @@ public struct LongContextRule: Sendable, Hashable {
             return product % 1000 == 0 ? product / 1000 : nil
         }
         guard let input = scale(prices.input, self.inputPermille),
-              let cached = scale(prices.cachedInput, self.cachedInputPermille),
-              let write = scale(prices.cacheWrite, self.cacheWritePermille),
-              let write1h = scale(prices.cacheWrite1h, self.cacheWrite1hPermille),
-              let output = scale(prices.output, self.outputPermille)
+            let cached = scale(prices.cachedInput, self.cachedInputPermille),
+            let write = scale(prices.cacheWrite, self.cacheWritePermille),
+            let write1h = scale(prices.cacheWrite1h, self.cacheWrite1hPermille),
+            let output = scale(prices.output, self.outputPermille)
         else { return nil }
         return TokenPrices(input: input, cachedInput: cached, cacheWrite: write, cacheWrite1h: write1h, output: output)
     }

@@ -18,8 +18,17 @@ public struct ModelEntry: Sendable, Hashable {
     public var periods: [PricePeriod]
     public var notes: String?
 
-    public init(provider: Provider, id: String, aliases: [String] = [], flexCapable: Bool, reasoning: Bool = false, retiresOn: CalendarDate? = nil,
-                longContext: LongContextRule? = nil, periods: [PricePeriod], notes: String? = nil) {
+    public init(
+        provider: Provider,
+        id: String,
+        aliases: [String] = [],
+        flexCapable: Bool,
+        reasoning: Bool = false,
+        retiresOn: CalendarDate? = nil,
+        longContext: LongContextRule? = nil,
+        periods: [PricePeriod],
+        notes: String? = nil
+    ) {
         self.provider = provider
         self.id = id
         self.aliases = aliases
@@ -59,7 +68,11 @@ public struct ModelEntry: Sendable, Hashable {
 
     /// The prices that apply on `date` for `tier`, with the long-context rule applied when
     /// `totalInputTokens` is above its threshold.
-    public func prices(tier: Tier, on date: CalendarDate, totalInputTokens: Int) throws(CatalogError) -> (TokenPrices, longContext: Bool) {
+    public func prices(
+        tier: Tier,
+        on date: CalendarDate,
+        totalInputTokens: Int
+    ) throws(CatalogError) -> (TokenPrices, longContext: Bool) {
         guard let period = self.period(on: date) else {
             throw .noPriceOnDate(provider: self.provider, model: self.id, date: date)
         }

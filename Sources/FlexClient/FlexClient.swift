@@ -195,12 +195,20 @@ public final class FlexClient: Sendable {
 
     // MARK: - Internals
 
-    private func makeCall(_ request: InferenceRequest, kind: CallKind, options: CallOptions) throws(FlexClientError) -> ClientCall {
+    private func makeCall(
+        _ request: InferenceRequest,
+        kind: CallKind,
+        options: CallOptions
+    ) throws(FlexClientError) -> ClientCall {
         let payload: ByteBuffer
         do {
             payload = try request.protobufBytes()
         } catch {
-            throw .local(.invalidArgument, FlexClientError.LocalReason.invalidRequest, "the request does not encode: \(error.message)")
+            throw .local(
+                .invalidArgument,
+                FlexClientError.LocalReason.invalidRequest,
+                "the request does not encode: \(error.message)"
+            )
         }
         let id = self.callIDs.withLockedValue { value in
             value += 1
@@ -218,7 +226,11 @@ public final class FlexClient: Sendable {
         )
     }
 
-    static let cancelledError = FlexClientError.local(.cancelled, FlexClientError.LocalReason.cancelled, "the call's task was cancelled")
+    static let cancelledError = FlexClientError.local(
+        .cancelled,
+        FlexClientError.LocalReason.cancelled,
+        "the call's task was cancelled"
+    )
     static let abandonedError = FlexClientError.local(
         .cancelled,
         FlexClientError.LocalReason.cancelled,

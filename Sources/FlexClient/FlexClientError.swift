@@ -209,7 +209,8 @@ extension FlexClientError {
         return FlexClientError(
             status: Status(
                 code: .unavailable,
-                message: "the server did not process the call (GOAWAY last_stream_id \(goAway.lastStreamID)): \(goAway.message)",
+                message:
+                    "the server did not process the call (GOAWAY last_stream_id \(goAway.lastStreamID)): \(goAway.message)",
                 errorCode: goAway.errorCode
             ),
             origin: .goAway,

@@ -56,14 +56,16 @@ public struct FlexEventStream: AsyncSequence, Sendable {
             try await self.next(isolation: nil)
         }
 
-        public mutating func next(isolation actor: isolated (any Actor)?) async throws(FlexClientError) -> StreamEvent? {
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(FlexClientError) -> StreamEvent?
+        {
             let call = self.call
             let manager = self.manager
             if Task.isCancelled {
                 call.loop.execute { manager.cancel(call, error: FlexClient.cancelledError) }
             }
             let result = await withTaskCancellationHandler {
-                await withCheckedContinuation(isolation: actor) { (continuation: CheckedContinuation<ClientCall.StreamResult, Never>) in
+                await withCheckedContinuation(isolation: actor) {
+                    (continuation: CheckedContinuation<ClientCall.StreamResult, Never>) in
                     call.loop.execute { call.next(continuation) }
                 }
             } onCancel: {

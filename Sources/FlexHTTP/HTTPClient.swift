@@ -90,8 +90,12 @@ public final class HTTPClient: Sendable {
 
     @inline(never)
     private func makeTransfer(_ request: HTTPClientRequest, logger: Logger?) throws(HTTPClientError) -> Transfer {
-        let transfer = try Transfer(request: request, configuration: self.configuration, multi: self.multiThread,
-                                    logger: logger ?? Self.silentLogger)
+        let transfer = try Transfer(
+            request: request,
+            configuration: self.configuration,
+            multi: self.multiThread,
+            logger: logger ?? Self.silentLogger
+        )
         request.cancellation?.attach(transfer)
         return transfer
     }

@@ -103,6 +103,9 @@ extension HTTPClientError {
                 message: "the response's Content-Length \(contentLength) exceeds the limit of \(limit) bytes"
             )
         }
-        return HTTPClientError(code: .responseTooLarge, message: "the response body exceeds the limit of \(limit) bytes")
+        return HTTPClientError(
+            code: .responseTooLarge,
+            message: "the response body exceeds the limit of \(limit) bytes"
+        )
     }
 }

@@ -22,7 +22,10 @@ extension HTTPClientResponse.Body {
         let maximumEventSize: Int
 
         public func makeAsyncIterator() -> AsyncIterator {
-            AsyncIterator(body: self.body.makeAsyncIterator(), parser: SSEParser(maximumEventSize: self.maximumEventSize))
+            AsyncIterator(
+                body: self.body.makeAsyncIterator(),
+                parser: SSEParser(maximumEventSize: self.maximumEventSize)
+            )
         }
 
         /// Iterates the events.

@@ -148,7 +148,10 @@ public struct HTTPHeaders: Sendable, Hashable, RandomAccessCollection, Expressib
         return index == prefix.count
     }
 
-    private static func asciiCaseInsensitiveEqual(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> Bool {
+    private static func asciiCaseInsensitiveEqual(
+        _ left: UnsafeBufferPointer<UInt8>,
+        _ right: UnsafeBufferPointer<UInt8>
+    ) -> Bool {
         guard left.count == right.count else {
             return false
         }

@@ -33,7 +33,8 @@ public struct JSONParser {
     /// that overflows a `Double`.
     ///
     /// - Throws: ``Error`` for a document that is not valid JSON, or whose value is not an object.
-    public static func parseObject(_ bytes: some Collection<UInt8>, keeping keys: [String]) throws(Error) -> JSONObject {
+    public static func parseObject(_ bytes: some Collection<UInt8>, keeping keys: [String]) throws(Error) -> JSONObject
+    {
         try Self.withContiguousBytes(bytes) { buffer in
             Result { () throws(Error) -> JSONObject in
                 var parser = Cursor(bytes: buffer)
@@ -118,7 +119,9 @@ public struct JSONParser {
         // MARK: Skipping (checked, not built)
 
         mutating func skipValue(depth: Int) throws(Error) {
-            guard depth < JSONParser.maximumDepth else { throw self.fail("nesting deeper than \(JSONParser.maximumDepth)") }
+            guard depth < JSONParser.maximumDepth else {
+                throw self.fail("nesting deeper than \(JSONParser.maximumDepth)")
+            }
             guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
             switch self.bytes[self.index] {
             case UInt8(ascii: "{"): try self.skipObject(depth: depth)
@@ -156,7 +159,9 @@ public struct JSONParser {
                 if byte == UInt8(ascii: "\"") {
                     // Escapes always decode to whole UTF-8 sequences, so checking each run of raw
                     // bytes on its own is the same as checking the decoded string.
-                    guard Self.isValidUTF8(self.bytes, runStart, self.index) else { throw Error(offset: start, reason: "invalid UTF-8 in string") }
+                    guard Self.isValidUTF8(self.bytes, runStart, self.index) else {
+                        throw Error(offset: start, reason: "invalid UTF-8 in string")
+                    }
                     self.index += 1
                     return plain
                 }
@@ -166,14 +171,16 @@ public struct JSONParser {
                     continue
                 }
                 plain = false
-                guard Self.isValidUTF8(self.bytes, runStart, self.index) else { throw Error(offset: start, reason: "invalid UTF-8 in string") }
+                guard Self.isValidUTF8(self.bytes, runStart, self.index) else {
+                    throw Error(offset: start, reason: "invalid UTF-8 in string")
+                }
                 self.index += 1
                 guard self.index < self.bytes.count else { break }
                 let escape = self.bytes[self.index]
                 self.index += 1
                 switch escape {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     break
                 case UInt8(ascii: "u"):
                     _ = try self.unicodeEscape()
@@ -198,9 +205,18 @@ public struct JSONParser {
                 var scalar: UInt32
                 let minimum: UInt32
                 switch lead {
-                case 0xC2...0xDF: count = 1; scalar = UInt32(lead & 0x1F); minimum = 0x80
-                case 0xE0...0xEF: count = 2; scalar = UInt32(lead & 0x0F); minimum = 0x800
-                case 0xF0...0xF4: count = 3; scalar = UInt32(lead & 0x07); minimum = 0x10000
+                case 0xC2...0xDF:
+                    count = 1
+                    scalar = UInt32(lead & 0x1F)
+                    minimum = 0x80
+                case 0xE0...0xEF:
+                    count = 2
+                    scalar = UInt32(lead & 0x0F)
+                    minimum = 0x800
+                case 0xF0...0xF4:
+                    count = 3
+                    scalar = UInt32(lead & 0x07)
+                    minimum = 0x10000
                 default: return false
                 }
                 guard index + count < to else { return false }
@@ -218,15 +234,23 @@ public struct JSONParser {
         // MARK: Building values
 
         mutating func value(depth: Int) throws(Error) -> JSONValue {
-            guard depth < JSONParser.maximumDepth else { throw self.fail("nesting deeper than \(JSONParser.maximumDepth)") }
+            guard depth < JSONParser.maximumDepth else {
+                throw self.fail("nesting deeper than \(JSONParser.maximumDepth)")
+            }
             guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
             switch self.bytes[self.index] {
             case UInt8(ascii: "{"): return try self.object(depth: depth)
             case UInt8(ascii: "["): return try self.array(depth: depth)
             case UInt8(ascii: "\""): return .string(try self.string())
-            case UInt8(ascii: "t"): try self.literal("true"); return .bool(true)
-            case UInt8(ascii: "f"): try self.literal("false"); return .bool(false)
-            case UInt8(ascii: "n"): try self.literal("null"); return .null
+            case UInt8(ascii: "t"):
+                try self.literal("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try self.literal("false")
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                try self.literal("null")
+                return .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try self.number()
             default: throw self.fail("unexpected character")
             }
@@ -277,8 +301,14 @@ public struct JSONParser {
                 try member(&self)
                 self.skipWhitespace()
                 guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
-                if self.bytes[self.index] == UInt8(ascii: ",") { self.index += 1; continue }
-                if self.bytes[self.index] == UInt8(ascii: "}") { self.index += 1; return }
+                if self.bytes[self.index] == UInt8(ascii: ",") {
+                    self.index += 1
+                    continue
+                }
+                if self.bytes[self.index] == UInt8(ascii: "}") {
+                    self.index += 1
+                    return
+                }
                 throw self.fail("expected ',' or '}'")
             }
         }
@@ -297,8 +327,14 @@ public struct JSONParser {
                 try element(&self)
                 self.skipWhitespace()
                 guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
-                if self.bytes[self.index] == UInt8(ascii: ",") { self.index += 1; continue }
-                if self.bytes[self.index] == UInt8(ascii: "]") { self.index += 1; return }
+                if self.bytes[self.index] == UInt8(ascii: ",") {
+                    self.index += 1
+                    continue
+                }
+                if self.bytes[self.index] == UInt8(ascii: "]") {
+                    self.index += 1
+                    return
+                }
                 throw self.fail("expected ',' or ']'")
             }
         }
@@ -306,7 +342,9 @@ public struct JSONParser {
         /// Moves past the `:` between a key and its value, and the whitespace around it.
         mutating func colon() throws(Error) {
             self.skipWhitespace()
-            guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: ":") else { throw self.fail("expected ':'") }
+            guard self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: ":") else {
+                throw self.fail("expected ':'")
+            }
             self.index += 1
             self.skipWhitespace()
         }
@@ -320,7 +358,9 @@ public struct JSONParser {
                 if byte == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: self.bytes[start..<self.index])
                     self.index += 1
-                    guard let text = String(validating: slice, as: UTF8.self) else { throw Error(offset: start, reason: "invalid UTF-8 in string") }
+                    guard let text = String(validating: slice, as: UTF8.self) else {
+                        throw Error(offset: start, reason: "invalid UTF-8 in string")
+                    }
                     return text
                 }
                 if byte == UInt8(ascii: "\\") { break }
@@ -332,7 +372,9 @@ public struct JSONParser {
                 let byte = self.bytes[self.index]
                 if byte == UInt8(ascii: "\"") {
                     self.index += 1
-                    guard let text = String(validating: scalars, as: UTF8.self) else { throw Error(offset: start, reason: "invalid UTF-8 in string") }
+                    guard let text = String(validating: scalars, as: UTF8.self) else {
+                        throw Error(offset: start, reason: "invalid UTF-8 in string")
+                    }
                     return text
                 }
                 if byte < 0x20 { throw self.fail("control character in string") }
@@ -368,7 +410,8 @@ public struct JSONParser {
             var code = try self.hex4()
             if (0xD800..<0xDC00).contains(code) {
                 guard self.index + 1 < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\\"),
-                      self.bytes[self.index + 1] == UInt8(ascii: "u") else { throw self.fail("unpaired surrogate") }
+                    self.bytes[self.index + 1] == UInt8(ascii: "u")
+                else { throw self.fail("unpaired surrogate") }
                 self.index += 2
                 let low = try self.hex4()
                 guard (0xDC00..<0xE000).contains(low) else { throw self.fail("invalid low surrogate") }
@@ -408,7 +451,9 @@ public struct JSONParser {
             if self.bytes[self.index] == UInt8(ascii: "0") {
                 self.index += 1
             } else if (UInt8(ascii: "1")...UInt8(ascii: "9")).contains(self.bytes[self.index]) {
-                while self.index < self.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.bytes[self.index]) { self.index += 1 }
+                while self.index < self.bytes.count,
+                    (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.bytes[self.index])
+                { self.index += 1 }
             } else {
                 throw self.fail("invalid number")
             }
@@ -416,15 +461,25 @@ public struct JSONParser {
                 isInteger = false
                 self.index += 1
                 let digits = self.index
-                while self.index < self.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.bytes[self.index]) { self.index += 1 }
+                while self.index < self.bytes.count,
+                    (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.bytes[self.index])
+                { self.index += 1 }
                 guard self.index > digits else { throw self.fail("invalid number") }
             }
-            if self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "e") || self.bytes[self.index] == UInt8(ascii: "E") {
+            if self.index < self.bytes.count,
+                self.bytes[self.index] == UInt8(ascii: "e") || self.bytes[self.index] == UInt8(ascii: "E")
+            {
                 isInteger = false
                 self.index += 1
-                if self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "+") || self.bytes[self.index] == UInt8(ascii: "-") { self.index += 1 }
+                if self.index < self.bytes.count,
+                    self.bytes[self.index] == UInt8(ascii: "+") || self.bytes[self.index] == UInt8(ascii: "-")
+                {
+                    self.index += 1
+                }
                 let digits = self.index
-                while self.index < self.bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.bytes[self.index]) { self.index += 1 }
+                while self.index < self.bytes.count,
+                    (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.bytes[self.index])
+                { self.index += 1 }
                 guard self.index > digits else { throw self.fail("invalid number") }
             }
             return (start, isInteger)
@@ -434,7 +489,9 @@ public struct JSONParser {
             let (start, isInteger) = try self.scanNumber()
             if isInteger, let value = Self.integer(self.bytes, start, self.index) { return .int(value) }
             let text = String(decoding: UnsafeBufferPointer(rebasing: self.bytes[start..<self.index]), as: UTF8.self)
-            guard let value = Double(text), value.isFinite else { throw Error(offset: start, reason: "number out of range") }
+            guard let value = Double(text), value.isFinite else {
+                throw Error(offset: start, reason: "number out of range")
+            }
             return .double(value)
         }
 

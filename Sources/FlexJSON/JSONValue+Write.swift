@@ -9,7 +9,12 @@ extension JSONValue {
         case .int(let value): buffer.writeString(String(value))
         case .double(let value):
             if value.isFinite {
-                if value.rounded() == value && abs(value) < 1e15 { buffer.writeString(String(Int64(value))); buffer.writeStaticString(".0") } else { buffer.writeString(String(value)) }
+                if value.rounded() == value && abs(value) < 1e15 {
+                    buffer.writeString(String(Int64(value)))
+                    buffer.writeStaticString(".0")
+                } else {
+                    buffer.writeString(String(value))
+                }
             } else {
                 buffer.writeStaticString("null")
             }

@@ -76,7 +76,8 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     public var isEmpty: Bool { self.fields.isEmpty }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
-        lhs.fields.count == rhs.fields.count && zip(lhs.fields, rhs.fields).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        lhs.fields.count == rhs.fields.count
+            && zip(lhs.fields, rhs.fields).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 }
 

@@ -38,16 +38,22 @@ public final class Ledger: Sendable {
     }
 
     /// A ledger writing to `store`.
-    public init(store: any LedgerStore, configuration: GroupCommitConfiguration = .defaults,
-                logger: Logger = Logger(label: "flexd.ledger", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    public init(
+        store: any LedgerStore,
+        configuration: GroupCommitConfiguration = .defaults,
+        logger: Logger = Logger(label: "flexd.ledger", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         self.store = store
         self.logger = logger
         self.machine = NIOLockedValueBox(GroupCommitStateMachine(configuration: configuration))
     }
 
     /// Opens the store at `location` (creating and migrating it as needed) and a ledger on it.
-    public static func open(_ location: LedgerLocation, configuration: GroupCommitConfiguration = .defaults,
-                            logger: Logger = Logger(label: "flexd.ledger", factory: { _ in SwiftLogNoOpLogHandler() }))
+    public static func open(
+        _ location: LedgerLocation,
+        configuration: GroupCommitConfiguration = .defaults,
+        logger: Logger = Logger(label: "flexd.ledger", factory: { _ in SwiftLogNoOpLogHandler() })
+    )
         async throws(LedgerError) -> Ledger
     {
         let store = try await location.openStore(logger: logger)
@@ -64,7 +70,8 @@ public final class Ledger: Sendable {
     ///   store's error when the record could not be committed.
     public func append(_ record: LedgerRecord) async throws(LedgerError) -> AppendOutcome {
         try record.validate()
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<AppendOutcome, LedgerError>, Never>) in
+        let result = await withCheckedContinuation {
+            (continuation: CheckedContinuation<Result<AppendOutcome, LedgerError>, Never>) in
             let action = self.machine.withLockedValue { $0.append(Pending(record: record, continuation: continuation)) }
             switch action {
             case .startWriter(let batch):
@@ -96,7 +103,9 @@ public final class Ledger: Sendable {
 
     /// What the group-commit writer has done so far.
     public var statistics: Statistics {
-        self.machine.withLockedValue { Statistics(batches: $0.batchesStarted, records: $0.recordsStarted, waiting: $0.waiting) }
+        self.machine.withLockedValue {
+            Statistics(batches: $0.batchesStarted, records: $0.recordsStarted, waiting: $0.waiting)
+        }
     }
 
     /// Counters of the group-commit writer.
@@ -142,9 +151,13 @@ public final class Ledger: Sendable {
             let outcomes = try await self.store.write(records)
             for (record, outcome) in zip(records, outcomes) {
                 if case .conflict(let fields) = outcome {
-                    self.logger.warning("ledger conflict: a different record already holds this request id", metadata: [
-                        "tenant": "\(record.tenant)", "request_id": "\(record.requestID)", "differing_fields": "\(fields.joined(separator: ","))",
-                    ])
+                    self.logger.warning(
+                        "ledger conflict: a different record already holds this request id",
+                        metadata: [
+                            "tenant": "\(record.tenant)", "request_id": "\(record.requestID)",
+                            "differing_fields": "\(fields.joined(separator: ","))",
+                        ]
+                    )
                 }
             }
             return outcomes.map { .success($0) }

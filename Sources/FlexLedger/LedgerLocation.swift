@@ -26,8 +26,14 @@ public enum LedgerLocation: Sendable, Hashable, CustomStringConvertible {
         public var database: String
         public var tls: TLSMode
 
-        public init(host: String, port: Int = 5432, user: String, password: String? = nil, database: String,
-                    tls: TLSMode = .disable) {
+        public init(
+            host: String,
+            port: Int = 5432,
+            user: String,
+            password: String? = nil,
+            database: String,
+            tls: TLSMode = .disable
+        ) {
             self.host = host
             self.port = port
             self.user = user
@@ -48,9 +54,14 @@ public enum LedgerLocation: Sendable, Hashable, CustomStringConvertible {
             var path = String(text.dropFirst("sqlite:".count))
             if path.hasPrefix("//") { path.removeFirst(2) }
             guard !path.isEmpty else {
-                throw LedgerError(.invalidLocation, "the ledger \"sqlite:\" has no path; \(Self.usage), e.g. sqlite:/var/lib/flexd/ledger.sqlite")
+                throw LedgerError(
+                    .invalidLocation,
+                    "the ledger \"sqlite:\" has no path; \(Self.usage), e.g. sqlite:/var/lib/flexd/ledger.sqlite"
+                )
             }
-            guard !path.utf8.contains(0) else { throw LedgerError(.invalidLocation, "the ledger's SQLite path contains a NUL byte") }
+            guard !path.utf8.contains(0) else {
+                throw LedgerError(.invalidLocation, "the ledger's SQLite path contains a NUL byte")
+            }
             self = .sqlite(path: path)
             return
         }
@@ -63,9 +74,15 @@ public enum LedgerLocation: Sendable, Hashable, CustomStringConvertible {
         throw LedgerError(.invalidLocation, "unsupported ledger \"\(shown.prefix(200))\"; \(Self.usage)")
     }
 
-    private static func parsePostgres(_ rest: String, environment: [String: String]) throws(LedgerError) -> PostgresLocation {
+    private static func parsePostgres(
+        _ rest: String,
+        environment: [String: String]
+    ) throws(LedgerError) -> PostgresLocation {
         func fail(_ why: String) -> LedgerError {
-            LedgerError(.invalidLocation, "the PostgreSQL ledger URL \(why); expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]")
+            LedgerError(
+                .invalidLocation,
+                "the PostgreSQL ledger URL \(why); expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]"
+            )
         }
         var remainder = Substring(rest)
         var queryText: Substring = ""
@@ -108,7 +125,9 @@ public enum LedgerLocation: Sendable, Hashable, CustomStringConvertible {
             }
         } else if let colon = hostPort.lastIndex(of: ":") {
             host = hostPort[..<colon]
-            guard let parsed = Int(hostPort[hostPort.index(after: colon)...]) else { throw fail("has a port that is not a number") }
+            guard let parsed = Int(hostPort[hostPort.index(after: colon)...]) else {
+                throw fail("has a port that is not a number")
+            }
             port = parsed
         }
         guard (1...65535).contains(port) else { throw fail("has a port outside 1...65535") }
@@ -116,12 +135,20 @@ public enum LedgerLocation: Sendable, Hashable, CustomStringConvertible {
         var tls = PostgresLocation.TLSMode.disable
         for pair in queryText.split(separator: "&") where !pair.isEmpty {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, parts[0] == "sslmode", let mode = PostgresLocation.TLSMode(rawValue: parts[1]) else {
+            guard parts.count == 2, parts[0] == "sslmode", let mode = PostgresLocation.TLSMode(rawValue: parts[1])
+            else {
                 throw fail("has an unsupported option \"\(pair.prefix(60))\" (only sslmode=disable|prefer|require)")
             }
             tls = mode
         }
-        return PostgresLocation(host: hostName, port: port, user: userName, password: decodedPassword, database: database, tls: tls)
+        return PostgresLocation(
+            host: hostName,
+            port: port,
+            user: userName,
+            password: decodedPassword,
+            database: database,
+            tls: tls
+        )
     }
 
     /// Decodes `%XX` escapes; nil when one is malformed or the result is not UTF-8.
@@ -131,7 +158,8 @@ public enum LedgerLocation: Sendable, Hashable, CustomStringConvertible {
         while let byte = iterator.next() {
             if byte == UInt8(ascii: "%") {
                 guard let high = iterator.next(), let low = iterator.next(),
-                      let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) else { return nil }
+                    let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+                else { return nil }
                 bytes.append(value)
             } else {
                 bytes.append(byte)

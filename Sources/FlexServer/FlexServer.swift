@@ -80,10 +80,20 @@ public final class FlexServer: Service, Sendable {
     ///   - recorder: Keeps each call's savings record before its final frame is sent (flexd's
     ///     savings ledger); nil keeps none.
     ///   - logger: The server's logger; calls add their request id, tenant and stream.
-    public init(configuration: Configuration, service: any InferenceService, tenants: TenantDirectory,
-                recorder: (any SavingsRecorder)? = nil, logger: Logger) {
-        self.shared = ServerShared(configuration: configuration, service: service, tenants: tenants, recorder: recorder,
-                                   metrics: ServerMetrics())
+    public init(
+        configuration: Configuration,
+        service: any InferenceService,
+        tenants: TenantDirectory,
+        recorder: (any SavingsRecorder)? = nil,
+        logger: Logger
+    ) {
+        self.shared = ServerShared(
+            configuration: configuration,
+            service: service,
+            tenants: tenants,
+            recorder: recorder,
+            metrics: ServerMetrics()
+        )
         self.logger = logger
     }
 
@@ -108,8 +118,10 @@ public final class FlexServer: Service, Sendable {
     public func run() async throws {
         let configuration = self.shared.configuration
         if self.shared.tenants.isOpen, !Self.isLoopback(configuration.host) {
-            let error = ConfigurationError(description:
-                "without a keys file flexd serves only on loopback; \(configuration.host) is not a loopback address (pass --keys FILE)")
+            let error = ConfigurationError(
+                description:
+                    "without a keys file flexd serves only on loopback; \(configuration.host) is not a loopback address (pass --keys FILE)"
+            )
             self.bound.signal(.failure(BindFailure(description: error.description)))
             throw error
         }
@@ -134,7 +146,12 @@ public final class FlexServer: Service, Sendable {
             throw ConfigurationError(description: "the listening socket has no address")
         }
         self.bound.signal(.success(address))
-        self.logger.info("listening", metadata: ["address": "\(address)", "tenants": "\(self.shared.tenants.isOpen ? "open (anonymous)" : "keys file")"])
+        self.logger.info(
+            "listening",
+            metadata: [
+                "address": "\(address)", "tenants": "\(self.shared.tenants.isOpen ? "open (anonymous)" : "keys file")",
+            ]
+        )
 
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
@@ -161,7 +178,12 @@ public final class FlexServer: Service, Sendable {
     private func connection(on channel: any Channel) throws -> ServerConnection {
         let (calls, callStarts) = AsyncStream.makeStream(of: ServerCall.self)
         let timers = self.shared.timers(for: channel.eventLoop)
-        let handler = ServerConnectionHandler(shared: self.shared, timers: timers, callStarts: callStarts, logger: self.logger)
+        let handler = ServerConnectionHandler(
+            shared: self.shared,
+            timers: timers,
+            callStarts: callStarts,
+            logger: self.logger
+        )
         try channel.pipeline.syncOperations.addHandler(handler)
         return ServerConnection(channel: channel, calls: calls, timers: timers)
     }
@@ -174,8 +196,10 @@ public final class FlexServer: Service, Sendable {
         let drained = DeadlineSignal(timers: self.shared.timers(for: listener.eventLoop))
         self.shared.beginDrain(signalling: drained)
         if await drained.wait(until: .now + self.shared.configuration.drainGracePeriod) {
-            self.logger.info("drain grace period over: stopping the calls still running",
-                             metadata: ["calls_in_flight": "\(self.shared.callsRunning)"])
+            self.logger.info(
+                "drain grace period over: stopping the calls still running",
+                metadata: ["calls_in_flight": "\(self.shared.callsRunning)"]
+            )
             self.shared.stopAllCalls()
         }
     }

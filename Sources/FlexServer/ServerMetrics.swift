@@ -43,8 +43,11 @@ struct ServerMetrics: Sendable {
         if status.code == .ok {
             self.answered.counter(tierServed: savings?.tierServed, provider: savings?.provider).increment()
         } else {
-            Self.callsCounter(outcome: status.errorCode.isEmpty ? "\(status.code)" : status.errorCode,
-                              tierServed: savings?.tierServed, provider: savings?.provider).increment()
+            Self.callsCounter(
+                outcome: status.errorCode.isEmpty ? "\(status.code)" : status.errorCode,
+                tierServed: savings?.tierServed,
+                provider: savings?.provider
+            ).increment()
         }
         guard let savings else { return }
         if let reason = savings.fallbackReason {
@@ -59,11 +62,14 @@ struct ServerMetrics: Sendable {
     }
 
     static func callsCounter(outcome: String, tierServed: Tier?, provider: Provider?) -> Counter {
-        Counter(label: "flexd_calls_total", dimensions: [
-            ("outcome", outcome),
-            ("tier_served", tierServed?.name ?? "none"),
-            ("provider", provider?.name ?? "none"),
-        ])
+        Counter(
+            label: "flexd_calls_total",
+            dimensions: [
+                ("outcome", outcome),
+                ("tier_served", tierServed?.name ?? "none"),
+                ("provider", provider?.name ?? "none"),
+            ]
+        )
     }
 }
 

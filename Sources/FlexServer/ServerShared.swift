@@ -23,8 +23,13 @@ final class ServerShared: Sendable {
         var drained: DeadlineSignal?
     }
 
-    init(configuration: FlexServer.Configuration, service: any InferenceService, tenants: TenantDirectory,
-         recorder: (any SavingsRecorder)?, metrics: ServerMetrics) {
+    init(
+        configuration: FlexServer.Configuration,
+        service: any InferenceService,
+        tenants: TenantDirectory,
+        recorder: (any SavingsRecorder)?,
+        metrics: ServerMetrics
+    ) {
         self.configuration = configuration
         self.service = service
         self.tenants = tenants
@@ -39,7 +44,8 @@ final class ServerShared: Sendable {
         while true {
             let current = self.callsInFlight.load(ordering: .relaxed)
             guard current < self.configuration.maxCallsInFlight else { return false }
-            if self.callsInFlight.compareExchange(expected: current, desired: current + 1, ordering: .relaxed).exchanged {
+            if self.callsInFlight.compareExchange(expected: current, desired: current + 1, ordering: .relaxed).exchanged
+            {
                 self.metrics.callsInFlight(current + 1)
                 return true
             }
@@ -78,8 +84,12 @@ final class ServerShared: Sendable {
     /// Counts a closed connection out; the last one to close during a drain ends the drain's wait.
     func unregister(_ connection: ConnectionHandle) {
         let (count, drained) = self.registry.withLock { registry -> (Int, DeadlineSignal?) in
-            guard registry.connections.removeValue(forKey: connection.id) != nil else { return (registry.connections.count, nil) }
-            return (registry.connections.count, registry.connections.isEmpty && registry.draining ? registry.drained : nil)
+            guard registry.connections.removeValue(forKey: connection.id) != nil else {
+                return (registry.connections.count, nil)
+            }
+            return (
+                registry.connections.count, registry.connections.isEmpty && registry.draining ? registry.drained : nil
+            )
         }
         self.metrics.connections(count)
         drained?.signal()

@@ -15,7 +15,10 @@ public enum WireErrors {
         Status(.tooManyStreams, "more than \(limit) calls open on this connection")
     }
 
-    public static let requestWithoutEndStream = Status(.invalidMessage, "the request MESSAGE must carry END_STREAM (one request per call)")
+    public static let requestWithoutEndStream = Status(
+        .invalidMessage,
+        "the request MESSAGE must carry END_STREAM (one request per call)"
+    )
 
     public static let secondRequest = Status(.invalidMessage, "a call takes exactly one request MESSAGE")
 

@@ -19,9 +19,16 @@ public struct SimConfiguration: Sendable {
     /// prefix (`sk-` for OpenAI, `sk-ant-` for Anthropic, `AIza` for Gemini).
     public var apiKeys: [Provider: Set<String>]
 
-    public init(catalog: Catalog, profile: Profile = .instant, seed: UInt64 = 1, timeScale: Double = 1,
-                maxBodyBytes: Int = 16 << 20, ledgerCapacity: Int = 1_000_000, priceDate: CalendarDate? = nil,
-                apiKeys: [Provider: Set<String>] = [:]) {
+    public init(
+        catalog: Catalog,
+        profile: Profile = .instant,
+        seed: UInt64 = 1,
+        timeScale: Double = 1,
+        maxBodyBytes: Int = 16 << 20,
+        ledgerCapacity: Int = 1_000_000,
+        priceDate: CalendarDate? = nil,
+        apiKeys: [Provider: Set<String>] = [:]
+    ) {
         self.catalog = catalog
         self.profile = profile
         self.seed = seed

@@ -10,8 +10,12 @@ public final class SimServer: Sendable {
     private let channel: any Channel
 
     /// Binds and starts serving. Port 0 picks a free port (see ``localAddress``).
-    public static func start(configuration: SimConfiguration, host: String, port: Int,
-                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> SimServer {
+    public static func start(
+        configuration: SimConfiguration,
+        host: String,
+        port: Int,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> SimServer {
         let simulator = Simulator(configuration: configuration)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -20,7 +24,9 @@ public final class SimServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes))
+                    )
                     try channel.pipeline.syncOperations.addHandler(SimHTTPHandler(simulator: simulator))
                 }
             }

@@ -29,7 +29,9 @@ final class AdminServer: Service, Sendable {
             .bind(host: self.host, port: self.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel
+                    )
                 }
             }
         self.logger.info("admin endpoint", metadata: ["address": "\(channel.channel.localAddress?.description ?? "?")"])
@@ -53,7 +55,9 @@ final class AdminServer: Service, Sendable {
                 let (status, contentType, body) = self.answer(head)
                 var headers = HTTPHeaders([("content-type", contentType), ("content-length", "\(body.readableBytes)")])
                 if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
-                try await outbound.write(.head(HTTPResponseHead(version: head.version, status: status, headers: headers)))
+                try await outbound.write(
+                    .head(HTTPResponseHead(version: head.version, status: status, headers: headers))
+                )
                 try await outbound.write(.body(.byteBuffer(body)))
                 try await outbound.write(.end(nil))
                 if !head.isKeepAlive { return }
@@ -73,7 +77,9 @@ final class AdminServer: Service, Sendable {
                 ? (.ok, "text/plain", ByteBuffer(string: "ready\n"))
                 : (.serviceUnavailable, "text/plain", ByteBuffer(string: "not ready (starting or draining)\n"))
         default:
-            return (.notFound, "text/plain", ByteBuffer(string: "no such endpoint: try /metrics, /healthz or /readyz\n"))
+            return (
+                .notFound, "text/plain", ByteBuffer(string: "no such endpoint: try /metrics, /healthz or /readyz\n")
+            )
         }
     }
 }

@@ -13,12 +13,19 @@ final class EmbeddedSimulator: Service, Sendable {
         self.port = port
     }
 
-    static func start(profile: String, seed: UInt64, timeScale: Double, catalog: Catalog) async throws -> EmbeddedSimulator {
+    static func start(
+        profile: String,
+        seed: UInt64,
+        timeScale: Double,
+        catalog: Catalog
+    ) async throws -> EmbeddedSimulator {
         let resolved: Profile
         do {
             resolved = try Profile.builtIn(named: profile) ?? Profile.load(path: profile)
         } catch {
-            throw ServeError("--sim-profile \(profile) is neither a built-in profile nor a readable profile file: \(error)")
+            throw ServeError(
+                "--sim-profile \(profile) is neither a built-in profile nor a readable profile file: \(error)"
+            )
         }
         let configuration = SimConfiguration(catalog: catalog, profile: resolved, seed: seed, timeScale: timeScale)
         let server = try await SimServer.start(configuration: configuration, host: "127.0.0.1", port: 0)

@@ -12,7 +12,8 @@ struct KeysCommand: ParsableCommand {
 
     struct New: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print a new random API key for a tenant, and the keys-file entry that admits it.")
+            abstract: "Print a new random API key for a tenant, and the keys-file entry that admits it."
+        )
 
         @Option(help: "The tenant the key belongs to.")
         var tenant: String
@@ -30,7 +31,9 @@ struct KeysCommand: ParsableCommand {
     }
 
     struct Hash: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the SHA-256 a keys file stores for a key read from stdin.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print the SHA-256 a keys file stores for a key read from stdin."
+        )
 
         func run() throws {
             guard let key = readLine(strippingNewline: true), !key.isEmpty else {

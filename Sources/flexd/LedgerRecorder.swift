@@ -17,10 +17,16 @@ struct LedgerRecorder: SavingsRecorder, Service {
     func record(_ call: FinishedCall) async throws {
         let outcome: LedgerOutcome =
             call.status.code == .ok ? .completed : .failed(status: call.status.code, errorCode: call.status.errorCode)
-        guard let record = LedgerRecord(savings: call.savings, tenant: call.tenant.id, instanceID: self.instanceID, outcome: outcome,
-                                        receivedAtMicroseconds: call.receivedAtMicroseconds,
-                                        completedAtMicroseconds: call.completedAtMicroseconds,
-                                        totalMicroseconds: call.duration.unsignedMicroseconds)
+        guard
+            let record = LedgerRecord(
+                savings: call.savings,
+                tenant: call.tenant.id,
+                instanceID: self.instanceID,
+                outcome: outcome,
+                receivedAtMicroseconds: call.receivedAtMicroseconds,
+                completedAtMicroseconds: call.completedAtMicroseconds,
+                totalMicroseconds: call.duration.unsignedMicroseconds
+            )
         else {
             throw LedgerError(.invalidRecord, "the savings record lacks a provider, API or requested tier")
         }
@@ -28,13 +34,20 @@ struct LedgerRecorder: SavingsRecorder, Service {
         case .recorded:
             break
         case .duplicate:
-            self.logger.notice("the call's record was already in the ledger", metadata: ["request_id": "\(record.requestID)"])
+            self.logger.notice(
+                "the call's record was already in the ledger",
+                metadata: ["request_id": "\(record.requestID)"]
+            )
         case .conflict(let fields):
             // The first record stays; this one is set apart for a person to look at.
             Counter(label: "flexd_ledger_conflicts_total").increment()
-            self.logger.warning("another call with this request id is in the ledger; this one was set apart",
-                                metadata: ["request_id": "\(record.requestID)", "tenant": "\(record.tenant)",
-                                           "differing_fields": "\(fields.joined(separator: ","))"])
+            self.logger.warning(
+                "another call with this request id is in the ledger; this one was set apart",
+                metadata: [
+                    "request_id": "\(record.requestID)", "tenant": "\(record.tenant)",
+                    "differing_fields": "\(fields.joined(separator: ","))",
+                ]
+            )
         }
     }
 

@@ -14,14 +14,22 @@ struct ReportCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp(
-        "The ledger: sqlite:PATH or postgres://USER@HOST:PORT/DATABASE (PGPASSWORD is used when the URL has no password).",
-        discussion: "Default: ledger.sqlite in the data folder.", valueName: "ledger"))
+    @Option(
+        help: ArgumentHelp(
+            "The ledger: sqlite:PATH or postgres://USER@HOST:PORT/DATABASE (PGPASSWORD is used when the URL has no password).",
+            discussion: "Default: ledger.sqlite in the data folder.",
+            valueName: "ledger"
+        )
+    )
     var ledger: String?
 
-    @Option(name: .customLong("data-dir"), help: ArgumentHelp(
-        "flexd's data folder, where the default ledger is (default: $FLEXD_DATA_DIR, else $XDG_DATA_HOME/flexd, else ~/.local/share/flexd).",
-        valueName: "path"))
+    @Option(
+        name: .customLong("data-dir"),
+        help: ArgumentHelp(
+            "flexd's data folder, where the default ledger is (default: $FLEXD_DATA_DIR, else $XDG_DATA_HOME/flexd, else ~/.local/share/flexd).",
+            valueName: "path"
+        )
+    )
     var dataDirectory: String?
 
     @Option(help: "table, json or csv.")
@@ -48,12 +56,16 @@ struct ReportCommand: AsyncParsableCommand {
         if let ledger {
             location = try LedgerLocation(parsing: ledger, environment: environment)
         } else {
-            location = .defaultLocation(dataDirectory: self.dataDirectory ?? LedgerLocation.defaultDataDirectory(environment: environment))
+            location = .defaultLocation(
+                dataDirectory: self.dataDirectory ?? LedgerLocation.defaultDataDirectory(environment: environment)
+            )
         }
         let store = try await location.openStore(createIfMissing: false)
         let totals: [MonthlyTotals]
         do {
-            totals = try await store.monthlyTotals(ReportQuery(month: self.month.flatMap(BillingMonth.init), tenant: self.tenant))
+            totals = try await store.monthlyTotals(
+                ReportQuery(month: self.month.flatMap(BillingMonth.init), tenant: self.tenant)
+            )
         } catch {
             await store.close()
             throw error

@@ -34,15 +34,24 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "HOST:PORT to serve the protocol on. (default: 127.0.0.1:7400)")
     var listen: String?
 
-    @Option(help: "HOST:PORT of the admin HTTP endpoint (/metrics, /healthz, /readyz), or \"off\". (default: 127.0.0.1:7401)")
+    @Option(
+        help:
+            "HOST:PORT of the admin HTTP endpoint (/metrics, /healthz, /readyz), or \"off\". (default: 127.0.0.1:7401)"
+    )
     var adminListen: String?
 
-    @Option(help: "Keys file: tenants, the SHA-256 of their flexd API keys, their provider keys. Without one, flexd serves only on loopback, as one anonymous tenant.")
+    @Option(
+        help:
+            "Keys file: tenants, the SHA-256 of their flexd API keys, their provider keys. Without one, flexd serves only on loopback, as one anonymous tenant."
+    )
     var keys: String?
 
     // MARK: Upstream
 
-    @Option(help: "\"providers\" (the real APIs) or \"sim\" (an in-process flexsim on a loopback port). (default: providers)")
+    @Option(
+        help:
+            "\"providers\" (the real APIs) or \"sim\" (an in-process flexsim on a loopback port). (default: providers)"
+    )
     var upstream: String?
 
     @Option(help: "OpenAI base URL. (default: https://api.openai.com/v1)")
@@ -54,7 +63,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Gemini base URL. (default: https://generativelanguage.googleapis.com/v1beta)")
     var geminiBaseUrl: String?
 
-    @Option(help: "With --upstream sim: flexsim's profile, a built-in name (instant, calm, busy, realistic, outage) or a file. (default: realistic)")
+    @Option(
+        help:
+            "With --upstream sim: flexsim's profile, a built-in name (instant, calm, busy, realistic, outage) or a file. (default: realistic)"
+    )
     var simProfile: String?
 
     @Option(help: "With --upstream sim: flexsim's seed. (default: 1)")
@@ -66,7 +78,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A catalog file whose models override or extend the built-in model catalog.")
     var catalog: String?
 
-    @Option(help: "A request header that carries each call's request id upstream, for matching a simulator's ledger (e.g. x-flexsim-correlation-id). (default: none; with --upstream sim: x-flexsim-correlation-id)")
+    @Option(
+        help:
+            "A request header that carries each call's request id upstream, for matching a simulator's ledger (e.g. x-flexsim-correlation-id). (default: none; with --upstream sim: x-flexsim-correlation-id)"
+    )
     var correlationHeader: String?
 
     // MARK: Limits
@@ -107,21 +122,36 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds of silence tolerated from a provider once a call has started. (default: 120)")
     var upstreamIdleTimeout: Double?
 
-    @Option(help: "Connections open at once to one provider host (HTTP/1.1: one call each; HTTP/2: up to 100 calls each). (default: 256)")
+    @Option(
+        help:
+            "Connections open at once to one provider host (HTTP/1.1: one call each; HTTP/2: up to 100 calls each). (default: 256)"
+    )
     var upstreamConnections: Int?
 
-    @Option(help: "Flex attempts per call when flex refuses for capacity and budget is left (1 = no retry). (default: 1)")
+    @Option(
+        help: "Flex attempts per call when flex refuses for capacity and budget is left (1 = no retry). (default: 1)"
+    )
     var flexAttempts: Int?
 
-    @Option(help: ArgumentHelp(
-        "The savings ledger: sqlite:PATH, postgres://USER@HOST:PORT/DATABASE (PGPASSWORD when the URL has none), or none. (default: ledger.sqlite in the data folder)",
-        valueName: "ledger"))
+    @Option(
+        help: ArgumentHelp(
+            "The savings ledger: sqlite:PATH, postgres://USER@HOST:PORT/DATABASE (PGPASSWORD when the URL has none), or none. (default: ledger.sqlite in the data folder)",
+            valueName: "ledger"
+        )
+    )
     var ledger: String?
 
-    @Option(name: .customLong("data-dir"), help: "flexd's data folder, where the default ledger is. (default: $FLEXD_DATA_DIR, else $XDG_DATA_HOME/flexd, else ~/.local/share/flexd)")
+    @Option(
+        name: .customLong("data-dir"),
+        help:
+            "flexd's data folder, where the default ledger is. (default: $FLEXD_DATA_DIR, else $XDG_DATA_HOME/flexd, else ~/.local/share/flexd)"
+    )
     var dataDir: String?
 
-    @Option(name: .customLong("instance-id"), help: "This instance's id in the ledger's records; keep it stable across restarts. (default: the host name)")
+    @Option(
+        name: .customLong("instance-id"),
+        help: "This instance's id in the ledger's records; keep it stable across restarts. (default: the host name)"
+    )
     var instanceID: String?
 
     @Option(help: "trace, debug, info, notice, warning, error or critical. (default: info)")
@@ -165,21 +195,33 @@ struct ServeCommand: AsyncParsableCommand {
             do {
                 let ledger = try await Ledger.open(location, logger: Logger(label: "flexd.ledger"))
                 recorder = LedgerRecorder(ledger: ledger, instanceID: settings.instanceID, logger: logger)
-                logger.notice("savings ledger open", metadata: ["ledger": "\(location)", "instance_id": "\(settings.instanceID)"])
+                logger.notice(
+                    "savings ledger open",
+                    metadata: ["ledger": "\(location)", "instance_id": "\(settings.instanceID)"]
+                )
             } catch {
                 throw ValidationError("cannot open the savings ledger \(location): \(error)")
             }
         } else {
-            logger.warning("--ledger none: no savings records are kept, so no fee can be billed for this instance's calls")
+            logger.warning(
+                "--ledger none: no savings records are kept, so no fee can be billed for this instance's calls"
+            )
         }
         // Listed first, so it closes last: after the server has drained and recorded every call.
         if let recorder { services.append(recorder) }
         var baseURLs = settings.baseURLs
         if settings.upstream == "sim" {
-            let sim = try await EmbeddedSimulator.start(profile: settings.simProfile, seed: settings.simSeed,
-                                                        timeScale: settings.simTimeScale, catalog: catalog)
+            let sim = try await EmbeddedSimulator.start(
+                profile: settings.simProfile,
+                seed: settings.simSeed,
+                timeScale: settings.simTimeScale,
+                catalog: catalog
+            )
             baseURLs = RouterConfiguration.flexsim("http://127.0.0.1:\(sim.port)")
-            logger.notice("upstream: in-process flexsim", metadata: ["port": "\(sim.port)", "profile": "\(settings.simProfile)"])
+            logger.notice(
+                "upstream: in-process flexsim",
+                metadata: ["port": "\(sim.port)", "profile": "\(settings.simProfile)"]
+            )
             services.append(sim)
         }
 
@@ -197,17 +239,33 @@ struct ServeCommand: AsyncParsableCommand {
                 correlationHeader: settings.correlationHeader
             )
             routerConfiguration.retryPolicy = RaceStateMachine.RetryPolicy(maxFlexAttempts: settings.flexAttempts)
-            let router = Router(configuration: routerConfiguration, httpClient: http,
-                                timers: DeadlineTimers(on: MultiThreadedEventLoopGroup.singleton.next()))
+            let router = Router(
+                configuration: routerConfiguration,
+                httpClient: http,
+                timers: DeadlineTimers(on: MultiThreadedEventLoopGroup.singleton.next())
+            )
             // The executable is where the router goes behind the server: the server knows only the
             // service seam.
-            let server = FlexServer(configuration: settings.server, service: router, tenants: tenants, recorder: recorder, logger: logger)
+            let server = FlexServer(
+                configuration: settings.server,
+                service: router,
+                tenants: tenants,
+                recorder: recorder,
+                logger: logger
+            )
             services.append(server)
             if let admin = settings.admin {
-                services.append(AdminServer(host: admin.host, port: admin.port, registry: registry, server: server, logger: logger))
+                services.append(
+                    AdminServer(host: admin.host, port: admin.port, registry: registry, server: server, logger: logger)
+                )
             }
-            let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
-                                                          gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: services.map { .init(service: $0) },
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger
+                )
+            )
             try await group.run()
         } catch {
             await http.shutdown()

@@ -50,17 +50,24 @@ struct Settings {
         func integer(_ flag: Int?, _ key: String, _ fallback: Int, _ range: ClosedRange<Int>) throws -> Int {
             let value = try flag.map(Double.init) ?? number(nil, key) ?? Double(fallback)
             guard value.rounded() == value, range.contains(Int(value)) else {
-                throw ValidationError("--\(key) must be a whole number in \(range.lowerBound)...\(range.upperBound), not \(value)")
+                throw ValidationError(
+                    "--\(key) must be a whole number in \(range.lowerBound)...\(range.upperBound), not \(value)"
+                )
             }
             return Int(value)
         }
         func seconds(_ flag: Double?, _ key: String, _ fallback: Double) throws -> Duration {
             let value = try number(flag, key) ?? fallback
-            guard value > 0, value <= 86_400 * 7 else { throw ValidationError("--\(key) must be a number of seconds above 0, not \(value)") }
+            guard value > 0, value <= 86_400 * 7 else {
+                throw ValidationError("--\(key) must be a number of seconds above 0, not \(value)")
+            }
             return .milliseconds(Int64(value * 1000))
         }
 
-        (self.listenHost, self.listenPort) = try Self.hostPort(try string(options.listen, "listen") ?? "127.0.0.1:7400", option: "listen")
+        (self.listenHost, self.listenPort) = try Self.hostPort(
+            try string(options.listen, "listen") ?? "127.0.0.1:7400",
+            option: "listen"
+        )
         let admin = try string(options.adminListen, "admin-listen") ?? "127.0.0.1:7401"
         self.admin = admin == "off" ? nil : try Self.hostPort(admin, option: "admin-listen")
         self.keysPath = try string(options.keys, "keys")
@@ -69,9 +76,11 @@ struct Settings {
             throw ValidationError("--upstream must be \"providers\" or \"sim\", not \"\(self.upstream)\"")
         }
         var urls = RouterConfiguration.productionBaseURLs
-        for (provider, flag, key) in [(Provider.openAI, options.openaiBaseUrl, "openai-base-url"),
-                                      (.anthropic, options.anthropicBaseUrl, "anthropic-base-url"),
-                                      (.gemini, options.geminiBaseUrl, "gemini-base-url")] {
+        for (provider, flag, key) in [
+            (Provider.openAI, options.openaiBaseUrl, "openai-base-url"),
+            (.anthropic, options.anthropicBaseUrl, "anthropic-base-url"),
+            (.gemini, options.geminiBaseUrl, "gemini-base-url"),
+        ] {
             if let url = try string(flag, key) {
                 guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
                     throw ValidationError("--\(key) must be an http:// or https:// URL, not \(url)")
@@ -83,17 +92,33 @@ struct Settings {
         self.simProfile = try string(options.simProfile, "sim-profile") ?? "realistic"
         self.simSeed = UInt64(try integer(options.simSeed.map { Int(clamping: $0) }, "sim-seed", 1, 0...Int.max))
         self.simTimeScale = try number(options.simTimeScale, "sim-time-scale") ?? 1
-        guard self.simTimeScale > 0, self.simTimeScale <= 10_000 else { throw ValidationError("--sim-time-scale must be in (0, 10000]") }
+        guard self.simTimeScale > 0, self.simTimeScale <= 10_000 else {
+            throw ValidationError("--sim-time-scale must be in (0, 10000]")
+        }
         self.catalogPath = try string(options.catalog, "catalog")
-        self.correlationHeader = try string(options.correlationHeader, "correlation-header")
+        self.correlationHeader =
+            try string(options.correlationHeader, "correlation-header")
             ?? (self.upstream == "sim" ? "x-flexsim-correlation-id" : nil)
 
         let limits = ResolvedLimits(
-            maxMessageSize: try integer(options.maxMessageSize, "max-message-size", ProtocolDefaults.maxMessageSize,
-                                        ProtocolDefaults.minimumMaxMessageSize...ProtocolDefaults.maximumMaxMessageSize),
-            maxConcurrentStreams: try integer(options.maxConcurrentStreams, "max-concurrent-streams", ProtocolDefaults.maxConcurrentStreams, 1...100_000),
-            initialWindowSize: try integer(options.initialWindowSize, "initial-window-size", ProtocolDefaults.initialWindowSize,
-                                           1024...Int(ProtocolDefaults.maxWindowSize))
+            maxMessageSize: try integer(
+                options.maxMessageSize,
+                "max-message-size",
+                ProtocolDefaults.maxMessageSize,
+                ProtocolDefaults.minimumMaxMessageSize...ProtocolDefaults.maximumMaxMessageSize
+            ),
+            maxConcurrentStreams: try integer(
+                options.maxConcurrentStreams,
+                "max-concurrent-streams",
+                ProtocolDefaults.maxConcurrentStreams,
+                1...100_000
+            ),
+            initialWindowSize: try integer(
+                options.initialWindowSize,
+                "initial-window-size",
+                ProtocolDefaults.initialWindowSize,
+                1024...Int(ProtocolDefaults.maxWindowSize)
+            )
         )
         self.server = FlexServer.Configuration(
             host: self.listenHost,
@@ -122,7 +147,8 @@ struct Settings {
                 throw ValidationError("--ledger: \(error.message)")
             }
         } else {
-            let directory = try string(options.dataDir, "data-dir") ?? LedgerLocation.defaultDataDirectory(environment: environment)
+            let directory =
+                try string(options.dataDir, "data-dir") ?? LedgerLocation.defaultDataDirectory(environment: environment)
             self.ledger = .defaultLocation(dataDirectory: directory)
         }
         self.instanceID = try string(options.instanceID, "instance-id") ?? ProcessInfo.processInfo.hostName
@@ -131,11 +157,15 @@ struct Settings {
         }
         let level = try string(options.logLevel, "log-level") ?? "info"
         guard let logLevel = Logger.Level(rawValue: level) else {
-            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not \(level)")
+            throw ValidationError(
+                "--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not \(level)"
+            )
         }
         self.logLevel = logLevel
         if self.keysPath == nil, !Self.isLoopback(self.listenHost) {
-            throw ValidationError("without --keys flexd serves only on loopback; \(self.listenHost) is not a loopback address")
+            throw ValidationError(
+                "without --keys flexd serves only on loopback; \(self.listenHost) is not a loopback address"
+            )
         }
     }
 
@@ -151,13 +181,17 @@ struct Settings {
         }
         let known = Set(ServeCommand.knownConfigKeys)
         for key in object.keys where !known.contains(key) {
-            throw ValidationError("the config file \(path) has an unknown key \"\(key)\" (keys are the long option names, e.g. \"listen\")")
+            throw ValidationError(
+                "the config file \(path) has an unknown key \"\(key)\" (keys are the long option names, e.g. \"listen\")"
+            )
         }
         return object
     }
 
     static func hostPort(_ text: String, option: String) throws -> (String, Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65_535).contains(port)
+        else {
             throw ValidationError("--\(option) must be HOST:PORT, not \(text)")
         }
         var host = String(text[..<colon])
@@ -174,10 +208,14 @@ struct Settings {
 extension ServeCommand {
     /// The keys a config file may hold: every option but `config` itself.
     static let knownConfigKeys = [
-        "listen", "admin-listen", "keys", "upstream", "openai-base-url", "anthropic-base-url", "gemini-base-url", "sim-profile",
-        "sim-seed", "sim-time-scale", "catalog", "correlation-header", "max-connections", "max-calls-in-flight", "max-concurrent-streams",
-        "max-message-size", "initial-window-size", "handshake-timeout", "idle-timeout", "max-call-duration", "drain-grace",
-        "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "upstream-connections", "flex-attempts", "ledger",
+        "listen", "admin-listen", "keys", "upstream", "openai-base-url", "anthropic-base-url", "gemini-base-url",
+        "sim-profile",
+        "sim-seed", "sim-time-scale", "catalog", "correlation-header", "max-connections", "max-calls-in-flight",
+        "max-concurrent-streams",
+        "max-message-size", "initial-window-size", "handshake-timeout", "idle-timeout", "max-call-duration",
+        "drain-grace",
+        "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "upstream-connections", "flex-attempts",
+        "ledger",
         "data-dir", "instance-id", "log-level",
     ]
 }

@@ -1,5 +1,5 @@
-import FlexCodec
 import FlexCatalog
+import FlexCore
 import Foundation
 import Testing
 
@@ -28,14 +28,22 @@ import Testing
         let (prices, _) = try model.prices(tier: .flex, on: today, totalInputTokens: 10)
         #expect(prices.cachedInput == 37_500)
         let cost = try model.cost(tier: .flex, tokens: TokenUsage(cachedInputTokens: 1), on: today)
-        #expect(cost.total == PicoUSD(37_500))   // 1 token = $0.0000000375 exactly
+        #expect(cost.total == PicoUSD(37_500))  // 1 token = $0.0000000375 exactly
         #expect(cost.total.description == "$0.000000037500")
     }
 
     @Test func openAILongContextDoublesInputAndMultipliesOutputByOneAndAHalf() throws {
         let model = try catalog.requireModel(.openAI, "gpt-5.4")
-        let at = try model.cost(tier: .standard, tokens: TokenUsage(inputTokens: 272_000, outputTokens: 1000), on: today)
-        let above = try model.cost(tier: .standard, tokens: TokenUsage(inputTokens: 272_001, outputTokens: 1000), on: today)
+        let at = try model.cost(
+            tier: .standard,
+            tokens: TokenUsage(inputTokens: 272_000, outputTokens: 1000),
+            on: today
+        )
+        let above = try model.cost(
+            tier: .standard,
+            tokens: TokenUsage(inputTokens: 272_001, outputTokens: 1000),
+            on: today
+        )
         #expect(!at.longContext)
         #expect(above.longContext)
         #expect(above.prices.input == 5_000_000)
@@ -45,23 +53,41 @@ import Testing
 
     @Test func longContextThresholdCountsCachedAndWrittenInput() throws {
         let model = try catalog.requireModel(.gemini, "gemini-2.5-pro")
-        let cost = try model.cost(tier: .flex, tokens: TokenUsage(inputTokens: 100_000, cachedInputTokens: 100_001, outputTokens: 10), on: today)
+        let cost = try model.cost(
+            tier: .flex,
+            tokens: TokenUsage(inputTokens: 100_000, cachedInputTokens: 100_001, outputTokens: 10),
+            on: today
+        )
         #expect(cost.longContext)
-        #expect(cost.prices.input == 1_250_000)     // 0.625 x 2
-        #expect(cost.prices.output == 7_500_000)    // 5 x 1.5
+        #expect(cost.prices.input == 1_250_000)  // 0.625 x 2
+        #expect(cost.prices.output == 7_500_000)  // 5 x 1.5
     }
 
     @Test func datedPriceChangesApplyFromTheirFirstDay() throws {
         let tokens = TokenUsage(inputTokens: 1_000_000, outputTokens: 1_000_000)
-        let before = try catalog.cost(provider: .gemini, model: "gemini-4-argon", tier: .standard, tokens: tokens,
-                                      on: CalendarDate("2026-11-30")!)
-        let after = try catalog.cost(provider: .gemini, model: "gemini-4-argon", tier: .standard, tokens: tokens,
-                                     on: CalendarDate("2026-12-01")!)
+        let before = try catalog.cost(
+            provider: .gemini,
+            model: "gemini-4-argon",
+            tier: .standard,
+            tokens: tokens,
+            on: CalendarDate("2026-11-30")!
+        )
+        let after = try catalog.cost(
+            provider: .gemini,
+            model: "gemini-4-argon",
+            tier: .standard,
+            tokens: tokens,
+            on: CalendarDate("2026-12-01")!
+        )
         #expect(before.total == PicoUSD(12 * PicoUSD.perUSD))
         #expect(after.total == PicoUSD(24 * PicoUSD.perUSD))
         let sol = try catalog.requireModel(.openAI, "gpt-5.6-sol")
-        #expect(try sol.prices(tier: .standard, on: CalendarDate("2026-08-20")!, totalInputTokens: 0).0.output == 30_000_000)
-        #expect(try sol.prices(tier: .standard, on: CalendarDate("2026-08-21")!, totalInputTokens: 0).0.output == 20_000_000)
+        #expect(
+            try sol.prices(tier: .standard, on: CalendarDate("2026-08-20")!, totalInputTokens: 0).0.output == 30_000_000
+        )
+        #expect(
+            try sol.prices(tier: .standard, on: CalendarDate("2026-08-21")!, totalInputTokens: 0).0.output == 20_000_000
+        )
     }
 
     @Test func anthropicHasNoFlexAndPricesOneHourWritesApart() throws {
@@ -70,7 +96,17 @@ import Testing
         #expect(throws: CatalogError.tierNotOffered(provider: .anthropic, model: "claude-opus-4-5", tier: .flex)) {
             try opus.cost(tier: .flex, tokens: TokenUsage(inputTokens: 1), on: today)
         }
-        let cost = try opus.cost(tier: .standard, tokens: TokenUsage(inputTokens: 10, cachedInputTokens: 100, cacheWriteTokens: 1000, outputTokens: 5, cacheWrite1hTokens: 1000), on: today)
+        let cost = try opus.cost(
+            tier: .standard,
+            tokens: TokenUsage(
+                inputTokens: 10,
+                cachedInputTokens: 100,
+                cacheWriteTokens: 1000,
+                outputTokens: 5,
+                cacheWrite1hTokens: 1000
+            ),
+            on: today
+        )
         #expect(cost.input == PicoUSD(10 * 5_000_000))
         #expect(cost.cachedInput == PicoUSD(100 * 500_000))
         #expect(cost.cacheWrite == PicoUSD(1000 * 6_250_000))
@@ -79,8 +115,14 @@ import Testing
     }
 
     @Test func flexCapabilityFollowsTheReference() throws {
-        let flexCapable: [(Provider, String)] = [(.openAI, "gpt-5"), (.openAI, "o3"), (.openAI, "gpt-6-sol"), (.gemini, "gemini-2.5-flash"), (.gemini, "gemini-3.8-flash")]
-        let notFlex: [(Provider, String)] = [(.openAI, "gpt-6.2-sol"), (.openAI, "gpt-6.2-astra"), (.openAI, "gpt-4.1"), (.gemini, "gemini-4-argon"), (.gemini, "gemini-4-neon"), (.anthropic, "claude-sonnet-4-5")]
+        let flexCapable: [(Provider, String)] = [
+            (.openAI, "gpt-5"), (.openAI, "o3"), (.openAI, "gpt-6-sol"), (.gemini, "gemini-2.5-flash"),
+            (.gemini, "gemini-3.8-flash"),
+        ]
+        let notFlex: [(Provider, String)] = [
+            (.openAI, "gpt-6.2-sol"), (.openAI, "gpt-6.2-astra"), (.openAI, "gpt-4.1"), (.gemini, "gemini-4-argon"),
+            (.gemini, "gemini-4-neon"), (.anthropic, "claude-sonnet-4-5"),
+        ]
         for (provider, id) in flexCapable { #expect(try catalog.requireModel(provider, id).flexCapable, "\(id)") }
         for (provider, id) in notFlex { #expect(try !catalog.requireModel(provider, id).flexCapable, "\(id)") }
     }
@@ -90,10 +132,22 @@ import Testing
             try catalog.cost(provider: .openAI, model: "gpt-9", tier: .standard, tokens: TokenUsage(), on: today)
         }
         #expect(throws: CatalogError.reasoningExceedsOutput) {
-            try catalog.cost(provider: .openAI, model: "gpt-5", tier: .standard, tokens: TokenUsage(outputTokens: 1, reasoningTokens: 2), on: today)
+            try catalog.cost(
+                provider: .openAI,
+                model: "gpt-5",
+                tier: .standard,
+                tokens: TokenUsage(outputTokens: 1, reasoningTokens: 2),
+                on: today
+            )
         }
         #expect(throws: CatalogError.overflow) {
-            try catalog.cost(provider: .openAI, model: "gpt-6-astra", tier: .priority, tokens: TokenUsage(outputTokens: UInt64(Int64.max / 2)), on: today)
+            try catalog.cost(
+                provider: .openAI,
+                model: "gpt-6-astra",
+                tier: .priority,
+                tokens: TokenUsage(outputTokens: UInt64(Int64.max / 2)),
+                on: today
+            )
         }
     }
 
@@ -104,7 +158,12 @@ import Testing
         #expect(sonnet.isServed(on: CalendarDate("2026-11-29")!))
         #expect(!sonnet.isServed(on: CalendarDate("2026-11-30")!))
         #expect(throws: CatalogError.self) {
-            try Catalog(jsonData: Data(#"{"format": 1, "providers": {"openai": {"models": {"a": {"aliases": ["b"], "flex_capable": false, "prices": [{"tiers": {"standard": {"input": 1, "cached_input": 1, "cache_write": 1, "output": 1}}}]}, "b": {"flex_capable": false, "prices": [{"tiers": {"standard": {"input": 1, "cached_input": 1, "cache_write": 1, "output": 1}}}]}}}}}"#.utf8))
+            try Catalog(
+                jsonData: Data(
+                    #"{"format": 1, "providers": {"openai": {"models": {"a": {"aliases": ["b"], "flex_capable": false, "prices": [{"tiers": {"standard": {"input": 1, "cached_input": 1, "cache_write": 1, "output": 1}}}]}, "b": {"flex_capable": false, "prices": [{"tiers": {"standard": {"input": 1, "cached_input": 1, "cache_write": 1, "output": 1}}}]}}}}}"#
+                        .utf8
+                )
+            )
         }
     }
 

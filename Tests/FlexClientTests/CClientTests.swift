@@ -25,7 +25,9 @@ import Testing
             let status = await make.exitStatus(within: .seconds(120))
             make.stop()
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            guard status == 0 else { return .failure(FlexCClientError("make failed (\(String(describing: status))): \(text)")) }
+            guard status == 0 else {
+                return .failure(FlexCClientError("make failed (\(String(describing: status))): \(text)"))
+            }
             // -Werror makes any warning fail the build; -s leaves nothing else to print.
             guard text.isEmpty else { return .failure(FlexCClientError("the build printed: \(text)")) }
             return .success(output)
@@ -44,7 +46,9 @@ import Testing
     /// Writes `requestJSON` to a file and starts flexc on it. Call ``finish(_:)`` once the server
     /// side is done: it waits for the exit (bounded) and reads the output.
     static func start(port: Int, requestJSON: String, arguments: [String] = []) async throws -> (ChildProcess, String) {
-        let requestPath = FileManager.default.temporaryDirectory.appendingPathComponent("flexc-\(getpid())/\(UUID().uuidString).json").path
+        let requestPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "flexc-\(getpid())/\(UUID().uuidString).json"
+        ).path
         _ = try await self.build.value.get()  // creates the directory
         try requestJSON.write(toFile: requestPath, atomically: true, encoding: .utf8)
         return try await self.start(port: port, arguments: arguments + [requestPath])
@@ -52,7 +56,11 @@ import Testing
 
     /// Starts flexc with `--target` and `arguments` (a typed call needs no request file), with
     /// `environment` added to its environment.
-    static func start(port: Int, arguments: [String], environment: [String: String] = [:]) async throws -> (ChildProcess, String) {
+    static func start(
+        port: Int,
+        arguments: [String],
+        environment: [String: String] = [:]
+    ) async throws -> (ChildProcess, String) {
         let executable = try await self.build.value.get()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flexc-\(getpid())").path
         let outputPath = directory + "/\(UUID().uuidString).out"
@@ -92,7 +100,11 @@ import Testing
 
     @Test func aUnaryCallPrintsTheAnswerTheSavingsAndOK() async throws {
         try await withFakeServer { server in
-            let started = try await Self.start(port: server.port, requestJSON: Self.requestJSON(), arguments: ["--api-key", "fxk_c"])
+            let started = try await Self.start(
+                port: server.port,
+                requestJSON: Self.requestJSON(),
+                arguments: ["--api-key", "fxk_c"]
+            )
             let connection = await server.accept()
             let hello = try await connection.handshake()
             #expect(hello.versions == [1] && hello.compression == [.lz4] && hello.agent == "flexc/0.1")
@@ -106,7 +118,11 @@ import Testing
             #expect(request.providerKey.value == "sk-c-client")
             // The body travels exactly as written in the file.
             #expect(request.body == .nativeJSON(ByteBuffer(string: Self.body)))
-            try await connection.answer(id, Fixtures.response(id: "c-1"), trailers: Trailers(status: .ok, savings: Fixtures.savings(id: "c-1")))
+            try await connection.answer(
+                id,
+                Fixtures.response(id: "c-1"),
+                trailers: Trailers(status: .ok, savings: Fixtures.savings(id: "c-1"))
+            )
             let (frame, wireLength) = try await connection.readFrameWithLength()
             _ = wireLength
             let responseLength = try connection.coder.encode(Fixtures.response(id: "c-1")).readableBytes
@@ -116,13 +132,27 @@ import Testing
             let run = await Self.finish(started)
             #expect(run.status == 0, "\(run.output)")
             #expect(run.lines[0] == String(buffer: Fixtures.response(id: "c-1").nativeJSON!))
-            #expect(run.lines[1].hasPrefix(#"savings: {"request_id":"c-1","provider":"openai","api":"chat_completions""#))
-            #expect(run.lines[1].contains(#""tier_requested":"flex","tier_served":"flex","tier_served_reported":"flex""#))
-            #expect(run.lines[1].contains(#""tokens":{"input":9,"cached_input":0,"cache_write":0,"cache_write_1h":0,"output":2,"reasoning":0}"#))
-            #expect(run.lines[1].contains(#""standard_cost_picousd":15750000,"actual_cost_picousd":7875000,"saved_picousd":7875000,"fee_picousd":1575000"#))
+            #expect(
+                run.lines[1].hasPrefix(#"savings: {"request_id":"c-1","provider":"openai","api":"chat_completions""#)
+            )
+            #expect(
+                run.lines[1].contains(#""tier_requested":"flex","tier_served":"flex","tier_served_reported":"flex""#)
+            )
+            #expect(
+                run.lines[1].contains(
+                    #""tokens":{"input":9,"cached_input":0,"cache_write":0,"cache_write_1h":0,"output":2,"reasoning":0}"#
+                )
+            )
+            #expect(
+                run.lines[1].contains(
+                    #""standard_cost_picousd":15750000,"actual_cost_picousd":7875000,"saved_picousd":7875000,"fee_picousd":1575000"#
+                )
+            )
             #expect(run.lines[2] == "status: OK")
             // The savings line is JSON.
-            let json = try JSONSerialization.jsonObject(with: Data(run.lines[1].dropFirst("savings: ".count).utf8)) as? [String: Any]
+            let json =
+                try JSONSerialization.jsonObject(with: Data(run.lines[1].dropFirst("savings: ".count).utf8))
+                as? [String: Any]
             #expect(json?["price_date"] as? String == "2026-11-26")
         }
     }
@@ -201,7 +231,9 @@ import Testing
                 errorCode: "upstream_error",
                 upstream: UpstreamError(httpStatus: 503, type: "server_error", code: "overloaded", message: "try later")
             )
-            try await connection.write(.trailers(id, Trailers(status: status, savings: Fixtures.savings(id: "c-1", saved: 0))))
+            try await connection.write(
+                .trailers(id, Trailers(status: status, savings: Fixtures.savings(id: "c-1", saved: 0)))
+            )
             _ = try await connection.readUntilClosed()
             let run = await Self.finish(started)
             #expect(run.status == 14)
@@ -217,7 +249,9 @@ import Testing
             let connection = await server.accept()
             try await connection.handshake()
             _ = try await connection.readCall()
-            try await connection.write(.goAway(GoAway(lastStreamID: 0, code: .ok, message: "draining", errorCode: "server_shutting_down")))
+            try await connection.write(
+                .goAway(GoAway(lastStreamID: 0, code: .ok, message: "draining", errorCode: "server_shutting_down"))
+            )
             await connection.close()
             let run = await Self.finish(started)
             #expect(run.status == 14)
@@ -228,13 +262,20 @@ import Testing
     @Test func theTimeoutTravelsInHeadersAndEndsTheCallWithCancel() async throws {
         try await withFakeServer { server in
             // Long enough for the call to reach the server on a busy machine; the test waits it out.
-            let started = try await Self.start(port: server.port, requestJSON: Self.requestJSON(), arguments: ["--timeout", "2.5"])
+            let started = try await Self.start(
+                port: server.port,
+                requestJSON: Self.requestJSON(),
+                arguments: ["--timeout", "2.5"]
+            )
             let connection = await server.accept()
             try await connection.handshake()
             let (id, headers, _) = try await connection.readCall()
             #expect(headers.timeout == .milliseconds(2500))
             // No answer: flexc gives up at its deadline.
-            #expect(try await connection.readFrame() == .cancel(id, Cancel(code: .deadlineExceeded, reason: "flexc --timeout passed")))
+            #expect(
+                try await connection.readFrame()
+                    == .cancel(id, Cancel(code: .deadlineExceeded, reason: "flexc --timeout passed"))
+            )
             let run = await Self.finish(started)
             #expect(run.status == 4)
             #expect(run.lines[0] == "status: DEADLINE_EXCEEDED (deadline_exceeded): the --timeout passed")
@@ -257,11 +298,19 @@ import Testing
 
     @Test(arguments: [
         (#"{"provider": "openai"}"#, "provider, api, model, start_within and body are required"),
-        (#"{"provider": "mistral", "api": "chat_completions", "model": "m", "start_within": "auto", "body": {}}"#, "provider must be"),
-        (#"{"provider": "openai", "api": "chat_completions", "model": "m", "start_within": "auto", "body": {"a": tru}}"#, "\"body\" is not valid JSON"),
+        (
+            #"{"provider": "mistral", "api": "chat_completions", "model": "m", "start_within": "auto", "body": {}}"#,
+            "provider must be"
+        ),
+        (
+            #"{"provider": "openai", "api": "chat_completions", "model": "m", "start_within": "auto", "body": {"a": tru}}"#,
+            "\"body\" is not valid JSON"
+        ),
         (#"{"provider": "openai", "colour": "blue"}"#, "unknown key \"colour\""),
-        (#"{"provider": "openai", "api": "chat_completions", "model": "m", "start_within": "auto", "provider_key_env": "FLEXC_SURELY_UNSET", "body": {}}"#,
-         "FLEXC_SURELY_UNSET"),
+        (
+            #"{"provider": "openai", "api": "chat_completions", "model": "m", "start_within": "auto", "provider_key_env": "FLEXC_SURELY_UNSET", "body": {}}"#,
+            "FLEXC_SURELY_UNSET"
+        ),
         (#"{"model": "a\u0000b"}"#, "\"model\" must be a string"),
         ("[1, 2]", "expected a JSON object"),
     ])
@@ -275,7 +324,8 @@ import Testing
     // MARK: - Typed calls (--typed)
 
     static let typedArguments = [
-        "--typed", "--provider", "anthropic", "--api", "messages", "--model", "claude-haiku-4-5", "--start-within", "default",
+        "--typed", "--provider", "anthropic", "--api", "messages", "--model", "claude-haiku-4-5", "--start-within",
+        "default",
         "--request-id", "c-typed", "--provider-key-env", "FLEXC_TYPED_KEY",
     ]
 
@@ -284,9 +334,11 @@ import Testing
             let started = try await Self.start(
                 port: server.port,
                 arguments: Self.typedArguments + [
-                    "--system", "Answer in one line.", "--prompt", "Say hi \u{e9}\u{1F600}", "--max-output-tokens", "64", "--temperature", "0.5",
+                    "--system", "Answer in one line.", "--prompt", "Say hi \u{e9}\u{1F600}", "--max-output-tokens",
+                    "64", "--temperature", "0.5",
                 ],
-                environment: ["FLEXC_TYPED_KEY": "sk-ant-typed"])
+                environment: ["FLEXC_TYPED_KEY": "sk-ant-typed"]
+            )
             let connection = await server.accept()
             try await connection.handshake()
             let (id, headers, request) = try await connection.readCall()
@@ -295,29 +347,50 @@ import Testing
             #expect(request.model == "claude-haiku-4-5" && request.startWithin == "default")
             #expect(request.providerKey.value == "sk-ant-typed")
             // The typed request, as typed_chat builds it from the protobuf-c structs.
-            #expect(request.body == .chat(ChatRequest(
-                messages: [.text(.system, "Answer in one line."), .text(.user, "Say hi \u{e9}\u{1F600}")],
-                temperature: 0.5, maxOutputTokens: 64)))
+            #expect(
+                request.body
+                    == .chat(
+                        ChatRequest(
+                            messages: [.text(.system, "Answer in one line."), .text(.user, "Say hi \u{e9}\u{1F600}")],
+                            temperature: 0.5,
+                            maxOutputTokens: 64
+                        )
+                    )
+            )
             let result = ChatResult(
-                id: "msg_1", model: "claude-haiku-4-5", text: "Hi!\nTwo lines.",
+                id: "msg_1",
+                model: "claude-haiku-4-5",
+                text: "Hi!\nTwo lines.",
                 toolCalls: [ToolCall(id: "toolu_1", name: "get_weather", argumentsJSON: #"{"city":"Oslo"}"#)],
-                reasoningSummary: "Greeting.", finishReason: .toolCalls, nativeFinishReason: "tool_use",
-                usage: TokenUsage(inputTokens: 9, cachedInputTokens: 1, outputTokens: 2))
-            try await connection.answer(id, InferenceResponse(requestID: "c-typed", chat: result),
-                                        trailers: Trailers(status: .ok, savings: Fixtures.savings(id: "c-typed")))
+                reasoningSummary: "Greeting.",
+                finishReason: .toolCalls,
+                nativeFinishReason: "tool_use",
+                usage: TokenUsage(inputTokens: 9, cachedInputTokens: 1, outputTokens: 2)
+            )
+            try await connection.answer(
+                id,
+                InferenceResponse(requestID: "c-typed", chat: result),
+                trailers: Trailers(status: .ok, savings: Fixtures.savings(id: "c-typed"))
+            )
             _ = try await connection.readUntilClosed()
 
             let run = await Self.finish(started)
             #expect(run.status == 0, "\(run.output)")
-            #expect(Array(run.lines.prefix(6)) == [
-                "Hi!",
-                "Two lines.",
-                "reasoning: Greeting.",
-                #"tool_call: id=toolu_1 name=get_weather arguments={"city":"Oslo"}"#,
-                "finish: tool_calls (tool_use)",
-                #"usage: {"input":9,"cached_input":1,"cache_write":0,"cache_write_1h":0,"output":2,"reasoning":0}"#,
-            ], "\(run.output)")
-            #expect(run.lines.count > 7 && run.lines[6].hasPrefix(#"savings: {"request_id":"c-typed""#), "\(run.output)")
+            #expect(
+                Array(run.lines.prefix(6)) == [
+                    "Hi!",
+                    "Two lines.",
+                    "reasoning: Greeting.",
+                    #"tool_call: id=toolu_1 name=get_weather arguments={"city":"Oslo"}"#,
+                    "finish: tool_calls (tool_use)",
+                    #"usage: {"input":9,"cached_input":1,"cache_write":0,"cache_write_1h":0,"output":2,"reasoning":0}"#,
+                ],
+                "\(run.output)"
+            )
+            #expect(
+                run.lines.count > 7 && run.lines[6].hasPrefix(#"savings: {"request_id":"c-typed""#),
+                "\(run.output)"
+            )
             #expect(run.lines.count > 7 && run.lines[7] == "status: OK", "\(run.output)")
         }
     }
@@ -325,10 +398,14 @@ import Testing
     @Test func aTypedStreamPrintsTheTypedDeltas() async throws {
         try await withFakeServer { server in
             // Only the prompt: no system message, no limits, no provider key (flexd then uses the tenant's).
-            let started = try await Self.start(port: server.port, arguments: [
-                "--typed", "--stream", "--provider", "gemini", "--api", "generate_content", "--model", "gemini-3.8-flash",
-                "--start-within", "00h-00m-30s", "--prompt", "Hi",
-            ])
+            let started = try await Self.start(
+                port: server.port,
+                arguments: [
+                    "--typed", "--stream", "--provider", "gemini", "--api", "generate_content", "--model",
+                    "gemini-3.8-flash",
+                    "--start-within", "00h-00m-30s", "--prompt", "Hi",
+                ]
+            )
             let connection = await server.accept()
             try await connection.handshake()
             let (id, headers, request) = try await connection.readCall()
@@ -339,7 +416,13 @@ import Testing
             for event: StreamEvent in [
                 Fixtures.route, .text("Hel"), .text("lo"), .reasoning("Thinking."),
                 .toolCall(ToolCallDelta(index: 0, id: "c-0", name: "get_time", argumentsFragment: #"{"zone":"UTC"}"#)),
-                .finish(FinishDelta(finishReason: .stop, nativeFinishReason: "STOP", usage: TokenUsage(inputTokens: 3, outputTokens: 5))),
+                .finish(
+                    FinishDelta(
+                        finishReason: .stop,
+                        nativeFinishReason: "STOP",
+                        usage: TokenUsage(inputTokens: 3, outputTokens: 5)
+                    )
+                ),
             ] {
                 try await connection.writeMessage(event, on: id)
             }
@@ -348,31 +431,60 @@ import Testing
 
             let run = await Self.finish(started)
             #expect(run.status == 0, "\(run.output)")
-            #expect(Array(run.lines.prefix(7)) == [
-                "route: tier=flex fell_back=false fallback_reason=none flex_wait_us=1200",
-                "text: Hel",
-                "text: lo",
-                "reasoning: Thinking.",
-                #"tool_call: index=0 id=c-0 name=get_time arguments={"zone":"UTC"}"#,
-                "finish: stop (STOP)",
-                #"usage: {"input":3,"cached_input":0,"cache_write":0,"cache_write_1h":0,"output":5,"reasoning":0}"#,
-            ], "\(run.output)")
-            #expect(run.lines.count > 8 && run.lines[7].hasPrefix("savings: {") && run.lines[8] == "status: OK", "\(run.output)")
+            #expect(
+                Array(run.lines.prefix(7)) == [
+                    "route: tier=flex fell_back=false fallback_reason=none flex_wait_us=1200",
+                    "text: Hel",
+                    "text: lo",
+                    "reasoning: Thinking.",
+                    #"tool_call: index=0 id=c-0 name=get_time arguments={"zone":"UTC"}"#,
+                    "finish: stop (STOP)",
+                    #"usage: {"input":3,"cached_input":0,"cache_write":0,"cache_write_1h":0,"output":5,"reasoning":0}"#,
+                ],
+                "\(run.output)"
+            )
+            #expect(
+                run.lines.count > 8 && run.lines[7].hasPrefix("savings: {") && run.lines[8] == "status: OK",
+                "\(run.output)"
+            )
         }
     }
 
     @Test(arguments: [
-        (["--typed", "--provider", "openai", "--prompt", "Hi"], "--typed needs --provider, --api, --model, --start-within and --prompt"),
+        (
+            ["--typed", "--provider", "openai", "--prompt", "Hi"],
+            "--typed needs --provider, --api, --model, --start-within and --prompt"
+        ),
         (["--prompt", "Hi"], "--prompt is for typed calls: add --typed"),
         (["--system", "Be brief.", "request.json"], "--system is for typed calls: add --typed"),
-        (CClientTests.typedArguments + ["--prompt", "Hi", "request.json"], "--typed takes its request from flags, not from request.json"),
-        (CClientTests.typedArguments + ["--prompt", "Hi", "--max-output-tokens", "0"], "--max-output-tokens must be a whole number from 1 to 4294967295"),
-        (CClientTests.typedArguments + ["--prompt", "Hi", "--max-output-tokens", "-5"], "--max-output-tokens must be a whole number"),
-        (CClientTests.typedArguments + ["--prompt", "Hi", "--temperature", "2.5"], "--temperature must be a number from 0 to 2"),
-        (CClientTests.typedArguments + ["--prompt", "Hi", "--temperature", ""], "--temperature must be a number from 0 to 2"),
-        (CClientTests.typedArguments + ["--prompt", "Hi", "--provider", "mistral"], "provider must be openai, anthropic or gemini, not mistral"),
-        (CClientTests.typedArguments + ["--prompt", "Hi", "--provider-key-env", "FLEXC_SURELY_UNSET"],
-         "the environment variable FLEXC_SURELY_UNSET (--provider-key-env) is not set"),
+        (
+            CClientTests.typedArguments + ["--prompt", "Hi", "request.json"],
+            "--typed takes its request from flags, not from request.json"
+        ),
+        (
+            CClientTests.typedArguments + ["--prompt", "Hi", "--max-output-tokens", "0"],
+            "--max-output-tokens must be a whole number from 1 to 4294967295"
+        ),
+        (
+            CClientTests.typedArguments + ["--prompt", "Hi", "--max-output-tokens", "-5"],
+            "--max-output-tokens must be a whole number"
+        ),
+        (
+            CClientTests.typedArguments + ["--prompt", "Hi", "--temperature", "2.5"],
+            "--temperature must be a number from 0 to 2"
+        ),
+        (
+            CClientTests.typedArguments + ["--prompt", "Hi", "--temperature", ""],
+            "--temperature must be a number from 0 to 2"
+        ),
+        (
+            CClientTests.typedArguments + ["--prompt", "Hi", "--provider", "mistral"],
+            "provider must be openai, anthropic or gemini, not mistral"
+        ),
+        (
+            CClientTests.typedArguments + ["--prompt", "Hi", "--provider-key-env", "FLEXC_SURELY_UNSET"],
+            "the environment variable FLEXC_SURELY_UNSET (--provider-key-env) is not set"
+        ),
     ])
     func aBadTypedCommandLineExitsWithUsage(_ arguments: [String], _ message: String) async throws {
         // Nothing listens on port 9; flexc must stop before it tries.
@@ -382,7 +494,9 @@ import Testing
     }
 
     @Test func aServerThatIsNotThereExitsUnavailable() async throws {
-        let run = try await withRefusingPort { port in await Self.finish(try await Self.start(port: port, requestJSON: Self.requestJSON())) }
+        let run = try await withRefusingPort { port in
+            await Self.finish(try await Self.start(port: port, requestJSON: Self.requestJSON()))
+        }
         #expect(run.status == 14)
         #expect(run.output.contains("cannot connect"), "\(run.output)")
     }

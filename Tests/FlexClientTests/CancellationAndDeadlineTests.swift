@@ -13,12 +13,17 @@ import Testing
                 try await connection.handshake()
                 let (id, _, _) = try await connection.readCall()
                 call.cancel()
-                #expect(try await connection.readFrame() == .cancel(id, Cancel(code: .cancelled, reason: "the call's task was cancelled")))
+                #expect(
+                    try await connection.readFrame()
+                        == .cancel(id, Cancel(code: .cancelled, reason: "the call's task was cancelled"))
+                )
                 let error = await failure(of: call)
                 #expect(error?.code == .cancelled)
                 #expect(error?.origin == .client)
                 // The server's TRAILERS for the cancelled call are ignored; the connection is fine.
-                try await connection.write(.trailers(id, Trailers(status: Status(code: .cancelled), savings: Fixtures.savings())))
+                try await connection.write(
+                    .trailers(id, Trailers(status: Status(code: .cancelled), savings: Fixtures.savings()))
+                )
                 async let next = client.complete(Fixtures.request())
                 let (two, _, _) = try await connection.readCall()
                 try await connection.answer(two, Fixtures.response())
@@ -80,14 +85,19 @@ import Testing
         try await withFakeServer { server in
             try await withTestClient(server) { client in
                 // Long enough for the call to reach the server on a busy machine; the test waits it out.
-                let call = Task { try await client.complete(Fixtures.request(), options: CallOptions(timeout: .seconds(2))) }
+                let call = Task {
+                    try await client.complete(Fixtures.request(), options: CallOptions(timeout: .seconds(2)))
+                }
                 let connection = await server.accept()
                 try await connection.handshake()
                 let (id, headers, _) = try await connection.readCall()
                 let timeout = try #require(headers.timeout)
                 #expect(timeout > .zero && timeout <= .seconds(2))
                 // The server never answers: the client gives up at the deadline.
-                #expect(try await connection.readFrame() == .cancel(id, Cancel(code: .deadlineExceeded, reason: "the call's deadline passed")))
+                #expect(
+                    try await connection.readFrame()
+                        == .cancel(id, Cancel(code: .deadlineExceeded, reason: "the call's deadline passed"))
+                )
                 let error = await failure(of: call)
                 #expect(error?.code == .deadlineExceeded)
                 #expect(error?.status.errorCode == "deadline_exceeded")
@@ -117,11 +127,16 @@ import Testing
             try await withTestClient(server) { client in
                 let first = Task { try await client.complete(Fixtures.request(id: "first")) }
                 let connection = await server.accept()
-                try await connection.handshake(limits: ResolvedLimits(maxMessageSize: 1 << 22, maxConcurrentStreams: 1, initialWindowSize: 1 << 20))
+                try await connection.handshake(
+                    limits: ResolvedLimits(maxMessageSize: 1 << 22, maxConcurrentStreams: 1, initialWindowSize: 1 << 20)
+                )
                 let (one, _, _) = try await connection.readCall()
                 // One slot, taken: the second call waits, and its deadline passes while it does.
                 let second = Task {
-                    try await client.complete(Fixtures.request(id: "second"), options: CallOptions(timeout: .milliseconds(100)))
+                    try await client.complete(
+                        Fixtures.request(id: "second"),
+                        options: CallOptions(timeout: .milliseconds(100))
+                    )
                 }
                 #expect(await failure(of: second)?.code == .deadlineExceeded)
                 try await connection.answer(one, Fixtures.response())
@@ -139,7 +154,9 @@ import Testing
     @Test func aServerSideDeadlineEndsTheCallWithItsSavingsRecord() async throws {
         try await withFakeServer { server in
             try await withTestClient(server) { client in
-                let call = Task { try await client.complete(Fixtures.request(), options: CallOptions(timeout: .seconds(30))) }
+                let call = Task {
+                    try await client.complete(Fixtures.request(), options: CallOptions(timeout: .seconds(30)))
+                }
                 let connection = await server.accept()
                 try await connection.handshake()
                 let (id, _, _) = try await connection.readCall()

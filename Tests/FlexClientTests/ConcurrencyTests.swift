@@ -34,7 +34,9 @@ import Testing
                 }
                 for (id, requestID) in calls.reversed() {
                     try await connection.writeMessage(Fixtures.response(id: requestID), on: id)
-                    try await connection.write(.trailers(id, Trailers(status: .ok, savings: Fixtures.savings(id: requestID))))
+                    try await connection.write(
+                        .trailers(id, Trailers(status: .ok, savings: Fixtures.savings(id: requestID)))
+                    )
                 }
                 let answered = try await results.value
                 #expect(answered.count == count)
@@ -49,7 +51,9 @@ import Testing
             try await withTestClient(server) { client in
                 let calls = (0..<3).map { n in Task { try await client.complete(Fixtures.request(id: "w\(n)")) } }
                 let connection = await server.accept()
-                try await connection.handshake(limits: ResolvedLimits(maxMessageSize: 1 << 22, maxConcurrentStreams: 1, initialWindowSize: 1 << 20))
+                try await connection.handshake(
+                    limits: ResolvedLimits(maxMessageSize: 1 << 22, maxConcurrentStreams: 1, initialWindowSize: 1 << 20)
+                )
                 var answered: [String] = []
                 for expected in 1...3 {
                     let (id, _, request) = try await connection.readCall()

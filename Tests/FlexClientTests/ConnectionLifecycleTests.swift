@@ -6,7 +6,11 @@ import Testing
 /// GOAWAY, lost connections, reconnects, the client's own close, keepalive.
 @Suite(.timeLimit(.minutes(1))) struct ConnectionLifecycleTests {
     /// Starts `count` unary calls with ids "c0", "c1", ... and returns their tasks.
-    static func startCalls(_ client: FlexClient, _ count: Int, options: CallOptions = .defaults) -> [Task<(InferenceResponse, SavingsRecord?), any Error>] {
+    static func startCalls(
+        _ client: FlexClient,
+        _ count: Int,
+        options: CallOptions = .defaults
+    ) -> [Task<(InferenceResponse, SavingsRecord?), any Error>] {
         (0..<count).map { n in Task { try await client.complete(Fixtures.request(id: "c\(n)"), options: options) } }
     }
 
@@ -22,7 +26,11 @@ import Testing
                 #expect((one, two) == (1, 2))
 
                 // Drain: stream 1 was processed, stream 2 was not.
-                try await old.write(.goAway(GoAway(lastStreamID: one, code: .ok, message: "draining", errorCode: "server_shutting_down")))
+                try await old.write(
+                    .goAway(
+                        GoAway(lastStreamID: one, code: .ok, message: "draining", errorCode: "server_shutting_down")
+                    )
+                )
 
                 // Call two is sent again on a new connection; new calls go there too.
                 let fresh = await server.accept()
@@ -54,7 +62,9 @@ import Testing
                 let connection = await server.accept()
                 try await connection.handshake()
                 _ = try await connection.readCall()
-                try await connection.write(.goAway(GoAway(lastStreamID: 0, code: .ok, message: "draining", errorCode: "server_shutting_down")))
+                try await connection.write(
+                    .goAway(GoAway(lastStreamID: 0, code: .ok, message: "draining", errorCode: "server_shutting_down"))
+                )
                 let error = await failure(of: call)
                 #expect(error?.code == .unavailable)
                 #expect(error?.isSafeToRetry == true)
@@ -73,7 +83,9 @@ import Testing
                     let connection = await server.accept()
                     try await connection.handshake()
                     _ = try await connection.readCall()
-                    try await connection.write(.goAway(GoAway(lastStreamID: 0, code: .ok, errorCode: "server_shutting_down")))
+                    try await connection.write(
+                        .goAway(GoAway(lastStreamID: 0, code: .ok, errorCode: "server_shutting_down"))
+                    )
                 }
                 // Sent twice (the default budget is one retry), refused twice: it fails.
                 let error = await failure(of: call)
@@ -90,7 +102,16 @@ import Testing
                 let connection = await server.accept()
                 try await connection.handshake()
                 let (id, _, _) = try await connection.readCall()
-                try await connection.write(.goAway(GoAway(lastStreamID: id, code: .resourceExhausted, message: "overloaded", errorCode: "server_overloaded")))
+                try await connection.write(
+                    .goAway(
+                        GoAway(
+                            lastStreamID: id,
+                            code: .resourceExhausted,
+                            message: "overloaded",
+                            errorCode: "server_overloaded"
+                        )
+                    )
+                )
                 await connection.close()
                 let error = await failure(of: call)
                 #expect(error?.code == .resourceExhausted)
@@ -150,7 +171,16 @@ import Testing
                 let call = Task { try await client.complete(Fixtures.request()) }
                 let connection = await server.accept()
                 _ = try await connection.readFrame()
-                try await connection.write(.goAway(GoAway(lastStreamID: 0, code: .unimplemented, message: "no shared version", errorCode: "unsupported_version")))
+                try await connection.write(
+                    .goAway(
+                        GoAway(
+                            lastStreamID: 0,
+                            code: .unimplemented,
+                            message: "no shared version",
+                            errorCode: "unsupported_version"
+                        )
+                    )
+                )
                 await connection.close()
                 let error = await failure(of: call)
                 #expect(error?.code == .unimplemented)

@@ -15,7 +15,11 @@ import Testing
         agent: "test"
     )
 
-    static func machine(maxQueued: Int = 10, lastID: UInt32 = StreamID.max.rawValue, keepaliveWithoutCalls: Bool = false) -> ConnectionStateMachine {
+    static func machine(
+        maxQueued: Int = 10,
+        lastID: UInt32 = StreamID.max.rawValue,
+        keepaliveWithoutCalls: Bool = false
+    ) -> ConnectionStateMachine {
         ConnectionStateMachine(
             configuration: .init(
                 hello: offered,
@@ -27,11 +31,19 @@ import Testing
     }
 
     static func serverHello(maxStreams: UInt32 = 0, window: UInt32 = 0, compression: [Compression] = [.lz4]) -> Hello {
-        Hello(versions: [1], compression: compression, limits: Limits(maxConcurrentStreams: maxStreams, initialWindowSize: window))
+        Hello(
+            versions: [1],
+            compression: compression,
+            limits: Limits(maxConcurrentStreams: maxStreams, initialWindowSize: window)
+        )
     }
 
     /// A machine past the handshake, with the server's limits.
-    static func open(maxStreams: UInt32 = 0, window: UInt32 = 0, lastID: UInt32 = StreamID.max.rawValue) -> ConnectionStateMachine {
+    static func open(
+        maxStreams: UInt32 = 0,
+        window: UInt32 = 0,
+        lastID: UInt32 = StreamID.max.rawValue
+    ) -> ConnectionStateMachine {
         var machine = self.machine(lastID: lastID)
         _ = machine.connected()
         _ = machine.receivedHello(self.serverHello(maxStreams: maxStreams, window: window))
@@ -104,7 +116,9 @@ import Testing
     }
 
     @Test func aHelloWithACompressionNotOfferedFailsTheConnection() {
-        var machine = ConnectionStateMachine(configuration: .init(hello: Hello(versions: [1], compression: []), maxQueuedCalls: 10))
+        var machine = ConnectionStateMachine(
+            configuration: .init(hello: Hello(versions: [1], compression: []), maxQueuedCalls: 10)
+        )
         _ = machine.connected()
         let actions = machine.receivedHello(Self.serverHello(compression: [.lz4]))
         #expect(Self.goAway(in: actions)?.errorCode == "unsupported_version")
@@ -124,7 +138,14 @@ import Testing
         _ = machine.startCall(Self.call(1), kind: .unary)
         _ = machine.connected()
         let actions = machine.received(
-            .goAway(GoAway(lastStreamID: 0, code: .resourceExhausted, message: "too many connections", errorCode: "too_many_connections")),
+            .goAway(
+                GoAway(
+                    lastStreamID: 0,
+                    code: .resourceExhausted,
+                    message: "too many connections",
+                    errorCode: "too_many_connections"
+                )
+            ),
             wireLength: 0
         )
         let error = Self.failure(in: actions, for: Self.call(1))
@@ -184,7 +205,9 @@ import Testing
         _ = machine.startCall(Self.call(1), kind: .streaming)
         _ = machine.startCall(Self.call(2), kind: .streaming)
         let cancel = machine.cancel(Self.call(1), error: FlexClient.cancelledError)
-        #expect(cancel.contains(.write(.cancel(1, Cancel(code: .cancelled, reason: FlexClient.cancelledError.message)))))
+        #expect(
+            cancel.contains(.write(.cancel(1, Cancel(code: .cancelled, reason: FlexClient.cancelledError.message))))
+        )
         #expect(Self.failure(in: cancel, for: Self.call(1))?.code == .cancelled)
         #expect(machine.counts == (1, 1))
         // A MESSAGE that crossed the CANCEL is dropped; the TRAILERS free the slot.
@@ -207,7 +230,10 @@ import Testing
         var machine = Self.open()
         _ = machine.startCall(Self.call(1), kind: .unary)
         let actions = machine.cancel(Self.call(1), error: FlexClient.deadlineError)
-        #expect(actions.first == .write(.cancel(1, Cancel(code: .deadlineExceeded, reason: FlexClient.deadlineError.message))))
+        #expect(
+            actions.first
+                == .write(.cancel(1, Cancel(code: .deadlineExceeded, reason: FlexClient.deadlineError.message)))
+        )
         #expect(Self.failure(in: actions, for: Self.call(1))?.code == .deadlineExceeded)
         // A second cancel (the timer and the task together) does nothing.
         #expect(machine.cancel(Self.call(1), error: FlexClient.cancelledError).isEmpty)
@@ -233,7 +259,10 @@ import Testing
         // The connection closes once its streams are done.
         _ = machine.received(.responseHeaders(1, ResponseHeaders()), wireLength: 0)
         _ = machine.received(.message(1, ByteBuffer(string: "r"), endStream: false), wireLength: 1)
-        #expect(machine.received(.trailers(1, Trailers(status: .ok)), wireLength: 0).last == .finish(Self.call(1), Trailers(status: .ok)))
+        #expect(
+            machine.received(.trailers(1, Trailers(status: .ok)), wireLength: 0).last
+                == .finish(Self.call(1), Trailers(status: .ok))
+        )
         let last = machine.received(.trailers(2, Trailers(status: Status(code: .internal))), wireLength: 0)
         #expect(last.last == .close)
         #expect(Self.goAway(in: last) == GoAway(lastStreamID: 0, code: .ok, message: "client closing"))
@@ -245,9 +274,15 @@ import Testing
         var machine = Self.open()
         _ = machine.startCall(Self.call(7), kind: .unary)
         let metadata = ResponseHeaders(metadata: ["x": "y"])
-        #expect(machine.received(.responseHeaders(1, metadata), wireLength: 0) == [.deliverHeaders(Self.call(7), metadata)])
+        #expect(
+            machine.received(.responseHeaders(1, metadata), wireLength: 0) == [.deliverHeaders(Self.call(7), metadata)]
+        )
         let payload = ByteBuffer(string: "payload")
-        #expect(machine.received(.message(1, payload, endStream: false), wireLength: 7) == [.deliverMessage(Self.call(7), payload, wireLength: 7)])
+        #expect(
+            machine.received(.message(1, payload, endStream: false), wireLength: 7) == [
+                .deliverMessage(Self.call(7), payload, wireLength: 7)
+            ]
+        )
         let trailers = Trailers(status: .ok, savings: SavingsRecord(requestID: "r"))
         #expect(machine.received(.trailers(1, trailers), wireLength: 0) == [.finish(Self.call(7), trailers)])
         #expect(machine.counts == (0, 0))
@@ -274,11 +309,23 @@ import Testing
         _ = machine.startCall(Self.call(1), kind: .streaming)
         _ = machine.startCall(Self.call(2), kind: .streaming)
         let actions = machine.received(.message(1, ByteBuffer(string: "x"), endStream: false), wireLength: 1)
-        #expect(actions.first == .write(.cancel(1, Cancel(code: .cancelled, reason: "protocol violation: MESSAGE before HEADERS on stream 1"))))
+        #expect(
+            actions.first
+                == .write(
+                    .cancel(
+                        1,
+                        Cancel(code: .cancelled, reason: "protocol violation: MESSAGE before HEADERS on stream 1")
+                    )
+                )
+        )
         #expect(Self.failure(in: actions, for: Self.call(1))?.status.errorCode == "protocol_error")
         #expect(!actions.contains(.close))
         // The other call carries on.
-        #expect(machine.received(.responseHeaders(2, ResponseHeaders()), wireLength: 0) == [.deliverHeaders(Self.call(2), ResponseHeaders())])
+        #expect(
+            machine.received(.responseHeaders(2, ResponseHeaders()), wireLength: 0) == [
+                .deliverHeaders(Self.call(2), ResponseHeaders())
+            ]
+        )
     }
 
     @Test func aSecondResponseOnAUnaryCallIsAStreamError() {
@@ -303,7 +350,9 @@ import Testing
         var machine = Self.open()
         _ = machine.startCall(Self.call(1), kind: .streaming)
         let actions = machine.undecodableMessage(1, FlexCodecError(code: .invalidProtobuf, message: "bad"))
-        #expect(actions.first == .write(.cancel(1, Cancel(code: .cancelled, reason: "invalid message from the server"))))
+        #expect(
+            actions.first == .write(.cancel(1, Cancel(code: .cancelled, reason: "invalid message from the server")))
+        )
         #expect(Self.failure(in: actions, for: Self.call(1))?.status.errorCode == "invalid_message")
     }
 
@@ -345,10 +394,18 @@ import Testing
         _ = machine.startCall(Self.call(1), kind: .streaming)
         _ = machine.received(.responseHeaders(1, ResponseHeaders()), wireLength: 0)
         let first = ByteBuffer(repeating: 1, count: 60)
-        #expect(machine.received(.message(1, first, endStream: false), wireLength: 60) == [.deliverMessage(Self.call(1), first, wireLength: 60)])
+        #expect(
+            machine.received(.message(1, first, endStream: false), wireLength: 60) == [
+                .deliverMessage(Self.call(1), first, wireLength: 60)
+            ]
+        )
         // 40 left: one more message may be sent, even larger than that.
         let second = ByteBuffer(repeating: 2, count: 70)
-        #expect(machine.received(.message(1, second, endStream: false), wireLength: 70) == [.deliverMessage(Self.call(1), second, wireLength: 70)])
+        #expect(
+            machine.received(.message(1, second, endStream: false), wireLength: 70) == [
+                .deliverMessage(Self.call(1), second, wireLength: 70)
+            ]
+        )
         // The window is now -30: anything more is a connection error.
         let actions = machine.received(.message(1, ByteBuffer(repeating: 3, count: 1), endStream: false), wireLength: 1)
         #expect(Self.goAway(in: actions)?.errorCode == "flow_control_error")
@@ -366,7 +423,11 @@ import Testing
         #expect(machine.consumed(1, wireLength: 30) == [.write(.windowUpdate(1, increment: 60))])
         // Window: -30 + 60 = 30 > 0, so the server may send again.
         let third = ByteBuffer(repeating: 3, count: 10)
-        #expect(machine.received(.message(1, third, endStream: false), wireLength: 10) == [.deliverMessage(Self.call(1), third, wireLength: 10)])
+        #expect(
+            machine.received(.message(1, third, endStream: false), wireLength: 10) == [
+                .deliverMessage(Self.call(1), third, wireLength: 10)
+            ]
+        )
         #expect(machine.consumed(1, wireLength: 70) == [.write(.windowUpdate(1, increment: 70))])
     }
 
@@ -442,7 +503,11 @@ import Testing
         // Stream 1 finishes normally, then the connection closes (no client GOAWAY: it is the server's drain).
         _ = machine.received(.responseHeaders(1, ResponseHeaders()), wireLength: 0)
         _ = machine.received(.message(1, ByteBuffer(string: "r"), endStream: false), wireLength: 1)
-        #expect(machine.received(.trailers(1, Trailers(status: .ok)), wireLength: 0) == [.finish(Self.call(1), Trailers(status: .ok)), .close])
+        #expect(
+            machine.received(.trailers(1, Trailers(status: .ok)), wireLength: 0) == [
+                .finish(Self.call(1), Trailers(status: .ok)), .close,
+            ]
+        )
     }
 
     @Test func anErrorGoAwayFailsEveryStreamAndCloses() {
@@ -468,7 +533,10 @@ import Testing
         let actions = machine.channelClosed()
         #expect(actions.first == .stopAccepting)
         let error = Self.failure(in: actions, for: Self.call(1))
-        #expect(error?.code == .unavailable && error?.status.errorCode == "connection_closed" && error?.isSafeToRetry == false)
+        #expect(
+            error?.code == .unavailable && error?.status.errorCode == "connection_closed"
+                && error?.isSafeToRetry == false
+        )
         #expect(actions.last == .reroute(Self.call(2)))
         #expect(machine.channelClosed().isEmpty)
     }
@@ -480,11 +548,13 @@ import Testing
         _ = machine.received(.responseHeaders(1, ResponseHeaders()), wireLength: 0)
         _ = machine.received(.message(1, ByteBuffer(string: "r"), endStream: false), wireLength: 1)
         let actions = machine.received(.trailers(1, Trailers(status: .ok)), wireLength: 0)
-        #expect(actions == [
-            .finish(Self.call(1), Trailers(status: .ok)),
-            .write(.goAway(GoAway(lastStreamID: 0, code: .ok, message: "client closing"))),
-            .close,
-        ])
+        #expect(
+            actions == [
+                .finish(Self.call(1), Trailers(status: .ok)),
+                .write(.goAway(GoAway(lastStreamID: 0, code: .ok, message: "client closing"))),
+                .close,
+            ]
+        )
     }
 
     @Test func aGracefulCloseDuringTheHandshakeStillRunsQueuedCalls() {
@@ -516,7 +586,10 @@ import Testing
         var machine = Self.open()
         _ = machine.startCall(Self.call(1), kind: .unary)
         let actions = machine.protocolViolation(FlexCodecError(code: .frameTooLarge, message: "too big"))
-        #expect(Self.goAway(in: actions) == GoAway(lastStreamID: 0, code: .resourceExhausted, message: "too big", errorCode: "frame_too_large"))
+        #expect(
+            Self.goAway(in: actions)
+                == GoAway(lastStreamID: 0, code: .resourceExhausted, message: "too big", errorCode: "frame_too_large")
+        )
         #expect(Self.failure(in: actions, for: Self.call(1))?.status.errorCode == "frame_too_large")
         #expect(actions.last == .close)
         #expect(machine.protocolViolation(FlexCodecError(code: .frameTooLarge, message: "again")).isEmpty)

@@ -50,7 +50,9 @@ struct FlexdEndToEndTests {
         arguments: [String] = [],
         _ body: (Flexd) async throws -> T
     ) async throws -> T {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flexclient-e2e-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "flexclient-e2e-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         var simProfile = "instant"
@@ -76,17 +78,34 @@ struct FlexdEndToEndTests {
         return try await body(Flexd(process: process, port: port, log: log))
     }
 
-    static func request(_ api: Api = .chatCompletions, id: String, startWithin: String = "00h-00m-30s") -> InferenceRequest {
+    static func request(
+        _ api: Api = .chatCompletions,
+        id: String,
+        startWithin: String = "00h-00m-30s"
+    ) -> InferenceRequest {
         let (model, key, json): (String, String, String) =
             switch api {
-            case .chatCompletions: ("gpt-5.4-mini", "sk-e2e", #"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Hi"}]}"#)
+            case .chatCompletions:
+                ("gpt-5.4-mini", "sk-e2e", #"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Hi"}]}"#)
             case .responses: ("gpt-5.4-mini", "sk-e2e", #"{"model":"gpt-5.4-mini","input":"Hi"}"#)
-            case .messages: ("claude-haiku-4-5", "sk-ant-e2e", #"{"model":"claude-haiku-4-5","max_tokens":256,"messages":[{"role":"user","content":"Hi"}]}"#)
-            case .generateContent: ("gemini-3.8-flash", "AIza-e2e", #"{"contents":[{"role":"user","parts":[{"text":"Hi"}]}]}"#)
+            case .messages:
+                (
+                    "claude-haiku-4-5", "sk-ant-e2e",
+                    #"{"model":"claude-haiku-4-5","max_tokens":256,"messages":[{"role":"user","content":"Hi"}]}"#
+                )
+            case .generateContent:
+                ("gemini-3.8-flash", "AIza-e2e", #"{"contents":[{"role":"user","parts":[{"text":"Hi"}]}]}"#)
             case .interactions: ("gemini-3.8-flash", "AIza-e2e", #"{"model":"gemini-3.8-flash","input":"Hi"}"#)
             }
-        return InferenceRequest(requestID: id, provider: api.provider, api: api, model: model, startWithin: startWithin,
-                                providerKey: Secret(key), body: .nativeJSON(ByteBuffer(string: json)))
+        return InferenceRequest(
+            requestID: id,
+            provider: api.provider,
+            api: api,
+            model: model,
+            startWithin: startWithin,
+            providerKey: Secret(key),
+            body: .nativeJSON(ByteBuffer(string: json))
+        )
     }
 
     // MARK: - FlexClient
@@ -99,13 +118,17 @@ struct FlexdEndToEndTests {
                     let startWithin = api.provider == .anthropic ? "default" : "00h-00m-30s"
                     let expectedTier: Tier = api.provider == .anthropic ? .standard : .flex
 
-                    let (response, savings) = try await client.complete(Self.request(api, id: "u-\(api)", startWithin: startWithin))
+                    let (response, savings) = try await client.complete(
+                        Self.request(api, id: "u-\(api)", startWithin: startWithin)
+                    )
                     #expect(response.requestID == "u-\(api)")
                     #expect(response.nativeJSON.map { $0.readableBytes > 0 } == true, "\(api)")
                     #expect(savings?.requestID == "u-\(api)")
                     #expect(savings?.tierServed == expectedTier, "\(api)")
 
-                    let (events, end) = try await client.stream(Self.request(api, id: "s-\(api)", startWithin: startWithin)) { stream in
+                    let (events, end) = try await client.stream(
+                        Self.request(api, id: "s-\(api)", startWithin: startWithin)
+                    ) { stream in
                         (try await stream.collect(), stream.trailers)
                     }
                     guard case .route(let route) = events.first else {
@@ -130,7 +153,8 @@ struct FlexdEndToEndTests {
             // flexd frees a stream's slot just after its TRAILERS are out, so a call opened the moment
             // they arrive can be refused (too_many_streams, unprocessed): the client sends it again.
             let configuration = FlexClient.Configuration.defaults { $0.maxTransparentRetries = 5 }
-            let ids = try await withFlexClient(host: "127.0.0.1", port: flexd.port, configuration: configuration) { client in
+            let ids = try await withFlexClient(host: "127.0.0.1", port: flexd.port, configuration: configuration) {
+                client in
                 try await withThrowingTaskGroup(of: String.self) { group in
                     for n in 0..<40 {
                         group.addTask { try await client.complete(Self.request(id: "many-\(n)")).0.requestID }
@@ -141,8 +165,10 @@ struct FlexdEndToEndTests {
             #expect(ids == Set((0..<40).map { "many-\($0)" }))
             // flexd logs each call with its peer: one client, one connection.
             let log = await flexd.logText { $0.components(separatedBy: "request_id=many-").count > 40 }
-            let peers = Set(log.split(separator: "\n").filter { $0.contains("request_id=many-") }
-                .compactMap { line in line.split(separator: " ").first { $0.hasPrefix("peer=") } })
+            let peers = Set(
+                log.split(separator: "\n").filter { $0.contains("request_id=many-") }
+                    .compactMap { line in line.split(separator: " ").first { $0.hasPrefix("peer=") } }
+            )
             #expect(peers.count == 1, "\(peers)")
         }
     }
@@ -177,7 +203,9 @@ struct FlexdEndToEndTests {
                 call.cancel()
                 #expect(await failure(of: call)?.code == .cancelled)
                 // The same connection serves the next call (one that flexd answers at once).
-                let next = await failure { try await client.complete(Self.request(id: "after-cancel", startWithin: "")) }
+                let next = await failure {
+                    try await client.complete(Self.request(id: "after-cancel", startWithin: ""))
+                }
                 #expect(next?.status.errorCode == "missing_start_within")
             }
             let log = await flexd.logText { $0.contains("request_id=cancel-me ") }
@@ -190,7 +218,10 @@ struct FlexdEndToEndTests {
         try await Self.withFlexd(profileJSON: Self.profile(tokensPerSecond: 5)) { flexd in
             try await withFlexClient(host: "127.0.0.1", port: flexd.port) { client in
                 let error = await failure {
-                    try await client.complete(Self.request(id: "too-slow"), options: CallOptions(timeout: .milliseconds(500)))
+                    try await client.complete(
+                        Self.request(id: "too-slow"),
+                        options: CallOptions(timeout: .milliseconds(500))
+                    )
                 }
                 // flexd (timeout_us) or the client (its own timer) ends it; either way the code is the same.
                 #expect(error?.code == .deadlineExceeded)
@@ -231,7 +262,10 @@ struct FlexdEndToEndTests {
                 // UNAVAILABLE either way: refused by the connection that got the GOAWAY (when the client
                 // has not yet seen it close) or by the failed connect that follows.
                 #expect(after?.code == .unavailable)
-                #expect(["connection_failed", "server_shutting_down"].contains(after?.status.errorCode ?? ""), "\(String(describing: after))")
+                #expect(
+                    ["connection_failed", "server_shutting_down"].contains(after?.status.errorCode ?? ""),
+                    "\(String(describing: after))"
+                )
             }
         }
     }
@@ -242,14 +276,17 @@ struct FlexdEndToEndTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let keys = directory.appendingPathComponent("keys.json").path
         // SHA-256 of "fxk_client_e2e_key".
-        try #"{"tenants": [{"id": "client-e2e", "api_key_sha256": "13dad888f20be9e4dce5dcea484dcb83ed79e11fd1761cd70790f9c392dfc85c"}]}"#
+        try
+            #"{"tenants": [{"id": "client-e2e", "api_key_sha256": "13dad888f20be9e4dce5dcea484dcb83ed79e11fd1761cd70790f9c392dfc85c"}]}"#
             .write(toFile: keys, atomically: true, encoding: .utf8)
         try await Self.withFlexd(arguments: ["--keys", keys]) { flexd in
             try await withFlexClient(host: "127.0.0.1", port: flexd.port) { client in
                 let missing = await failure { try await client.complete(Self.request(id: "no-key")) }
                 #expect(missing?.code == .unauthenticated)
                 #expect(missing?.status.errorCode == "missing_api_key")
-                let wrong = await failure { try await client.complete(Self.request(id: "bad-key"), options: CallOptions(apiKey: "fxk_wrong")) }
+                let wrong = await failure {
+                    try await client.complete(Self.request(id: "bad-key"), options: CallOptions(apiKey: "fxk_wrong"))
+                }
                 #expect(wrong?.status.errorCode == "invalid_api_key")
                 #expect(!"\(wrong as Any)".contains("fxk_wrong"))
             }
@@ -271,23 +308,30 @@ struct FlexdEndToEndTests {
                  "start_within": "00h-00m-30s", "provider_key": "sk-e2e",
                  "body": {"model": "gpt-5.4-mini", "messages": [{"role": "user", "content": "Say hi"}]}}
                 """#
-            let unary = await CClientTests.finish(try await CClientTests.start(port: flexd.port, requestJSON: requestJSON))
+            let unary = await CClientTests.finish(
+                try await CClientTests.start(port: flexd.port, requestJSON: requestJSON)
+            )
             #expect(unary.status == 0, "\(unary.output)")
             #expect(unary.lines[0].contains(#""object":"chat.completion""#), "\(unary.output)")
             #expect(unary.lines[1].hasPrefix(#"savings: {"request_id":"flexc-e2e","provider":"openai""#))
             #expect(unary.lines[1].contains(#""tier_served":"flex""#))
             #expect(unary.lines[2] == "status: OK")
 
-            let stream = await CClientTests.finish(try await CClientTests.start(port: flexd.port, requestJSON: requestJSON, arguments: ["--stream"]))
+            let stream = await CClientTests.finish(
+                try await CClientTests.start(port: flexd.port, requestJSON: requestJSON, arguments: ["--stream"])
+            )
             #expect(stream.status == 0, "\(stream.output)")
             #expect(stream.lines[0].hasPrefix("route: tier=flex fell_back=false"))
             #expect(stream.lines.contains { $0.hasPrefix("data: ") && $0.contains("chat.completion.chunk") })
             #expect(stream.lines.contains { $0.hasPrefix("savings: {") })
             #expect(stream.lines.last { !$0.isEmpty } == "status: OK")
 
-            let bad = await CClientTests.finish(try await CClientTests.start(
-                port: flexd.port,
-                requestJSON: requestJSON.replacingOccurrences(of: "00h-00m-30s", with: "soon")))
+            let bad = await CClientTests.finish(
+                try await CClientTests.start(
+                    port: flexd.port,
+                    requestJSON: requestJSON.replacingOccurrences(of: "00h-00m-30s", with: "soon")
+                )
+            )
             #expect(bad.status == 3, "\(bad.output)")  // INVALID_ARGUMENT
             #expect(bad.output.contains("status: INVALID_ARGUMENT (invalid_start_within)"), "\(bad.output)")
         }

@@ -7,7 +7,13 @@ import Testing
 /// calls on it fail with that error.
 @Suite(.timeLimit(.minutes(1))) struct ProtocolViolationTests {
     /// Raw frame bytes: header (length, type, flags, stream) and payload.
-    static func frame(type: UInt8, flags: UInt8 = 0, stream: UInt32, payload: [UInt8] = [], length: UInt32? = nil) -> [UInt8] {
+    static func frame(
+        type: UInt8,
+        flags: UInt8 = 0,
+        stream: UInt32,
+        payload: [UInt8] = [],
+        length: UInt32? = nil
+    ) -> [UInt8] {
         var buffer = ByteBuffer()
         buffer.writeMultipleIntegers(length ?? UInt32(payload.count), type, flags, stream)
         buffer.writeBytes(payload)
@@ -23,23 +29,74 @@ import Testing
     }
 
     static let cases: [Case] = [
-        Case(name: "unknown frame type", bytes: { _ in frame(type: 0x09, stream: 0) }, code: .internal, errorCode: "protocol_error"),
-        Case(name: "END_STREAM on a server MESSAGE", bytes: { frame(type: 0x02, flags: 0x01, stream: $0.rawValue, payload: [0x0A, 0x00]) },
-             code: .internal, errorCode: "protocol_error"),
-        Case(name: "CANCEL from a server", bytes: { frame(type: 0x04, stream: $0.rawValue) }, code: .internal, errorCode: "protocol_error"),
-        Case(name: "TRAILERS on a stream never opened", bytes: { _ in frame(type: 0x03, stream: 99) }, code: .internal, errorCode: "protocol_error"),
-        Case(name: "PING with 4 bytes", bytes: { _ in frame(type: 0x05, stream: 0, payload: [1, 2, 3, 4]) }, code: .internal, errorCode: "protocol_error"),
-        Case(name: "a second HELLO", bytes: { _ in frame(type: 0x00, stream: 0, payload: [0x0A, 0x01, 0x01]) }, code: .internal, errorCode: "protocol_error"),
-        Case(name: "a frame over the client's maximum size", bytes: { frame(type: 0x02, stream: $0.rawValue, length: 64 * 1024 * 1024) },
-             code: .resourceExhausted, errorCode: "frame_too_large"),
-        Case(name: "a compression bomb", bytes: { frame(type: 0x02, flags: 0x02, stream: $0.rawValue, payload: [0x7F, 0xFF, 0xFF, 0xFF, 0x00]) },
-             code: .resourceExhausted, errorCode: "compression_error"),
-        Case(name: "corrupt LZ4", bytes: { frame(type: 0x02, flags: 0x02, stream: $0.rawValue, payload: [0x00, 0x00, 0x00, 0x10, 0xFF, 0xFF]) },
-             code: .internal, errorCode: "compression_error"),
-        Case(name: "a GOAWAY that does not decode", bytes: { _ in frame(type: 0x06, stream: 0, payload: [0xFF, 0xFF]) },
-             code: .invalidArgument, errorCode: "invalid_message"),
-        Case(name: "a zero window increment", bytes: { frame(type: 0x07, stream: $0.rawValue, payload: [0, 0, 0, 0]) },
-             code: .internal, errorCode: "protocol_error"),
+        Case(
+            name: "unknown frame type",
+            bytes: { _ in frame(type: 0x09, stream: 0) },
+            code: .internal,
+            errorCode: "protocol_error"
+        ),
+        Case(
+            name: "END_STREAM on a server MESSAGE",
+            bytes: { frame(type: 0x02, flags: 0x01, stream: $0.rawValue, payload: [0x0A, 0x00]) },
+            code: .internal,
+            errorCode: "protocol_error"
+        ),
+        Case(
+            name: "CANCEL from a server",
+            bytes: { frame(type: 0x04, stream: $0.rawValue) },
+            code: .internal,
+            errorCode: "protocol_error"
+        ),
+        Case(
+            name: "TRAILERS on a stream never opened",
+            bytes: { _ in frame(type: 0x03, stream: 99) },
+            code: .internal,
+            errorCode: "protocol_error"
+        ),
+        Case(
+            name: "PING with 4 bytes",
+            bytes: { _ in frame(type: 0x05, stream: 0, payload: [1, 2, 3, 4]) },
+            code: .internal,
+            errorCode: "protocol_error"
+        ),
+        Case(
+            name: "a second HELLO",
+            bytes: { _ in frame(type: 0x00, stream: 0, payload: [0x0A, 0x01, 0x01]) },
+            code: .internal,
+            errorCode: "protocol_error"
+        ),
+        Case(
+            name: "a frame over the client's maximum size",
+            bytes: { frame(type: 0x02, stream: $0.rawValue, length: 64 * 1024 * 1024) },
+            code: .resourceExhausted,
+            errorCode: "frame_too_large"
+        ),
+        Case(
+            name: "a compression bomb",
+            bytes: { frame(type: 0x02, flags: 0x02, stream: $0.rawValue, payload: [0x7F, 0xFF, 0xFF, 0xFF, 0x00]) },
+            code: .resourceExhausted,
+            errorCode: "compression_error"
+        ),
+        Case(
+            name: "corrupt LZ4",
+            bytes: {
+                frame(type: 0x02, flags: 0x02, stream: $0.rawValue, payload: [0x00, 0x00, 0x00, 0x10, 0xFF, 0xFF])
+            },
+            code: .internal,
+            errorCode: "compression_error"
+        ),
+        Case(
+            name: "a GOAWAY that does not decode",
+            bytes: { _ in frame(type: 0x06, stream: 0, payload: [0xFF, 0xFF]) },
+            code: .invalidArgument,
+            errorCode: "invalid_message"
+        ),
+        Case(
+            name: "a zero window increment",
+            bytes: { frame(type: 0x07, stream: $0.rawValue, payload: [0, 0, 0, 0]) },
+            code: .internal,
+            errorCode: "protocol_error"
+        ),
     ]
 
     @Test(arguments: cases)

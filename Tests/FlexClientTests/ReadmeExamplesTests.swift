@@ -18,14 +18,27 @@ import Testing
                         try await connection.writeMessage(Fixtures.route, on: id)
                         try await connection.write(.trailers(id, Trailers(status: .ok, savings: Fixtures.savings())))
                     } else if request.requestID == "fails" {
-                        try await connection.write(.trailers(id, Trailers(status: Status(code: .invalidArgument, errorCode: "missing_start_within"))))
+                        try await connection.write(
+                            .trailers(
+                                id,
+                                Trailers(status: Status(code: .invalidArgument, errorCode: "missing_start_within"))
+                            )
+                        )
                     } else {
-                        try await connection.answer(id, Fixtures.response(), trailers: Trailers(status: .ok, savings: Fixtures.savings()))
+                        try await connection.answer(
+                            id,
+                            Fixtures.response(),
+                            trailers: Trailers(status: .ok, savings: Fixtures.savings())
+                        )
                     }
                 }
             }
             try await withFlexClient(host: "127.0.0.1", port: server.port) { client in
-                try await Self.examples(client, request: Fixtures.request(), requests: [Fixtures.request(), Fixtures.request()])
+                try await Self.examples(
+                    client,
+                    request: Fixtures.request(),
+                    requests: [Fixtures.request(), Fixtures.request()]
+                )
             }
             try await serverSide.value
         }

@@ -19,7 +19,9 @@ import Testing
                     for n in 0..<5 {
                         try await connection.writeMessage(Fixtures.nativeEvent(n), on: id)
                     }
-                    try await connection.write(.trailers(id, Trailers(status: .ok, savings: Fixtures.savings(), metadata: ["t": "1"])))
+                    try await connection.write(
+                        .trailers(id, Trailers(status: .ok, savings: Fixtures.savings(), metadata: ["t": "1"]))
+                    )
                 }
                 let (events, trailers, savings, headers) = try await client.stream(Fixtures.request()) { stream in
                     var events: [StreamEvent] = []
@@ -72,8 +74,14 @@ import Testing
                     try await connection.write(.responseHeaders(id, ResponseHeaders()))
                     try await connection.writeMessage(Fixtures.route, on: id)
                     try await connection.writeMessage(Fixtures.nativeEvent(0), on: id)
-                    let status = Status(code: .dataLoss, message: "the provider's stream ended early", errorCode: "upstream_truncated")
-                    try await connection.write(.trailers(id, Trailers(status: status, savings: Fixtures.savings(saved: 10))))
+                    let status = Status(
+                        code: .dataLoss,
+                        message: "the provider's stream ended early",
+                        errorCode: "upstream_truncated"
+                    )
+                    try await connection.write(
+                        .trailers(id, Trailers(status: status, savings: Fixtures.savings(saved: 10)))
+                    )
                 }
                 let received = try await client.stream(Fixtures.request()) { stream in
                     var events: [StreamEvent] = []
@@ -256,7 +264,9 @@ import Testing
                 #expect(cancel.code == .cancelled)
                 // The server's answer to the CANCEL is ignored, and events that crossed it too.
                 try await connection.writeMessage(Fixtures.nativeEvent(1), on: id)
-                try await connection.write(.trailers(id, Trailers(status: Status(code: .cancelled, errorCode: "cancelled"))))
+                try await connection.write(
+                    .trailers(id, Trailers(status: Status(code: .cancelled, errorCode: "cancelled")))
+                )
                 async let next = client.complete(Fixtures.request())
                 let (two, _, _) = try await connection.readCall()
                 try await connection.answer(two, Fixtures.response())

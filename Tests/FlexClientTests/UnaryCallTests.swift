@@ -38,7 +38,11 @@ import Testing
                 let timeout = try #require(headers.timeout)
                 #expect(timeout > .zero && timeout <= .seconds(60))
                 #expect(request == Fixtures.request())
-                try await connection.answer(id, Fixtures.response(), trailers: Trailers(status: .ok, savings: Fixtures.savings()))
+                try await connection.answer(
+                    id,
+                    Fixtures.response(),
+                    trailers: Trailers(status: .ok, savings: Fixtures.savings())
+                )
                 let (response, savings) = try await result
                 #expect(response == Fixtures.response())
                 #expect(savings == Fixtures.savings())
@@ -138,11 +142,18 @@ import Testing
                     message: "the provider failed",
                     errorCode: "upstream_error",
                     details: ["attempt": "standard"],
-                    upstream: UpstreamError(httpStatus: 503, type: "server_error", message: "overloaded", body: ByteBuffer(string: "{}"))
+                    upstream: UpstreamError(
+                        httpStatus: 503,
+                        type: "server_error",
+                        message: "overloaded",
+                        body: ByteBuffer(string: "{}")
+                    )
                 )
                 let savings = Fixtures.savings(saved: 0)
                 try await connection.write(.responseHeaders(id, ResponseHeaders()))
-                try await connection.write(.trailers(id, Trailers(status: status, savings: savings, metadata: ["k": "v"])))
+                try await connection.write(
+                    .trailers(id, Trailers(status: status, savings: savings, metadata: ["k": "v"]))
+                )
                 let error = try #require(await failure(of: result))
                 #expect(error.code == .unavailable)
                 #expect(error.status == status)
@@ -182,11 +193,19 @@ import Testing
                 let connectionTask = Task { await server.accept() }
                 // The server accepts 16 KiB; this request is 100 KB (and barely compresses).
                 var random = SystemRandomNumberGenerator()
-                let noise = (0..<100_000).map { _ in Character(Unicode.Scalar(UInt8.random(in: 97...122, using: &random))) }
+                let noise = (0..<100_000).map { _ in
+                    Character(Unicode.Scalar(UInt8.random(in: 97...122, using: &random)))
+                }
                 let tooBig = Fixtures.request(body: String(noise))
                 let result = Task { try await client.complete(tooBig) }
                 let connection = await connectionTask.value
-                try await connection.handshake(limits: ResolvedLimits(maxMessageSize: 16_384, maxConcurrentStreams: 100, initialWindowSize: 1 << 20))
+                try await connection.handshake(
+                    limits: ResolvedLimits(
+                        maxMessageSize: 16_384,
+                        maxConcurrentStreams: 100,
+                        initialWindowSize: 1 << 20
+                    )
+                )
                 let error = await failure(of: result)
                 #expect(error?.code == .resourceExhausted)
                 #expect(error?.status.errorCode == "message_too_large")
@@ -224,7 +243,9 @@ import Testing
                 let connection = await server.accept()
                 try await connection.handshake()
                 let (id, _, _) = try await connection.readCall()
-                try await connection.write(.trailers(id, Trailers(status: Status(code: .unauthenticated, errorCode: "invalid_api_key"))))
+                try await connection.write(
+                    .trailers(id, Trailers(status: Status(code: .unauthenticated, errorCode: "invalid_api_key")))
+                )
                 let error = try #require(await failure(of: result))
                 let text = "\(error) \(String(reflecting: error))"
                 #expect(!text.contains(Fixtures.apiKey))
@@ -237,10 +258,18 @@ import Testing
 
     @Test func anInvalidConfigurationIsRefused() {
         #expect(throws: FlexClientError.self) {
-            _ = try FlexClient(host: "127.0.0.1", port: 1, configuration: Fixtures.configuration { $0.maxMessageSize = 1000 })
+            _ = try FlexClient(
+                host: "127.0.0.1",
+                port: 1,
+                configuration: Fixtures.configuration { $0.maxMessageSize = 1000 }
+            )
         }
         #expect(throws: FlexClientError.self) {
-            _ = try FlexClient(host: "127.0.0.1", port: 1, configuration: Fixtures.configuration { $0.initialWindowSize = 0 })
+            _ = try FlexClient(
+                host: "127.0.0.1",
+                port: 1,
+                configuration: Fixtures.configuration { $0.initialWindowSize = 0 }
+            )
         }
     }
 

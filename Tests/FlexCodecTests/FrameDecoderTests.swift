@@ -7,7 +7,11 @@ import Testing
 @Suite("FrameDecoder: incremental decoding")
 struct FrameDecoderTests {
     /// Encodes frames the way a peer would.
-    static func wire(_ frames: [FlexFrame], compression: Compression = .none, preface: Bool = false) throws -> ByteBuffer {
+    static func wire(
+        _ frames: [FlexFrame],
+        compression: Compression = .none,
+        preface: Bool = false
+    ) throws -> ByteBuffer {
         let encoder = FrameEncoder(compression: compression, compressionThreshold: 64)
         var buffer = ByteBuffer()
         if preface { FrameEncoder.writePreface(into: &buffer) }
@@ -107,8 +111,14 @@ struct FrameDecoderTests {
 @Suite("FrameDecoder: bad input gets a specific error")
 struct FrameDecoderBadInputTests {
     /// Feeds `bytes` (after a valid preface and HELLO when `role` is server) and returns the error.
-    func decodeError(_ bytes: [UInt8], role: FrameDecoder.Role = .server, opened: [StreamID] = [], maxMessageSize: Int = 1 << 20,
-                     compression: Compression = .none, atEOF: Bool = false) throws -> FlexCodecError {
+    func decodeError(
+        _ bytes: [UInt8],
+        role: FrameDecoder.Role = .server,
+        opened: [StreamID] = [],
+        maxMessageSize: Int = 1 << 20,
+        compression: Compression = .none,
+        atEOF: Bool = false
+    ) throws -> FlexCodecError {
         var decoder = FrameDecoder(role: role, maxMessageSize: maxMessageSize)
         decoder.compression = compression
         var prelude: [FlexFrame] = [.hello(Hello(versions: [1]))]
@@ -169,8 +179,13 @@ struct FrameDecoderBadInputTests {
         var payload = ByteBuffer()
         payload.writeInteger(UInt32(1 << 30))
         payload.writeBytes([0x1F, 0x00, 0x01, 0x00, 0x00])
-        let frame = header(length: UInt32(payload.readableBytes), type: FrameType.message.rawValue,
-                           flags: FrameFlags.compressed.rawValue, stream: 1) + Array(payload.readableBytesView)
+        let frame =
+            header(
+                length: UInt32(payload.readableBytes),
+                type: FrameType.message.rawValue,
+                flags: FrameFlags.compressed.rawValue,
+                stream: 1
+            ) + Array(payload.readableBytesView)
         let error = try decodeError(frame, opened: [1], compression: .lz4)
         #expect(error.code == .decompressedSizeTooLarge)
         #expect(error.errorCode.name == "compression_error")
@@ -178,14 +193,16 @@ struct FrameDecoderBadInputTests {
         var zero = ByteBuffer()
         zero.writeInteger(UInt32(0))
         zero.writeBytes([0x00])
-        let zeroFrame = header(length: 5, type: FrameType.message.rawValue, flags: FrameFlags.compressed.rawValue, stream: 1)
+        let zeroFrame =
+            header(length: 5, type: FrameType.message.rawValue, flags: FrameFlags.compressed.rawValue, stream: 1)
             + Array(zero.readableBytesView)
         #expect(try decodeError(zeroFrame, opened: [1], compression: .lz4).code == .decompressedSizeTooLarge)
         // A claim LZ4 could not possibly produce from so few bytes (over 255:1) is corrupt.
         var claim = ByteBuffer()
         claim.writeInteger(UInt32(100_000))
         claim.writeBytes([0x1F, 0x00, 0x01])
-        let claimFrame = header(length: 7, type: FrameType.message.rawValue, flags: FrameFlags.compressed.rawValue, stream: 1)
+        let claimFrame =
+            header(length: 7, type: FrameType.message.rawValue, flags: FrameFlags.compressed.rawValue, stream: 1)
             + Array(claim.readableBytesView)
         #expect(try decodeError(claimFrame, opened: [1], compression: .lz4).code == .corruptCompressedPayload)
     }
@@ -207,7 +224,8 @@ struct FrameDecoderBadInputTests {
     }
 
     @Test func compressedFrameWithoutNegotiationIsRejected() throws {
-        let frame = header(length: 5, type: FrameType.message.rawValue, flags: FrameFlags.compressed.rawValue, stream: 1)
+        let frame =
+            header(length: 5, type: FrameType.message.rawValue, flags: FrameFlags.compressed.rawValue, stream: 1)
             + [0, 0, 0, 1, 0]
         #expect(try decodeError(frame, opened: [1]).code == .compressionNotNegotiated)
     }
@@ -219,7 +237,11 @@ struct FrameDecoderBadInputTests {
         #expect(error.errorCode.name == "invalid_message")
         // A broken HELLO as the very first frame, too.
         var decoder = FrameDecoder(role: .server)
-        var buffer = ByteBuffer(bytes: ConnectionPreface.bytes + header(length: 3, type: FrameType.hello.rawValue, stream: 0) + [0x0A, 0x05, 0x61])
+        var buffer = ByteBuffer(
+            bytes: ConnectionPreface.bytes + header(length: 3, type: FrameType.hello.rawValue, stream: 0) + [
+                0x0A, 0x05, 0x61,
+            ]
+        )
         let hello = try #require(throws: FlexCodecError.self) { try decoder.decode(buffer: &buffer) }
         #expect(hello.code == .invalidProtobuf)
     }
@@ -228,10 +250,22 @@ struct FrameDecoderBadInputTests {
         #expect(try decodeError(header(length: 0, type: 0x08, stream: 1)).code == .unknownFrameType)
         #expect(try decodeError(header(length: 0, type: 0xFF, stream: 0)).code == .unknownFrameType)
         // END_STREAM on HEADERS, an undefined bit on MESSAGE, END_STREAM on a server's MESSAGE, ACK on HELLO.
-        #expect(try decodeError(header(length: 0, type: FrameType.headers.rawValue, flags: 0x01, stream: 1)).code == .invalidFlags)
-        #expect(try decodeError(header(length: 0, type: FrameType.message.rawValue, flags: 0x04, stream: 1), opened: [1]).code == .invalidFlags)
-        #expect(try decodeError(header(length: 0, type: FrameType.message.rawValue, flags: 0x01, stream: 1), role: .client).code == .invalidFlags)
-        #expect(try decodeError(header(length: 0, type: FrameType.hello.rawValue, flags: 0x01, stream: 0)).code == .invalidFlags)
+        #expect(
+            try decodeError(header(length: 0, type: FrameType.headers.rawValue, flags: 0x01, stream: 1)).code
+                == .invalidFlags
+        )
+        #expect(
+            try decodeError(header(length: 0, type: FrameType.message.rawValue, flags: 0x04, stream: 1), opened: [1])
+                .code == .invalidFlags
+        )
+        #expect(
+            try decodeError(header(length: 0, type: FrameType.message.rawValue, flags: 0x01, stream: 1), role: .client)
+                .code == .invalidFlags
+        )
+        #expect(
+            try decodeError(header(length: 0, type: FrameType.hello.rawValue, flags: 0x01, stream: 0)).code
+                == .invalidFlags
+        )
     }
 
     @Test func unknownEnumValueInAControlFrame() throws {
@@ -245,14 +279,22 @@ struct FrameDecoderBadInputTests {
     @Test func zeroReusedAndUnopenedStreamIDs() throws {
         let headers = try MessageCoder().encode(RequestHeaders(method: RequestHeaders.Method.complete))
         func headersFrame(_ stream: UInt32) -> [UInt8] {
-            header(length: UInt32(headers.readableBytes), type: FrameType.headers.rawValue, stream: stream) + Array(headers.readableBytesView)
+            header(length: UInt32(headers.readableBytes), type: FrameType.headers.rawValue, stream: stream)
+                + Array(headers.readableBytesView)
         }
         #expect(try decodeError(headersFrame(0)).code == .invalidStreamID)
         #expect(try decodeError(headersFrame(5), opened: [5]).code == .streamIDReused)
         #expect(try decodeError(headersFrame(3), opened: [5]).code == .streamIDReused)
-        #expect(try decodeError(header(length: 0, type: FrameType.message.rawValue, stream: 9), opened: [5]).code == .invalidStreamID)
+        #expect(
+            try decodeError(header(length: 0, type: FrameType.message.rawValue, stream: 9), opened: [5]).code
+                == .invalidStreamID
+        )
         #expect(try decodeError(header(length: 0, type: FrameType.hello.rawValue, stream: 1)).code == .invalidStreamID)
-        #expect(try decodeError(header(length: 8, type: FrameType.ping.rawValue, stream: 3) + [UInt8](repeating: 0, count: 8)).code == .invalidStreamID)
+        #expect(
+            try decodeError(
+                header(length: 8, type: FrameType.ping.rawValue, stream: 3) + [UInt8](repeating: 0, count: 8)
+            ).code == .invalidStreamID
+        )
         #expect(try decodeError(headersFrame(0x8000_0001)).code == .invalidStreamID)
     }
 
@@ -268,19 +310,46 @@ struct FrameDecoderBadInputTests {
         #expect(second.code == .frameNotAllowed)
         // A server may refuse a connection with GOAWAY before its HELLO.
         var refusal = FrameDecoder(role: .client)
-        var goAway = try FrameDecoderTests.wire([.goAway(GoAway(lastStreamID: 0, code: .unimplemented, errorCode: "unsupported_version"))])
+        var goAway = try FrameDecoderTests.wire([
+            .goAway(GoAway(lastStreamID: 0, code: .unimplemented, errorCode: "unsupported_version"))
+        ])
         #expect(try refusal.decode(buffer: &goAway) != nil)
     }
 
     @Test func framesThePeerMayNotSend() throws {
-        #expect(try decodeError(header(length: 0, type: FrameType.trailers.rawValue, stream: 1), opened: [1]).code == .frameNotAllowed)
-        #expect(try decodeError(header(length: 0, type: FrameType.cancel.rawValue, stream: 1), role: .client).code == .frameNotAllowed)
+        #expect(
+            try decodeError(header(length: 0, type: FrameType.trailers.rawValue, stream: 1), opened: [1]).code
+                == .frameNotAllowed
+        )
+        #expect(
+            try decodeError(header(length: 0, type: FrameType.cancel.rawValue, stream: 1), role: .client).code
+                == .frameNotAllowed
+        )
     }
 
     @Test func fixedSizePayloads() throws {
-        #expect(try decodeError(header(length: 7, type: FrameType.ping.rawValue, stream: 0) + [UInt8](repeating: 0, count: 7)).code == .invalidFramePayload)
-        #expect(try decodeError(header(length: 4, type: FrameType.windowUpdate.rawValue, stream: 1) + [0, 0, 0, 0], opened: [1]).code == .invalidFramePayload)
-        #expect(try decodeError(header(length: 4, type: FrameType.windowUpdate.rawValue, stream: 1) + [0x80, 0, 0, 0], opened: [1]).code == .invalidFramePayload)
-        #expect(try decodeError(header(length: 3, type: FrameType.windowUpdate.rawValue, stream: 1) + [0, 0, 1], opened: [1]).code == .invalidFramePayload)
+        #expect(
+            try decodeError(
+                header(length: 7, type: FrameType.ping.rawValue, stream: 0) + [UInt8](repeating: 0, count: 7)
+            ).code == .invalidFramePayload
+        )
+        #expect(
+            try decodeError(
+                header(length: 4, type: FrameType.windowUpdate.rawValue, stream: 1) + [0, 0, 0, 0],
+                opened: [1]
+            ).code == .invalidFramePayload
+        )
+        #expect(
+            try decodeError(
+                header(length: 4, type: FrameType.windowUpdate.rawValue, stream: 1) + [0x80, 0, 0, 0],
+                opened: [1]
+            ).code == .invalidFramePayload
+        )
+        #expect(
+            try decodeError(
+                header(length: 3, type: FrameType.windowUpdate.rawValue, stream: 1) + [0, 0, 1],
+                opened: [1]
+            ).code == .invalidFramePayload
+        )
     }
 }

@@ -9,7 +9,9 @@ struct FrameEncoderTests {
     @Test func headerLayoutIsBigEndianLengthTypeFlagsStream() throws {
         var buffer = ByteBuffer()
         try FrameEncoder().encode(.windowUpdate(0x0102_0304, increment: 0x0A0B_0C0D), into: &buffer)
-        #expect(Array(buffer.readableBytesView) == [0, 0, 0, 4, 0x07, 0x00, 0x01, 0x02, 0x03, 0x04, 0x0A, 0x0B, 0x0C, 0x0D])
+        #expect(
+            Array(buffer.readableBytesView) == [0, 0, 0, 4, 0x07, 0x00, 0x01, 0x02, 0x03, 0x04, 0x0A, 0x0B, 0x0C, 0x0D]
+        )
         buffer.clear()
         try FrameEncoder().encode(.ping(1, ack: true), into: &buffer)
         #expect(Array(buffer.readableBytesView) == [0, 0, 0, 8, 0x05, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])
@@ -45,7 +47,12 @@ struct FrameEncoderTests {
         for compression in [Compression.none, .lz4] {
             var encoder = FrameEncoder(compression: compression)
             var direct = ByteBuffer()
-            try encoder.encodeMessage(Fixtures.nativeRequest(jsonBytes: 4000), streamID: 7, endStream: true, into: &direct)
+            try encoder.encodeMessage(
+                Fixtures.nativeRequest(jsonBytes: 4000),
+                streamID: 7,
+                endStream: true,
+                into: &direct
+            )
             var viaBytes = ByteBuffer()
             let payload = try MessageCoder().encode(Fixtures.nativeRequest(jsonBytes: 4000))
             try encoder.encode(.message(7, payload, endStream: true), into: &viaBytes)
@@ -62,7 +69,9 @@ struct FrameEncoderTests {
                 Issue.record("expected a MESSAGE frame")
                 continue
             }
-            #expect(try MessageCoder().decode(InferenceRequest.self, from: bytes) == Fixtures.nativeRequest(jsonBytes: 4000))
+            #expect(
+                try MessageCoder().decode(InferenceRequest.self, from: bytes) == Fixtures.nativeRequest(jsonBytes: 4000)
+            )
         }
     }
 

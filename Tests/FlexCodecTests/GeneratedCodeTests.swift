@@ -6,6 +6,9 @@ import Testing
 struct GeneratedCodeTests {
     @Test func committedCodeIsUpToDate() throws {
         let result = try Subprocess.run("bash", ["tools/gen-proto", "--check"])
-        #expect(result.status == 0, "tools/gen-proto --check failed:\n\(result.stderr)\(String(decoding: result.stdout, as: UTF8.self))")
+        #expect(
+            result.status == 0,
+            "tools/gen-proto --check failed:\n\(result.stderr)\(String(decoding: result.stdout, as: UTF8.self))"
+        )
     }
 }

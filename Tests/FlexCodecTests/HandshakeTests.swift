@@ -5,7 +5,12 @@ import Testing
 @Suite("Handshake")
 struct HandshakeTests {
     @Test func serverPicksTheHighestSharedVersionAndTheClientsPreferredCompression() throws {
-        let client = Hello(versions: [1, 2, 3], compression: [.lz4], limits: Limits(maxMessageSize: 1 << 20), agent: "c")
+        let client = Hello(
+            versions: [1, 2, 3],
+            compression: [.lz4],
+            limits: Limits(maxMessageSize: 1 << 20),
+            agent: "c"
+        )
         let (reply, negotiated) = try Handshake.answer(client, versions: [1, 2], agent: "flexd/0.1")
         #expect(reply.versions == [2])
         #expect(reply.compression == [.lz4])
@@ -23,7 +28,10 @@ struct HandshakeTests {
     @Test func noCompressionWhenEitherSideLacksIt() throws {
         #expect(try Handshake.answer(Hello(versions: [1])).negotiated.compression == .none)
         #expect(try Handshake.answer(Hello(versions: [1], compression: [.none])).hello.compression == [])
-        #expect(try Handshake.answer(Hello(versions: [1], compression: [.lz4]), compression: []).negotiated.compression == .none)
+        #expect(
+            try Handshake.answer(Hello(versions: [1], compression: [.lz4]), compression: []).negotiated.compression
+                == .none
+        )
     }
 
     @Test func noSharedVersionFails() throws {
@@ -34,8 +42,13 @@ struct HandshakeTests {
     }
 
     @Test func limitsOutOfBoundsFail() throws {
-        for limits in [Limits(maxMessageSize: 1024), Limits(maxMessageSize: 128 * 1024 * 1024), Limits(initialWindowSize: 0x8000_0000)] {
-            let error = try #require(throws: FlexCodecError.self) { try Handshake.answer(Hello(versions: [1], limits: limits)) }
+        for limits in [
+            Limits(maxMessageSize: 1024), Limits(maxMessageSize: 128 * 1024 * 1024),
+            Limits(initialWindowSize: 0x8000_0000),
+        ] {
+            let error = try #require(throws: FlexCodecError.self) {
+                try Handshake.answer(Hello(versions: [1], limits: limits))
+            }
             #expect(error.code == .invalidLimits)
         }
     }
@@ -44,7 +57,9 @@ struct HandshakeTests {
         let offered = Hello(versions: [1], compression: [])
         #expect(throws: FlexCodecError.self) { try Handshake.accept(Hello(versions: [2]), offered: offered) }
         #expect(throws: FlexCodecError.self) { try Handshake.accept(Hello(versions: [1, 1]), offered: offered) }
-        #expect(throws: FlexCodecError.self) { try Handshake.accept(Hello(versions: [1], compression: [.lz4]), offered: offered) }
+        #expect(throws: FlexCodecError.self) {
+            try Handshake.accept(Hello(versions: [1], compression: [.lz4]), offered: offered)
+        }
         #expect(try Handshake.accept(Hello(versions: [1]), offered: offered).compression == .none)
     }
 

@@ -18,7 +18,12 @@ struct MessageCoderTests {
     }
 
     @Test func goAwayRoundTrips() throws {
-        let goAway = GoAway(lastStreamID: .max, code: .unavailable, message: "draining", errorCode: "server_shutting_down")
+        let goAway = GoAway(
+            lastStreamID: .max,
+            code: .unavailable,
+            message: "draining",
+            errorCode: "server_shutting_down"
+        )
         #expect(try roundTrip(goAway) == goAway)
     }
 
@@ -104,12 +109,14 @@ struct MessageCoderTests {
 struct MessageCoderBadInputTests {
     let coder = MessageCoder()
 
-    @Test(arguments: [
-        [0x0A, 0x05, 0x61],  // field 1, length 5, only one byte follows
-        [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],  // endless varint
-        [0x0B],  // start-group wire type
-        [0x12, 0x80, 0x80, 0x80, 0x80, 0x10],  // length far past the end
-    ] as [[UInt8]])
+    @Test(
+        arguments: [
+            [0x0A, 0x05, 0x61],  // field 1, length 5, only one byte follows
+            [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],  // endless varint
+            [0x0B],  // start-group wire type
+            [0x12, 0x80, 0x80, 0x80, 0x80, 0x10],  // length far past the end
+        ] as [[UInt8]]
+    )
     func invalidProtobufIsRejected(_ bytes: [UInt8]) {
         #expect(throws: FlexCodecError.self) {
             try coder.decode(InferenceRequest.self, from: ByteBuffer(bytes: bytes))
@@ -135,7 +142,9 @@ struct MessageCoderBadInputTests {
         }
         // Negative enum values (ten-byte varints) too.
         let negative: [UInt8] = [0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]
-        #expect(throws: FlexCodecError.self) { try coder.decode(InferenceRequest.self, from: ByteBuffer(bytes: negative)) }
+        #expect(throws: FlexCodecError.self) {
+            try coder.decode(InferenceRequest.self, from: ByteBuffer(bytes: negative))
+        }
     }
 
     @Test func invalidUTF8IsRejected() throws {
@@ -153,7 +162,10 @@ struct MessageCoderBadInputTests {
         let error = try #require(throws: FlexCodecError.self) { try coder.encode(request) }
         #expect(error.code == .invalidString)
         // The coder still works afterwards (its arena was reset).
-        #expect(try coder.decode(InferenceRequest.self, from: coder.encode(Fixtures.nativeRequest)) == Fixtures.nativeRequest)
+        #expect(
+            try coder.decode(InferenceRequest.self, from: coder.encode(Fixtures.nativeRequest))
+                == Fixtures.nativeRequest
+        )
     }
 
     @Test func streamEventWithNothingSetIsRejected() throws {

@@ -7,7 +7,12 @@ import Testing
 /// sees another copy's writes, and equality and hashing look at the fields, not the boxes.
 @Suite struct MessageValueSemanticsTests {
     @Test func aSavingsRecordCopyIsIndependent() {
-        var original = SavingsRecord(requestID: "r1", provider: .openAI, model: "gpt-5.4-mini", standardCostPicoUSD: 100)
+        var original = SavingsRecord(
+            requestID: "r1",
+            provider: .openAI,
+            model: "gpt-5.4-mini",
+            standardCostPicoUSD: 100
+        )
         var copy = original
         copy.requestID = "r2"
         copy.tokens.outputTokens = 7
@@ -42,7 +47,10 @@ import Testing
         original.chat = nil
         #expect(original.chat == nil)
         #expect(copy.chat?.id == "c1")
-        #expect(InferenceResponse(requestID: "r", chat: ChatResult(id: "c1")) == InferenceResponse(requestID: "r", chat: ChatResult(id: "c1")))
+        #expect(
+            InferenceResponse(requestID: "r", chat: ChatResult(id: "c1"))
+                == InferenceResponse(requestID: "r", chat: ChatResult(id: "c1"))
+        )
     }
 
     @Test func anInferenceRequestBodyIsAValue() {

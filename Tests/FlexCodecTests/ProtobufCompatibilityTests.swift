@@ -8,40 +8,51 @@ import Testing
 /// `--encode` / `--decode`), so a wire-format mistake on our side cannot hide behind a round trip.
 @Suite("Wire compatibility with protoc")
 struct ProtobufCompatibilityTests {
-    static let protoArguments = ["--proto_path=Proto", "flexinference/v1/inference.proto", "flexinference/v1/call.proto",
-                                 "flexinference/v1/connection.proto"]
+    static let protoArguments = [
+        "--proto_path=Proto", "flexinference/v1/inference.proto", "flexinference/v1/call.proto",
+        "flexinference/v1/connection.proto",
+    ]
 
     func protoc(encode type: String, text: String) throws -> ByteBuffer {
-        let result = try Subprocess.run("protoc", ["--encode=flexinference.v1.\(type)"] + Self.protoArguments, stdin: Data(text.utf8))
+        let result = try Subprocess.run(
+            "protoc",
+            ["--encode=flexinference.v1.\(type)"] + Self.protoArguments,
+            stdin: Data(text.utf8)
+        )
         #expect(result.status == 0, "protoc --encode failed: \(result.stderr)")
         return ByteBuffer(bytes: result.stdout)
     }
 
     func protoc(decode type: String, _ bytes: ByteBuffer) throws -> String {
         let result = try Subprocess.run(
-            "protoc", ["--decode=flexinference.v1.\(type)"] + Self.protoArguments, stdin: Data(bytes.readableBytesView)
+            "protoc",
+            ["--decode=flexinference.v1.\(type)"] + Self.protoArguments,
+            stdin: Data(bytes.readableBytesView)
         )
         #expect(result.status == 0, "protoc --decode failed: \(result.stderr)")
         return String(decoding: result.stdout, as: UTF8.self)
     }
 
     @Test func protocEncodedRequestDecodes() throws {
-        let bytes = try protoc(encode: "InferenceRequest", text: """
-            request_id: "req-7"
-            provider: PROVIDER_GEMINI
-            api: API_INTERACTIONS
-            model: "gemini-3.5-flash"
-            start_within: "00h-01m-00s"
-            provider_key: "gm-test"
-            metadata { key: "team" value: "search" }
-            chat {
-              messages { role: ROLE_USER content { text: "hi" } content { image { data: "\\x89PNG" media_type: "image/png" } } }
-              temperature: 0
-              max_output_tokens: 0
-              stop: "END"
-              reasoning_effort: REASONING_EFFORT_HIGH
-            }
-            """)
+        let bytes = try protoc(
+            encode: "InferenceRequest",
+            text: """
+                request_id: "req-7"
+                provider: PROVIDER_GEMINI
+                api: API_INTERACTIONS
+                model: "gemini-3.5-flash"
+                start_within: "00h-01m-00s"
+                provider_key: "gm-test"
+                metadata { key: "team" value: "search" }
+                chat {
+                  messages { role: ROLE_USER content { text: "hi" } content { image { data: "\\x89PNG" media_type: "image/png" } } }
+                  temperature: 0
+                  max_output_tokens: 0
+                  stop: "END"
+                  reasoning_effort: REASONING_EFFORT_HIGH
+                }
+                """
+        )
         let request = try MessageCoder().decode(InferenceRequest.self, from: bytes)
         let expected = InferenceRequest(
             requestID: "req-7",
@@ -51,22 +62,37 @@ struct ProtobufCompatibilityTests {
             startWithin: "00h-01m-00s",
             providerKey: "gm-test",
             metadata: ["team": "search"],
-            body: .chat(ChatRequest(
-                messages: [ChatMessage(role: .user, content: [
-                    .text("hi"),
-                    .image(ImagePart(source: .data(ByteBuffer(bytes: [0x89, 0x50, 0x4E, 0x47])), mediaType: "image/png")),
-                ])],
-                temperature: 0,
-                maxOutputTokens: 0,
-                stop: ["END"],
-                reasoningEffort: .high
-            ))
+            body: .chat(
+                ChatRequest(
+                    messages: [
+                        ChatMessage(
+                            role: .user,
+                            content: [
+                                .text("hi"),
+                                .image(
+                                    ImagePart(
+                                        source: .data(ByteBuffer(bytes: [0x89, 0x50, 0x4E, 0x47])),
+                                        mediaType: "image/png"
+                                    )
+                                ),
+                            ]
+                        )
+                    ],
+                    temperature: 0,
+                    maxOutputTokens: 0,
+                    stop: ["END"],
+                    reasoningEffort: .high
+                )
+            )
         )
         #expect(request == expected)
     }
 
     @Test func ourEncodingDecodesInProtoc() throws {
-        let text = try protoc(decode: "Trailers", try MessageCoder().encode(Trailers(status: .ok, savings: Fixtures.savings)))
+        let text = try protoc(
+            decode: "Trailers",
+            try MessageCoder().encode(Trailers(status: .ok, savings: Fixtures.savings))
+        )
         for line in [
             #"request_id: "req-0001""#, "provider: PROVIDER_OPENAI", "api: API_CHAT_COMPLETIONS",
             "tier_requested: TIER_FLEX", "tier_served: TIER_FLEX", "flex_wait_us: 850000", "input_tokens: 1200",
@@ -97,7 +123,8 @@ struct ProtobufCompatibilityTests {
     /// Every field of the schema, by name, read from `Proto/flexinference/v1/*.proto`: the lines
     /// `[repeated] TYPE name = N;` inside messages (enum values are upper case, so they do not match).
     static func schemaFields() throws -> Set<String> {
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("Proto/flexinference/v1")
         let field = try Regex(#"^\s*(?:repeated\s+)?(?:map<[^>]+>|[A-Za-z_][\w.]*)\s+([a-z][a-z0-9_]*)\s*=\s*\d+"#)
         var names: Set<String> = []
@@ -117,7 +144,9 @@ struct ProtobufCompatibilityTests {
     @Test func theFixturesCarryEveryFieldOfTheSchemaThroughOurEncoding() throws {
         let coder = MessageCoder()
         var texts: [String] = []
-        func decoded<M: FlexMessage>(_ message: M, _ type: String) throws { texts.append(try protoc(decode: type, coder.encode(message))) }
+        func decoded<M: FlexMessage>(_ message: M, _ type: String) throws {
+            texts.append(try protoc(decode: type, coder.encode(message)))
+        }
         try decoded(Fixtures.hello, "Hello")
         try decoded(Fixtures.requestHeaders, "RequestHeaders")
         try decoded(Fixtures.failedTrailers, "Trailers")
@@ -126,19 +155,30 @@ struct ProtobufCompatibilityTests {
         try decoded(Fixtures.typedRequest, "InferenceRequest")
         try decoded(Fixtures.response, "InferenceResponse")
         for event in Fixtures.streamEvents { try decoded(event, "StreamEvent") }
-        try decoded(GoAway(lastStreamID: 7, code: .unavailable, message: "draining", errorCode: "server_shutting_down"), "GoAway")
+        try decoded(
+            GoAway(lastStreamID: 7, code: .unavailable, message: "draining", errorCode: "server_shutting_down"),
+            "GoAway"
+        )
         try decoded(Cancel(code: .deadlineExceeded, reason: "gone"), "Cancel")
         try decoded(ResponseHeaders(metadata: ["k": "v"]), "ResponseHeaders")
-        try decoded(InferenceResponse(requestID: "refused", chat: ChatResult(refusal: "I cannot help with that.")), "InferenceResponse")
+        try decoded(
+            InferenceResponse(requestID: "refused", chat: ChatResult(refusal: "I cannot help with that.")),
+            "InferenceResponse"
+        )
         let used = try Regex(#"^\s*([a-z][a-z0-9_]*)\s*[:{]"#)
         var carried: Set<String> = []
         for text in texts {
             for line in text.split(separator: "\n") {
-                if let match = try used.firstMatch(in: String(line)), let name = match.output[1].substring { carried.insert(String(name)) }
+                if let match = try used.firstMatch(in: String(line)), let name = match.output[1].substring {
+                    carried.insert(String(name))
+                }
             }
         }
         let schema = try Self.schemaFields()
         #expect(!schema.isEmpty)
-        #expect(schema.subtracting(carried).isEmpty, "fields no fixture carries through the codec: \(schema.subtracting(carried).sorted())")
+        #expect(
+            schema.subtracting(carried).isEmpty,
+            "fields no fixture carries through the codec: \(schema.subtracting(carried).sorted())"
+        )
     }
 }

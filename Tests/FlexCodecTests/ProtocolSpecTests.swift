@@ -27,12 +27,17 @@ struct ProtocolSpecTests {
         model: "gpt-5.4-mini",
         startWithin: "00h-00m-30s",
         providerKey: "sk-example",
-        body: .nativeJSON(ByteBuffer(string: #"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Say hi"}]}"#))
+        body: .nativeJSON(
+            ByteBuffer(string: #"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Say hi"}]}"#)
+        )
     )
 
     static let response1 = InferenceResponse(
         requestID: "req-1",
-        nativeJSON: ByteBuffer(string: #"{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-5.4-mini","service_tier":"flex","choices":[{"index":0,"message":{"role":"assistant","content":"Hi!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}"#)
+        nativeJSON: ByteBuffer(
+            string:
+                #"{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-5.4-mini","service_tier":"flex","choices":[{"index":0,"message":{"role":"assistant","content":"Hi!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}"#
+        )
     )
 
     static let savings1 = SavingsRecord(
@@ -57,18 +62,46 @@ struct ProtocolSpecTests {
 
     static func payload<M: FlexMessage>(_ message: M) -> ByteBuffer { try! MessageCoder().encode(message) }
 
-    static let exchange1Client = Block(name: "exchange-1 client", role: .server, preface: true, frames: [
-        (.hello(Hello(versions: [1], compression: [.lz4], agent: "flexclient-swift/0.1")), .none),
-        (.requestHeaders(1, RequestHeaders(method: RequestHeaders.Method.complete, timeout: .seconds(120), apiKey: "fxk_example")), .none),
-        (.message(1, payload(request1), endStream: true), .none),
-    ])
+    static let exchange1Client = Block(
+        name: "exchange-1 client",
+        role: .server,
+        preface: true,
+        frames: [
+            (.hello(Hello(versions: [1], compression: [.lz4], agent: "flexclient-swift/0.1")), .none),
+            (
+                .requestHeaders(
+                    1,
+                    RequestHeaders(
+                        method: RequestHeaders.Method.complete,
+                        timeout: .seconds(120),
+                        apiKey: "fxk_example"
+                    )
+                ), .none
+            ),
+            (.message(1, payload(request1), endStream: true), .none),
+        ]
+    )
 
-    static let exchange1Server = Block(name: "exchange-1 server", role: .client, preface: false, frames: [
-        (.hello(Hello(versions: [1], compression: [.lz4], limits: Limits(maxConcurrentStreams: 100), agent: "flexd/0.1")), .none),
-        (.responseHeaders(1, ResponseHeaders()), .lz4),
-        (.message(1, payload(response1), endStream: false), .lz4),
-        (.trailers(1, Trailers(status: .ok, savings: savings1)), .lz4),
-    ])
+    static let exchange1Server = Block(
+        name: "exchange-1 server",
+        role: .client,
+        preface: false,
+        frames: [
+            (
+                .hello(
+                    Hello(
+                        versions: [1],
+                        compression: [.lz4],
+                        limits: Limits(maxConcurrentStreams: 100),
+                        agent: "flexd/0.1"
+                    )
+                ), .none
+            ),
+            (.responseHeaders(1, ResponseHeaders()), .lz4),
+            (.message(1, payload(response1), endStream: false), .lz4),
+            (.trailers(1, Trailers(status: .ok, savings: savings1)), .lz4),
+        ]
+    )
 
     // MARK: Exchange 2: a compressed streaming call that fell back, a cancelled call, ping, drain.
 
@@ -83,7 +116,12 @@ struct ProtocolSpecTests {
         model: "gpt-5.4",
         startWithin: "00h-00m-05s",
         providerKey: "sk-example",
-        body: .nativeJSON(ByteBuffer(string: #"{"model":"gpt-5.4","stream":true,"instructions":"\#(longPrompt)","input":"Where is my refund?"}"#))
+        body: .nativeJSON(
+            ByteBuffer(
+                string:
+                    #"{"model":"gpt-5.4","stream":true,"instructions":"\#(longPrompt)","input":"Where is my refund?"}"#
+            )
+        )
     )
 
     static let request3 = InferenceRequest(
@@ -118,31 +156,80 @@ struct ProtocolSpecTests {
         priceDate: "2026-11-26"
     )
 
-    static let exchange2Client = Block(name: "exchange-2 client", role: .server, preface: true, frames: [
-        (.hello(Hello(versions: [1], compression: [.lz4], agent: "flexclient-swift/0.1")), .none),
-        // The client waited for the server's HELLO, so it may compress.
-        (.requestHeaders(1, RequestHeaders(method: RequestHeaders.Method.stream)), .lz4),
-        (.message(1, payload(request2), endStream: true), .lz4),
-        (.requestHeaders(3, RequestHeaders(method: RequestHeaders.Method.complete, metadata: ["trace-id": "t-3"])), .lz4),
-        (.message(3, payload(request3), endStream: true), .lz4),
-        (.windowUpdate(1, increment: 65_536), .lz4),
-        (.cancel(3, Cancel(code: .cancelled, reason: "user left")), .lz4),
-        (.ping(0x0000_0000_0000_002A, ack: false), .lz4),
-    ])
+    static let exchange2Client = Block(
+        name: "exchange-2 client",
+        role: .server,
+        preface: true,
+        frames: [
+            (.hello(Hello(versions: [1], compression: [.lz4], agent: "flexclient-swift/0.1")), .none),
+            // The client waited for the server's HELLO, so it may compress.
+            (.requestHeaders(1, RequestHeaders(method: RequestHeaders.Method.stream)), .lz4),
+            (.message(1, payload(request2), endStream: true), .lz4),
+            (
+                .requestHeaders(
+                    3,
+                    RequestHeaders(method: RequestHeaders.Method.complete, metadata: ["trace-id": "t-3"])
+                ), .lz4
+            ),
+            (.message(3, payload(request3), endStream: true), .lz4),
+            (.windowUpdate(1, increment: 65_536), .lz4),
+            (.cancel(3, Cancel(code: .cancelled, reason: "user left")), .lz4),
+            (.ping(0x0000_0000_0000_002A, ack: false), .lz4),
+        ]
+    )
 
-    static let exchange2Server = Block(name: "exchange-2 server", role: .client, preface: false, frames: [
-        (.hello(Hello(versions: [1], compression: [.lz4], agent: "flexd/0.1")), .none),
-        (.responseHeaders(1, ResponseHeaders()), .lz4),
-        (.message(1, payload(StreamEvent.route(RouteDecision(
-            tier: .standard, fellBack: true, fallbackReason: .flexStartTimeout, flexWaitMicroseconds: 5_000_000))), endStream: false), .lz4),
-        (.message(1, payload(StreamEvent.native(NativeEvent(
-            event: "response.output_text.delta",
-            data: ByteBuffer(string: #"{"type":"response.output_text.delta","delta":"Refunds take 5 days."}"#)))), endStream: false), .lz4),
-        (.trailers(3, Trailers(status: Status(code: .cancelled, message: "cancelled by the client", errorCode: "cancelled"))), .lz4),
-        (.trailers(1, Trailers(status: .ok, savings: savings2)), .lz4),
-        (.ping(0x0000_0000_0000_002A, ack: true), .lz4),
-        (.goAway(GoAway(lastStreamID: 3, code: .ok, message: "draining", errorCode: "server_shutting_down")), .lz4),
-    ])
+    static let exchange2Server = Block(
+        name: "exchange-2 server",
+        role: .client,
+        preface: false,
+        frames: [
+            (.hello(Hello(versions: [1], compression: [.lz4], agent: "flexd/0.1")), .none),
+            (.responseHeaders(1, ResponseHeaders()), .lz4),
+            (
+                .message(
+                    1,
+                    payload(
+                        StreamEvent.route(
+                            RouteDecision(
+                                tier: .standard,
+                                fellBack: true,
+                                fallbackReason: .flexStartTimeout,
+                                flexWaitMicroseconds: 5_000_000
+                            )
+                        )
+                    ),
+                    endStream: false
+                ), .lz4
+            ),
+            (
+                .message(
+                    1,
+                    payload(
+                        StreamEvent.native(
+                            NativeEvent(
+                                event: "response.output_text.delta",
+                                data: ByteBuffer(
+                                    string: #"{"type":"response.output_text.delta","delta":"Refunds take 5 days."}"#
+                                )
+                            )
+                        )
+                    ),
+                    endStream: false
+                ), .lz4
+            ),
+            (
+                .trailers(
+                    3,
+                    Trailers(
+                        status: Status(code: .cancelled, message: "cancelled by the client", errorCode: "cancelled")
+                    )
+                ), .lz4
+            ),
+            (.trailers(1, Trailers(status: .ok, savings: savings2)), .lz4),
+            (.ping(0x0000_0000_0000_002A, ack: true), .lz4),
+            (.goAway(GoAway(lastStreamID: 3, code: .ok, message: "draining", errorCode: "server_shutting_down")), .lz4),
+        ]
+    )
 
     static let blocks = [exchange1Client, exchange1Server, exchange2Client, exchange2Server]
 
@@ -166,7 +253,11 @@ struct ProtocolSpecTests {
     static func describe(_ frame: FlexFrame, _ bytes: ByteBuffer) -> String {
         let flags = FrameFlags(rawValue: bytes.getInteger(at: 5)!)
         var names: [String] = []
-        if frame.type == .ping, flags.contains(.ack) { names.append("ACK") } else if flags.contains(.endStream) { names.append("END_STREAM") }
+        if frame.type == .ping, flags.contains(.ack) {
+            names.append("ACK")
+        } else if flags.contains(.endStream) {
+            names.append("END_STREAM")
+        }
         if flags.contains(.compressed) { names.append("COMPRESSED") }
         let length = bytes.readableBytes - FrameHeader.size
         var text = "\(frame.type) stream=\(frame.streamID) length=\(length)"
@@ -202,7 +293,9 @@ struct ProtocolSpecTests {
         return nil
     }
 
-    static let document = (try? String(contentsOf: Subprocess.repositoryRoot.appendingPathComponent("Proto/PROTOCOL.md"), encoding: .utf8)) ?? ""
+    static let document =
+        (try? String(contentsOf: Subprocess.repositoryRoot.appendingPathComponent("Proto/PROTOCOL.md"), encoding: .utf8))
+        ?? ""
 
     @Test(arguments: [0, 1, 2, 3])
     func hexExampleDecodesToTheDocumentedFrames(_ index: Int) throws {

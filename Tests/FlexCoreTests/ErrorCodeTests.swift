@@ -51,11 +51,14 @@ import Testing
     /// The rows of section 9.2: `error_code` → (statuses as written, "yes"/"no").
     static func documentedRows() throws -> [String: (statuses: String, retry: String)] {
         let text = try String(contentsOfFile: Self.protocolPath, encoding: .utf8)
-        guard let start = text.range(of: "### 9.2 Error codes"), let end = text.range(of: "## 10.", range: start.upperBound..<text.endIndex)
+        guard let start = text.range(of: "### 9.2 Error codes"),
+            let end = text.range(of: "## 10.", range: start.upperBound..<text.endIndex)
         else { return [:] }
         var rows: [String: (String, String)] = [:]
         for line in text[start.upperBound..<end.lowerBound].split(separator: "\n") where line.hasPrefix("| `") {
-            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             guard cells.count >= 5, cells[2] != "status" else { continue }  // not the header row
             let name = cells[1].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
             #expect(rows[name] == nil, "\(name) is listed twice in PROTOCOL.md")
@@ -68,15 +71,19 @@ import Testing
 
     @Test func protocolMDListsEveryCodeWithItsStatusesAndRetryability() throws {
         let rows = try Self.documentedRows()
-        #expect(Set(rows.keys) == Set(ErrorCode.all.map(\.name)),
-                "only in PROTOCOL.md: \(Set(rows.keys).subtracting(ErrorCode.all.map(\.name))); only in the table: \(Set(ErrorCode.all.map(\.name)).subtracting(rows.keys))")
+        #expect(
+            Set(rows.keys) == Set(ErrorCode.all.map(\.name)),
+            "only in PROTOCOL.md: \(Set(rows.keys).subtracting(ErrorCode.all.map(\.name))); only in the table: \(Set(ErrorCode.all.map(\.name)).subtracting(rows.keys))"
+        )
         for code in ErrorCode.all {
             guard let row = rows[code.name] else { continue }
             let statuses = row.statuses.components(separatedBy: ", ")
             #expect(statuses.first == Self.wireName(code.status), "\(code): PROTOCOL.md says \(row.statuses)")
             if code != .cancelled {
-                #expect(Set(statuses.dropFirst()) == Set(code.alternativeStatuses.map(Self.wireName)),
-                        "\(code): PROTOCOL.md says \(row.statuses)")
+                #expect(
+                    Set(statuses.dropFirst()) == Set(code.alternativeStatuses.map(Self.wireName)),
+                    "\(code): PROTOCOL.md says \(row.statuses)"
+                )
             }
             #expect(row.retry == (code.isRetryable ? "yes" : "no"), "\(code): PROTOCOL.md says retry \(row.retry)")
         }

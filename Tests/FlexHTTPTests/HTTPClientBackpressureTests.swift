@@ -56,7 +56,9 @@ import Testing
             try await withTestClient(configuration: configuration) { client in
                 var responses: [HTTPClientResponse] = []
                 for _ in 0..<20 {
-                    let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/huge?bytes=\(64 << 20)"))
+                    let response = try await client.execute(
+                        HTTPClientRequest(url: server.baseURL + "/huge?bytes=\(64 << 20)")
+                    )
                     responses.append(response)
                 }
                 // Nobody reads: wait for the server to stall on all 20.

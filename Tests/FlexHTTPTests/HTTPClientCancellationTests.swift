@@ -82,7 +82,9 @@ import Testing
         try await withTestServer { server in
             try await withTestClient { client in
                 do {
-                    let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/drip?interval_ms=5"))
+                    let response = try await client.execute(
+                        HTTPClientRequest(url: server.baseURL + "/drip?interval_ms=5")
+                    )
                     var iterator = response.body.makeAsyncIterator()
                     #expect(try await iterator.next() != nil)
                 }
@@ -181,9 +183,11 @@ import Testing
                 }
                 // Every connection an aborted request used was closed, so nothing kept running
                 // upstream.
-                #expect(await eventually {
-                    server.stats.connectionsClosed == server.stats.connectionsAccepted
-                })
+                #expect(
+                    await eventually {
+                        server.stats.connectionsClosed == server.stats.connectionsAccepted
+                    }
+                )
             }
         }
     }

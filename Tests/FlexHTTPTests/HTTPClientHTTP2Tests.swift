@@ -22,7 +22,9 @@ import Testing
                 let responses = try await withThrowingTaskGroup(of: (HTTPClientResponse, ByteBuffer).self) { group in
                     for _ in 0..<50 {
                         group.addTask {
-                            let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/pattern.bin"))
+                            let response = try await client.execute(
+                                HTTPClientRequest(url: server.baseURL + "/pattern.bin")
+                            )
                             return (response, try await response.body.collect(upTo: 1 << 20))
                         }
                     }
@@ -55,7 +57,9 @@ import Testing
                 let ports = try await withThrowingTaskGroup(of: Int.self) { group in
                     for _ in 0..<200 {
                         group.addTask {
-                            let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/hello.txt"))
+                            let response = try await client.execute(
+                                HTTPClientRequest(url: server.baseURL + "/hello.txt")
+                            )
                             let body = try await response.body.collect(upTo: 1024)
                             #expect(String(buffer: body) == "hello over h2\n")
                             return response.connection.localPort
@@ -111,7 +115,8 @@ import Testing
     /// though libcurl's stream window is 32 MiB: measured here, about 5 MiB each.
     @Test func unreadHTTP2StreamsStayBoundedAndResume() async throws {
         let size = 128 << 20
-        try await withNGHTTPD(files: ["large.bin": [UInt8](repeating: 0x62, count: size)], measuresMemory: true) { server in
+        try await withNGHTTPD(files: ["large.bin": [UInt8](repeating: 0x62, count: size)], measuresMemory: true) {
+            server in
             try await withTestClient(configuration: self.configuration(trusting: server)) { client in
                 let residentBefore = residentSetSize()
                 var responses: [HTTPClientResponse] = []

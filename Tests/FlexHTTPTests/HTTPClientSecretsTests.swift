@@ -83,7 +83,9 @@ import Testing
     }
 
     @Test func descriptionsRedactSensitiveValues() {
-        let request = requestWithSecrets(url: "https://user:\(Self.secrets[5])@api.example/v1/models?key=\(Self.secrets[4])")
+        let request = requestWithSecrets(
+            url: "https://user:\(Self.secrets[5])@api.example/v1/models?key=\(Self.secrets[4])"
+        )
         expectNoSecret(in: "\(request)")
         expectNoSecret(in: "\(request.headers)")
         #expect("\(request)".contains("https://api.example/v1/models"))

@@ -125,13 +125,16 @@ import Glibc
     @Test func serverSentEventsFromTheBody() async throws {
         try await withTestServer { server in
             try await withTestClient { client in
-                let response = try await client.execute(HTTPClientRequest(url: server.baseURL + "/sse?events=20&delay_ms=1"))
+                let response = try await client.execute(
+                    HTTPClientRequest(url: server.baseURL + "/sse?events=20&delay_ms=1")
+                )
                 #expect(response.headers.first(name: "content-type") == "text/event-stream")
                 var events: [ServerSentEvent] = []
                 for try await event in response.body.serverSentEvents() {
                     events.append(event)
                 }
-                let expected = (0..<20).map { ServerSentEvent(data: "event \($0)", id: "\($0)") }
+                let expected =
+                    (0..<20).map { ServerSentEvent(data: "event \($0)", id: "\($0)") }
                     + [ServerSentEvent(data: "[DONE]", id: "19")]
                 #expect(events == expected)
             }
@@ -237,7 +240,9 @@ import Glibc
                 let error1 = await #expect(throws: HTTPClientError.self) { try await sized.body.collect(upTo: 1000) }
                 #expect(error1?.code == .responseTooLarge)
                 // No Content-Length (chunked): rejected as soon as it grows past the limit.
-                let chunked = try await client.execute(HTTPClientRequest(url: server.baseURL + "/stream?chunks=100&size=1000"))
+                let chunked = try await client.execute(
+                    HTTPClientRequest(url: server.baseURL + "/stream?chunks=100&size=1000")
+                )
                 let error2 = await #expect(throws: HTTPClientError.self) { try await chunked.body.collect(upTo: 5000) }
                 #expect(error2?.code == .responseTooLarge)
                 #expect(await eventually { client.liveEasyHandleCount == 0 })
@@ -251,7 +256,9 @@ import Glibc
             configuration.proxy = .url(proxy.baseURL)
             try await withTestClient(configuration: configuration) { client in
                 // The upstream's name does not resolve: only the proxy can answer.
-                let response = try await client.execute(HTTPClientRequest(url: "http://flexhttp-upstream.invalid/v1/models"))
+                let response = try await client.execute(
+                    HTTPClientRequest(url: "http://flexhttp-upstream.invalid/v1/models")
+                )
                 let body = String(buffer: try await response.body.collect(upTo: 1024))
                 #expect(body == "proxied http://flexhttp-upstream.invalid/v1/models")
                 #expect(response.connection.remotePort == proxy.port)
@@ -277,12 +284,14 @@ import Glibc
             try await withTestClient { client in
                 var body = ByteBuffer(string: String(repeating: "x", count: 10_000))
                 // Handed over, not captured: a closure's captures live as long as its task.
-                let handOver = Mutex<HTTPClientRequest?>({
-                    var request = HTTPClientRequest(url: server.baseURL + "/stall-head")
-                    request.method = .POST
-                    request.body = body
-                    return request
-                }())
+                let handOver = Mutex<HTTPClientRequest?>(
+                    {
+                        var request = HTTPClientRequest(url: server.baseURL + "/stall-head")
+                        request.method = .POST
+                        request.body = body
+                        return request
+                    }()
+                )
                 let call = Task {
                     guard let request = handOver.withLock({ $0.take() }) else { return }
                     _ = try await client.execute(consume request)

@@ -1,6 +1,7 @@
 import CCurl
-@testable import FlexHTTP
 import Testing
+
+@testable import FlexHTTP
 
 @Suite struct HTTPHeadersTests {
     @Test func lookupIgnoresCaseAndKeepsOrder() {
@@ -16,7 +17,9 @@ import Testing
         #expect(headers.map(\.name) == ["X-MULTI"])
     }
 
-    @Test(arguments: ["Authorization", "PROXY-AUTHORIZATION", "x-api-key", "X-Goog-Api-Key", "api-key", "Cookie", "set-cookie"])
+    @Test(arguments: [
+        "Authorization", "PROXY-AUTHORIZATION", "x-api-key", "X-Goog-Api-Key", "api-key", "Cookie", "set-cookie",
+    ])
     func wellKnownCredentialHeadersAreAlwaysRedacted(name: String) {
         var headers = HTTPHeaders()
         headers.add(name: name, value: "secret-value")
@@ -56,7 +59,11 @@ import Testing
         var headers = HTTPHeaders()
         headers.add(name: "authorization", value: "Bearer sk-123456")
         headers.add(name: "x-trace", value: "visible")
-        let redactor = Redactor(url: "http://h/p?key=qsecret", headers: headers, proxyURL: "http://u:proxypw@proxy:3128")
+        let redactor = Redactor(
+            url: "http://h/p?key=qsecret",
+            headers: headers,
+            proxyURL: "http://u:proxypw@proxy:3128"
+        )
         let text = redactor.redact("token sk-123456, full Bearer sk-123456, key=qsecret, proxypw, visible")
         #expect(!text.contains("sk-123456"))
         #expect(!text.contains("qsecret"))
@@ -96,7 +103,9 @@ import Testing
             redactor: Redactor(secrets: ["s3cr3t-token"])
         )
         #expect(error.message == "Failed to connect with token <redacted>")
-        #expect(error.description == "HTTPClientError.connectFailed: Failed to connect with token <redacted> (CURLcode 7)")
+        #expect(
+            error.description == "HTTPClientError.connectFailed: Failed to connect with token <redacted> (CURLcode 7)"
+        )
     }
 
     @Test func timeoutCodes() {

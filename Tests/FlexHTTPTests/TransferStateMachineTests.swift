@@ -1,6 +1,7 @@
-@testable import FlexHTTP
 import NIOCore
 import Testing
+
+@testable import FlexHTTP
 
 /// The transfer state machine without I/O: waiters are plain strings, and each test reads like the
 /// script of one transfer.
@@ -11,7 +12,13 @@ import Testing
         status: 200,
         version: .http1_1,
         headers: [:],
-        connection: .init(isReused: false, localAddress: "127.0.0.1", localPort: 1, remoteAddress: "127.0.0.1", remotePort: 2)
+        connection: .init(
+            isReused: false,
+            localAddress: "127.0.0.1",
+            localPort: 1,
+            remoteAddress: "127.0.0.1",
+            remotePort: 2
+        )
     )
 
     func streamingMachine(high: Int = 10, low: Int = 4) -> Machine {
@@ -218,7 +225,9 @@ import Testing
         var machine = Machine(watermarks: .init(high: 10, low: 4))
         _ = machine.start(headWaiter: "head")
         _ = machine.curlWillAdd()
-        guard case .failHead(_, let error) = machine.transferCompleted(.success(())) else { return #expect(Bool(false)) }
+        guard case .failHead(_, let error) = machine.transferCompleted(.success(())) else {
+            return #expect(Bool(false))
+        }
         #expect(error.code == .protocolError)
     }
 

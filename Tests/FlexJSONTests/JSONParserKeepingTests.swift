@@ -6,7 +6,8 @@ import Testing
 /// exactly the documents `parse` does (numbers out of a `Double`'s range aside).
 @Suite struct JSONParserKeepingTests {
     @Test func keepsOnlyTheNamedMembersInFull() throws {
-        let text = #"{"id": "x", "usage": {"prompt_tokens": 12, "details": [1, {"a": null}]}, "choices": [{"text": "h\u00e9"}], "service_tier": "flex"}"#
+        let text =
+            #"{"id": "x", "usage": {"prompt_tokens": 12, "details": [1, {"a": null}]}, "choices": [{"text": "h\u00e9"}], "service_tier": "flex"}"#
         let object = try JSONParser.parseObject(Array(text.utf8), keeping: ["service_tier", "usage"])
         #expect(object.keys == ["usage", "service_tier"])
         #expect(object["usage"] == (try JSONParser.parse(text))["usage"])
@@ -25,7 +26,8 @@ import Testing
     }
 
     @Test func integersAreExactToTheEdgesOfInt64() throws {
-        let text = #"{"max": 9223372036854775807, "min": -9223372036854775808, "over": 9223372036854775808, "zero": -0}"#
+        let text =
+            #"{"max": 9223372036854775807, "min": -9223372036854775808, "over": 9223372036854775808, "zero": -0}"#
         let object = try JSONParser.parse(text)
         #expect(object["max"] == .int(.max))
         #expect(object["min"] == .int(.min))
@@ -55,12 +57,14 @@ import Testing
         #expect(checked > 10_000)
     }
 
-    @Test(arguments: [
-        [0xC3, 0xA9], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0xF4, 0x8F, 0xBF, 0xBF], [0xEF, 0xBF, 0xBF],
-        [0xC0, 0x80], [0xC1, 0xBF], [0xE0, 0x80, 0x80], [0xE0, 0x9F, 0xBF], [0xED, 0xA0, 0x80], [0xED, 0xBF, 0xBF],
-        [0xF0, 0x80, 0x80, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xFF], [0x80], [0xC3],
-        [0xE2, 0x82], [0xC3, 0x28], [0xE2, 0x28, 0xAC],
-    ] as [[UInt8]])
+    @Test(
+        arguments: [
+            [0xC3, 0xA9], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0xF4, 0x8F, 0xBF, 0xBF], [0xEF, 0xBF, 0xBF],
+            [0xC0, 0x80], [0xC1, 0xBF], [0xE0, 0x80, 0x80], [0xE0, 0x9F, 0xBF], [0xED, 0xA0, 0x80], [0xED, 0xBF, 0xBF],
+            [0xF0, 0x80, 0x80, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xFF], [0x80], [0xC3],
+            [0xE2, 0x82], [0xC3, 0x28], [0xE2, 0x28, 0xAC],
+        ] as [[UInt8]]
+    )
     func checksUTF8InSkippedStringsAsTheFullParserDoes(_ sequence: [UInt8]) {
         for wrapped in [sequence, Array("a".utf8) + sequence + Array("\\n".utf8), Array("\\t".utf8) + sequence] {
             Self.compare(Array(#"{"skipped": ""#.utf8) + wrapped + Array(#"", "usage": 1}"#.utf8))
@@ -92,6 +96,10 @@ import Testing
         }
         let kept = try? JSONParser.parseObject(bytes, keeping: keys)
         let expected = full.map { JSONObject($0.fields.filter { keys.contains($0.key) }) }
-        #expect(kept == expected, "\(String(decoding: bytes, as: UTF8.self).debugDescription)", sourceLocation: sourceLocation)
+        #expect(
+            kept == expected,
+            "\(String(decoding: bytes, as: UTF8.self).debugDescription)",
+            sourceLocation: sourceLocation
+        )
     }
 }

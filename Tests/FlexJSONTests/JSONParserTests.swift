@@ -5,7 +5,9 @@ import Testing
 
 @Suite struct JSONParserTests {
     @Test func parsesAndKeepsKeyOrder() throws {
-        let value = try JSONParser.parse(#"{"b": 1, "a": [true, null, -2.5e1, "x\u00e9\n"], "c": {"d": 9007199254740993}}"#)
+        let value = try JSONParser.parse(
+            #"{"b": 1, "a": [true, null, -2.5e1, "x\u00e9\n"], "c": {"d": 9007199254740993}}"#
+        )
         #expect(value.object?.keys == ["b", "a", "c"])
         #expect(value["a"]?.array?[2] == .double(-25))
         #expect(value["a"]?.array?[3] == .string("xé\n"))
@@ -13,7 +15,9 @@ import Testing
         #expect(value.jsonString == #"{"b":1,"a":[true,null,-25.0,"xé\n"],"c":{"d":9007199254740993}}"#)
     }
 
-    @Test(arguments: ["", "{", "{\"a\":}", "[1,]", "01", "\"\\x\"", "{\"a\":1} x", "\"\u{01}\"", "nul", "1.", "\"\\ud800\""])
+    @Test(arguments: [
+        "", "{", "{\"a\":}", "[1,]", "01", "\"\\x\"", "{\"a\":1} x", "\"\u{01}\"", "nul", "1.", "\"\\ud800\"",
+    ])
     func rejectsMalformedInput(_ text: String) {
         #expect(throws: JSONParser.Error.self) { try JSONParser.parse(text) }
     }

@@ -19,8 +19,11 @@ extension LedgerStoreTests {
             }
 
             static func + (lhs: Tally, rhs: Tally) -> Tally {
-                Tally(recorded: lhs.recorded + rhs.recorded, duplicate: lhs.duplicate + rhs.duplicate,
-                      conflict: lhs.conflict + rhs.conflict)
+                Tally(
+                    recorded: lhs.recorded + rhs.recorded,
+                    duplicate: lhs.duplicate + rhs.duplicate,
+                    conflict: lhs.conflict + rhs.conflict
+                )
             }
         }
 
@@ -45,7 +48,10 @@ extension LedgerStoreTests {
         @Test(arguments: StoreKind.allCases)
         func manyWritersEachRecordOnce(_ kind: StoreKind) async throws {
             try await kind.withStore { store, _ async throws in
-                let ledger = Ledger(store: store, configuration: GroupCommitConfiguration(maximumBatchSize: 64, queueCapacity: 100))
+                let ledger = Ledger(
+                    store: store,
+                    configuration: GroupCommitConfiguration(maximumBatchSize: 64, queueCapacity: 100)
+                )
                 // Every record twice, from different writers.
                 let unique = (0..<1000).map { SyntheticRecord.make($0, tenant: "acme") }
                 let tally = try await Self.append(unique + unique.reversed(), to: ledger, writers: 48)
@@ -74,9 +80,11 @@ extension LedgerStoreTests {
             }
             // 0..<300 only through A, 300..<600 only through B, 600..<800 the same record through
             // both (a retried append), 800..<900 a different record through each (a reused id).
-            let onA = (0..<300).map { record($0, instance: "a") } + (600..<800).map { record($0, instance: "shared") }
+            let onA =
+                (0..<300).map { record($0, instance: "a") } + (600..<800).map { record($0, instance: "shared") }
                 + (800..<900).map { record($0, instance: "a") }
-            let onB = (300..<600).map { record($0, instance: "b") } + (600..<800).map { record($0, instance: "shared") }
+            let onB =
+                (300..<600).map { record($0, instance: "b") } + (600..<800).map { record($0, instance: "shared") }
                 + (800..<900).map { record($0, instance: "b") }
             async let tallyA = Self.append(onA.shuffled(), to: a, writers: 16)
             async let tallyB = Self.append(onB.shuffled(), to: b, writers: 16)

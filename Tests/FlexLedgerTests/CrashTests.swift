@@ -18,15 +18,25 @@ extension LedgerStoreTests {
             let tenant = "crash"
 
             // 1. Append many records with 32 concurrent appenders; SIGKILL after enough acks.
-            let writer = try LineReadingChild(bench, ["write", "--ledger", url, "--tenant", tenant, "--count", "1000000",
-                                                      "--concurrency", "32"])
+            let writer = try LineReadingChild(
+                bench,
+                [
+                    "write", "--ledger", url, "--tenant", tenant, "--count", "1000000",
+                    "--concurrency", "32",
+                ]
+            )
             let counter = AckCounter(limit: Self.acknowledgementsBeforeKill)
             let lines = await writer.lines { counter.seen($0) }
             await writer.kill()
             #expect(lines.first == "ready", "writer stderr: \(writer.standardError.suffix(2000))")
             #expect(!lines.contains("done"), "the writer finished before the kill: nothing was tested mid-write")
-            let acknowledged = lines.filter { $0.hasPrefix("ack ") }.map { $0.split(separator: " ")[1] }.map(String.init)
-            try #require(acknowledged.count >= Self.acknowledgementsBeforeKill, "the writer stopped early: \(lines.suffix(3))")
+            let acknowledged = lines.filter { $0.hasPrefix("ack ") }.map { $0.split(separator: " ")[1] }.map(
+                String.init
+            )
+            try #require(
+                acknowledged.count >= Self.acknowledgementsBeforeKill,
+                "the writer stopped early: \(lines.suffix(3))"
+            )
 
             // 2. Every acknowledged record is there, whole.
             let store = try await location.openStore()
@@ -51,8 +61,13 @@ extension LedgerStoreTests {
             // 3. A restarted writer appends everything up to past the highest stored index again:
             //    the acknowledged records come back as duplicates and no record is doubled.
             let end = (storedIndexes.max() ?? 0) + 100
-            let again = try LineReadingChild(bench, ["write", "--ledger", url, "--tenant", tenant, "--count", String(end + 1),
-                                                     "--concurrency", "8"])
+            let again = try LineReadingChild(
+                bench,
+                [
+                    "write", "--ledger", url, "--tenant", tenant, "--count", String(end + 1),
+                    "--concurrency", "8",
+                ]
+            )
             let secondLines = await again.lines { $0 == "done" }
             #expect(await again.waitForExit() == 0, "writer stderr: \(again.standardError.suffix(2000))")
             #expect(secondLines.last == "done")
@@ -95,7 +110,8 @@ extension StoreKind {
     func url(_ location: LedgerLocation) -> String {
         switch location {
         case .sqlite(let path): "sqlite:\(path)"
-        case .postgres(let postgres): "postgres://\(postgres.user)@\(postgres.host):\(postgres.port)/\(postgres.database)"
+        case .postgres(let postgres):
+            "postgres://\(postgres.user)@\(postgres.host):\(postgres.port)/\(postgres.database)"
         }
     }
 }

@@ -35,7 +35,9 @@ extension LedgerStoreTests {
         }
 
         static func withFlexsim<T>(_ body: (Stack) async throws -> T) async throws -> T {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flexd-ledger-e2e-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "flexd-ledger-e2e-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let profile = directory.appendingPathComponent("profile.json").path
@@ -43,8 +45,11 @@ extension LedgerStoreTests {
             let simLog = directory.appendingPathComponent("flexsim.log").path
             let (flexsim, simPort, _) = try await Executables.startListening {
                 let port = Executables.freePort()
-                let process = try ChildProcess(executable: try Executables.path("flexsim"),
-                                               arguments: ["--listen", "127.0.0.1:\(port)", "--profile", profile], outputPath: simLog)
+                let process = try ChildProcess(
+                    executable: try Executables.path("flexsim"),
+                    arguments: ["--listen", "127.0.0.1:\(port)", "--profile", profile],
+                    outputPath: simLog
+                )
                 return (process, port, simLog, ())
             }
             defer { flexsim.stop() }
@@ -52,26 +57,47 @@ extension LedgerStoreTests {
         }
 
         /// Starts flexd on `ledger`, routing to the stack's flexsim; returns it and its port.
-        static func startFlexd(_ stack: Stack, ledger: String, instance: String, log: String) async throws -> (ChildProcess, Int) {
+        static func startFlexd(
+            _ stack: Stack,
+            ledger: String,
+            instance: String,
+            log: String
+        ) async throws -> (ChildProcess, Int) {
             let root = "http://127.0.0.1:\(stack.simPort)"
             let outputPath = stack.directory.appendingPathComponent(log).path
             let (flexd, port, _) = try await Executables.startListening {
                 let port = Executables.freePort()
-                let process = try ChildProcess(executable: try Executables.path("flexd"), arguments: [
-                    "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--log-level", "warning",
-                    "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
-                    "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header", "x-flexsim-correlation-id",
-                    "--ledger", ledger, "--instance-id", instance,
-                ], outputPath: outputPath)
+                let process = try ChildProcess(
+                    executable: try Executables.path("flexd"),
+                    arguments: [
+                        "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--log-level", "warning",
+                        "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
+                        "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header",
+                        "x-flexsim-correlation-id",
+                        "--ledger", ledger, "--instance-id", instance,
+                    ],
+                    outputPath: outputPath
+                )
                 return (process, port, outputPath, ())
             }
             return (flexd, port)
         }
 
         static func request(_ id: String) -> InferenceRequest {
-            InferenceRequest(requestID: id, provider: .openAI, api: .chatCompletions, model: "gpt-5.4-mini", startWithin: "00h-00m-30s",
-                             providerKey: "sk-ledger",
-                             body: .nativeJSON(ByteBuffer(string: #"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Tell me about \#(id)"}]}"#)))
+            InferenceRequest(
+                requestID: id,
+                provider: .openAI,
+                api: .chatCompletions,
+                model: "gpt-5.4-mini",
+                startWithin: "00h-00m-30s",
+                providerKey: "sk-ledger",
+                body: .nativeJSON(
+                    ByteBuffer(
+                        string:
+                            #"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Tell me about \#(id)"}]}"#
+                    )
+                )
+            )
         }
 
         /// What flexsim billed per correlation id (summed over attempts).
@@ -88,7 +114,12 @@ extension LedgerStoreTests {
         @Test func killingFlexdUnderLoadLosesNoRecordOfACompletedCall() async throws {
             try await Self.withFlexsim { stack in
                 let path = stack.directory.appendingPathComponent("ledger.sqlite").path
-                let (flexd, port) = try await Self.startFlexd(stack, ledger: "sqlite:" + path, instance: "kill-test", log: "flexd-1.log")
+                let (flexd, port) = try await Self.startFlexd(
+                    stack,
+                    ledger: "sqlite:" + path,
+                    instance: "kill-test",
+                    log: "flexd-1.log"
+                )
                 defer { flexd.stop() }
                 let completed = NIOLockedValueBox<[String]>([])
                 let sent = 400
@@ -98,7 +129,10 @@ extension LedgerStoreTests {
                         for _ in 0..<24 {
                             group.addTask {
                                 while true {
-                                    let index = next.withLockedValue { value in defer { value += 1 }; return value }
+                                    let index = next.withLockedValue { value in
+                                        defer { value += 1 }
+                                        return value
+                                    }
                                     guard index < sent else { return }
                                     let id = "kill-\(index)"
                                     if (try? await client.complete(Self.request(id))) != nil {
@@ -109,16 +143,26 @@ extension LedgerStoreTests {
                         }
                         // Kill flexd once a good part of the calls has completed, with others in flight.
                         group.addTask {
-                            while completed.withLockedValue({ $0.count }) < 120 { try? await Task.sleep(for: .milliseconds(5)) }
+                            while completed.withLockedValue({ $0.count }) < 120 {
+                                try? await Task.sleep(for: .milliseconds(5))
+                            }
                             flexd.send(SIGKILL)
                         }
                     }
                 }
                 let seen = completed.withLockedValue { $0 }
-                #expect(seen.count >= 120 && seen.count < sent, "the kill landed mid-run: \(seen.count) of \(sent) completed")
+                #expect(
+                    seen.count >= 120 && seen.count < sent,
+                    "the kill landed mid-run: \(seen.count) of \(sent) completed"
+                )
 
                 // flexd comes back on the same ledger and records new calls.
-                let (again, againPort) = try await Self.startFlexd(stack, ledger: "sqlite:" + path, instance: "kill-test", log: "flexd-2.log")
+                let (again, againPort) = try await Self.startFlexd(
+                    stack,
+                    ledger: "sqlite:" + path,
+                    instance: "kill-test",
+                    log: "flexd-2.log"
+                )
                 try await withFlexClient(host: "127.0.0.1", port: againPort) { client in
                     for index in 0..<5 { _ = try await client.complete(Self.request("after-\(index)")) }
                 }
@@ -135,15 +179,23 @@ extension LedgerStoreTests {
                 let stored = try await RawLedger.requestIDs(.sqlite(path: path), tenant: "anonymous")
                 #expect(stored.count <= sent + 5)
                 let totals = try await ledger.report()
-                #expect(totals.reduce(0) { $0 + $1.requests } == Int64(stored.count), "one record per call: the primary key")
+                #expect(
+                    totals.reduce(0) { $0 + $1.requests } == Int64(stored.count),
+                    "one record per call: the primary key"
+                )
                 let billed = stored.reduce(Int128(0)) { $0 + Int128(bill[$1] ?? -1_000_000) }
-                #expect(totals.reduce(Int128(0)) { $0 + $1.actualCost.picoUSD } == billed, "the report's total is flexsim's bill for the same calls")
+                #expect(
+                    totals.reduce(Int128(0)) { $0 + $1.actualCost.picoUSD } == billed,
+                    "the report's total is flexsim's bill for the same calls"
+                )
                 await ledger.close()
             }
         }
 
         @Test func twoFlexdInstancesShareOnePostgreSQLLedger() async throws {
-            guard let server = PostgresTestServer.current else { throw TestFailure("no PostgreSQL server for the suite") }
+            guard let server = PostgresTestServer.current else {
+                throw TestFailure("no PostgreSQL server for the suite")
+            }
             let database = try await server.createDatabase()
             let url = "postgres://\(database.user)@127.0.0.1:\(database.port)/\(database.database)?sslmode=disable"
             try await Self.withFlexsim { stack in

@@ -45,7 +45,12 @@ extension LedgerStoreTests {
                 second.instanceID = "other-instance"
                 #expect(try await ledger.append(first) == .recorded)
                 let outcome = try await ledger.append(second)
-                #expect(outcome == .conflict(differingFields: ["instance_id", "actual_cost_picousd", "saved_picousd", "fee_picousd"]))
+                #expect(
+                    outcome
+                        == .conflict(differingFields: [
+                            "instance_id", "actual_cost_picousd", "saved_picousd", "fee_picousd",
+                        ])
+                )
                 // Retrying the conflicting record is still a conflict, and is set apart once.
                 #expect(try await ledger.append(second) == outcome)
                 #expect(try await store.record(tenant: "acme", requestID: first.requestID) == first)
@@ -58,7 +63,9 @@ extension LedgerStoreTests {
                 var third = SyntheticRecord.make(5, tenant: "acme")
                 let thirdFirst = third
                 third.model = "another-model"
-                #expect(try await store.write([thirdFirst, third]) == [.recorded, .conflict(differingFields: ["model"])])
+                #expect(
+                    try await store.write([thirdFirst, third]) == [.recorded, .conflict(differingFields: ["model"])]
+                )
                 #expect(try await store.monthlyTotals(ReportQuery()).first?.conflicts == 2)
             }
         }
@@ -78,16 +85,39 @@ extension LedgerStoreTests {
         func everyFieldRoundTrips(_ kind: StoreKind) async throws {
             try await kind.withStore { store, _ async throws in
                 let full = LedgerRecord(
-                    tenant: "tenant with spaces, commas and \"quotes\" ünïcode", requestID: "req-'; DROP TABLE ledger_records; --",
-                    instanceID: "flexd-7", provider: .anthropic, api: .messages, model: "claude-sonnet-4-5", startWithin: "priority",
-                    tierRequested: .auto, tierServed: .priority, tierServedReported: "priority", fellBack: true,
-                    fallbackReason: .flexStartTimeout, flexAttempts: 3, flexWaitMicroseconds: 123_456_789,
-                    timeToStartMicroseconds: 987_654, totalMicroseconds: UInt64(Int64.max),
-                    tokens: TokenUsage(inputTokens: 1, cachedInputTokens: 2, cacheWriteTokens: 3, outputTokens: 5,
-                                       reasoningTokens: 4, cacheWrite1hTokens: UInt64(Int64.max)),
-                    standardCostPicoUSD: Int64.max, actualCostPicoUSD: 0, savedPicoUSD: Int64.max, feePicoUSD: Int64.max / 5,
-                    priceDate: "2026-02-28", outcome: .failed(status: .dataLoss, errorCode: "upstream_stream_truncated"),
-                    receivedAtMicroseconds: -1, completedAtMicroseconds: 0)
+                    tenant: "tenant with spaces, commas and \"quotes\" ünïcode",
+                    requestID: "req-'; DROP TABLE ledger_records; --",
+                    instanceID: "flexd-7",
+                    provider: .anthropic,
+                    api: .messages,
+                    model: "claude-sonnet-4-5",
+                    startWithin: "priority",
+                    tierRequested: .auto,
+                    tierServed: .priority,
+                    tierServedReported: "priority",
+                    fellBack: true,
+                    fallbackReason: .flexStartTimeout,
+                    flexAttempts: 3,
+                    flexWaitMicroseconds: 123_456_789,
+                    timeToStartMicroseconds: 987_654,
+                    totalMicroseconds: UInt64(Int64.max),
+                    tokens: TokenUsage(
+                        inputTokens: 1,
+                        cachedInputTokens: 2,
+                        cacheWriteTokens: 3,
+                        outputTokens: 5,
+                        reasoningTokens: 4,
+                        cacheWrite1hTokens: UInt64(Int64.max)
+                    ),
+                    standardCostPicoUSD: Int64.max,
+                    actualCostPicoUSD: 0,
+                    savedPicoUSD: Int64.max,
+                    feePicoUSD: Int64.max / 5,
+                    priceDate: "2026-02-28",
+                    outcome: .failed(status: .dataLoss, errorCode: "upstream_stream_truncated"),
+                    receivedAtMicroseconds: -1,
+                    completedAtMicroseconds: 0
+                )
                 var bare = SyntheticRecord.make(7, tenant: "acme")
                 bare.tierServed = nil
                 bare.fallbackReason = nil
@@ -124,9 +154,13 @@ extension LedgerStoreTests {
             let ledger = Ledger(store: store)
             _ = try await ledger.append(SyntheticRecord.make(1, tenant: "acme"))
             await ledger.close()
-            let fromLedger = await #expect(throws: LedgerError.self) { try await ledger.append(SyntheticRecord.make(2, tenant: "acme")) }
+            let fromLedger = await #expect(throws: LedgerError.self) {
+                try await ledger.append(SyntheticRecord.make(2, tenant: "acme"))
+            }
             #expect(fromLedger?.code == .closed)
-            let fromStore = await #expect(throws: LedgerError.self) { try await store.write([SyntheticRecord.make(3, tenant: "acme")]) }
+            let fromStore = await #expect(throws: LedgerError.self) {
+                try await store.write([SyntheticRecord.make(3, tenant: "acme")])
+            }
             #expect(fromStore?.code == .closed)
         }
     }

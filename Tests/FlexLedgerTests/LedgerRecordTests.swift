@@ -8,9 +8,9 @@ import Testing
         (Int64(0), "1970-01"),
         (Int64(-1), "1969-12"),
         (Int64(1_795_219_200_000_000), "2026-11"),
-        (Int64(1_798_761_599_999_999), "2026-12"),   // 2026-12-31T23:59:59.999999Z
+        (Int64(1_798_761_599_999_999), "2026-12"),  // 2026-12-31T23:59:59.999999Z
         (Int64(1_798_761_600_000_000), "2027-01"),
-        (Int64(951_782_400_000_000), "2000-02"),      // 2000-02-29 (leap day)
+        (Int64(951_782_400_000_000), "2000-02"),  // 2000-02-29 (leap day)
         (Int64(951_868_800_000_000), "2000-03"),
     ])
     func billingMonthsAreUTCCalendarMonths(_ instant: Int64, _ month: String) {
@@ -33,7 +33,13 @@ import Testing
             ("NUL in model", { $0.model = "gpt\u{0}5" }),
             ("negative cost", { $0.actualCostPicoUSD = -1 }),
             ("fee above saving", { $0.feePicoUSD = $0.savedPicoUSD + 1 }),
-            ("saving above standard", { $0.savedPicoUSD = $0.standardCostPicoUSD + 1; $0.feePicoUSD = 0 }),
+            (
+                "saving above standard",
+                {
+                    $0.savedPicoUSD = $0.standardCostPicoUSD + 1
+                    $0.feePicoUSD = 0
+                }
+            ),
             ("tokens past Int64", { $0.tokens.outputTokens = UInt64(Int64.max) + 1 }),
             ("year 10000", { $0.completedAtMicroseconds = 253_402_300_800_000_000 }),
         ]
@@ -46,23 +52,54 @@ import Testing
 
     @Test func aLedgerRecordFromTheRoutersSavingsRecord() throws {
         let savings = SavingsRecord(
-            requestID: "req-9", provider: .openAI, api: .responses, model: "gpt-5", startWithin: "00h-00m-10s",
-            tierRequested: .flex, tierServed: .standard, tierServedReported: "default", fellBack: true,
-            fallbackReason: .flexStartTimeout, flexAttempts: 1, flexWaitMicroseconds: 10_000_000, timeToStartMicroseconds: 10_400_000,
-            tokens: TokenUsage(inputTokens: 10, outputTokens: 20, cacheWrite1hTokens: 5), standardCostPicoUSD: 900,
-            actualCostPicoUSD: 900, savedPicoUSD: 0, feePicoUSD: 0, priceDate: "2026-11-20")
-        let record = try #require(LedgerRecord(
-            savings: savings, tenant: "acme", instanceID: "flexd-1", outcome: .completed,
-            receivedAtMicroseconds: 1_795_219_200_000_000, completedAtMicroseconds: 1_795_219_212_000_000,
-            totalMicroseconds: 12_000_000))
+            requestID: "req-9",
+            provider: .openAI,
+            api: .responses,
+            model: "gpt-5",
+            startWithin: "00h-00m-10s",
+            tierRequested: .flex,
+            tierServed: .standard,
+            tierServedReported: "default",
+            fellBack: true,
+            fallbackReason: .flexStartTimeout,
+            flexAttempts: 1,
+            flexWaitMicroseconds: 10_000_000,
+            timeToStartMicroseconds: 10_400_000,
+            tokens: TokenUsage(inputTokens: 10, outputTokens: 20, cacheWrite1hTokens: 5),
+            standardCostPicoUSD: 900,
+            actualCostPicoUSD: 900,
+            savedPicoUSD: 0,
+            feePicoUSD: 0,
+            priceDate: "2026-11-20"
+        )
+        let record = try #require(
+            LedgerRecord(
+                savings: savings,
+                tenant: "acme",
+                instanceID: "flexd-1",
+                outcome: .completed,
+                receivedAtMicroseconds: 1_795_219_200_000_000,
+                completedAtMicroseconds: 1_795_219_212_000_000,
+                totalMicroseconds: 12_000_000
+            )
+        )
         #expect(record.requestID == "req-9" && record.tenant == "acme" && record.instanceID == "flexd-1")
         #expect(record.tierServed == .standard && record.fellBack && record.fallbackReason == .flexStartTimeout)
         #expect(record.tokens.cacheWrite1hTokens == 5)
         #expect(record.totalMicroseconds == 12_000_000)
         #expect(record.billingMonth.description == "2026-11")
         #expect(throws: Never.self) { try record.validate() }
-        #expect(LedgerRecord(savings: SavingsRecord(requestID: "x"), tenant: "acme", instanceID: "i", outcome: .completed,
-                             receivedAtMicroseconds: 0, completedAtMicroseconds: 0, totalMicroseconds: 0) == nil)
+        #expect(
+            LedgerRecord(
+                savings: SavingsRecord(requestID: "x"),
+                tenant: "acme",
+                instanceID: "i",
+                outcome: .completed,
+                receivedAtMicroseconds: 0,
+                completedAtMicroseconds: 0,
+                totalMicroseconds: 0
+            ) == nil
+        )
     }
 
     @Test func differingFieldsNameTheColumns() {

@@ -28,9 +28,15 @@ import Testing
         func isStored(_ requestID: String) -> Bool { self.state.withLockedValue { $0.stored[requestID] != nil } }
 
         func write(_ records: [LedgerRecord]) async throws(LedgerError) -> [AppendOutcome] {
-            if self.state.withLockedValue({ state in defer { state.holdNextWrite = false }; return state.holdNextWrite }) {
+            if self.state.withLockedValue({ state in
+                defer { state.holdNextWrite = false }
+                return state.holdNextWrite
+            }) {
                 await withCheckedContinuation { continuation in
-                    self.state.withLockedValue { $0.gate = continuation; $0.writerHeld = true }
+                    self.state.withLockedValue {
+                        $0.gate = continuation
+                        $0.writerHeld = true
+                    }
                 }
             }
             let result: Result<[AppendOutcome], LedgerError> = self.state.withLockedValue { state in
@@ -39,11 +45,13 @@ import Testing
                 if let bad = records.first(where: { state.poisoned.contains($0.requestID) }) {
                     return .failure(LedgerError(.storeFailed, "poisoned \(bad.requestID)"))
                 }
-                return .success(records.map { record in
-                    if state.stored[record.requestID] != nil { return .duplicate }
-                    state.stored[record.requestID] = record
-                    return .recorded
-                })
+                return .success(
+                    records.map { record in
+                        if state.stored[record.requestID] != nil { return .duplicate }
+                        state.stored[record.requestID] = record
+                        return .recorded
+                    }
+                )
             }
             return try result.get()
         }
@@ -52,7 +60,9 @@ import Testing
         func record(tenant: String, requestID: String) async throws(LedgerError) -> LedgerRecord? {
             self.state.withLockedValue { $0.stored[requestID] }
         }
-        func recordCount(tenant: String?) async throws(LedgerError) -> Int { self.state.withLockedValue { $0.stored.count } }
+        func recordCount(tenant: String?) async throws(LedgerError) -> Int {
+            self.state.withLockedValue { $0.stored.count }
+        }
         func schemaVersion() async throws(LedgerError) -> Int { 1 }
         func close() async {}
     }
@@ -75,7 +85,9 @@ import Testing
         #expect(await Self.eventually { store.writerHeld })
         let others = Task {
             try await withThrowingTaskGroup(of: AppendOutcome.self) { group in
-                for index in 1...10 { group.addTask { try await ledger.append(SyntheticRecord.make(index, tenant: "acme")) } }
+                for index in 1...10 {
+                    group.addTask { try await ledger.append(SyntheticRecord.make(index, tenant: "acme")) }
+                }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
         }
@@ -111,7 +123,9 @@ import Testing
                 for index in 1...5 {
                     group.addTask {
                         do throws(LedgerError) {
-                            return (index, .success(try await ledger.append(SyntheticRecord.make(index, tenant: "acme"))))
+                            return (
+                                index, .success(try await ledger.append(SyntheticRecord.make(index, tenant: "acme")))
+                            )
                         } catch {
                             return (index, .failure(error))
                         }
@@ -125,7 +139,10 @@ import Testing
         #expect(try await first == .recorded)
         let results = await others.value
         for index in [1, 2, 4, 5] { #expect((try? results[index]?.get()) == .recorded) }
-        guard case .failure(let error)? = results[3] else { Issue.record("req-3 should fail"); return }
+        guard case .failure(let error)? = results[3] else {
+            Issue.record("req-3 should fail")
+            return
+        }
         #expect(error.code == .storeFailed)
         #expect(store.batchSizes == [1, 5, 1, 1, 1, 1, 1])
         await ledger.close()
@@ -172,7 +189,9 @@ import Testing
         store.holdNextWrite()
         let appends = Task {
             try await withThrowingTaskGroup(of: AppendOutcome.self) { group in
-                for index in 0..<6 { group.addTask { try await ledger.append(SyntheticRecord.make(index, tenant: "acme")) } }
+                for index in 0..<6 {
+                    group.addTask { try await ledger.append(SyntheticRecord.make(index, tenant: "acme")) }
+                }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
         }
@@ -182,7 +201,9 @@ import Testing
         await closing.value
         #expect(try await appends.value.count == 6)
         #expect(try await store.recordCount(tenant: nil) == 6)
-        let error = await #expect(throws: LedgerError.self) { try await ledger.append(SyntheticRecord.make(9, tenant: "acme")) }
+        let error = await #expect(throws: LedgerError.self) {
+            try await ledger.append(SyntheticRecord.make(9, tenant: "acme"))
+        }
         #expect(error?.code == .closed)
     }
 }

@@ -11,9 +11,11 @@ extension LedgerStoreTests {
         static let version1 = LedgerSchemaForTests.migrations[0]
         /// A later migration, for the upgrade path (not part of the real schema).
         static let version2 = LedgerSchemaForTests.migration(
-            version: 2, name: "test: a note column",
+            version: 2,
+            name: "test: a note column",
             sqlite: ["ALTER TABLE ledger_records ADD COLUMN test_note TEXT"],
-            postgres: ["ALTER TABLE ledger_records ADD COLUMN test_note TEXT"])
+            postgres: ["ALTER TABLE ledger_records ADD COLUMN test_note TEXT"]
+        )
 
         @Test(arguments: StoreKind.allCases)
         func anEmptyDatabaseIsMigratedToTheLatestVersion(_ kind: StoreKind) async throws {

@@ -18,7 +18,9 @@ import Testing
             throw error
         }
         await server.stop()
-        let error = await #expect(throws: LedgerError.self) { try await ledger.append(SyntheticRecord.make(2, tenant: "acme")) }
+        let error = await #expect(throws: LedgerError.self) {
+            try await ledger.append(SyntheticRecord.make(2, tenant: "acme"))
+        }
         #expect(error?.code == .unavailable)
         #expect(error?.message.contains("no connection") == true, "\(String(describing: error))")
         await ledger.close()

@@ -19,12 +19,16 @@ extension LedgerStoreTests {
 
                 let json = try await Self.flexd(["report", "--ledger", url, "--format", "json"])
                 #expect(json.status == 0, "\(json.output)")
-                let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+                let object = try #require(
+                    try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+                )
                 let rows = try #require(object["rows"] as? [[String: Any]])
                 #expect(rows.map { $0["tenant"] as? String } == expected.map(\.tenant))
                 #expect(rows.map { $0["fee_picousd"] as? String } == expected.map(\.fee.picoUSDString))
 
-                let csv = try await Self.flexd(["report", "--ledger", url, "--format", "csv", "--tenant", "globex", "--month", "2026-11"])
+                let csv = try await Self.flexd([
+                    "report", "--ledger", url, "--format", "csv", "--tenant", "globex", "--month", "2026-11",
+                ])
                 #expect(csv.status == 0)
                 #expect(csv.output == ReportRenderer.render(expected.filter { $0.tenant == "globex" }, as: .csv))
 
@@ -40,7 +44,9 @@ extension LedgerStoreTests {
             #expect(bad.output.contains("invalid_location") && bad.output.contains("sqlite:PATH"))
             #expect(!bad.output.contains("hunter2"))
 
-            let month = try await Self.flexd(["report", "--ledger", "sqlite:/nonexistent/x.sqlite", "--month", "2026-13"])
+            let month = try await Self.flexd([
+                "report", "--ledger", "sqlite:/nonexistent/x.sqlite", "--month", "2026-13",
+            ])
             #expect(month.status != 0 && month.output.contains("YYYY-MM"))
 
             let format = try await Self.flexd(["report", "--ledger", "sqlite:/nonexistent/x.sqlite", "--format", "xml"])
@@ -48,7 +54,9 @@ extension LedgerStoreTests {
         }
 
         @Test func aMissingLedgerIsNotCreated() async throws {
-            let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("flexd-missing-\(UUID().uuidString)")
+            let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+                "flexd-missing-\(UUID().uuidString)"
+            )
             let path = folder.appendingPathComponent("ledger.sqlite").path
             let missing = try await Self.flexd(["report", "--ledger", "sqlite:\(path)"])
             #expect(missing.status != 0)

@@ -6,13 +6,33 @@ import Testing
 @Suite struct ReportRendererTests {
     static let rows: [MonthlyTotals] = [
         MonthlyTotals(
-            tenant: "acme, \"inc\"", month: BillingMonth(year: 2026, month: 11)!, requests: 1234, failedRequests: 2,
-            flexServed: 1000, fellBack: 234,
-            tokens: TokenTotals(input: 1_000_000, cachedInput: 5, cacheWrite: 6, cacheWrite1h: 7, output: 2_000_000, reasoning: 3),
-            standardCost: PicoUSDAmount(picoUSD: 250_000_000_000_000), actualCost: PicoUSDAmount(picoUSD: 125_000_000_000_001),
-            saved: PicoUSDAmount(picoUSD: 124_999_999_999_999), fee: PicoUSDAmount(picoUSD: 24_999_999_999_999), conflicts: 1),
-        MonthlyTotals(tenant: "whale", month: BillingMonth(year: 2026, month: 12)!, requests: 3,
-                      standardCost: PicoUSDAmount(picoUSD: Int128(Int64.max) * 3), fee: .usd(1_000_000)),
+            tenant: "acme, \"inc\"",
+            month: BillingMonth(year: 2026, month: 11)!,
+            requests: 1234,
+            failedRequests: 2,
+            flexServed: 1000,
+            fellBack: 234,
+            tokens: TokenTotals(
+                input: 1_000_000,
+                cachedInput: 5,
+                cacheWrite: 6,
+                cacheWrite1h: 7,
+                output: 2_000_000,
+                reasoning: 3
+            ),
+            standardCost: PicoUSDAmount(picoUSD: 250_000_000_000_000),
+            actualCost: PicoUSDAmount(picoUSD: 125_000_000_000_001),
+            saved: PicoUSDAmount(picoUSD: 124_999_999_999_999),
+            fee: PicoUSDAmount(picoUSD: 24_999_999_999_999),
+            conflicts: 1
+        ),
+        MonthlyTotals(
+            tenant: "whale",
+            month: BillingMonth(year: 2026, month: 12)!,
+            requests: 3,
+            standardCost: PicoUSDAmount(picoUSD: Int128(Int64.max) * 3),
+            fee: .usd(1_000_000)
+        ),
     ]
 
     @Test func moneyIsExact() {
@@ -29,8 +49,11 @@ import Testing
         let text = ReportRenderer.render(Self.rows, as: .table)
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines[0].hasPrefix("TENANT"))
-        #expect(lines[1].contains("2026-11") && lines[1].contains("1,234") && lines[1].contains("$250.00")
-            && lines[1].contains("$125.000000000001") && lines[1].contains("$24.999999999999") && lines[1].hasSuffix("yes"))
+        #expect(
+            lines[1].contains("2026-11") && lines[1].contains("1,234") && lines[1].contains("$250.00")
+                && lines[1].contains("$125.000000000001") && lines[1].contains("$24.999999999999")
+                && lines[1].hasSuffix("yes")
+        )
         #expect(lines[2].contains("$27,670,116.110564327421") && lines[2].hasSuffix("yes"))
         #expect(text.contains("1 conflicting record(s)"))
         #expect(ReportRenderer.render([], as: .table) == "no ledger records match\n")
@@ -48,14 +71,20 @@ import Testing
         #expect(rows[0]["fee_reaches_threshold"] as? Bool == true)
         #expect((rows[0]["tokens"] as? [String: Any])?["total"] as? Int == 3_000_018)
         #expect(rows[1]["standard_cost_picousd"] as? String == "27670116110564327421")
-        let empty = try #require(try JSONSerialization.jsonObject(with: Data(ReportRenderer.render([], as: .json).utf8)) as? [String: Any])
+        let empty = try #require(
+            try JSONSerialization.jsonObject(with: Data(ReportRenderer.render([], as: .json).utf8)) as? [String: Any]
+        )
         #expect((empty["rows"] as? [Any])?.isEmpty == true)
     }
 
     @Test func csv() {
         let lines = ReportRenderer.render(Self.rows, as: .csv).components(separatedBy: "\r\n")
         #expect(lines[0].hasPrefix("tenant,month,requests,"))
-        #expect(lines[1].hasPrefix("\"acme, \"\"inc\"\"\",2026-11,1234,2,1000,234,1000000,5,6,7,2000000,3,3000018,250.000000000000,250000000000000,"))
+        #expect(
+            lines[1].hasPrefix(
+                "\"acme, \"\"inc\"\"\",2026-11,1234,2,1000,234,1000000,5,6,7,2000000,3,3000018,250.000000000000,250000000000000,"
+            )
+        )
         #expect(lines[1].hasSuffix(",24.999999999999,24999999999999,true,1"))
         #expect(lines.count == 4 && lines[3].isEmpty)
     }

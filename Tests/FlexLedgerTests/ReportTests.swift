@@ -36,7 +36,9 @@ extension LedgerStoreTests {
             try await kind.withStore { store, _ async throws in
                 var records: [LedgerRecord] = []
                 for index in 0..<600 {
-                    records.append(SyntheticRecord.make(index, tenant: index % 3 == 0 ? "acme" : "globex", month: index % 2))
+                    records.append(
+                        SyntheticRecord.make(index, tenant: index % 3 == 0 ? "acme" : "globex", month: index % 2)
+                    )
                 }
                 let ledger = Ledger(store: store)
                 _ = try await ConcurrencyTests.append(records, to: ledger, writers: 8)
@@ -45,10 +47,18 @@ extension LedgerStoreTests {
                 #expect(try await store.monthlyTotals(ReportQuery()) == expected)
                 // Filters: one month, one tenant, both.
                 let november = try #require(BillingMonth("2026-11"))
-                #expect(try await store.monthlyTotals(ReportQuery(month: november)) == expected.filter { $0.month == november })
-                #expect(try await store.monthlyTotals(ReportQuery(tenant: "acme")) == expected.filter { $0.tenant == "acme" })
-                #expect(try await store.monthlyTotals(ReportQuery(month: november, tenant: "globex"))
-                    == expected.filter { $0.month == november && $0.tenant == "globex" })
+                #expect(
+                    try await store.monthlyTotals(ReportQuery(month: november))
+                        == expected.filter { $0.month == november }
+                )
+                #expect(
+                    try await store.monthlyTotals(ReportQuery(tenant: "acme"))
+                        == expected.filter { $0.tenant == "acme" }
+                )
+                #expect(
+                    try await store.monthlyTotals(ReportQuery(month: november, tenant: "globex"))
+                        == expected.filter { $0.month == november && $0.tenant == "globex" }
+                )
                 #expect(try await store.monthlyTotals(ReportQuery(tenant: "nobody")).isEmpty)
             }
         }
@@ -90,10 +100,13 @@ extension LedgerStoreTests {
                 let eightDollars: Int64 = 8 * 1_000_000_000_000
                 _ = try await store.write([
                     record("exactly", 1, fee: twelveDollars), record("exactly", 2, fee: eightDollars),
-                    record("one-picousd-short", 1, fee: twelveDollars), record("one-picousd-short", 2, fee: eightDollars - 1),
+                    record("one-picousd-short", 1, fee: twelveDollars),
+                    record("one-picousd-short", 2, fee: eightDollars - 1),
                     record("above", 1, fee: 25 * 1_000_000_000_000),
                 ])
-                let report = Dictionary(uniqueKeysWithValues: try await store.monthlyTotals(ReportQuery()).map { ($0.tenant, $0) })
+                let report = Dictionary(
+                    uniqueKeysWithValues: try await store.monthlyTotals(ReportQuery()).map { ($0.tenant, $0) }
+                )
                 #expect(report["exactly"]?.fee == .usd(20))
                 #expect(report["exactly"]?.feeReachesThreshold == true)
                 #expect(report["one-picousd-short"]?.fee.usdString == "19.999999999999")

@@ -23,9 +23,13 @@ import Testing
     }
 
     @Test func readingAMissingLedgerCreatesNothing() async throws {
-        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("flexd-none-\(UUID().uuidString)")
+        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "flexd-none-\(UUID().uuidString)"
+        )
         let error = await #expect(throws: LedgerError.self) {
-            try await LedgerLocation.sqlite(path: folder.appendingPathComponent("ledger.sqlite").path).openStore(createIfMissing: false)
+            try await LedgerLocation.sqlite(path: folder.appendingPathComponent("ledger.sqlite").path).openStore(
+                createIfMissing: false
+            )
         }
         #expect(error?.code == .notFound)
         #expect(!FileManager.default.fileExists(atPath: folder.path))

@@ -7,9 +7,15 @@ import Testing
 @Suite("flexload process")
 struct FlexloadProcessTests {
     static func run(_ arguments: [String]) async throws -> (status: Int32?, output: String) {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("flexload-\(UInt64.random(in: 0...UInt64.max)).log").path
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "flexload-\(UInt64.random(in: 0...UInt64.max)).log"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let process = try ChildProcess(executable: try Executables.path("flexload"), arguments: arguments, outputPath: output)
+        let process = try ChildProcess(
+            executable: try Executables.path("flexload"),
+            arguments: arguments,
+            outputPath: output
+        )
         let status = await process.exitStatus(within: .seconds(120))
         process.stop()
         return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
@@ -18,8 +24,14 @@ struct FlexloadProcessTests {
     @Test(arguments: [
         (["--rate", "10"], "give --target HOST:PORT, --direct URL, or both"),
         (["--target", "127.0.0.1"], "--target must be HOST:PORT"),
-        (["--target", "127.0.0.1:7400", "--rate", "5", "--concurrency", "2"], "give --rate or --concurrency, not both"),
-        (["--target", "127.0.0.1:7400", "--requests", "5", "--duration", "2"], "give --requests or --duration, not both"),
+        (
+            ["--target", "127.0.0.1:7400", "--rate", "5", "--concurrency", "2"],
+            "give --rate or --concurrency, not both"
+        ),
+        (
+            ["--target", "127.0.0.1:7400", "--requests", "5", "--duration", "2"],
+            "give --requests or --duration, not both"
+        ),
         (["--direct", "127.0.0.1:9000"], "--direct must be a URL"),
         (["--target", "127.0.0.1:7400", "--mix", "nope"], "neither a built-in mix"),
         (["--target", "127.0.0.1:7400", "--rate", "0"], "--rate must be in"),
@@ -31,7 +43,9 @@ struct FlexloadProcessTests {
     }
 
     @Test func aRunAgainstFlexdAndFlexsimWritesTheReportAndTheChart() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flexload-run-\(UInt64.random(in: 0...UInt64.max))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "flexload-run-\(UInt64.random(in: 0...UInt64.max))"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let json = directory.appendingPathComponent("report.json").path
@@ -39,15 +53,20 @@ struct FlexloadProcessTests {
         try await ServerFixture.with { fixture in
             let (status, output) = try await Self.run([
                 "--target", "127.0.0.1:\(fixture.port)", "--direct", "http://127.0.0.1:\(fixture.sim.port)",
-                "--requests", "40", "--rate", "200", "--json", json, "--svg", svg, "--run-id", "process-run", "--show-calls", "3",
+                "--requests", "40", "--rate", "200", "--json", json, "--svg", svg, "--run-id", "process-run",
+                "--show-calls", "3",
             ])
             #expect(status == 0, "\(output)")
             #expect(output.contains("added by flexd: p50"), "\(output)")
             #expect(output.contains("cost_above_standard: 0"), "\(output)")
-            let callLines = output.split(separator: "\n").filter { $0.hasPrefix("0 ") || $0.hasPrefix("1 ") || $0.hasPrefix("2 ") }
+            let callLines = output.split(separator: "\n").filter {
+                $0.hasPrefix("0 ") || $0.hasPrefix("1 ") || $0.hasPrefix("2 ")
+            }
             #expect(callLines.count == 6, "three calls, once for flexd and once direct: \(output)")
         }
-        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
+        )
         #expect(report["requests"] as? Int == 40)
         #expect(report["errors"] as? Int == 0)
         #expect(report["cost_above_standard"] as? Int == 0)

@@ -12,10 +12,20 @@ import Testing
 struct LoadDriverTests {
     @Test func openLoopThroughFlexdBillsWhatFlexsimBilled() async throws {
         try await ServerFixture.with { fixture in
-            let target = try FlexdTarget(host: "127.0.0.1", port: fixture.port, connections: 2, apiKey: "",
-                                         timeout: .seconds(60), eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+            let target = try FlexdTarget(
+                host: "127.0.0.1",
+                port: fixture.port,
+                connections: 2,
+                apiKey: "",
+                timeout: .seconds(60),
+                eventLoopGroup: MultiThreadedEventLoopGroup.singleton
+            )
             let workload = Workload(mix: .standard, seed: 3, runID: "driver-open")
-            let driver = LoadDriver(target: target, workload: workload, plan: LoadPlan(pacing: .rate(200), stop: .requests(60)))
+            let driver = LoadDriver(
+                target: target,
+                workload: workload,
+                plan: LoadPlan(pacing: .rate(200), stop: .requests(60))
+            )
             let (results, elapsed) = await driver.run()
             await target.close()
             let summary = results.summary(elapsed: elapsed)
@@ -33,20 +43,35 @@ struct LoadDriverTests {
         try await ServerFixture.with { fixture in
             let direct = try DirectTarget(root: "http://127.0.0.1:\(fixture.sim.port)", timeout: .seconds(60))
             let workload = Workload(mix: .standard, seed: 4, runID: "driver-direct")
-            let (results, elapsed) = await LoadDriver(target: direct, workload: workload,
-                                                      plan: LoadPlan(pacing: .concurrency(4), stop: .requests(40))).run()
+            let (results, elapsed) = await LoadDriver(
+                target: direct,
+                workload: workload,
+                plan: LoadPlan(pacing: .concurrency(4), stop: .requests(40))
+            ).run()
             await direct.close()
             let summary = results.summary(elapsed: elapsed)
             #expect(summary.requests == 40 && summary.errors == 0, "\(summary.errorsByCode)")
             #expect(summary.tiers.isEmpty, "the direct path has no savings records")
             let rows = try await Self.ledgerRows(fixture.sim, prefix: "driver-direct-", count: 40)
-            #expect(rows.allSatisfy { $0["tier_served"]?.string == "standard" }, "direct calls ask for the standard tier: \(rows.map { $0["tier_served"]?.string ?? "?" })")
+            #expect(
+                rows.allSatisfy { $0["tier_served"]?.string == "standard" },
+                "direct calls ask for the standard tier: \(rows.map { $0["tier_served"]?.string ?? "?" })"
+            )
 
-            let flexd = try FlexdTarget(host: "127.0.0.1", port: fixture.port, connections: 1, apiKey: "",
-                                        timeout: .seconds(60), eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+            let flexd = try FlexdTarget(
+                host: "127.0.0.1",
+                port: fixture.port,
+                connections: 1,
+                apiKey: "",
+                timeout: .seconds(60),
+                eventLoopGroup: MultiThreadedEventLoopGroup.singleton
+            )
             let typed = Workload(mix: .typed, seed: 4, runID: "driver-typed")
-            let (typedResults, typedElapsed) = await LoadDriver(target: flexd, workload: typed,
-                                                                plan: LoadPlan(pacing: .concurrency(4), stop: .requests(30))).run()
+            let (typedResults, typedElapsed) = await LoadDriver(
+                target: flexd,
+                workload: typed,
+                plan: LoadPlan(pacing: .concurrency(4), stop: .requests(30))
+            ).run()
             await flexd.close()
             let typedSummary = typedResults.summary(elapsed: typedElapsed)
             #expect(typedSummary.requests == 30 && typedSummary.errors == 0, "\(typedSummary.errorsByCode)")
@@ -56,7 +81,11 @@ struct LoadDriverTests {
     @Test func anOpenLoopDurationFixesTheNumberOfCalls() async {
         let target = ScriptedTarget()
         let plan = LoadPlan(pacing: .rate(100), stop: .duration(.milliseconds(300)))
-        let (results, _) = await LoadDriver(target: target, workload: Workload(mix: .overhead, seed: 1, runID: "d"), plan: plan).run()
+        let (results, _) = await LoadDriver(
+            target: target,
+            workload: Workload(mix: .overhead, seed: 1, runID: "d"),
+            plan: plan
+        ).run()
         #expect(results.count == 30, "calls are due every 10 ms from the start: 0 ms ... 290 ms")
     }
 
@@ -72,21 +101,30 @@ struct LoadDriverTests {
         let (_, elapsed) = await run
         let summary = results.summary(elapsed: elapsed)
         #expect(summary.requests == 20)
-        #expect(summary.errorsByCode == ["load_generator_saturated": 19], "calls past the bound are counted, not queued")
+        #expect(
+            summary.errorsByCode == ["load_generator_saturated": 19],
+            "calls past the bound are counted, not queued"
+        )
         #expect(target.maxInFlight == 1)
     }
 
     @Test func aClosedLoopKeepsItsWorkersBusyAndNoMore() async {
         let target = ScriptedTarget()
         let workload = Workload(mix: .overhead, seed: 1, runID: "c")
-        let (results, _) = await LoadDriver(target: target, workload: workload,
-                                            plan: LoadPlan(pacing: .concurrency(5), stop: .requests(200))).run()
+        let (results, _) = await LoadDriver(
+            target: target,
+            workload: workload,
+            plan: LoadPlan(pacing: .concurrency(5), stop: .requests(200))
+        ).run()
         #expect(results.count == 200 && target.calls == 200)
         #expect(target.maxInFlight <= 5)
 
         let warmed = ScriptedTarget()
-        let (measured, _) = await LoadDriver(target: warmed, workload: workload,
-                                             plan: LoadPlan(pacing: .concurrency(5), stop: .requests(200), warmup: 10)).run()
+        let (measured, _) = await LoadDriver(
+            target: warmed,
+            workload: workload,
+            plan: LoadPlan(pacing: .concurrency(5), stop: .requests(200), warmup: 10)
+        ).run()
         #expect(measured.count == 200, "warm-up calls are not measured")
         #expect(warmed.calls == 210)
     }

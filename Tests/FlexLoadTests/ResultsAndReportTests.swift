@@ -9,8 +9,14 @@ import FoundationXML
 
 @Suite("Results, report and chart")
 struct ResultsAndReportTests {
-    static func record(_ requested: Tier, _ served: Tier, standard: Int64, actual: Int64, tokens: UInt64,
-                       fallback: FallbackReason? = nil) -> SavingsRecord {
+    static func record(
+        _ requested: Tier,
+        _ served: Tier,
+        standard: Int64,
+        actual: Int64,
+        tokens: UInt64,
+        fallback: FallbackReason? = nil
+    ) -> SavingsRecord {
         var record = SavingsRecord(tierRequested: requested, tierServed: served)
         record.fallbackReason = fallback
         record.fellBack = fallback != nil
@@ -26,16 +32,53 @@ struct ResultsAndReportTests {
     static func results() -> Results {
         let results = Results()
         let ms = { (value: Int) in Duration.milliseconds(value) }
-        results.record(CallResult(ok: true, latency: ms(10), firstByte: ms(4),
-                                  savings: Self.record(.flex, .flex, standard: 1000, actual: 500, tokens: 100)))
-        results.record(CallResult(ok: true, latency: ms(20), firstByte: ms(5),
-                                  savings: Self.record(.flex, .flex, standard: 3000, actual: 1500, tokens: 300)))
-        results.record(CallResult(ok: true, latency: ms(30), firstByte: ms(6),
-                                  savings: Self.record(.flex, .standard, standard: 2000, actual: 2000, tokens: 200, fallback: .flexCapacity)))
+        results.record(
+            CallResult(
+                ok: true,
+                latency: ms(10),
+                firstByte: ms(4),
+                savings: Self.record(.flex, .flex, standard: 1000, actual: 500, tokens: 100)
+            )
+        )
+        results.record(
+            CallResult(
+                ok: true,
+                latency: ms(20),
+                firstByte: ms(5),
+                savings: Self.record(.flex, .flex, standard: 3000, actual: 1500, tokens: 300)
+            )
+        )
+        results.record(
+            CallResult(
+                ok: true,
+                latency: ms(30),
+                firstByte: ms(6),
+                savings: Self.record(
+                    .flex,
+                    .standard,
+                    standard: 2000,
+                    actual: 2000,
+                    tokens: 200,
+                    fallback: .flexCapacity
+                )
+            )
+        )
         // Priority costs more than standard by design: not a routing mistake.
-        results.record(CallResult(ok: true, latency: ms(40), savings: Self.record(.priority, .priority, standard: 1000, actual: 1800, tokens: 100)))
+        results.record(
+            CallResult(
+                ok: true,
+                latency: ms(40),
+                savings: Self.record(.priority, .priority, standard: 1000, actual: 1800, tokens: 100)
+            )
+        )
         // A standard request billed above standard is one (say, a provider reporting priority).
-        results.record(CallResult(ok: true, latency: ms(50), savings: Self.record(.standard, .priority, standard: 1000, actual: 1800, tokens: 100)))
+        results.record(
+            CallResult(
+                ok: true,
+                latency: ms(50),
+                savings: Self.record(.standard, .priority, standard: 1000, actual: 1800, tokens: 100)
+            )
+        )
         results.record(CallResult(ok: false, errorCode: "upstream_unavailable", latency: ms(60)))
         results.record(CallResult(ok: false, errorCode: "upstream_unavailable", latency: ms(70)))
         return results
@@ -65,13 +108,23 @@ struct ResultsAndReportTests {
         let direct = Results()
         direct.record(CallResult(ok: true, latency: .milliseconds(8), firstByte: .milliseconds(2)))
         let report = Report(
-            run: Report.Run(target: "flexd", mix: "default", seed: 1, pacing: "open loop, 10 req/s", stop: "7 requests", standardOnly: false),
+            run: Report.Run(
+                target: "flexd",
+                mix: "default",
+                seed: 1,
+                pacing: "open loop, 10 req/s",
+                stop: "7 requests",
+                standardOnly: false
+            ),
             main: results.summary(elapsed: .seconds(1)),
             direct: direct.summary(elapsed: .seconds(1))
         )
         let json = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
-        for key in ["requests", "errors", "throughput_rps", "latency_ms", "ttfb_ms", "savings", "tiers", "fallbacks", "cost_above_standard",
-                    "run", "direct", "added_latency_ms"] {
+        for key in [
+            "requests", "errors", "throughput_rps", "latency_ms", "ttfb_ms", "savings", "tiers", "fallbacks",
+            "cost_above_standard",
+            "run", "direct", "added_latency_ms",
+        ] {
             #expect(json[key] != nil, "\(key)")
         }
         for key in ["latency_ms", "ttfb_ms", "added_latency_ms"] {
@@ -97,8 +150,10 @@ struct ResultsAndReportTests {
         let results = Self.results()
         let chart = Chart(
             title: "a <test> & more",
-            series: [Chart.Series(name: "flexd", sortedMicroseconds: results.sortedSamples()),
-                     Chart.Series(name: "direct", sortedMicroseconds: [800, 900, 1_000, 2_000])],
+            series: [
+                Chart.Series(name: "flexd", sortedMicroseconds: results.sortedSamples()),
+                Chart.Series(name: "direct", sortedMicroseconds: [800, 900, 1_000, 2_000]),
+            ],
             savings: results.summary(elapsed: .seconds(1)).savings
         )
         let svg = chart.svg()
@@ -115,8 +170,13 @@ struct ResultsAndReportTests {
 final class ElementCounter: NSObject, XMLParserDelegate {
     var counts: [String: Int] = [:]
 
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                attributes: [String: String] = [:]) {
+    func parser(
+        _ parser: XMLParser,
+        didStartElement name: String,
+        namespaceURI: String?,
+        qualifiedName: String?,
+        attributes: [String: String] = [:]
+    ) {
         self.counts[name, default: 0] += 1
     }
 }

@@ -2,8 +2,8 @@ import FlexCatalog
 import FlexCodec
 import FlexJSON
 import FlexLoadKit
-import NIOCore
 import Foundation
+import NIOCore
 import Testing
 
 @Suite("Workload")
@@ -62,7 +62,10 @@ struct WorkloadTests {
         let standardOnly = Workload(mix: .standard, seed: 9, runID: "budgets", standardOnly: true)
         for index in 0..<500 {
             #expect(standardOnly.call(index).request.startWithin == "default")
-            #expect(standardOnly.call(index).request.model == workload.call(index).request.model, "the same trace, only the budget differs")
+            #expect(
+                standardOnly.call(index).request.model == workload.call(index).request.model,
+                "the same trace, only the budget differs"
+            )
         }
     }
 
@@ -113,9 +116,12 @@ struct WorkloadTests {
 
     @Test func mixesComeFromBuiltInNamesOrFiles() throws {
         #expect(try Mix.named("savings") == .savings)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("flexload-mix-\(UInt64.random(in: 0...UInt64.max)).json").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "flexload-mix-\(UInt64.random(in: 0...UInt64.max)).json"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try #"{"name": "file", "calls": [{"api": "messages", "model": "claude-haiku-4-5", "weight": 1}], "stream_share": 1, "start_within": [{"value": "00h-00m-30s", "weight": 1}], "prompt_words": [3, 3], "max_output_tokens": [8, 8]}"#
+        try
+            #"{"name": "file", "calls": [{"api": "messages", "model": "claude-haiku-4-5", "weight": 1}], "stream_share": 1, "start_within": [{"value": "00h-00m-30s", "weight": 1}], "prompt_words": [3, 3], "max_output_tokens": [8, 8]}"#
             .write(toFile: path, atomically: true, encoding: .utf8)
         let mix = try Mix.named(path)
         #expect(mix.name == "file" && mix.typedShare == 0)
@@ -129,7 +135,9 @@ struct WorkloadTests {
             _ = try Mix.named("no-such-mix")
             Issue.record("an unknown name is an error")
         } catch {
-            #expect(error.description.contains("neither a built-in mix (default, overhead, quickstart, savings, typed)"))
+            #expect(
+                error.description.contains("neither a built-in mix (default, overhead, quickstart, savings, typed)")
+            )
         }
     }
 }

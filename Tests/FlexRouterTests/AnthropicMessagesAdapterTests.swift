@@ -1,4 +1,4 @@
-import FlexCodec
+import FlexCore
 import FlexJSON
 import FlexSim
 import NIOCore
@@ -13,9 +13,18 @@ struct AnthropicMessagesAdapterTests {
 
     // MARK: Request building
 
-    func request(_ body: JSONObject = ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 64],
-                 tier: Tier = .standard, stream: Bool = false) throws(RouterError) -> (UpstreamRequest, JSONObject) {
-        let request = try self.adapter.makeRequest(body: body, model: Self.model, tier: tier, stream: stream, key: "sk-ant-secret")
+    func request(
+        _ body: JSONObject = ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 64],
+        tier: Tier = .standard,
+        stream: Bool = false
+    ) throws(RouterError) -> (UpstreamRequest, JSONObject) {
+        let request = try self.adapter.makeRequest(
+            body: body,
+            model: Self.model,
+            tier: tier,
+            stream: stream,
+            key: "sk-ant-secret"
+        )
         let sent = try NativeBody.parseRequest(request.body, api: .messages)
         return (request, sent)
     }
@@ -30,7 +39,10 @@ struct AnthropicMessagesAdapterTests {
     }
 
     @Test func theCallersTierFieldIsReplacedAndTheRestKept() throws {
-        let body: JSONObject = ["service_tier": "auto", "max_tokens": 64, "messages": [["role": "user", "content": "Hi"]], "temperature": 0.5]
+        let body: JSONObject = [
+            "service_tier": "auto", "max_tokens": 64, "messages": [["role": "user", "content": "Hi"]],
+            "temperature": 0.5,
+        ]
         let (_, sent) = try request(body, tier: .standard)
         #expect(sent["service_tier"] == "standard_only")
         #expect(sent.keys == ["service_tier", "max_tokens", "messages", "temperature", "model"])
@@ -66,7 +78,10 @@ struct AnthropicMessagesAdapterTests {
 
     // MARK: Real flexsim streams
 
-    static let longSystem = String(repeating: "The flex tier trades latency for half the price of standard. ", count: 110)
+    static let longSystem = String(
+        repeating: "The flex tier trades latency for half the price of standard. ",
+        count: 110
+    )
 
     struct Scenario: CustomTestStringConvertible, Sendable {
         var name: String
@@ -75,7 +90,8 @@ struct AnthropicMessagesAdapterTests {
         var testDescription: String { self.name }
     }
 
-    static let user = #"[{"role":"user","content":"What does the flex tier cost, and when should a router fall back?"}]"#
+    static let user =
+        #"[{"role":"user","content":"What does the flex tier cost, and when should a router fall back?"}]"#
     static let tools = #"""
         [{"name":"get_weather","description":"Weather for a city","input_schema":{"type":"object","properties":{"city":{"type":"string"},"unit":{"type":"string","enum":["c","f"]}},"required":["city","unit"]}},
          {"name":"get_time","input_schema":{"type":"object","properties":{"zone":{"type":"string"},"precise":{"type":"boolean"}},"required":["zone"]}}]
@@ -83,22 +99,64 @@ struct AnthropicMessagesAdapterTests {
 
     static let scenarios: [Scenario] = [
         Scenario(name: "text", body: #"{"model":"\#(model)","max_tokens":256,"messages":\#(user)}"#),
-        Scenario(name: "text on priority (auto)", body: #"{"model":"\#(model)","max_tokens":256,"messages":\#(user)}"#, tier: .priority),
-        Scenario(name: "text on auto", body: #"{"model":"\#(model)","max_tokens":256,"messages":\#(user)}"#, tier: .auto),
+        Scenario(
+            name: "text on priority (auto)",
+            body: #"{"model":"\#(model)","max_tokens":256,"messages":\#(user)}"#,
+            tier: .priority
+        ),
+        Scenario(
+            name: "text on auto",
+            body: #"{"model":"\#(model)","max_tokens":256,"messages":\#(user)}"#,
+            tier: .auto
+        ),
         Scenario(name: "stopped by max_tokens", body: #"{"model":"\#(model)","max_tokens":5,"messages":\#(user)}"#),
-        Scenario(name: "thinking", body: #"{"model":"\#(model)","max_tokens":4096,"thinking":{"type":"enabled","budget_tokens":1024},"messages":\#(user)}"#),
-        Scenario(name: "parallel tool calls", body: #"{"model":"\#(model)","max_tokens":1024,"tools":\#(tools),"tool_choice":{"type":"any"},"messages":\#(user)}"#),
-        Scenario(name: "one tool call", body: #"{"model":"\#(model)","max_tokens":1024,"tools":\#(tools),"tool_choice":{"type":"any","disable_parallel_tool_use":true},"messages":\#(user)}"#),
-        Scenario(name: "thinking then tool calls", body: #"{"model":"\#(model)","max_tokens":4096,"thinking":{"type":"enabled","budget_tokens":2048},"tools":\#(tools),"tool_choice":{"type":"auto"},"messages":\#(user)}"#),
-        Scenario(name: "structured output", body: #"{"model":"\#(model)","max_tokens":512,"output_config":{"format":{"type":"json_schema","schema":{"type":"object","properties":{"answer":{"type":"string"},"confidence":{"type":"number"},"tags":{"type":"array","items":{"type":"string"}}},"required":["answer","confidence","tags"],"additionalProperties":false}}},"messages":\#(user)}"#),
-        Scenario(name: "prompt cache, 5-minute write", body: #"{"model":"\#(model)","max_tokens":128,"system":[{"type":"text","text":"\#(longSystem)","cache_control":{"type":"ephemeral"}}],"messages":\#(user)}"#),
-        Scenario(name: "prompt cache, 1-hour write", body: #"{"model":"\#(model)","max_tokens":128,"system":[{"type":"text","text":"\#(longSystem)","cache_control":{"type":"ephemeral","ttl":"1h"}}],"messages":\#(user)}"#),
+        Scenario(
+            name: "thinking",
+            body:
+                #"{"model":"\#(model)","max_tokens":4096,"thinking":{"type":"enabled","budget_tokens":1024},"messages":\#(user)}"#
+        ),
+        Scenario(
+            name: "parallel tool calls",
+            body:
+                #"{"model":"\#(model)","max_tokens":1024,"tools":\#(tools),"tool_choice":{"type":"any"},"messages":\#(user)}"#
+        ),
+        Scenario(
+            name: "one tool call",
+            body:
+                #"{"model":"\#(model)","max_tokens":1024,"tools":\#(tools),"tool_choice":{"type":"any","disable_parallel_tool_use":true},"messages":\#(user)}"#
+        ),
+        Scenario(
+            name: "thinking then tool calls",
+            body:
+                #"{"model":"\#(model)","max_tokens":4096,"thinking":{"type":"enabled","budget_tokens":2048},"tools":\#(tools),"tool_choice":{"type":"auto"},"messages":\#(user)}"#
+        ),
+        Scenario(
+            name: "structured output",
+            body:
+                #"{"model":"\#(model)","max_tokens":512,"output_config":{"format":{"type":"json_schema","schema":{"type":"object","properties":{"answer":{"type":"string"},"confidence":{"type":"number"},"tags":{"type":"array","items":{"type":"string"}}},"required":["answer","confidence","tags"],"additionalProperties":false}}},"messages":\#(user)}"#
+        ),
+        Scenario(
+            name: "prompt cache, 5-minute write",
+            body:
+                #"{"model":"\#(model)","max_tokens":128,"system":[{"type":"text","text":"\#(longSystem)","cache_control":{"type":"ephemeral"}}],"messages":\#(user)}"#
+        ),
+        Scenario(
+            name: "prompt cache, 1-hour write",
+            body:
+                #"{"model":"\#(model)","max_tokens":128,"system":[{"type":"text","text":"\#(longSystem)","cache_control":{"type":"ephemeral","ttl":"1h"}}],"messages":\#(user)}"#
+        ),
     ]
 
     @Test(arguments: scenarios)
     func streamedAnswerClassifiesBillsAndReassemblesExactly(_ scenario: Scenario) async throws {
         try await SimHarness.with { sim in
-            let round = try await AdapterRound.run(sim, adapter, body: scenario.body, model: Self.model, tier: scenario.tier)
+            let round = try await AdapterRound.run(
+                sim,
+                adapter,
+                body: scenario.body,
+                model: Self.model,
+                tier: scenario.tier
+            )
             #expect(round.streamResponse.status == 200 && round.unaryResponse.status == 200)
 
             // Preamble (message_start, ping), then the first content_block_start, ..., message_stop.
@@ -141,7 +199,13 @@ struct AnthropicMessagesAdapterTests {
         try await SimHarness.with { sim in
             func round(_ name: String) async throws -> AdapterRound {
                 let scenario = try #require(Self.scenarios.first { $0.name == name })
-                return try await AdapterRound.run(sim, adapter, body: scenario.body, model: Self.model, tier: scenario.tier)
+                return try await AdapterRound.run(
+                    sim,
+                    adapter,
+                    body: scenario.body,
+                    model: Self.model,
+                    tier: scenario.tier
+                )
             }
             let thinking = try await round("thinking")
             let thinkingBlocks = try thinking.assembled()["content"]?.array ?? []
@@ -174,9 +238,18 @@ struct AnthropicMessagesAdapterTests {
             try sim.reset()
             var results: [UpstreamResult] = []
             for attempt in 0..<2 {
-                let request = try adapter.makeRequest(body: body, model: Self.model, tier: .standard, stream: true, key: "sk-ant-test")
+                let request = try adapter.makeRequest(
+                    body: body,
+                    model: Self.model,
+                    tier: .standard,
+                    stream: true,
+                    key: "sk-ant-test"
+                )
                 let response = try sim.send(request, provider: .anthropic, correlation: "cache-\(attempt)")
-                let stream = read(SSEDecoder.events(response.body), with: adapter.makeStreamReader(for: body, tier: .standard, headers: response.headers))
+                let stream = read(
+                    SSEDecoder.events(response.body),
+                    with: adapter.makeStreamReader(for: body, tier: .standard, headers: response.headers)
+                )
                 #expect(stream.isWellFormed)
                 let result = try #require(stream.reader.result)
                 try Self.expectBilled(result, row: try await sim.ledgerRow("cache-\(attempt)"), sim: sim)
@@ -192,13 +265,22 @@ struct AnthropicMessagesAdapterTests {
         // About 25,000 output tokens, one event each: text is appended in place, never copied per event.
         try await SimHarness.with { sim in
             let body = #"{"model":"\#(Self.model)","max_tokens":64000,"messages":\#(Self.user)}"#
-            let round = try await AdapterRound.run(sim, adapter, body: body, model: Self.model, tier: .standard, faults: "large_response=100000")
+            let round = try await AdapterRound.run(
+                sim,
+                adapter,
+                body: body,
+                model: Self.model,
+                tier: .standard,
+                faults: "large_response=100000"
+            )
             #expect(round.stream.isWellFormed)
             #expect(round.stream.events.count > 3_000)
             let streamed = try #require(round.stream.reader.result)
             #expect(streamed.usage.outputTokens == UInt64(round.streamRow["tokens"]?["output"]?.int ?? -1))
             let mask: Set<String> = ["id", "signature"]
-            let same = masking(try round.assembled(), keys: mask) == masking(try #require(round.unaryResponse.json), keys: mask)
+            let same =
+                masking(try round.assembled(), keys: mask)
+                == masking(try #require(round.unaryResponse.json), keys: mask)
             #expect(same)
             #expect(round.unaryResponse.body.count > 100_000)
         }
@@ -208,10 +290,24 @@ struct AnthropicMessagesAdapterTests {
 
     func faulted(_ fault: String, sim: SimHarness) throws -> ReadStream {
         let body = try NativeBody.parseRequest(ByteBuffer(string: Self.scenarios[0].body), api: .messages)
-        let request = try adapter.makeRequest(body: body, model: Self.model, tier: .standard, stream: true, key: "sk-ant-test")
-        let response = try sim.send(request, provider: .anthropic, correlation: fault, extraHeaders: [("x-flexsim-fault", fault)])
+        let request = try adapter.makeRequest(
+            body: body,
+            model: Self.model,
+            tier: .standard,
+            stream: true,
+            key: "sk-ant-test"
+        )
+        let response = try sim.send(
+            request,
+            provider: .anthropic,
+            correlation: fault,
+            extraHeaders: [("x-flexsim-fault", fault)]
+        )
         #expect(response.status == 200)
-        return read(SSEDecoder.events(response.body), with: adapter.makeStreamReader(for: body, tier: .standard, headers: response.headers))
+        return read(
+            SSEDecoder.events(response.body),
+            with: adapter.makeStreamReader(for: body, tier: .standard, headers: response.headers)
+        )
     }
 
     @Test func flexsimOverloadBeforeTheStartIsRetryable() async throws {
@@ -252,12 +348,24 @@ struct AnthropicMessagesAdapterTests {
 
     // MARK: Hand-written sequences (what flexsim does not emit)
 
-    static let messageStart = event("message_start", #"""
+    static let messageStart = event(
+        "message_start",
+        #"""
         {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-6","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1,"service_tier":"standard"}}}
-        """#)
-    static let textStart = event("content_block_start", #"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#)
-    static let textDelta = event("content_block_delta", #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}"#)
-    static let overloaded = event("error", #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#)
+        """#
+    )
+    static let textStart = event(
+        "content_block_start",
+        #"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#
+    )
+    static let textDelta = event(
+        "content_block_delta",
+        #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}"#
+    )
+    static let overloaded = event(
+        "error",
+        #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+    )
 
     func reader(_ tier: Tier = .standard) -> any StreamReader {
         adapter.makeStreamReader(for: [:], tier: tier, headers: [])
@@ -280,19 +388,41 @@ struct AnthropicMessagesAdapterTests {
 
     @Test func errorTypesMapToTheirStatuses() throws {
         func failure(_ type: String) -> RaceStateMachine.AttemptFailure? {
-            read([event("error", #"{"type":"error","error":{"type":"\#(type)","message":"m"}}"#)], with: reader()).dispositions.last?.failure
+            read([event("error", #"{"type":"error","error":{"type":"\#(type)","message":"m"}}"#)], with: reader())
+                .dispositions.last?.failure
         }
-        guard case .fatal(let invalid)? = failure("invalid_request_error") else { Issue.record("invalid_request_error"); return }
+        guard case .fatal(let invalid)? = failure("invalid_request_error") else {
+            Issue.record("invalid_request_error")
+            return
+        }
         #expect(invalid.status.code == .invalidArgument)
-        guard case .fatal(let limited)? = failure("rate_limit_error") else { Issue.record("rate_limit_error"); return }
+        guard case .fatal(let limited)? = failure("rate_limit_error") else {
+            Issue.record("rate_limit_error")
+            return
+        }
         #expect(limited.status.code == .resourceExhausted)
-        guard case .retryable? = failure("api_error") else { Issue.record("api_error"); return }
-        guard case .retryable? = failure("some_future_error") else { Issue.record("unknown type"); return }
+        guard case .retryable? = failure("api_error") else {
+            Issue.record("api_error")
+            return
+        }
+        guard case .retryable? = failure("some_future_error") else {
+            Issue.record("unknown type")
+            return
+        }
     }
 
     @Test func aStreamCutBeforeMessageStopIsNeverTerminal() throws {
-        let delta = event("message_delta", #"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":5}}"#)
-        let stream = read([Self.messageStart, Self.textStart, Self.textDelta, event("content_block_stop", #"{"type":"content_block_stop","index":0}"#), delta], with: reader())
+        let delta = event(
+            "message_delta",
+            #"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":5}}"#
+        )
+        let stream = read(
+            [
+                Self.messageStart, Self.textStart, Self.textDelta,
+                event("content_block_stop", #"{"type":"content_block_stop","index":0}"#), delta,
+            ],
+            with: reader()
+        )
         #expect(stream.dispositions == [.preamble, .started, .content, .content, .content])
         // Usage is known as far as it went; the router fails the call for want of the terminal event.
         #expect(stream.reader.result?.usage.outputTokens == 5)
@@ -307,13 +437,18 @@ struct AnthropicMessagesAdapterTests {
             [Self.textStart],  // content before message_start
             [Self.messageStart, Self.textDelta],  // a delta for a block that never started
             [Self.messageStart, Self.textStart, Self.textStart],  // the same index twice
-            [Self.messageStart, event("content_block_start", #"{"type":"content_block_start","index":"0","content_block":{}}"#)],
+            [
+                Self.messageStart,
+                event("content_block_start", #"{"type":"content_block_start","index":"0","content_block":{}}"#),
+            ],
             [event("message_stop", #"{"type":"message_stop"}"#)],  // a stop with no message
         ]
         for events in cases {
             let stream = read(events, with: reader())
             guard case .retryable(let error, beforeAnyByte: false)? = stream.dispositions.last?.failure else {
-                Issue.record("not a retryable error: \(events.map { String(buffer: $0.data) }) → \(stream.dispositions)")
+                Issue.record(
+                    "not a retryable error: \(events.map { String(buffer: $0.data) }) → \(stream.dispositions)"
+                )
                 continue
             }
             #expect(error.errorCode == "upstream_malformed_event")
@@ -321,8 +456,14 @@ struct AnthropicMessagesAdapterTests {
     }
 
     @Test func anEmptyMessageIsTerminalWithoutContent() throws {
-        let delta = event("message_delta", #"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":3}}"#)
-        let stream = read([Self.messageStart, delta, event("message_stop", #"{"type":"message_stop"}"#)], with: reader())
+        let delta = event(
+            "message_delta",
+            #"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":3}}"#
+        )
+        let stream = read(
+            [Self.messageStart, delta, event("message_stop", #"{"type":"message_stop"}"#)],
+            with: reader()
+        )
         // Terminal before started: the driver treats it as the start too (EventDisposition.terminal).
         #expect(stream.dispositions == [.preamble, .preamble, .terminal])
         let message = try json(stream.reader.assembleResponse())
@@ -341,26 +482,57 @@ struct AnthropicMessagesAdapterTests {
         // no input deltas, and usage whose message_delta carries cumulative input counts (and a null).
         let events = [
             Self.messageStart,
-            event("content_block_start", #"{"type":"content_block_start","index":0,"content_block":{"type":"redacted_thinking","data":"EmwKAhgB"}}"#),
+            event(
+                "content_block_start",
+                #"{"type":"content_block_start","index":0,"content_block":{"type":"redacted_thinking","data":"EmwKAhgB"}}"#
+            ),
             event("content_block_stop", #"{"type":"content_block_stop","index":0}"#),
-            event("content_block_start", #"{"type":"content_block_start","index":1,"content_block":{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}}"#),
-            event("content_block_delta", #"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"query\": \"fl"}}"#),
-            event("content_block_delta", #"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"ex tier\"}"}}"#),
+            event(
+                "content_block_start",
+                #"{"type":"content_block_start","index":1,"content_block":{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}}"#
+            ),
+            event(
+                "content_block_delta",
+                #"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"query\": \"fl"}}"#
+            ),
+            event(
+                "content_block_delta",
+                #"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"ex tier\"}"}}"#
+            ),
             event("content_block_stop", #"{"type":"content_block_stop","index":1}"#),
-            event("content_block_start", #"{"type":"content_block_start","index":2,"content_block":{"type":"text","text":""}}"#),
-            event("content_block_delta", #"{"type":"content_block_delta","index":2,"delta":{"type":"text_delta","text":"Half "}}"#),
-            event("content_block_delta", #"{"type":"content_block_delta","index":2,"delta":{"type":"citations_delta","citation":{"type":"web_search_result_location","url":"https://example.com","cited_text":"half"}}}"#),
-            event("content_block_delta", #"{"type":"content_block_delta","index":2,"delta":{"type":"text_delta","text":"price."}}"#),
+            event(
+                "content_block_start",
+                #"{"type":"content_block_start","index":2,"content_block":{"type":"text","text":""}}"#
+            ),
+            event(
+                "content_block_delta",
+                #"{"type":"content_block_delta","index":2,"delta":{"type":"text_delta","text":"Half "}}"#
+            ),
+            event(
+                "content_block_delta",
+                #"{"type":"content_block_delta","index":2,"delta":{"type":"citations_delta","citation":{"type":"web_search_result_location","url":"https://example.com","cited_text":"half"}}}"#
+            ),
+            event(
+                "content_block_delta",
+                #"{"type":"content_block_delta","index":2,"delta":{"type":"text_delta","text":"price."}}"#
+            ),
             event("content_block_stop", #"{"type":"content_block_stop","index":2}"#),
-            event("content_block_start", #"{"type":"content_block_start","index":3,"content_block":{"type":"tool_use","id":"toolu_1","name":"noop","input":{}}}"#),
+            event(
+                "content_block_start",
+                #"{"type":"content_block_start","index":3,"content_block":{"type":"tool_use","id":"toolu_1","name":"noop","input":{}}}"#
+            ),
             event("content_block_stop", #"{"type":"content_block_stop","index":3}"#),
-            event("message_delta", #"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"input_tokens":40,"cache_read_input_tokens":null,"output_tokens":17,"server_tool_use":{"web_search_requests":1}}}"#),
+            event(
+                "message_delta",
+                #"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"input_tokens":40,"cache_read_input_tokens":null,"output_tokens":17,"server_tool_use":{"web_search_requests":1}}}"#
+            ),
             event("message_stop", #"{"type":"message_stop"}"#),
         ]
         let stream = read(events, with: reader())
         #expect(stream.isWellFormed)
         let message = try json(stream.reader.assembleResponse())
-        let expected = try JSONParser.parse(#"""
+        let expected = try JSONParser.parse(
+            #"""
             {"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-6","content":[
               {"type":"redacted_thinking","data":"EmwKAhgB"},
               {"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{"query":"flex tier"}},
@@ -368,7 +540,8 @@ struct AnthropicMessagesAdapterTests {
               {"type":"tool_use","id":"toolu_1","name":"noop","input":{}}],
              "stop_reason":"tool_use","stop_sequence":null,
              "usage":{"input_tokens":40,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":17,"service_tier":"standard","server_tool_use":{"web_search_requests":1}}}
-            """#)
+            """#
+        )
         #expect(message == expected, "\(message.jsonString)")
         #expect(stream.reader.result?.usage == TokenUsage(inputTokens: 40, outputTokens: 17))
     }
@@ -376,8 +549,14 @@ struct AnthropicMessagesAdapterTests {
     @Test func toolInputThatIsNotJSONFailsAssemblyInsteadOfInventingOne() throws {
         let events = [
             Self.messageStart,
-            event("content_block_start", #"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"n","input":{}}}"#),
-            event("content_block_delta", #"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"a\": "}}"#),
+            event(
+                "content_block_start",
+                #"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"n","input":{}}}"#
+            ),
+            event(
+                "content_block_delta",
+                #"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"a\": "}}"#
+            ),
             event("message_stop", #"{"type":"message_stop"}"#),
         ]
         let stream = read(events, with: reader())
@@ -392,27 +571,54 @@ struct AnthropicMessagesAdapterTests {
             "input_tokens": 10, "cache_creation_input_tokens": 300, "cache_read_input_tokens": 2000,
             "cache_creation": ["ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 200], "output_tokens": 50,
         ])
-        #expect(usage == TokenUsage(inputTokens: 10, cachedInputTokens: 2000, cacheWriteTokens: 100, outputTokens: 50, cacheWrite1hTokens: 200))
+        #expect(
+            usage
+                == TokenUsage(
+                    inputTokens: 10,
+                    cachedInputTokens: 2000,
+                    cacheWriteTokens: 100,
+                    outputTokens: 50,
+                    cacheWrite1hTokens: 200
+                )
+        )
         // No breakdown (older API versions): every write is a 5-minute write.
         #expect(AnthropicMessagesAdapter.usage(["cache_creation_input_tokens": 300]).cacheWriteTokens == 300)
         // Inconsistent numbers never trap or exceed the total.
-        let odd = AnthropicMessagesAdapter.usage(["cache_creation_input_tokens": 5, "cache_creation": ["ephemeral_1h_input_tokens": 9], "input_tokens": -4])
+        let odd = AnthropicMessagesAdapter.usage([
+            "cache_creation_input_tokens": 5, "cache_creation": ["ephemeral_1h_input_tokens": 9], "input_tokens": -4,
+        ])
         #expect(odd == TokenUsage(cacheWrite1hTokens: 5))
     }
 
     @Test func readResponseTakesTheTierFromUsage() throws {
-        let body = ByteBuffer(string: #"{"id":"m","usage":{"input_tokens":3,"output_tokens":4,"service_tier":"priority"}}"#)
+        let body = ByteBuffer(
+            string: #"{"id":"m","usage":{"input_tokens":3,"output_tokens":4,"service_tier":"priority"}}"#
+        )
         let result = try adapter.readResponse(body, headers: [])
         #expect(result.servedTier == .priority && result.servedTierReported == "priority")
         #expect(result.usage == TokenUsage(inputTokens: 3, outputTokens: 4))
-        #expect(try adapter.readResponse(ByteBuffer(string: #"{"usage":{"service_tier":"batch"}}"#), headers: []).servedTier == nil)
-        let error = try #require(throws: RouterError.self) { try adapter.readResponse(ByteBuffer(string: "nope"), headers: []) }
+        #expect(
+            try adapter.readResponse(ByteBuffer(string: #"{"usage":{"service_tier":"batch"}}"#), headers: []).servedTier
+                == nil
+        )
+        let error = try #require(throws: RouterError.self) {
+            try adapter.readResponse(ByteBuffer(string: "nope"), headers: [])
+        }
         #expect(error.errorCode == "upstream_malformed_response")
     }
 
     @Test func httpFailuresUseTheOneTable() {
-        let overloaded = ByteBuffer(string: #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#)
-        guard case .retryable(let error, _) = adapter.classifyFailure(status: 529, headers: [], body: overloaded, flex: false) else {
+        let overloaded = ByteBuffer(
+            string: #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+        )
+        guard
+            case .retryable(let error, _) = adapter.classifyFailure(
+                status: 529,
+                headers: [],
+                body: overloaded,
+                flex: false
+            )
+        else {
             Issue.record("529 must be retryable")
             return
         }

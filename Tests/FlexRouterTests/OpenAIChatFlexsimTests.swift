@@ -1,6 +1,6 @@
-import FlexTestSupport
-import FlexCodec
+import FlexCore
 import FlexJSON
+import FlexTestSupport
 import NIOCore
 import Testing
 
@@ -24,21 +24,49 @@ struct OpenAIChatFlexsimTests {
     }
 
     static let scenarios: [Scenario] = [
-        Scenario(name: "text", body: #"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Hi"}],"reasoning_effort":"none"}"#),
-        Scenario(name: "text, caller asks for usage", body: #"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Hi"}],"stream":true,"stream_options":{"include_usage":true}}"#),
-        Scenario(name: "text on standard", body: #"{"model":"gpt-4.1","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}]}"#, tier: .standard),
-        Scenario(name: "reasoning", body: #"{"model":"gpt-5","messages":[{"role":"user","content":"Think."}],"reasoning_effort":"high"}"#),
-        Scenario(name: "parallel tool calls", body: """
-            {"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Weather and time?"}],"reasoning_effort":"low","tools":[
-            {"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}},
-            {"type":"function","function":{"name":"get_time","parameters":{"type":"object","properties":{"zone":{"type":"string"}},"required":["zone"]}}}]}
-            """, finish: "tool_calls", toolCalls: 2),
-        Scenario(name: "structured output", body: """
-            {"model":"gpt-5.4-nano","messages":[{"role":"user","content":"A city."}],"reasoning_effort":"minimal","response_format":{"type":"json_schema",
-            "json_schema":{"name":"city","strict":true,"schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false}}}}
-            """),
-        Scenario(name: "length", body: #"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Go on."}],"reasoning_effort":"none","max_completion_tokens":16}"#,
-                 headers: [("x-flexsim-output-tokens", "40")], finish: "length"),
+        Scenario(
+            name: "text",
+            body: #"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Hi"}],"reasoning_effort":"none"}"#
+        ),
+        Scenario(
+            name: "text, caller asks for usage",
+            body:
+                #"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Hi"}],"stream":true,"stream_options":{"include_usage":true}}"#
+        ),
+        Scenario(
+            name: "text on standard",
+            body:
+                #"{"model":"gpt-4.1","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}]}"#,
+            tier: .standard
+        ),
+        Scenario(
+            name: "reasoning",
+            body: #"{"model":"gpt-5","messages":[{"role":"user","content":"Think."}],"reasoning_effort":"high"}"#
+        ),
+        Scenario(
+            name: "parallel tool calls",
+            body: """
+                {"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Weather and time?"}],"reasoning_effort":"low","tools":[
+                {"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}},
+                {"type":"function","function":{"name":"get_time","parameters":{"type":"object","properties":{"zone":{"type":"string"}},"required":["zone"]}}}]}
+                """,
+            finish: "tool_calls",
+            toolCalls: 2
+        ),
+        Scenario(
+            name: "structured output",
+            body: """
+                {"model":"gpt-5.4-nano","messages":[{"role":"user","content":"A city."}],"reasoning_effort":"minimal","response_format":{"type":"json_schema",
+                "json_schema":{"name":"city","strict":true,"schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false}}}}
+                """
+        ),
+        Scenario(
+            name: "length",
+            body:
+                #"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Go on."}],"reasoning_effort":"none","max_completion_tokens":16}"#,
+            headers: [("x-flexsim-output-tokens", "40")],
+            finish: "length"
+        ),
     ]
 
     @Test(arguments: Self.scenarios)
@@ -48,14 +76,20 @@ struct OpenAIChatFlexsimTests {
             let model = body["model"]?.string ?? ""
             let callerAskedUsage = body["stream_options"]?["include_usage"]?.bool == true
 
-            let request = try self.adapter.makeRequest(body: body, model: model, tier: scenario.tier, stream: true, key: "sk-test")
+            let request = try self.adapter.makeRequest(
+                body: body,
+                model: model,
+                tier: scenario.tier,
+                stream: true,
+                key: "sk-test"
+            )
             let response = try sim.send(request, correlation: "streamed", extraHeaders: scenario.headers)
             #expect(response.status == 200)
             let events = TestSSE.events(response.body)
             var reader = self.adapter.makeStreamReader(for: body, tier: scenario.tier, headers: [])
             let dispositions = events.map { reader.consume($0) }
 
-            #expect(dispositions.first == .preamble)   // the role-only chunk
+            #expect(dispositions.first == .preamble)  // the role-only chunk
             #expect(dispositions.dropFirst().first == .started)
             #expect(dispositions.last == .terminal)
             // The usage chunk (before [DONE]) reaches the caller only if the caller asked for it.
@@ -68,8 +102,14 @@ struct OpenAIChatFlexsimTests {
             #expect(billed.servedTier?.name == row["tier_served"]?.string)
 
             var plainBody = body
-            plainBody["stream_options"] = nil   // flexsim, like OpenAI, refuses stream_options without stream
-            let plainRequest = try self.adapter.makeRequest(body: plainBody, model: model, tier: scenario.tier, stream: false, key: "sk-test")
+            plainBody["stream_options"] = nil  // flexsim, like OpenAI, refuses stream_options without stream
+            let plainRequest = try self.adapter.makeRequest(
+                body: plainBody,
+                model: model,
+                tier: scenario.tier,
+                stream: false,
+                key: "sk-test"
+            )
             let plain = try sim.send(plainRequest, correlation: "plain", extraHeaders: scenario.headers)
             #expect(plain.status == 200)
             #expect(try self.adapter.readResponse(plain.bodyBuffer, headers: plain.headers) == billed)
@@ -86,8 +126,18 @@ struct OpenAIChatFlexsimTests {
     @Test func inStreamErrorBeforeTheStartIsRetryable() async throws {
         try await FlexsimFixture.with { sim in
             let body = try NativeBody.parseRequest(ByteBuffer(string: Self.scenarios[0].body), api: .chatCompletions)
-            let request = try self.adapter.makeRequest(body: body, model: "gpt-5.4-mini", tier: .flex, stream: true, key: "sk-test")
-            let response = try sim.send(request, correlation: "error", extraHeaders: [("x-flexsim-fault", "stream_error")])
+            let request = try self.adapter.makeRequest(
+                body: body,
+                model: "gpt-5.4-mini",
+                tier: .flex,
+                stream: true,
+                key: "sk-test"
+            )
+            let response = try sim.send(
+                request,
+                correlation: "error",
+                extraHeaders: [("x-flexsim-fault", "stream_error")]
+            )
             var reader = self.adapter.makeStreamReader(for: body, tier: .flex, headers: [])
             let dispositions = TestSSE.events(response.body).map { reader.consume($0) }
             #expect(dispositions.first == .preamble)
@@ -101,19 +151,29 @@ struct OpenAIChatFlexsimTests {
     }
 
     @Test(arguments: [
-        (#"{"error":{"message":"Resource Unavailable: flex","type":"rate_limit_error","code":"resource_unavailable"}}"#, Tier.flex, "capacity"),
-        (#"{"error":{"message":"Resource Unavailable: flex","type":"rate_limit_error","code":"resource_unavailable"}}"#, Tier.standard, "fatal"),
+        (
+            #"{"error":{"message":"Resource Unavailable: flex","type":"rate_limit_error","code":"resource_unavailable"}}"#,
+            Tier.flex, "capacity"
+        ),
+        (
+            #"{"error":{"message":"Resource Unavailable: flex","type":"rate_limit_error","code":"resource_unavailable"}}"#,
+            Tier.standard, "fatal"
+        ),
         (#"{"error":{"message":"bad prompt","type":null,"code":"invalid_prompt"}}"#, Tier.flex, "fatal"),
-        (#"{"error":{"message":"overloaded","type":"service_unavailable_error","code":"server_is_overloaded"}}"#, Tier.flex, "retryable"),
+        (
+            #"{"error":{"message":"overloaded","type":"service_unavailable_error","code":"server_is_overloaded"}}"#,
+            Tier.flex, "retryable"
+        ),
     ])
     func errorChunksAreClassifiedByTheSharedTable(chunk: String, tier: Tier, expected: String) {
         var reader = self.adapter.makeStreamReader(for: [:], tier: tier, headers: [])
-        let kind = switch reader.consume(NativeEvent(data: ByteBuffer(string: chunk))) {
-        case .error(.capacity): "capacity"
-        case .error(.retryable): "retryable"
-        case .error(.fatal): "fatal"
-        default: "not an error"
-        }
+        let kind =
+            switch reader.consume(NativeEvent(data: ByteBuffer(string: chunk))) {
+            case .error(.capacity): "capacity"
+            case .error(.retryable): "retryable"
+            case .error(.fatal): "fatal"
+            default: "not an error"
+            }
         #expect(kind == expected)
     }
 
@@ -126,7 +186,10 @@ struct OpenAIChatFlexsimTests {
             var fields = object.fields.map { field in
                 ["id", "created"].contains(field.key)
                     ? (key: field.key, value: JSONValue.string("<varies>"))
-                    : (key: field.key, value: normalized(field.value, sortingKeys: sortingKeys || field.key == "message"))
+                    : (
+                        key: field.key,
+                        value: normalized(field.value, sortingKeys: sortingKeys || field.key == "message")
+                    )
             }
             if sortingKeys { fields.sort { $0.key < $1.key } }
             return .object(JSONObject(fields))

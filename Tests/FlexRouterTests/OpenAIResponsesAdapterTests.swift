@@ -1,4 +1,4 @@
-import FlexCodec
+import FlexCore
 import FlexJSON
 import NIOCore
 import Testing
@@ -13,7 +13,12 @@ struct OpenAIResponsesAdapterTests {
 
     // MARK: Request building
 
-    func built(_ body: JSONObject, model: String = "gpt-5.4-mini", tier: Tier = .flex, stream: Bool = true) throws -> (UpstreamRequest, JSONValue) {
+    func built(
+        _ body: JSONObject,
+        model: String = "gpt-5.4-mini",
+        tier: Tier = .flex,
+        stream: Bool = true
+    ) throws -> (UpstreamRequest, JSONValue) {
         let request = try adapter.makeRequest(body: body, model: model, tier: tier, stream: stream, key: "sk-test-key")
         return (request, try JSONParser.parse(request.body.readableBytesView))
     }
@@ -25,8 +30,10 @@ struct OpenAIResponsesAdapterTests {
     }
 
     @Test func streamingRequestIsForcedToStreamAndKeepsTheCallersFields() throws {
-        let body: JSONObject = ["model": "gpt-5.4-mini", "input": "hi", "tools": [["type": "function", "name": "f"]],
-                                "service_tier": "priority", "stream": false, "max_output_tokens": 64]
+        let body: JSONObject = [
+            "model": "gpt-5.4-mini", "input": "hi", "tools": [["type": "function", "name": "f"]],
+            "service_tier": "priority", "stream": false, "max_output_tokens": 64,
+        ]
         let (request, json) = try built(body, tier: .flex, stream: true)
         #expect(request.path == "/responses")
         #expect(request.stream)
@@ -52,17 +59,35 @@ struct OpenAIResponsesAdapterTests {
 
     @Test func modelMismatchIsRefused() {
         #expect(throws: RouterError.self) {
-            try adapter.makeRequest(body: ["model": "gpt-5", "input": "hi"], model: "gpt-5.4-mini", tier: .flex, stream: true, key: "sk-x")
+            try adapter.makeRequest(
+                body: ["model": "gpt-5", "input": "hi"],
+                model: "gpt-5.4-mini",
+                tier: .flex,
+                stream: true,
+                key: "sk-x"
+            )
         }
         do throws(RouterError) {
-            _ = try adapter.makeRequest(body: ["model": "gpt-5", "input": "hi"], model: "gpt-5.4-mini", tier: .flex, stream: true, key: "sk-secret")
+            _ = try adapter.makeRequest(
+                body: ["model": "gpt-5", "input": "hi"],
+                model: "gpt-5.4-mini",
+                tier: .flex,
+                stream: true,
+                key: "sk-secret"
+            )
             Issue.record("a second model was accepted")
         } catch {
             #expect(error.errorCode == "model_mismatch")
             #expect(!error.status.message.contains("sk-secret"))
         }
         do throws(RouterError) {
-            _ = try adapter.makeRequest(body: ["model": 5, "input": "hi"], model: "gpt-5.4-mini", tier: .flex, stream: true, key: "sk-x")
+            _ = try adapter.makeRequest(
+                body: ["model": 5, "input": "hi"],
+                model: "gpt-5.4-mini",
+                tier: .flex,
+                stream: true,
+                key: "sk-x"
+            )
             Issue.record("a numeric model was accepted")
         } catch {
             #expect(error.errorCode == "invalid_request_body")
@@ -106,10 +131,17 @@ struct OpenAIResponsesAdapterTests {
         "content": [["type": "output_text", "annotations": [], "text": "Hello there."]],
     ]
 
-    static func response(status: String, output: [JSONValue], usage: JSONValue, tier: String = "flex",
-                         incomplete: JSONValue = nil, error: JSONValue = nil) -> JSONValue {
+    static func response(
+        status: String,
+        output: [JSONValue],
+        usage: JSONValue,
+        tier: String = "flex",
+        incomplete: JSONValue = nil,
+        error: JSONValue = nil
+    ) -> JSONValue {
         [
-            "id": "resp_1", "object": "response", "created_at": 1_800_000_000, "status": .string(status), "error": error,
+            "id": "resp_1", "object": "response", "created_at": 1_800_000_000, "status": .string(status),
+            "error": error,
             "incomplete_details": incomplete, "model": "gpt-5.4-mini", "output": .array(output),
             "service_tier": .string(tier), "usage": usage,
         ]
@@ -125,13 +157,40 @@ struct OpenAIResponsesAdapterTests {
         [
             event("response.created", ["response": inProgress], sequence: 0),
             event("response.in_progress", ["response": inProgress], sequence: 1),
-            event("response.output_item.added", ["output_index": 0, "item": ["id": "msg_1", "type": "message", "status": "in_progress",
-                                                                              "role": "assistant", "content": []]], sequence: 2),
-            event("response.content_part.added", ["item_id": "msg_1", "output_index": 0, "content_index": 0,
-                                                  "part": ["type": "output_text", "annotations": [], "text": ""]], sequence: 3),
-            event("response.output_text.delta", ["item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": "Hello"], sequence: 4),
-            event("response.output_text.delta", ["item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": " there."], sequence: 5),
-            event("response.output_text.done", ["item_id": "msg_1", "output_index": 0, "content_index": 0, "text": "Hello there."], sequence: 6),
+            event(
+                "response.output_item.added",
+                [
+                    "output_index": 0,
+                    "item": [
+                        "id": "msg_1", "type": "message", "status": "in_progress",
+                        "role": "assistant", "content": [],
+                    ],
+                ],
+                sequence: 2
+            ),
+            event(
+                "response.content_part.added",
+                [
+                    "item_id": "msg_1", "output_index": 0, "content_index": 0,
+                    "part": ["type": "output_text", "annotations": [], "text": ""],
+                ],
+                sequence: 3
+            ),
+            event(
+                "response.output_text.delta",
+                ["item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": "Hello"],
+                sequence: 4
+            ),
+            event(
+                "response.output_text.delta",
+                ["item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": " there."],
+                sequence: 5
+            ),
+            event(
+                "response.output_text.done",
+                ["item_id": "msg_1", "output_index": 0, "content_index": 0, "text": "Hello there."],
+                sequence: 6
+            ),
             event("response.output_item.done", ["output_index": 0, "item": message], sequence: 7),
             terminal,
         ]
@@ -145,10 +204,25 @@ struct OpenAIResponsesAdapterTests {
 
     @Test func completedStream() throws {
         let final = Self.response(status: "completed", output: [Self.message], usage: Self.usage)
-        let (reader, dispositions) = read(Self.stream(terminal: Self.event("response.completed", ["response": final], sequence: 8)))
-        #expect(dispositions == [.preamble, .preamble, .started, .content, .content, .content, .content, .content, .terminal])
+        let (reader, dispositions) = read(
+            Self.stream(terminal: Self.event("response.completed", ["response": final], sequence: 8))
+        )
+        #expect(
+            dispositions == [
+                .preamble, .preamble, .started, .content, .content, .content, .content, .content, .terminal,
+            ]
+        )
         let result = try #require(reader.result)
-        #expect(result.usage == TokenUsage(inputTokens: 176, cachedInputTokens: 1024, cacheWriteTokens: 300, outputTokens: 220, reasoningTokens: 200))
+        #expect(
+            result.usage
+                == TokenUsage(
+                    inputTokens: 176,
+                    cachedInputTokens: 1024,
+                    cacheWriteTokens: 300,
+                    outputTokens: 220,
+                    reasoningTokens: 200
+                )
+        )
         #expect(result.servedTier == .flex)
         #expect(result.servedTierReported == "flex")
         #expect(try JSONParser.parse(reader.assembleResponse().readableBytesView) == final)
@@ -159,9 +233,16 @@ struct OpenAIResponsesAdapterTests {
             "id": "msg_1", "type": "message", "status": "incomplete", "role": "assistant",
             "content": [["type": "output_text", "annotations": [], "text": "Hello"]],
         ]
-        let final = Self.response(status: "incomplete", output: [partial], usage: ["input_tokens": 9, "output_tokens": 2],
-                                  tier: "default", incomplete: ["reason": "content_filter"])
-        let (reader, dispositions) = read(Self.stream(terminal: Self.event("response.incomplete", ["response": final], sequence: 8)))
+        let final = Self.response(
+            status: "incomplete",
+            output: [partial],
+            usage: ["input_tokens": 9, "output_tokens": 2],
+            tier: "default",
+            incomplete: ["reason": "content_filter"]
+        )
+        let (reader, dispositions) = read(
+            Self.stream(terminal: Self.event("response.incomplete", ["response": final], sequence: 8))
+        )
         #expect(dispositions.last == .terminal)
         #expect(dispositions.filter { $0 == .terminal }.count == 1)
         let result = try #require(reader.result)
@@ -173,8 +254,12 @@ struct OpenAIResponsesAdapterTests {
     }
 
     @Test func serverErrorBeforeTheStartIsRetryable() throws {
-        let failed = Self.response(status: "failed", output: [], usage: nil,
-                                   error: ["code": "server_error", "message": "The server had an error processing your request."])
+        let failed = Self.response(
+            status: "failed",
+            output: [],
+            usage: nil,
+            error: ["code": "server_error", "message": "The server had an error processing your request."]
+        )
         let (reader, dispositions) = read([
             Self.event("response.created", ["response": Self.inProgress]),
             Self.event("response.in_progress", ["response": Self.inProgress]),
@@ -194,10 +279,14 @@ struct OpenAIResponsesAdapterTests {
     }
 
     @Test func failedAfterTheStartReportsItsUsage() throws {
-        let failed = Self.response(status: "failed", output: [], usage: ["input_tokens": 9, "output_tokens": 4],
-                                   error: ["code": "server_error", "message": "boom"])
+        let failed = Self.response(
+            status: "failed",
+            output: [],
+            usage: ["input_tokens": 9, "output_tokens": 4],
+            error: ["code": "server_error", "message": "boom"]
+        )
         var events = Self.stream(terminal: Self.event("response.failed", ["response": failed]))
-        events.remove(at: 7)   // no output_item.done: the item never finished
+        events.remove(at: 7)  // no output_item.done: the item never finished
         let (reader, dispositions) = read(events)
         #expect(dispositions[2] == .started)
         guard case .error(.retryable) = dispositions.last else {
@@ -218,7 +307,12 @@ struct OpenAIResponsesAdapterTests {
         ("something_new", Tier.flex, "retryable:upstream_unavailable"),
     ])
     func failedCodesAreClassified(code: String, tier: Tier, expected: String) {
-        let failed = Self.response(status: "failed", output: [], usage: nil, error: ["code": .string(code), "message": "m"])
+        let failed = Self.response(
+            status: "failed",
+            output: [],
+            usage: nil,
+            error: ["code": .string(code), "message": "m"]
+        )
         let (_, dispositions) = read([Self.event("response.failed", ["response": failed])], tier: tier)
         #expect(Self.kind(dispositions[0]) == expected)
     }
@@ -234,12 +328,25 @@ struct OpenAIResponsesAdapterTests {
 
     @Test func errorEventsInBothShapes() {
         // As captured from the live API (and sent by flexsim): nested under "error".
-        let nested = Self.event("error", ["error": ["type": "service_unavailable_error", "code": "server_is_overloaded",
-                                                    "message": "Our servers are currently overloaded.", "param": nil]])
+        let nested = Self.event(
+            "error",
+            [
+                "error": [
+                    "type": "service_unavailable_error", "code": "server_is_overloaded",
+                    "message": "Our servers are currently overloaded.", "param": nil,
+                ]
+            ]
+        )
         // As documented: code/message/param at the top level.
         let documented = Self.event("error", ["code": "invalid_prompt", "message": "Invalid prompt.", "param": nil])
-        let capacity = Self.event("error", ["code": "resource_unavailable", "message": "Resource Unavailable: flex capacity"])
-        let rateLimit = Self.event("error", ["error": ["type": "tokens", "code": nil, "message": "Rate limit reached"]])
+        let capacity = Self.event(
+            "error",
+            ["code": "resource_unavailable", "message": "Resource Unavailable: flex capacity"]
+        )
+        let rateLimit = Self.event(
+            "error",
+            ["error": ["type": "tokens", "code": nil, "message": "Rate limit reached"]]
+        )
         #expect(Self.kind(read([nested]).1[0]) == "retryable:upstream_unavailable")
         #expect(Self.kind(read([documented]).1[0]) == "fatal:upstream_invalid_request")
         #expect(Self.kind(read([capacity]).1[0]) == "capacity")
@@ -275,7 +382,14 @@ struct OpenAIResponsesAdapterTests {
     }
 
     @Test func streamWithoutItsTerminalEventNeverEnds() {
-        let events = Array(Self.stream(terminal: Self.event("response.output_text.delta", ["item_id": "msg_1", "output_index": 0, "delta": "x"])))
+        let events = Array(
+            Self.stream(
+                terminal: Self.event(
+                    "response.output_text.delta",
+                    ["item_id": "msg_1", "output_index": 0, "delta": "x"]
+                )
+            )
+        )
         let (reader, dispositions) = read(events)
         #expect(!dispositions.contains(.terminal))
         #expect(reader.result == nil)
@@ -291,9 +405,17 @@ struct OpenAIResponsesAdapterTests {
         let (_, dispositions) = read([
             Self.event("response.created", ["response": Self.inProgress]),
             Self.event("response.in_progress", ["response": Self.inProgress]),
-            Self.event("response.output_item.added", ["output_index": 0, "item": ["id": "rs_1", "type": "reasoning", "summary": []]]),
-            Self.event("response.reasoning_summary_part.added", ["item_id": "rs_1", "output_index": 0, "summary_index": 0,
-                                                                  "part": ["type": "summary_text", "text": ""]]),
+            Self.event(
+                "response.output_item.added",
+                ["output_index": 0, "item": ["id": "rs_1", "type": "reasoning", "summary": []]]
+            ),
+            Self.event(
+                "response.reasoning_summary_part.added",
+                [
+                    "item_id": "rs_1", "output_index": 0, "summary_index": 0,
+                    "part": ["type": "summary_text", "text": ""],
+                ]
+            ),
         ])
         #expect(dispositions == [.preamble, .preamble, .started, .content])
     }
@@ -309,7 +431,9 @@ struct OpenAIResponsesAdapterTests {
             Self.event("keepalive"),
             Self.raw("[DONE]"),
         ])
-        #expect(dispositions == [.preamble, .preamble, .preamble, .preamble, .preamble, .started, .content, .internalOnly])
+        #expect(
+            dispositions == [.preamble, .preamble, .preamble, .preamble, .preamble, .started, .content, .internalOnly]
+        )
     }
 
     @Test func webSearchCallIsOutput() {
@@ -322,7 +446,10 @@ struct OpenAIResponsesAdapterTests {
     }
 
     @Test func terminalWithoutItsResponseIsRebuiltFromTheItems() throws {
-        let call: JSONValue = ["id": "fc_1", "type": "function_call", "status": "completed", "arguments": "{}", "call_id": "call_1", "name": "f"]
+        let call: JSONValue = [
+            "id": "fc_1", "type": "function_call", "status": "completed", "arguments": "{}", "call_id": "call_1",
+            "name": "f",
+        ]
         var events = Self.stream(terminal: Self.event("response.completed", [:], sequence: 9))
         events.insert(Self.event("response.output_item.done", ["output_index": 1, "item": call], sequence: 8), at: 8)
         let (reader, dispositions) = read(events)
@@ -350,7 +477,12 @@ struct OpenAIResponsesAdapterTests {
 
     @Test func terminalBeforeAnyOutputIsStillTerminal() throws {
         // An empty answer: the router sees the terminal event without a start.
-        let final = Self.response(status: "completed", output: [], usage: ["input_tokens": 5, "output_tokens": 0], tier: "flex")
+        let final = Self.response(
+            status: "completed",
+            output: [],
+            usage: ["input_tokens": 5, "output_tokens": 0],
+            tier: "flex"
+        )
         let (reader, dispositions) = read([
             Self.event("response.created", ["response": Self.inProgress]),
             Self.event("response.completed", ["response": final]),
@@ -363,19 +495,35 @@ struct OpenAIResponsesAdapterTests {
 
     @Test func readResponseTakesUsageAndTierFromTheBody() throws {
         var body = ByteBuffer()
-        Self.response(status: "completed", output: [Self.message], usage: Self.usage, tier: "priority").write(into: &body)
+        Self.response(status: "completed", output: [Self.message], usage: Self.usage, tier: "priority").write(
+            into: &body
+        )
         let result = try adapter.readResponse(body, headers: [])
-        #expect(result.usage == TokenUsage(inputTokens: 176, cachedInputTokens: 1024, cacheWriteTokens: 300, outputTokens: 220, reasoningTokens: 200))
+        #expect(
+            result.usage
+                == TokenUsage(
+                    inputTokens: 176,
+                    cachedInputTokens: 1024,
+                    cacheWriteTokens: 300,
+                    outputTokens: 220,
+                    reasoningTokens: 200
+                )
+        )
         #expect(result.servedTier == .priority)
         #expect(result.servedTierReported == "priority")
 
-        #expect(throws: RouterError.self) { try adapter.readResponse(ByteBuffer(string: "{\"id\": \"resp_"), headers: []) }
+        #expect(throws: RouterError.self) {
+            try adapter.readResponse(ByteBuffer(string: "{\"id\": \"resp_"), headers: [])
+        }
         #expect(throws: RouterError.self) { try adapter.readResponse(ByteBuffer(string: "[]"), headers: []) }
     }
 
     @Test func usageNeverTrapsOnInconsistentCounts() {
         let usage = OpenAIResponsesAdapter.usage([
-            "input_tokens": 10, "input_tokens_details": ["cached_tokens": 9_000_000_000_000_000_000, "cache_write_tokens": 9_000_000_000_000_000_000],
+            "input_tokens": 10,
+            "input_tokens_details": [
+                "cached_tokens": 9_000_000_000_000_000_000, "cache_write_tokens": 9_000_000_000_000_000_000,
+            ],
             "output_tokens": -4, "output_tokens_details": ["reasoning_tokens": 7.5],
         ])
         #expect(usage.inputTokens == 0)
@@ -384,10 +532,22 @@ struct OpenAIResponsesAdapterTests {
     }
 
     @Test func httpFailuresUseTheOneTable() {
-        let refusal = ByteBuffer(string: #"{"error":{"message":"Resource Unavailable: flex capacity","type":"rate_limit_error","code":"resource_unavailable"}}"#)
+        let refusal = ByteBuffer(
+            string:
+                #"{"error":{"message":"Resource Unavailable: flex capacity","type":"rate_limit_error","code":"resource_unavailable"}}"#
+        )
         #expect(adapter.classifyFailure(status: 429, headers: [], body: refusal, flex: true) == .capacity)
-        #expect(Self.kind(.error(adapter.classifyFailure(status: 429, headers: [], body: refusal, flex: false))) == "fatal:upstream_rate_limited")
-        #expect(Self.kind(.error(adapter.classifyFailure(status: 500, headers: [], body: ByteBuffer(), flex: true))) == "retryable:upstream_unavailable")
-        #expect(Self.kind(.error(adapter.classifyFailure(status: 400, headers: [], body: ByteBuffer(), flex: true))) == "fatal:upstream_invalid_request")
+        #expect(
+            Self.kind(.error(adapter.classifyFailure(status: 429, headers: [], body: refusal, flex: false)))
+                == "fatal:upstream_rate_limited"
+        )
+        #expect(
+            Self.kind(.error(adapter.classifyFailure(status: 500, headers: [], body: ByteBuffer(), flex: true)))
+                == "retryable:upstream_unavailable"
+        )
+        #expect(
+            Self.kind(.error(adapter.classifyFailure(status: 400, headers: [], body: ByteBuffer(), flex: true)))
+                == "fatal:upstream_invalid_request"
+        )
     }
 }

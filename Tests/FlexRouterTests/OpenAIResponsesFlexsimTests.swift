@@ -1,7 +1,7 @@
-import FlexTestSupport
-import FlexCodec
+import FlexCore
 import FlexJSON
 import FlexSim
+import FlexTestSupport
 import NIOCore
 import Testing
 
@@ -33,36 +33,85 @@ struct OpenAIResponsesFlexsimTests {
         var testDescription: String { self.name }
     }
 
-    static let longContext = String(repeating: "The flex tier serves this request at half price while standard capacity waits. ", count: 90)
+    static let longContext = String(
+        repeating: "The flex tier serves this request at half price while standard capacity waits. ",
+        count: 90
+    )
 
     static let scenarios: [Scenario] = [
-        Scenario(name: "text on flex", body: #"{"model":"gpt-5.4-mini","input":"Say hello.","reasoning":{"effort":"none"}}"#,
-                 tier: .flex, firstItem: "message"),
-        Scenario(name: "text on standard, messages and instructions",
-                 body: #"{"model":"gpt-4.1","instructions":"Be brief.","input":[{"role":"user","content":[{"type":"input_text","text":"Hi"}]}],"temperature":0.7,"metadata":{"k":"v"}}"#,
-                 tier: .standard, firstItem: "message"),
-        Scenario(name: "text on priority", body: #"{"model":"gpt-5.4","input":"Hello","reasoning":{"effort":"minimal"}}"#,
-                 tier: .priority, firstItem: "message"),
-        Scenario(name: "text on auto", body: #"{"model":"gpt-5.4-mini","input":"Hello","reasoning":{"effort":"none"},"store":false}"#,
-                 tier: .auto, firstItem: "message"),
-        Scenario(name: "reasoning model on flex", body: #"{"model":"gpt-5","input":"Think hard.","reasoning":{"effort":"high"}}"#,
-                 tier: .flex, firstItem: "reasoning", reasons: true),
-        Scenario(name: "parallel tool calls on flex", body: """
-            {"model":"gpt-5.4-mini","input":"Weather, time and news for Paris?","reasoning":{"effort":"low"},"tools":[
-            {"type":"function","name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}},
-            {"type":"function","name":"get_time","parameters":{"type":"object","properties":{"zone":{"type":"string"},"utc":{"type":"boolean"}},"required":["zone","utc"]}},
-            {"type":"function","name":"get_news","parameters":{"type":"object","properties":{"topic":{"type":"string"},"count":{"type":"integer"}},"required":["topic"]}}],
-            "tool_choice":"auto","parallel_tool_calls":true}
-            """, tier: .flex, firstItem: "reasoning", functionCalls: 3, reasons: true),
-        Scenario(name: "structured output on flex", body: """
-            {"model":"gpt-5.4-nano","input":"A city, please.","reasoning":{"effort":"minimal"},"text":{"format":{"type":"json_schema","name":"city","strict":true,
-            "schema":{"type":"object","properties":{"city":{"type":"string"},"population":{"type":"integer"}},"required":["city","population"],"additionalProperties":false}}}}
-            """, tier: .flex, firstItem: "message", jsonKeys: ["city", "population"]),
-        Scenario(name: "max_output_tokens reached on flex", body: #"{"model":"gpt-5.4-mini","input":"Go on.","reasoning":{"effort":"none"},"max_output_tokens":16}"#,
-                 tier: .flex, headers: [("x-flexsim-output-tokens", "40")], firstItem: "message", status: "incomplete"),
-        Scenario(name: "cached prefix on flex (GPT-5.6 reports cache writes)", body: """
-            {"model":"gpt-5.6-luna","instructions":"\(longContext)","input":[{"role":"user","content":"\(longContext)"},{"role":"user","content":"Now answer."}],"reasoning":{"effort":"none"}}
-            """, tier: .flex, firstItem: "message", warmCache: true),
+        Scenario(
+            name: "text on flex",
+            body: #"{"model":"gpt-5.4-mini","input":"Say hello.","reasoning":{"effort":"none"}}"#,
+            tier: .flex,
+            firstItem: "message"
+        ),
+        Scenario(
+            name: "text on standard, messages and instructions",
+            body:
+                #"{"model":"gpt-4.1","instructions":"Be brief.","input":[{"role":"user","content":[{"type":"input_text","text":"Hi"}]}],"temperature":0.7,"metadata":{"k":"v"}}"#,
+            tier: .standard,
+            firstItem: "message"
+        ),
+        Scenario(
+            name: "text on priority",
+            body: #"{"model":"gpt-5.4","input":"Hello","reasoning":{"effort":"minimal"}}"#,
+            tier: .priority,
+            firstItem: "message"
+        ),
+        Scenario(
+            name: "text on auto",
+            body: #"{"model":"gpt-5.4-mini","input":"Hello","reasoning":{"effort":"none"},"store":false}"#,
+            tier: .auto,
+            firstItem: "message"
+        ),
+        Scenario(
+            name: "reasoning model on flex",
+            body: #"{"model":"gpt-5","input":"Think hard.","reasoning":{"effort":"high"}}"#,
+            tier: .flex,
+            firstItem: "reasoning",
+            reasons: true
+        ),
+        Scenario(
+            name: "parallel tool calls on flex",
+            body: """
+                {"model":"gpt-5.4-mini","input":"Weather, time and news for Paris?","reasoning":{"effort":"low"},"tools":[
+                {"type":"function","name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}},
+                {"type":"function","name":"get_time","parameters":{"type":"object","properties":{"zone":{"type":"string"},"utc":{"type":"boolean"}},"required":["zone","utc"]}},
+                {"type":"function","name":"get_news","parameters":{"type":"object","properties":{"topic":{"type":"string"},"count":{"type":"integer"}},"required":["topic"]}}],
+                "tool_choice":"auto","parallel_tool_calls":true}
+                """,
+            tier: .flex,
+            firstItem: "reasoning",
+            functionCalls: 3,
+            reasons: true
+        ),
+        Scenario(
+            name: "structured output on flex",
+            body: """
+                {"model":"gpt-5.4-nano","input":"A city, please.","reasoning":{"effort":"minimal"},"text":{"format":{"type":"json_schema","name":"city","strict":true,
+                "schema":{"type":"object","properties":{"city":{"type":"string"},"population":{"type":"integer"}},"required":["city","population"],"additionalProperties":false}}}}
+                """,
+            tier: .flex,
+            firstItem: "message",
+            jsonKeys: ["city", "population"]
+        ),
+        Scenario(
+            name: "max_output_tokens reached on flex",
+            body: #"{"model":"gpt-5.4-mini","input":"Go on.","reasoning":{"effort":"none"},"max_output_tokens":16}"#,
+            tier: .flex,
+            headers: [("x-flexsim-output-tokens", "40")],
+            firstItem: "message",
+            status: "incomplete"
+        ),
+        Scenario(
+            name: "cached prefix on flex (GPT-5.6 reports cache writes)",
+            body: """
+                {"model":"gpt-5.6-luna","instructions":"\(longContext)","input":[{"role":"user","content":"\(longContext)"},{"role":"user","content":"Now answer."}],"reasoning":{"effort":"none"}}
+                """,
+            tier: .flex,
+            firstItem: "message",
+            warmCache: true
+        ),
     ]
 
     @Test(arguments: Self.scenarios)
@@ -73,14 +122,26 @@ struct OpenAIResponsesFlexsimTests {
 
             if scenario.warmCache {
                 // The first sight of the prefix writes it to the cache (GPT-5.6+ report the write).
-                let (_, _, warm) = try self.stream(body, model: model, scenario: scenario, correlation: "warm", sim: sim)
+                let (_, _, warm) = try self.stream(
+                    body,
+                    model: model,
+                    scenario: scenario,
+                    correlation: "warm",
+                    sim: sim
+                )
                 let row = try #require(try await sim.ledgerRow("warm"))
                 #expect(warm.result?.usage == Self.tokens(row))
                 #expect((warm.result?.usage.cacheWriteTokens ?? 0) > 0)
             }
 
             // Streamed, as a flex attempt (or any streamed attempt) is.
-            let (events, dispositions, reader) = try self.stream(body, model: model, scenario: scenario, correlation: "streamed", sim: sim)
+            let (events, dispositions, reader) = try self.stream(
+                body,
+                model: model,
+                scenario: scenario,
+                correlation: "streamed",
+                sim: sim
+            )
             let types = events.map { (try? JSONParser.parse($0.data.readableBytesView))?["type"]?.string ?? "?" }
             #expect(types == events.map(\.event))
             let start = try #require(types.firstIndex(of: "response.output_item.added"))
@@ -93,7 +154,9 @@ struct OpenAIResponsesFlexsimTests {
             #expect(dispositions.last == .terminal)
             #expect(types.last == (scenario.status == "completed" ? "response.completed" : "response.incomplete"))
             // The events go on as sent; the provider numbers them from 0 without gaps.
-            let sequence = events.compactMap { (try? JSONParser.parse($0.data.readableBytesView))?["sequence_number"]?.int }
+            let sequence = events.compactMap {
+                (try? JSONParser.parse($0.data.readableBytesView))?["sequence_number"]?.int
+            }
             #expect(sequence == (0..<Int64(events.count)).map { $0 })
 
             // Billed: exactly what flexsim's ledger says.
@@ -109,7 +172,13 @@ struct OpenAIResponsesFlexsimTests {
             if scenario.warmCache { #expect(billed.usage.cachedInputTokens > 0) }
 
             // The same body, not streamed: flexsim's own non-streamed answer.
-            let plainRequest = try self.adapter.makeRequest(body: body, model: model, tier: scenario.tier, stream: false, key: "sk-test")
+            let plainRequest = try self.adapter.makeRequest(
+                body: body,
+                model: model,
+                tier: scenario.tier,
+                stream: false,
+                key: "sk-test"
+            )
             let plain = try sim.send(plainRequest, correlation: "plain", extraHeaders: scenario.headers)
             #expect(plain.status == 200)
             let plainResult = try self.adapter.readResponse(plain.bodyBuffer, headers: plain.headers)
@@ -122,7 +191,7 @@ struct OpenAIResponsesFlexsimTests {
             let expected = try JSONParser.parse(plain.body)
             #expect(Self.normalized(assembled) == Self.normalized(expected))
             #expect(assembled.object?.keys == expected.object?.keys)
-            #expect(assembled["id"] != expected["id"])   // two responses: the ids really were normalised away
+            #expect(assembled["id"] != expected["id"])  // two responses: the ids really were normalised away
             let created = try JSONParser.parse(events[0].data.readableBytesView)
             #expect(assembled["id"] == created["response"]?["id"])
 
@@ -144,9 +213,20 @@ struct OpenAIResponsesFlexsimTests {
 
     /// Sends `body` streamed and reads every event: the events, what the reader made of each, and
     /// the reader.
-    func stream(_ body: JSONObject, model: String, scenario: Scenario, correlation: String,
-                sim: FlexsimFixture) throws -> ([NativeEvent], [EventDisposition], any StreamReader) {
-        let request = try self.adapter.makeRequest(body: body, model: model, tier: scenario.tier, stream: true, key: "sk-test")
+    func stream(
+        _ body: JSONObject,
+        model: String,
+        scenario: Scenario,
+        correlation: String,
+        sim: FlexsimFixture
+    ) throws -> ([NativeEvent], [EventDisposition], any StreamReader) {
+        let request = try self.adapter.makeRequest(
+            body: body,
+            model: model,
+            tier: scenario.tier,
+            stream: true,
+            key: "sk-test"
+        )
         let response = try sim.send(request, correlation: correlation, extraHeaders: scenario.headers)
         #expect(response.status == 200)
         #expect(response.header("content-type")?.hasPrefix("text/event-stream") == true)
@@ -160,9 +240,18 @@ struct OpenAIResponsesFlexsimTests {
 
     static let faultBody = #"{"model":"gpt-5.4-mini","input":"Hello","reasoning":{"effort":"none"}}"#
 
-    func faulted(_ fault: String, sim: FlexsimFixture) async throws -> ([NativeEvent], [EventDisposition], any StreamReader, JSONValue) {
+    func faulted(
+        _ fault: String,
+        sim: FlexsimFixture
+    ) async throws -> ([NativeEvent], [EventDisposition], any StreamReader, JSONValue) {
         let body = try NativeBody.parseRequest(ByteBuffer(string: Self.faultBody), api: .responses)
-        let request = try self.adapter.makeRequest(body: body, model: "gpt-5.4-mini", tier: .flex, stream: true, key: "sk-test")
+        let request = try self.adapter.makeRequest(
+            body: body,
+            model: "gpt-5.4-mini",
+            tier: .flex,
+            stream: true,
+            key: "sk-test"
+        )
         let response = try sim.send(request, correlation: fault, extraHeaders: [("x-flexsim-fault", fault)])
         #expect(response.status == 200)
         let events = TestSSE.events(response.body)
@@ -223,15 +312,41 @@ struct OpenAIResponsesFlexsimTests {
         outage.flex.refusalProbability = 1
         try await FlexsimFixture.with(profile: outage) { sim in
             let body = try NativeBody.parseRequest(ByteBuffer(string: Self.faultBody), api: .responses)
-            let flex = try self.adapter.makeRequest(body: body, model: "gpt-5.4-mini", tier: .flex, stream: true, key: "sk-test")
+            let flex = try self.adapter.makeRequest(
+                body: body,
+                model: "gpt-5.4-mini",
+                tier: .flex,
+                stream: true,
+                key: "sk-test"
+            )
             let refused = try sim.send(flex, correlation: "refused")
             #expect(refused.status == 429)
-            #expect(self.adapter.classifyFailure(status: refused.status, headers: refused.headers, body: refused.bodyBuffer, flex: true) == .capacity)
+            #expect(
+                self.adapter.classifyFailure(
+                    status: refused.status,
+                    headers: refused.headers,
+                    body: refused.bodyBuffer,
+                    flex: true
+                ) == .capacity
+            )
 
-            let standard = try self.adapter.makeRequest(body: body, model: "gpt-5.4-mini", tier: .standard, stream: true, key: "sk-test")
+            let standard = try self.adapter.makeRequest(
+                body: body,
+                model: "gpt-5.4-mini",
+                tier: .standard,
+                stream: true,
+                key: "sk-test"
+            )
             let failed = try sim.send(standard, correlation: "503", extraHeaders: [("x-flexsim-fault", "status=503")])
             #expect(failed.status == 503)
-            guard case .retryable(let error, _) = self.adapter.classifyFailure(status: failed.status, headers: failed.headers, body: failed.bodyBuffer, flex: false) else {
+            guard
+                case .retryable(let error, _) = self.adapter.classifyFailure(
+                    status: failed.status,
+                    headers: failed.headers,
+                    body: failed.bodyBuffer,
+                    flex: false
+                )
+            else {
                 Issue.record("a 503 was not retryable")
                 return
             }
@@ -246,8 +361,14 @@ struct OpenAIResponsesFlexsimTests {
     static func tokens(_ row: JSONValue) -> TokenUsage {
         let tokens = row["tokens"]
         func count(_ key: String) -> UInt64 { UInt64(max(0, tokens?[key]?.int ?? 0)) }
-        return TokenUsage(inputTokens: count("input"), cachedInputTokens: count("cached_input"), cacheWriteTokens: count("cache_write"),
-                          outputTokens: count("output"), reasoningTokens: count("reasoning"), cacheWrite1hTokens: count("cache_write_1h"))
+        return TokenUsage(
+            inputTokens: count("input"),
+            cachedInputTokens: count("cached_input"),
+            cacheWriteTokens: count("cache_write"),
+            outputTokens: count("output"),
+            reasoningTokens: count("reasoning"),
+            cacheWrite1hTokens: count("cache_write_1h")
+        )
     }
 
     static func wireTier(_ neutral: String?) -> String {
@@ -264,9 +385,15 @@ struct OpenAIResponsesFlexsimTests {
     static func normalized(_ value: JSONValue) -> JSONValue {
         switch value {
         case .object(let object):
-            return .object(JSONObject(object.fields.map { field in
-                ["id", "call_id", "created_at"].contains(field.key) ? (key: field.key, value: .string("<varies>")) : (key: field.key, value: normalized(field.value))
-            }))
+            return .object(
+                JSONObject(
+                    object.fields.map { field in
+                        ["id", "call_id", "created_at"].contains(field.key)
+                            ? (key: field.key, value: .string("<varies>"))
+                            : (key: field.key, value: normalized(field.value))
+                    }
+                )
+            )
         case .array(let elements):
             return .array(elements.map(normalized))
         default:

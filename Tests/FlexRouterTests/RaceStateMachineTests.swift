@@ -1,4 +1,4 @@
-import FlexCodec
+import FlexCore
 import Testing
 
 @testable import FlexRouter
@@ -14,7 +14,12 @@ struct RaceStateMachineTests {
         RaceStateMachine(policy: policy, jitter: { 1.0 })
     }
 
-    func commitment(_ tier: Tier, fellBack: Bool = false, _ reason: FallbackReason? = nil, flexAttempts: Int) -> RaceStateMachine.Action {
+    func commitment(
+        _ tier: Tier,
+        fellBack: Bool = false,
+        _ reason: FallbackReason? = nil,
+        flexAttempts: Int
+    ) -> RaceStateMachine.Action {
         .commit(.init(tier: tier, fellBack: fellBack, fallbackReason: reason, flexAttempts: flexAttempts))
     }
 
@@ -47,8 +52,12 @@ struct RaceStateMachineTests {
     }
 
     @Test func capacityRefusalIsRetriedWhileBudgetLasts() {
-        let policy = RaceStateMachine.RetryPolicy(maxFlexAttempts: 3, initialBackoff: .seconds(1), maxBackoff: .seconds(8),
-                                                  minimumBudgetForRetry: .seconds(1))
+        let policy = RaceStateMachine.RetryPolicy(
+            maxFlexAttempts: 3,
+            initialBackoff: .seconds(1),
+            maxBackoff: .seconds(8),
+            minimumBudgetForRetry: .seconds(1)
+        )
         var race = machine(policy)
         _ = race.start(.flexRace(budget: .seconds(10)), now: t0)
         #expect(race.flexFailed(.capacity, now: t0) == .scheduleFlexRetry(delay: .seconds(1)))
@@ -61,7 +70,11 @@ struct RaceStateMachineTests {
     }
 
     @Test func noRetryWhenTheBackoffWouldEatTheBudget() {
-        let policy = RaceStateMachine.RetryPolicy(maxFlexAttempts: 5, initialBackoff: .seconds(2), minimumBudgetForRetry: .seconds(1))
+        let policy = RaceStateMachine.RetryPolicy(
+            maxFlexAttempts: 5,
+            initialBackoff: .seconds(2),
+            minimumBudgetForRetry: .seconds(1)
+        )
         var race = machine(policy)
         _ = race.start(.flexRace(budget: .seconds(3)), now: t0)
         // 2 s backoff + 1 s minimum = 3 s: just fits at t0...
@@ -72,10 +85,16 @@ struct RaceStateMachineTests {
     }
 
     @Test func budgetRunningOutDuringBackoffFallsBackForCapacity() {
-        let policy = RaceStateMachine.RetryPolicy(maxFlexAttempts: 3, initialBackoff: .milliseconds(100), minimumBudgetForRetry: .zero)
+        let policy = RaceStateMachine.RetryPolicy(
+            maxFlexAttempts: 3,
+            initialBackoff: .milliseconds(100),
+            minimumBudgetForRetry: .zero
+        )
         var race = machine(policy)
         _ = race.start(.flexRace(budget: .seconds(1)), now: t0)
-        #expect(race.flexFailed(.capacity, now: t0 + .milliseconds(850)) == .scheduleFlexRetry(delay: .milliseconds(100)))
+        #expect(
+            race.flexFailed(.capacity, now: t0 + .milliseconds(850)) == .scheduleFlexRetry(delay: .milliseconds(100))
+        )
         #expect(race.budgetExpired() == .startAttempt(tier: .standard), "no flex in flight")
         #expect(race.attemptStarted() == commitment(.standard, fellBack: true, .flexCapacity, flexAttempts: 1))
     }
@@ -83,7 +102,9 @@ struct RaceStateMachineTests {
     @Test func retryableFlexFailureFallsBack() {
         var race = machine()
         _ = race.start(.flexRace(budget: .seconds(30)), now: t0)
-        #expect(race.flexFailed(.retryable(upstream500, beforeAnyByte: false), now: t0) == .startAttempt(tier: .standard))
+        #expect(
+            race.flexFailed(.retryable(upstream500, beforeAnyByte: false), now: t0) == .startAttempt(tier: .standard)
+        )
         #expect(race.attemptStarted() == commitment(.standard, fellBack: true, .flexUpstreamError, flexAttempts: 1))
     }
 

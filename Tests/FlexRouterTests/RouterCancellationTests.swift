@@ -1,11 +1,11 @@
 import FlexCatalog
-import FlexCodec
+import FlexCore
 import FlexJSON
 import FlexSim
+import FlexTestSupport
 import Logging
 import NIOCore
 import Synchronization
-import FlexTestSupport
 import Testing
 
 @testable import FlexRouter
@@ -22,7 +22,10 @@ struct RouterCancellationTests {
         try await R.withRouter(profile: queued) { router, sim in
             let id = "cancel-queued"
             let call = Task {
-                try await router.complete(R.request(.chatCompletions, startWithin: "00h-05m-00s", id: id), logger: Logger(label: "test"))
+                try await router.complete(
+                    R.request(.chatCompletions, startWithin: "00h-05m-00s", id: id),
+                    logger: Logger(label: "test")
+                )
             }
             // Wait until flexsim has the request (it is queued: 60 s), then cancel.
             try await Self.waitForActiveRequests(sim, 1)
@@ -47,7 +50,10 @@ struct RouterCancellationTests {
             let id = "cancel-mid-stream"
             let seen = AsyncStream<Void>.makeStream()
             let call = Task {
-                try await router.stream(R.request(.chatCompletions, startWithin: "default", id: id), logger: Logger(label: "test")) { event in
+                try await router.stream(
+                    R.request(.chatCompletions, startWithin: "default", id: id),
+                    logger: Logger(label: "test")
+                ) { event in
                     if case .native = event { seen.continuation.yield() }
                 }
             }
@@ -79,11 +85,15 @@ struct RouterCancellationTests {
         queued.flex.queueWaitSeconds = .constant(60)
         try await R.withRouter(profile: queued) { router, sim in
             // Handed over, not captured: a closure's captures live as long as its task.
-            let handOver = Mutex<InferenceRequest?>(R.request(.chatCompletions, startWithin: "00h-05m-00s", id: "body-dropped"))
-            guard var body = handOver.withLock({ request -> ByteBuffer? in
-                guard case .nativeJSON(let body)? = request?.body else { return nil }
-                return body
-            }) else {
+            let handOver = Mutex<InferenceRequest?>(
+                R.request(.chatCompletions, startWithin: "00h-05m-00s", id: "body-dropped")
+            )
+            guard
+                var body = handOver.withLock({ request -> ByteBuffer? in
+                    guard case .nativeJSON(let body)? = request?.body else { return nil }
+                    return body
+                })
+            else {
                 Issue.record("a native request")
                 return
             }
@@ -92,7 +102,10 @@ struct RouterCancellationTests {
                 _ = try await router.complete(consume request, logger: Logger(label: "test"))
             }
             try await Self.waitForActiveRequests(sim, 1)
-            #expect(body.modifyIfUniquelyOwned { _ in true } == true, "something in the waiting call still holds the request body")
+            #expect(
+                body.modifyIfUniquelyOwned { _ in true } == true,
+                "something in the waiting call still holds the request body"
+            )
             call.cancel()
             _ = await call.result
         }

@@ -1,5 +1,5 @@
 import FlexCatalog
-import FlexCodec
+import FlexCore
 import FlexJSON
 import FlexSim
 import Logging
@@ -52,7 +52,11 @@ struct RouterFaultTests {
     @Test func aStallBeforeTheHeadersOnFlexIsAStartTimeout() async throws {
         try await R.withRouter(profile: Self.profile("stall_before_headers=20s", tier: "flex")) { router, sim in
             let id = "flex-stall"
-            let outcome = try await R.call(router, R.request(.chatCompletions, startWithin: "00h-00m-01s", id: id), stream: true)
+            let outcome = try await R.call(
+                router,
+                R.request(.chatCompletions, startWithin: "00h-00m-01s", id: id),
+                stream: true
+            )
             #expect(outcome.record.fallbackReason == .flexStartTimeout)
             let rows = try await R.ledger(sim, id, count: 2)
             #expect(rows.first { $0["tier_asked"]?.string == "flex" }?["billed"]?.bool == false)
@@ -81,7 +85,9 @@ struct RouterFaultTests {
     }
 
     @Test func aSilentProviderHitsTheResponseHeadTimeout() async throws {
-        try await R.withRouter(profile: Self.profile("stall_before_headers=30s"), responseHeadTimeout: .seconds(1)) { router, _ in
+        try await R.withRouter(profile: Self.profile("stall_before_headers=30s"), responseHeadTimeout: .seconds(1)) {
+            router,
+            _ in
             let error = try await #require(throws: CallFailure.self) {
                 try await R.call(router, R.request(.responses, startWithin: "default", id: "silent"), stream: false)
             }
@@ -100,8 +106,11 @@ struct RouterFaultTests {
         try await R.withRouter(profile: Self.profile("cut_mid_stream")) { router, sim in
             let id = "cut-\(api.name)-\(stream)"
             do {
-                _ = try await R.call(router, R.request(api, startWithin: api.provider == .anthropic ? "default" : "00h-00m-30s", id: id),
-                                     stream: stream)
+                _ = try await R.call(
+                    router,
+                    R.request(api, startWithin: api.provider == .anthropic ? "default" : "00h-00m-30s", id: id),
+                    stream: stream
+                )
                 Issue.record("a cut stream ended cleanly")
             } catch let failure as CallFailure {
                 #expect(failure.status.code == .dataLoss)
@@ -128,7 +137,11 @@ struct RouterFaultTests {
     func aMalformedEventAfterTheStartFailsTheCall(_ api: Api) async throws {
         try await R.withRouter(profile: Self.profile("malformed_sse")) { router, _ in
             let failure = try await #require(throws: CallFailure.self) {
-                try await R.call(router, R.request(api, startWithin: "default", id: "malformed-\(api.name)"), stream: true)
+                try await R.call(
+                    router,
+                    R.request(api, startWithin: "default", id: "malformed-\(api.name)"),
+                    stream: true
+                )
             }
             #expect(failure.status.errorCode == "upstream_malformed_event")
             #expect(failure.savings != nil)

@@ -1,11 +1,11 @@
 import FlexCatalog
-import FlexCodec
+import FlexCore
 import FlexHTTP
 import FlexJSON
 import FlexSim
+import FlexTestSupport
 import Logging
 import NIOCore
-import FlexTestSupport
 import NIOPosix
 import Testing
 
@@ -63,7 +63,8 @@ struct RouterRaceTests {
             switch api {
             case .chatCompletions: #"{"model":"\#(model)","messages":[{"role":"user","content":"\#(prompt)"}]}"#
             case .responses: #"{"model":"\#(model)","input":"\#(prompt)"}"#
-            case .messages: #"{"model":"\#(model)","max_tokens":512,"messages":[{"role":"user","content":"\#(prompt)"}]}"#
+            case .messages:
+                #"{"model":"\#(model)","max_tokens":512,"messages":[{"role":"user","content":"\#(prompt)"}]}"#
             case .generateContent: #"{"contents":[{"role":"user","parts":[{"text":"\#(prompt)"}]}]}"#
             case .interactions: #"{"model":"\#(model)","input":"\#(prompt)"}"#
             }
@@ -73,8 +74,15 @@ struct RouterRaceTests {
             case .anthropic: "sk-ant-test-router"
             case .gemini: "AIza-test-router"
             }
-        return InferenceRequest(requestID: id, provider: api.provider, api: api, model: model, startWithin: startWithin,
-                                providerKey: Secret(key), body: .nativeJSON(ByteBuffer(string: json)))
+        return InferenceRequest(
+            requestID: id,
+            provider: api.provider,
+            api: api,
+            model: model,
+            startWithin: startWithin,
+            providerKey: Secret(key),
+            body: .nativeJSON(ByteBuffer(string: json))
+        )
     }
 
     /// What one call produced.
@@ -129,7 +137,10 @@ struct RouterRaceTests {
         var ids: Set<String> = []
         for case .native(let event) in events {
             guard let json = try? JSONParser.parse(event.data.readableBytesView) else { continue }
-            for id in [json["id"], json["response"]?["id"], json["message"]?["id"], json["responseId"], json["interaction"]?["id"]] {
+            for id in [
+                json["id"], json["response"]?["id"], json["message"]?["id"], json["responseId"],
+                json["interaction"]?["id"],
+            ] {
                 if let id = id?.string { ids.insert(id) }
             }
         }
@@ -142,7 +153,11 @@ struct RouterRaceTests {
     func flexStartsInTime(_ api: Api, _ stream: Bool) async throws {
         try await Self.withRouter { router, sim in
             let id = "flex-ok-\(api.name)-\(stream)"
-            let outcome = try await Self.call(router, Self.request(api, startWithin: "00h-00m-30s", id: id), stream: stream)
+            let outcome = try await Self.call(
+                router,
+                Self.request(api, startWithin: "00h-00m-30s", id: id),
+                stream: stream
+            )
             #expect(outcome.record.tierRequested == .flex)
             #expect(outcome.record.tierServed == .flex)
             #expect(!outcome.record.fellBack && outcome.record.fallbackReason == nil)
@@ -150,7 +165,10 @@ struct RouterRaceTests {
             #expect(outcome.record.savedPicoUSD > 0 && outcome.record.feePicoUSD > 0)
             Self.expectMatchesLedger(outcome.record, try await Self.ledger(sim, id, count: 1))
             if stream {
-                #expect(outcome.events.first == .route(RouteDecision(tier: .flex, flexWaitMicroseconds: outcome.record.flexWaitMicroseconds)))
+                #expect(
+                    outcome.events.first
+                        == .route(RouteDecision(tier: .flex, flexWaitMicroseconds: outcome.record.flexWaitMicroseconds))
+                )
                 #expect(Self.responseIDs(outcome.events).count == 1)
             } else {
                 // A proper non-streamed answer of the API, reassembled from the stream.
@@ -164,7 +182,11 @@ struct RouterRaceTests {
     func flexRefusedFallsBackAtOnce(_ api: Api, _ stream: Bool) async throws {
         try await Self.withRouter(profile: .outage) { router, sim in
             let id = "flex-refused-\(api.name)-\(stream)"
-            let outcome = try await Self.call(router, Self.request(api, startWithin: "00h-00m-30s", id: id), stream: stream)
+            let outcome = try await Self.call(
+                router,
+                Self.request(api, startWithin: "00h-00m-30s", id: id),
+                stream: stream
+            )
             #expect(outcome.record.tierServed == .standard)
             #expect(outcome.record.fellBack && outcome.record.fallbackReason == .flexCapacity)
             #expect(outcome.record.savedPicoUSD == 0 && outcome.record.feePicoUSD == 0)
@@ -172,8 +194,17 @@ struct RouterRaceTests {
             #expect(rows.contains { $0["tier_served"] == .null && $0["billed"]?.bool == false })
             Self.expectMatchesLedger(outcome.record, rows)
             if stream {
-                #expect(outcome.events.first == .route(RouteDecision(
-                    tier: .standard, fellBack: true, fallbackReason: .flexCapacity, flexWaitMicroseconds: outcome.record.flexWaitMicroseconds)))
+                #expect(
+                    outcome.events.first
+                        == .route(
+                            RouteDecision(
+                                tier: .standard,
+                                fellBack: true,
+                                fallbackReason: .flexCapacity,
+                                flexWaitMicroseconds: outcome.record.flexWaitMicroseconds
+                            )
+                        )
+                )
             }
         }
     }
@@ -184,7 +215,11 @@ struct RouterRaceTests {
         slow.flex.queueWaitSeconds = .constant(30)
         try await Self.withRouter(profile: slow) { router, sim in
             let id = "flex-slow-\(api.name)-\(stream)"
-            let outcome = try await Self.call(router, Self.request(api, startWithin: "00h-00m-01s", id: id), stream: stream)
+            let outcome = try await Self.call(
+                router,
+                Self.request(api, startWithin: "00h-00m-01s", id: id),
+                stream: stream
+            )
             #expect(outcome.record.tierServed == .standard)
             #expect(outcome.record.fallbackReason == .flexStartTimeout)
             // The budget runs from the call's arrival; the flex wait from the attempt's start, a
@@ -209,11 +244,18 @@ struct RouterRaceTests {
     @Test func flexRetryAfterARefusalWhenBudgetAllows() async throws {
         // Refuse every flex attempt: with three attempts allowed and room in the budget, the
         // router tries three times, then falls back; each refusal is unbilled.
-        let policy = RaceStateMachine.RetryPolicy(maxFlexAttempts: 3, initialBackoff: .milliseconds(20),
-                                                  minimumBudgetForRetry: .milliseconds(100))
+        let policy = RaceStateMachine.RetryPolicy(
+            maxFlexAttempts: 3,
+            initialBackoff: .milliseconds(20),
+            minimumBudgetForRetry: .milliseconds(100)
+        )
         try await Self.withRouter(profile: .outage, retry: policy) { router, sim in
             let id = "flex-retry"
-            let outcome = try await Self.call(router, Self.request(.chatCompletions, startWithin: "00h-00m-10s", id: id), stream: false)
+            let outcome = try await Self.call(
+                router,
+                Self.request(.chatCompletions, startWithin: "00h-00m-10s", id: id),
+                stream: false
+            )
             #expect(outcome.record.flexAttempts == 3)
             #expect(outcome.record.fallbackReason == .flexCapacity)
             let rows = try await Self.ledger(sim, id, count: 4)
@@ -234,11 +276,17 @@ struct RouterRaceTests {
                 }
             for (startWithin, requested) in cases {
                 let id = "\(startWithin)-\(api.name)-\(stream)"
-                let outcome = try await Self.call(router, Self.request(api, startWithin: startWithin, id: id), stream: stream)
+                let outcome = try await Self.call(
+                    router,
+                    Self.request(api, startWithin: startWithin, id: id),
+                    stream: stream
+                )
                 #expect(outcome.record.tierRequested == requested)
                 #expect(!outcome.record.fellBack && outcome.record.flexAttempts == 0)
                 if requested == .standard { #expect(outcome.record.tierServed == .standard) }
-                if requested == .priority && api.provider != .anthropic { #expect(outcome.record.tierServed == .priority) }
+                if requested == .priority && api.provider != .anthropic {
+                    #expect(outcome.record.tierServed == .priority)
+                }
                 // Whatever tier served the call, the record bills that tier, as flexsim did.
                 Self.expectMatchesLedger(outcome.record, try await Self.ledger(sim, id, count: 1))
                 if stream {
@@ -258,13 +306,25 @@ struct RouterRaceTests {
             let cases: [(InferenceRequest, String)] = [
                 (Self.request(.chatCompletions, startWithin: "", id: "a"), "missing_start_within"),
                 (Self.request(.chatCompletions, startWithin: "soon", id: "b"), "invalid_start_within"),
-                (Self.request(.chatCompletions, model: "gpt-4.1", startWithin: "00h-00m-30s", id: "c"), "model_not_flex_capable"),
+                (
+                    Self.request(.chatCompletions, model: "gpt-4.1", startWithin: "00h-00m-30s", id: "c"),
+                    "model_not_flex_capable"
+                ),
                 (Self.request(.chatCompletions, model: "gpt-99", startWithin: "default", id: "d"), "unknown_model"),
-                (InferenceRequest(provider: .openAI, api: .messages, model: "gpt-5.4-mini", startWithin: "default"), "api_provider_mismatch"),
+                (
+                    InferenceRequest(provider: .openAI, api: .messages, model: "gpt-5.4-mini", startWithin: "default"),
+                    "api_provider_mismatch"
+                ),
                 (Self.request(.messages, startWithin: "00h-00m-30s", id: "f"), "flex_unsupported_for_anthropic"),
                 (Self.request(.generateContent, startWithin: "auto", id: "g"), "auto_unsupported_for_gemini"),
-                (Self.request(.interactions, model: "gemini-4-argon", startWithin: "00h-01m-00s", id: "h"), "model_not_flex_capable"),
-                (Self.request(.generateContent, model: "gemini-2.5-flash", startWithin: "priority", id: "i"), "tier_not_offered"),
+                (
+                    Self.request(.interactions, model: "gemini-4-argon", startWithin: "00h-01m-00s", id: "h"),
+                    "model_not_flex_capable"
+                ),
+                (
+                    Self.request(.generateContent, model: "gemini-2.5-flash", startWithin: "priority", id: "i"),
+                    "tier_not_offered"
+                ),
             ]
             for (request, code) in cases {
                 do {
@@ -279,7 +339,9 @@ struct RouterRaceTests {
             }
             var keyless = Self.request(.chatCompletions, startWithin: "default", id: "e")
             keyless.providerKey = ""
-            let error = try await #require(throws: CallFailure.self) { try await router.complete(keyless, logger: Logger(label: "test")) }
+            let error = try await #require(throws: CallFailure.self) {
+                try await router.complete(keyless, logger: Logger(label: "test"))
+            }
             #expect(error.status.errorCode == "no_provider_key")
         }
     }

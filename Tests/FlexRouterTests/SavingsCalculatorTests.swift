@@ -1,5 +1,5 @@
 import FlexCatalog
-import FlexCodec
+import FlexCore
 import Testing
 
 @testable import FlexRouter
@@ -10,8 +10,13 @@ struct SavingsCalculatorTests {
     let today = CalendarDate("2026-11-26")!
     let tokens = TokenUsage(inputTokens: 9, outputTokens: 2)
 
-    func price(_ reported: Tier?, word: String = "", attempt: Tier = .flex, model: String = "gpt-5.4-mini",
-               tokens: TokenUsage? = nil) throws -> SavingsRecord {
+    func price(
+        _ reported: Tier?,
+        word: String = "",
+        attempt: Tier = .flex,
+        model: String = "gpt-5.4-mini",
+        tokens: TokenUsage? = nil
+    ) throws -> SavingsRecord {
         let entry = try calculator.model(.openAI, model)
         return try calculator.price(
             SavingsRecord(requestID: "r", provider: .openAI, model: model),

@@ -1,4 +1,4 @@
-import FlexCodec
+import FlexCore
 import Testing
 
 @testable import FlexRouter
@@ -43,20 +43,36 @@ struct StartWithinTests {
         let thirty = StartWithin.flex(budget: .seconds(30))
         #expect(try TierPlan.decide(.priority, provider: .openAI, model: "m", flexCapable: true) == .single(.priority))
         #expect(try TierPlan.decide(.priority, provider: .gemini, model: "m", flexCapable: true) == .single(.priority))
-        #expect(try TierPlan.decide(.priority, provider: .anthropic, model: "m", flexCapable: false) == .single(.priority))
+        #expect(
+            try TierPlan.decide(.priority, provider: .anthropic, model: "m", flexCapable: false) == .single(.priority)
+        )
         #expect(try TierPlan.decide(.default, provider: .openAI, model: "m", flexCapable: true) == .single(.standard))
         #expect(try TierPlan.decide(.default, provider: .gemini, model: "m", flexCapable: true) == .single(.standard))
-        #expect(try TierPlan.decide(.default, provider: .anthropic, model: "m", flexCapable: false) == .single(.standard))
+        #expect(
+            try TierPlan.decide(.default, provider: .anthropic, model: "m", flexCapable: false) == .single(.standard)
+        )
         #expect(try TierPlan.decide(.auto, provider: .openAI, model: "m", flexCapable: true) == .single(.auto))
         #expect(try TierPlan.decide(.auto, provider: .anthropic, model: "m", flexCapable: false) == .single(.auto))
-        #expect(try TierPlan.decide(thirty, provider: .openAI, model: "m", flexCapable: true) == .flexRace(budget: .seconds(30)))
-        #expect(try TierPlan.decide(thirty, provider: .gemini, model: "m", flexCapable: true) == .flexRace(budget: .seconds(30)))
+        #expect(
+            try TierPlan.decide(thirty, provider: .openAI, model: "m", flexCapable: true)
+                == .flexRace(budget: .seconds(30))
+        )
+        #expect(
+            try TierPlan.decide(thirty, provider: .gemini, model: "m", flexCapable: true)
+                == .flexRace(budget: .seconds(30))
+        )
 
-        let auto = try #require(throws: RouterError.self) { try TierPlan.decide(.auto, provider: .gemini, model: "gemini-2.5-flash", flexCapable: true) }
+        let auto = try #require(throws: RouterError.self) {
+            try TierPlan.decide(.auto, provider: .gemini, model: "gemini-2.5-flash", flexCapable: true)
+        }
         #expect(auto.errorCode == "auto_unsupported_for_gemini")
-        let anthropic = try #require(throws: RouterError.self) { try TierPlan.decide(thirty, provider: .anthropic, model: "claude-x", flexCapable: false) }
+        let anthropic = try #require(throws: RouterError.self) {
+            try TierPlan.decide(thirty, provider: .anthropic, model: "claude-x", flexCapable: false)
+        }
         #expect(anthropic.errorCode == "flex_unsupported_for_anthropic")
-        let notFlex = try #require(throws: RouterError.self) { try TierPlan.decide(thirty, provider: .openAI, model: "gpt-4.1", flexCapable: false) }
+        let notFlex = try #require(throws: RouterError.self) {
+            try TierPlan.decide(thirty, provider: .openAI, model: "gpt-4.1", flexCapable: false)
+        }
         #expect(notFlex.errorCode == "model_not_flex_capable")
         #expect(notFlex.status.message.contains("gpt-4.1"))
     }

@@ -63,7 +63,10 @@ import Testing
     }
 
     @Test func idContainingNullIsIgnored() throws {
-        try expectEvents("id: 1\ndata: a\n\nid: 2\u{0}x\ndata: b\n\n", [.init(data: "a", id: "1"), .init(data: "b", id: "1")])
+        try expectEvents(
+            "id: 1\ndata: a\n\nid: 2\u{0}x\ndata: b\n\n",
+            [.init(data: "a", id: "1"), .init(data: "b", id: "1")]
+        )
     }
 
     @Test func idWithoutDataDispatchesNothingButSticks() throws {
@@ -260,7 +263,11 @@ private func expectEvents(
             splits.append(size)
             remaining -= size
         }
-        #expect(try parse(input, splits: splits) == expected, "random split \(round): \(splits)", sourceLocation: sourceLocation)
+        #expect(
+            try parse(input, splits: splits) == expected,
+            "random split \(round): \(splits)",
+            sourceLocation: sourceLocation
+        )
     }
 }
 

@@ -24,7 +24,11 @@ struct ServerConnectionStateMachineTests {
 
     @Test func helloIsAnsweredAndABadOneClosesTheConnection() {
         var machine = ServerConnectionStateMachine()
-        guard case .sendHello(let reply, let negotiated) = machine.receive(.hello(Hello(versions: [1, 2], compression: [.lz4]))) else {
+        guard
+            case .sendHello(let reply, let negotiated) = machine.receive(
+                .hello(Hello(versions: [1, 2], compression: [.lz4]))
+            )
+        else {
             Issue.record("expected a HELLO answer")
             return
         }
@@ -44,7 +48,9 @@ struct ServerConnectionStateMachineTests {
         var machine = self.active()
         #expect(machine.receive(.requestHeaders(1, Self.complete)) == .none)
         #expect(machine.openStreams == [1])
-        #expect(machine.receive(.message(1, Self.payload, endStream: true)) == .startCall(1, Self.complete, Self.payload))
+        #expect(
+            machine.receive(.message(1, Self.payload, endStream: true)) == .startCall(1, Self.complete, Self.payload)
+        )
         #expect(machine.receive(.windowUpdate(1, increment: 10)) == .credit(1, 10))
         #expect(machine.callFinished(1) == .none)
         #expect(machine.openStreams.isEmpty)
@@ -95,8 +101,14 @@ struct ServerConnectionStateMachineTests {
         _ = machine.receive(.requestHeaders(1, Self.complete))
         _ = machine.receive(.message(1, Self.payload, endStream: true))
         machine.callClosing(1)
-        #expect(machine.receive(.requestHeaders(3, Self.complete)) == .none, "room as soon as the trailers are on their way")
-        #expect(machine.receive(.cancel(1, Cancel(code: .cancelled))) == .none, "a cancel crossing the trailers is ignored")
+        #expect(
+            machine.receive(.requestHeaders(3, Self.complete)) == .none,
+            "room as soon as the trailers are on their way"
+        )
+        #expect(
+            machine.receive(.cancel(1, Cancel(code: .cancelled))) == .none,
+            "a cancel crossing the trailers is ignored"
+        )
         #expect(machine.receive(.message(1, Self.payload, endStream: true)) == .none)
         _ = machine.callFinished(1)
         guard case .refuse(5, let busy) = machine.receive(.requestHeaders(5, Self.complete)) else {
@@ -148,8 +160,17 @@ struct ServerConnectionStateMachineTests {
         _ = machine.receive(.message(1, Self.payload, endStream: true))
         _ = machine.receive(.requestHeaders(3, Self.complete))
         _ = machine.receive(.message(3, Self.payload, endStream: true))
-        #expect(machine.beginDrain() == .sendGoAway(GoAway(lastStreamID: 3, code: .ok, message: "the server is shutting down",
-                                                         errorCode: "server_shutting_down")))
+        #expect(
+            machine.beginDrain()
+                == .sendGoAway(
+                    GoAway(
+                        lastStreamID: 3,
+                        code: .ok,
+                        message: "the server is shutting down",
+                        errorCode: "server_shutting_down"
+                    )
+                )
+        )
         #expect(machine.beginDrain() == .none)
         #expect(machine.receive(.requestHeaders(5, Self.complete)) == .none, "streams after the GOAWAY are ignored")
         #expect(machine.openStreams.sorted() == [1, 3])
@@ -178,8 +199,10 @@ struct ServerConnectionStateMachineTests {
     @Test func failSendsOneGoAwayWithTheHighestStream() {
         var machine = self.active()
         _ = machine.receive(.requestHeaders(7, Self.complete))
-        #expect(machine.fail(ConnectionError(.flowControlError, "m"))
-            == .close(GoAway(lastStreamID: 7, code: .internal, message: "m", errorCode: "flow_control_error")))
+        #expect(
+            machine.fail(ConnectionError(.flowControlError, "m"))
+                == .close(GoAway(lastStreamID: 7, code: .internal, message: "m", errorCode: "flow_control_error"))
+        )
         #expect(machine.fail(ConnectionError(.protocolError, "again")) == .none)
         #expect(machine.receive(.ping(1, ack: false)) == .none)
     }

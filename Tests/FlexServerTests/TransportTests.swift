@@ -48,7 +48,9 @@ struct TransportTests {
             let frames = try await client.readCall(1)
             let events = try frames.messages(StreamEvent.self)
             #expect(events.first == .route(RouteDecision(tier: .flex)))
-            let names = events.compactMap { event -> String? in if case .native(let native) = event { native.event } else { nil } }
+            let names = events.compactMap { event -> String? in
+                if case .native(let native) = event { native.event } else { nil }
+            }
             #expect(names == (0..<5).map { "chunk-\($0)" })
             #expect(frames.trailers?.status.code == .ok)
             #expect(frames.trailers?.savings?.tierServed == .flex)
@@ -70,7 +72,10 @@ struct TransportTests {
 
     @Test func theServicesFailureIsTheCallsTrailersWithItsRecord() async throws {
         let failing = MemoryService(unary: { request, _ throws(CallFailure) in
-            throw CallFailure(Status(.upstreamStreamTruncated, "cut off after it started"), savings: MemoryService.record(request, saved: 3))
+            throw CallFailure(
+                Status(.upstreamStreamTruncated, "cut off after it started"),
+                savings: MemoryService.record(request, saved: 3)
+            )
         })
         try await TransportFixture.with(failing) { fixture in
             let (client, _) = try await WireClient.connected(port: fixture.port)
@@ -159,8 +164,10 @@ struct TransportTests {
         let service = MemoryService(streaming: MemoryService.events(40, bytes: 1000))
         try await TransportFixture.with(service) { fixture in
             // A client window of 4 KiB: the server may send while it is positive.
-            let (client, _) = try await WireClient.connected(port: fixture.port,
-                                                             hello: Hello(versions: [1], limits: Limits(initialWindowSize: 4096)))
+            let (client, _) = try await WireClient.connected(
+                port: fixture.port,
+                hello: Hello(versions: [1], limits: Limits(initialWindowSize: 4096))
+            )
             try client.call(1, TransportFixture.request("window"), method: RequestHeaders.Method.stream)
             var received = 0
             var messages = 0
@@ -178,7 +185,10 @@ struct TransportTests {
             let rest = try await client.readCall(1)
             #expect(rest.trailers?.status.code == .ok)
             let later = try rest.messages(StreamEvent.self).count
-            #expect(messages + later == 41, "the route and all 40 chunks arrive: \(messages) before the credit, \(later) after")
+            #expect(
+                messages + later == 41,
+                "the route and all 40 chunks arrive: \(messages) before the credit, \(later) after"
+            )
         }
     }
 
@@ -229,7 +239,8 @@ struct TransportTests {
     }
 
     @Test func aSilentConnectionIsClosedAfterTheHandshakeTimeout() async throws {
-        try await TransportFixture.with(MemoryService(), configure: { $0.handshakeTimeout = .milliseconds(300) }) { fixture in
+        try await TransportFixture.with(MemoryService(), configure: { $0.handshakeTimeout = .milliseconds(300) }) {
+            fixture in
             let silent = try WireClient(port: fixture.port)
             try silent.write(ByteBuffer(bytes: ConnectionPreface.bytes))
             let frames = try await silent.readUntilClosed()
@@ -273,12 +284,19 @@ struct TransportTests {
 
     @Test func anAnswerLargerThanTheClientAcceptsIsResponseTooLarge() async throws {
         let big = MemoryService(unary: { request, _ in
-            (InferenceResponse(requestID: request.requestID, nativeJSON: ByteBuffer(repeating: UInt8(ascii: "a"), count: 40_000)),
-             MemoryService.record(request))
+            (
+                InferenceResponse(
+                    requestID: request.requestID,
+                    nativeJSON: ByteBuffer(repeating: UInt8(ascii: "a"), count: 40_000)
+                ),
+                MemoryService.record(request)
+            )
         })
         try await TransportFixture.with(big) { fixture in
             let (client, _) = try await WireClient.connected(
-                port: fixture.port, hello: Hello(versions: [1], compression: [], limits: Limits(maxMessageSize: 16 * 1024)))
+                port: fixture.port,
+                hello: Hello(versions: [1], compression: [], limits: Limits(maxMessageSize: 16 * 1024))
+            )
             try client.call(1, TransportFixture.request("too-big"))
             let frames = try await client.readCall(1)
             #expect(frames.trailers?.status.errorCode == "response_too_large")

@@ -1,6 +1,6 @@
-import FlexJSON
-import FlexCodec
 import FlexCatalog
+import FlexCore
+import FlexJSON
 import FlexSim
 import Foundation
 import NIOCore
@@ -10,7 +10,8 @@ import Testing
 /// real HTTP with a closed socket as the cancel. No timing assertions: the profile's fixed waits
 /// only make the order of events certain.
 @Suite struct BillingAndFaultTests {
-    static let flexChat = #"{"model":"gpt-5","messages":[{"role":"user","content":"hi"}],"stream":true,"service_tier":"flex"}"#
+    static let flexChat =
+        #"{"model":"gpt-5","messages":[{"role":"user","content":"hi"}],"stream":true,"service_tier":"flex"}"#
 
     @Test func refusedFlexIsNotBilled() async throws {
         try await withSim(.outage) { server, port in
@@ -42,8 +43,12 @@ import Testing
     @Test func cancelledAfterStartBillsInputAndOutputSoFar() async throws {
         try await withSim(.fixed(wait: 0, tokensPerSecond: 5)) { server, port in
             let client = try TestHTTPClient(port: port)
-            client.send("/openai/v1/chat/completions", headers: openAIKey.merging(["x-flexsim-output-tokens": "200"]) { $1 }, body: Self.flexChat)
-            _ = client.read { $0.components(separatedBy: "\"content\":\"").count > 3 }   // two output events seen
+            client.send(
+                "/openai/v1/chat/completions",
+                headers: openAIKey.merging(["x-flexsim-output-tokens": "200"]) { $1 },
+                body: Self.flexChat
+            )
+            _ = client.read { $0.components(separatedBy: "\"content\":\"").count > 3 }  // two output events seen
             client.closeNow()
             let row = try await waitForRow(server, count: 1)
             #expect(row["outcome"] == "cancelled_after_start")
@@ -59,8 +64,11 @@ import Testing
     @Test func unaryCancelledWhileQueuedIsNotBilled() async throws {
         try await withSim(.fixed(wait: 30, tokensPerSecond: 0)) { server, port in
             let client = try TestHTTPClient(port: port)
-            client.send("/gemini/v1beta/models/gemini-2.5-flash:generateContent", headers: geminiKey,
-                        body: #"{"contents":[{"parts":[{"text":"x"}]}],"serviceTier":"flex"}"#)
+            client.send(
+                "/gemini/v1beta/models/gemini-2.5-flash:generateContent",
+                headers: geminiKey,
+                body: #"{"contents":[{"parts":[{"text":"x"}]}],"serviceTier":"flex"}"#
+            )
             try await Task.sleep(for: .milliseconds(100))
             client.closeNow()
             let row = try await waitForRow(server, count: 1)
@@ -68,8 +76,12 @@ import Testing
         }
     }
 
-    func faulted(_ fault: String, path: String = "/openai/v1/chat/completions", headers: [String: String] = openAIKey,
-                 body: String = #"{"model":"gpt-5","messages":[{"role":"user","content":"hi"}],"stream":true}"#) async throws -> (TestResponse, JSONValue) {
+    func faulted(
+        _ fault: String,
+        path: String = "/openai/v1/chat/completions",
+        headers: [String: String] = openAIKey,
+        body: String = #"{"model":"gpt-5","messages":[{"role":"user","content":"hi"}],"stream":true}"#
+    ) async throws -> (TestResponse, JSONValue) {
         try await withSim { server, port in
             let client = try TestHTTPClient(port: port)
             client.send(path, headers: headers.merging(["x-flexsim-fault": fault]) { $1 }, body: body)
@@ -93,7 +105,10 @@ import Testing
     }
 
     @Test func truncatedJSON() async throws {
-        let (response, _) = try await faulted("truncated_json", body: #"{"model":"gpt-5","messages":[{"role":"user","content":"hi"}]}"#)
+        let (response, _) = try await faulted(
+            "truncated_json",
+            body: #"{"model":"gpt-5","messages":[{"role":"user","content":"hi"}]}"#
+        )
         #expect(response.status == 200)
         #expect(response.body.hasPrefix("{\"id\":\"chatcmpl-"))
         #expect(response.json == nil)
@@ -107,8 +122,12 @@ import Testing
     }
 
     @Test func anthropic529Overloaded() async throws {
-        let (response, _) = try await faulted("529", path: "/anthropic/v1/messages", headers: anthropicKey,
-                                              body: #"{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"x"}]}"#)
+        let (response, _) = try await faulted(
+            "529",
+            path: "/anthropic/v1/messages",
+            headers: anthropicKey,
+            body: #"{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"x"}]}"#
+        )
         #expect(response.status == 529)
         #expect(response.body.contains(#""type":"overloaded_error""#))
     }
@@ -122,7 +141,10 @@ import Testing
     }
 
     @Test func largeResponse() async throws {
-        let (response, row) = try await faulted("large_response=400000", body: #"{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}"#)
+        let (response, row) = try await faulted(
+            "large_response=400000",
+            body: #"{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}"#
+        )
         #expect(response.body.utf8.count > 400_000)
         #expect(row["tokens"]?["output"]?.int == 100_000)
     }
@@ -135,10 +157,20 @@ import Testing
 
 @Suite struct StreamErrorFaultTests {
     @Test(arguments: [
-        ("/openai/v1/chat/completions", #"{"model":"gpt-5","messages":[{"role":"user","content":"hi"}],"stream":true}"#, #"{"error":"#),
+        (
+            "/openai/v1/chat/completions",
+            #"{"model":"gpt-5","messages":[{"role":"user","content":"hi"}],"stream":true}"#, #"{"error":"#
+        ),
         ("/openai/v1/responses", #"{"model":"gpt-5","input":"hi","stream":true}"#, "server_is_overloaded"),
-        ("/anthropic/v1/messages", #"{"model":"claude-haiku-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#, "overloaded_error"),
-        ("/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", #"{"contents":[{"parts":[{"text":"x"}]}]}"#, "UNAVAILABLE"),
+        (
+            "/anthropic/v1/messages",
+            #"{"model":"claude-haiku-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+            "overloaded_error"
+        ),
+        (
+            "/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+            #"{"contents":[{"parts":[{"text":"x"}]}]}"#, "UNAVAILABLE"
+        ),
         ("/gemini/v1beta/interactions", #"{"model":"gemini-2.5-flash","input":"hi","stream":true}"#, "UNAVAILABLE"),
     ])
     func overloadInsteadOfOutputIsNotBilled(_ path: String, _ body: String, _ marker: String) async throws {
@@ -158,8 +190,12 @@ import Testing
     @Test func overloadMidStreamBillsWhatWasSent() async throws {
         try await withSim { server, port in
             let client = try TestHTTPClient(port: port)
-            client.send("/anthropic/v1/messages", headers: anthropicKey.merging(["x-flexsim-fault": "stream_error_mid"]) { $1 },
-                        body: #"{"model":"claude-haiku-4-5","max_tokens":500,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+            client.send(
+                "/anthropic/v1/messages",
+                headers: anthropicKey.merging(["x-flexsim-fault": "stream_error_mid"]) { $1 },
+                body:
+                    #"{"model":"claude-haiku-4-5","max_tokens":500,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+            )
             let names = client.response().eventNames
             #expect(names.last == "error" && names.contains("content_block_delta") && !names.contains("message_stop"))
             let row = try await waitForRow(server, count: 1)

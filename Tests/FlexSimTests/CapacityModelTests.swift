@@ -1,5 +1,5 @@
-import FlexCodec
 import FlexCatalog
+import FlexCore
 import FlexSim
 import Foundation
 import NIOCore
@@ -10,11 +10,18 @@ import Testing
 @Suite struct CapacityModelTests {
     @Test func realisticServesAboutNinetyPercentWithinThirtySeconds() {
         let model = CapacityModel(profile: .realistic, seed: 42, timeScale: 1)
-        var refused = 0, within30 = 0, waits: [Double] = []
+        var refused = 0
+        var within30 = 0
+        var waits: [Double] = []
         let total = 20_000
         for index in 0..<total {
             // One request every 0.5 simulated seconds: about 2.8 hours, ~166 one-minute windows.
-            switch model.admit(provider: .openAI, requestHash: UInt64(index), serviceSeconds: 5, at: Double(index) * 0.5) {
+            switch model.admit(
+                provider: .openAI,
+                requestHash: UInt64(index),
+                serviceSeconds: 5,
+                at: Double(index) * 0.5
+            ) {
             case .refused: refused += 1
             case .admitted(let wait, _):
                 waits.append(wait)
@@ -32,12 +39,23 @@ import Testing
     @Test func refusalsAreTimeCorrelated() {
         // Scarce windows must hold a far higher refusal rate than normal ones.
         let model = CapacityModel(profile: .busy, seed: 7, timeScale: 1)
-        var scarce = (refused: 0, total: 0), normal = (refused: 0, total: 0)
+        var scarce = (refused: 0, total: 0)
+        var normal = (refused: 0, total: 0)
         for index in 0..<20_000 {
             let time = Double(index) * 0.6
             let refusedNow: Bool
-            if case .refused = model.admit(provider: .gemini, requestHash: UInt64(index), serviceSeconds: 0, at: time) { refusedNow = true } else { refusedNow = false }
-            if model.isScarce(at: time) { scarce.total += 1; scarce.refused += refusedNow ? 1 : 0 } else { normal.total += 1; normal.refused += refusedNow ? 1 : 0 }
+            if case .refused = model.admit(provider: .gemini, requestHash: UInt64(index), serviceSeconds: 0, at: time) {
+                refusedNow = true
+            } else {
+                refusedNow = false
+            }
+            if model.isScarce(at: time) {
+                scarce.total += 1
+                scarce.refused += refusedNow ? 1 : 0
+            } else {
+                normal.total += 1
+                normal.refused += refusedNow ? 1 : 0
+            }
         }
         #expect(scarce.total > 1000 && normal.total > 1000)
         #expect(Double(scarce.refused) / Double(scarce.total) > 2 * Double(normal.refused) / Double(normal.total))
@@ -46,7 +64,10 @@ import Testing
     @Test func outageRefusesEverything() {
         let model = CapacityModel(profile: .outage, seed: 1, timeScale: 1)
         for index in 0..<1000 {
-            #expect(model.admit(provider: .openAI, requestHash: UInt64(index), serviceSeconds: 1, at: 0) == .refused(reason: "refused_capacity"))
+            #expect(
+                model.admit(provider: .openAI, requestHash: UInt64(index), serviceSeconds: 1, at: 0)
+                    == .refused(reason: "refused_capacity")
+            )
         }
     }
 
@@ -55,14 +76,26 @@ import Testing
         profile.flex.concurrency = 2
         let model = CapacityModel(profile: profile, seed: 1, timeScale: 1)
         guard case .admitted(let w1, _) = model.admit(provider: .openAI, requestHash: 1, serviceSeconds: 10, at: 0),
-              case .admitted(let w2, _) = model.admit(provider: .openAI, requestHash: 2, serviceSeconds: 10, at: 0),
-              case .admitted(let w3, let ticket3) = model.admit(provider: .openAI, requestHash: 3, serviceSeconds: 10, at: 0)
-        else { Issue.record("refused"); return }
+            case .admitted(let w2, _) = model.admit(provider: .openAI, requestHash: 2, serviceSeconds: 10, at: 0),
+            case .admitted(let w3, let ticket3) = model.admit(
+                provider: .openAI,
+                requestHash: 3,
+                serviceSeconds: 10,
+                at: 0
+            )
+        else {
+            Issue.record("refused")
+            return
+        }
         #expect(w1 == 0 && w2 == 0)
-        #expect(w3 == 10)                                   // load lengthens the wait
+        #expect(w3 == 10)  // load lengthens the wait
         #expect(model.busySlots(provider: .openAI, at: 1) == 2)
-        model.release(ticket3, at: 1)                       // cancelled while queued: reservation returned
-        guard case .admitted(let w4, _) = model.admit(provider: .openAI, requestHash: 4, serviceSeconds: 10, at: 1) else { Issue.record("refused"); return }
+        model.release(ticket3, at: 1)  // cancelled while queued: reservation returned
+        guard case .admitted(let w4, _) = model.admit(provider: .openAI, requestHash: 4, serviceSeconds: 10, at: 1)
+        else {
+            Issue.record("refused")
+            return
+        }
         #expect(w4 == 9)
         #expect(model.busySlots(provider: .anthropic, at: 1) == 0)
     }
@@ -71,14 +104,19 @@ import Testing
         let a = CapacityModel(profile: .busy, seed: 99, timeScale: 1)
         let b = CapacityModel(profile: .busy, seed: 99, timeScale: 1)
         for index in 0..<500 {
-            #expect(a.admit(provider: .openAI, requestHash: UInt64(index), serviceSeconds: 1, at: Double(index)) ==
-                    b.admit(provider: .openAI, requestHash: UInt64(index), serviceSeconds: 1, at: Double(index)))
+            #expect(
+                a.admit(provider: .openAI, requestHash: UInt64(index), serviceSeconds: 1, at: Double(index))
+                    == b.admit(provider: .openAI, requestHash: UInt64(index), serviceSeconds: 1, at: Double(index))
+            )
         }
     }
 
     @Test func faultsParse() throws {
-        #expect(try Fault.parseList("stall_before_headers=2s, cut_mid_stream,status=529,stall_mid_stream=250ms") ==
-                [.stallBeforeHeaders(seconds: 2), .cutMidStream, .status(529), .stallMidStream(seconds: 0.25)])
+        #expect(
+            try Fault.parseList("stall_before_headers=2s, cut_mid_stream,status=529,stall_mid_stream=250ms") == [
+                .stallBeforeHeaders(seconds: 2), .cutMidStream, .status(529), .stallMidStream(seconds: 0.25),
+            ]
+        )
         #expect(throws: FaultParseError(item: "explode")) { try Fault.parseList("explode") }
         #expect(throws: FaultParseError(item: "status=200")) { try Fault.parseList("status=200") }
     }

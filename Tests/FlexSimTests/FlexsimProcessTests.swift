@@ -1,6 +1,6 @@
-import FlexJSON
-import FlexCodec
 import FlexCatalog
+import FlexCore
+import FlexJSON
 import FlexSim
 import Foundation
 import NIOCore
@@ -29,7 +29,8 @@ import Glibc
         let process = Process()
         process.executableURL = try self.binary()
         process.arguments = arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
@@ -57,13 +58,17 @@ import Glibc
 
     @Test func servesWithAProfileFile() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("flexsim-profile-\(getpid()).json")
-        try Data(#"""
-        {"name": "from-file", "tiers": {"standard": {"ttft_s": {"kind": "constant", "value": 0}, "tokens_per_s": 0}},
-         "flex": {"refusal_probability": 1, "scarce": {"fraction": 0, "window_s": 60, "refusal_probability": 0, "wait_multiplier": 1},
-                  "queue_wait_s": {"kind": "constant", "value": 0}, "concurrency": 0, "max_queue_wait_s": 0, "preamble_while_queued": true}}
-        """#.utf8).write(to: file)
+        try Data(
+            #"""
+            {"name": "from-file", "tiers": {"standard": {"ttft_s": {"kind": "constant", "value": 0}, "tokens_per_s": 0}},
+             "flex": {"refusal_probability": 1, "scarce": {"fraction": 0, "window_s": 60, "refusal_probability": 0, "wait_multiplier": 1},
+                      "queue_wait_s": {"kind": "constant", "value": 0}, "concurrency": 0, "max_queue_wait_s": 0, "preamble_while_queued": true}}
+            """#.utf8
+        ).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let (process, out, _) = try Self.launch(["--listen", "127.0.0.1:0", "--profile", file.path, "--seed", "9", "--time-scale", "10"])
+        let (process, out, _) = try Self.launch([
+            "--listen", "127.0.0.1:0", "--profile", file.path, "--seed", "9", "--time-scale", "10",
+        ])
         defer { Self.stop(process) }
         let line = Self.firstLine(out)
         #expect(line.hasPrefix("flexsim listening on 127.0.0.1:"), "\(line)")
@@ -73,9 +78,12 @@ import Glibc
         client.send("/healthz", method: "GET")
         let health = client.response().json
         #expect(health?["profile"] == "from-file" && health?["seed"] == .int(9))
-        client.send("/gemini/v1beta/models/gemini-2.5-flash:generateContent", headers: geminiKey,
-                    body: #"{"contents":[{"parts":[{"text":"x"}]}],"serviceTier":"flex"}"#)
-        #expect(client.response().status == 503)   // the file's profile refuses all flex
+        client.send(
+            "/gemini/v1beta/models/gemini-2.5-flash:generateContent",
+            headers: geminiKey,
+            body: #"{"contents":[{"parts":[{"text":"x"}]}],"serviceTier":"flex"}"#
+        )
+        #expect(client.response().status == 503)  // the file's profile refuses all flex
     }
 
     @Test(arguments: [

@@ -1,6 +1,6 @@
-import FlexJSON
-import FlexCodec
 import FlexCatalog
+import FlexCore
+import FlexJSON
 import FlexSim
 import Foundation
 import NIOCore
@@ -10,19 +10,23 @@ import Testing
 @Suite struct HostileInputTests {
     @Test func hostileSchemasGiveSmallValidJSON() async throws {
         let schema = #"""
-        {"type":"object","properties":{
-          "deep":{"type":"array","minItems":64,"items":{"type":"array","minItems":64,"items":{"type":"array","minItems":64,"items":{"type":"array","minItems":64,"items":{"type":"integer"}}}}},
-          "loop":{"$ref":"#"},
-          "huge":{"type":"integer","minimum":-9223372036854775808,"maximum":9223372036854775807},
-          "long":{"type":"string","minLength":1000000000000},
-          "neg":{"type":"array","minItems":-5,"maxItems":-1}
-        },"required":["deep","loop","huge","long","neg"]}
-        """#
+            {"type":"object","properties":{
+              "deep":{"type":"array","minItems":64,"items":{"type":"array","minItems":64,"items":{"type":"array","minItems":64,"items":{"type":"array","minItems":64,"items":{"type":"integer"}}}}},
+              "loop":{"$ref":"#"},
+              "huge":{"type":"integer","minimum":-9223372036854775808,"maximum":9223372036854775807},
+              "long":{"type":"string","minLength":1000000000000},
+              "neg":{"type":"array","minItems":-5,"maxItems":-1}
+            },"required":["deep","loop","huge","long","neg"]}
+            """#
         try await withSim { _, port in
             let client = try TestHTTPClient(port: port)
-            client.send("/openai/v1/chat/completions", headers: openAIKey, body: """
-            {"model":"gpt-4.1","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"h","schema":\(schema)}}}
-            """)
+            client.send(
+                "/openai/v1/chat/completions",
+                headers: openAIKey,
+                body: """
+                    {"model":"gpt-4.1","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"h","schema":\(schema)}}}
+                    """
+            )
             let response = client.response()
             #expect(response.status == 200)
             let content = response.json?["choices"]?.array?[0]["message"]?["content"]?.string ?? ""
@@ -36,8 +40,11 @@ import Testing
         try await withSim { _, port in
             let client = try TestHTTPClient(port: port)
             for index in 0..<5 {
-                client.send("/openai/v1/chat/completions", headers: openAIKey.merging(["x-flexsim-correlation-id": "p\(index)"]) { $1 },
-                            body: #"{"model":"gpt-4.1","messages":[{"role":"user","content":"x"}]}"#)
+                client.send(
+                    "/openai/v1/chat/completions",
+                    headers: openAIKey.merging(["x-flexsim-correlation-id": "p\(index)"]) { $1 },
+                    body: #"{"model":"gpt-4.1","messages":[{"role":"user","content":"x"}]}"#
+                )
             }
             for index in 0..<5 {
                 #expect(client.response().headers["x-flexsim-correlation-id"] == "p\(index)")

@@ -1,5 +1,5 @@
-import FlexCodec
 import FlexCatalog
+import FlexCore
 import FlexSim
 import Foundation
 import NIOCore
@@ -54,14 +54,14 @@ import Testing
 
     @Test func transitionsOutOfOrderAreRefused() {
         var lifecycle = RequestLifecycle()
-        let result12 = lifecycle.start()          // must queue first
+        let result12 = lifecycle.start()  // must queue first
         #expect(result12 == false)
         let result13 = lifecycle.complete(totalOutputTokens: 1)
         #expect(result13 == nil)
         lifecycle.queue()
         let result14 = lifecycle.queue()
         #expect(result14 == false)
-        let result15 = lifecycle.emit(1)          // nothing before start
+        let result15 = lifecycle.emit(1)  // nothing before start
         #expect(result15 == false)
     }
 }

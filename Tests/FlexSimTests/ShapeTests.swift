@@ -1,6 +1,6 @@
-import FlexJSON
-import FlexCodec
 import FlexCatalog
+import FlexCore
+import FlexJSON
 import FlexSim
 import Foundation
 import NIOCore
@@ -11,9 +11,13 @@ import Testing
     @Test func chatStreamOrderAndKeepAlive() async throws {
         try await withSim { server, port in
             let client = try TestHTTPClient(port: port)
-            for _ in 0..<3 {   // three requests on one connection
-                client.send("/openai/v1/chat/completions", headers: openAIKey,
-                            body: #"{"model":"gpt-5","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}"#)
+            for _ in 0..<3 {  // three requests on one connection
+                client.send(
+                    "/openai/v1/chat/completions",
+                    headers: openAIKey,
+                    body:
+                        #"{"model":"gpt-5","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}"#
+                )
                 let response = client.response()
                 #expect(response.status == 200)
                 #expect(response.headers["content-type"]?.hasPrefix("text/event-stream") == true)
@@ -32,8 +36,12 @@ import Testing
     @Test func anthropicStreamHasPingAndOrder() async throws {
         try await withSim { _, port in
             let client = try TestHTTPClient(port: port)
-            client.send("/anthropic/v1/messages", headers: anthropicKey,
-                        body: #"{"model":"claude-haiku-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+            client.send(
+                "/anthropic/v1/messages",
+                headers: anthropicKey,
+                body:
+                    #"{"model":"claude-haiku-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+            )
             let names = client.response().eventNames
             #expect(Array(names.prefix(3)) == ["message_start", "ping", "content_block_start"])
             #expect(Array(names.suffix(2)) == ["message_delta", "message_stop"])
@@ -44,8 +52,11 @@ import Testing
     @Test func geminiFinalChunkCarriesUsageAndTierHeader() async throws {
         try await withSim { _, port in
             let client = try TestHTTPClient(port: port)
-            client.send("/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", headers: geminiKey,
-                        body: #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"serviceTier":"flex"}"#)
+            client.send(
+                "/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+                headers: geminiKey,
+                body: #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"serviceTier":"flex"}"#
+            )
             let response = client.response()
             #expect(response.headers["x-gemini-service-tier"] == "flex")
             let chunks = try response.events.map { try JSONParser.parse($0) }
@@ -58,7 +69,11 @@ import Testing
     @Test func interactionsStreamOrder() async throws {
         try await withSim { _, port in
             let client = try TestHTTPClient(port: port)
-            client.send("/gemini/v1beta/interactions", headers: geminiKey, body: #"{"model":"gemini-2.5-flash","input":"hi","stream":true}"#)
+            client.send(
+                "/gemini/v1beta/interactions",
+                headers: geminiKey,
+                body: #"{"model":"gemini-2.5-flash","input":"hi","stream":true}"#
+            )
             let names = client.response().eventNames
             #expect(Array(names.prefix(3)) == ["interaction.created", "interaction.status_update", "step.start"])
             #expect(names.last == "interaction.completed")
@@ -68,9 +83,15 @@ import Testing
     @Test func responsesStreamStartsWithCreatedAndEndsCompleted() async throws {
         try await withSim { _, port in
             let client = try TestHTTPClient(port: port)
-            client.send("/openai/v1/responses", headers: openAIKey, body: #"{"model":"gpt-4.1","input":"hi","stream":true}"#)
+            client.send(
+                "/openai/v1/responses",
+                headers: openAIKey,
+                body: #"{"model":"gpt-4.1","input":"hi","stream":true}"#
+            )
             let names = client.response().eventNames
-            #expect(Array(names.prefix(3)) == ["response.created", "response.in_progress", "response.output_item.added"])
+            #expect(
+                Array(names.prefix(3)) == ["response.created", "response.in_progress", "response.output_item.added"]
+            )
             #expect(names.last == "response.completed")
         }
     }
@@ -78,17 +99,33 @@ import Testing
     @Test func ledgerCostIsTheCatalogCost() async throws {
         try await withSim { server, port in
             let client = try TestHTTPClient(port: port)
-            client.send("/openai/v1/responses", headers: openAIKey.merging(["x-flexsim-output-tokens": "40"]) { $1 },
-                        body: #"{"model":"gpt-5.4-mini","input":"hello there","service_tier":"flex"}"#)
+            client.send(
+                "/openai/v1/responses",
+                headers: openAIKey.merging(["x-flexsim-output-tokens": "40"]) { $1 },
+                body: #"{"model":"gpt-5.4-mini","input":"hello there","service_tier":"flex"}"#
+            )
             let body = client.response().json
-            #expect(body?["usage"]?["output_tokens"]?.int == 40 + (body?["usage"]?["output_tokens_details"]?["reasoning_tokens"]?.int ?? 0))
+            #expect(
+                body?["usage"]?["output_tokens"]?.int == 40
+                    + (body?["usage"]?["output_tokens_details"]?["reasoning_tokens"]?.int ?? 0)
+            )
             let row = try await waitForRow(server, count: 1)
             let t = row["tokens"]!
-            let tokens = TokenUsage(inputTokens: UInt64(t["input"]!.int!), cachedInputTokens: UInt64(t["cached_input"]!.int!),
-                                    cacheWriteTokens: UInt64(t["cache_write"]!.int!), outputTokens: UInt64(t["output"]!.int!),
-                                    reasoningTokens: UInt64(t["reasoning"]!.int!))
+            let tokens = TokenUsage(
+                inputTokens: UInt64(t["input"]!.int!),
+                cachedInputTokens: UInt64(t["cached_input"]!.int!),
+                cacheWriteTokens: UInt64(t["cache_write"]!.int!),
+                outputTokens: UInt64(t["output"]!.int!),
+                reasoningTokens: UInt64(t["reasoning"]!.int!)
+            )
             #expect(tokens.outputTokens - tokens.reasoningTokens == 40)
-            let expected = try Catalog.builtIn().cost(provider: .openAI, model: "gpt-5.4-mini", tier: .flex, tokens: tokens, on: CalendarDate("2026-11-26")!)
+            let expected = try Catalog.builtIn().cost(
+                provider: .openAI,
+                model: "gpt-5.4-mini",
+                tier: .flex,
+                tokens: tokens,
+                on: CalendarDate("2026-11-26")!
+            )
             #expect(row["cost_picousd"]?.int == expected.total.rawValue)
             #expect(row["tier_served"] == "flex")
         }
@@ -98,7 +135,11 @@ import Testing
         // A 600 s simulated queue wait at time scale 10,000 takes 60 ms of real time.
         try await withSim(.fixed(wait: 600, tokensPerSecond: 50), timeScale: 10_000) { server, port in
             let client = try TestHTTPClient(port: port)
-            client.send("/openai/v1/responses", headers: openAIKey, body: #"{"model":"gpt-5","input":"hi","service_tier":"flex"}"#)
+            client.send(
+                "/openai/v1/responses",
+                headers: openAIKey,
+                body: #"{"model":"gpt-5","input":"hi","service_tier":"flex"}"#
+            )
             let response = client.response()
             #expect(response.status == 200 && response.json?["service_tier"] == "flex")
             let row = try await waitForRow(server, count: 1)
@@ -110,7 +151,11 @@ import Testing
         try await withSim { server, port in
             let client = try TestHTTPClient(port: port)
             for _ in 0..<3 {
-                client.send("/openai/v1/chat/completions", headers: openAIKey, body: #"{"model":"gpt-4.1","messages":[{"role":"user","content":"x"}]}"#)
+                client.send(
+                    "/openai/v1/chat/completions",
+                    headers: openAIKey,
+                    body: #"{"model":"gpt-4.1","messages":[{"role":"user","content":"x"}]}"#
+                )
                 _ = client.response()
             }
             client.send("/sim/ledger?after=1", method: "GET")

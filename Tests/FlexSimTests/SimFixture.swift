@@ -1,14 +1,25 @@
-import FlexJSON
-import FlexCodec
 import FlexCatalog
+import FlexCore
+import FlexJSON
 import FlexSim
 import Foundation
 import NIOCore
 import Testing
 
 /// Starts an in-process flexsim on a free loopback port and stops it afterwards.
-func withSim<T>(_ profile: Profile = .instant, seed: UInt64 = 3, timeScale: Double = 1, _ body: (SimServer, Int) async throws -> T) async throws -> T {
-    let configuration = SimConfiguration(catalog: try Catalog.builtIn(), profile: profile, seed: seed, timeScale: timeScale, priceDate: CalendarDate("2026-11-26"))
+func withSim<T>(
+    _ profile: Profile = .instant,
+    seed: UInt64 = 3,
+    timeScale: Double = 1,
+    _ body: (SimServer, Int) async throws -> T
+) async throws -> T {
+    let configuration = SimConfiguration(
+        catalog: try Catalog.builtIn(),
+        profile: profile,
+        seed: seed,
+        timeScale: timeScale,
+        priceDate: CalendarDate("2026-11-26")
+    )
     let server = try await SimServer.start(configuration: configuration, host: "127.0.0.1", port: 0)
     do {
         let result = try await body(server, server.port!)

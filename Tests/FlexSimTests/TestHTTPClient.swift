@@ -1,5 +1,5 @@
+import FlexCore
 import FlexJSON
-import FlexCodec
 import FlexSim
 import Foundation
 
@@ -21,9 +21,14 @@ final class TestHTTPClient {
         var timeout = timeval(tv_sec: 20, tv_usec: 0)
         setsockopt(self.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let result = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(self.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(self.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
-        guard result == 0 else { close(self.fd); throw TestError("connect failed") }
+        guard result == 0 else {
+            close(self.fd)
+            throw TestError("connect failed")
+        }
     }
 
     deinit { close(self.fd) }
@@ -36,7 +41,9 @@ final class TestHTTPClient {
         let bytes = Array(text.utf8)
         var sent = 0
         while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { Glibc.send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[sent...].withUnsafeBytes {
+                Glibc.send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if n <= 0 { return }
             sent += n
         }
@@ -89,11 +96,15 @@ final class TestHTTPClient {
         let head = String(decoding: bytes[..<headEnd], as: UTF8.self).lowercased()
         let bodyStart = headEnd + 4
         for line in head.components(separatedBy: "\r\n") where line.hasPrefix("content-length:") {
-            guard let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) else { return nil }
+            guard let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) else {
+                return nil
+            }
             return bytes.count >= bodyStart + length ? bodyStart + length : nil
         }
         if head.contains("transfer-encoding: chunked") {
-            if bytes.count >= bodyStart + 5, Array(bytes[bodyStart..<(bodyStart + 5)]) == Array("0\r\n\r\n".utf8) { return bodyStart + 5 }
+            if bytes.count >= bodyStart + 5, Array(bytes[bodyStart..<(bodyStart + 5)]) == Array("0\r\n\r\n".utf8) {
+                return bodyStart + 5
+            }
             return self.find(Array("\r\n0\r\n\r\n".utf8), in: bytes, from: bodyStart).map { $0 + 7 }
         }
         return nil
@@ -118,7 +129,9 @@ struct TestResponse {
     var body: String {
         let bytes = Array(self.raw.utf8)
         var index = 0
-        while index + 3 < bytes.count, !(bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10) { index += 1 }
+        while index + 3 < bytes.count,
+            !(bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10)
+        { index += 1 }
         guard index + 3 < bytes.count else { return "" }
         let rest = Array(bytes[(index + 4)...])
         guard self.headers["transfer-encoding"] == "chunked" else { return String(decoding: rest, as: UTF8.self) }
@@ -127,7 +140,9 @@ struct TestResponse {
         while position < rest.count {
             var lineEnd = position
             while lineEnd + 1 < rest.count, !(rest[lineEnd] == 13 && rest[lineEnd + 1] == 10) { lineEnd += 1 }
-            guard lineEnd + 1 < rest.count, let size = Int(String(decoding: rest[position..<lineEnd], as: UTF8.self), radix: 16), size > 0 else { break }
+            guard lineEnd + 1 < rest.count,
+                let size = Int(String(decoding: rest[position..<lineEnd], as: UTF8.self), radix: 16), size > 0
+            else { break }
             let dataStart = lineEnd + 2
             let dataEnd = min(rest.count, dataStart + size)
             out += rest[dataStart..<dataEnd]
@@ -137,8 +152,16 @@ struct TestResponse {
     }
     var json: JSONValue? { try? JSONParser.parse(self.body) }
     /// `data:` payloads of an SSE body.
-    var events: [String] { self.body.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("data: ") }.map { String($0.dropFirst(6)).trimmingCharacters(in: .whitespacesAndNewlines) } }
-    var eventNames: [String] { self.body.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("event: ") }.map { String($0.dropFirst(7)).trimmingCharacters(in: .whitespacesAndNewlines) } }
+    var events: [String] {
+        self.body.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("data: ") }.map {
+            String($0.dropFirst(6)).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+    var eventNames: [String] {
+        self.body.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("event: ") }.map {
+            String($0.dropFirst(7)).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
 }
 
 struct TestError: Error, CustomStringConvertible {

@@ -19,7 +19,8 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// `environment` adds to (or replaces in) the test process's environment, for this child only.
-    public init(executable: String, arguments: [String], outputPath: String, environment: [String: String] = [:]) throws {
+    public init(executable: String, arguments: [String], outputPath: String, environment: [String: String] = [:]) throws
+    {
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
@@ -43,7 +44,7 @@ public final class ChildProcess: @unchecked Sendable {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         var envp: [UnsafeMutablePointer<CChar>?] = []
         var inherited: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = environ
         while let position = inherited, let entry = position.pointee {
@@ -52,7 +53,7 @@ public final class ChildProcess: @unchecked Sendable {
             inherited = position + 1
         }
         envp += environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { envp.forEach { free($0) } }
+        defer { for entry in envp { free(entry) } }
         var pid = pid_t()
         let result = posix_spawn(&pid, executable, &fileActions, &attributes, argv, envp)
         guard result == 0 else {
@@ -143,7 +144,9 @@ public enum Executables {
             let candidate = directory + "/" + name
             if access(candidate, X_OK) == 0 { return candidate }
         }
-        throw NotFound(description: "\(name) not found next to the test binary; build it or set \(name.uppercased())_BIN")
+        throw NotFound(
+            description: "\(name) not found next to the test binary; build it or set \(name.uppercased())_BIN"
+        )
     }
 
     /// A TCP port that was free a moment ago on loopback (bind to 0, read it, close).
@@ -172,7 +175,9 @@ public enum Executables {
         /// It could not bind: another socket took a port between ``freePort()`` and the child's bind.
         public var lostItsPort: Bool { self.output.contains("Address already in use") }
 
-        public var description: String { "the process exited before it listened on port \(self.port); it printed: \(self.output)" }
+        public var description: String {
+            "the process exited before it listened on port \(self.port); it printed: \(self.output)"
+        }
     }
 
     /// Starts a child that listens on loopback ports picked with ``freePort()``, and waits until it
@@ -189,7 +194,11 @@ public enum Executables {
         while true {
             let started = try start()
             do {
-                try await Self.waitUntilListening(started.port, process: started.process, outputPath: started.outputPath)
+                try await Self.waitUntilListening(
+                    started.port,
+                    process: started.process,
+                    outputPath: started.outputPath
+                )
                 return (started.process, started.port, started.extra)
             } catch let error as ExitedBeforeListening where error.lostItsPort && attempt < attempts {
                 attempt += 1
@@ -199,8 +208,12 @@ public enum Executables {
 
     /// Waits until something accepts TCP connections on `port` (bounded). With `process`, a child
     /// that exits first ends the wait with ``ExitedBeforeListening`` and the end of `outputPath`.
-    public static func waitUntilListening(_ port: Int, process: ChildProcess? = nil, outputPath: String? = nil,
-                                          timeout: Duration = .seconds(30)) async throws {
+    public static func waitUntilListening(
+        _ port: Int,
+        process: ChildProcess? = nil,
+        outputPath: String? = nil,
+        timeout: Duration = .seconds(30)
+    ) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let process, !process.isRunning {
@@ -212,7 +225,9 @@ public enum Executables {
             address.sin_port = in_port_t(UInt16(port).bigEndian)
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             close(fd)
             if connected == 0 { return }

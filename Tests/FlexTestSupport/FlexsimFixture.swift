@@ -11,9 +11,18 @@ public struct FlexsimFixture {
     public let port: Int
 
     /// Runs `body` against a fresh flexsim and always stops it.
-    public static func with<T>(profile: Profile = .instant, seed: UInt64 = 7, _ body: (FlexsimFixture) async throws -> T) async throws -> T {
-        let configuration = SimConfiguration(catalog: try Catalog.builtIn(), profile: profile, seed: seed, timeScale: 1,
-                                             priceDate: CalendarDate("2026-11-26"))
+    public static func with<T>(
+        profile: Profile = .instant,
+        seed: UInt64 = 7,
+        _ body: (FlexsimFixture) async throws -> T
+    ) async throws -> T {
+        let configuration = SimConfiguration(
+            catalog: try Catalog.builtIn(),
+            profile: profile,
+            seed: seed,
+            timeScale: 1,
+            priceDate: CalendarDate("2026-11-26")
+        )
         let server = try await SimServer.start(configuration: configuration, host: "127.0.0.1", port: 0)
         guard let port = server.port else {
             try? await server.close()
@@ -31,10 +40,17 @@ public struct FlexsimFixture {
 
     /// Sends an adapter's request to flexsim's OpenAI routes, tagged with `correlation` for the
     /// ledger, plus `extraHeaders` (flexsim's fault and output-size headers).
-    public func send(_ request: UpstreamRequest, correlation: String, extraHeaders: [(String, String)] = []) throws -> LoopbackHTTP.Response {
-        try LoopbackHTTP.send(port: self.port, path: "/openai/v1" + request.path,
-                              headers: request.headers + [("x-flexsim-correlation-id", correlation)] + extraHeaders,
-                              body: request.body)
+    public func send(
+        _ request: UpstreamRequest,
+        correlation: String,
+        extraHeaders: [(String, String)] = []
+    ) throws -> LoopbackHTTP.Response {
+        try LoopbackHTTP.send(
+            port: self.port,
+            path: "/openai/v1" + request.path,
+            headers: request.headers + [("x-flexsim-correlation-id", correlation)] + extraHeaders,
+            body: request.body
+        )
     }
 
     /// The ledger row flexsim wrote for `correlation`, read over HTTP (`GET /sim/ledger`). flexsim

@@ -25,8 +25,13 @@ public enum LoopbackHTTP {
         public var description: String
     }
 
-    public static func send(port: Int, method: String = "POST", path: String, headers: [(String, String)] = [],
-                     body: ByteBuffer = ByteBuffer()) throws(Failure) -> Response {
+    public static func send(
+        port: Int,
+        method: String = "POST",
+        path: String,
+        headers: [(String, String)] = [],
+        body: ByteBuffer = ByteBuffer()
+    ) throws(Failure) -> Response {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket() failed") }
         defer { close(fd) }
@@ -37,11 +42,14 @@ public enum LoopbackHTTP {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw Failure(description: "connect to 127.0.0.1:\(port) failed") }
 
-        var head = "\(method) \(path) HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: \(body.readableBytes)\r\n"
+        var head =
+            "\(method) \(path) HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: \(body.readableBytes)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
         let request = Array(head.utf8) + Array(body.readableBytesView)
@@ -66,13 +74,20 @@ public enum LoopbackHTTP {
         guard let headEnd = self.find([13, 10, 13, 10], in: raw, from: 0) else {
             throw Failure(description: "no complete HTTP head in \(raw.count) bytes")
         }
-        let lines = String(decoding: raw[..<headEnd], as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
+        let lines = String(decoding: raw[..<headEnd], as: UTF8.self).split(
+            separator: "\r\n",
+            omittingEmptySubsequences: false
+        )
         let statusParts = (lines.first ?? "").split(separator: " ")
-        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw Failure(description: "bad status line") }
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else {
+            throw Failure(description: "bad status line")
+        }
         var headers: [(String, String)] = []
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers.append((String(line[..<colon]).lowercased(), String(line[line.index(after: colon)...]).trimmedOf(" ")))
+            headers.append(
+                (String(line[..<colon]).lowercased(), String(line[line.index(after: colon)...]).trimmedOf(" "))
+            )
         }
         var body = Array(raw[(headEnd + 4)...])
         if headers.contains(where: { $0.0 == "transfer-encoding" && $0.1.lowercased() == "chunked" }) {

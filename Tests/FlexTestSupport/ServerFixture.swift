@@ -56,14 +56,25 @@ public struct ServerFixture {
     }
 
     /// A native OpenAI Chat request (or the given API's), tagged with `id` for flexsim's ledger.
-    public static func request(_ id: String, api: Api = .chatCompletions, startWithin: String = "00h-00m-30s",
-                        model: String = "gpt-5.4-mini") -> InferenceRequest {
+    public static func request(
+        _ id: String,
+        api: Api = .chatCompletions,
+        startWithin: String = "00h-00m-30s",
+        model: String = "gpt-5.4-mini"
+    ) -> InferenceRequest {
         let body: String =
             switch api {
             case .responses: #"{"model":"\#(model)","input":"Say something short."}"#
             default: #"{"model":"\#(model)","messages":[{"role":"user","content":"Say something short."}]}"#
             }
-        return InferenceRequest(requestID: id, provider: .openAI, api: api, model: model, startWithin: startWithin,
-                                providerKey: "sk-test-server", body: .nativeJSON(ByteBuffer(string: body)))
+        return InferenceRequest(
+            requestID: id,
+            provider: .openAI,
+            api: api,
+            model: model,
+            startWithin: startWithin,
+            providerKey: "sk-test-server",
+            body: .nativeJSON(ByteBuffer(string: body))
+        )
     }
 }

@@ -25,7 +25,8 @@ public final class WireClient {
         // struct sockaddr_in, laid out by hand (family, port and address in network order, zero
         // padding): its fields are declared by whichever C module the build loaded first, Glibc or
         // SwiftNIO's CNIOLinux, so naming them depends on the build's order.
-        let address: [UInt8] = withUnsafeBytes(of: UInt16(AF_INET), Array.init)
+        let address: [UInt8] =
+            withUnsafeBytes(of: UInt16(AF_INET), Array.init)
             + withUnsafeBytes(of: UInt16(port).bigEndian, Array.init) + [127, 0, 0, 1] + [UInt8](repeating: 0, count: 8)
         let result = address.withUnsafeBytes { bytes in
             connect(self.fd, bytes.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(bytes.count))
@@ -41,12 +42,17 @@ public final class WireClient {
     deinit { close(self.fd) }
 
     /// Connects and does the handshake; returns the server's HELLO.
-    public static func connected(port: Int, hello: Hello = Hello(versions: [1], compression: [.lz4])) async throws -> (WireClient, Hello) {
+    public static func connected(
+        port: Int,
+        hello: Hello = Hello(versions: [1], compression: [.lz4])
+    ) async throws -> (WireClient, Hello) {
         let client = try WireClient(port: port)
         var bytes = ByteBuffer(bytes: ConnectionPreface.bytes)
         try client.encoder.encode(.hello(hello), into: &bytes)
         try client.write(bytes)
-        guard case .hello(let reply)? = try await client.readFrame() else { throw Failure(description: "no HELLO from the server") }
+        guard case .hello(let reply)? = try await client.readFrame() else {
+            throw Failure(description: "no HELLO from the server")
+        }
         let settings = try Handshake.accept(reply, offered: hello)
         client.encoder.compression = settings.compression
         client.encoder.maxMessageSize = settings.peerLimits.maxMessageSize
@@ -58,7 +64,9 @@ public final class WireClient {
         var offset = 0
         let data = Array(bytes.readableBytesView)
         while offset < data.count {
-            let sent = data[offset...].withUnsafeBytes { Glibc.send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = data[offset...].withUnsafeBytes {
+                Glibc.send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard sent > 0 else { throw Failure(description: "send failed: errno \(errno)") }
             offset += sent
         }
@@ -71,10 +79,18 @@ public final class WireClient {
     }
 
     /// HEADERS and the request MESSAGE (END_STREAM) of one call.
-    public func call(_ id: StreamID, _ request: InferenceRequest, method: String = RequestHeaders.Method.complete,
-              timeout: Duration? = nil, apiKey: Secret = "") throws {
+    public func call(
+        _ id: StreamID,
+        _ request: InferenceRequest,
+        method: String = RequestHeaders.Method.complete,
+        timeout: Duration? = nil,
+        apiKey: Secret = ""
+    ) throws {
         var bytes = ByteBuffer()
-        try self.encoder.encode(.requestHeaders(id, RequestHeaders(method: method, timeout: timeout, apiKey: apiKey)), into: &bytes)
+        try self.encoder.encode(
+            .requestHeaders(id, RequestHeaders(method: method, timeout: timeout, apiKey: apiKey)),
+            into: &bytes
+        )
         try self.encoder.encodeMessage(request, streamID: id, endStream: true, into: &bytes)
         try self.write(bytes)
     }

@@ -24,7 +24,8 @@ struct FlexdEndToEndTests {
         """
     }
 
-    static func ledger(_ stack: FlexdProcessTests.Stack, _ correlation: String, count: Int) async throws -> [JSONValue] {
+    static func ledger(_ stack: FlexdProcessTests.Stack, _ correlation: String, count: Int) async throws -> [JSONValue]
+    {
         for _ in 0..<200 {
             let text = try LoopbackHTTP.send(port: stack.simPort, method: "GET", path: "/sim/ledger").text
             let rows = try text.split(separator: "\n").map { try JSONParser.parse(String($0)) }
@@ -40,19 +41,28 @@ struct FlexdEndToEndTests {
         try await FlexdProcessTests.withStack(profileJSON: Self.profile(refusal: 1)) { stack in
             try await withFlexClient(host: "127.0.0.1", port: stack.port) { client in
                 // Flex refused for capacity: the call falls back to standard and says why.
-                let (_, fellBack) = try await client.complete(FlexdProcessTests.request(.chatCompletions, id: "e2e-fallback", startWithin: "00h-00m-30s"))
+                let (_, fellBack) = try await client.complete(
+                    FlexdProcessTests.request(.chatCompletions, id: "e2e-fallback", startWithin: "00h-00m-30s")
+                )
                 let record = try #require(fellBack)
                 #expect(record.tierServed == .standard && record.fellBack && record.fallbackReason == .flexCapacity)
                 #expect(record.savedPicoUSD == 0 && record.feePicoUSD == 0)
                 let rows = try await Self.ledger(stack, "e2e-fallback", count: 2)
                 #expect(Set(rows.compactMap { $0["tier_asked"]?.string }) == ["flex", "default"], "\(rows)")
-                #expect(rows.reduce(0) { $0 + ($1["cost_picousd"]?.int ?? 0) } == record.actualCostPicoUSD, "only the standard attempt is billed")
+                #expect(
+                    rows.reduce(0) { $0 + ($1["cost_picousd"]?.int ?? 0) } == record.actualCostPicoUSD,
+                    "only the standard attempt is billed"
+                )
 
                 // Priority costs more than standard, by request; default goes straight to standard.
-                let (_, priority) = try await client.complete(FlexdProcessTests.request(.chatCompletions, id: "e2e-priority", startWithin: "priority"))
+                let (_, priority) = try await client.complete(
+                    FlexdProcessTests.request(.chatCompletions, id: "e2e-priority", startWithin: "priority")
+                )
                 #expect(priority?.tierServed == .priority && priority?.fellBack == false)
                 #expect((priority?.actualCostPicoUSD ?? 0) > (priority?.standardCostPicoUSD ?? 0))
-                let defaultTier = try await client.stream(FlexdProcessTests.request(.interactions, id: "e2e-default", startWithin: "default")) { events in
+                let defaultTier = try await client.stream(
+                    FlexdProcessTests.request(.interactions, id: "e2e-default", startWithin: "default")
+                ) { events in
                     var route: RouteDecision?
                     for try await event in events {
                         if case .route(let decision) = event { route = decision }
@@ -87,7 +97,9 @@ struct FlexdEndToEndTests {
                 var streaming = false
                 for _ in 0..<200 where !streaming {
                     try await Task.sleep(for: .milliseconds(25))
-                    let health = try JSONParser.parse(LoopbackHTTP.send(port: stack.simPort, method: "GET", path: "/healthz").text)
+                    let health = try JSONParser.parse(
+                        LoopbackHTTP.send(port: stack.simPort, method: "GET", path: "/healthz").text
+                    )
                     streaming = (health["in_flight"]?.int ?? 0) > 0
                 }
                 try await Task.sleep(for: .milliseconds(300))

@@ -24,8 +24,14 @@ struct FlexdProcessTests {
     }
 
     /// Starts flexsim (with `profile` JSON if given) and a flexd routing to it.
-    static func withStack<T>(profileJSON: String? = nil, extraArguments: [String] = [], _ body: (Stack) async throws -> T) async throws -> T {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flexd-process-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    static func withStack<T>(
+        profileJSON: String? = nil,
+        extraArguments: [String] = [],
+        _ body: (Stack) async throws -> T
+    ) async throws -> T {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "flexd-process-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         var profile = "instant"
@@ -36,9 +42,11 @@ struct FlexdProcessTests {
         let simLog = directory.appendingPathComponent("flexsim.log").path
         let (flexsim, simPort, _) = try await Executables.startListening {
             let port = Executables.freePort()
-            let process = try ChildProcess(executable: try Executables.path("flexsim"),
-                                           arguments: ["--listen", "127.0.0.1:\(port)", "--seed", "3", "--profile", profile],
-                                           outputPath: simLog)
+            let process = try ChildProcess(
+                executable: try Executables.path("flexsim"),
+                arguments: ["--listen", "127.0.0.1:\(port)", "--seed", "3", "--profile", profile],
+                outputPath: simLog
+            )
             return (process, port, simLog, ())
         }
         defer { flexsim.stop() }
@@ -48,16 +56,23 @@ struct FlexdProcessTests {
         let (flexd, port, adminPort) = try await Executables.startListening {
             let port = Executables.freePort()
             let adminPort = Executables.freePort()
-            let process = try ChildProcess(executable: try Executables.path("flexd"), arguments: [
-                "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "127.0.0.1:\(adminPort)",
-                "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
-                "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header", "x-flexsim-correlation-id",
-                "--log-level", "warning", "--ledger", "sqlite:" + directory.appendingPathComponent("ledger.sqlite").path,
-            ] + extraArguments, outputPath: log)
+            let process = try ChildProcess(
+                executable: try Executables.path("flexd"),
+                arguments: [
+                    "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "127.0.0.1:\(adminPort)",
+                    "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
+                    "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header", "x-flexsim-correlation-id",
+                    "--log-level", "warning", "--ledger",
+                    "sqlite:" + directory.appendingPathComponent("ledger.sqlite").path,
+                ] + extraArguments,
+                outputPath: log
+            )
             return (process, port, log, adminPort)
         }
         defer { flexd.stop() }
-        return try await body(Stack(flexd: flexd, flexsim: flexsim, port: port, adminPort: adminPort, simPort: simPort, log: log))
+        return try await body(
+            Stack(flexd: flexd, flexsim: flexsim, port: port, adminPort: adminPort, simPort: simPort, log: log)
+        )
     }
 
     static func request(_ api: Api, id: String, startWithin: String) -> InferenceRequest {
@@ -65,12 +80,21 @@ struct FlexdProcessTests {
             switch api {
             case .chatCompletions: ("gpt-5.4-mini", "sk-p", #"{"messages":[{"role":"user","content":"Hi"}]}"#)
             case .responses: ("gpt-5.4-mini", "sk-p", #"{"input":"Hi"}"#)
-            case .messages: ("claude-haiku-4-5", "sk-ant-p", #"{"max_tokens":256,"messages":[{"role":"user","content":"Hi"}]}"#)
-            case .generateContent: ("gemini-3.8-flash", "AIza-p", #"{"contents":[{"role":"user","parts":[{"text":"Hi"}]}]}"#)
+            case .messages:
+                ("claude-haiku-4-5", "sk-ant-p", #"{"max_tokens":256,"messages":[{"role":"user","content":"Hi"}]}"#)
+            case .generateContent:
+                ("gemini-3.8-flash", "AIza-p", #"{"contents":[{"role":"user","parts":[{"text":"Hi"}]}]}"#)
             case .interactions: ("gemini-3.8-flash", "AIza-p", #"{"input":"Hi"}"#)
             }
-        return InferenceRequest(requestID: id, provider: api.provider, api: api, model: model, startWithin: startWithin,
-                                providerKey: Secret(key), body: .nativeJSON(ByteBuffer(string: json)))
+        return InferenceRequest(
+            requestID: id,
+            provider: api.provider,
+            api: api,
+            model: model,
+            startWithin: startWithin,
+            providerKey: Secret(key),
+            body: .nativeJSON(ByteBuffer(string: json))
+        )
     }
 
     @Test func everyAPIStreamedAndUnaryThroughTheRealProcesses() async throws {
@@ -81,8 +105,11 @@ struct FlexdProcessTests {
                 for stream in [false, true] {
                     let startWithin = api.provider == .anthropic ? "default" : "00h-00m-30s"
                     let name = "proc-\(api.name)-\(stream)"
-                    try client.call(StreamID(id), Self.request(api, id: name, startWithin: startWithin),
-                                    method: stream ? RequestHeaders.Method.stream : RequestHeaders.Method.complete)
+                    try client.call(
+                        StreamID(id),
+                        Self.request(api, id: name, startWithin: startWithin),
+                        method: stream ? RequestHeaders.Method.stream : RequestHeaders.Method.complete
+                    )
                     let frames = try await client.readCall(StreamID(id))
                     let trailers = try #require(frames.trailers, "\(name)")
                     #expect(trailers.status.code == .ok, "\(name): \(trailers.status)")
@@ -105,10 +132,12 @@ struct FlexdProcessTests {
             // Two answered on flex by OpenAI, one on flex by Gemini, one on standard by Anthropic, one refused.
             var unknown = Self.request(.chatCompletions, id: "metrics-unknown", startWithin: "00h-00m-30s")
             unknown.model = "no-such-model"
-            let calls = [Self.request(.chatCompletions, id: "metrics-1", startWithin: "00h-00m-30s"),
-                         Self.request(.chatCompletions, id: "metrics-2", startWithin: "00h-00m-30s"),
-                         Self.request(.generateContent, id: "metrics-3", startWithin: "00h-00m-30s"),
-                         Self.request(.messages, id: "metrics-4", startWithin: "default"), unknown]
+            let calls = [
+                Self.request(.chatCompletions, id: "metrics-1", startWithin: "00h-00m-30s"),
+                Self.request(.chatCompletions, id: "metrics-2", startWithin: "00h-00m-30s"),
+                Self.request(.generateContent, id: "metrics-3", startWithin: "00h-00m-30s"),
+                Self.request(.messages, id: "metrics-4", startWithin: "default"), unknown,
+            ]
             for (index, call) in calls.enumerated() {
                 let id = StreamID(UInt32(2 * index + 1))
                 try client.call(id, call)
@@ -118,12 +147,15 @@ struct FlexdProcessTests {
             #expect(try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/readyz").status == 200)
             let metrics = try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/metrics").text
             let counts = Self.samples(of: "flexd_calls_total", in: metrics)
-            #expect(counts == [
-                #"outcome="ok",tier_served="flex",provider="openai""#: 2,
-                #"outcome="ok",tier_served="flex",provider="gemini""#: 1,
-                #"outcome="ok",tier_served="standard",provider="anthropic""#: 1,
-                #"outcome="unknown_model",tier_served="none",provider="none""#: 1,
-            ], "\(counts)")
+            #expect(
+                counts == [
+                    #"outcome="ok",tier_served="flex",provider="openai""#: 2,
+                    #"outcome="ok",tier_served="flex",provider="gemini""#: 1,
+                    #"outcome="ok",tier_served="standard",provider="anthropic""#: 1,
+                    #"outcome="unknown_model",tier_served="none",provider="none""#: 1,
+                ],
+                "\(counts)"
+            )
             #expect(metrics.contains("flexd_saved_picousd_total"))
             #expect(!metrics.contains("sk-p"), "no key in metrics")
             #expect(try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/nope").status == 404)
@@ -134,7 +166,8 @@ struct FlexdProcessTests {
     static func samples(of name: String, in exposition: String) -> [String: Double] {
         var samples: [String: Double] = [:]
         for line in exposition.split(separator: "\n") where line.hasPrefix(name + "{") {
-            guard let close = line.lastIndex(of: "}"), let value = Double(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces))
+            guard let close = line.lastIndex(of: "}"),
+                let value = Double(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces))
             else { continue }
             samples[String(line[line.index(line.startIndex, offsetBy: name.count + 1)..<close])] = value
         }
@@ -155,8 +188,11 @@ struct FlexdProcessTests {
             let (client, _) = try await WireClient.connected(port: stack.port)
             let calls: [UInt32] = Array(stride(from: 1, through: 19, by: 2))
             for id in calls {
-                try client.call(StreamID(id), Self.request(.chatCompletions, id: "drain-\(id)", startWithin: "00h-00m-30s"),
-                                method: id % 4 == 1 ? RequestHeaders.Method.stream : RequestHeaders.Method.complete)
+                try client.call(
+                    StreamID(id),
+                    Self.request(.chatCompletions, id: "drain-\(id)", startWithin: "00h-00m-30s"),
+                    method: id % 4 == 1 ? RequestHeaders.Method.stream : RequestHeaders.Method.complete
+                )
             }
             try await Task.sleep(for: .milliseconds(300))
             stack.flexd.send(SIGTERM)
@@ -182,10 +218,15 @@ struct FlexdProcessTests {
         (["--listen", "nonsense"], "--listen"),
     ])
     func badConfigurationFailsFastWithAClearMessage(_ arguments: [String], _ mention: String) async throws {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("flexd-bad-\(getpid())-\(mention.hashValue).log").path
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "flexd-bad-\(getpid())-\(mention.hashValue).log"
+        ).path
         defer { unlink(log) }
-        let flexd = try ChildProcess(executable: try Executables.path("flexd"),
-                                     arguments: ["serve", "--admin-listen", "off"] + arguments, outputPath: log)
+        let flexd = try ChildProcess(
+            executable: try Executables.path("flexd"),
+            arguments: ["serve", "--admin-listen", "off"] + arguments,
+            outputPath: log
+        )
         let status = await flexd.exitStatus(within: .seconds(20))
         flexd.stop()
         #expect(status != nil && status != 0, "\(arguments) must fail")
@@ -200,7 +241,11 @@ struct FlexdProcessTests {
         defer { unlink(bad) }
         let log = directory.appendingPathComponent("flexd-config-\(getpid()).log").path
         defer { unlink(log) }
-        let flexd = try ChildProcess(executable: try Executables.path("flexd"), arguments: ["serve", "--config", bad], outputPath: log)
+        let flexd = try ChildProcess(
+            executable: try Executables.path("flexd"),
+            arguments: ["serve", "--config", bad],
+            outputPath: log
+        )
         #expect(await flexd.exitStatus(within: .seconds(20)).map { $0 != 0 } == true)
         flexd.stop()
         #expect(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("colour"))
@@ -212,7 +257,11 @@ struct FlexdProcessTests {
             let port = Executables.freePort()
             try #"{"listen": "127.0.0.1:\#(port)", "admin-listen": "off", "log-level": "warning", "ledger": "none"}"#
                 .write(toFile: good, atomically: true, encoding: .utf8)
-            let process = try ChildProcess(executable: try Executables.path("flexd"), arguments: ["--config", good], outputPath: log)
+            let process = try ChildProcess(
+                executable: try Executables.path("flexd"),
+                arguments: ["--config", good],
+                outputPath: log
+            )
             return (process, port, log, ())
         }
         defer { running.stop() }

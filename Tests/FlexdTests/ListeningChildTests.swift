@@ -13,15 +13,19 @@ struct ListeningChildTests {
     @Test func aChildThatLostItsPortIsStartedAgainOnAnother() async throws {
         let (holder, held) = try Self.boundSocket()
         defer { close(holder) }
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("listening-child-\(getpid())-1.log").path
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("listening-child-\(getpid())-1.log")
+            .path
         defer { unlink(log) }
         var tried: [Int] = []
         let (flexsim, port, _) = try await Executables.startListening {
             // The first attempt gets the port that is taken.
             let port = tried.isEmpty ? held : Executables.freePort()
             tried.append(port)
-            let process = try ChildProcess(executable: try Executables.path("flexsim"),
-                                           arguments: ["--listen", "127.0.0.1:\(port)", "--profile", "instant"], outputPath: log)
+            let process = try ChildProcess(
+                executable: try Executables.path("flexsim"),
+                arguments: ["--listen", "127.0.0.1:\(port)", "--profile", "instant"],
+                outputPath: log
+            )
             return (process, port, log, ())
         }
         defer { flexsim.stop() }
@@ -32,7 +36,8 @@ struct ListeningChildTests {
     }
 
     @Test func aChildThatFailsForAnotherReasonEndsTheWaitWithItsOutput() async throws {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("listening-child-\(getpid())-2.log").path
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("listening-child-\(getpid())-2.log")
+            .path
         defer { unlink(log) }
         var attempts = 0
         // A wait that missed the exit would end at its 30 s bound with a different error.
@@ -40,8 +45,11 @@ struct ListeningChildTests {
             _ = try await Executables.startListening {
                 attempts += 1
                 let port = Executables.freePort()
-                let process = try ChildProcess(executable: try Executables.path("flexsim"),
-                                               arguments: ["--listen", "127.0.0.1:\(port)", "--profile", "no-such-profile"], outputPath: log)
+                let process = try ChildProcess(
+                    executable: try Executables.path("flexsim"),
+                    arguments: ["--listen", "127.0.0.1:\(port)", "--profile", "no-such-profile"],
+                    outputPath: log
+                )
                 return (process, port, log, ())
             }
             Issue.record("flexsim with an unknown profile was reported listening")

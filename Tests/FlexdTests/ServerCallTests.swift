@@ -53,7 +53,9 @@ struct ServerCallTests {
                 return
             }
             #expect(route.tier == .flex)
-            let natives = events.compactMap { event -> NativeEvent? in if case .native(let native) = event { native } else { nil } }
+            let natives = events.compactMap { event -> NativeEvent? in
+                if case .native(let native) = event { native } else { nil }
+            }
             #expect(natives.first?.event == "response.created")
             #expect(natives.last?.event == "response.completed")
             #expect(frames.trailers?.status.code == .ok)
@@ -66,7 +68,11 @@ struct ServerCallTests {
             let (client, _) = try await WireClient.connected(port: fixture.port)
             let count: UInt32 = 60
             for id in 1...count {
-                try client.call(StreamID(id), ServerFixture.request("many-\(id)"), method: id % 2 == 0 ? RequestHeaders.Method.stream : RequestHeaders.Method.complete)
+                try client.call(
+                    StreamID(id),
+                    ServerFixture.request("many-\(id)"),
+                    method: id % 2 == 0 ? RequestHeaders.Method.stream : RequestHeaders.Method.complete
+                )
             }
             var finished: Set<UInt32> = []
             while finished.count < count, let frame = try await client.readFrame() {

@@ -29,10 +29,15 @@ struct ServerLoggingTests {
         #expect(callLines.first?.metadata["status"] == "\(StatusCode.ok)")
         if level == .debug {
             // The router's lines about the call ("attempt", "flex attempt") carry it too.
-            let routerLines = handler.entries.filter { $0.level == .debug && $0.message != "call" && $0.metadata["request_id"] == "logged-1" }
+            let routerLines = handler.entries.filter {
+                $0.level == .debug && $0.message != "call" && $0.metadata["request_id"] == "logged-1"
+            }
             #expect(!routerLines.isEmpty)
             for line in routerLines {
-                #expect(line.metadata["stream"] == "1" && line.metadata["tenant"] == identity["tenant"], "\(line.message)")
+                #expect(
+                    line.metadata["stream"] == "1" && line.metadata["tenant"] == identity["tenant"],
+                    "\(line.message)"
+                )
             }
         }
     }

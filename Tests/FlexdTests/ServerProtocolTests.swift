@@ -11,7 +11,8 @@ struct ServerProtocolTests {
     @Test func tooManyConcurrentStreamsAreRefusedAndTheOthersCarryOn() async throws {
         var queued = Profile.instant
         queued.flex.queueWaitSeconds = .constant(1)
-        try await ServerFixture.with(profile: queued, configure: { $0.connection.limits.maxConcurrentStreams = 2 }) { fixture in
+        try await ServerFixture.with(profile: queued, configure: { $0.connection.limits.maxConcurrentStreams = 2 }) {
+            fixture in
             let (client, hello) = try await WireClient.connected(port: fixture.port)
             #expect(hello.limits.maxConcurrentStreams == 2)
             for id: UInt32 in [1, 3, 5] { try client.call(StreamID(id), ServerFixture.request("limit-\(id)")) }
@@ -84,7 +85,11 @@ struct ServerProtocolTests {
         queued.flex.queueWaitSeconds = .constant(30)
         try await ServerFixture.with(profile: queued) { fixture in
             let (client, _) = try await WireClient.connected(port: fixture.port)
-            try client.call(1, ServerFixture.request("deadline", startWithin: "00h-05m-00s"), timeout: .milliseconds(500))
+            try client.call(
+                1,
+                ServerFixture.request("deadline", startWithin: "00h-05m-00s"),
+                timeout: .milliseconds(500)
+            )
             let trailers = try #require(try await client.readCall(1).trailers)
             #expect(trailers.status.code == .deadlineExceeded)
             #expect(trailers.status.errorCode == "deadline_exceeded")

@@ -12,7 +12,8 @@ import Foundation
 import PackageDescription
 
 /// SwiftPM names a path dependency after its directory, which differs between checkouts.
-let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
 let rootPackage = root.lastPathComponent.lowercased()
 
 let package = Package(

@@ -40,8 +40,10 @@ struct Options {
 
 /// Realistic chat JSON of about `bytes` bytes.
 func chatJSON(bytes: Int) -> String {
-    let words = ["the", "refund", "policy", "says", "customers", "may", "return", "items", "within", "thirty",
-                 "days", "of", "delivery", "unless", "they", "were", "opened", "or", "damaged", "please"]
+    let words = [
+        "the", "refund", "policy", "says", "customers", "may", "return", "items", "within", "thirty",
+        "days", "of", "delivery", "unless", "they", "were", "opened", "or", "damaged", "please",
+    ]
     var messages: [String] = []
     var size = 0
     var index = 0
@@ -82,13 +84,25 @@ func typedRequest(bytes: Int) -> InferenceRequest {
     }
     let chat = ChatRequest(
         messages: messages,
-        tools: [ToolDefinition(name: "lookup_order", description: "Find an order",
-                               parametersJSONSchema: #"{"type":"object","properties":{"id":{"type":"string"}}}"#)],
+        tools: [
+            ToolDefinition(
+                name: "lookup_order",
+                description: "Find an order",
+                parametersJSONSchema: #"{"type":"object","properties":{"id":{"type":"string"}}}"#
+            )
+        ],
         temperature: 0.2,
         maxOutputTokens: 400
     )
-    return InferenceRequest(requestID: "req-bench-000002", provider: .anthropic, api: .messages, model: "claude-haiku-4-5",
-                            startWithin: "default", providerKey: "ant-bench", body: .chat(chat))
+    return InferenceRequest(
+        requestID: "req-bench-000002",
+        provider: .anthropic,
+        api: .messages,
+        model: "claude-haiku-4-5",
+        startWithin: "default",
+        providerKey: "ant-bench",
+        body: .chat(chat)
+    )
 }
 
 /// Runs `body` repeatedly for `seconds`, three times; returns the best rate in calls per second.
@@ -168,17 +182,19 @@ for (name, request) in cases where options.only.map(name.contains) ?? true {
         }
         let compressed = FrameFlags(rawValue: frame.getInteger(at: 5)!).contains(.compressed)
         let payloadBytes = frame.readableBytes - FrameHeader.size
-        rows.append(Row(
-            message: name,
-            messageBytes: messageBytes,
-            compression: compression == .lz4 ? (compressed ? "lz4" : "lz4 (not smaller, sent raw)") : "none",
-            frameBytes: frame.readableBytes,
-            lz4Ratio: compression == .lz4 && compressed ? Double(messageBytes) / Double(payloadBytes) : nil,
-            encodesPerSecond: encodes,
-            decodesPerSecond: decodes,
-            encodeMBps: encodes * Double(messageBytes) / 1e6,
-            decodeMBps: decodes * Double(messageBytes) / 1e6
-        ))
+        rows.append(
+            Row(
+                message: name,
+                messageBytes: messageBytes,
+                compression: compression == .lz4 ? (compressed ? "lz4" : "lz4 (not smaller, sent raw)") : "none",
+                frameBytes: frame.readableBytes,
+                lz4Ratio: compression == .lz4 && compressed ? Double(messageBytes) / Double(payloadBytes) : nil,
+                encodesPerSecond: encodes,
+                decodesPerSecond: decodes,
+                encodeMBps: encodes * Double(messageBytes) / 1e6,
+                decodeMBps: decodes * Double(messageBytes) / 1e6
+            )
+        )
     }
 }
 
@@ -186,14 +202,32 @@ func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
 }
 
-print("flexcodec-bench: \(ProcessInfo.processInfo.activeProcessorCount) cores visible, one used; best of 3 x \(options.seconds) s")
-print(pad("message", 14), pad("bytes", 7), pad("compression", 12), pad("frame", 7), pad("ratio", 6),
-      pad("enc/s", 10), pad("dec/s", 10), pad("enc MB/s", 9), pad("dec MB/s", 9))
+print(
+    "flexcodec-bench: \(ProcessInfo.processInfo.activeProcessorCount) cores visible, one used; best of 3 x \(options.seconds) s"
+)
+print(
+    pad("message", 14),
+    pad("bytes", 7),
+    pad("compression", 12),
+    pad("frame", 7),
+    pad("ratio", 6),
+    pad("enc/s", 10),
+    pad("dec/s", 10),
+    pad("enc MB/s", 9),
+    pad("dec MB/s", 9)
+)
 for row in rows {
-    print(pad(row.message, 14), pad(String(row.messageBytes), 7), pad(String(row.compression.prefix(12)), 12),
-          pad(String(row.frameBytes), 7), pad(row.lz4Ratio.map { String(format: "%.2f", $0) } ?? "-", 6),
-          pad(String(format: "%.0f", row.encodesPerSecond), 10), pad(String(format: "%.0f", row.decodesPerSecond), 10),
-          pad(String(format: "%.0f", row.encodeMBps), 9), pad(String(format: "%.0f", row.decodeMBps), 9))
+    print(
+        pad(row.message, 14),
+        pad(String(row.messageBytes), 7),
+        pad(String(row.compression.prefix(12)), 12),
+        pad(String(row.frameBytes), 7),
+        pad(row.lz4Ratio.map { String(format: "%.2f", $0) } ?? "-", 6),
+        pad(String(format: "%.0f", row.encodesPerSecond), 10),
+        pad(String(format: "%.0f", row.decodesPerSecond), 10),
+        pad(String(format: "%.0f", row.encodeMBps), 9),
+        pad(String(format: "%.0f", row.decodeMBps), 9)
+    )
 }
 if let path = options.jsonPath {
     let encoder = JSONEncoder()

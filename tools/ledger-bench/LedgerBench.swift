@@ -1,6 +1,6 @@
 import ArgumentParser
-import FlexLedger
 import FlexCore
+import FlexLedger
 import Foundation
 
 /// Appends synthetic records to a ledger.
@@ -27,7 +27,9 @@ struct Percentiles {
 
     init(_ samples: [Duration]) {
         let sorted = samples.map { $0.seconds * 1e6 }.sorted()
-        func at(_ q: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] }
+        func at(_ q: Double) -> Double {
+            sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]
+        }
         self.p50 = at(0.50)
         self.p90 = at(0.90)
         self.p99 = at(0.99)

@@ -1,12 +1,13 @@
 import ArgumentParser
-import FlexLedger
 import FlexCore
+import FlexLedger
 import Foundation
 
 /// `ledger-bench measure`: append latency and throughput with and without group commit.
 struct Measure: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure append latency and throughput, with group commit and without.")
+        abstract: "Measure append latency and throughput, with group commit and without."
+    )
 
     @Option(help: "The ledger (sqlite:PATH or postgres://...). A SQLite file is emptied first; use a scratch database.")
     var ledger: String
@@ -44,7 +45,8 @@ struct Measure: AsyncParsableCommand {
         for (index, (name, configuration)) in modes.enumerated() {
             let store = try await location.openStore()
             let ledger = Ledger(store: store, configuration: configuration)
-            let tenant = "bench-\(name)-\(index)-\(ProcessInfo.processInfo.processIdentifier)-\(Int(Date().timeIntervalSince1970))"
+            let tenant =
+                "bench-\(name)-\(index)-\(ProcessInfo.processInfo.processIdentifier)-\(Int(Date().timeIntervalSince1970))"
             let perWorker = (self.records + self.concurrency - 1) / self.concurrency
             let started = ContinuousClock.now
             let samples = try await withThrowingTaskGroup(of: [Duration].self) { group in
@@ -71,8 +73,19 @@ struct Measure: AsyncParsableCommand {
             await ledger.close()
             let p = Percentiles(samples)
             let perTransaction = Double(statistics.records) / Double(max(1, statistics.batches))
-            print(String(format: "%-9@ %10.0f %8.0f %8.0f %8.0f %8.0f %13d %20.1f", name as NSString,
-                         Double(samples.count) / seconds, p.p50, p.p90, p.p99, p.max, statistics.batches, perTransaction))
+            print(
+                String(
+                    format: "%-9@ %10.0f %8.0f %8.0f %8.0f %8.0f %13d %20.1f",
+                    name as NSString,
+                    Double(samples.count) / seconds,
+                    p.p50,
+                    p.p90,
+                    p.p99,
+                    p.max,
+                    statistics.batches,
+                    perTransaction
+                )
+            )
         }
     }
 }

@@ -5,7 +5,8 @@ import Foundation
 /// `ledger-bench write`: appends synthetic records and acknowledges each durable one on stdout.
 struct Write: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Append records and print `ack REQUEST_ID OUTCOME` for each, once it is durable (for crash tests).")
+        abstract: "Append records and print `ack REQUEST_ID OUTCOME` for each, once it is durable (for crash tests)."
+    )
 
     @Option(help: "The ledger (sqlite:PATH or postgres://...).")
     var ledger: String
@@ -34,11 +35,12 @@ struct Write: AsyncParsableCommand {
                     while let index = next.take(below: end) {
                         let record = SyntheticRecord.make(index, tenant: self.tenant)
                         let outcome = try await ledger.append(record)
-                        let name = switch outcome {
-                        case .recorded: "recorded"
-                        case .duplicate: "duplicate"
-                        case .conflict: "conflict"
-                        }
+                        let name =
+                            switch outcome {
+                            case .recorded: "recorded"
+                            case .duplicate: "duplicate"
+                            case .conflict: "conflict"
+                            }
                         Acknowledger.write("ack \(record.requestID) \(name)\n")
                     }
                 }
@@ -78,7 +80,9 @@ enum Acknowledger {
         var bytes = Array(line.utf8)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { Foundation.write(1, $0.baseAddress! + offset, $0.count - offset) }
+            let written = bytes.withUnsafeMutableBytes {
+                Foundation.write(1, $0.baseAddress! + offset, $0.count - offset)
+            }
             if written <= 0 { return }
             offset += written
         }

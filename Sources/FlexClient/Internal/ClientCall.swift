@@ -173,7 +173,9 @@ final class ClientCall: @unchecked Sendable {
         precondition(self.kind == .streaming)
         if self.streamWaiter != nil {
             // AsyncIteratorProtocol forbids concurrent next() calls on one iterator; keep the first.
-            continuation.resume(returning: .failure(.local(.internal, "concurrent_next", "next() called concurrently on one stream")))
+            continuation.resume(
+                returning: .failure(.local(.internal, "concurrent_next", "next() called concurrently on one stream"))
+            )
             return
         }
         if let (inbound, wireLength) = self.buffered.popFirst() {
@@ -200,7 +202,9 @@ final class ClientCall: @unchecked Sendable {
         case .success(let trailers):
             guard case .response(let response) = self.buffered.first?.0 else {
                 // The state machine fails an OK unary call without a response; be safe anyway.
-                return .failure(.streamViolation(FlexClientError.LocalReason.protocolError, "the call ended OK without a response"))
+                return .failure(
+                    .streamViolation(FlexClientError.LocalReason.protocolError, "the call ended OK without a response")
+                )
             }
             return .success((response, trailers.savings))
         }

@@ -94,7 +94,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         self.logger.debug("flexclient: connect failed", metadata: ["error": "\(error)"])
         self.perform(
             self.machine.connectFailed(
-                .local(.unavailable, FlexClientError.LocalReason.connectionFailed, "could not connect to the server: \(error)")
+                .local(
+                    .unavailable,
+                    FlexClientError.LocalReason.connectionFailed,
+                    "could not connect to the server: \(error)"
+                )
             )
         )
         self.reportClosed()
@@ -115,7 +119,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        self.logger.debug("flexclient: connected", metadata: ["remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
+        self.logger.debug(
+            "flexclient: connected",
+            metadata: ["remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"]
+        )
         self.perform(self.machine.connected())
         context.fireChannelActive()
     }
@@ -241,7 +248,12 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             }
             timeout = remaining
         }
-        let headers = RequestHeaders(method: call.kind.method, timeout: timeout, apiKey: call.apiKey, metadata: call.metadata)
+        let headers = RequestHeaders(
+            method: call.kind.method,
+            timeout: timeout,
+            apiKey: call.apiKey,
+            metadata: call.metadata
+        )
         var buffer = self.allocateBuffer(capacity: call.request.readableBytes + 256)
         let wireLength: Int
         do {
@@ -264,7 +276,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         do {
             switch call.kind {
             case .unary:
-                call.received(.response(try self.coder.decode(InferenceResponse.self, from: payload)), wireLength: wireLength)
+                call.received(
+                    .response(try self.coder.decode(InferenceResponse.self, from: payload)),
+                    wireLength: wireLength
+                )
             case .streaming:
                 call.received(.event(try self.coder.decode(StreamEvent.self, from: payload)), wireLength: wireLength)
             }
@@ -343,7 +358,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// A deadline `delay` from now whose action runs with this handler, on its loop.
-    private func arm(after delay: Duration, _ action: @escaping @Sendable (ConnectionHandler) -> Void) -> DeadlineSignal {
+    private func arm(after delay: Duration, _ action: @escaping @Sendable (ConnectionHandler) -> Void) -> DeadlineSignal
+    {
         let signal = DeadlineSignal(timers: self.timers)
         signal.arm(until: .now + delay) { [self] in
             self.loop.execute { action(self) }

@@ -83,7 +83,9 @@ final class ConnectionManager: @unchecked Sendable {
     func retry(_ call: ClientCall, after error: FlexClientError) {
         self.loop.assertInEventLoop()
         guard !call.isFinished else { return }
-        guard case .running = self.state, !call.receivedAnything, call.attempts <= self.configuration.maxTransparentRetries else {
+        guard case .running = self.state, !call.receivedAnything,
+            call.attempts <= self.configuration.maxTransparentRetries
+        else {
             call.failed(error, discardBuffered: true)
             return
         }
@@ -98,7 +100,12 @@ final class ConnectionManager: @unchecked Sendable {
         call.reroutes += 1
         guard call.reroutes <= Self.maxReroutes else {
             call.failed(
-                .local(.unavailable, FlexClientError.LocalReason.connectionClosed, "no connection could take the call", isSafeToRetry: true),
+                .local(
+                    .unavailable,
+                    FlexClientError.LocalReason.connectionClosed,
+                    "no connection could take the call",
+                    isSafeToRetry: true
+                ),
                 discardBuffered: true
             )
             return
@@ -160,7 +167,7 @@ final class ConnectionManager: @unchecked Sendable {
         self.connections[ObjectIdentifier(connection)] = nil
         if case .closing(let promises) = self.state, self.connections.isEmpty {
             self.state = .closed
-            promises.forEach { $0.succeed() }
+            for promise in promises { promise.succeed() }
         }
     }
 

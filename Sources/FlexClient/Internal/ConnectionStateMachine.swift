@@ -282,7 +282,8 @@ struct ConnectionStateMachine {
         switch self.state {
         case .connecting(let waiting), .handshaking(let waiting):
             self.state = .closed
-            return self.stopAccepting() + [.write(goAway)] + waiting.queue.map { .fail($0.call, failure, discardBuffered: true) }
+            return self.stopAccepting() + [.write(goAway)]
+                + waiting.queue.map { .fail($0.call, failure, discardBuffered: true) }
                 + [.close]
         case .open(let open):
             self.state = .closed
@@ -348,19 +349,25 @@ struct ConnectionStateMachine {
         switch self.state {
         case .connecting(var waiting):
             guard !waiting.closeRequested else { return [.reroute(call)] }
-            guard waiting.queue.count < self.configuration.maxQueuedCalls else { return [.fail(call, Self.queueFull, discardBuffered: true)] }
+            guard waiting.queue.count < self.configuration.maxQueuedCalls else {
+                return [.fail(call, Self.queueFull, discardBuffered: true)]
+            }
             waiting.queue.append(QueuedCall(call: call, kind: kind))
             self.state = .connecting(waiting)
             return []
         case .handshaking(var waiting):
             guard !waiting.closeRequested else { return [.reroute(call)] }
-            guard waiting.queue.count < self.configuration.maxQueuedCalls else { return [.fail(call, Self.queueFull, discardBuffered: true)] }
+            guard waiting.queue.count < self.configuration.maxQueuedCalls else {
+                return [.fail(call, Self.queueFull, discardBuffered: true)]
+            }
             waiting.queue.append(QueuedCall(call: call, kind: kind))
             self.state = .handshaking(waiting)
             return []
         case .open(var open):
             guard open.accepting else { return [.reroute(call)] }
-            guard open.queue.count < self.configuration.maxQueuedCalls else { return [.fail(call, Self.queueFull, discardBuffered: true)] }
+            guard open.queue.count < self.configuration.maxQueuedCalls else {
+                return [.fail(call, Self.queueFull, discardBuffered: true)]
+            }
             self.state = .modifying
             open.queue.append(QueuedCall(call: call, kind: kind))
             var actions: [Action] = []
@@ -430,14 +437,19 @@ struct ConnectionStateMachine {
     /// The caller consumed a message of `wireLength` bytes: return the credit once enough has
     /// accumulated (half the initial window), so the server can send more.
     mutating func consumed(_ stream: StreamID, wireLength: Int) -> [Action] {
-        guard case .open(var open) = self.state, var entry = open.streams[stream], entry.phase == .receiving else { return [] }
+        guard case .open(var open) = self.state, var entry = open.streams[stream], entry.phase == .receiving else {
+            return []
+        }
         self.state = .modifying
         entry.unreturnedCredit += wireLength
         var actions: [Action] = []
         let threshold = max(1, open.negotiated.localLimits.initialWindowSize / 2)
         if entry.unreturnedCredit >= threshold {
             // The window never exceeds its initial size, so the increment always fits.
-            let increment = min(entry.unreturnedCredit, Int(ProtocolDefaults.maxWindowSize) - max(0, entry.receiveWindow))
+            let increment = min(
+                entry.unreturnedCredit,
+                Int(ProtocolDefaults.maxWindowSize) - max(0, entry.receiveWindow)
+            )
             if increment > 0 {
                 entry.receiveWindow += increment
                 entry.unreturnedCredit -= increment
@@ -509,7 +521,9 @@ struct ConnectionStateMachine {
             return self.receivedWindowUpdate(id, increment: increment)
         case .requestHeaders, .cancel:
             // The client-role decoder rejects these; be safe anyway.
-            return self.protocolViolation(FlexCodecError(code: .frameNotAllowed, message: "a server may not send \(frame.type) frames"))
+            return self.protocolViolation(
+                FlexCodecError(code: .frameNotAllowed, message: "a server may not send \(frame.type) frames")
+            )
         }
     }
 
@@ -600,7 +614,8 @@ struct ConnectionStateMachine {
             return self.protocolViolation(
                 FlexCodecError(
                     code: .invalidFramePayload,
-                    message: "MESSAGE of \(wireLength) bytes on stream \(id) while its window was \(stream.receiveWindow)"
+                    message:
+                        "MESSAGE of \(wireLength) bytes on stream \(id) while its window was \(stream.receiveWindow)"
                 ),
                 errorCode: FlexClientError.LocalReason.flowControlError
             )
@@ -641,7 +656,10 @@ struct ConnectionStateMachine {
                 actions.append(
                     .fail(
                         stream.call,
-                        .streamViolation(FlexClientError.LocalReason.protocolError, "unary stream \(id) ended OK without a response"),
+                        .streamViolation(
+                            FlexClientError.LocalReason.protocolError,
+                            "unary stream \(id) ended OK without a response"
+                        ),
                         discardBuffered: true
                     )
                 )
@@ -661,7 +679,10 @@ struct ConnectionStateMachine {
         let window = stream.sendWindow + Int(increment)
         guard window <= Int(ProtocolDefaults.maxWindowSize) else {
             return self.protocolViolation(
-                FlexCodecError(code: .invalidFramePayload, message: "WINDOW_UPDATE pushes stream \(id)'s window to \(window), over 2^31-1"),
+                FlexCodecError(
+                    code: .invalidFramePayload,
+                    message: "WINDOW_UPDATE pushes stream \(id)'s window to \(window), over 2^31-1"
+                ),
                 errorCode: FlexClientError.LocalReason.flowControlError
             )
         }
@@ -689,7 +710,9 @@ struct ConnectionStateMachine {
     /// Section 5.1: a stream frame for an id the client never opened is a connection error.
     private mutating func checkOpened(_ id: StreamID, in open: Open, frame: String) -> [Action]? {
         guard id.rawValue > open.highestOpened else { return nil }
-        return self.protocolViolation(FlexCodecError(code: .invalidStreamID, message: "\(frame) on stream \(id), which the client never opened"))
+        return self.protocolViolation(
+            FlexCodecError(code: .invalidStreamID, message: "\(frame) on stream \(id), which the client never opened")
+        )
     }
 
     /// A protocol violation with an `error_code` the codec has no error for (flow control).
@@ -722,7 +745,11 @@ struct ConnectionStateMachine {
         open.streamOfCall[stream.call] = nil
         var actions: [Action] = [
             .write(.cancel(id, Cancel(code: .cancelled, reason: "protocol violation: \(message)"))),
-            .fail(stream.call, .streamViolation(FlexClientError.LocalReason.protocolError, message), discardBuffered: true),
+            .fail(
+                stream.call,
+                .streamViolation(FlexClientError.LocalReason.protocolError, message),
+                discardBuffered: true
+            ),
         ]
         self.finishIfIdle(&open, into: &actions)
         return actions
@@ -731,7 +758,9 @@ struct ConnectionStateMachine {
     /// The handler found a MESSAGE that does not decode as the method's response (a stream error,
     /// section 9.2): cancel the call.
     mutating func undecodableMessage(_ id: StreamID, _ error: FlexCodecError) -> [Action] {
-        guard case .open(var open) = self.state, let stream = open.streams[id], stream.phase != .cancelled else { return [] }
+        guard case .open(var open) = self.state, let stream = open.streams[id], stream.phase != .cancelled else {
+            return []
+        }
         self.state = .modifying
         open.streams[id]!.phase = .cancelled
         open.streamOfCall[stream.call] = nil

@@ -14,7 +14,11 @@ enum LZ4Block {
     /// Returns false, with `out` unchanged, when compression would not save anything.
     ///
     /// - Parameter state: Reused LZ4 state; without one, LZ4 sets up 16 KiB of state per call.
-    static func compress(_ source: UnsafeRawBufferPointer, appendingTo out: inout ByteBuffer, state: LZ4Compressor? = nil) -> Bool {
+    static func compress(
+        _ source: UnsafeRawBufferPointer,
+        appendingTo out: inout ByteBuffer,
+        state: LZ4Compressor? = nil
+    ) -> Bool {
         guard source.count > 0, source.count <= Int(Int32.max) else { return false }
         let bound = Int(LZ4_compressBound(Int32(source.count)))
         guard bound > 0 else { return false }
@@ -49,15 +53,23 @@ enum LZ4Block {
     /// - Throws: ``FlexCodecError/Code/decompressedSizeTooLarge`` when the declared size is zero or
     ///   over `limit` (checked before allocating), ``FlexCodecError/Code/corruptCompressedPayload``
     ///   when the block does not decompress to exactly the declared size.
-    static func decompress(_ payload: ByteBuffer, limit: Int, allocator: ByteBufferAllocator) throws(FlexCodecError) -> ByteBuffer {
+    static func decompress(
+        _ payload: ByteBuffer,
+        limit: Int,
+        allocator: ByteBufferAllocator
+    ) throws(FlexCodecError) -> ByteBuffer {
         guard let declared = payload.getInteger(at: payload.readerIndex, as: UInt32.self) else {
-            throw FlexCodecError(code: .corruptCompressedPayload, message: "compressed payload is shorter than its 4-byte length")
+            throw FlexCodecError(
+                code: .corruptCompressedPayload,
+                message: "compressed payload is shorter than its 4-byte length"
+            )
         }
         let size = Int(declared)
         guard size > 0, size <= limit else {
             throw FlexCodecError(
                 code: .decompressedSizeTooLarge,
-                message: "compressed payload declares \(size) bytes uncompressed; the limit is \(limit) and 0 is not allowed"
+                message:
+                    "compressed payload declares \(size) bytes uncompressed; the limit is \(limit) and 0 is not allowed"
             )
         }
         let blockLength = payload.readableBytes - Self.lengthPrefixSize
@@ -82,7 +94,10 @@ enum LZ4Block {
             }
         }
         guard result == size else {
-            throw FlexCodecError(code: .corruptCompressedPayload, message: "LZ4 block is corrupt or not \(size) bytes long")
+            throw FlexCodecError(
+                code: .corruptCompressedPayload,
+                message: "LZ4 block is corrupt or not \(size) bytes long"
+            )
         }
         return output
     }

@@ -40,13 +40,16 @@ public struct ResolvedLimits: Sendable, Hashable {
     /// (PROTOCOL.md, "Limits") are rejected with ``FlexCodecError/Code/invalidLimits``.
     public init(_ limits: Limits) throws(FlexCodecError) {
         let maxMessageSize = limits.maxMessageSize == 0 ? ProtocolDefaults.maxMessageSize : Int(limits.maxMessageSize)
-        guard (ProtocolDefaults.minimumMaxMessageSize...ProtocolDefaults.maximumMaxMessageSize).contains(maxMessageSize) else {
+        guard (ProtocolDefaults.minimumMaxMessageSize...ProtocolDefaults.maximumMaxMessageSize).contains(maxMessageSize)
+        else {
             throw FlexCodecError(
                 code: .invalidLimits,
-                message: "max_message_size \(maxMessageSize) is outside \(ProtocolDefaults.minimumMaxMessageSize)...\(ProtocolDefaults.maximumMaxMessageSize)"
+                message:
+                    "max_message_size \(maxMessageSize) is outside \(ProtocolDefaults.minimumMaxMessageSize)...\(ProtocolDefaults.maximumMaxMessageSize)"
             )
         }
-        let windowSize = limits.initialWindowSize == 0 ? ProtocolDefaults.initialWindowSize : Int(limits.initialWindowSize)
+        let windowSize =
+            limits.initialWindowSize == 0 ? ProtocolDefaults.initialWindowSize : Int(limits.initialWindowSize)
         guard windowSize <= Int(ProtocolDefaults.maxWindowSize) else {
             throw FlexCodecError(code: .invalidLimits, message: "initial_window_size \(windowSize) is over 2^31-1")
         }
@@ -104,7 +107,10 @@ public enum Handshake {
             limits: limits.announced,
             agent: agent
         )
-        return (hello, NegotiatedConnection(version: version, compression: chosen, localLimits: limits, peerLimits: peerLimits))
+        return (
+            hello,
+            NegotiatedConnection(version: version, compression: chosen, localLimits: limits, peerLimits: peerLimits)
+        )
     }
 
     /// The client's side: checks the server's answer against what the client offered.

@@ -126,19 +126,24 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
 
     private func validate(_ header: FrameHeader) throws(FlexCodecError) {
         guard let type = FrameType(rawValue: header.type) else {
-            throw FlexCodecError(code: .unknownFrameType, message: "frame type 0x\(String(header.type, radix: 16)) is not defined")
+            throw FlexCodecError(
+                code: .unknownFrameType,
+                message: "frame type 0x\(String(header.type, radix: 16)) is not defined"
+            )
         }
         if Int(header.length) > self.maxMessageSize {
             throw FlexCodecError(
                 code: .frameTooLarge,
-                message: "\(type) frame of \(header.length) bytes exceeds the maximum message size \(self.maxMessageSize)"
+                message:
+                    "\(type) frame of \(header.length) bytes exceeds the maximum message size \(self.maxMessageSize)"
             )
         }
         let allowed = Self.allowedFlags(type, role: self.role)
         if header.flags & ~allowed.rawValue != 0 {
             throw FlexCodecError(
                 code: .invalidFlags,
-                message: "flags 0x\(String(header.flags, radix: 16)) are not defined for \(type) from a \(self.peerName)"
+                message:
+                    "flags 0x\(String(header.flags, radix: 16)) are not defined for \(type) from a \(self.peerName)"
             )
         }
         guard let streamID = StreamID(validating: header.streamID) else {
@@ -165,11 +170,15 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
                 if streamID.rawValue <= self.highestOpenedStream {
                     throw FlexCodecError(
                         code: .streamIDReused,
-                        message: "HEADERS on stream \(streamID), not above the highest stream already opened (\(self.highestOpenedStream))"
+                        message:
+                            "HEADERS on stream \(streamID), not above the highest stream already opened (\(self.highestOpenedStream))"
                     )
                 }
             } else if streamID.rawValue > self.highestOpenedStream {
-                throw FlexCodecError(code: .invalidStreamID, message: "\(type) on stream \(streamID), which was never opened")
+                throw FlexCodecError(
+                    code: .invalidStreamID,
+                    message: "\(type) on stream \(streamID), which was never opened"
+                )
             }
         }
     }
@@ -214,14 +223,20 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         case .cancel:
             return .cancel(stream, try self.coder.decode(Cancel.self, from: payload))
         case .ping:
-            guard payload.readableBytes == 8, let data = payload.getInteger(at: payload.readerIndex, as: UInt64.self) else {
-                throw FlexCodecError(code: .invalidFramePayload, message: "PING payload must be 8 bytes, not \(payload.readableBytes)")
+            guard payload.readableBytes == 8, let data = payload.getInteger(at: payload.readerIndex, as: UInt64.self)
+            else {
+                throw FlexCodecError(
+                    code: .invalidFramePayload,
+                    message: "PING payload must be 8 bytes, not \(payload.readableBytes)"
+                )
             }
             return .ping(data, ack: flags.contains(.ack))
         case .goAway:
             return .goAway(try self.coder.decode(GoAway.self, from: payload))
         case .windowUpdate:
-            guard payload.readableBytes == 4, let increment = payload.getInteger(at: payload.readerIndex, as: UInt32.self) else {
+            guard payload.readableBytes == 4,
+                let increment = payload.getInteger(at: payload.readerIndex, as: UInt32.self)
+            else {
                 throw FlexCodecError(
                     code: .invalidFramePayload,
                     message: "WINDOW_UPDATE payload must be 4 bytes, not \(payload.readableBytes)"

@@ -63,7 +63,10 @@ public struct FrameEncoder {
             try self.encodeControl(goAway, type: .goAway, stream: .connection, into: &buffer)
         case .windowUpdate(let stream, let increment):
             guard increment > 0, increment <= ProtocolDefaults.maxWindowSize else {
-                throw FlexCodecError(code: .invalidFramePayload, message: "window increment must be 1...2^31-1, not \(increment)")
+                throw FlexCodecError(
+                    code: .invalidFramePayload,
+                    message: "window increment must be 1...2^31-1, not \(increment)"
+                )
             }
             Self.writeHeader(length: 4, type: .windowUpdate, flags: [], stream: stream, into: &buffer)
             buffer.writeInteger(increment)
@@ -80,7 +83,13 @@ public struct FrameEncoder {
         if self.compression == .none {
             // Encode in place after a placeholder header: one pass, no copy.
             let start = buffer.writerIndex
-            Self.writeHeader(length: 0, type: .message, flags: endStream ? .endStream : [], stream: streamID, into: &buffer)
+            Self.writeHeader(
+                length: 0,
+                type: .message,
+                flags: endStream ? .endStream : [],
+                stream: streamID,
+                into: &buffer
+            )
             let length: Int
             do {
                 length = try self.coder.encode(message, into: &buffer)
@@ -157,12 +166,21 @@ public struct FrameEncoder {
         buffer.setInteger(UInt32(buffer.writerIndex - start - FrameHeader.size), at: start)
     }
 
-    private static func writeHeader(length: UInt32, type: FrameType, flags: FrameFlags, stream: StreamID, into buffer: inout ByteBuffer) {
+    private static func writeHeader(
+        length: UInt32,
+        type: FrameType,
+        flags: FrameFlags,
+        stream: StreamID,
+        into buffer: inout ByteBuffer
+    ) {
         buffer.writeMultipleIntegers(length, type.rawValue, flags.rawValue, stream.rawValue)
     }
 
     private static func tooLarge(_ size: Int, _ limit: Int) -> FlexCodecError {
-        FlexCodecError(code: .messageTooLarge, message: "message of \(size) bytes exceeds the peer's maximum message size \(limit)")
+        FlexCodecError(
+            code: .messageTooLarge,
+            message: "message of \(size) bytes exceeds the peer's maximum message size \(limit)"
+        )
     }
 }
 

@@ -56,7 +56,13 @@ public struct GoAway: Sendable, Hashable {
 
     /// A GOAWAY for `error`: with the table's status, or OK when `graceful` (a drain, an idle
     /// connection: the calls up to ``lastStreamID`` are or were served normally).
-    public init(lastStreamID: StreamID, _ error: ErrorCode, _ message: String, graceful: Bool = false, status: StatusCode? = nil) {
+    public init(
+        lastStreamID: StreamID,
+        _ error: ErrorCode,
+        _ message: String,
+        graceful: Bool = false,
+        status: StatusCode? = nil
+    ) {
         let code = graceful ? StatusCode.ok : (status ?? error.status)
         assert(error.allows(code), "\(error) is never sent with \(code)")
         self.init(lastStreamID: lastStreamID, code: code, message: message, errorCode: error.name)

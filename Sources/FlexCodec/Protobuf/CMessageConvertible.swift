@@ -21,7 +21,9 @@ protocol CMessageConvertible {
 /// A message that travels as a frame payload on its own.
 protocol CTopLevelMessage: CMessageConvertible {
     /// The generated `..._unpack` function.
-    static var cUnpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>? { get }
+    static var cUnpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>?
+    { get }
 }
 
 extension CMessageConvertible {
@@ -40,7 +42,10 @@ extension CMessageConvertible {
     }
 
     /// Reads a repeated sub-message field.
-    static func decodeArray(_ count: Int, _ items: UnsafeMutablePointer<UnsafeMutablePointer<CMessage>?>?) throws(FlexCodecError) -> [Self] {
+    static func decodeArray(
+        _ count: Int,
+        _ items: UnsafeMutablePointer<UnsafeMutablePointer<CMessage>?>?
+    ) throws(FlexCodecError) -> [Self] {
         guard count > 0, let items else { return [] }
         var result: [Self] = []
         result.reserveCapacity(count)
@@ -56,7 +61,9 @@ extension CMessageConvertible {
 
 extension Array {
     /// Writes a repeated sub-message field: returns the count and the arena array of pointers.
-    func makeCArray<C>(arena: ProtobufArena) throws(FlexCodecError) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<C>?>?)
+    func makeCArray<C>(
+        arena: ProtobufArena
+    ) throws(FlexCodecError) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<C>?>?)
     where Element: CMessageConvertible, Element.CMessage == C {
         guard !self.isEmpty else { return (0, nil) }
         let items = try arena.allocateArray(of: UnsafeMutablePointer<C>?.self, count: self.count)
@@ -75,7 +82,8 @@ enum CField {
 
     /// A protobuf-c string field (never NULL after unpack, but tolerate it) as a validated String.
     @inline(__always)
-    static func string(_ pointer: UnsafeMutablePointer<CChar>?, _ field: StaticString) throws(FlexCodecError) -> String {
+    static func string(_ pointer: UnsafeMutablePointer<CChar>?, _ field: StaticString) throws(FlexCodecError) -> String
+    {
         guard let pointer, pointer.pointee != 0 else { return "" }
         guard let string = String(validatingCString: pointer) else {
             throw FlexCodecError.invalidUTF8("\(field)")

@@ -6,7 +6,9 @@ extension RequestHeaders: CTopLevelMessage, FlexMessage {
     typealias CMessage = Flexinference__V1__RequestHeaders
     static let messageName = "flexinference.v1.RequestHeaders"
     static var cInit: (UnsafeMutablePointer<CMessage>?) -> Void { flexinference__v1__request_headers__init }
-    static var cUnpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>? {
+    static var cUnpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>?
+    {
         flexinference__v1__request_headers__unpack
     }
 
@@ -26,9 +28,14 @@ extension RequestHeaders: CTopLevelMessage, FlexMessage {
         c.pointee.timeout_us = CField.microseconds(self.timeout)
         try CField.setString(&c.pointee.api_key, self.apiKey.value, "RequestHeaders.api_key", arena: arena)
         (c.pointee.n_metadata, c.pointee.metadata) = try CField.setMap(
-            self.metadata, "RequestHeaders.metadata", arena: arena,
+            self.metadata,
+            "RequestHeaders.metadata",
+            arena: arena,
             initEntry: flexinference__v1__request_headers__metadata_entry__init,
-            setEntry: { entry, key, value in entry.pointee.key = key; entry.pointee.value = value }
+            setEntry: { entry, key, value in
+                entry.pointee.key = key
+                entry.pointee.value = value
+            }
         )
     }
 
@@ -45,7 +52,9 @@ extension ResponseHeaders: CTopLevelMessage, FlexMessage {
     typealias CMessage = Flexinference__V1__ResponseHeaders
     static let messageName = "flexinference.v1.ResponseHeaders"
     static var cInit: (UnsafeMutablePointer<CMessage>?) -> Void { flexinference__v1__response_headers__init }
-    static var cUnpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>? {
+    static var cUnpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>?
+    {
         flexinference__v1__response_headers__unpack
     }
 
@@ -59,9 +68,14 @@ extension ResponseHeaders: CTopLevelMessage, FlexMessage {
 
     func fill(_ c: UnsafeMutablePointer<CMessage>, arena: ProtobufArena) throws(FlexCodecError) {
         (c.pointee.n_metadata, c.pointee.metadata) = try CField.setMap(
-            self.metadata, "ResponseHeaders.metadata", arena: arena,
+            self.metadata,
+            "ResponseHeaders.metadata",
+            arena: arena,
             initEntry: flexinference__v1__response_headers__metadata_entry__init,
-            setEntry: { entry, key, value in entry.pointee.key = key; entry.pointee.value = value }
+            setEntry: { entry, key, value in
+                entry.pointee.key = key
+                entry.pointee.value = value
+            }
         )
     }
 
@@ -78,7 +92,9 @@ extension Trailers: CTopLevelMessage, FlexMessage {
     typealias CMessage = Flexinference__V1__Trailers
     static let messageName = "flexinference.v1.Trailers"
     static var cInit: (UnsafeMutablePointer<CMessage>?) -> Void { flexinference__v1__trailers__init }
-    static var cUnpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>? {
+    static var cUnpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>?
+    {
         flexinference__v1__trailers__unpack
     }
 
@@ -97,9 +113,14 @@ extension Trailers: CTopLevelMessage, FlexMessage {
         c.pointee.status = try self.status.makeC(arena: arena)
         c.pointee.savings = try self.savings?.makeC(arena: arena)
         (c.pointee.n_metadata, c.pointee.metadata) = try CField.setMap(
-            self.metadata, "Trailers.metadata", arena: arena,
+            self.metadata,
+            "Trailers.metadata",
+            arena: arena,
             initEntry: flexinference__v1__trailers__metadata_entry__init,
-            setEntry: { entry, key, value in entry.pointee.key = key; entry.pointee.value = value }
+            setEntry: { entry, key, value in
+                entry.pointee.key = key
+                entry.pointee.value = value
+            }
         )
     }
 
@@ -116,7 +137,9 @@ extension Cancel: CTopLevelMessage, FlexMessage {
     typealias CMessage = Flexinference__V1__Cancel
     static let messageName = "flexinference.v1.Cancel"
     static var cInit: (UnsafeMutablePointer<CMessage>?) -> Void { flexinference__v1__cancel__init }
-    static var cUnpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>? {
+    static var cUnpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>?
+    {
         flexinference__v1__cancel__unpack
     }
 

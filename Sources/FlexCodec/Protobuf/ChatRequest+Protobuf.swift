@@ -120,7 +120,10 @@ extension ToolDefinition: CMessageConvertible {
         self.init(
             name: try CField.string(c.pointee.name, "ToolDefinition.name"),
             description: try CField.string(c.pointee.description, "ToolDefinition.description"),
-            parametersJSONSchema: try CField.string(c.pointee.parameters_json_schema, "ToolDefinition.parameters_json_schema"),
+            parametersJSONSchema: try CField.string(
+                c.pointee.parameters_json_schema,
+                "ToolDefinition.parameters_json_schema"
+            ),
             strict: c.pointee.strict != 0
         )
     }
@@ -129,7 +132,10 @@ extension ToolDefinition: CMessageConvertible {
         try CField.setString(&c.pointee.name, self.name, "ToolDefinition.name", arena: arena)
         try CField.setString(&c.pointee.description, self.description, "ToolDefinition.description", arena: arena)
         try CField.setString(
-            &c.pointee.parameters_json_schema, self.parametersJSONSchema, "ToolDefinition.parameters_json_schema", arena: arena
+            &c.pointee.parameters_json_schema,
+            self.parametersJSONSchema,
+            "ToolDefinition.parameters_json_schema",
+            arena: arena
         )
         c.pointee.strict = self.strict ? 1 : 0
     }
@@ -190,7 +196,8 @@ extension ChatRequest: CMessageConvertible {
                 == FLEXINFERENCE__V1__CHAT_REQUEST__OPTIONAL_PARALLEL_TOOL_CALLS_PARALLEL_TOOL_CALLS
                 ? r.parallel_tool_calls != 0 : nil,
             responseFormat: try ResponseFormat.decode(r.response_format),
-            temperature: r.optional_temperature_case == FLEXINFERENCE__V1__CHAT_REQUEST__OPTIONAL_TEMPERATURE_TEMPERATURE
+            temperature: r.optional_temperature_case
+                == FLEXINFERENCE__V1__CHAT_REQUEST__OPTIONAL_TEMPERATURE_TEMPERATURE
                 ? r.temperature : nil,
             topP: r.optional_top_p_case == FLEXINFERENCE__V1__CHAT_REQUEST__OPTIONAL_TOP_P_TOP_P ? r.top_p : nil,
             maxOutputTokens: r.optional_max_output_tokens_case
@@ -199,7 +206,9 @@ extension ChatRequest: CMessageConvertible {
             stop: try CField.strings(r.n_stop, r.stop, "ChatRequest.stop"),
             reasoningEffort: try CField.optionalEnum(r.reasoning_effort.rawValue, ReasoningEffort.self),
             seed: r.optional_seed_case == FLEXINFERENCE__V1__CHAT_REQUEST__OPTIONAL_SEED_SEED ? r.seed : nil,
-            metadata: try CField.map(r.n_metadata, r.metadata, "ChatRequest.metadata") { ($0.pointee.key, $0.pointee.value) }
+            metadata: try CField.map(r.n_metadata, r.metadata, "ChatRequest.metadata") {
+                ($0.pointee.key, $0.pointee.value)
+            }
         )
     }
 
@@ -233,9 +242,14 @@ extension ChatRequest: CMessageConvertible {
             c.pointee.seed = seed
         }
         (c.pointee.n_metadata, c.pointee.metadata) = try CField.setMap(
-            self.metadata, "ChatRequest.metadata", arena: arena,
+            self.metadata,
+            "ChatRequest.metadata",
+            arena: arena,
             initEntry: flexinference__v1__chat_request__metadata_entry__init,
-            setEntry: { entry, key, value in entry.pointee.key = key; entry.pointee.value = value }
+            setEntry: { entry, key, value in
+                entry.pointee.key = key
+                entry.pointee.value = value
+            }
         )
     }
 }
@@ -266,10 +280,18 @@ extension ChatResult: CMessageConvertible {
         try CField.setString(&c.pointee.text, self.text, "ChatResult.text", arena: arena)
         try CField.setString(&c.pointee.refusal, self.refusal, "ChatResult.refusal", arena: arena)
         (c.pointee.n_tool_calls, c.pointee.tool_calls) = try self.toolCalls.makeCArray(arena: arena)
-        try CField.setString(&c.pointee.reasoning_summary, self.reasoningSummary, "ChatResult.reasoning_summary", arena: arena)
+        try CField.setString(
+            &c.pointee.reasoning_summary,
+            self.reasoningSummary,
+            "ChatResult.reasoning_summary",
+            arena: arena
+        )
         c.pointee.finish_reason = Flexinference__V1__FinishReason(rawValue: CField.rawEnum(self.finishReason))
         try CField.setString(
-            &c.pointee.native_finish_reason, self.nativeFinishReason, "ChatResult.native_finish_reason", arena: arena
+            &c.pointee.native_finish_reason,
+            self.nativeFinishReason,
+            "ChatResult.native_finish_reason",
+            arena: arena
         )
         c.pointee.usage = try self.usage?.makeC(arena: arena)
     }

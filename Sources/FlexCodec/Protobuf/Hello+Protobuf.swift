@@ -26,12 +26,15 @@ extension Hello: CTopLevelMessage, FlexMessage {
     typealias CMessage = Flexinference__V1__Hello
     static let messageName = "flexinference.v1.Hello"
     static var cInit: (UnsafeMutablePointer<CMessage>?) -> Void { flexinference__v1__hello__init }
-    static var cUnpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>? {
+    static var cUnpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>?
+    {
         flexinference__v1__hello__unpack
     }
 
     init(c: UnsafePointer<CMessage>) throws(FlexCodecError) {
-        let versions = c.pointee.n_versions > 0 && c.pointee.versions != nil
+        let versions =
+            c.pointee.n_versions > 0 && c.pointee.versions != nil
             ? Array(UnsafeBufferPointer(start: c.pointee.versions, count: c.pointee.n_versions)) : []
         var compression: [Compression] = []
         if c.pointee.n_compression > 0, let values = c.pointee.compression {
@@ -82,7 +85,9 @@ extension GoAway: CTopLevelMessage, FlexMessage {
     typealias CMessage = Flexinference__V1__GoAway
     static let messageName = "flexinference.v1.GoAway"
     static var cInit: (UnsafeMutablePointer<CMessage>?) -> Void { flexinference__v1__go_away__init }
-    static var cUnpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>? {
+    static var cUnpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>?
+    {
         flexinference__v1__go_away__unpack
     }
 

@@ -6,7 +6,9 @@ extension InferenceRequest: CTopLevelMessage, FlexMessage {
     typealias CMessage = Flexinference__V1__InferenceRequest
     static let messageName = "flexinference.v1.InferenceRequest"
     static var cInit: (UnsafeMutablePointer<CMessage>?) -> Void { flexinference__v1__inference_request__init }
-    static var cUnpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>? {
+    static var cUnpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>?
+    {
         flexinference__v1__inference_request__unpack
     }
 
@@ -29,7 +31,9 @@ extension InferenceRequest: CTopLevelMessage, FlexMessage {
             model: try CField.string(r.model, "InferenceRequest.model"),
             startWithin: try CField.string(r.start_within, "InferenceRequest.start_within"),
             providerKey: Secret(try CField.string(r.provider_key, "InferenceRequest.provider_key")),
-            metadata: try CField.map(r.n_metadata, r.metadata, "InferenceRequest.metadata") { ($0.pointee.key, $0.pointee.value) },
+            metadata: try CField.map(r.n_metadata, r.metadata, "InferenceRequest.metadata") {
+                ($0.pointee.key, $0.pointee.value)
+            },
             body: body
         )
     }
@@ -40,11 +44,21 @@ extension InferenceRequest: CTopLevelMessage, FlexMessage {
         c.pointee.api = Flexinference__V1__Api(rawValue: CField.rawEnum(self.api))
         try CField.setString(&c.pointee.model, self.model, "InferenceRequest.model", arena: arena)
         try CField.setString(&c.pointee.start_within, self.startWithin, "InferenceRequest.start_within", arena: arena)
-        try CField.setString(&c.pointee.provider_key, self.providerKey.value, "InferenceRequest.provider_key", arena: arena)
+        try CField.setString(
+            &c.pointee.provider_key,
+            self.providerKey.value,
+            "InferenceRequest.provider_key",
+            arena: arena
+        )
         (c.pointee.n_metadata, c.pointee.metadata) = try CField.setMap(
-            self.metadata, "InferenceRequest.metadata", arena: arena,
+            self.metadata,
+            "InferenceRequest.metadata",
+            arena: arena,
             initEntry: flexinference__v1__inference_request__metadata_entry__init,
-            setEntry: { entry, key, value in entry.pointee.key = key; entry.pointee.value = value }
+            setEntry: { entry, key, value in
+                entry.pointee.key = key
+                entry.pointee.value = value
+            }
         )
         switch self.body {
         case .nativeJSON(let json):
@@ -71,7 +85,9 @@ extension InferenceResponse: CTopLevelMessage, FlexMessage {
     typealias CMessage = Flexinference__V1__InferenceResponse
     static let messageName = "flexinference.v1.InferenceResponse"
     static var cInit: (UnsafeMutablePointer<CMessage>?) -> Void { flexinference__v1__inference_response__init }
-    static var cUnpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>? {
+    static var cUnpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>?
+    {
         flexinference__v1__inference_response__unpack
     }
 

@@ -27,20 +27,29 @@ public final class MessageCoder {
     }
 
     /// Decodes a message from protobuf bytes (all readable bytes of `bytes`).
-    public func decode<Message: FlexMessage>(_ type: Message.Type, from bytes: ByteBuffer) throws(FlexCodecError) -> Message {
+    public func decode<Message: FlexMessage>(
+        _ type: Message.Type,
+        from bytes: ByteBuffer
+    ) throws(FlexCodecError) -> Message {
         try bytes.withUnsafeReadableBytes { raw throws(FlexCodecError) in
             try Message._decode(from: raw, coder: self)
         }
     }
 
     /// Decodes a message from protobuf bytes.
-    public func decode<Message: FlexMessage>(_ type: Message.Type, from bytes: UnsafeRawBufferPointer) throws(FlexCodecError) -> Message {
+    public func decode<Message: FlexMessage>(
+        _ type: Message.Type,
+        from bytes: UnsafeRawBufferPointer
+    ) throws(FlexCodecError) -> Message {
         try Message._decode(from: bytes, coder: self)
     }
 
     /// Appends the protobuf encoding of `message` to `buffer`; returns the number of bytes written.
     @discardableResult
-    public func encode<Message: FlexMessage>(_ message: Message, into buffer: inout ByteBuffer) throws(FlexCodecError) -> Int {
+    public func encode<Message: FlexMessage>(
+        _ message: Message,
+        into buffer: inout ByteBuffer
+    ) throws(FlexCodecError) -> Int {
         try message._encode(into: &buffer, coder: self)
     }
 

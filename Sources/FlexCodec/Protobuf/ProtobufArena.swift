@@ -84,7 +84,10 @@ final class ProtobufArena {
         }
         guard let result else {
             if string.utf8.contains(0) {
-                throw FlexCodecError(code: .invalidString, message: "\(field) contains U+0000, which the protocol does not allow")
+                throw FlexCodecError(
+                    code: .invalidString,
+                    message: "\(field) contains U+0000, which the protocol does not allow"
+                )
             }
             throw Self.exhausted
         }
@@ -99,8 +102,14 @@ final class ProtobufArena {
         guard let copy = CFlexProto_arena_copy_string(self.arena, base, bytes.count) else {
             throw Self.exhausted
         }
-        return ProtobufCBinaryData(len: bytes.count, data: UnsafeMutableRawPointer(copy).assumingMemoryBound(to: UInt8.self))
+        return ProtobufCBinaryData(
+            len: bytes.count,
+            data: UnsafeMutableRawPointer(copy).assumingMemoryBound(to: UInt8.self)
+        )
     }
 
-    private static let exhausted = FlexCodecError(code: .messageTooLarge, message: "out of memory while building a message")
+    private static let exhausted = FlexCodecError(
+        code: .messageTooLarge,
+        message: "out of memory while building a message"
+    )
 }

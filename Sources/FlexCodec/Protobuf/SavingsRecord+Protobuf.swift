@@ -66,7 +66,10 @@ extension SavingsRecord: CMessageConvertible {
         c.pointee.tier_requested = Flexinference__V1__Tier(rawValue: CField.rawEnum(self.tierRequested))
         c.pointee.tier_served = Flexinference__V1__Tier(rawValue: CField.rawEnum(self.tierServed))
         try CField.setString(
-            &c.pointee.tier_served_reported, self.tierServedReported, "SavingsRecord.tier_served_reported", arena: arena
+            &c.pointee.tier_served_reported,
+            self.tierServedReported,
+            "SavingsRecord.tier_served_reported",
+            arena: arena
         )
         c.pointee.fell_back = self.fellBack ? 1 : 0
         c.pointee.fallback_reason = Flexinference__V1__FallbackReason(rawValue: CField.rawEnum(self.fallbackReason))

@@ -40,7 +40,9 @@ extension Status: CMessageConvertible {
             code: try CField.enumValue(c.pointee.code.rawValue, StatusCode.self),
             message: try CField.string(c.pointee.message, "Status.message"),
             errorCode: try CField.string(c.pointee.error_code, "Status.error_code"),
-            details: try CField.map(c.pointee.n_details, c.pointee.details, "Status.details") { ($0.pointee.key, $0.pointee.value) },
+            details: try CField.map(c.pointee.n_details, c.pointee.details, "Status.details") {
+                ($0.pointee.key, $0.pointee.value)
+            },
             upstream: try UpstreamError.decode(c.pointee.upstream)
         )
     }
@@ -50,9 +52,14 @@ extension Status: CMessageConvertible {
         try CField.setString(&c.pointee.message, self.message, "Status.message", arena: arena)
         try CField.setString(&c.pointee.error_code, self.errorCode, "Status.error_code", arena: arena)
         (c.pointee.n_details, c.pointee.details) = try CField.setMap(
-            self.details, "Status.details", arena: arena,
+            self.details,
+            "Status.details",
+            arena: arena,
             initEntry: flexinference__v1__status__details_entry__init,
-            setEntry: { entry, key, value in entry.pointee.key = key; entry.pointee.value = value }
+            setEntry: { entry, key, value in
+                entry.pointee.key = key
+                entry.pointee.value = value
+            }
         )
         c.pointee.upstream = try self.upstream?.makeC(arena: arena)
     }

@@ -58,7 +58,10 @@ extension ToolCallDelta: CMessageConvertible {
         try CField.setString(&c.pointee.id, self.id, "ToolCallDelta.id", arena: arena)
         try CField.setString(&c.pointee.name, self.name, "ToolCallDelta.name", arena: arena)
         try CField.setString(
-            &c.pointee.arguments_fragment, self.argumentsFragment, "ToolCallDelta.arguments_fragment", arena: arena
+            &c.pointee.arguments_fragment,
+            self.argumentsFragment,
+            "ToolCallDelta.arguments_fragment",
+            arena: arena
         )
     }
 }
@@ -79,7 +82,10 @@ extension FinishDelta: CMessageConvertible {
     func fill(_ c: UnsafeMutablePointer<CMessage>, arena: ProtobufArena) throws(FlexCodecError) {
         c.pointee.finish_reason = Flexinference__V1__FinishReason(rawValue: CField.rawEnum(self.finishReason))
         try CField.setString(
-            &c.pointee.native_finish_reason, self.nativeFinishReason, "FinishDelta.native_finish_reason", arena: arena
+            &c.pointee.native_finish_reason,
+            self.nativeFinishReason,
+            "FinishDelta.native_finish_reason",
+            arena: arena
         )
         c.pointee.usage = try self.usage?.makeC(arena: arena)
     }
@@ -90,7 +96,9 @@ extension StreamEvent: CTopLevelMessage, FlexMessage {
     typealias CMessage = Flexinference__V1__StreamEvent
     static let messageName = "flexinference.v1.StreamEvent"
     static var cInit: (UnsafeMutablePointer<CMessage>?) -> Void { flexinference__v1__stream_event__init }
-    static var cUnpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>? {
+    static var cUnpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<CMessage>?
+    {
         flexinference__v1__stream_event__unpack
     }
 

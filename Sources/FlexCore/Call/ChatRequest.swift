@@ -56,7 +56,13 @@ public struct ChatMessage: Sendable, Hashable {
     /// Tool turns: the tool's name (Gemini needs it); otherwise an optional participant name.
     public var name: String
 
-    public init(role: Role?, content: [ContentPart] = [], toolCalls: [ToolCall] = [], toolCallID: String = "", name: String = "") {
+    public init(
+        role: Role?,
+        content: [ContentPart] = [],
+        toolCalls: [ToolCall] = [],
+        toolCallID: String = "",
+        name: String = ""
+    ) {
         self.role = role
         self.content = content
         self.toolCalls = toolCalls

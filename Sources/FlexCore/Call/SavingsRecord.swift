@@ -172,27 +172,29 @@ public struct SavingsRecord: Sendable, Hashable {
         feePicoUSD: Int64 = 0,
         priceDate: String = ""
     ) {
-        self.storage = Storage(Fields(
-            requestID: requestID,
-            provider: provider,
-            api: api,
-            model: model,
-            startWithin: startWithin,
-            tierRequested: tierRequested,
-            tierServed: tierServed,
-            tierServedReported: tierServedReported,
-            fellBack: fellBack,
-            fallbackReason: fallbackReason,
-            flexAttempts: flexAttempts,
-            flexWaitMicroseconds: flexWaitMicroseconds,
-            timeToStartMicroseconds: timeToStartMicroseconds,
-            tokens: tokens,
-            standardCostPicoUSD: standardCostPicoUSD,
-            actualCostPicoUSD: actualCostPicoUSD,
-            savedPicoUSD: savedPicoUSD,
-            feePicoUSD: feePicoUSD,
-            priceDate: priceDate
-        ))
+        self.storage = Storage(
+            Fields(
+                requestID: requestID,
+                provider: provider,
+                api: api,
+                model: model,
+                startWithin: startWithin,
+                tierRequested: tierRequested,
+                tierServed: tierServed,
+                tierServedReported: tierServedReported,
+                fellBack: fellBack,
+                fallbackReason: fallbackReason,
+                flexAttempts: flexAttempts,
+                flexWaitMicroseconds: flexWaitMicroseconds,
+                timeToStartMicroseconds: timeToStartMicroseconds,
+                tokens: tokens,
+                standardCostPicoUSD: standardCostPicoUSD,
+                actualCostPicoUSD: actualCostPicoUSD,
+                savedPicoUSD: savedPicoUSD,
+                feePicoUSD: feePicoUSD,
+                priceDate: priceDate
+            )
+        )
     }
 }
 

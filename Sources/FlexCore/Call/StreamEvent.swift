@@ -37,7 +37,12 @@ public struct RouteDecision: Sendable, Hashable {
     /// Time spent on flex before it started or was abandoned, in microseconds.
     public var flexWaitMicroseconds: UInt64
 
-    public init(tier: Tier?, fellBack: Bool = false, fallbackReason: FallbackReason? = nil, flexWaitMicroseconds: UInt64 = 0) {
+    public init(
+        tier: Tier?,
+        fellBack: Bool = false,
+        fallbackReason: FallbackReason? = nil,
+        flexWaitMicroseconds: UInt64 = 0
+    ) {
         self.tier = tier
         self.fellBack = fellBack
         self.fallbackReason = fallbackReason

@@ -16,13 +16,20 @@ public import Logging
 public protocol InferenceService: Sendable {
     /// A unary call. The request is the service's: the transport keeps no copy of it (nor of its
     /// body, which is as large as the caller's prompt).
-    func complete(_ request: consuming InferenceRequest, context: CallContext) async throws(CallFailure)
+    func complete(
+        _ request: consuming InferenceRequest,
+        context: CallContext
+    ) async throws(CallFailure)
         -> (InferenceResponse, SavingsRecord)
 
     /// A streaming call: `emit` receives the events in order and suspends while the caller is not
     /// ready for more (the backpressure from the caller to the upstream transfer). An `emit` that
     /// throws stops the call.
-    func stream(_ request: consuming InferenceRequest, context: CallContext, emit: @escaping EventSink) async throws(CallFailure)
+    func stream(
+        _ request: consuming InferenceRequest,
+        context: CallContext,
+        emit: @escaping EventSink
+    ) async throws(CallFailure)
         -> SavingsRecord
 }
 

@@ -25,8 +25,14 @@ public struct FinishedCall: Sendable {
     /// From arrival to end, on a monotonic clock.
     public var duration: Duration
 
-    public init(savings: SavingsRecord, tenant: Tenant, status: Status, receivedAtMicroseconds: Int64,
-                completedAtMicroseconds: Int64, duration: Duration) {
+    public init(
+        savings: SavingsRecord,
+        tenant: Tenant,
+        status: Status,
+        receivedAtMicroseconds: Int64,
+        completedAtMicroseconds: Int64,
+        duration: Duration
+    ) {
         self.savings = savings
         self.tenant = tenant
         self.status = status

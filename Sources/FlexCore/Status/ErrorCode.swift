@@ -63,184 +63,450 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     // MARK: - The connection (GOAWAY)
 
     public static let protocolError = ErrorCode(
-        "protocol_error", .internal, retryable: false, .connection,
-        "bad preface, unknown frame type, undefined flag, bad stream id, a frame the peer may not send, a bad fixed-size payload, HELLO missing")
+        "protocol_error",
+        .internal,
+        retryable: false,
+        .connection,
+        "bad preface, unknown frame type, undefined flag, bad stream id, a frame the peer may not send, a bad fixed-size payload, HELLO missing"
+    )
     public static let frameTooLarge = ErrorCode(
-        "frame_too_large", .resourceExhausted, retryable: false, .connection,
-        "a frame's length is over the receiver's max_message_size")
+        "frame_too_large",
+        .resourceExhausted,
+        retryable: false,
+        .connection,
+        "a frame's length is over the receiver's max_message_size"
+    )
     public static let compressionError = ErrorCode(
-        "compression_error", .internal, also: [.resourceExhausted], retryable: false, .connection,
-        "compressed frame without negotiation or corrupt LZ4 (INTERNAL); declared size 0 or over the limit (RESOURCE_EXHAUSTED)")
+        "compression_error",
+        .internal,
+        also: [.resourceExhausted],
+        retryable: false,
+        .connection,
+        "compressed frame without negotiation or corrupt LZ4 (INTERNAL); declared size 0 or over the limit (RESOURCE_EXHAUSTED)"
+    )
     public static let flowControlError = ErrorCode(
-        "flow_control_error", .internal, retryable: false, .connection,
-        "a MESSAGE sent without window, or a window pushed over 2^31-1")
+        "flow_control_error",
+        .internal,
+        retryable: false,
+        .connection,
+        "a MESSAGE sent without window, or a window pushed over 2^31-1"
+    )
     public static let unsupportedVersion = ErrorCode(
-        "unsupported_version", .unimplemented, retryable: false, .connection,
-        "no shared protocol version, or a HELLO answer the client did not offer")
+        "unsupported_version",
+        .unimplemented,
+        retryable: false,
+        .connection,
+        "no shared protocol version, or a HELLO answer the client did not offer"
+    )
     public static let invalidLimits = ErrorCode(
-        "invalid_limits", .invalidArgument, retryable: false, .connection,
-        "HELLO limits out of bounds")
+        "invalid_limits",
+        .invalidArgument,
+        retryable: false,
+        .connection,
+        "HELLO limits out of bounds"
+    )
     public static let handshakeTimeout = ErrorCode(
-        "handshake_timeout", .deadlineExceeded, retryable: true, .connection,
-        "preface and HELLO did not arrive in time")
+        "handshake_timeout",
+        .deadlineExceeded,
+        retryable: true,
+        .connection,
+        "preface and HELLO did not arrive in time"
+    )
     public static let idleTimeout = ErrorCode(
-        "idle_timeout", .ok, retryable: true, .connection,
-        "a connection with no call and no frame for the idle timeout (a graceful GOAWAY)")
+        "idle_timeout",
+        .ok,
+        retryable: true,
+        .connection,
+        "a connection with no call and no frame for the idle timeout (a graceful GOAWAY)"
+    )
     public static let tooManyPings = ErrorCode(
-        "too_many_pings", .resourceExhausted, retryable: false, .connection,
-        "more pings than allowed without a call in between")
+        "too_many_pings",
+        .resourceExhausted,
+        retryable: false,
+        .connection,
+        "more pings than allowed without a call in between"
+    )
     public static let tooManyConnections = ErrorCode(
-        "too_many_connections", .resourceExhausted, retryable: true, .connection,
-        "the server has as many connections open as it allows")
+        "too_many_connections",
+        .resourceExhausted,
+        retryable: true,
+        .connection,
+        "the server has as many connections open as it allows"
+    )
     public static let serverShuttingDown = ErrorCode(
-        "server_shutting_down", .unavailable, also: [.ok], retryable: true, .connection,
-        "graceful drain (GOAWAY OK); a call still running when the drain's grace period ends (TRAILERS UNAVAILABLE)")
+        "server_shutting_down",
+        .unavailable,
+        also: [.ok],
+        retryable: true,
+        .connection,
+        "graceful drain (GOAWAY OK); a call still running when the drain's grace period ends (TRAILERS UNAVAILABLE)"
+    )
 
     // MARK: - One call (TRAILERS)
 
     public static let invalidMessage = ErrorCode(
-        "invalid_message", .invalidArgument, retryable: false, .call,
-        "a protobuf payload that does not decode, an unknown enum value, invalid UTF-8, a required field unset, a second request MESSAGE or one without END_STREAM")
+        "invalid_message",
+        .invalidArgument,
+        retryable: false,
+        .call,
+        "a protobuf payload that does not decode, an unknown enum value, invalid UTF-8, a required field unset, a second request MESSAGE or one without END_STREAM"
+    )
     public static let unknownMethod = ErrorCode(
-        "unknown_method", .unimplemented, retryable: false, .call,
-        "the method is not one of PROTOCOL.md section 5.2")
+        "unknown_method",
+        .unimplemented,
+        retryable: false,
+        .call,
+        "the method is not one of PROTOCOL.md section 5.2"
+    )
     public static let tooManyStreams = ErrorCode(
-        "too_many_streams", .resourceExhausted, retryable: true, .call,
-        "over max_concurrent_streams on the connection; not processed")
+        "too_many_streams",
+        .resourceExhausted,
+        retryable: true,
+        .call,
+        "over max_concurrent_streams on the connection; not processed"
+    )
     public static let serverBusy = ErrorCode(
-        "server_busy", .resourceExhausted, retryable: true, .call,
-        "the server is at its limit of calls in flight; not processed")
+        "server_busy",
+        .resourceExhausted,
+        retryable: true,
+        .call,
+        "the server is at its limit of calls in flight; not processed"
+    )
     public static let missingAPIKey = ErrorCode(
-        "missing_api_key", .unauthenticated, retryable: false, .call,
-        "the server has a keys file and the call carries no flexd API key")
+        "missing_api_key",
+        .unauthenticated,
+        retryable: false,
+        .call,
+        "the server has a keys file and the call carries no flexd API key"
+    )
     public static let invalidAPIKey = ErrorCode(
-        "invalid_api_key", .unauthenticated, retryable: false, .call,
-        "the flexd API key is not one of the keys file's")
+        "invalid_api_key",
+        .unauthenticated,
+        retryable: false,
+        .call,
+        "the flexd API key is not one of the keys file's"
+    )
     public static let deadlineExceeded = ErrorCode(
-        "deadline_exceeded", .deadlineExceeded, retryable: true, .call,
-        "the call's deadline passed, or the client cancelled it with DEADLINE_EXCEEDED")
+        "deadline_exceeded",
+        .deadlineExceeded,
+        retryable: true,
+        .call,
+        "the call's deadline passed, or the client cancelled it with DEADLINE_EXCEEDED"
+    )
     public static let cancelled = ErrorCode(
-        "cancelled", .cancelled, also: StatusCode.allCases.filter { $0 != .ok && $0 != .cancelled && $0 != .deadlineExceeded },
-        retryable: false, .call,
-        "the client cancelled the call (the status is the CANCEL frame's code, CANCELLED when it sends OK)")
+        "cancelled",
+        .cancelled,
+        also: StatusCode.allCases.filter { $0 != .ok && $0 != .cancelled && $0 != .deadlineExceeded },
+        retryable: false,
+        .call,
+        "the client cancelled the call (the status is the CANCEL frame's code, CANCELLED when it sends OK)"
+    )
     public static let responseTooLarge = ErrorCode(
-        "response_too_large", .resourceExhausted, retryable: false, .call,
-        "the answer is larger than the client's max_message_size")
+        "response_too_large",
+        .resourceExhausted,
+        retryable: false,
+        .call,
+        "the answer is larger than the client's max_message_size"
+    )
     public static let connectionClosed = ErrorCode(
-        "connection_closed", .unavailable, retryable: true, .call,
-        "the connection closed while the call ran (recorded in the ledger; the client sees the connection go)")
+        "connection_closed",
+        .unavailable,
+        retryable: true,
+        .call,
+        "the connection closed while the call ran (recorded in the ledger; the client sees the connection go)"
+    )
 
     // MARK: - The caller's request (router)
 
     public static let missingProvider = ErrorCode(
-        "missing_provider", .invalidArgument, retryable: false, .router, "the request names no provider")
+        "missing_provider",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "the request names no provider"
+    )
     public static let missingAPI = ErrorCode(
-        "missing_api", .invalidArgument, retryable: false, .router, "the request names no API")
+        "missing_api",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "the request names no API"
+    )
     public static let apiProviderMismatch = ErrorCode(
-        "api_provider_mismatch", .invalidArgument, retryable: false, .router, "the provider does not offer the API")
+        "api_provider_mismatch",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "the provider does not offer the API"
+    )
     public static let missingModel = ErrorCode(
-        "missing_model", .invalidArgument, retryable: false, .router, "the request names no model")
+        "missing_model",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "the request names no model"
+    )
     public static let invalidModel = ErrorCode(
-        "invalid_model", .invalidArgument, retryable: false, .router, "a model id the provider's URL cannot carry")
+        "invalid_model",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "a model id the provider's URL cannot carry"
+    )
     public static let unknownModel = ErrorCode(
-        "unknown_model", .invalidArgument, retryable: false, .router, "the model catalog does not list the model")
+        "unknown_model",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "the model catalog does not list the model"
+    )
     public static let modelMismatch = ErrorCode(
-        "model_mismatch", .invalidArgument, retryable: false, .router, "the call and its body name different models")
+        "model_mismatch",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "the call and its body name different models"
+    )
     public static let missingBody = ErrorCode(
-        "missing_body", .invalidArgument, retryable: false, .router, "the request has no body")
+        "missing_body",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "the request has no body"
+    )
     public static let invalidRequestBody = ErrorCode(
-        "invalid_request_body", .invalidArgument, retryable: false, .router,
-        "the native body is not a JSON object of the API's shape")
+        "invalid_request_body",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "the native body is not a JSON object of the API's shape"
+    )
     public static let invalidChatRequest = ErrorCode(
-        "invalid_chat_request", .invalidArgument, retryable: false, .router, "a typed request that is not well formed")
+        "invalid_chat_request",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "a typed request that is not well formed"
+    )
     public static let unsupportedForProvider = ErrorCode(
-        "unsupported_for_provider", .invalidArgument, retryable: false, .router,
-        "a typed request's field the provider's API cannot express")
+        "unsupported_for_provider",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "a typed request's field the provider's API cannot express"
+    )
     public static let missingStartWithin = ErrorCode(
-        "missing_start_within", .invalidArgument, retryable: false, .router, "start_within is required")
+        "missing_start_within",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "start_within is required"
+    )
     public static let invalidStartWithin = ErrorCode(
-        "invalid_start_within", .invalidArgument, retryable: false, .router,
-        "start_within is not \"priority\", \"default\", \"auto\" or HHh-MMm-SSs")
+        "invalid_start_within",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "start_within is not \"priority\", \"default\", \"auto\" or HHh-MMm-SSs"
+    )
     public static let autoUnsupportedForGemini = ErrorCode(
-        "auto_unsupported_for_gemini", .invalidArgument, retryable: false, .router, "Gemini has no auto tier")
+        "auto_unsupported_for_gemini",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "Gemini has no auto tier"
+    )
     public static let flexUnsupportedForAnthropic = ErrorCode(
-        "flex_unsupported_for_anthropic", .invalidArgument, retryable: false, .router,
-        "a start_within duration on Anthropic, which has no flex tier")
+        "flex_unsupported_for_anthropic",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "a start_within duration on Anthropic, which has no flex tier"
+    )
     public static let modelNotFlexCapable = ErrorCode(
-        "model_not_flex_capable", .invalidArgument, retryable: false, .router,
-        "a start_within duration on a model the catalog marks without flex")
+        "model_not_flex_capable",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "a start_within duration on a model the catalog marks without flex"
+    )
     public static let tierNotOffered = ErrorCode(
-        "tier_not_offered", .invalidArgument, retryable: false, .router,
-        "\"priority\" on a model the catalog has no priority price for")
+        "tier_not_offered",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "\"priority\" on a model the catalog has no priority price for"
+    )
     public static let apiNotSupported = ErrorCode(
-        "api_not_supported", .unimplemented, retryable: false, .router, "flexd does not route the API")
+        "api_not_supported",
+        .unimplemented,
+        retryable: false,
+        .router,
+        "flexd does not route the API"
+    )
     public static let providerNotConfigured = ErrorCode(
-        "provider_not_configured", .failedPrecondition, retryable: false, .router, "flexd has no base URL for the provider")
+        "provider_not_configured",
+        .failedPrecondition,
+        retryable: false,
+        .router,
+        "flexd has no base URL for the provider"
+    )
     public static let noProviderKey = ErrorCode(
-        "no_provider_key", .failedPrecondition, retryable: false, .router,
-        "the call carries no provider key and its tenant has none configured")
+        "no_provider_key",
+        .failedPrecondition,
+        retryable: false,
+        .router,
+        "the call carries no provider key and its tenant has none configured"
+    )
     public static let pricingFailed = ErrorCode(
-        "pricing_failed", .internal, retryable: false, .router, "the catalog could not price the call (a catalog bug)")
+        "pricing_failed",
+        .internal,
+        retryable: false,
+        .router,
+        "the catalog could not price the call (a catalog bug)"
+    )
     public static let internalError = ErrorCode(
-        "internal_error", .internal, retryable: false, .router, "a bug in flexd")
+        "internal_error",
+        .internal,
+        retryable: false,
+        .router,
+        "a bug in flexd"
+    )
 
     // MARK: - The provider (upstream)
 
     public static let upstreamUnauthenticated = ErrorCode(
-        "upstream_unauthenticated", .unauthenticated, retryable: false, .upstream, "the provider answered 401")
+        "upstream_unauthenticated",
+        .unauthenticated,
+        retryable: false,
+        .upstream,
+        "the provider answered 401"
+    )
     public static let upstreamPermissionDenied = ErrorCode(
-        "upstream_permission_denied", .permissionDenied, retryable: false, .upstream, "the provider answered 403")
+        "upstream_permission_denied",
+        .permissionDenied,
+        retryable: false,
+        .upstream,
+        "the provider answered 403"
+    )
     public static let upstreamNotFound = ErrorCode(
-        "upstream_not_found", .notFound, retryable: false, .upstream, "the provider answered 404")
+        "upstream_not_found",
+        .notFound,
+        retryable: false,
+        .upstream,
+        "the provider answered 404"
+    )
     public static let upstreamInvalidRequest = ErrorCode(
-        "upstream_invalid_request", .invalidArgument, retryable: false, .upstream, "the provider answered 400, 413 or 422")
+        "upstream_invalid_request",
+        .invalidArgument,
+        retryable: false,
+        .upstream,
+        "the provider answered 400, 413 or 422"
+    )
     public static let upstreamRateLimited = ErrorCode(
-        "upstream_rate_limited", .resourceExhausted, retryable: true, .upstream,
-        "the provider answered 429 for the caller's rate limit (not a flex capacity refusal)")
+        "upstream_rate_limited",
+        .resourceExhausted,
+        retryable: true,
+        .upstream,
+        "the provider answered 429 for the caller's rate limit (not a flex capacity refusal)"
+    )
     public static let upstreamOverloaded = ErrorCode(
-        "upstream_overloaded", .unavailable, retryable: true, .upstream,
-        "the provider is overloaded (Anthropic 529), or refused a non-flex tier for capacity")
+        "upstream_overloaded",
+        .unavailable,
+        retryable: true,
+        .upstream,
+        "the provider is overloaded (Anthropic 529), or refused a non-flex tier for capacity"
+    )
     public static let upstreamUnavailable = ErrorCode(
-        "upstream_unavailable", .unavailable, retryable: true, .upstream, "the provider answered 408 or 5xx")
+        "upstream_unavailable",
+        .unavailable,
+        retryable: true,
+        .upstream,
+        "the provider answered 408 or 5xx"
+    )
     public static let upstreamError = ErrorCode(
-        "upstream_error", .failedPrecondition, retryable: false, .upstream, "the provider answered another 4xx")
+        "upstream_error",
+        .failedPrecondition,
+        retryable: false,
+        .upstream,
+        "the provider answered another 4xx"
+    )
     public static let upstreamTimeout = ErrorCode(
-        "upstream_timeout", .unavailable, retryable: true, .upstream,
-        "connecting, the response head or the next byte took longer than the router's timeout")
+        "upstream_timeout",
+        .unavailable,
+        retryable: true,
+        .upstream,
+        "connecting, the response head or the next byte took longer than the router's timeout"
+    )
     public static let upstreamUnreachable = ErrorCode(
-        "upstream_unreachable", .unavailable, retryable: true, .upstream,
-        "the provider could not be reached (name resolution, connection, TLS)")
+        "upstream_unreachable",
+        .unavailable,
+        retryable: true,
+        .upstream,
+        "the provider could not be reached (name resolution, connection, TLS)"
+    )
     public static let upstreamResponseTooLarge = ErrorCode(
-        "upstream_response_too_large", .resourceExhausted, retryable: false, .upstream,
-        "the provider's answer or one of its events is over the router's limit")
+        "upstream_response_too_large",
+        .resourceExhausted,
+        retryable: false,
+        .upstream,
+        "the provider's answer or one of its events is over the router's limit"
+    )
     public static let upstreamMalformedResponse = ErrorCode(
-        "upstream_malformed_response", .unavailable, retryable: true, .upstream,
-        "the provider's answer is not the JSON its API promises")
+        "upstream_malformed_response",
+        .unavailable,
+        retryable: true,
+        .upstream,
+        "the provider's answer is not the JSON its API promises"
+    )
     public static let upstreamMalformedEvent = ErrorCode(
-        "upstream_malformed_event", .unavailable, retryable: true, .upstream,
-        "a stream event whose data is not the JSON its API promises")
+        "upstream_malformed_event",
+        .unavailable,
+        retryable: true,
+        .upstream,
+        "a stream event whose data is not the JSON its API promises"
+    )
     public static let upstreamFailed = ErrorCode(
-        "upstream_failed", .unavailable, retryable: true, .upstream,
-        "the provider reported the call failed or cancelled before it produced any output")
+        "upstream_failed",
+        .unavailable,
+        retryable: true,
+        .upstream,
+        "the provider reported the call failed or cancelled before it produced any output"
+    )
     public static let upstreamStreamError = ErrorCode(
-        "upstream_stream_error", .unavailable, retryable: true, .upstream, "reading the provider's stream failed")
+        "upstream_stream_error",
+        .unavailable,
+        retryable: true,
+        .upstream,
+        "reading the provider's stream failed"
+    )
     public static let upstreamStreamTruncated = ErrorCode(
-        "upstream_stream_truncated", .dataLoss, also: [.unavailable], retryable: true, .upstream,
-        "the provider's stream ended before its final event (DATA_LOSS), or before the answer started (UNAVAILABLE)")
+        "upstream_stream_truncated",
+        .dataLoss,
+        also: [.unavailable],
+        retryable: true,
+        .upstream,
+        "the provider's stream ended before its final event (DATA_LOSS), or before the answer started (UNAVAILABLE)"
+    )
 
     /// Every code, in the order PROTOCOL.md lists them.
     public static let all: [ErrorCode] = [
         .protocolError, .frameTooLarge, .compressionError, .flowControlError, .unsupportedVersion, .invalidLimits,
         .handshakeTimeout, .idleTimeout, .tooManyPings, .tooManyConnections, .serverShuttingDown,
-        .invalidMessage, .unknownMethod, .tooManyStreams, .serverBusy, .missingAPIKey, .invalidAPIKey, .deadlineExceeded,
+        .invalidMessage, .unknownMethod, .tooManyStreams, .serverBusy, .missingAPIKey, .invalidAPIKey,
+        .deadlineExceeded,
         .cancelled, .responseTooLarge, .connectionClosed,
-        .missingProvider, .missingAPI, .apiProviderMismatch, .missingModel, .invalidModel, .unknownModel, .modelMismatch,
+        .missingProvider, .missingAPI, .apiProviderMismatch, .missingModel, .invalidModel, .unknownModel,
+        .modelMismatch,
         .missingBody, .invalidRequestBody, .invalidChatRequest, .unsupportedForProvider, .missingStartWithin,
-        .invalidStartWithin, .autoUnsupportedForGemini, .flexUnsupportedForAnthropic, .modelNotFlexCapable, .tierNotOffered,
+        .invalidStartWithin, .autoUnsupportedForGemini, .flexUnsupportedForAnthropic, .modelNotFlexCapable,
+        .tierNotOffered,
         .apiNotSupported, .providerNotConfigured, .noProviderKey, .pricingFailed, .internalError,
-        .upstreamUnauthenticated, .upstreamPermissionDenied, .upstreamNotFound, .upstreamInvalidRequest, .upstreamRateLimited,
+        .upstreamUnauthenticated, .upstreamPermissionDenied, .upstreamNotFound, .upstreamInvalidRequest,
+        .upstreamRateLimited,
         .upstreamOverloaded, .upstreamUnavailable, .upstreamError, .upstreamTimeout, .upstreamUnreachable,
-        .upstreamResponseTooLarge, .upstreamMalformedResponse, .upstreamMalformedEvent, .upstreamFailed, .upstreamStreamError,
+        .upstreamResponseTooLarge, .upstreamMalformedResponse, .upstreamMalformedEvent, .upstreamFailed,
+        .upstreamStreamError,
         .upstreamStreamTruncated,
     ]
 

@@ -33,10 +33,21 @@ public struct Status: Sendable, Hashable, CustomStringConvertible {
     ///     Never a key, never prompt content.
     ///   - status: One of `code`'s ``ErrorCode/alternativeStatuses`` where the table says the
     ///     situation calls for it; nil for the code's own status.
-    public init(_ code: ErrorCode, _ message: String, details: [String: String] = [:], upstream: UpstreamError? = nil,
-                status: StatusCode? = nil) {
+    public init(
+        _ code: ErrorCode,
+        _ message: String,
+        details: [String: String] = [:],
+        upstream: UpstreamError? = nil,
+        status: StatusCode? = nil
+    ) {
         assert(status.map(code.allows) ?? true, "\(code) is never sent with \(status!)")
-        self.init(code: status ?? code.status, message: message, errorCode: code.name, details: details, upstream: upstream)
+        self.init(
+            code: status ?? code.status,
+            message: message,
+            errorCode: code.name,
+            details: details,
+            upstream: upstream
+        )
     }
 
     /// The table's entry for ``errorCode``; nil when OK or for a code this build does not know.

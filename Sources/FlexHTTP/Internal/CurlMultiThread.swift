@@ -412,7 +412,8 @@ final class CurlMultiThread: @unchecked Sendable {
                 continue
             }
             let transfer = Unmanaged<Transfer>.fromOpaque(pointer).takeUnretainedValue()
-            let result: Result<Void, HTTPClientError> = code == CURLE_OK ? .success(()) : .failure(transfer.curlError(for: code))
+            let result: Result<Void, HTTPClientError> =
+                code == CURLE_OK ? .success(()) : .failure(transfer.curlError(for: code))
             self.remove(transfer)
             transfer.curlCompleted(result)
             transfer.cleanupEasyHandle()

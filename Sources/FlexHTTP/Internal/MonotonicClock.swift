@@ -1,6 +1,7 @@
 // `timespec` also comes in through CCurl's shim header (<sys/timerfd.h>), which Swift then counts
 // as its home module.
 internal import CCurl
+
 #if canImport(Glibc)
 internal import Glibc
 #elseif canImport(Musl)

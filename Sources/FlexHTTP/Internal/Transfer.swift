@@ -152,7 +152,10 @@ final class Transfer: @unchecked Sendable {
         let action = self.lock.withLock { self.machine.start(headWaiter: headWaiter) }
         switch action {
         case .enqueue:
-            self.logger.trace("request queued", metadata: ["flexhttp.method": "\(self.method)", "flexhttp.url": "\(self.redactedURL)"])
+            self.logger.trace(
+                "request queued",
+                metadata: ["flexhttp.method": "\(self.method)", "flexhttp.url": "\(self.redactedURL)"]
+            )
             if !self.multi.start(self) {
                 // The client is shut down. libcurl never saw this transfer, so completing it here
                 // (the machine is behind its lock) is safe; deinit frees the easy handle.
@@ -442,8 +445,9 @@ final class Transfer: @unchecked Sendable {
     // MARK: - Setup
 
     private static func validate(_ request: HTTPClientRequest) throws(HTTPClientError) {
-        guard HTTPHeaders.hasASCIICaseInsensitivePrefix(request.url, "http://")
-            || HTTPHeaders.hasASCIICaseInsensitivePrefix(request.url, "https://")
+        guard
+            HTTPHeaders.hasASCIICaseInsensitivePrefix(request.url, "http://")
+                || HTTPHeaders.hasASCIICaseInsensitivePrefix(request.url, "https://")
         else {
             throw HTTPClientError(
                 code: .invalidRequest,

@@ -94,14 +94,20 @@ extension LedgerRecord {
     /// this version cannot read (a value out of range or an unknown name).
     init(columnValues values: [LedgerValue]) throws(LedgerError) {
         guard values.count == LedgerColumns.all.count else {
-            throw LedgerError(.corruptRecord, "a ledger row has \(values.count) columns, expected \(LedgerColumns.all.count)")
+            throw LedgerError(
+                .corruptRecord,
+                "a ledger row has \(values.count) columns, expected \(LedgerColumns.all.count)"
+            )
         }
         var reader = ColumnReader(values: values)
         let tenant = try reader.text()
         let requestID = try reader.text()
         func named<T>(_ parse: (String) -> T?, _ what: String, _ text: String) throws(LedgerError) -> T {
             guard let value = parse(text) else {
-                throw LedgerError(.corruptRecord, "the ledger row for request \(requestID) has an unknown \(what) \"\(text)\"")
+                throw LedgerError(
+                    .corruptRecord,
+                    "the ledger row for request \(requestID) has an unknown \(what) \"\(text)\""
+                )
             }
             return value
         }
@@ -111,7 +117,9 @@ extension LedgerRecord {
         let model = try reader.text()
         let startWithin = try reader.text()
         let tierRequested = try named(Tier.init(name:), "tier", try reader.text())
-        let tierServed = try reader.optionalText().map { text throws(LedgerError) in try named(Tier.init(name:), "tier", text) }
+        let tierServed = try reader.optionalText().map { text throws(LedgerError) in
+            try named(Tier.init(name:), "tier", text)
+        }
         let tierServedReported = try reader.text()
         let fellBack = try reader.bool()
         let fallbackReason = try reader.optionalText().map { text throws(LedgerError) in
@@ -128,8 +136,12 @@ extension LedgerRecord {
         let output = try reader.unsigned(UInt64.self)
         let reasoning = try reader.unsigned(UInt64.self)
         let tokens = TokenUsage(
-            inputTokens: input, cachedInputTokens: cachedInput, cacheWriteTokens: cacheWrite,
-            outputTokens: output, reasoningTokens: reasoning, cacheWrite1hTokens: cacheWrite1h
+            inputTokens: input,
+            cachedInputTokens: cachedInput,
+            cacheWriteTokens: cacheWrite,
+            outputTokens: output,
+            reasoningTokens: reasoning,
+            cacheWrite1hTokens: cacheWrite1h
         )
         let standard = try reader.int()
         let actual = try reader.int()
@@ -144,21 +156,48 @@ extension LedgerRecord {
         case "completed":
             outcome = .completed
         case "failed":
-            outcome = .failed(status: try named({ name in StatusCode.allCases.first { $0.description == name } }, "status", statusName),
-                              errorCode: errorCode)
+            outcome = .failed(
+                status: try named(
+                    { name in StatusCode.allCases.first { $0.description == name } },
+                    "status",
+                    statusName
+                ),
+                errorCode: errorCode
+            )
         default:
-            throw LedgerError(.corruptRecord, "the ledger row for request \(requestID) has an unknown outcome \"\(outcomeName)\"")
+            throw LedgerError(
+                .corruptRecord,
+                "the ledger row for request \(requestID) has an unknown outcome \"\(outcomeName)\""
+            )
         }
         let receivedAt = try reader.int()
         let completedAt = try reader.int()
         self.init(
-            tenant: tenant, requestID: requestID, instanceID: instanceID, provider: provider, api: api, model: model,
-            startWithin: startWithin, tierRequested: tierRequested, tierServed: tierServed,
-            tierServedReported: tierServedReported, fellBack: fellBack, fallbackReason: fallbackReason,
-            flexAttempts: flexAttempts, flexWaitMicroseconds: flexWait, timeToStartMicroseconds: timeToStart,
-            totalMicroseconds: total, tokens: tokens, standardCostPicoUSD: standard, actualCostPicoUSD: actual,
-            savedPicoUSD: saved, feePicoUSD: fee, priceDate: priceDate, outcome: outcome,
-            receivedAtMicroseconds: receivedAt, completedAtMicroseconds: completedAt
+            tenant: tenant,
+            requestID: requestID,
+            instanceID: instanceID,
+            provider: provider,
+            api: api,
+            model: model,
+            startWithin: startWithin,
+            tierRequested: tierRequested,
+            tierServed: tierServed,
+            tierServedReported: tierServedReported,
+            fellBack: fellBack,
+            fallbackReason: fallbackReason,
+            flexAttempts: flexAttempts,
+            flexWaitMicroseconds: flexWait,
+            timeToStartMicroseconds: timeToStart,
+            totalMicroseconds: total,
+            tokens: tokens,
+            standardCostPicoUSD: standard,
+            actualCostPicoUSD: actual,
+            savedPicoUSD: saved,
+            feePicoUSD: fee,
+            priceDate: priceDate,
+            outcome: outcome,
+            receivedAtMicroseconds: receivedAt,
+            completedAtMicroseconds: completedAt
         )
     }
 }
@@ -179,7 +218,9 @@ private struct ColumnReader {
 
     mutating func text() throws(LedgerError) -> String {
         let (value, column) = self.next()
-        guard case .text(let text) = value else { throw LedgerError(.corruptRecord, "ledger column \(column) is not text") }
+        guard case .text(let text) = value else {
+            throw LedgerError(.corruptRecord, "ledger column \(column) is not text")
+        }
         return text
     }
 
@@ -194,7 +235,9 @@ private struct ColumnReader {
 
     mutating func int() throws(LedgerError) -> Int64 {
         let (value, column) = self.next()
-        guard case .int(let int) = value else { throw LedgerError(.corruptRecord, "ledger column \(column) is not an integer") }
+        guard case .int(let int) = value else {
+            throw LedgerError(.corruptRecord, "ledger column \(column) is not an integer")
+        }
         return int
     }
 
@@ -230,8 +273,14 @@ extension LedgerRecord {
         }
         for value in self.columnValues {
             switch value {
-            case .text(let text): mix([1]); mix(String(text.utf8.count).utf8); mix([58]); mix(text.utf8)
-            case .int(let int): mix([2]); mix(String(int).utf8)
+            case .text(let text):
+                mix([1])
+                mix(String(text.utf8.count).utf8)
+                mix([58])
+                mix(text.utf8)
+            case .int(let int):
+                mix([2])
+                mix(String(int).utf8)
             case .bool(let flag): mix([3, flag ? 1 : 0])
             case .null: mix([4])
             }

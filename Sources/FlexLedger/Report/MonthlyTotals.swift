@@ -24,10 +24,20 @@ public struct MonthlyTotals: Sendable, Hashable {
     /// Records that conflicted with a stored record of the same request id (set apart, not summed).
     public var conflicts: Int64
 
-    public init(tenant: String, month: BillingMonth, requests: Int64 = 0, failedRequests: Int64 = 0, flexServed: Int64 = 0,
-                fellBack: Int64 = 0, tokens: TokenTotals = TokenTotals(), standardCost: PicoUSDAmount = .zero,
-                actualCost: PicoUSDAmount = .zero, saved: PicoUSDAmount = .zero, fee: PicoUSDAmount = .zero,
-                conflicts: Int64 = 0) {
+    public init(
+        tenant: String,
+        month: BillingMonth,
+        requests: Int64 = 0,
+        failedRequests: Int64 = 0,
+        flexServed: Int64 = 0,
+        fellBack: Int64 = 0,
+        tokens: TokenTotals = TokenTotals(),
+        standardCost: PicoUSDAmount = .zero,
+        actualCost: PicoUSDAmount = .zero,
+        saved: PicoUSDAmount = .zero,
+        fee: PicoUSDAmount = .zero,
+        conflicts: Int64 = 0
+    ) {
         self.tenant = tenant
         self.month = month
         self.requests = requests
@@ -58,8 +68,14 @@ public struct TokenTotals: Sendable, Hashable {
     /// The reasoning share of ``output``.
     public var reasoning: Int128 = 0
 
-    public init(input: Int128 = 0, cachedInput: Int128 = 0, cacheWrite: Int128 = 0, cacheWrite1h: Int128 = 0,
-                output: Int128 = 0, reasoning: Int128 = 0) {
+    public init(
+        input: Int128 = 0,
+        cachedInput: Int128 = 0,
+        cacheWrite: Int128 = 0,
+        cacheWrite1h: Int128 = 0,
+        output: Int128 = 0,
+        reasoning: Int128 = 0
+    ) {
         self.input = input
         self.cachedInput = cachedInput
         self.cacheWrite = cacheWrite

@@ -51,7 +51,9 @@ public struct PicoUSDAmount: Sendable, Hashable, Comparable, CustomStringConvert
         let magnitude = self.picoUSD.magnitude
         let perUSD = UInt128(Self.perUSD)
         let fraction = String(magnitude % perUSD)
-        return (self.picoUSD < 0 ? "-" : "", String(magnitude / perUSD),
-                String(repeating: "0", count: 12 - fraction.count) + fraction)
+        return (
+            self.picoUSD < 0 ? "-" : "", String(magnitude / perUSD),
+            String(repeating: "0", count: 12 - fraction.count) + fraction
+        )
     }
 }

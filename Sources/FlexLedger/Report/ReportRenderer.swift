@@ -21,7 +21,8 @@ public enum ReportRenderer {
         var rows = [header]
         for row in totals {
             rows.append([
-                row.tenant, row.month.description, self.grouped(String(row.requests)), self.grouped(String(row.tokens.total)),
+                row.tenant, row.month.description, self.grouped(String(row.requests)),
+                self.grouped(String(row.tokens.total)),
                 row.standardCost.usdDisplay, row.actualCost.usdDisplay, row.saved.usdDisplay, row.fee.usdDisplay,
                 row.feeReachesThreshold ? "yes" : "no (< $20)",
             ])
@@ -112,9 +113,11 @@ public enum ReportRenderer {
     // MARK: - CSV
 
     static let csvHeader = [
-        "tenant", "month", "requests", "failed_requests", "flex_served", "fell_back", "input_tokens", "cached_input_tokens",
+        "tenant", "month", "requests", "failed_requests", "flex_served", "fell_back", "input_tokens",
+        "cached_input_tokens",
         "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "total_tokens",
-        "standard_cost_usd", "standard_cost_picousd", "actual_cost_usd", "actual_cost_picousd", "saved_usd", "saved_picousd",
+        "standard_cost_usd", "standard_cost_picousd", "actual_cost_usd", "actual_cost_picousd", "saved_usd",
+        "saved_picousd",
         "fee_usd", "fee_picousd", "fee_reaches_threshold", "conflicts",
     ]
 

@@ -31,14 +31,18 @@ enum ReportSQL {
             }
         }
         let (filter, parameters) = self.filter(dialect, query)
-        let sql = "SELECT \(select.joined(separator: ", ")) FROM ledger_records\(filter) GROUP BY tenant, billing_month ORDER BY tenant, billing_month"
+        let sql =
+            "SELECT \(select.joined(separator: ", ")) FROM ledger_records\(filter) GROUP BY tenant, billing_month ORDER BY tenant, billing_month"
         return (sql, parameters)
     }
 
     /// Conflicts per tenant and month.
     static func conflicts(_ dialect: Dialect, _ query: ReportQuery) -> (sql: String, parameters: [LedgerValue]) {
         let (filter, parameters) = self.filter(dialect, query)
-        return ("SELECT tenant, billing_month, COUNT(*) FROM ledger_conflicts\(filter) GROUP BY tenant, billing_month", parameters)
+        return (
+            "SELECT tenant, billing_month, COUNT(*) FROM ledger_conflicts\(filter) GROUP BY tenant, billing_month",
+            parameters
+        )
     }
 
     private static func filter(_ dialect: Dialect, _ query: ReportQuery) -> (String, [LedgerValue]) {
@@ -64,7 +68,9 @@ enum ReportSQL {
             return index < row.count ? row[index] : .null
         }
         func text() throws(LedgerError) -> String {
-            guard case .text(let text) = next() else { throw LedgerError(.corruptRecord, "a report row has no tenant or month") }
+            guard case .text(let text) = next() else {
+                throw LedgerError(.corruptRecord, "a report row has no tenant or month")
+            }
             return text
         }
         func count() throws(LedgerError) -> Int64 {
@@ -98,8 +104,14 @@ enum ReportSQL {
         totals.failedRequests = try count()
         totals.flexServed = try count()
         totals.fellBack = try count()
-        totals.tokens = TokenTotals(input: try sum(), cachedInput: try sum(), cacheWrite: try sum(), cacheWrite1h: try sum(),
-                                    output: try sum(), reasoning: try sum())
+        totals.tokens = TokenTotals(
+            input: try sum(),
+            cachedInput: try sum(),
+            cacheWrite: try sum(),
+            cacheWrite1h: try sum(),
+            output: try sum(),
+            reasoning: try sum()
+        )
         totals.standardCost = PicoUSDAmount(picoUSD: try sum())
         totals.actualCost = PicoUSDAmount(picoUSD: try sum())
         totals.saved = PicoUSDAmount(picoUSD: try sum())

@@ -44,14 +44,23 @@ package enum LedgerSchema {
     /// Checks the applied migrations against `known` and returns those still to apply.
     /// Throws `schema_too_new` for a ledger written by a newer flexd, `schema_mismatch` when an
     /// applied version has another name than this flexd's.
-    static func pending(applied: [(version: Int, name: String)], known: [LedgerMigration]) throws(LedgerError) -> [LedgerMigration] {
+    static func pending(
+        applied: [(version: Int, name: String)],
+        known: [LedgerMigration]
+    ) throws(LedgerError) -> [LedgerMigration] {
         let knownByVersion = Dictionary(known.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
         for (version, name) in applied {
             guard let migration = knownByVersion[version] else {
-                throw LedgerError(.schemaTooNew, "the ledger's schema has migration \(version) (\(name)), which this flexd does not know (it knows up to \(known.last?.version ?? 0)); use a newer flexd")
+                throw LedgerError(
+                    .schemaTooNew,
+                    "the ledger's schema has migration \(version) (\(name)), which this flexd does not know (it knows up to \(known.last?.version ?? 0)); use a newer flexd"
+                )
             }
             guard migration.name == name else {
-                throw LedgerError(.schemaMismatch, "the ledger's migration \(version) is \"\(name)\", this flexd's is \"\(migration.name)\"")
+                throw LedgerError(
+                    .schemaMismatch,
+                    "the ledger's migration \(version) is \"\(name)\", this flexd's is \"\(migration.name)\""
+                )
             }
         }
         let done = Set(applied.map(\.version))

@@ -25,7 +25,12 @@ public final class PostgresLedgerStore: LedgerStore {
     /// Serializes migrations across instances (an arbitrary constant: "flexledg").
     private static let migrationLockKey: Int64 = 0x666c_6578_6c65_6467
 
-    private init(location: LedgerLocation.PostgresLocation, client: PostgresClient, runner: Task<Void, Never>, logger: Logger) {
+    private init(
+        location: LedgerLocation.PostgresLocation,
+        client: PostgresClient,
+        runner: Task<Void, Never>,
+        logger: Logger
+    ) {
         self.location = location
         self.client = client
         self.runner = runner
@@ -40,8 +45,13 @@ public final class PostgresLedgerStore: LedgerStore {
         connectTimeout: Duration = .seconds(15),
         logger: Logger = Logger(label: "flexd.ledger", factory: { _ in SwiftLogNoOpLogHandler() })
     ) async throws(LedgerError) -> PostgresLedgerStore {
-        try await self.open(location, maximumConnections: maximumConnections, connectTimeout: connectTimeout, logger: logger,
-                            migrations: LedgerSchema.migrations)
+        try await self.open(
+            location,
+            maximumConnections: maximumConnections,
+            connectTimeout: connectTimeout,
+            logger: logger,
+            migrations: LedgerSchema.migrations
+        )
     }
 
     /// ``open(_:maximumConnections:connectTimeout:logger:)`` with an explicit migration list (for the tests).
@@ -59,15 +69,23 @@ public final class PostgresLedgerStore: LedgerStore {
         case .require: tls = .require(.makeClientConfiguration())
         }
         var configuration = PostgresClient.Configuration(
-            host: location.host, port: location.port, username: location.user, password: location.password,
-            database: location.database, tls: tls)
+            host: location.host,
+            port: location.port,
+            username: location.user,
+            password: location.password,
+            database: location.database,
+            tls: tls
+        )
         configuration.options.maximumConnections = max(1, maximumConnections)
         configuration.options.connectTimeout = connectTimeout
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let runner = Task { await client.run() }
         let store = PostgresLedgerStore(location: location, client: client, runner: runner, logger: logger)
         do {
-            try await store.withDeadline(connectTimeout, "cannot reach the PostgreSQL ledger at \(LedgerLocation.postgres(location))") {
+            try await store.withDeadline(
+                connectTimeout,
+                "cannot reach the PostgreSQL ledger at \(LedgerLocation.postgres(location))"
+            ) {
                 () async throws(LedgerError) in
                 try await store.checkDurability()
                 try await store.migrate(migrations)
@@ -82,21 +100,30 @@ public final class PostgresLedgerStore: LedgerStore {
     private func checkDurability() async throws(LedgerError) {
         let fsync = try await self.run("cannot read the server's settings") { client, logger in
             var value = ""
-            for try await row in try await client.query("SHOW fsync", logger: logger) { value = try row.decode(String.self) }
+            for try await row in try await client.query("SHOW fsync", logger: logger) {
+                value = try row.decode(String.self)
+            }
             return value
         }
         guard fsync == "on" else {
-            throw LedgerError(.notDurable, "the PostgreSQL server at \(LedgerLocation.postgres(self.location)) runs with fsync=\(fsync); flexd's ledger needs fsync=on")
+            throw LedgerError(
+                .notDurable,
+                "the PostgreSQL server at \(LedgerLocation.postgres(self.location)) runs with fsync=\(fsync); flexd's ledger needs fsync=on"
+            )
         }
     }
 
     private func migrate(_ migrations: [LedgerMigration]) async throws(LedgerError) {
         try await self.transaction("cannot migrate the ledger's schema") { connection, logger in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresLedgerStore.migrationLockKey))", logger: logger)
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(\(PostgresLedgerStore.migrationLockKey))",
+                logger: logger
+            )
             try await connection.query(PostgresQuery(unsafeSQL: LedgerSchema.migrationsTablePostgres), logger: logger)
             var applied: [(version: Int, name: String)] = []
             for try await (version, name) in try await connection.query(
-                "SELECT version, name FROM ledger_schema_migrations ORDER BY version", logger: logger
+                "SELECT version, name FROM ledger_schema_migrations ORDER BY version",
+                logger: logger
             ).decode((Int32, String).self) {
                 applied.append((Int(version), name))
             }
@@ -106,7 +133,8 @@ public final class PostgresLedgerStore: LedgerStore {
                 }
                 try await connection.query(
                     "INSERT INTO ledger_schema_migrations (version, name, applied_at_us) VALUES (\(Int32(migration.version)), \(migration.name), \(WallClock.microsecondsSinceEpoch()))",
-                    logger: logger)
+                    logger: logger
+                )
             }
         }
     }
@@ -139,28 +167,43 @@ public final class PostgresLedgerStore: LedgerStore {
         static func < (lhs: Key, rhs: Key) -> Bool { (lhs.tenant, lhs.requestID) < (rhs.tenant, rhs.requestID) }
     }
 
-    private static func write(_ records: [LedgerRecord], on connection: PostgresConnection, logger: Logger) async throws -> [AppendOutcome] {
+    private static func write(
+        _ records: [LedgerRecord],
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [AppendOutcome] {
         try await connection.query("SET LOCAL synchronous_commit TO on", logger: logger)
         let now = WallClock.microsecondsSinceEpoch()
         // The first record of each key is inserted, in key order (a fixed lock order across instances).
         var firstIndex: [Key: Int] = [:]
-        for (index, record) in records.enumerated() where firstIndex[Key(tenant: record.tenant, requestID: record.requestID)] == nil {
+        for (index, record) in records.enumerated()
+        where firstIndex[Key(tenant: record.tenant, requestID: record.requestID)] == nil {
             firstIndex[Key(tenant: record.tenant, requestID: record.requestID)] = index
         }
         let keys = firstIndex.keys.sorted()
         var inserted = Set<Key>()
-        for chunk in stride(from: 0, to: keys.count, by: self.rowsPerStatement).map({ keys[$0..<min($0 + self.rowsPerStatement, keys.count)] }) {
-            let query = self.insertQuery(table: "ledger_records", rows: chunk.map { records[firstIndex[$0]!].columnValues + [.int(now)] },
-                                         extraColumns: ["recorded_at_us"], conflictTarget: "(tenant, request_id)",
-                                         returning: " RETURNING tenant, request_id")
-            for try await (tenant, requestID) in try await connection.query(query, logger: logger).decode((String, String).self) {
+        for chunk in stride(from: 0, to: keys.count, by: self.rowsPerStatement).map({
+            keys[$0..<min($0 + self.rowsPerStatement, keys.count)]
+        }) {
+            let query = self.insertQuery(
+                table: "ledger_records",
+                rows: chunk.map { records[firstIndex[$0]!].columnValues + [.int(now)] },
+                extraColumns: ["recorded_at_us"],
+                conflictTarget: "(tenant, request_id)",
+                returning: " RETURNING tenant, request_id"
+            )
+            for try await (tenant, requestID) in try await connection.query(query, logger: logger).decode(
+                (String, String).self
+            ) {
                 inserted.insert(Key(tenant: tenant, requestID: requestID))
             }
         }
         // What is stored for the keys that were there already.
         var stored: [Key: LedgerRecord] = [:]
         let existing = keys.filter { !inserted.contains($0) }
-        for chunk in stride(from: 0, to: existing.count, by: self.rowsPerStatement).map({ existing[$0..<min($0 + self.rowsPerStatement, existing.count)] }) {
+        for chunk in stride(from: 0, to: existing.count, by: self.rowsPerStatement).map({
+            existing[$0..<min($0 + self.rowsPerStatement, existing.count)]
+        }) {
             var bindings = PostgresBindings(capacity: chunk.count * 2)
             var tuples: [String] = []
             for key in chunk {
@@ -168,8 +211,12 @@ public final class PostgresLedgerStore: LedgerStore {
                 bindings.append(key.requestID)
                 tuples.append("($\(bindings.count - 1), $\(bindings.count))")
             }
-            let sql = "SELECT \(LedgerColumns.names.joined(separator: ", ")) FROM ledger_records WHERE (tenant, request_id) IN (\(tuples.joined(separator: ", ")))"
-            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) {
+            let sql =
+                "SELECT \(LedgerColumns.names.joined(separator: ", ")) FROM ledger_records WHERE (tenant, request_id) IN (\(tuples.joined(separator: ", ")))"
+            for try await row in try await connection.query(
+                PostgresQuery(unsafeSQL: sql, binds: bindings),
+                logger: logger
+            ) {
                 let record = try LedgerRecord(columnValues: try row.ledgerValues(LedgerColumns.all.map(\.type)))
                 stored[Key(tenant: record.tenant, requestID: record.requestID)] = record
             }
@@ -192,19 +239,35 @@ public final class PostgresLedgerStore: LedgerStore {
                 outcomes.append(.duplicate)
             } else {
                 outcomes.append(.conflict(differingFields: differing))
-                conflicts.append(record.columnValues + [.text(record.fingerprint), .text(differing.joined(separator: ",")), .int(now)])
+                conflicts.append(
+                    record.columnValues + [
+                        .text(record.fingerprint), .text(differing.joined(separator: ",")), .int(now),
+                    ]
+                )
             }
         }
-        for chunk in stride(from: 0, to: conflicts.count, by: self.rowsPerStatement).map({ conflicts[$0..<min($0 + self.rowsPerStatement, conflicts.count)] }) {
-            let query = self.insertQuery(table: "ledger_conflicts", rows: Array(chunk),
-                                         extraColumns: ["fingerprint", "differing_fields", "detected_at_us"], conflictTarget: "", returning: "")
+        for chunk in stride(from: 0, to: conflicts.count, by: self.rowsPerStatement).map({
+            conflicts[$0..<min($0 + self.rowsPerStatement, conflicts.count)]
+        }) {
+            let query = self.insertQuery(
+                table: "ledger_conflicts",
+                rows: Array(chunk),
+                extraColumns: ["fingerprint", "differing_fields", "detected_at_us"],
+                conflictTarget: "",
+                returning: ""
+            )
             try await connection.query(query, logger: logger)
         }
         return outcomes
     }
 
-    private static func insertQuery(table: String, rows: [[LedgerValue]], extraColumns: [String], conflictTarget: String,
-                                    returning: String) -> PostgresQuery {
+    private static func insertQuery(
+        table: String,
+        rows: [[LedgerValue]],
+        extraColumns: [String],
+        conflictTarget: String,
+        returning: String
+    ) -> PostgresQuery {
         let columns = LedgerColumns.names + extraColumns
         var bindings = PostgresBindings(capacity: rows.count * columns.count)
         var tuples: [String] = []
@@ -217,23 +280,30 @@ public final class PostgresLedgerStore: LedgerStore {
             }
             tuples.append("(\(placeholders.joined(separator: ", ")))")
         }
-        let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(tuples.joined(separator: ", ")) ON CONFLICT \(conflictTarget) DO NOTHING\(returning)"
+        let sql =
+            "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(tuples.joined(separator: ", ")) ON CONFLICT \(conflictTarget) DO NOTHING\(returning)"
         return PostgresQuery(unsafeSQL: sql, binds: bindings)
     }
 
     public func monthlyTotals(_ query: ReportQuery) async throws(LedgerError) -> [MonthlyTotals] {
         let (totalsSQL, totalsParameters) = ReportSQL.totals(.postgres, query)
         let (conflictsSQL, conflictsParameters) = ReportSQL.conflicts(.postgres, query)
-        let types: [LedgerColumnType] = [.text, .text, .int, .int, .int, .int]
+        let types: [LedgerColumnType] =
+            [.text, .text, .int, .int, .int, .int]
             + Array(repeating: .optionalText, count: ReportSQL.summedColumns.count)
         let (rows, conflictRows) = try await self.run("cannot read the PostgreSQL ledger's report") { client, logger in
             var rows: [[LedgerValue]] = []
-            for try await row in try await client.query(PostgresQuery(unsafeSQL: totalsSQL, binds: .init(totalsParameters)), logger: logger) {
+            for try await row in try await client.query(
+                PostgresQuery(unsafeSQL: totalsSQL, binds: .init(totalsParameters)),
+                logger: logger
+            ) {
                 rows.append(try row.ledgerValues(types))
             }
             var conflictRows: [(String, String, Int64)] = []
-            for try await row in try await client.query(PostgresQuery(unsafeSQL: conflictsSQL, binds: .init(conflictsParameters)),
-                                                        logger: logger).decode((String, String, Int64).self) {
+            for try await row in try await client.query(
+                PostgresQuery(unsafeSQL: conflictsSQL, binds: .init(conflictsParameters)),
+                logger: logger
+            ).decode((String, String, Int64).self) {
                 conflictRows.append(row)
             }
             return (rows, conflictRows)
@@ -245,10 +315,13 @@ public final class PostgresLedgerStore: LedgerStore {
 
     public func record(tenant: String, requestID: String) async throws(LedgerError) -> LedgerRecord? {
         let values = try await self.run("cannot read the PostgreSQL ledger") { client, logger -> [LedgerValue]? in
-            let sql = "SELECT \(LedgerColumns.names.joined(separator: ", ")) FROM ledger_records WHERE tenant = $1 AND request_id = $2"
+            let sql =
+                "SELECT \(LedgerColumns.names.joined(separator: ", ")) FROM ledger_records WHERE tenant = $1 AND request_id = $2"
             var values: [LedgerValue]?
-            for try await row in try await client.query(PostgresQuery(unsafeSQL: sql, binds: .init([.text(tenant), .text(requestID)])),
-                                                        logger: logger) {
+            for try await row in try await client.query(
+                PostgresQuery(unsafeSQL: sql, binds: .init([.text(tenant), .text(requestID)])),
+                logger: logger
+            ) {
                 values = try row.ledgerValues(LedgerColumns.all.map(\.type))
             }
             return values
@@ -258,7 +331,8 @@ public final class PostgresLedgerStore: LedgerStore {
 
     public func recordCount(tenant: String?) async throws(LedgerError) -> Int {
         try await self.run("cannot read the PostgreSQL ledger") { client, logger in
-            let query: PostgresQuery = tenant.map { "SELECT COUNT(*) FROM ledger_records WHERE tenant = \($0)" }
+            let query: PostgresQuery =
+                tenant.map { "SELECT COUNT(*) FROM ledger_records WHERE tenant = \($0)" }
                 ?? "SELECT COUNT(*) FROM ledger_records"
             var count: Int64 = 0
             for try await value in try await client.query(query, logger: logger).decode(Int64.self) { count = value }
@@ -269,8 +343,10 @@ public final class PostgresLedgerStore: LedgerStore {
     public func schemaVersion() async throws(LedgerError) -> Int {
         try await self.run("cannot read the PostgreSQL ledger's schema version") { client, logger in
             var version: Int32 = 0
-            for try await value in try await client.query("SELECT COALESCE(MAX(version), 0) FROM ledger_schema_migrations",
-                                                          logger: logger).decode(Int32.self) {
+            for try await value in try await client.query(
+                "SELECT COALESCE(MAX(version), 0) FROM ledger_schema_migrations",
+                logger: logger
+            ).decode(Int32.self) {
                 version = value
             }
             return Int(version)
@@ -285,7 +361,8 @@ public final class PostgresLedgerStore: LedgerStore {
     // MARK: - Running queries
 
     private func transaction<T: Sendable>(
-        _ what: String, _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
+        _ what: String,
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
     ) async throws(LedgerError) -> T {
         do {
             return try await self.client.withTransaction(logger: self.logger) { connection in
@@ -297,7 +374,8 @@ public final class PostgresLedgerStore: LedgerStore {
     }
 
     private func run<T: Sendable>(
-        _ what: String, _ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T
+        _ what: String,
+        _ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T
     ) async throws(LedgerError) -> T {
         do {
             return try await body(self.client, self.logger)
@@ -310,7 +388,11 @@ public final class PostgresLedgerStore: LedgerStore {
     private static let timers = DeadlineTimers(on: PostgresClient.defaultEventLoopGroup.next())
 
     /// Runs `body`, failing with `what` when it has not finished after `timeout`.
-    private func withDeadline(_ timeout: Duration, _ what: String, _ body: @escaping @Sendable () async throws(LedgerError) -> Void)
+    private func withDeadline(
+        _ timeout: Duration,
+        _ what: String,
+        _ body: @escaping @Sendable () async throws(LedgerError) -> Void
+    )
         async throws(LedgerError)
     {
         let result: Result<Void, LedgerError> = await withTaskGroup(of: Result<Void, LedgerError>?.self) { group in
@@ -334,7 +416,8 @@ public final class PostgresLedgerStore: LedgerStore {
         switch error {
         case let error as PSQLError: return error.serverInfo?[.sqlState]
         case let error as PostgresTransactionError:
-            return [error.closureError, error.commitError, error.beginError].compactMap { $0.flatMap(sqlState(of:)) }.first
+            return [error.closureError, error.commitError, error.beginError].compactMap { $0.flatMap(sqlState(of:)) }
+                .first
         default: return nil
         }
     }
@@ -354,11 +437,15 @@ public final class PostgresLedgerStore: LedgerStore {
             if error.code == .poolClosed || error.code == .clientClosedConnection {
                 return LedgerError(.closed, "\(what): the ledger is closed")
             }
-            if error.code == .connectionError || error.code == .serverClosedConnection || error.code == .uncleanShutdown {
+            if error.code == .connectionError || error.code == .serverClosedConnection || error.code == .uncleanShutdown
+            {
                 return LedgerError(.unavailable, "\(what): the connection to the server failed (\(error.code))")
             }
             if let info = error.serverInfo {
-                return LedgerError(.storeFailed, "\(what): PostgreSQL \(info[.sqlState] ?? "?"): \(info[.message] ?? "unknown error")")
+                return LedgerError(
+                    .storeFailed,
+                    "\(what): PostgreSQL \(info[.sqlState] ?? "?"): \(info[.message] ?? "unknown error")"
+                )
             }
             return LedgerError(.storeFailed, "\(what): \(error.code)")
         default:

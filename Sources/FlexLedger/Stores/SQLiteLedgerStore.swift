@@ -28,7 +28,11 @@ public final class SQLiteLedgerStore: LedgerStore {
     }
 
     /// ``open(path:createIfMissing:)`` with an explicit migration list (for the migration tests).
-    package static func open(path: String, createIfMissing: Bool, migrations: [LedgerMigration]) async throws(LedgerError) -> SQLiteLedgerStore {
+    package static func open(
+        path: String,
+        createIfMissing: Bool,
+        migrations: [LedgerMigration]
+    ) async throws(LedgerError) -> SQLiteLedgerStore {
         let files = FileManager.default
         if !files.fileExists(atPath: path) {
             guard createIfMissing else {
@@ -39,7 +43,10 @@ public final class SQLiteLedgerStore: LedgerStore {
                 do {
                     try files.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 } catch {
-                    throw LedgerError(.storeFailed, "cannot create the ledger's folder \(folder): \(error.localizedDescription)")
+                    throw LedgerError(
+                        .storeFailed,
+                        "cannot create the ledger's folder \(folder): \(error.localizedDescription)"
+                    )
                 }
             }
         }
@@ -69,10 +76,16 @@ public final class SQLiteLedgerStore: LedgerStore {
     private func checkDurability() async throws(LedgerError) {
         let (journal, synchronous): (String, Int) = try await self.writing("cannot set the ledger's durability") { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
-            return (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1)
+            return (
+                try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "",
+                try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+            )
         }
         guard journal.lowercased() == "wal", synchronous >= 2 else {
-            throw LedgerError(.notDurable, "the SQLite ledger at \(self.path) runs journal_mode=\(journal), synchronous=\(synchronous); flexd needs WAL with synchronous=FULL (2)")
+            throw LedgerError(
+                .notDurable,
+                "the SQLite ledger at \(self.path) runs journal_mode=\(journal), synchronous=\(synchronous); flexd needs WAL with synchronous=FULL (2)"
+            )
         }
     }
 
@@ -80,12 +93,17 @@ public final class SQLiteLedgerStore: LedgerStore {
         try await self.writing("cannot migrate the ledger's schema") { db in
             try db.inTransaction(.immediate) {
                 try db.execute(sql: LedgerSchema.migrationsTableSQLite)
-                let applied = try Row.fetchAll(db, sql: "SELECT version, name FROM ledger_schema_migrations ORDER BY version")
-                    .map { (version: $0[0] as Int, name: $0[1] as String) }
+                let applied = try Row.fetchAll(
+                    db,
+                    sql: "SELECT version, name FROM ledger_schema_migrations ORDER BY version"
+                )
+                .map { (version: $0[0] as Int, name: $0[1] as String) }
                 for migration in try LedgerSchema.pending(applied: applied, known: migrations) {
                     for statement in migration.sqlite { try db.execute(sql: statement) }
-                    try db.execute(sql: "INSERT INTO ledger_schema_migrations (version, name, applied_at_us) VALUES (?, ?, ?)",
-                                   arguments: [migration.version, migration.name, WallClock.microsecondsSinceEpoch()])
+                    try db.execute(
+                        sql: "INSERT INTO ledger_schema_migrations (version, name, applied_at_us) VALUES (?, ?, ?)",
+                        arguments: [migration.version, migration.name, WallClock.microsecondsSinceEpoch()]
+                    )
                 }
                 return .commit
             }
@@ -102,12 +120,20 @@ public final class SQLiteLedgerStore: LedgerStore {
                 let now = WallClock.microsecondsSinceEpoch()
                 let insert = try db.cachedStatement(sql: SQLiteLedgerStore.insertRecordSQL)
                 for record in records {
-                    try insert.execute(arguments: StatementArguments(record.columnValues.map(\.databaseValue) + [now.databaseValue]))
+                    try insert.execute(
+                        arguments: StatementArguments(record.columnValues.map(\.databaseValue) + [now.databaseValue])
+                    )
                     if db.changesCount > 0 {
                         outcomes.append(.recorded)
                         continue
                     }
-                    guard let stored = try SQLiteLedgerStore.fetchRecord(db, tenant: record.tenant, requestID: record.requestID) else {
+                    guard
+                        let stored = try SQLiteLedgerStore.fetchRecord(
+                            db,
+                            tenant: record.tenant,
+                            requestID: record.requestID
+                        )
+                    else {
                         throw LedgerError(.storeFailed, "request \(record.requestID) was neither inserted nor found")
                     }
                     let differing = record.differingFields(from: stored)
@@ -115,9 +141,15 @@ public final class SQLiteLedgerStore: LedgerStore {
                         outcomes.append(.duplicate)
                     } else {
                         let conflict = try db.cachedStatement(sql: SQLiteLedgerStore.insertConflictSQL)
-                        try conflict.execute(arguments: StatementArguments(
-                            record.columnValues.map(\.databaseValue)
-                                + [record.fingerprint.databaseValue, differing.joined(separator: ",").databaseValue, now.databaseValue]))
+                        try conflict.execute(
+                            arguments: StatementArguments(
+                                record.columnValues.map(\.databaseValue)
+                                    + [
+                                        record.fingerprint.databaseValue,
+                                        differing.joined(separator: ",").databaseValue, now.databaseValue,
+                                    ]
+                            )
+                        )
                         outcomes.append(.conflict(differingFields: differing))
                     }
                 }
@@ -131,9 +163,19 @@ public final class SQLiteLedgerStore: LedgerStore {
         let (totalsSQL, totalsParameters) = ReportSQL.totals(.sqlite, query)
         let (conflictsSQL, conflictsParameters) = ReportSQL.conflicts(.sqlite, query)
         let (rows, conflictRows) = try await self.reading("cannot read the SQLite ledger's report") { db in
-            (try Row.fetchAll(db, sql: totalsSQL, arguments: StatementArguments(totalsParameters.map(\.databaseValue))).map(\.ledgerValues),
-             try Row.fetchAll(db, sql: conflictsSQL, arguments: StatementArguments(conflictsParameters.map(\.databaseValue)))
-                .map { ($0[0] as String, $0[1] as String, $0[2] as Int64) })
+            (
+                try Row.fetchAll(
+                    db,
+                    sql: totalsSQL,
+                    arguments: StatementArguments(totalsParameters.map(\.databaseValue))
+                ).map(\.ledgerValues),
+                try Row.fetchAll(
+                    db,
+                    sql: conflictsSQL,
+                    arguments: StatementArguments(conflictsParameters.map(\.databaseValue))
+                )
+                .map { ($0[0] as String, $0[1] as String, $0[2] as Int64) }
+            )
         }
         var totals: [MonthlyTotals] = []
         for row in rows { totals.append(try ReportSQL.decodeTotals(.sqlite, row)) }
@@ -150,7 +192,8 @@ public final class SQLiteLedgerStore: LedgerStore {
     public func recordCount(tenant: String?) async throws(LedgerError) -> Int {
         try await self.reading("cannot read the SQLite ledger") { db in
             if let tenant {
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ledger_records WHERE tenant = ?", arguments: [tenant]) ?? 0
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ledger_records WHERE tenant = ?", arguments: [tenant])
+                    ?? 0
             } else {
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ledger_records") ?? 0
             }
@@ -171,25 +214,31 @@ public final class SQLiteLedgerStore: LedgerStore {
 
     private static let insertRecordSQL: String = {
         let columns = LedgerColumns.names + ["recorded_at_us"]
-        return "INSERT INTO ledger_records (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", "))) ON CONFLICT (tenant, request_id) DO NOTHING"
+        return
+            "INSERT INTO ledger_records (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", "))) ON CONFLICT (tenant, request_id) DO NOTHING"
     }()
 
     private static let insertConflictSQL: String = {
         let columns = LedgerColumns.names + ["fingerprint", "differing_fields", "detected_at_us"]
-        return "INSERT INTO ledger_conflicts (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", "))) ON CONFLICT DO NOTHING"
+        return
+            "INSERT INTO ledger_conflicts (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", "))) ON CONFLICT DO NOTHING"
     }()
 
     private static let selectRecordSQL =
         "SELECT \(LedgerColumns.names.joined(separator: ", ")) FROM ledger_records WHERE tenant = ? AND request_id = ?"
 
     private static func fetchRecord(_ db: Database, tenant: String, requestID: String) throws -> LedgerRecord? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: selectRecordSQL), arguments: [tenant, requestID]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: selectRecordSQL), arguments: [tenant, requestID])
+        else { return nil }
         return try LedgerRecord(columnValues: row.ledgerValues)
     }
 
     // MARK: - Errors
 
-    private func writing<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(LedgerError) -> T {
+    private func writing<T: Sendable>(
+        _ what: String,
+        _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws(LedgerError) -> T {
         do {
             return try await self.pool.writeWithoutTransaction(body)
         } catch {
@@ -197,7 +246,10 @@ public final class SQLiteLedgerStore: LedgerStore {
         }
     }
 
-    private func reading<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(LedgerError) -> T {
+    private func reading<T: Sendable>(
+        _ what: String,
+        _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws(LedgerError) -> T {
         do {
             return try await self.pool.read(body)
         } catch {
@@ -215,7 +267,10 @@ public final class SQLiteLedgerStore: LedgerStore {
             if error.resultCode == .SQLITE_MISUSE {
                 return LedgerError(.closed, "\(what): the ledger is closed")
             }
-            return LedgerError(.storeFailed, "\(what): SQLite error \(error.extendedResultCode.rawValue): \(error.message ?? "unknown")")
+            return LedgerError(
+                .storeFailed,
+                "\(what): SQLite error \(error.extendedResultCode.rawValue): \(error.message ?? "unknown")"
+            )
         default:
             return LedgerError(.storeFailed, "\(what): \(error)")
         }

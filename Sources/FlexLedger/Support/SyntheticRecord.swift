@@ -8,14 +8,25 @@ package enum SyntheticRecord {
 
     /// Record `index` of `tenant`; `requestPrefix` + `index` is its request id. Money follows the
     /// savings rules: actual is half of standard on flex, saved the difference, fee 20% of saved.
-    package static func make(_ index: Int, tenant: String, requestPrefix: String = "req-", instanceID: String = "bench",
-                             month offsetMonths: Int = 0) -> LedgerRecord {
+    package static func make(
+        _ index: Int,
+        tenant: String,
+        requestPrefix: String = "req-",
+        instanceID: String = "bench",
+        month offsetMonths: Int = 0
+    ) -> LedgerRecord {
         let flex = index % 4 != 3
         let fellBack = index % 4 == 3
         let input = UInt64(100 + index % 997)
         let output = UInt64(50 + index % 389)
-        let tokens = TokenUsage(inputTokens: input, cachedInputTokens: UInt64(index % 7), cacheWriteTokens: UInt64(index % 5),
-                                outputTokens: output, reasoningTokens: output / 3, cacheWrite1hTokens: UInt64(index % 3))
+        let tokens = TokenUsage(
+            inputTokens: input,
+            cachedInputTokens: UInt64(index % 7),
+            cacheWriteTokens: UInt64(index % 5),
+            outputTokens: output,
+            reasoningTokens: output / 3,
+            cacheWrite1hTokens: UInt64(index % 3)
+        )
         // $1.25 per million input tokens and $10 per million output tokens on standard.
         let standard = Int64(input) * 1_250_000 + Int64(output) * 10_000_000
         let actual = flex ? standard / 2 : standard
@@ -45,7 +56,8 @@ package enum SyntheticRecord {
             savedPicoUSD: saved,
             feePicoUSD: flex ? saved * 20 / 100 : 0,
             priceDate: "2026-11-15",
-            outcome: index % 50 == 49 ? .failed(status: .dataLoss, errorCode: ErrorCode.upstreamStreamTruncated.name) : .completed,
+            outcome: index % 50 == 49
+                ? .failed(status: .dataLoss, errorCode: ErrorCode.upstreamStreamTruncated.name) : .completed,
             receivedAtMicroseconds: completed - 2_000_000,
             completedAtMicroseconds: completed
         )

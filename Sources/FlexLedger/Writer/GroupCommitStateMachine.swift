@@ -79,7 +79,13 @@ struct GroupCommitStateMachine<Element: Sendable, Waiter: Sendable>: Sendable {
             if queue.queued.count < self.configuration.queueCapacity {
                 queue.queued.append(element)
             } else if self.configuration.whenFull == .reject {
-                return .reject(element, LedgerError(.overloaded, "the ledger's queue is full (\(self.configuration.queueCapacity) records waiting)"))
+                return .reject(
+                    element,
+                    LedgerError(
+                        .overloaded,
+                        "the ledger's queue is full (\(self.configuration.queueCapacity) records waiting)"
+                    )
+                )
             } else {
                 queue.parked.append(element)
             }

@@ -10,11 +10,18 @@ public enum NativeBody {
         do {
             json = try JSONParser.parse(body.readableBytesView)
         } catch {
-            throw RouterError(.invalidRequestBody, "the \(api.name) request body is not valid JSON (\(error.reason) at byte \(error.offset))",
-                              details: ["field": "native_json"])
+            throw RouterError(
+                .invalidRequestBody,
+                "the \(api.name) request body is not valid JSON (\(error.reason) at byte \(error.offset))",
+                details: ["field": "native_json"]
+            )
         }
         guard let object = json.object else {
-            throw RouterError(.invalidRequestBody, "the \(api.name) request body must be a JSON object, not \(json.typeName)", details: ["field": "native_json"])
+            throw RouterError(
+                .invalidRequestBody,
+                "the \(api.name) request body must be a JSON object, not \(json.typeName)",
+                details: ["field": "native_json"]
+            )
         }
         return object
     }
@@ -28,8 +35,11 @@ public enum NativeBody {
         case .string(let own)? where own == model || model.isEmpty:
             break
         case .string(let own)?:
-            throw RouterError(.modelMismatch, "the call names model \(model) but its \(api.name) body names \(own); send one model",
-                              details: ["field": "model"])
+            throw RouterError(
+                .modelMismatch,
+                "the call names model \(model) but its \(api.name) body names \(own); send one model",
+                details: ["field": "model"]
+            )
         default:
             throw RouterError(.invalidRequestBody, "the body's model must be a string", details: ["field": "model"])
         }
@@ -41,13 +51,19 @@ public enum NativeBody {
     /// is checked but not built.
     static func parseAnswer(_ body: ByteBuffer, api: Api, keeping keys: [String]) throws(RouterError) -> JSONValue {
         guard let object = try? JSONParser.parseObject(body.readableBytesView, keeping: keys) else {
-            throw RouterError(.upstreamMalformedResponse, "\(api.provider.name) answered \(api.name) with a body that is not a JSON object")
+            throw RouterError(
+                .upstreamMalformedResponse,
+                "\(api.provider.name) answered \(api.name) with a body that is not a JSON object"
+            )
         }
         return .object(object)
     }
 
     static func malformedEvent(_ provider: Provider, _ event: NativeEvent) -> RouterError {
-        RouterError(.upstreamMalformedEvent, "\(provider.name) sent a stream event whose data is not JSON (event \"\(event.event.prefix(64))\")")
+        RouterError(
+            .upstreamMalformedEvent,
+            "\(provider.name) sent a stream event whose data is not JSON (event \"\(event.event.prefix(64))\")"
+        )
     }
 
     static func encode(_ object: JSONObject) -> ByteBuffer {

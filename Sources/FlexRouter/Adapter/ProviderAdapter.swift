@@ -27,7 +27,13 @@ public protocol ProviderAdapter: Sendable {
     ///   - key: The provider key.
     /// - Throws: ``RouterError`` `invalid_request_body` when the body is not what the API accepts
     ///   at the level the router must understand (not a JSON object, a wrong `model`, ...).
-    func makeRequest(body: JSONObject, model: String, tier: Tier, stream: Bool, key: Secret) throws(RouterError) -> UpstreamRequest
+    func makeRequest(
+        body: JSONObject,
+        model: String,
+        tier: Tier,
+        stream: Bool,
+        key: Secret
+    ) throws(RouterError) -> UpstreamRequest
 
     /// A fresh reader for one streamed attempt.
     ///
@@ -48,11 +54,21 @@ public protocol ProviderAdapter: Sendable {
     ///
     /// - Parameters:
     ///   - flex: Whether the attempt asked for flex (a capacity refusal only exists on flex).
-    func classifyFailure(status: Int, headers: [(String, String)], body: ByteBuffer, flex: Bool) -> RaceStateMachine.AttemptFailure
+    func classifyFailure(
+        status: Int,
+        headers: [(String, String)],
+        body: ByteBuffer,
+        flex: Bool
+    ) -> RaceStateMachine.AttemptFailure
 }
 
 extension ProviderAdapter {
-    public func classifyFailure(status: Int, headers: [(String, String)], body: ByteBuffer, flex: Bool) -> RaceStateMachine.AttemptFailure {
+    public func classifyFailure(
+        status: Int,
+        headers: [(String, String)],
+        body: ByteBuffer,
+        flex: Bool
+    ) -> RaceStateMachine.AttemptFailure {
         UpstreamFailure.classify(provider: self.api.provider, status: status, headers: headers, body: body, flex: flex)
     }
 

@@ -38,7 +38,8 @@ public enum UpstreamFailure {
             return .capacity
         }
         let (code, retryable) = Self.meaning(provider: provider, status: status)
-        let message = upstream.message.isEmpty
+        let message =
+            upstream.message.isEmpty
             ? "\(provider.name) answered HTTP \(status)"
             : "\(provider.name) answered HTTP \(status): \(upstream.message.prefix(500))"
         let error = RouterError(code, message, details: ["provider": provider.name], upstream: upstream)
@@ -47,8 +48,14 @@ public enum UpstreamFailure {
 
     /// Classifies an error event inside a stream (OpenAI `{"error": ...}`, Anthropic `error`, ...),
     /// as if it had been an HTTP error with the status its type implies.
-    public static func classifyStreamError(provider: Provider, type: String, code: String = "", message: String,
-                                           impliedStatus: Int, flex: Bool) -> RaceStateMachine.AttemptFailure {
+    public static func classifyStreamError(
+        provider: Provider,
+        type: String,
+        code: String = "",
+        message: String,
+        impliedStatus: Int,
+        flex: Bool
+    ) -> RaceStateMachine.AttemptFailure {
         let message = Redaction.scrub(message)
         let upstream = UpstreamError(httpStatus: UInt32(impliedStatus), type: type, code: code, message: message)
         if flex, Self.isCapacityRefusal(provider: provider, status: impliedStatus, upstream: upstream) {
@@ -57,8 +64,12 @@ public enum UpstreamFailure {
         let (errorCode, retryable) = Self.meaning(provider: provider, status: impliedStatus)
         // Responses' `response.failed` has a code and no type.
         let label = type.isEmpty ? code : type
-        let error = RouterError(errorCode, "\(provider.name) reported an error in its stream: \(label): \(message.prefix(500))",
-                                details: ["provider": provider.name], upstream: upstream)
+        let error = RouterError(
+            errorCode,
+            "\(provider.name) reported an error in its stream: \(label): \(message.prefix(500))",
+            details: ["provider": provider.name],
+            upstream: upstream
+        )
         return retryable ? .retryable(error, beforeAnyByte: false) : .fatal(error)
     }
 
@@ -85,7 +96,8 @@ public enum UpstreamFailure {
         case "model_not_found": return 404
         case "invalid_prompt", "context_length_exceeded", "invalid_value", "invalid_image", "invalid_image_format",
             "invalid_base64_image", "invalid_image_url", "image_too_large", "image_too_small", "image_parse_error",
-            "image_content_policy_violation", "invalid_image_mode", "image_file_too_large", "unsupported_image_media_type",
+            "image_content_policy_violation", "invalid_image_mode", "image_file_too_large",
+            "unsupported_image_media_type",
             "empty_image_file", "failed_to_download_image", "image_file_not_found":
             return 400
         case "server_error": return 500
@@ -135,7 +147,8 @@ public enum UpstreamFailure {
     /// Gemini `{"error": {"code", "message", "status"}}`.
     static func parse(provider: Provider, status: Int, headers: [(String, String)], body: ByteBuffer) -> UpstreamError {
         var upstream = UpstreamError(httpStatus: UInt32(clamping: status))
-        upstream.body = body.getSlice(at: body.readerIndex, length: min(body.readableBytes, Self.maximumBodyBytes)) ?? ByteBuffer()
+        upstream.body =
+            body.getSlice(at: body.readerIndex, length: min(body.readableBytes, Self.maximumBodyBytes)) ?? ByteBuffer()
         if let retryAfter = headers.first(where: { $0.0.lowercased() == "retry-after" })?.1,
             let seconds = Double(retryAfter.filter { $0 != " " }), seconds >= 0, seconds < 86_400
         {

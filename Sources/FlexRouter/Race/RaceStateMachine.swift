@@ -137,8 +137,14 @@ public struct RaceStateMachine: Sendable {
         guard case .idle = self.state else { return self.unexpected("start") }
         switch plan {
         case .single(let tier):
-            self.state = .standardAttempt(Standard(
-                tier: tier, fallbackReason: nil, flexAttempts: 0, connectRetriesLeft: self.policy.standardConnectRetries))
+            self.state = .standardAttempt(
+                Standard(
+                    tier: tier,
+                    fallbackReason: nil,
+                    flexAttempts: 0,
+                    connectRetriesLeft: self.policy.standardConnectRetries
+                )
+            )
             return .startAttempt(tier: tier)
         case .flexRace(let budget):
             self.state = .flexAttempt(Flex(attempt: 1, budgetEnds: now + budget))
@@ -233,7 +239,9 @@ public struct RaceStateMachine: Sendable {
         case .capacity:
             // Only flex refuses for capacity; on another tier it is the provider's overload.
             self.state = .failed
-            return .fail(RouterError(.upstreamOverloaded, "the provider has no capacity for this call right now; retry later"))
+            return .fail(
+                RouterError(.upstreamOverloaded, "the provider has no capacity for this call right now; retry later")
+            )
         }
     }
 
@@ -245,7 +253,12 @@ public struct RaceStateMachine: Sendable {
             return .finish
         }
         self.state = .failed
-        return .fail(RouterError(.upstreamStreamTruncated, "the provider's answer ended before its final event; the output is incomplete"))
+        return .fail(
+            RouterError(
+                .upstreamStreamTruncated,
+                "the provider's answer ended before its final event; the output is incomplete"
+            )
+        )
     }
 
     /// The committed attempt failed (cut connection, idle timeout, provider error event).
@@ -277,9 +290,14 @@ public struct RaceStateMachine: Sendable {
     // MARK: Helpers
 
     private mutating func fallBack(_ reason: FallbackReason, flexAttempts: Int) -> Action {
-        self.state = .standardAttempt(Standard(
-            tier: .standard, fallbackReason: reason, flexAttempts: flexAttempts,
-            connectRetriesLeft: self.policy.standardConnectRetries))
+        self.state = .standardAttempt(
+            Standard(
+                tier: .standard,
+                fallbackReason: reason,
+                flexAttempts: flexAttempts,
+                connectRetriesLeft: self.policy.standardConnectRetries
+            )
+        )
         return .startAttempt(tier: .standard)
     }
 

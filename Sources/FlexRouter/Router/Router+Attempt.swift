@@ -84,14 +84,28 @@ struct StartingAttempt {
             return false
         case .started, .content:
             self.held.append(event)
-            self.outcome = .started(LiveAttempt(events: self.events, reader: self.reader, held: self.held, sawTerminal: false,
-                                                startedAt: .now))
+            self.outcome = .started(
+                LiveAttempt(
+                    events: self.events,
+                    reader: self.reader,
+                    held: self.held,
+                    sawTerminal: false,
+                    startedAt: .now
+                )
+            )
         case .terminal:
             // A complete answer with no output before its end (an empty answer): it started and
             // finished at once.
             self.held.append(event)
-            self.outcome = .started(LiveAttempt(events: self.events, reader: self.reader, held: self.held, sawTerminal: true,
-                                                startedAt: .now))
+            self.outcome = .started(
+                LiveAttempt(
+                    events: self.events,
+                    reader: self.reader,
+                    held: self.held,
+                    sawTerminal: true,
+                    startedAt: .now
+                )
+            )
         case .error(let failure):
             self.outcome = .failed(failure)
         }
@@ -109,7 +123,13 @@ extension Router {
         let body: JSONObject
         let baseURL: String
 
-        init(request: InferenceRequest, provider: Provider, adapter: any ProviderAdapter, body: JSONObject, baseURL: String) {
+        init(
+            request: InferenceRequest,
+            provider: Provider,
+            adapter: any ProviderAdapter,
+            body: JSONObject,
+            baseURL: String
+        ) {
             self.request = request
             self.provider = provider
             self.adapter = adapter
@@ -128,11 +148,24 @@ extension Router {
     ///
     /// A flex attempt waits here (in ``awaitStart(_:call:tier:)``) until it starts, so the phases are
     /// separate functions and the synchronous work is out of line: see ``Router/Call``.
-    func runAttempt(_ call: PreparedCall, tier: Tier, stream: Bool, flexBudget: Duration?, cancellation: HTTPCancellationHandle? = nil,
-                    logger: Logger) async -> AttemptOutcome {
+    func runAttempt(
+        _ call: PreparedCall,
+        tier: Tier,
+        stream: Bool,
+        flexBudget: Duration?,
+        cancellation: HTTPCancellationHandle? = nil,
+        logger: Logger
+    ) async -> AttemptOutcome {
         let response: HTTPClientResponse
         let streamed: Bool
-        switch await self.send(call, tier: tier, stream: stream, flexBudget: flexBudget, cancellation: cancellation, logger: logger) {
+        switch await self.send(
+            call,
+            tier: tier,
+            stream: stream,
+            flexBudget: flexBudget,
+            cancellation: cancellation,
+            logger: logger
+        ) {
         case .headArrived(let head, let isStreamed):
             response = head
             streamed = isStreamed
@@ -162,13 +195,25 @@ extension Router {
     /// whose body is as large as the caller's prompt, is freed as soon as libcurl has copied the body,
     /// not held for as long as the attempt waits for its head and its start.
     @inline(never)
-    private func send(_ call: PreparedCall, tier: Tier, stream: Bool, flexBudget: Duration?, cancellation: HTTPCancellationHandle?,
-                      logger: Logger) async -> Sent {
+    private func send(
+        _ call: PreparedCall,
+        tier: Tier,
+        stream: Bool,
+        flexBudget: Duration?,
+        cancellation: HTTPCancellationHandle?,
+        logger: Logger
+    ) async -> Sent {
         var streamed = false
         let request: HTTPClientRequest
         do {
-            request = try self.httpRequest(for: call, tier: tier, stream: stream, flexBudget: flexBudget, cancellation: cancellation,
-                                           streamed: &streamed)
+            request = try self.httpRequest(
+                for: call,
+                tier: tier,
+                stream: stream,
+                flexBudget: flexBudget,
+                cancellation: cancellation,
+                streamed: &streamed
+            )
         } catch {
             return .failed(Self.invalidRequest(error))
         }
@@ -184,10 +229,21 @@ extension Router {
     /// - Throws: the adapter's ``RouterError`` (untyped, so that the error takes no room in the
     ///   caller's async frame).
     @inline(never)
-    private func httpRequest(for call: PreparedCall, tier: Tier, stream: Bool, flexBudget: Duration?,
-                             cancellation: HTTPCancellationHandle?, streamed: inout Bool) throws -> HTTPClientRequest {
-        let upstream = try call.adapter.makeRequest(body: call.body, model: call.request.model, tier: tier, stream: stream,
-                                                    key: call.request.providerKey)
+    private func httpRequest(
+        for call: PreparedCall,
+        tier: Tier,
+        stream: Bool,
+        flexBudget: Duration?,
+        cancellation: HTTPCancellationHandle?,
+        streamed: inout Bool
+    ) throws -> HTTPClientRequest {
+        let upstream = try call.adapter.makeRequest(
+            body: call.body,
+            model: call.request.model,
+            tier: tier,
+            stream: stream,
+            key: call.request.providerKey
+        )
         var request = HTTPClientRequest(url: call.baseURL + upstream.path)
         request.method = .POST
         for (name, value) in upstream.headers {
@@ -200,12 +256,16 @@ extension Router {
         request.cancellation = cancellation
         if let flexBudget {
             request.receiveBufferSize = self.configuration.flexReceiveBufferSize
-            request.timeouts = HTTPTimeouts(connect: self.configuration.connectTimeout,
-                                            idle: flexBudget + self.configuration.idleTimeout)
+            request.timeouts = HTTPTimeouts(
+                connect: self.configuration.connectTimeout,
+                idle: flexBudget + self.configuration.idleTimeout
+            )
         } else {
-            request.timeouts = HTTPTimeouts(connect: self.configuration.connectTimeout,
-                                            responseHead: self.configuration.responseHeadTimeout,
-                                            idle: self.configuration.idleTimeout)
+            request.timeouts = HTTPTimeouts(
+                connect: self.configuration.connectTimeout,
+                responseHead: self.configuration.responseHeadTimeout,
+                idle: self.configuration.idleTimeout
+            )
         }
         streamed = upstream.stream
         return request
@@ -220,10 +280,17 @@ extension Router {
 
     /// A non-2xx answer: the provider refused the attempt.
     @inline(never)
-    private static func refused(_ response: HTTPClientResponse, call: PreparedCall, tier: Tier) async -> AttemptOutcome {
+    private static func refused(_ response: HTTPClientResponse, call: PreparedCall, tier: Tier) async -> AttemptOutcome
+    {
         let body = (try? await response.body.collect(upTo: UpstreamFailure.maximumBodyBytes)) ?? ByteBuffer()
-        return .failed(call.adapter.classifyFailure(status: response.status, headers: Self.fields(of: response), body: body,
-                                                    flex: tier == .flex))
+        return .failed(
+            call.adapter.classifyFailure(
+                status: response.status,
+                headers: Self.fields(of: response),
+                body: body,
+                flex: tier == .flex
+            )
+        )
     }
 
     /// A non-streamed answer, read whole.
@@ -239,7 +306,8 @@ extension Router {
     }
 
     @inline(never)
-    private static func read(_ body: ByteBuffer, of response: HTTPClientResponse, call: PreparedCall) -> AttemptOutcome {
+    private static func read(_ body: ByteBuffer, of response: HTTPClientResponse, call: PreparedCall) -> AttemptOutcome
+    {
         do {
             let result = try call.adapter.readResponse(body, headers: Self.fields(of: response))
             return .answered(UnaryAnswer(body: body, result: result, answeredAt: .now))
@@ -250,8 +318,17 @@ extension Router {
 
     /// A streamed answer, read until its first output event (or its end, or a failure).
     @inline(never)
-    private func awaitStart(_ response: consuming HTTPClientResponse, call: PreparedCall, tier: Tier) async -> AttemptOutcome {
-        var attempt = StartingAttempt(consume response, call: call, tier: tier, maximumEventSize: self.configuration.maxEventBytes)
+    private func awaitStart(
+        _ response: consuming HTTPClientResponse,
+        call: PreparedCall,
+        tier: Tier
+    ) async -> AttemptOutcome {
+        var attempt = StartingAttempt(
+            consume response,
+            call: call,
+            tier: tier,
+            maximumEventSize: self.configuration.maxEventBytes
+        )
         do {
             while let event = try await attempt.events.next() {
                 if attempt.consume(event) {
@@ -272,16 +349,24 @@ extension Router {
 
     @inline(never)
     private static func endedBeforeStart(_ provider: Provider) -> AttemptOutcome {
-        .failed(.retryable(
-            RouterError(.upstreamStreamTruncated, "\(provider.name)'s stream ended before the answer started", status: .unavailable),
-            beforeAnyByte: false))
+        .failed(
+            .retryable(
+                RouterError(
+                    .upstreamStreamTruncated,
+                    "\(provider.name)'s stream ended before the answer started",
+                    status: .unavailable
+                ),
+                beforeAnyByte: false
+            )
+        )
     }
 
     /// The error a failure before the start stands for.
     @inline(never)
     static func error(of failure: RaceStateMachine.AttemptFailure) -> RouterError {
         switch failure {
-        case .capacity: RouterError(.upstreamOverloaded, "the provider has no capacity for this call right now; retry later")
+        case .capacity:
+            RouterError(.upstreamOverloaded, "the provider has no capacity for this call right now; retry later")
         case .retryable(let error, _), .fatal(let error): error
         }
     }
@@ -298,12 +383,17 @@ extension Router {
     /// A transfer that failed: connection failures before any byte may be retried; timeouts and cuts
     /// are the provider's trouble (retryable on another tier before the start).
     @inline(never)
-    static func transportFailure(_ error: any Error, _ provider: Provider, receivedAnything: Bool) -> RaceStateMachine.AttemptFailure {
+    static func transportFailure(
+        _ error: any Error,
+        _ provider: Provider,
+        receivedAnything: Bool
+    ) -> RaceStateMachine.AttemptFailure {
         guard let error = error as? HTTPClientError else {
             let routerError = RouterError(.upstreamStreamError, "reading \(provider.name)'s answer failed: \(error)")
             return .retryable(routerError, beforeAnyByte: false)
         }
-        let beforeAnyByte = !receivedAnything && [.resolveFailed, .connectFailed, .tlsFailed, .connectTimeout].contains(error.code)
+        let beforeAnyByte =
+            !receivedAnything && [.resolveFailed, .connectFailed, .tlsFailed, .connectTimeout].contains(error.code)
         let code: ErrorCode =
             switch error.code {
             case .cancelled: .cancelled
@@ -312,6 +402,7 @@ extension Router {
             default: .upstreamUnreachable
             }
         let routerError = RouterError(code, "\(provider.name): \(error.message)", details: ["provider": provider.name])
-        return error.code == .responseTooLarge ? .fatal(routerError) : .retryable(routerError, beforeAnyByte: beforeAnyByte)
+        return error.code == .responseTooLarge
+            ? .fatal(routerError) : .retryable(routerError, beforeAnyByte: beforeAnyByte)
     }
 }

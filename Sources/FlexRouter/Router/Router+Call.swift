@@ -71,8 +71,12 @@ extension Router {
             self.logger = logger
             let request = prepared.request
             self.record = SavingsRecord(
-                requestID: request.requestID, provider: prepared.provider, api: prepared.adapter.api, model: request.model,
-                startWithin: request.startWithin, tierRequested: plan.requestedTier
+                requestID: request.requestID,
+                provider: prepared.provider,
+                api: prepared.adapter.api,
+                model: request.model,
+                startWithin: request.startWithin,
+                tierRequested: plan.requestedTier
             )
             self.machine = RaceStateMachine(policy: retryPolicy)
         }
@@ -99,20 +103,28 @@ extension Router {
 
         @inline(never)
         func flexAttemptStarting(_ attempt: Int) -> ContinuousClock.Instant {
-            self.logger.debug("flex attempt", metadata: ["request_id": "\(self.prepared.request.requestID)", "attempt": "\(attempt)"])
+            self.logger.debug(
+                "flex attempt",
+                metadata: ["request_id": "\(self.prepared.request.requestID)", "attempt": "\(attempt)"]
+            )
             return .now
         }
 
         /// A flex attempt's race against its budget is over (the driver's `raceFlex`): `expired` when
         /// the budget ran out first, and its timer cancelled the transfer.
         @inline(never)
-        func flexAttemptEnded(_ outcome: AttemptOutcome, expired: Bool, began: ContinuousClock.Instant) -> RaceStateMachine.Action {
+        func flexAttemptEnded(
+            _ outcome: AttemptOutcome,
+            expired: Bool,
+            began: ContinuousClock.Instant
+        ) -> RaceStateMachine.Action {
             self.flexWait += ContinuousClock.now - began
             switch outcome {
             case _ where expired:
                 // Cancelled before it started (or, to the instant, as it started: a transfer the
                 // timer has cancelled cannot be delivered, so the call falls back all the same).
-                return self.machine.budgetExpired() ?? self.machine.abort(RouterError(.internalError, "the flex budget expired twice"))
+                return self.machine.budgetExpired()
+                    ?? self.machine.abort(RouterError(.internalError, "the flex budget expired twice"))
             case .started(let live):
                 self.attemptTier = .flex
                 self.outcome.live = live
@@ -127,7 +139,10 @@ extension Router {
         @inline(never)
         func attemptStarting(_ tier: Tier) {
             self.attemptTier = tier
-            self.logger.debug("attempt", metadata: ["request_id": "\(self.prepared.request.requestID)", "tier": "\(tier)"])
+            self.logger.debug(
+                "attempt",
+                metadata: ["request_id": "\(self.prepared.request.requestID)", "tier": "\(tier)"]
+            )
         }
 
         /// A standard (or single-tier) attempt has started, answered or failed.
@@ -170,7 +185,8 @@ extension Router {
                 return (answer.result, answer.answeredAt)
             }
             let live = self.live
-            let result = live?.reader.result ?? UpstreamResult(usage: TokenUsage(), servedTier: nil, servedTierReported: "")
+            let result =
+                live?.reader.result ?? UpstreamResult(usage: TokenUsage(), servedTier: nil, servedTierReported: "")
             return (result, live?.startedAt ?? self.arrival)
         }
 
@@ -191,9 +207,14 @@ extension Router {
         @inline(never)
         func eventsBeforeDelivery() -> [StreamEvent] {
             guard let commitment = self.machine.commitment, let live = self.live else { return [] }
-            let route = StreamEvent.route(RouteDecision(
-                tier: commitment.tier, fellBack: commitment.fellBack, fallbackReason: commitment.fallbackReason,
-                flexWaitMicroseconds: self.record.flexWaitMicroseconds))
+            let route = StreamEvent.route(
+                RouteDecision(
+                    tier: commitment.tier,
+                    fellBack: commitment.fellBack,
+                    fallbackReason: commitment.fallbackReason,
+                    flexWaitMicroseconds: self.record.flexWaitMicroseconds
+                )
+            )
             return [route] + live.held.map { .native($0) }
         }
 
@@ -227,7 +248,8 @@ extension Router {
             let cause = Router.error(of: Router.transportFailure(error, provider ?? .openAI, receivedAnything: true))
             self.outcome.failure = RouterError(
                 .upstreamStreamTruncated,
-                "\(provider?.name ?? "the provider")'s answer was cut off after it started: \(cause.status.message)")
+                "\(provider?.name ?? "the provider")'s answer was cut off after it started: \(cause.status.message)"
+            )
         }
 
         /// The committed attempt's stream has been read to its end, or to its failure.

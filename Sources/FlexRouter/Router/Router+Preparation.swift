@@ -12,30 +12,54 @@ extension Router {
         let date = self.configuration.today()
         do {
             let (prepared, plan, model) = try self.prepare(request, on: date, streaming: streaming)
-            return Call(prepared: prepared, plan: plan, model: model, date: date, arrival: arrival, streaming: streaming,
-                        retryPolicy: self.configuration.retryPolicy, logger: logger)
+            return Call(
+                prepared: prepared,
+                plan: plan,
+                model: model,
+                date: date,
+                arrival: arrival,
+                streaming: streaming,
+                retryPolicy: self.configuration.retryPolicy,
+                logger: logger
+            )
         } catch {
-            logger.debug("call refused", metadata: ["request_id": "\(request.requestID)", "error_code": "\(error.errorCode)"])
+            logger.debug(
+                "call refused",
+                metadata: ["request_id": "\(request.requestID)", "error_code": "\(error.errorCode)"]
+            )
             throw error.failure()
         }
     }
 
     /// Checks the request and decides what the call will do: its adapter, its tier plan, its model's
     /// catalog entry, and its body parsed (a typed request translated to the API's native body).
-    func prepare(_ request: InferenceRequest, on date: CalendarDate, streaming: Bool = false) throws(RouterError)
+    func prepare(
+        _ request: InferenceRequest,
+        on date: CalendarDate,
+        streaming: Bool = false
+    ) throws(RouterError)
         -> (PreparedCall, TierPlan, ModelEntry)
     {
         guard let provider = request.provider else {
-            throw RouterError(.missingProvider, "set provider: openai, anthropic or gemini", details: ["field": "provider"])
+            throw RouterError(
+                .missingProvider,
+                "set provider: openai, anthropic or gemini",
+                details: ["field": "provider"]
+            )
         }
         guard let api = request.api else {
-            throw RouterError(.missingAPI, "set api: \(provider.apis.map(\.name).joined(separator: " or ")) for \(provider.name)",
-                              details: ["field": "api"])
+            throw RouterError(
+                .missingAPI,
+                "set api: \(provider.apis.map(\.name).joined(separator: " or ")) for \(provider.name)",
+                details: ["field": "api"]
+            )
         }
         guard api.provider == provider else {
-            throw RouterError(.apiProviderMismatch,
-                              "\(provider.name) does not offer the \(api.name) API; use \(provider.apis.map(\.name).joined(separator: " or "))",
-                              details: ["field": "api"])
+            throw RouterError(
+                .apiProviderMismatch,
+                "\(provider.name) does not offer the \(api.name) API; use \(provider.apis.map(\.name).joined(separator: " or "))",
+                details: ["field": "api"]
+            )
         }
         guard !request.model.isEmpty else {
             throw RouterError(.missingModel, "set model", details: ["field": "model"])
@@ -43,25 +67,36 @@ extension Router {
         let startWithin = try StartWithin(parsing: request.startWithin)
         let model = try self.pricing.model(provider, request.model)
         let plan = try TierPlan.decide(
-            startWithin, provider: provider, model: request.model,
+            startWithin,
+            provider: provider,
+            model: request.model,
             flexCapable: model.flexCapable && model.offers(.flex, on: date)
         )
         // Fail closed: a tier the catalog has no price for cannot be billed or checked. (Anthropic's
         // "priority" is a best-effort "auto" that falls back to standard by itself.)
         if case .single(.priority) = plan, provider != .anthropic, !model.offers(.priority, on: date) {
-            throw RouterError(.tierNotOffered,
-                              "\(provider.name) model \(request.model) has no priority tier in flexd's catalog; use \"default\" or a duration",
-                              details: ["field": "start_within", "model": request.model])
+            throw RouterError(
+                .tierNotOffered,
+                "\(provider.name) model \(request.model) has no priority tier in flexd's catalog; use \"default\" or a duration",
+                details: ["field": "start_within", "model": request.model]
+            )
         }
         guard let adapter = self.adapters[api] else {
-            throw RouterError(.apiNotSupported, "flexd does not route the \(api.name) API yet", details: ["field": "api"])
+            throw RouterError(
+                .apiNotSupported,
+                "flexd does not route the \(api.name) API yet",
+                details: ["field": "api"]
+            )
         }
         guard let baseURL = self.configuration.baseURLs[provider] else {
             throw RouterError(.providerNotConfigured, "flexd has no base URL for \(provider.name)")
         }
         guard !request.providerKey.isEmpty else {
-            throw RouterError(.noProviderKey, "send your \(provider.name) key in provider_key (flexd routes with the caller's own key)",
-                              details: ["field": "provider_key"])
+            throw RouterError(
+                .noProviderKey,
+                "send your \(provider.name) key in provider_key (flexd routes with the caller's own key)",
+                details: ["field": "provider_key"]
+            )
         }
         let body: JSONObject
         switch request.body {
@@ -70,12 +105,18 @@ extension Router {
         case .chat(let chat):
             body = try TypedCall.nativeBody(chat, api: api, model: request.model, streaming: streaming)
         case nil:
-            throw RouterError(.missingBody, "send the \(api.name) request body as native_json", details: ["field": "native_json"])
+            throw RouterError(
+                .missingBody,
+                "send the \(api.name) request body as native_json",
+                details: ["field": "native_json"]
+            )
         }
         // The body is in `body` now, parsed: the prepared call keeps the rest of the request.
         var kept = request
         kept.body = nil
-        return (PreparedCall(request: kept, provider: provider, adapter: adapter, body: body, baseURL: baseURL), plan, model)
+        return (
+            PreparedCall(request: kept, provider: provider, adapter: adapter, body: body, baseURL: baseURL), plan, model
+        )
     }
 }
 

@@ -50,8 +50,14 @@ extension Router {
         let began = call.flexAttemptStarting(attempt)
         let budget = DeadlineSignal(timers: self.timers)
         let cancellation = Self.arm(budget, until: deadline)
-        let outcome = await self.runAttempt(call.prepared, tier: .flex, stream: true, flexBudget: max(.zero, deadline - .now),
-                                            cancellation: cancellation, logger: call.logger)
+        let outcome = await self.runAttempt(
+            call.prepared,
+            tier: .flex,
+            stream: true,
+            flexBudget: max(.zero, deadline - .now),
+            cancellation: cancellation,
+            logger: call.logger
+        )
         // True when the budget ran out first: its timer has cancelled the transfer (an attempt that
         // started in the same instant is cancelled too, and the call falls back).
         let expired = budget.signal()
@@ -60,7 +66,8 @@ extension Router {
 
     /// Arms the flex budget's timer: at its end, it cancels the attempt's transfer.
     @inline(never)
-    private static func arm(_ budget: DeadlineSignal, until deadline: ContinuousClock.Instant) -> HTTPCancellationHandle {
+    private static func arm(_ budget: DeadlineSignal, until deadline: ContinuousClock.Instant) -> HTTPCancellationHandle
+    {
         let cancellation = HTTPCancellationHandle()
         budget.arm(until: deadline) { cancellation.cancel() }
         return cancellation
@@ -78,13 +85,23 @@ extension Router {
     private func attempt(_ call: Call, tier: Tier) async -> RaceStateMachine.Action {
         if let stop = call.stopIfCancelled() { return stop }
         call.attemptStarting(tier)
-        let outcome = await self.runAttempt(call.prepared, tier: tier, stream: call.streaming, flexBudget: nil, logger: call.logger)
+        let outcome = await self.runAttempt(
+            call.prepared,
+            tier: tier,
+            stream: call.streaming,
+            flexBudget: nil,
+            logger: call.logger
+        )
         return call.attemptEnded(outcome)
     }
 
     /// Forwards (or collects) the committed attempt to the end of the provider's stream.
     @inline(never)
-    private func deliver(_ call: Call, _ commitment: RaceStateMachine.Commitment, emit: EventSink?) async -> RaceStateMachine.Action {
+    private func deliver(
+        _ call: Call,
+        _ commitment: RaceStateMachine.Commitment,
+        emit: EventSink?
+    ) async -> RaceStateMachine.Action {
         guard var events = call.committed(commitment) else {
             // A non-streamed answer, complete already.
             return call.machine.committedEnded(terminal: true)
@@ -132,12 +149,16 @@ extension Router {
     @inline(never)
     private func failure(of call: Call, _ error: RouterError) -> CallFailure {
         guard call.hasCommitted else {
-            call.logger.debug("call failed before starting",
-                              metadata: ["request_id": "\(call.prepared.request.requestID)", "error_code": "\(error.errorCode)"])
+            call.logger.debug(
+                "call failed before starting",
+                metadata: ["request_id": "\(call.prepared.request.requestID)", "error_code": "\(error.errorCode)"]
+            )
             return error.failure()
         }
-        call.logger.debug("committed call failed",
-                          metadata: ["request_id": "\(call.prepared.request.requestID)", "error_code": "\(error.errorCode)"])
+        call.logger.debug(
+            "committed call failed",
+            metadata: ["request_id": "\(call.prepared.request.requestID)", "error_code": "\(error.errorCode)"]
+        )
         do {
             return error.failure(savings: try self.price(call))
         } catch {
@@ -152,7 +173,13 @@ extension Router {
         let (result, startedAt) = call.billed()
         call.record.timeToStartMicroseconds = (startedAt - call.arrival).unsignedMicroseconds
         do {
-            return try self.pricing.price(call.record, model: call.model, result: result, attemptTier: call.attemptTier, on: call.date)
+            return try self.pricing.price(
+                call.record,
+                model: call.model,
+                result: result,
+                attemptTier: call.attemptTier,
+                on: call.date
+            )
         } catch {
             throw error.failure(savings: call.record)
         }

@@ -33,15 +33,21 @@ public final class Router: Sendable {
 
     /// The native passthrough adapters, one per API.
     public static var nativeAdapters: [any ProviderAdapter] {
-        [OpenAIChatAdapter(), OpenAIResponsesAdapter(), AnthropicMessagesAdapter(), GeminiGenerateContentAdapter(),
-         GeminiInteractionsAdapter()]
+        [
+            OpenAIChatAdapter(), OpenAIResponsesAdapter(), AnthropicMessagesAdapter(), GeminiGenerateContentAdapter(),
+            GeminiInteractionsAdapter(),
+        ]
     }
 
     /// - Parameters:
     ///   - timers: The deadline service the flex budgets run on (flexd gives it one of its event
     ///     loops).
-    public init(configuration: RouterConfiguration, httpClient: HTTPClient, timers: DeadlineTimers,
-                adapters: [any ProviderAdapter] = Router.nativeAdapters) {
+    public init(
+        configuration: RouterConfiguration,
+        httpClient: HTTPClient,
+        timers: DeadlineTimers,
+        adapters: [any ProviderAdapter] = Router.nativeAdapters
+    ) {
         self.configuration = configuration
         self.http = httpClient
         self.timers = timers
@@ -55,7 +61,10 @@ public final class Router: Sendable {
     /// The request is consumed: once the call is prepared its body is dropped (the router keeps the
     /// parsed JSON it builds each attempt from), so a call waiting for flex does not also hold the
     /// bytes of its prompt — as long as the caller keeps no copy either.
-    public func complete(_ request: consuming InferenceRequest, logger: Logger) async throws(CallFailure)
+    public func complete(
+        _ request: consuming InferenceRequest,
+        logger: Logger
+    ) async throws(CallFailure)
         -> (InferenceResponse, SavingsRecord)
     {
         let typed = TypedCall.api(of: request)
@@ -68,7 +77,11 @@ public final class Router: Sendable {
     /// returns the savings record once the provider's stream ended.
     ///
     /// The request is consumed, as by ``complete(_:logger:)``.
-    public func stream(_ request: consuming InferenceRequest, logger: Logger, emit: @escaping EventSink) async throws(CallFailure)
+    public func stream(
+        _ request: consuming InferenceRequest,
+        logger: Logger,
+        emit: @escaping EventSink
+    ) async throws(CallFailure)
         -> SavingsRecord
     {
         let emit = TypedCall.emitter(for: request, emit)
@@ -78,13 +91,20 @@ public final class Router: Sendable {
 }
 
 extension Router: InferenceService {
-    public func complete(_ request: consuming InferenceRequest, context: CallContext) async throws(CallFailure)
+    public func complete(
+        _ request: consuming InferenceRequest,
+        context: CallContext
+    ) async throws(CallFailure)
         -> (InferenceResponse, SavingsRecord)
     {
         try await self.complete(Self.withTenantKey(consume request, context), logger: context.logger)
     }
 
-    public func stream(_ request: consuming InferenceRequest, context: CallContext, emit: @escaping EventSink)
+    public func stream(
+        _ request: consuming InferenceRequest,
+        context: CallContext,
+        emit: @escaping EventSink
+    )
         async throws(CallFailure) -> SavingsRecord
     {
         try await self.stream(Self.withTenantKey(consume request, context), logger: context.logger, emit: emit)
@@ -92,7 +112,8 @@ extension Router: InferenceService {
 
     /// BYOK first: the caller's key wins; else the tenant's configured key for the provider.
     static func withTenantKey(_ request: consuming InferenceRequest, _ context: CallContext) -> InferenceRequest {
-        if request.providerKey.isEmpty, let provider = request.provider, let key = context.tenant.providerKeys[provider] {
+        if request.providerKey.isEmpty, let provider = request.provider, let key = context.tenant.providerKeys[provider]
+        {
             request.providerKey = key
         }
         return request

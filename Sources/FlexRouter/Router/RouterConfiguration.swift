@@ -1,6 +1,6 @@
-internal import Foundation
 public import FlexCatalog
 public import FlexCore
+internal import Foundation
 
 /// How a ``Router`` reaches the providers and runs the race.
 public struct RouterConfiguration: Sendable {

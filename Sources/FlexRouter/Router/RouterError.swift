@@ -10,8 +10,13 @@ public struct RouterError: Error, Hashable, Sendable, CustomStringConvertible {
     public var status: Status
 
     /// - Parameter status: One of `code`'s alternative statuses, where the table allows one.
-    public init(_ code: ErrorCode, _ message: String, details: [String: String] = [:], upstream: UpstreamError? = nil,
-                status: StatusCode? = nil) {
+    public init(
+        _ code: ErrorCode,
+        _ message: String,
+        details: [String: String] = [:],
+        upstream: UpstreamError? = nil,
+        status: StatusCode? = nil
+    ) {
         self.status = Status(code, message, details: details, upstream: upstream, status: status)
     }
 
@@ -30,29 +35,46 @@ public struct RouterError: Error, Hashable, Sendable, CustomStringConvertible {
 
     // MARK: start_within
 
-    static let startWithinExample = #"use "priority", "default", "auto" or a duration such as "00h-00m-30s" (HHh-MMm-SSs)"#
+    static let startWithinExample =
+        #"use "priority", "default", "auto" or a duration such as "00h-00m-30s" (HHh-MMm-SSs)"#
 
     static var missingStartWithin: RouterError {
-        RouterError(.missingStartWithin, "start_within is required: \(startWithinExample)", details: ["field": "start_within"])
+        RouterError(
+            .missingStartWithin,
+            "start_within is required: \(startWithinExample)",
+            details: ["field": "start_within"]
+        )
     }
 
     static func invalidStartWithin(_ value: String, _ reason: String) -> RouterError {
-        RouterError(.invalidStartWithin, "start_within \"\(value.prefix(40))\" is not valid (\(reason)): \(startWithinExample)",
-                    details: ["field": "start_within"])
+        RouterError(
+            .invalidStartWithin,
+            "start_within \"\(value.prefix(40))\" is not valid (\(reason)): \(startWithinExample)",
+            details: ["field": "start_within"]
+        )
     }
 
     static func autoUnsupportedForGemini(model: String) -> RouterError {
-        RouterError(.autoUnsupportedForGemini, "Gemini has no auto tier; use \"default\", \"priority\" or a duration such as \"00h-00m-30s\" for \(model)",
-                    details: ["field": "start_within", "provider": "gemini"])
+        RouterError(
+            .autoUnsupportedForGemini,
+            "Gemini has no auto tier; use \"default\", \"priority\" or a duration such as \"00h-00m-30s\" for \(model)",
+            details: ["field": "start_within", "provider": "gemini"]
+        )
     }
 
     static func flexUnsupportedForAnthropic(model: String) -> RouterError {
-        RouterError(.flexUnsupportedForAnthropic, "Anthropic has no flex tier, so a start_within duration cannot be honoured for \(model); use \"default\", \"priority\" or \"auto\"",
-                    details: ["field": "start_within", "provider": "anthropic"])
+        RouterError(
+            .flexUnsupportedForAnthropic,
+            "Anthropic has no flex tier, so a start_within duration cannot be honoured for \(model); use \"default\", \"priority\" or \"auto\"",
+            details: ["field": "start_within", "provider": "anthropic"]
+        )
     }
 
     static func modelNotFlexCapable(provider: Provider, model: String) -> RouterError {
-        RouterError(.modelNotFlexCapable, "\(provider.name) model \(model) does not offer the flex tier; use \"default\" or \"priority\", or a flex-capable model",
-                    details: ["field": "start_within", "provider": provider.name, "model": model])
+        RouterError(
+            .modelNotFlexCapable,
+            "\(provider.name) model \(model) does not offer the flex tier; use \"default\" or \"priority\", or a flex-capable model",
+            details: ["field": "start_within", "provider": provider.name, "model": model]
+        )
     }
 }

@@ -24,8 +24,11 @@ public struct SavingsCalculator: Sendable {
     /// cannot price).
     public func model(_ provider: Provider, _ model: String) throws(RouterError) -> ModelEntry {
         guard let entry = self.catalog.model(provider, model) else {
-            throw RouterError(.unknownModel, "flexd's model catalog does not list \(provider.name) model \(model); use a listed model or add it with a catalog override file",
-                              details: ["field": "model", "provider": provider.name, "model": model])
+            throw RouterError(
+                .unknownModel,
+                "flexd's model catalog does not list \(provider.name) model \(model); use a listed model or add it with a catalog override file",
+                details: ["field": "model", "provider": provider.name, "model": model]
+            )
         }
         return entry
     }
@@ -60,11 +63,19 @@ public struct SavingsCalculator: Sendable {
         return record
     }
 
-    private func cost(_ model: ModelEntry, _ tier: Tier, _ usage: TokenUsage, _ date: CalendarDate) throws(RouterError) -> Int64 {
+    private func cost(
+        _ model: ModelEntry,
+        _ tier: Tier,
+        _ usage: TokenUsage,
+        _ date: CalendarDate
+    ) throws(RouterError) -> Int64 {
         do {
             return try model.cost(tier: tier, tokens: usage, on: date).total.rawValue
         } catch {
-            throw RouterError(.pricingFailed, "flexd could not price \(model.provider.name) \(model.id) on the \(tier.name) tier for \(date): \(error)")
+            throw RouterError(
+                .pricingFailed,
+                "flexd could not price \(model.provider.name) \(model.id) on the \(tier.name) tier for \(date): \(error)"
+            )
         }
     }
 }

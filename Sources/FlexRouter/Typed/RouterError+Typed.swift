@@ -9,8 +9,11 @@ extension RouterError {
     ///     `chat.messages[2].content[0].image.detail`.
     ///   - reason: Why the API cannot take it, and what to do instead.
     static func unsupportedForProvider(_ field: String, api: Api, _ reason: String) -> RouterError {
-        RouterError(.unsupportedForProvider, "\(field) cannot be sent to \(api.title): \(reason)",
-                    details: ["field": field, "provider": api.provider.name, "api": api.name])
+        RouterError(
+            .unsupportedForProvider,
+            "\(field) cannot be sent to \(api.title): \(reason)",
+            details: ["field": field, "provider": api.provider.name, "api": api.name]
+        )
     }
 
     /// A typed request that is not well formed, whatever provider it would go to.
@@ -20,8 +23,11 @@ extension RouterError {
 
     /// A provider answer the typed layer cannot read (after the call was billed).
     static func untranslatableAnswer(_ api: Api, _ what: String) -> RouterError {
-        RouterError(.upstreamMalformedResponse, "\(api.title) answered with \(what); flexd cannot turn it into a typed result",
-                    details: ["provider": api.provider.name, "api": api.name])
+        RouterError(
+            .upstreamMalformedResponse,
+            "\(api.title) answered with \(what); flexd cannot turn it into a typed result",
+            details: ["provider": api.provider.name, "api": api.name]
+        )
     }
 }
 

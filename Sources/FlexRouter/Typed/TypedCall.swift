@@ -31,7 +31,12 @@ public enum TypedCall {
     /// The native JSON body for a typed request.
     ///
     /// - Throws: ``RouterError`` `invalid_chat_request` or `unsupported_for_provider`, naming the field.
-    public static func nativeBody(_ chat: ChatRequest, api: Api, model: String, streaming: Bool) throws(RouterError) -> JSONObject {
+    public static func nativeBody(
+        _ chat: ChatRequest,
+        api: Api,
+        model: String,
+        streaming: Bool
+    ) throws(RouterError) -> JSONObject {
         let request = try TypedRequest(chat, api: api, model: model)
         return try Self.translator(for: api).body(for: request, streaming: streaming)
     }
@@ -45,7 +50,10 @@ public enum TypedCall {
     /// The response to a unary call: the native answer for a native call (`api` nil), the typed
     /// result for a typed one.
     @inline(never)
-    static func response(typed api: Api?, answer: (ByteBuffer?, SavingsRecord)) throws(CallFailure) -> (InferenceResponse, SavingsRecord) {
+    static func response(
+        typed api: Api?,
+        answer: (ByteBuffer?, SavingsRecord)
+    ) throws(CallFailure) -> (InferenceResponse, SavingsRecord) {
         let (body, record) = answer
         guard let api else {
             return (InferenceResponse(requestID: record.requestID, nativeJSON: body), record)
@@ -53,7 +61,9 @@ public enum TypedCall {
         guard let body, let json = try? JSONParser.parse(body.readableBytesView), let object = json.object else {
             throw RouterError.untranslatableAnswer(api, "a body that is not a JSON object").failure(savings: record)
         }
-        return (InferenceResponse(requestID: record.requestID, chat: Self.translator(for: api).result(of: object)), record)
+        return (
+            InferenceResponse(requestID: record.requestID, chat: Self.translator(for: api).result(of: object)), record
+        )
     }
 
     /// For a typed streaming call, an `emit` that translates native events; for a native call,

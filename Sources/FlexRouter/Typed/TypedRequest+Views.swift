@@ -25,8 +25,10 @@ extension TypedRequest {
         let turns = self.messages[count...]
         if let late = turns.first(where: { $0.role == .system || $0.role == .developer }) {
             throw RouterError.unsupportedForProvider(
-                "\(late.field).role", api: self.api,
-                "it has a single instruction field, so system and developer messages must come before the conversation")
+                "\(late.field).role",
+                api: self.api,
+                "it has a single instruction field, so system and developer messages must come before the conversation"
+            )
         }
         for message in self.messages.prefix(count) {
             if let image = message.images.first {
@@ -49,14 +51,20 @@ extension TypedRequest {
     /// Refuses a participant `name` on a non-tool message (only Chat Completions has the field).
     func refuseParticipantNames() throws(RouterError) {
         if let named = self.messages.first(where: { $0.role != .tool && !$0.name.isEmpty }) {
-            throw RouterError.unsupportedForProvider("\(named.field).name", api: self.api, "it has no participant names")
+            throw RouterError.unsupportedForProvider(
+                "\(named.field).name",
+                api: self.api,
+                "it has no participant names"
+            )
         }
     }
 
     /// Refuses images in roles that cannot carry them on this API.
     func refuseImages(in roles: Set<Role>, _ reason: String) throws(RouterError) {
         for message in self.messages where roles.contains(message.role) {
-            if let image = message.images.first { throw RouterError.unsupportedForProvider(image.field, api: self.api, reason) }
+            if let image = message.images.first {
+                throw RouterError.unsupportedForProvider(image.field, api: self.api, reason)
+            }
         }
     }
 
@@ -64,7 +72,11 @@ extension TypedRequest {
     func refuseImageDetail() throws(RouterError) {
         for message in self.messages {
             if let image = message.images.first(where: { $0.detail != .auto }) {
-                throw RouterError.unsupportedForProvider("\(image.field).detail", api: self.api, "it has no per-image detail setting; use auto")
+                throw RouterError.unsupportedForProvider(
+                    "\(image.field).detail",
+                    api: self.api,
+                    "it has no per-image detail setting; use auto"
+                )
             }
         }
     }

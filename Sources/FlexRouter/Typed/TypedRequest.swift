@@ -112,15 +112,25 @@ struct TypedRequest {
         var names: Set<String> = []
         for (index, tool) in chat.tools.enumerated() {
             let field = "chat.tools[\(index)]"
-            guard !tool.name.isEmpty else { throw RouterError.invalidChatRequest("\(field).name", "a tool needs a name") }
+            guard !tool.name.isEmpty else {
+                throw RouterError.invalidChatRequest("\(field).name", "a tool needs a name")
+            }
             guard names.insert(tool.name).inserted else {
                 throw RouterError.invalidChatRequest("\(field).name", "two tools are named \(tool.name.prefix(64))")
             }
             let parameters: JSONValue =
                 tool.parametersJSONSchema.isEmpty
                 ? ["type": "object", "properties": [:]]
-                : .object(try Self.object(tool.parametersJSONSchema, "\(field).parameters_json_schema", "the parameters' JSON schema"))
-            tools.append(Tool(name: tool.name, description: tool.description, parameters: parameters, strict: tool.strict))
+                : .object(
+                    try Self.object(
+                        tool.parametersJSONSchema,
+                        "\(field).parameters_json_schema",
+                        "the parameters' JSON schema"
+                    )
+                )
+            tools.append(
+                Tool(name: tool.name, description: tool.description, parameters: parameters, strict: tool.strict)
+            )
         }
         self.tools = tools
 
@@ -128,14 +138,23 @@ struct TypedRequest {
             switch choice.mode {
             case .named:
                 guard !choice.name.isEmpty else {
-                    throw RouterError.invalidChatRequest("chat.tool_choice.name", "a named tool choice needs the tool's name")
+                    throw RouterError.invalidChatRequest(
+                        "chat.tool_choice.name",
+                        "a named tool choice needs the tool's name"
+                    )
                 }
                 guard names.contains(choice.name) else {
-                    throw RouterError.invalidChatRequest("chat.tool_choice.name", "no tool is named \(choice.name.prefix(64))")
+                    throw RouterError.invalidChatRequest(
+                        "chat.tool_choice.name",
+                        "no tool is named \(choice.name.prefix(64))"
+                    )
                 }
             case .required:
                 guard !tools.isEmpty else {
-                    throw RouterError.invalidChatRequest("chat.tool_choice", "a required tool call needs at least one tool")
+                    throw RouterError.invalidChatRequest(
+                        "chat.tool_choice",
+                        "a required tool call needs at least one tool"
+                    )
                 }
             case .auto, .none:
                 break
@@ -144,14 +163,22 @@ struct TypedRequest {
 
         if let format = chat.responseFormat, format.type == .jsonSchema {
             guard !format.jsonSchema.isEmpty else {
-                throw RouterError.invalidChatRequest("chat.response_format.json_schema", "a JSON schema response format needs its schema")
+                throw RouterError.invalidChatRequest(
+                    "chat.response_format.json_schema",
+                    "a JSON schema response format needs its schema"
+                )
             }
-            self.responseSchema = .object(try Self.object(format.jsonSchema, "chat.response_format.json_schema", "the response's JSON schema"))
+            self.responseSchema = .object(
+                try Self.object(format.jsonSchema, "chat.response_format.json_schema", "the response's JSON schema")
+            )
         } else {
             self.responseSchema = nil
         }
         if let maximum = chat.maxOutputTokens, maximum == 0 {
-            throw RouterError.invalidChatRequest("chat.max_output_tokens", "must be at least 1 (leave it unset for the provider's default)")
+            throw RouterError.invalidChatRequest(
+                "chat.max_output_tokens",
+                "must be at least 1 (leave it unset for the provider's default)"
+            )
         }
     }
 
@@ -176,8 +203,12 @@ struct TypedRequest {
             guard role == .assistant else {
                 throw RouterError.invalidChatRequest(callField, "only assistant messages carry tool calls")
             }
-            guard !call.id.isEmpty else { throw RouterError.invalidChatRequest("\(callField).id", "a tool call needs its id") }
-            guard !call.name.isEmpty else { throw RouterError.invalidChatRequest("\(callField).name", "a tool call needs the tool's name") }
+            guard !call.id.isEmpty else {
+                throw RouterError.invalidChatRequest("\(callField).id", "a tool call needs its id")
+            }
+            guard !call.name.isEmpty else {
+                throw RouterError.invalidChatRequest("\(callField).name", "a tool call needs the tool's name")
+            }
             let text = call.argumentsJSON.isEmpty ? "{}" : call.argumentsJSON
             let arguments = try Self.object(text, "\(callField).arguments_json", "the call's arguments")
             calls.append(Call(id: call.id, name: call.name, argumentsText: text, arguments: arguments))
@@ -185,24 +216,45 @@ struct TypedRequest {
         switch role {
         case .tool:
             guard !message.toolCallID.isEmpty else {
-                throw RouterError.invalidChatRequest("\(field).tool_call_id", "a tool result needs the id of the call it answers")
+                throw RouterError.invalidChatRequest(
+                    "\(field).tool_call_id",
+                    "a tool result needs the id of the call it answers"
+                )
             }
         case .assistant:
             guard !parts.isEmpty || !calls.isEmpty else {
-                throw RouterError.invalidChatRequest("\(field).content", "an assistant message needs content or tool calls")
+                throw RouterError.invalidChatRequest(
+                    "\(field).content",
+                    "an assistant message needs content or tool calls"
+                )
             }
         case .system, .developer, .user:
-            guard !parts.isEmpty else { throw RouterError.invalidChatRequest("\(field).content", "the message has no content") }
+            guard !parts.isEmpty else {
+                throw RouterError.invalidChatRequest("\(field).content", "the message has no content")
+            }
         }
         if role != .tool && !message.toolCallID.isEmpty {
             throw RouterError.invalidChatRequest("\(field).tool_call_id", "only tool messages answer a call")
         }
-        if role != .user && role != .tool, let image = parts.lazy.compactMap({ part -> Image? in
-            if case .image(let image) = part { image } else { nil }
-        }).first {
-            throw RouterError.unsupportedForProvider(image.field, api: api, "images can only be sent in user and tool messages")
+        if role != .user && role != .tool,
+            let image = parts.lazy.compactMap({ part -> Image? in
+                if case .image(let image) = part { image } else { nil }
+            }).first
+        {
+            throw RouterError.unsupportedForProvider(
+                image.field,
+                api: api,
+                "images can only be sent in user and tool messages"
+            )
         }
-        return Message(index: index, role: role, parts: parts, toolCalls: calls, toolCallID: message.toolCallID, name: message.name)
+        return Message(
+            index: index,
+            role: role,
+            parts: parts,
+            toolCalls: calls,
+            toolCallID: message.toolCallID,
+            name: message.name
+        )
     }
 
     private static func resolve(_ image: ImagePart, field: String) throws(RouterError) -> Image {
@@ -211,11 +263,20 @@ struct TypedRequest {
             throw RouterError.invalidChatRequest(field, "an image needs a url or data")
         case .data(let bytes)?:
             guard !image.mediaType.isEmpty else {
-                throw RouterError.invalidChatRequest("\(field).media_type", "inline image data needs its media type, e.g. image/png")
+                throw RouterError.invalidChatRequest(
+                    "\(field).media_type",
+                    "inline image data needs its media type, e.g. image/png"
+                )
             }
-            guard bytes.readableBytes > 0 else { throw RouterError.invalidChatRequest("\(field).data", "the image data is empty") }
-            return Image(source: .inline(mediaType: image.mediaType, base64: Base64.encode(bytes.readableBytesView)),
-                         detail: image.detail, field: field, mediaType: image.mediaType)
+            guard bytes.readableBytes > 0 else {
+                throw RouterError.invalidChatRequest("\(field).data", "the image data is empty")
+            }
+            return Image(
+                source: .inline(mediaType: image.mediaType, base64: Base64.encode(bytes.readableBytesView)),
+                detail: image.detail,
+                field: field,
+                mediaType: image.mediaType
+            )
         case .url(let url)?:
             guard !url.isEmpty else { throw RouterError.invalidChatRequest("\(field).url", "the image url is empty") }
             guard url.hasPrefix("data:") else {
@@ -224,7 +285,10 @@ struct TypedRequest {
             }
             // data:<media type>;base64,<payload>
             guard let comma = url.firstIndex(of: ","), url[..<comma].hasSuffix(";base64") else {
-                throw RouterError.invalidChatRequest("\(field).url", "a data: URL must be base64 (data:<media type>;base64,<data>)")
+                throw RouterError.invalidChatRequest(
+                    "\(field).url",
+                    "a data: URL must be base64 (data:<media type>;base64,<data>)"
+                )
             }
             let header = url[url.index(url.startIndex, offsetBy: 5)..<comma].dropLast(";base64".count)
             let mediaType = header.isEmpty ? image.mediaType : String(header)
@@ -232,7 +296,12 @@ struct TypedRequest {
             guard !mediaType.isEmpty, !payload.isEmpty else {
                 throw RouterError.invalidChatRequest("\(field).url", "a data: URL needs a media type and data")
             }
-            return Image(source: .inline(mediaType: mediaType, base64: payload), detail: image.detail, field: field, mediaType: mediaType)
+            return Image(
+                source: .inline(mediaType: mediaType, base64: payload),
+                detail: image.detail,
+                field: field,
+                mediaType: mediaType
+            )
         }
     }
 
@@ -257,7 +326,10 @@ struct TypedRequest {
         do {
             value = try JSONParser.parse(text)
         } catch {
-            throw RouterError.invalidChatRequest(field, "\(what) is not valid JSON (\(error.reason) at byte \(error.offset))")
+            throw RouterError.invalidChatRequest(
+                field,
+                "\(what) is not valid JSON (\(error.reason) at byte \(error.offset))"
+            )
         }
         guard let object = value.object else {
             throw RouterError.invalidChatRequest(field, "\(what) must be a JSON object, not \(value.typeName)")

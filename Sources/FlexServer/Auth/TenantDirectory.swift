@@ -72,12 +72,16 @@ public struct TenantDirectory: Sendable {
                 throw LoadError(description: "keys file \(path): tenant \(tenant.id) appears twice")
             }
             guard let hash = Self.hex(tenant.api_key_sha256), hash.count == 32 else {
-                throw LoadError(description: "keys file \(path): tenants[\(index)].api_key_sha256 must be 64 hex digits")
+                throw LoadError(
+                    description: "keys file \(path): tenants[\(index)].api_key_sha256 must be 64 hex digits"
+                )
             }
             var providerKeys: [Provider: Secret] = [:]
             for (name, key) in tenant.provider_keys ?? [:] {
                 guard let provider = Provider(name: name) else {
-                    throw LoadError(description: "keys file \(path): tenant \(tenant.id) has a key for unknown provider \(name)")
+                    throw LoadError(
+                        description: "keys file \(path): tenant \(tenant.id) has a key for unknown provider \(name)"
+                    )
                 }
                 providerKeys[provider] = Secret(key)
             }

@@ -54,7 +54,9 @@ extension ServerCall {
     @inline(never)
     private static func stream(_ call: ServerCall, service: any InferenceService) async {
         do throws(CallFailure) {
-            let record = try await service.stream(call.takeRequest(), context: call.context) { event in try await call.emit(event) }
+            let record = try await service.stream(call.takeRequest(), context: call.context) { event in
+                try await call.emit(event)
+            }
             call.ended(.streamed(record))
         } catch {
             call.ended(.failed(error))
@@ -86,7 +88,12 @@ extension ServerCall {
 
     /// Hands the call's savings record to the recorder and waits until it is kept: the caller gets
     /// the final frames only after that. A failure is logged and counted, not sent to the caller.
-    private func record(_ savings: SavingsRecord, status: Status, recorder: any SavingsRecorder, metrics: ServerMetrics) async {
+    private func record(
+        _ savings: SavingsRecord,
+        status: Status,
+        recorder: any SavingsRecorder,
+        metrics: ServerMetrics
+    ) async {
         do {
             try await recorder.record(self.finished(savings, status: status))
         } catch {
@@ -109,9 +116,14 @@ extension ServerCall {
     private func finished(_ savings: SavingsRecord, status: Status) -> FinishedCall {
         let duration = ContinuousClock.now - self.arrival
         let completed = WallClock.microsecondsSinceEpoch()
-        return FinishedCall(savings: savings, tenant: self.context.tenant, status: status,
-                            receivedAtMicroseconds: completed - max(0, duration.microseconds),
-                            completedAtMicroseconds: completed, duration: duration)
+        return FinishedCall(
+            savings: savings,
+            tenant: self.context.tenant,
+            status: status,
+            receivedAtMicroseconds: completed - max(0, duration.microseconds),
+            completedAtMicroseconds: completed,
+            duration: duration
+        )
     }
 
     /// Counts and logs a call whose last frames are out.

@@ -68,13 +68,17 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// Refused when the connection or the stream has gone: the call has been stopped.
     struct StreamClosed: Error {}
 
-    init(shared: ServerShared, timers: DeadlineTimers, callStarts: AsyncStream<ServerCall>.Continuation, logger: Logger) {
+    init(shared: ServerShared, timers: DeadlineTimers, callStarts: AsyncStream<ServerCall>.Continuation, logger: Logger)
+    {
         self.shared = shared
         self.timers = timers
         self.callStarts = callStarts
         self.logger = logger
         self.machine = ServerConnectionStateMachine(configuration: shared.configuration.connection)
-        self.decoder = FrameDecoder(role: .server, maxMessageSize: shared.configuration.connection.limits.maxMessageSize)
+        self.decoder = FrameDecoder(
+            role: .server,
+            maxMessageSize: shared.configuration.connection.limits.maxMessageSize
+        )
     }
 
     // MARK: - Channel events
@@ -207,8 +211,16 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         }
         guard let handle = self.handle else { return }
         if request.requestID.isEmpty { request.requestID = self.shared.newRequestID() }
-        let call = ServerCall(id: id, headers: headers, request: request, tenant: tenant, connection: handle, arrival: arrival,
-                              maxCallDuration: self.shared.configuration.maxCallDuration, logger: self.logger)
+        let call = ServerCall(
+            id: id,
+            headers: headers,
+            request: request,
+            tenant: tenant,
+            connection: handle,
+            arrival: arrival,
+            maxCallDuration: self.shared.configuration.maxCallDuration,
+            logger: self.logger
+        )
         let window = self.machine.negotiated?.peerLimits.initialWindowSize ?? ProtocolDefaults.initialWindowSize
         self.streams[id] = Stream(call: call, window: SendWindow(initial: window))
         if case .terminated = self.callStarts.yield(call) {
@@ -230,7 +242,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// Sends a streamed event if the window and the socket allow: nil when sent, else the frame to
     /// park. Throws ``StreamClosed`` once the stream has gone or its call was stopped.
     func trySend(_ event: StreamEvent, on id: StreamID) throws -> ParkedFrameRequest? {
-        guard !self.closing, var stream = self.streams[id], !stream.abandoned, !stream.call.isStopped else { throw StreamClosed() }
+        guard !self.closing, var stream = self.streams[id], !stream.abandoned, !stream.call.isStopped else {
+            throw StreamClosed()
+        }
         var bytes = self.buffer(capacity: 256)
         try self.encoder.encodeMessage(event, streamID: id, into: &bytes)
         let size = bytes.readableBytes - FrameHeader.size
@@ -431,7 +445,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     /// A timer on this connection's deadline service whose action runs here, on the event loop.
-    private func arm(at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable (ServerConnectionHandler) -> Void)
+    private func arm(
+        at deadline: ContinuousClock.Instant,
+        _ action: @escaping @Sendable (ServerConnectionHandler) -> Void
+    )
         -> DeadlineSignal?
     {
         guard let handle = self.handle else { return nil }

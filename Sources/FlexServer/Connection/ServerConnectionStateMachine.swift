@@ -25,8 +25,12 @@ public struct ServerConnectionStateMachine: Sendable {
         public var maxPingsWithoutCalls: Int
         public var agent: String
 
-        public init(limits: ResolvedLimits = .defaults, compression: [Compression] = [.lz4], maxPingsWithoutCalls: Int = 1000,
-                    agent: String = "flexd") {
+        public init(
+            limits: ResolvedLimits = .defaults,
+            compression: [Compression] = [.lz4],
+            maxPingsWithoutCalls: Int = 1000,
+            agent: String = "flexd"
+        ) {
             self.limits = limits
             self.compression = compression
             self.maxPingsWithoutCalls = maxPingsWithoutCalls
@@ -250,7 +254,11 @@ public struct ServerConnectionStateMachine: Sendable {
         case .hello(let hello):
             do {
                 let (reply, negotiated) = try Handshake.answer(
-                    hello, limits: self.configuration.limits, compression: self.configuration.compression, agent: self.configuration.agent)
+                    hello,
+                    limits: self.configuration.limits,
+                    compression: self.configuration.compression,
+                    agent: self.configuration.agent
+                )
                 self.state = .active(Active(negotiated: negotiated))
                 return .sendHello(reply, negotiated)
             } catch {
@@ -274,7 +282,8 @@ public struct ServerConnectionStateMachine: Sendable {
             if draining { return .none }
             active.highest = max(active.highest, id)
             active.pingsSinceLastCall = 0
-            guard headers.method == RequestHeaders.Method.complete || headers.method == RequestHeaders.Method.stream else {
+            guard headers.method == RequestHeaders.Method.complete || headers.method == RequestHeaders.Method.stream
+            else {
                 return .refuse(id, WireErrors.unknownMethod(headers.method))
             }
             guard active.streams.count - active.closing < self.configuration.limits.maxConcurrentStreams else {
@@ -316,7 +325,11 @@ public struct ServerConnectionStateMachine: Sendable {
             active.pingsSinceLastCall += 1
             if active.pingsSinceLastCall > self.configuration.maxPingsWithoutCalls {
                 self.state = .closed
-                return .close(WireErrors.tooManyPings(limit: self.configuration.maxPingsWithoutCalls).goAway(lastStreamID: active.highest))
+                return .close(
+                    WireErrors.tooManyPings(limit: self.configuration.maxPingsWithoutCalls).goAway(
+                        lastStreamID: active.highest
+                    )
+                )
             }
             return .pong(data)
 

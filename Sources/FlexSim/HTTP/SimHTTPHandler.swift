@@ -86,7 +86,12 @@ final class SimHTTPHandler: ChannelInboundHandler {
                 let started = active.lifecycle.isStarted
                 if started && !active.exchange.stream { self.accountElapsedOutput(active) }
                 if let billing = active.lifecycle.cancel() {
-                    self.simulator.record(active.exchange, billing: billing, outcome: started ? "cancelled_after_start" : "cancelled_before_start", status: 499)
+                    self.simulator.record(
+                        active.exchange,
+                        billing: billing,
+                        outcome: started ? "cancelled_after_start" : "cancelled_before_start",
+                        status: 499
+                    )
                 }
             }
         }
@@ -96,9 +101,16 @@ final class SimHTTPHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A malformed request line or headers: answer 400 once and close.
         if self.active == nil && !self.closed {
-            var response = HTTPResponse.head(status: 400, headers: [("content-type", "text/plain")], contentLength: 12, keepAlive: false)
+            var response = HTTPResponse.head(
+                status: 400,
+                headers: [("content-type", "text/plain")],
+                contentLength: 12,
+                keepAlive: false
+            )
             response.writeString("bad request\n")
-            context.writeAndFlush(self.wrapOutboundOut(response)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            context.writeAndFlush(self.wrapOutboundOut(response)).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
         } else {
             context.close(promise: nil)
         }
@@ -112,7 +124,12 @@ final class SimHTTPHandler: ChannelInboundHandler {
         let keepAlive = head.isKeepAlive && !tooLarge
         switch self.simulator.plan(head: head, body: body, bodyTooLarge: tooLarge) {
         case .respond(let response):
-            var out = HTTPResponse.head(status: response.status, headers: response.headers, contentLength: response.body.readableBytes, keepAlive: keepAlive)
+            var out = HTTPResponse.head(
+                status: response.status,
+                headers: response.headers,
+                contentLength: response.body.readableBytes,
+                keepAlive: keepAlive
+            )
             var payload = response.body
             out.writeBuffer(&payload)
             self.finishWrite(context: context, out, keepAlive: keepAlive)
@@ -120,7 +137,11 @@ final class SimHTTPHandler: ChannelInboundHandler {
             let active = ActiveExchange(exchange: exchange, keepAlive: keepAlive)
             self.active = active
             active.lifecycle.queue()
-            if exchange.stream { self.runStream(context: context, active) } else { self.runUnary(context: context, active) }
+            if exchange.stream {
+                self.runStream(context: context, active)
+            } else {
+                self.runUnary(context: context, active)
+            }
         }
     }
 
@@ -133,7 +154,12 @@ final class SimHTTPHandler: ChannelInboundHandler {
         }
     }
 
-    private func schedule(context: ChannelHandlerContext, _ active: ActiveExchange, after seconds: Double, _ body: @escaping () -> Void) {
+    private func schedule(
+        context: ChannelHandlerContext,
+        _ active: ActiveExchange,
+        after seconds: Double,
+        _ body: @escaping () -> Void
+    ) {
         if seconds <= 0 {
             body()
             return
@@ -169,12 +195,21 @@ final class SimHTTPHandler: ChannelInboundHandler {
             self.schedule(context: context, active, after: generation) { [self] in
                 guard self.active === active else { return }
                 active.lifecycle.emit(exchange.reasoningTokens + exchange.outputTokens)
-                if let billing = active.lifecycle.complete(totalOutputTokens: exchange.reasoningTokens + exchange.outputTokens) {
+                if let billing = active.lifecycle.complete(
+                    totalOutputTokens: exchange.reasoningTokens + exchange.outputTokens
+                ) {
                     self.simulator.record(exchange, billing: billing, outcome: "completed", status: 200)
                 }
                 var body = exchange.body
-                if exchange.faults.contains(.truncatedJSON) { body = body.getSlice(at: body.readerIndex, length: body.readableBytes / 2) ?? body }
-                let head = HTTPResponse.head(status: 200, headers: exchange.headers, contentLength: body.readableBytes, keepAlive: active.keepAlive)
+                if exchange.faults.contains(.truncatedJSON) {
+                    body = body.getSlice(at: body.readerIndex, length: body.readableBytes / 2) ?? body
+                }
+                let head = HTTPResponse.head(
+                    status: 200,
+                    headers: exchange.headers,
+                    contentLength: body.readableBytes,
+                    keepAlive: active.keepAlive
+                )
                 let stall = self.faultSeconds(active) { if case .stallBeforeHeaders(let s) = $0 { s } else { nil } }
                 self.schedule(context: context, active, after: stall) { [self] in
                     guard self.active === active else { return }
@@ -189,7 +224,12 @@ final class SimHTTPHandler: ChannelInboundHandler {
     }
 
     /// Writes the head, slowly when the fault asks, then calls `then`.
-    private func writeHead(context: ChannelHandlerContext, _ active: ActiveExchange, _ head: ByteBuffer, then: @escaping () -> Void) {
+    private func writeHead(
+        context: ChannelHandlerContext,
+        _ active: ActiveExchange,
+        _ head: ByteBuffer,
+        then: @escaping () -> Void
+    ) {
         active.headSent = true
         let slow = self.faultSeconds(active) { if case .slowHeaders(let s) = $0 { s } else { nil } }
         guard slow > 0 else {
@@ -205,7 +245,10 @@ final class SimHTTPHandler: ChannelInboundHandler {
             if let slice = remaining.readSlice(length: min(size, remaining.readableBytes)), slice.readableBytes > 0 {
                 context.writeAndFlush(self.wrapOutboundOut(slice), promise: nil)
             }
-            if remaining.readableBytes == 0 { then(); return }
+            if remaining.readableBytes == 0 {
+                then()
+                return
+            }
             self.schedule(context: context, active, after: slow / Double(pieces)) { step(index + 1) }
         }
         step(0)
@@ -215,7 +258,12 @@ final class SimHTTPHandler: ChannelInboundHandler {
 
     private func runStream(context: ChannelHandlerContext, _ active: ActiveExchange) {
         let exchange = active.exchange
-        let head = HTTPResponse.head(status: 200, headers: exchange.headers, contentLength: nil, keepAlive: active.keepAlive)
+        let head = HTTPResponse.head(
+            status: 200,
+            headers: exchange.headers,
+            contentLength: nil,
+            keepAlive: active.keepAlive
+        )
         let stall = self.faultSeconds(active) { if case .stallBeforeHeaders(let s) = $0 { s } else { nil } }
         self.schedule(context: context, active, after: stall) { [self] in
             guard self.active === active else { return }
@@ -266,7 +314,9 @@ final class SimHTTPHandler: ChannelInboundHandler {
         // Pacing counts visible tokens only: reasoning is produced at start (it is part of TTFT).
         var tokensBefore = active.tokensSent - exchange.reasoningTokens
         var midStall = 0.0
-        if active.midStallApplied { midStall = self.faultSeconds(active) { if case .stallMidStream(let s) = $0 { s } else { nil } } }
+        if active.midStallApplied {
+            midStall = self.faultSeconds(active) { if case .stallMidStream(let s) = $0 { s } else { nil } }
+        }
         while active.nextEvent < events.count {
             let index = active.nextEvent
             if index == middle && index > 0 {
@@ -277,7 +327,9 @@ final class SimHTTPHandler: ChannelInboundHandler {
                     if let billing = active.lifecycle.cancel(reason: "server_cut_mid_stream") {
                         self.simulator.record(exchange, billing: billing, outcome: "cut_mid_stream", status: 200)
                     }
-                    context.writeAndFlush(self.wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                    context.writeAndFlush(self.wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+                        context.close(promise: nil)
+                    }
                     return
                 }
                 if !exchange.plan.errorMidStream.isEmpty {
@@ -291,21 +343,32 @@ final class SimHTTPHandler: ChannelInboundHandler {
                     self.finishWrite(context: context, out, keepAlive: active.keepAlive)
                     return
                 }
-                if !active.midStallApplied, let _ = exchange.faults.first(where: { if case .stallMidStream = $0 { true } else { false } }) {
+                if !active.midStallApplied,
+                    let _ = exchange.faults.first(where: { if case .stallMidStream = $0 { true } else { false } })
+                {
                     active.midStallApplied = true
                     midStall = self.faultSeconds(active) { if case .stallMidStream(let s) = $0 { s } else { nil } }
                 }
             }
             if rate > 0 {
-                let due = startedAt + .nanoseconds(Int64((Double(max(0, tokensBefore)) / rate + (index >= middle ? midStall : 0)) * 1e9))
+                let due =
+                    startedAt
+                    + .nanoseconds(
+                        Int64((Double(max(0, tokensBefore)) / rate + (index >= middle ? midStall : 0)) * 1e9)
+                    )
                 if due > now + .milliseconds(1) {
                     if out.readableBytes > 0 { context.writeAndFlush(self.wrapOutboundOut(out), promise: nil) }
-                    self.schedule(context: context, active, after: Double((due - now).nanoseconds) / 1e9) { [self] in self.pump(context: context, active) }
+                    self.schedule(context: context, active, after: Double((due - now).nanoseconds) / 1e9) { [self] in
+                        self.pump(context: context, active)
+                    }
                     return
                 }
             }
             if index == middle && index > 0 && exchange.faults.contains(.malformedSSE) {
-                HTTPResponse.chunk(ByteBuffer(string: "data: {\"truncated\": \"this event is not valid JSON\n\n"), into: &out)
+                HTTPResponse.chunk(
+                    ByteBuffer(string: "data: {\"truncated\": \"this event is not valid JSON\n\n"),
+                    into: &out
+                )
             }
             HTTPResponse.chunk(events[index].bytes, into: &out)
             active.lifecycle.emit(events[index].tokens)
@@ -315,7 +378,8 @@ final class SimHTTPHandler: ChannelInboundHandler {
         }
         for event in exchange.plan.terminal { HTTPResponse.chunk(event, into: &out) }
         out.writeImmutableBuffer(HTTPResponse.lastChunk)
-        if let billing = active.lifecycle.complete(totalOutputTokens: exchange.reasoningTokens + exchange.outputTokens) {
+        if let billing = active.lifecycle.complete(totalOutputTokens: exchange.reasoningTokens + exchange.outputTokens)
+        {
             self.simulator.record(exchange, billing: billing, outcome: "completed", status: 200)
         }
         self.active = nil

@@ -1,6 +1,6 @@
-internal import FlexJSON
 public import FlexCatalog
 public import FlexCore
+internal import FlexJSON
 
 /// One line of `/sim/ledger`: what flexsim did with one provider request and what it billed.
 public struct LedgerEntry: Sendable, Equatable {
@@ -33,9 +33,26 @@ public struct LedgerEntry: Sendable, Equatable {
     /// Unix time the request arrived, milliseconds.
     public var receivedAtMS: Int64
 
-    public init(id: String, correlationID: String?, provider: Provider, api: String, model: String?, responseID: String?, stream: Bool,
-                status: Int, tierAsked: String?, tierServed: Tier?, outcome: String, billed: Bool, reason: String,
-                tokens: TokenUsage, cost: PicoUSD, queueWaitMS: Int?, fault: String?, receivedAtMS: Int64) {
+    public init(
+        id: String,
+        correlationID: String?,
+        provider: Provider,
+        api: String,
+        model: String?,
+        responseID: String?,
+        stream: Bool,
+        status: Int,
+        tierAsked: String?,
+        tierServed: Tier?,
+        outcome: String,
+        billed: Bool,
+        reason: String,
+        tokens: TokenUsage,
+        cost: PicoUSD,
+        queueWaitMS: Int?,
+        fault: String?,
+        receivedAtMS: Int64
+    ) {
         self.id = id
         self.correlationID = correlationID
         self.provider = provider

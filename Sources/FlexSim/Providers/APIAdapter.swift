@@ -1,6 +1,6 @@
-internal import FlexJSON
 internal import FlexCatalog
 internal import FlexCore
+internal import FlexJSON
 internal import NIOCore
 
 /// What an API adapter needs to render a response: ids, the served tier and final usage.
@@ -38,7 +38,12 @@ struct StreamPlan {
 protocol APIAdapter: Sendable {
     var api: Api { get }
     /// Validates `body` and reduces it to a ``SimRequest``. `model` comes from the URL for Gemini.
-    func parse(_ body: JSONValue, urlModel: String?, stream: Bool, context: ParseContext) throws(ProviderError) -> SimRequest
+    func parse(
+        _ body: JSONValue,
+        urlModel: String?,
+        stream: Bool,
+        context: ParseContext
+    ) throws(ProviderError) -> SimRequest
     func responseBody(_ output: SimOutput, request: SimRequest, context: inout RenderContext) -> JSONValue
     func stream(_ output: SimOutput, request: SimRequest, context: inout RenderContext) -> StreamPlan
     /// The API's in-stream error (an overload), as the events that end such a stream;
@@ -92,15 +97,23 @@ extension SimRequest {
 /// prefix of at least 1024 tokens is read from the cache in 128-token blocks; its first sighting
 /// is a cache write where the model prices writes above plain input (OpenAI GPT-5.6+).
 enum CacheAccounting {
-    static func implicit(total: Int, prefixTokens: Int, prefixKey: @autoclosure () -> UInt64, model: ModelEntry,
-                         context: ParseContext, reportsWrites: Bool) -> TokenUsage {
+    static func implicit(
+        total: Int,
+        prefixTokens: Int,
+        prefixKey: @autoclosure () -> UInt64,
+        model: ModelEntry,
+        context: ParseContext,
+        reportsWrites: Bool
+    ) -> TokenUsage {
         var counts = TokenUsage(inputTokens: UInt64(total))
         guard prefixTokens >= 1024 else { return counts }
         let cacheable = UInt64(min(total, prefixTokens / 128 * 128))
         if context.cache.lookupAndInsert(prefixKey()) {
             counts.cachedInputTokens = cacheable
             counts.inputTokens -= cacheable
-        } else if reportsWrites, let prices = model.period(on: context.date)?.tiers[.standard], prices.cacheWrite > prices.input {
+        } else if reportsWrites, let prices = model.period(on: context.date)?.tiers[.standard],
+            prices.cacheWrite > prices.input
+        {
             counts.cacheWriteTokens = cacheable
             counts.inputTokens -= cacheable
         }

@@ -18,7 +18,12 @@ extension Check {
         let functionPath = self.path(path, type)
         try self.only(function, type == "function" ? ["name", "arguments"] : ["name", "input"], functionPath)
         _ = try self.string(try self.required(function, "name", functionPath), self.path(functionPath, "name"))
-        if type == "function" { _ = try self.string(try self.required(function, "arguments", functionPath), self.path(functionPath, "arguments")) }
+        if type == "function" {
+            _ = try self.string(
+                try self.required(function, "arguments", functionPath),
+                self.path(functionPath, "arguments")
+            )
+        }
     }
 
     /// A Chat Completions `image_url` content part's object.
@@ -30,7 +35,9 @@ extension Check {
     /// A Responses `input_image` content part.
     func responsesInputImage(_ part: JSONObject, _ path: String) throws(ProviderError) {
         try self.only(part, ["type", "image_url", "file_id", "detail"], path)
-        guard part["image_url"] != nil || part["file_id"] != nil else { throw self.missing(self.path(path, "image_url")) }
+        guard part["image_url"] != nil || part["file_id"] != nil else {
+            throw self.missing(self.path(path, "image_url"))
+        }
         _ = try self.optionalString(part, "image_url", path)
         _ = try self.enumValue(part, "detail", path, ["low", "high", "auto"])
     }
@@ -39,7 +46,9 @@ extension Check {
     func responsesFunctionTool(_ tool: JSONObject, _ path: String) throws(ProviderError) {
         try self.only(tool, ["type", "name", "description", "parameters", "strict"], path)
         _ = try self.optionalString(tool, "description", path)
-        if let parameters = tool["parameters"], !parameters.isNull { _ = try self.object(parameters, self.path(path, "parameters")) }
+        if let parameters = tool["parameters"], !parameters.isNull {
+            _ = try self.object(parameters, self.path(path, "parameters"))
+        }
         _ = try self.bool(tool, "strict", path)
     }
 
@@ -49,11 +58,20 @@ extension Check {
     /// checked here.
     func anthropicTool(_ tool: JSONObject, _ path: String) throws(ProviderError) {
         guard tool["type"] == nil || tool["type"]?.string == "custom" else { return }
-        try self.only(tool, ["type", "name", "description", "input_schema", "cache_control", "strict", "input_examples", "defer_loading",
-                             "allowed_callers", "eager_input_streaming"], path)
+        try self.only(
+            tool,
+            [
+                "type", "name", "description", "input_schema", "cache_control", "strict", "input_examples",
+                "defer_loading",
+                "allowed_callers", "eager_input_streaming",
+            ],
+            path
+        )
         _ = try self.optionalString(tool, "description", path)
         let schema = try self.object(try self.required(tool, "input_schema", path), "\(path).input_schema")
-        guard schema["type"]?.string == "object" else { throw self.invalid("\(path).input_schema.type: Input should be 'object'") }
+        guard schema["type"]?.string == "object" else {
+            throw self.invalid("\(path).input_schema.type: Input should be 'object'")
+        }
         _ = try self.bool(tool, "strict", path)
     }
 
@@ -89,17 +107,29 @@ extension Check {
     func anthropicOutputConfig(_ config: JSONObject) throws(ProviderError) {
         try self.only(config, ["format", "effort"], "output_config")
         _ = try self.enumValue(config, "effort", "output_config", ["low", "medium", "high", "xhigh", "max"])
-        if let format = config["format"], !format.isNull { try self.only(try self.object(format, "output_config.format"), ["type", "schema"], "output_config.format") }
+        if let format = config["format"], !format.isNull {
+            try self.only(try self.object(format, "output_config.format"), ["type", "schema"], "output_config.format")
+        }
     }
 
     // MARK: Gemini generateContent
 
     /// A `functionDeclarations` entry.
     func geminiFunctionDeclaration(_ declaration: JSONObject, _ path: String) throws(ProviderError) {
-        try self.only(declaration, ["name", "description", "parameters", "parametersJsonSchema", "parameters_json_schema", "response",
-                                    "responseJsonSchema", "response_json_schema", "behavior"], path)
+        try self.only(
+            declaration,
+            [
+                "name", "description", "parameters", "parametersJsonSchema", "parameters_json_schema", "response",
+                "responseJsonSchema", "response_json_schema", "behavior",
+            ],
+            path
+        )
         let schemas = ["parameters", "parametersJsonSchema", "parameters_json_schema"].filter { declaration[$0] != nil }
-        if schemas.count > 1 { throw self.invalid("* \(self.geminiMessage).\(path): parameters and parameters_json_schema cannot both be set.") }
+        if schemas.count > 1 {
+            throw self.invalid(
+                "* \(self.geminiMessage).\(path): parameters and parameters_json_schema cannot both be set."
+            )
+        }
         if let key = schemas.first { _ = try self.object(declaration[key] ?? .null, "\(path).\(key)") }
     }
 
@@ -114,7 +144,9 @@ extension Check {
                 _ = try self.string(name, "\(path).allowed_function_names[\(index)]")
             }
             guard mode == "ANY" || mode == "VALIDATED" else {
-                throw self.invalid("* \(self.geminiMessage).\(path).allowed_function_names: allowed_function_names can only be set when mode is ANY or VALIDATED.")
+                throw self.invalid(
+                    "* \(self.geminiMessage).\(path).allowed_function_names: allowed_function_names can only be set when mode is ANY or VALIDATED."
+                )
             }
         }
     }
@@ -129,17 +161,31 @@ extension Check {
         }
         if let value = part["functionResponse"] ?? part["function_response"] {
             let response = try self.object(value, "\(path).function_response")
-            try self.only(response, ["id", "name", "response", "parts", "willContinue", "scheduling"], "\(path).function_response")
-            _ = try self.string(try self.required(response, "name", "\(path).function_response"), "\(path).function_response.name")
-            _ = try self.object(try self.required(response, "response", "\(path).function_response"), "\(path).function_response.response")
+            try self.only(
+                response,
+                ["id", "name", "response", "parts", "willContinue", "scheduling"],
+                "\(path).function_response"
+            )
+            _ = try self.string(
+                try self.required(response, "name", "\(path).function_response"),
+                "\(path).function_response.name"
+            )
+            _ = try self.object(
+                try self.required(response, "response", "\(path).function_response"),
+                "\(path).function_response.response"
+            )
         }
         if let value = part["fileData"] ?? part["file_data"] {
             let file = try self.object(value, "\(path).file_data")
             try self.only(file, ["mimeType", "mime_type", "fileUri", "file_uri", "displayName"], "\(path).file_data")
-            guard let uri = file["fileUri"] ?? file["file_uri"] else { throw self.missing("\(path).file_data.file_uri") }
+            guard let uri = file["fileUri"] ?? file["file_uri"] else {
+                throw self.missing("\(path).file_data.file_uri")
+            }
             _ = try self.string(uri, "\(path).file_data.file_uri")
         }
-        if let signature = part["thoughtSignature"] ?? part["thought_signature"] { _ = try self.string(signature, "\(path).thought_signature") }
+        if let signature = part["thoughtSignature"] ?? part["thought_signature"] {
+            _ = try self.string(signature, "\(path).thought_signature")
+        }
     }
 
     // MARK: Gemini Interactions
@@ -150,7 +196,10 @@ extension Check {
         case "user_input", "model_output":
             try self.only(step, ["type", "content"], path)
             for (index, item) in try self.array(step["content"] ?? [], "\(path).content").enumerated() {
-                try self.interactionsContent(try self.object(item, "\(path).content[\(index)]"), "\(path).content[\(index)]")
+                try self.interactionsContent(
+                    try self.object(item, "\(path).content[\(index)]"),
+                    "\(path).content[\(index)]"
+                )
             }
         case "function_call":
             try self.only(step, ["type", "id", "name", "arguments", "signature"], path)
@@ -187,16 +236,22 @@ extension Check {
     func interactionsToolChoice(_ value: JSONValue) throws(ProviderError) {
         let modes = ["auto", "any", "none", "validated"]
         if let mode = value.string {
-            guard modes.contains(mode) else { throw self.badValue("generation_config.tool_choice", mode, allowed: modes) }
+            guard modes.contains(mode) else {
+                throw self.badValue("generation_config.tool_choice", mode, allowed: modes)
+            }
             return
         }
         let object = try self.object(value, "generation_config.tool_choice")
         try self.only(object, ["allowed_tools"], "generation_config.tool_choice")
-        let allowed = try self.object(try self.required(object, "allowed_tools", "generation_config.tool_choice"),
-                                      "generation_config.tool_choice.allowed_tools")
+        let allowed = try self.object(
+            try self.required(object, "allowed_tools", "generation_config.tool_choice"),
+            "generation_config.tool_choice.allowed_tools"
+        )
         try self.only(allowed, ["mode", "tools"], "generation_config.tool_choice.allowed_tools")
         _ = try self.enumValue(allowed, "mode", "generation_config.tool_choice.allowed_tools", modes)
-        for (index, name) in try self.array(allowed["tools"] ?? [], "generation_config.tool_choice.allowed_tools.tools").enumerated() {
+        for (index, name) in try self.array(allowed["tools"] ?? [], "generation_config.tool_choice.allowed_tools.tools")
+            .enumerated()
+        {
             _ = try self.string(name, "generation_config.tool_choice.allowed_tools.tools[\(index)]")
         }
     }

@@ -1,6 +1,6 @@
-internal import FlexJSON
 internal import FlexCatalog
 internal import FlexCore
+internal import FlexJSON
 
 /// Reads typed fields out of a request body and turns every problem into the provider's own
 /// validation error (wording and paths in each provider's style).
@@ -23,48 +23,77 @@ struct Check {
 
     func invalid(_ message: String, param: String? = nil, code: String? = nil) -> ProviderError {
         switch self.provider {
-        case .openAI: ProviderError(status: 400, type: "invalid_request_error", message: message, param: param, code: code, ledgerReason: "invalid_request")
-        case .anthropic: ProviderError(status: 400, type: "invalid_request_error", message: message, ledgerReason: "invalid_request")
-        case .gemini: ProviderError(status: 400, type: "INVALID_ARGUMENT", message: message, ledgerReason: "invalid_request")
+        case .openAI:
+            ProviderError(
+                status: 400,
+                type: "invalid_request_error",
+                message: message,
+                param: param,
+                code: code,
+                ledgerReason: "invalid_request"
+            )
+        case .anthropic:
+            ProviderError(status: 400, type: "invalid_request_error", message: message, ledgerReason: "invalid_request")
+        case .gemini:
+            ProviderError(status: 400, type: "INVALID_ARGUMENT", message: message, ledgerReason: "invalid_request")
         }
     }
 
     func missing(_ path: String) -> ProviderError {
         switch self.provider {
-        case .openAI: self.invalid("Missing required parameter: '\(path)'.", param: path, code: "missing_required_parameter")
+        case .openAI:
+            self.invalid("Missing required parameter: '\(path)'.", param: path, code: "missing_required_parameter")
         case .anthropic: self.invalid("\(path): Field required")
-        case .gemini: self.invalid("* \(self.geminiMessage).\(path): \(path.split(separator: ".").last.map(String.init) ?? path) is not specified")
+        case .gemini:
+            self.invalid(
+                "* \(self.geminiMessage).\(path): \(path.split(separator: ".").last.map(String.init) ?? path) is not specified"
+            )
         }
     }
 
     func wrongType(_ path: String, expected: String, got value: JSONValue) -> ProviderError {
         switch self.provider {
         case .openAI:
-            self.invalid("Invalid type for '\(path)': expected \(expected), but got \(Self.article(value.typeName)) instead.", param: path, code: "invalid_type")
+            self.invalid(
+                "Invalid type for '\(path)': expected \(expected), but got \(Self.article(value.typeName)) instead.",
+                param: path,
+                code: "invalid_type"
+            )
         case .anthropic:
             self.invalid("\(path): Input should be \(Self.article(expected))")
         case .gemini:
-            self.invalid("Invalid JSON payload received. Invalid value at '\(path)' (\(expected)), \(value.jsonString.prefix(60))")
+            self.invalid(
+                "Invalid JSON payload received. Invalid value at '\(path)' (\(expected)), \(value.jsonString.prefix(60))"
+            )
         }
     }
 
     func badValue(_ path: String, _ value: String, allowed: [String]) -> ProviderError {
         switch self.provider {
         case .openAI:
-            self.invalid("Invalid value: '\(value)'. Supported values are: \(allowed.map { "'\($0)'" }.joined(separator: ", ")).", param: path, code: "invalid_value")
+            self.invalid(
+                "Invalid value: '\(value)'. Supported values are: \(allowed.map { "'\($0)'" }.joined(separator: ", ")).",
+                param: path,
+                code: "invalid_value"
+            )
         case .anthropic:
             self.invalid("\(path): Input should be \(Self.orList(allowed.map { "'\($0)'" }))")
         case .gemini:
-            self.invalid("Invalid value at '\(path)', \"\(value)\". Allowed values: \(allowed.joined(separator: ", ")).")
+            self.invalid(
+                "Invalid value at '\(path)', \"\(value)\". Allowed values: \(allowed.joined(separator: ", "))."
+            )
         }
     }
 
     func unknown(_ path: String) -> ProviderError {
         switch self.provider {
-        case .openAI: self.invalid("Unrecognized request argument supplied: \(path)", param: path, code: "unknown_parameter")
+        case .openAI:
+            self.invalid("Unrecognized request argument supplied: \(path)", param: path, code: "unknown_parameter")
         case .anthropic: self.invalid("\(path): Extra inputs are not permitted")
         case .gemini:
-            self.invalid("Invalid JSON payload received. Unknown name \"\(path.split(separator: ".").last.map(String.init) ?? path)\"\(path.contains(".") ? " at '\(path.split(separator: ".").dropLast().joined(separator: "."))'" : ""): Cannot find field.")
+            self.invalid(
+                "Invalid JSON payload received. Unknown name \"\(path.split(separator: ".").last.map(String.init) ?? path)\"\(path.contains(".") ? " at '\(path.split(separator: ".").dropLast().joined(separator: "."))'" : ""): Cannot find field."
+            )
         }
     }
 
@@ -89,7 +118,9 @@ struct Check {
     }
 
     func required(_ object: JSONObject, _ key: String, _ path: String) throws(ProviderError) -> JSONValue {
-        guard let value = object[key], !value.isNull || self.provider == .gemini else { throw self.missing(self.path(path, key)) }
+        guard let value = object[key], !value.isNull || self.provider == .gemini else {
+            throw self.missing(self.path(path, key))
+        }
         return value
     }
 
@@ -111,11 +142,19 @@ struct Check {
 
     func int(_ object: JSONObject, _ key: String, _ path: String, min: Int64? = nil) throws(ProviderError) -> Int? {
         guard let value = object[key], !value.isNull else { return nil }
-        guard let number = value.int else { throw self.wrongType(self.path(path, key), expected: "integer", got: value) }
+        guard let number = value.int else {
+            throw self.wrongType(self.path(path, key), expected: "integer", got: value)
+        }
         if let min, number < min {
             switch self.provider {
-            case .openAI: throw self.invalid("Invalid '\(self.path(path, key))': integer below minimum value. Expected a value >= \(min), but got \(number) instead.", param: self.path(path, key), code: "integer_below_min_value")
-            case .anthropic: throw self.invalid("\(self.path(path, key)): Input should be greater than or equal to \(min)")
+            case .openAI:
+                throw self.invalid(
+                    "Invalid '\(self.path(path, key))': integer below minimum value. Expected a value >= \(min), but got \(number) instead.",
+                    param: self.path(path, key),
+                    code: "integer_below_min_value"
+                )
+            case .anthropic:
+                throw self.invalid("\(self.path(path, key)): Input should be greater than or equal to \(min)")
             case .gemini: throw self.invalid("Invalid value at '\(self.path(path, key))': must be >= \(min)")
             }
         }
@@ -124,13 +163,24 @@ struct Check {
 
     func number(_ object: JSONObject, _ key: String, _ path: String, range: ClosedRange<Double>) throws(ProviderError) {
         guard let value = object[key], !value.isNull else { return }
-        guard let number = value.number else { throw self.wrongType(self.path(path, key), expected: "number", got: value) }
+        guard let number = value.number else {
+            throw self.wrongType(self.path(path, key), expected: "number", got: value)
+        }
         guard range.contains(number) else {
             let p = self.path(path, key)
             switch self.provider {
-            case .openAI: throw self.invalid("Invalid '\(p)': number must be between \(range.lowerBound) and \(range.upperBound), got \(number).", param: p, code: "invalid_value")
-            case .anthropic: throw self.invalid("\(p): Input should be between \(range.lowerBound) and \(range.upperBound)")
-            case .gemini: throw self.invalid("Invalid value at '\(p)': \(number) is out of range [\(range.lowerBound), \(range.upperBound)]")
+            case .openAI:
+                throw self.invalid(
+                    "Invalid '\(p)': number must be between \(range.lowerBound) and \(range.upperBound), got \(number).",
+                    param: p,
+                    code: "invalid_value"
+                )
+            case .anthropic:
+                throw self.invalid("\(p): Input should be between \(range.lowerBound) and \(range.upperBound)")
+            case .gemini:
+                throw self.invalid(
+                    "Invalid value at '\(p)': \(number) is out of range [\(range.lowerBound), \(range.upperBound)]"
+                )
             }
         }
     }
@@ -140,10 +190,14 @@ struct Check {
         return items
     }
 
-    func enumValue(_ object: JSONObject, _ key: String, _ path: String, _ allowed: [String]) throws(ProviderError) -> String? {
+    func enumValue(
+        _ object: JSONObject,
+        _ key: String,
+        _ path: String,
+        _ allowed: [String]
+    ) throws(ProviderError) -> String? {
         guard let text = try self.optionalString(object, key, path) else { return nil }
         guard allowed.contains(text) else { throw self.badValue(self.path(path, key), text, allowed: allowed) }
         return text
     }
 }
-

@@ -1,12 +1,18 @@
-internal import FlexJSON
 internal import FlexCatalog
 internal import FlexCore
+internal import FlexJSON
 
 /// Rules shared by generateContent and Interactions.
 enum GeminiCommon {
     /// Accepts `flex`, `standard`, `priority`, `unspecified` in any case, with or without the
     /// `SERVICE_TIER_` prefix (the SDK sends lowercase names).
-    static func tier(_ asked: String?, model: ModelEntry, check: Check, path: String, date: CalendarDate) throws(ProviderError) -> Tier {
+    static func tier(
+        _ asked: String?,
+        model: ModelEntry,
+        check: Check,
+        path: String,
+        date: CalendarDate
+    ) throws(ProviderError) -> Tier {
         guard let asked else { return .standard }
         var name = asked.lowercased()
         if name.hasPrefix("service_tier_") { name = String(name.dropFirst("service_tier_".count)) }
@@ -34,7 +40,9 @@ enum GeminiCommon {
     }
 
     static func usageMetadata(_ u: TokenUsage, tier: String, imageTokens: Int) -> JSONValue {
-        var details: [JSONValue] = [["modality": "TEXT", "tokenCount": .integer(Int(u.totalInputTokens) - imageTokens)]]
+        var details: [JSONValue] = [
+            ["modality": "TEXT", "tokenCount": .integer(Int(u.totalInputTokens) - imageTokens)]
+        ]
         if imageTokens > 0 { details.append(["modality": "IMAGE", "tokenCount": .integer(imageTokens)]) }
         var object: JSONObject = [
             "promptTokenCount": .integer(Int(u.totalInputTokens)),

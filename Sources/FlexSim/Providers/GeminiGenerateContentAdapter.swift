@@ -1,6 +1,6 @@
-internal import FlexJSON
 internal import FlexCatalog
 internal import FlexCore
+internal import FlexJSON
 internal import NIOCore
 
 /// `POST /gemini/v1beta/models/{model}:generateContent` and `:streamGenerateContent?alt=sse`.
@@ -8,21 +8,29 @@ struct GeminiGenerateContentAdapter: APIAdapter {
     var api: Api { .generateContent }
 
     static let allowed: Set<String> = [
-        "contents", "systemInstruction", "system_instruction", "generationConfig", "generation_config", "tools", "toolConfig",
-        "tool_config", "safetySettings", "safety_settings", "cachedContent", "cached_content", "labels", "serviceTier", "service_tier",
+        "contents", "systemInstruction", "system_instruction", "generationConfig", "generation_config", "tools",
+        "toolConfig",
+        "tool_config", "safetySettings", "safety_settings", "cachedContent", "cached_content", "labels", "serviceTier",
+        "service_tier",
         "model",
     ]
     static let generationKeys: Set<String> = [
-        "temperature", "topP", "top_p", "topK", "top_k", "candidateCount", "candidate_count", "maxOutputTokens", "max_output_tokens",
-        "stopSequences", "stop_sequences", "responseMimeType", "response_mime_type", "responseSchema", "response_schema",
-        "responseJsonSchema", "response_json_schema", "_responseJsonSchema", "thinkingConfig", "thinking_config", "seed",
-        "presencePenalty", "presence_penalty", "frequencyPenalty", "frequency_penalty", "responseLogprobs", "response_logprobs",
+        "temperature", "topP", "top_p", "topK", "top_k", "candidateCount", "candidate_count", "maxOutputTokens",
+        "max_output_tokens",
+        "stopSequences", "stop_sequences", "responseMimeType", "response_mime_type", "responseSchema",
+        "response_schema",
+        "responseJsonSchema", "response_json_schema", "_responseJsonSchema", "thinkingConfig", "thinking_config",
+        "seed",
+        "presencePenalty", "presence_penalty", "frequencyPenalty", "frequency_penalty", "responseLogprobs",
+        "response_logprobs",
         "logprobs", "mediaResolution", "media_resolution", "responseModalities", "response_modalities", "speechConfig",
         "speech_config", "enableEnhancedCivicAnswers", "imageConfig", "image_config",
     ]
     static let partKeys: Set<String> = [
-        "text", "inlineData", "inline_data", "fileData", "file_data", "functionCall", "function_call", "functionResponse",
-        "function_response", "thought", "thoughtSignature", "thought_signature", "executableCode", "codeExecutionResult",
+        "text", "inlineData", "inline_data", "fileData", "file_data", "functionCall", "function_call",
+        "functionResponse",
+        "function_response", "thought", "thoughtSignature", "thought_signature", "executableCode",
+        "codeExecutionResult",
         "videoMetadata", "mediaResolution", "partMetadata",
     ]
 
@@ -34,7 +42,12 @@ struct GeminiGenerateContentAdapter: APIAdapter {
         return nil
     }
 
-    func parse(_ body: JSONValue, urlModel: String?, stream _: Bool, context: ParseContext) throws(ProviderError) -> SimRequest {
+    func parse(
+        _ body: JSONValue,
+        urlModel: String?,
+        stream _: Bool,
+        context: ParseContext
+    ) throws(ProviderError) -> SimRequest {
         let check = Check(provider: .gemini)
         let root = try check.object(body, "body")
         try check.only(root, Self.allowed, "")
@@ -42,18 +55,25 @@ struct GeminiGenerateContentAdapter: APIAdapter {
         guard let contentsValue = root["contents"], !contentsValue.isNull else { throw check.missing("contents") }
         let contents = try check.array(contentsValue, "contents")
         guard !contents.isEmpty else { throw check.missing("contents") }
-        var textTokens = 0, imageTokens = 0
+        var textTokens = 0
+        var imageTokens = 0
         var lastIsFunctionResponse = false
         for (index, content) in contents.enumerated() {
             let path = "contents[\(index)]"
             let object = try check.object(content, path)
             try check.only(object, ["role", "parts"], path)
-            if let role = try check.optionalString(object, "role", path), role != "user", role != "model", role != "function" {
+            if let role = try check.optionalString(object, "role", path), role != "user", role != "model",
+                role != "function"
+            {
                 throw check.invalid("Please use a valid role: user, model.")
             }
-            guard let partsValue = object["parts"] else { throw check.invalid("* GenerateContentRequest.\(path).parts: contents.parts must not be empty.") }
+            guard let partsValue = object["parts"] else {
+                throw check.invalid("* GenerateContentRequest.\(path).parts: contents.parts must not be empty.")
+            }
             let parts = try check.array(partsValue, "\(path).parts")
-            guard !parts.isEmpty else { throw check.invalid("* GenerateContentRequest.\(path).parts: contents.parts must not be empty.") }
+            guard !parts.isEmpty else {
+                throw check.invalid("* GenerateContentRequest.\(path).parts: contents.parts must not be empty.")
+            }
             lastIsFunctionResponse = false
             for (partIndex, part) in parts.enumerated() {
                 let partPath = "\(path).parts[\(partIndex)]"
@@ -63,24 +83,41 @@ struct GeminiGenerateContentAdapter: APIAdapter {
                 if let blob = Self.field(partObject, "inlineData", "inline_data") {
                     let blobObject = try check.object(blob, "\(partPath).inline_data")
                     let mime = Self.field(blobObject, "mimeType", "mime_type")?.string ?? ""
-                    guard let data = blobObject["data"]?.string else { throw check.missing("\(partPath).inline_data.data") }
-                    if mime.hasPrefix("image/") { imageTokens += TokenEstimator.image(provider: .gemini, base64: data) } else { textTokens += 258 }
+                    guard let data = blobObject["data"]?.string else {
+                        throw check.missing("\(partPath).inline_data.data")
+                    }
+                    if mime.hasPrefix("image/") {
+                        imageTokens += TokenEstimator.image(provider: .gemini, base64: data)
+                    } else {
+                        textTokens += 258
+                    }
                 } else if Self.field(partObject, "fileData", "file_data") != nil {
                     imageTokens += 258
                 } else {
-                    if let text = partObject["text"], text.string == nil { throw check.wrongType("\(partPath).text", expected: "TYPE_STRING", got: text) }
+                    if let text = partObject["text"], text.string == nil {
+                        throw check.wrongType("\(partPath).text", expected: "TYPE_STRING", got: text)
+                    }
                     textTokens += TokenEstimator.strings(in: part)
                 }
-                if Self.field(partObject, "functionResponse", "function_response") != nil { lastIsFunctionResponse = true }
+                if Self.field(partObject, "functionResponse", "function_response") != nil {
+                    lastIsFunctionResponse = true
+                }
             }
         }
         let model = try SimRequest.resolveModel(modelID, api: self.api, context: context)
         let tierAsked = Self.field(root, "serviceTier", "service_tier").flatMap(\.string)
-        let tier = try GeminiCommon.tier(tierAsked, model: model, check: check, path: "service_tier", date: context.date)
+        let tier = try GeminiCommon.tier(
+            tierAsked,
+            model: model,
+            check: check,
+            path: "service_tier",
+            date: context.date
+        )
 
         var request = SimRequest(api: self.api, model: model, tierAsked: tierAsked, tier: tier, stream: false)
         request.requestedModel = modelID
-        var thinkingBudget: Int?, thinkingLevel: String?
+        var thinkingBudget: Int?
+        var thinkingLevel: String?
         if let config = Self.field(root, "generationConfig", "generation_config") {
             let object = try check.object(config, "generation_config")
             try check.only(object, Self.generationKeys, "generation_config")
@@ -93,11 +130,17 @@ struct GeminiGenerateContentAdapter: APIAdapter {
             }
             let mime = Self.field(object, "responseMimeType", "response_mime_type")?.string
             if let mime, !["text/plain", "application/json", "text/x.enum"].contains(mime) {
-                throw check.invalid("* GenerateContentRequest.generation_config.response_mime_type: allowed mimetypes are `text/plain`, `application/json`, `application/xml`, `application/yaml` and `text/x.enum`.")
+                throw check.invalid(
+                    "* GenerateContentRequest.generation_config.response_mime_type: allowed mimetypes are `text/plain`, `application/json`, `application/xml`, `application/yaml` and `text/x.enum`."
+                )
             }
-            let schema = Self.field(object, "responseJsonSchema", "response_json_schema") ?? object["_responseJsonSchema"] ?? Self.field(object, "responseSchema", "response_schema")
+            let schema =
+                Self.field(object, "responseJsonSchema", "response_json_schema") ?? object["_responseJsonSchema"]
+                ?? Self.field(object, "responseSchema", "response_schema")
             if schema != nil && mime != "application/json" && mime != "text/x.enum" {
-                throw check.invalid("* GenerateContentRequest.generation_config.response_mime_type: response_mime_type must be application/json or text/x.enum when a response schema is set.")
+                throw check.invalid(
+                    "* GenerateContentRequest.generation_config.response_mime_type: response_mime_type must be application/json or text/x.enum when a response schema is set."
+                )
             }
             request.responseSchema = schema
             request.jsonObject = mime == "application/json" && schema == nil
@@ -116,11 +159,19 @@ struct GeminiGenerateContentAdapter: APIAdapter {
         if let tools = root["tools"], !tools.isNull {
             for (index, tool) in try check.array(tools, "tools").enumerated() {
                 let object = try check.object(tool, "tools[\(index)]")
-                for (declarationIndex, declaration) in (Self.field(object, "functionDeclarations", "function_declarations")?.array ?? []).enumerated() {
-                    guard let name = declaration["name"]?.string else { throw check.missing("tools[\(index)].function_declarations.name") }
-                    try check.geminiFunctionDeclaration(try check.object(declaration, "tools[\(index)].function_declarations[\(declarationIndex)]"),
-                                                        "tools[\(index)].function_declarations[\(declarationIndex)]")
-                    let parameters = declaration["parametersJsonSchema"] ?? declaration["parameters_json_schema"] ?? declaration["parameters"]
+                for (declarationIndex, declaration)
+                    in (Self.field(object, "functionDeclarations", "function_declarations")?.array ?? []).enumerated()
+                {
+                    guard let name = declaration["name"]?.string else {
+                        throw check.missing("tools[\(index)].function_declarations.name")
+                    }
+                    try check.geminiFunctionDeclaration(
+                        try check.object(declaration, "tools[\(index)].function_declarations[\(declarationIndex)]"),
+                        "tools[\(index)].function_declarations[\(declarationIndex)]"
+                    )
+                    let parameters =
+                        declaration["parametersJsonSchema"] ?? declaration["parameters_json_schema"]
+                        ?? declaration["parameters"]
                     request.tools.append(ToolSpec(name: name, parameters: parameters))
                 }
             }
@@ -128,18 +179,36 @@ struct GeminiGenerateContentAdapter: APIAdapter {
         }
         if let toolConfig = Self.field(root, "toolConfig", "tool_config") {
             let object = try check.object(toolConfig, "tool_config")
-            try check.only(object, ["functionCallingConfig", "function_calling_config", "retrievalConfig", "retrieval_config",
-                                    "includeServerSideToolInvocations"], "tool_config")
+            try check.only(
+                object,
+                [
+                    "functionCallingConfig", "function_calling_config", "retrievalConfig", "retrieval_config",
+                    "includeServerSideToolInvocations",
+                ],
+                "tool_config"
+            )
             if let calling = Self.field(object, "functionCallingConfig", "function_calling_config") {
-                try check.geminiFunctionCallingConfig(try check.object(calling, "tool_config.function_calling_config"), "tool_config.function_calling_config")
+                try check.geminiFunctionCallingConfig(
+                    try check.object(calling, "tool_config.function_calling_config"),
+                    "tool_config.function_calling_config"
+                )
             }
         }
         if let toolConfig = Self.field(root, "toolConfig", "tool_config"),
-           let mode = (Self.field(toolConfig.object ?? [:], "functionCallingConfig", "function_calling_config"))?["mode"]?.string?.uppercased() {
+            let mode = (Self.field(toolConfig.object ?? [:], "functionCallingConfig", "function_calling_config"))?[
+                "mode"
+            ]?.string?.uppercased()
+        {
             request.toolChoice = mode == "NONE" ? .none : mode == "ANY" ? .required : .auto
         }
         request.lastTurnIsToolResult = lastIsFunctionResponse
-        request.reasoningTokens = GeminiCommon.thoughtTokens(model: model, budget: thinkingBudget, level: thinkingLevel, seed: context.seed, hash: context.contentHash)
+        request.reasoningTokens = GeminiCommon.thoughtTokens(
+            model: model,
+            budget: thinkingBudget,
+            level: thinkingLevel,
+            seed: context.seed,
+            hash: context.contentHash
+        )
         if !request.visibleThinking { request.visibleThinking = false }
         request.contentHash = context.contentHash
         request.forcedOutputTokens = context.forcedOutputTokens
@@ -149,14 +218,34 @@ struct GeminiGenerateContentAdapter: APIAdapter {
         let total = textTokens + imageTokens + toolTokens + systemTokens
         let prefix = Array(contents.dropLast())
         let prefixTokens = systemTokens + toolTokens + prefix.reduce(0) { $0 + TokenEstimator.strings(in: $1) }
-        request.input = CacheAccounting.implicit(total: total, prefixTokens: prefixTokens,
-                                                 prefixKey: CacheAccounting.key(prefix + [system ?? .null, root["tools"] ?? .null], model: modelID, seed: context.seed),
-                                                 model: model, context: context, reportsWrites: false)
+        request.input = CacheAccounting.implicit(
+            total: total,
+            prefixTokens: prefixTokens,
+            prefixKey: CacheAccounting.key(
+                prefix + [system ?? .null, root["tools"] ?? .null],
+                model: modelID,
+                seed: context.seed
+            ),
+            model: model,
+            context: context,
+            reportsWrites: false
+        )
         return request
     }
 
     func streamError(sequence _: Int, request _: SimRequest, context _: inout RenderContext) -> [ByteBuffer] {
-        [SSE.event(nil, ["error": ["code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"]], lineEnd: "\r\n")]
+        [
+            SSE.event(
+                nil,
+                [
+                    "error": [
+                        "code": 503, "message": "The model is overloaded. Please try again later.",
+                        "status": "UNAVAILABLE",
+                    ]
+                ],
+                lineEnd: "\r\n"
+            )
+        ]
     }
 
     static func finishReason(_ finish: SimOutput.Finish) -> String { finish == .length ? "MAX_TOKENS" : "STOP" }
@@ -168,7 +257,9 @@ struct GeminiGenerateContentAdapter: APIAdapter {
             switch item {
             case .text(let pieces): parts.append(["text": .string(pieces.joined())])
             case .toolCall(_, let name, let arguments, _):
-                parts.append(["functionCall": ["name": .string(name), "args": (try? JSONParser.parse(arguments)) ?? [:]]])
+                parts.append([
+                    "functionCall": ["name": .string(name), "args": (try? JSONParser.parse(arguments)) ?? [:]]
+                ])
             }
         }
         return parts
@@ -186,21 +277,47 @@ struct GeminiGenerateContentAdapter: APIAdapter {
     }
 
     func responseBody(_ output: SimOutput, request: SimRequest, context: inout RenderContext) -> JSONValue {
-        self.chunk(self.parts(output), finish: Self.finishReason(output.finish),
-                   usage: GeminiCommon.usageMetadata(context.usage, tier: context.servedTierWire, imageTokens: request.imageTokens), context: context)
+        self.chunk(
+            self.parts(output),
+            finish: Self.finishReason(output.finish),
+            usage: GeminiCommon.usageMetadata(
+                context.usage,
+                tier: context.servedTierWire,
+                imageTokens: request.imageTokens
+            ),
+            context: context
+        )
     }
 
     func stream(_ output: SimOutput, request: SimRequest, context: inout RenderContext) -> StreamPlan {
         var plan = StreamPlan()
         var pendingReasoning = output.reasoningTokens
         func add(_ parts: [JSONValue], _ tokens: Int) {
-            plan.body.append((SSE.event(nil, self.chunk(parts, finish: nil, usage: nil, context: context), lineEnd: "\r\n"), tokens + pendingReasoning))
+            plan.body.append(
+                (
+                    SSE.event(nil, self.chunk(parts, finish: nil, usage: nil, context: context), lineEnd: "\r\n"),
+                    tokens + pendingReasoning
+                )
+            )
             pendingReasoning = 0
         }
         if !output.thinking.isEmpty {
             for group in stride(from: 0, to: output.thinking.count, by: 16) {
                 let pieces = output.thinking[group..<min(group + 16, output.thinking.count)]
-                plan.body.append((SSE.event(nil, self.chunk([["text": .string(pieces.joined()), "thought": true]], finish: nil, usage: nil, context: context), lineEnd: "\r\n"), pieces.count))
+                plan.body.append(
+                    (
+                        SSE.event(
+                            nil,
+                            self.chunk(
+                                [["text": .string(pieces.joined()), "thought": true]],
+                                finish: nil,
+                                usage: nil,
+                                context: context
+                            ),
+                            lineEnd: "\r\n"
+                        ), pieces.count
+                    )
+                )
                 pendingReasoning -= pieces.count
             }
             pendingReasoning = max(0, pendingReasoning)
@@ -213,16 +330,34 @@ struct GeminiGenerateContentAdapter: APIAdapter {
                     add([["text": .string(slice.joined())]], slice.count)
                 }
             case .toolCall(_, let name, let arguments, let pieces):
-                add([["functionCall": ["name": .string(name), "args": (try? JSONParser.parse(arguments)) ?? [:]]]], pieces.count)
+                add(
+                    [["functionCall": ["name": .string(name), "args": (try? JSONParser.parse(arguments)) ?? [:]]]],
+                    pieces.count
+                )
             }
         }
-        plan.terminal.append(SSE.event(nil, self.chunk([["text": ""]], finish: Self.finishReason(output.finish),
-                                                       usage: GeminiCommon.usageMetadata(context.usage, tier: context.servedTierWire, imageTokens: request.imageTokens),
-                                                       context: context), lineEnd: "\r\n"))
+        plan.terminal.append(
+            SSE.event(
+                nil,
+                self.chunk(
+                    [["text": ""]],
+                    finish: Self.finishReason(output.finish),
+                    usage: GeminiCommon.usageMetadata(
+                        context.usage,
+                        tier: context.servedTierWire,
+                        imageTokens: request.imageTokens
+                    ),
+                    context: context
+                ),
+                lineEnd: "\r\n"
+            )
+        )
         return plan
     }
 }
 
 extension String {
-    func dropPrefix(_ prefix: String) -> Substring { self.hasPrefix(prefix) ? self.dropFirst(prefix.count) : Substring(self) }
+    func dropPrefix(_ prefix: String) -> Substring {
+        self.hasPrefix(prefix) ? self.dropFirst(prefix.count) : Substring(self)
+    }
 }

@@ -1,6 +1,6 @@
-internal import FlexJSON
 internal import FlexCatalog
 internal import FlexCore
+internal import FlexJSON
 
 /// Rules shared by Chat Completions and Responses.
 enum OpenAICommon {
@@ -8,19 +8,30 @@ enum OpenAICommon {
 
     /// Resolves `service_tier` against the model: absent/auto/default → standard; flex, priority
     /// and fast need the model to offer that tier, else the 400 the API answers.
-    static func tier(_ asked: String?, model: ModelEntry, check: Check, date: CalendarDate) throws(ProviderError) -> Tier {
+    static func tier(
+        _ asked: String?,
+        model: ModelEntry,
+        check: Check,
+        date: CalendarDate
+    ) throws(ProviderError) -> Tier {
         let tier: Tier
         switch asked {
         case nil, "auto", "default": tier = .standard
         case "flex": tier = .flex
         case "priority", "fast": tier = .priority
         default:
-            throw check.invalid("Invalid value: '\(asked!)'. The model `\(model.id)` does not support service_tier '\(asked!)'.",
-                                param: "service_tier", code: "invalid_value")
+            throw check.invalid(
+                "Invalid value: '\(asked!)'. The model `\(model.id)` does not support service_tier '\(asked!)'.",
+                param: "service_tier",
+                code: "invalid_value"
+            )
         }
         guard model.offers(tier, on: date) else {
-            throw check.invalid("Invalid value: '\(asked!)'. The model `\(model.id)` does not support service_tier '\(asked!)'.",
-                                param: "service_tier", code: "invalid_value")
+            throw check.invalid(
+                "Invalid value: '\(asked!)'. The model `\(model.id)` does not support service_tier '\(asked!)'.",
+                param: "service_tier",
+                code: "invalid_value"
+            )
         }
         return tier
     }
@@ -43,7 +54,11 @@ enum OpenAICommon {
     }
 
     static func unsupported(_ parameter: String, model: String, check: Check) -> ProviderError {
-        check.invalid("Unsupported parameter: '\(parameter)' is not supported with this model.", param: parameter, code: "unsupported_parameter")
+        check.invalid(
+            "Unsupported parameter: '\(parameter)' is not supported with this model.",
+            param: parameter,
+            code: "unsupported_parameter"
+        )
     }
 
     /// Tools in Chat (`{"type": "function", "function": {...}}`) or Responses (`{"type": "function", "name": ...}`) shape.
@@ -55,12 +70,18 @@ enum OpenAICommon {
             let tool = try check.object(item, path)
             let type = try check.string(try check.required(tool, "type", path), check.path(path, "type"))
             if chatShape {
-                guard type == "function" || type == "custom" else { throw check.badValue(check.path(path, "type"), type, allowed: ["function", "custom"]) }
+                guard type == "function" || type == "custom" else {
+                    throw check.badValue(check.path(path, "type"), type, allowed: ["function", "custom"])
+                }
                 let function = try check.object(try check.required(tool, type, path), check.path(path, type))
-                let name = try check.string(try check.required(function, "name", check.path(path, type)), check.path(path, "\(type).name"))
+                let name = try check.string(
+                    try check.required(function, "name", check.path(path, type)),
+                    check.path(path, "\(type).name")
+                )
                 specs.append(ToolSpec(name: name, parameters: function["parameters"]))
             } else {
-                guard type == "function" else { continue }   // built-in tools (web_search, ...) are accepted and never called
+                // Built-in tools (web_search, ...) are accepted and never called.
+                guard type == "function" else { continue }
                 let name = try check.string(try check.required(tool, "name", path), check.path(path, "name"))
                 try check.responsesFunctionTool(tool, path)
                 specs.append(ToolSpec(name: name, parameters: tool["parameters"]))
@@ -88,14 +109,19 @@ enum OpenAICommon {
     static func chatUsage(_ u: TokenUsage, reportsWrites: Bool) -> JSONValue {
         // cache_write_tokens is always present (0 before GPT-5.6): the SDKs know the field.
         _ = reportsWrites
-        let prompt: JSONObject = ["cached_tokens": .integer(Int(u.cachedInputTokens)), "cache_write_tokens": .integer(Int(u.cacheWriteTokens)), "audio_tokens": 0]
+        let prompt: JSONObject = [
+            "cached_tokens": .integer(Int(u.cachedInputTokens)),
+            "cache_write_tokens": .integer(Int(u.cacheWriteTokens)), "audio_tokens": 0,
+        ]
         return [
             "prompt_tokens": .integer(Int(u.totalInputTokens)),
             "completion_tokens": .integer(Int(u.outputTokens)),
             "total_tokens": .integer(Int(u.totalTokens)),
             "prompt_tokens_details": .object(prompt),
-            "completion_tokens_details": ["reasoning_tokens": .integer(Int(u.reasoningTokens)), "audio_tokens": 0,
-                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0],
+            "completion_tokens_details": [
+                "reasoning_tokens": .integer(Int(u.reasoningTokens)), "audio_tokens": 0,
+                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
+            ],
         ]
     }
 
@@ -103,7 +129,10 @@ enum OpenAICommon {
     static func responsesUsage(_ u: TokenUsage, reportsWrites: Bool) -> JSONValue {
         // cache_write_tokens is required by the SDK's ResponseUsage (0 before GPT-5.6).
         _ = reportsWrites
-        let details: JSONObject = ["cached_tokens": .integer(Int(u.cachedInputTokens)), "cache_write_tokens": .integer(Int(u.cacheWriteTokens))]
+        let details: JSONObject = [
+            "cached_tokens": .integer(Int(u.cachedInputTokens)),
+            "cache_write_tokens": .integer(Int(u.cacheWriteTokens)),
+        ]
         return [
             "input_tokens": .integer(Int(u.totalInputTokens)),
             "input_tokens_details": .object(details),
@@ -124,17 +153,24 @@ enum OpenAICommon {
         switch value {
         case .string(let s): return (TokenEstimator.text(s), 0)
         case .array(let parts):
-            var text = 0, images = 0
+            var text = 0
+            var images = 0
             for part in parts {
                 switch part["type"]?.string {
                 case "image_url":
                     let url = part["image_url"]?["url"]?.string ?? part["image_url"]?.string
-                    images += TokenEstimator.image(provider: .openAI, base64: url?.hasPrefix("data:") == true ? url : nil,
-                                                   lowDetail: part["image_url"]?["detail"]?.string == "low")
+                    images += TokenEstimator.image(
+                        provider: .openAI,
+                        base64: url?.hasPrefix("data:") == true ? url : nil,
+                        lowDetail: part["image_url"]?["detail"]?.string == "low"
+                    )
                 case "input_image":
                     let url = part["image_url"]?.string
-                    images += TokenEstimator.image(provider: .openAI, base64: url?.hasPrefix("data:") == true ? url : nil,
-                                                   lowDetail: part["detail"]?.string == "low")
+                    images += TokenEstimator.image(
+                        provider: .openAI,
+                        base64: url?.hasPrefix("data:") == true ? url : nil,
+                        lowDetail: part["detail"]?.string == "low"
+                    )
                 default: text += TokenEstimator.strings(in: part)
                 }
             }

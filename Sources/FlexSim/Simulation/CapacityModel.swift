@@ -59,7 +59,12 @@ public final class CapacityModel: Sendable {
     }
 
     /// Decides a flex request's fate. `serviceSeconds` is how long it will hold a slot once started.
-    public func admit(provider: Provider, requestHash: UInt64, serviceSeconds: Double, at time: Double? = nil) -> Admission {
+    public func admit(
+        provider: Provider,
+        requestHash: UInt64,
+        serviceSeconds: Double,
+        at time: Double? = nil
+    ) -> Admission {
         let now = time ?? self.now()
         let flex = self.profile.flex
         let scarce = self.isScarce(at: now)
@@ -80,7 +85,12 @@ public final class CapacityModel: Sendable {
                 if flex.maxQueueWaitSeconds > 0 && wait > flex.maxQueueWaitSeconds {
                     return .refused(reason: "refused_queue_full")
                 }
-                ticket = Ticket(provider: provider, slot: best, previousFree: slots[best], reservedUntil: startAt + serviceSeconds)
+                ticket = Ticket(
+                    provider: provider,
+                    slot: best,
+                    previousFree: slots[best],
+                    reservedUntil: startAt + serviceSeconds
+                )
                 slots[best] = startAt + serviceSeconds
                 state.slots[provider] = slots
             } else if flex.maxQueueWaitSeconds > 0 && wait > flex.maxQueueWaitSeconds {
@@ -96,7 +106,8 @@ public final class CapacityModel: Sendable {
         let now = time ?? self.now()
         self.state.withLockedValue { state in
             guard var slots = state.slots[ticket.provider], slots.indices.contains(ticket.slot),
-                  slots[ticket.slot] == ticket.reservedUntil else { return }
+                slots[ticket.slot] == ticket.reservedUntil
+            else { return }
             slots[ticket.slot] = max(ticket.previousFree, now)
             state.slots[ticket.provider] = slots
         }

@@ -30,7 +30,8 @@ public enum Distribution: Sendable, Equatable, Codable {
         case .constant(let value): .constant(value * factor)
         case .uniform(let low, let high): .uniform(min: low * factor, max: high * factor)
         case .exponential(let mean, let cap): .exponential(mean: mean * factor, cap: cap.map { $0 * factor })
-        case .lognormal(let median, let sigma, let cap): .lognormal(median: median * factor, sigma: sigma, cap: cap.map { $0 * factor })
+        case .lognormal(let median, let sigma, let cap):
+            .lognormal(median: median * factor, sigma: sigma, cap: cap.map { $0 * factor })
         }
     }
 
@@ -42,25 +43,50 @@ public enum Distribution: Sendable, Equatable, Codable {
         let cap = try c.decodeIfPresent(Double.self, forKey: .max)
         switch kind {
         case "constant": self = .constant(try c.decode(Double.self, forKey: .value))
-        case "uniform": self = .uniform(min: try c.decode(Double.self, forKey: .min), max: try c.decode(Double.self, forKey: .max))
+        case "uniform":
+            self = .uniform(min: try c.decode(Double.self, forKey: .min), max: try c.decode(Double.self, forKey: .max))
         case "exponential": self = .exponential(mean: try c.decode(Double.self, forKey: .mean), cap: cap)
-        case "lognormal": self = .lognormal(median: try c.decode(Double.self, forKey: .median), sigma: try c.decode(Double.self, forKey: .sigma), cap: cap)
+        case "lognormal":
+            self = .lognormal(
+                median: try c.decode(Double.self, forKey: .median),
+                sigma: try c.decode(Double.self, forKey: .sigma),
+                cap: cap
+            )
         default:
-            throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown distribution kind \"\(kind)\" (constant, uniform, exponential, lognormal)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .kind,
+                in: c,
+                debugDescription: "unknown distribution kind \"\(kind)\" (constant, uniform, exponential, lognormal)"
+            )
         }
         for value in [self.mean] where !(value >= 0 && value.isFinite) {
-            throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "a distribution must be non-negative and finite")
+            throw DecodingError.dataCorruptedError(
+                forKey: .kind,
+                in: c,
+                debugDescription: "a distribution must be non-negative and finite"
+            )
         }
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         switch self {
-        case .constant(let value): try c.encode("constant", forKey: .kind); try c.encode(value, forKey: .value)
-        case .uniform(let low, let high): try c.encode("uniform", forKey: .kind); try c.encode(low, forKey: .min); try c.encode(high, forKey: .max)
-        case .exponential(let mean, let cap): try c.encode("exponential", forKey: .kind); try c.encode(mean, forKey: .mean); try c.encodeIfPresent(cap, forKey: .max)
+        case .constant(let value):
+            try c.encode("constant", forKey: .kind)
+            try c.encode(value, forKey: .value)
+        case .uniform(let low, let high):
+            try c.encode("uniform", forKey: .kind)
+            try c.encode(low, forKey: .min)
+            try c.encode(high, forKey: .max)
+        case .exponential(let mean, let cap):
+            try c.encode("exponential", forKey: .kind)
+            try c.encode(mean, forKey: .mean)
+            try c.encodeIfPresent(cap, forKey: .max)
         case .lognormal(let median, let sigma, let cap):
-            try c.encode("lognormal", forKey: .kind); try c.encode(median, forKey: .median); try c.encode(sigma, forKey: .sigma); try c.encodeIfPresent(cap, forKey: .max)
+            try c.encode("lognormal", forKey: .kind)
+            try c.encode(median, forKey: .median)
+            try c.encode(sigma, forKey: .sigma)
+            try c.encodeIfPresent(cap, forKey: .max)
         }
     }
 

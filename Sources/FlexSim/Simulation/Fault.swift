@@ -84,9 +84,13 @@ public enum Fault: Sendable, Equatable, CustomStringConvertible {
     /// `2s`, `250ms` or a bare number of seconds.
     static func seconds(_ text: String) -> Double? {
         let value: Double?
-        if text.hasSuffix("ms") { value = Double(text.dropLast(2)).map { $0 / 1000 } }
-        else if text.hasSuffix("s") { value = Double(text.dropLast()) }
-        else { value = Double(text) }
+        if text.hasSuffix("ms") {
+            value = Double(text.dropLast(2)).map { $0 / 1000 }
+        } else if text.hasSuffix("s") {
+            value = Double(text.dropLast())
+        } else {
+            value = Double(text)
+        }
         guard let value, value >= 0, value <= 3600 else { return nil }
         return value
     }

@@ -1,11 +1,14 @@
 internal import FlexJSON
+
 /// Decides, deterministically from the seed and the request, what the model answers: text, tool
 /// calls (one per declared tool, all of them when parallel calls are allowed), structured JSON
 /// that satisfies the schema, and reasoning tokens.
 struct OutputGenerator {
-    static let vocabulary = ["the", "flex", "tier", "serves", "this", "request", "at", "half", "price", "while", "standard",
-                             "capacity", "waits", "in", "a", "queue", "and", "tokens", "stream", "back", "quickly", "model",
-                             "answer", "simulated", "router", "budget", "seconds", "provider", "cost", "saved"]
+    static let vocabulary = [
+        "the", "flex", "tier", "serves", "this", "request", "at", "half", "price", "while", "standard",
+        "capacity", "waits", "in", "a", "queue", "and", "tokens", "stream", "back", "quickly", "model",
+        "answer", "simulated", "router", "budget", "seconds", "provider", "cost", "saved",
+    ]
 
     let seed: UInt64
 
@@ -35,11 +38,16 @@ struct OutputGenerator {
             }
             if chosen.isEmpty { chosen = [request.tools[0]] }
             for tool in chosen {
-                var generator = SchemaInstance(root: tool.parameters ?? ["type": "object", "properties": [:]], random: random)
+                var generator = SchemaInstance(
+                    root: tool.parameters ?? ["type": "object", "properties": [:]],
+                    random: random
+                )
                 let arguments = generator.instance().jsonString
                 random = generator.random
                 let pieces = Self.split(arguments)
-                output.items.append(.toolCall(callID: ids.toolCallID(), name: tool.name, arguments: arguments, pieces: pieces))
+                output.items.append(
+                    .toolCall(callID: ids.toolCallID(), name: tool.name, arguments: arguments, pieces: pieces)
+                )
                 output.outputTokens += pieces.count
             }
             output.finish = .toolCalls
@@ -51,7 +59,9 @@ struct OutputGenerator {
             var generator = SchemaInstance(root: schema, random: random)
             pieces = Self.split(generator.instance().jsonString)
         } else if request.jsonObject {
-            pieces = Self.split(JSONValue.object(["answer": .string(self.words(count: 6, random: &random).joined())]).jsonString)
+            pieces = Self.split(
+                JSONValue.object(["answer": .string(self.words(count: 6, random: &random).joined())]).jsonString
+            )
         } else {
             let count = request.forcedOutputTokens ?? (16 + Int(random.next() % 48))
             pieces = self.words(count: count, random: &random)

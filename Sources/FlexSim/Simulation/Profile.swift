@@ -26,7 +26,10 @@ public struct Profile: Sendable, Equatable, Codable {
             self.tokensPerSecond = tokensPerSecond
         }
 
-        enum CodingKeys: String, CodingKey { case ttftSeconds = "ttft_s", tokensPerSecond = "tokens_per_s" }
+        enum CodingKeys: String, CodingKey {
+            case ttftSeconds = "ttft_s"
+            case tokensPerSecond = "tokens_per_s"
+        }
     }
 
     public struct FlexCapacity: Sendable, Equatable, Codable {
@@ -46,8 +49,12 @@ public struct Profile: Sendable, Equatable, Codable {
         public var preambleWhileQueued: Bool
 
         enum CodingKeys: String, CodingKey {
-            case refusalProbability = "refusal_probability", scarce, queueWaitSeconds = "queue_wait_s", concurrency
-            case maxQueueWaitSeconds = "max_queue_wait_s", preambleWhileQueued = "preamble_while_queued"
+            case refusalProbability = "refusal_probability"
+            case scarce
+            case queueWaitSeconds = "queue_wait_s"
+            case concurrency
+            case maxQueueWaitSeconds = "max_queue_wait_s"
+            case preambleWhileQueued = "preamble_while_queued"
         }
     }
 
@@ -60,7 +67,10 @@ public struct Profile: Sendable, Equatable, Codable {
         public static let none = Scarcity(fraction: 0, windowSeconds: 60, refusalProbability: 0, waitMultiplier: 1)
 
         enum CodingKeys: String, CodingKey {
-            case fraction, windowSeconds = "window_s", refusalProbability = "refusal_probability", waitMultiplier = "wait_multiplier"
+            case fraction
+            case windowSeconds = "window_s"
+            case refusalProbability = "refusal_probability"
+            case waitMultiplier = "wait_multiplier"
         }
     }
 
@@ -80,7 +90,9 @@ public struct Profile: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, description, tiers, flex, priorityDowngradeProbability = "priority_downgrade_probability", faults
+        case name, description, tiers, flex
+        case priorityDowngradeProbability = "priority_downgrade_probability"
+        case faults
     }
 
     public init(from decoder: any Decoder) throws {
@@ -89,12 +101,19 @@ public struct Profile: Sendable, Equatable, Codable {
         self.description = try c.decodeIfPresent(String.self, forKey: .description)
         self.tiers = try c.decode([String: TierBehaviour].self, forKey: .tiers)
         self.flex = try c.decode(FlexCapacity.self, forKey: .flex)
-        self.priorityDowngradeProbability = try c.decodeIfPresent(Double.self, forKey: .priorityDowngradeProbability) ?? 0
+        self.priorityDowngradeProbability =
+            try c.decodeIfPresent(Double.self, forKey: .priorityDowngradeProbability) ?? 0
         self.faults = try c.decodeIfPresent([ProfileFault].self, forKey: .faults) ?? []
     }
 
-    public init(name: String, description: String?, tiers: [Tier: TierBehaviour], flex: FlexCapacity,
-                priorityDowngradeProbability: Double = 0, faults: [ProfileFault] = []) {
+    public init(
+        name: String,
+        description: String?,
+        tiers: [Tier: TierBehaviour],
+        flex: FlexCapacity,
+        priorityDowngradeProbability: Double = 0,
+        faults: [ProfileFault] = []
+    ) {
         self.name = name
         self.description = description
         self.tiers = Dictionary(uniqueKeysWithValues: tiers.map { ($0.key.name, $0.value) })
@@ -121,7 +140,9 @@ public struct Profile: Sendable, Equatable, Codable {
         try probability(self.flex.scarce.refusalProbability, "flex.scarce.refusal_probability")
         try probability(self.priorityDowngradeProbability, "priority_downgrade_probability")
         guard self.flex.scarce.windowSeconds > 0 else { throw ProfileError("flex.scarce.window_s must be positive") }
-        guard self.flex.scarce.waitMultiplier >= 0 else { throw ProfileError("flex.scarce.wait_multiplier must be >= 0") }
+        guard self.flex.scarce.waitMultiplier >= 0 else {
+            throw ProfileError("flex.scarce.wait_multiplier must be >= 0")
+        }
         guard self.flex.concurrency >= 0 else { throw ProfileError("flex.concurrency must be >= 0") }
         guard self.flex.maxQueueWaitSeconds >= 0 else { throw ProfileError("flex.max_queue_wait_s must be >= 0") }
         for (key, tier) in self.tiers where !(tier.tokensPerSecond >= 0) {
@@ -129,16 +150,22 @@ public struct Profile: Sendable, Equatable, Codable {
         }
         for (index, fault) in self.faults.enumerated() {
             try probability(fault.probability, "faults[\(index)].probability")
-            do { _ = try Fault.parseList(fault.fault) } catch { throw ProfileError("faults[\(index)].fault: cannot read \"\(error.item)\"") }
+            do { _ = try Fault.parseList(fault.fault) } catch {
+                throw ProfileError("faults[\(index)].fault: cannot read \"\(error.item)\"")
+            }
         }
     }
 
     /// Reads and validates a profile file.
     public static func load(path: String) throws(ProfileError) -> Profile {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw ProfileError("cannot read \(path): \(error.localizedDescription)") }
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ProfileError("cannot read \(path): \(error.localizedDescription)")
+        }
         let profile: Profile
-        do { profile = try JSONDecoder().decode(Profile.self, from: data) } catch { throw ProfileError("\(path): \(error)") }
+        do { profile = try JSONDecoder().decode(Profile.self, from: data) } catch {
+            throw ProfileError("\(path): \(error)")
+        }
         try profile.validate()
         return profile
     }

@@ -1,4 +1,5 @@
 internal import FlexJSON
+
 /// Builds a JSON value that satisfies a JSON Schema (the subset the providers accept for
 /// structured output and tool parameters): `type` (one or a list; lower or UPPER case as
 /// Gemini's OpenAPI schemas write it), `properties`/`required`, `items`/`minItems`/`maxItems`,
@@ -11,8 +12,10 @@ struct SchemaInstance {
     /// small instance instead of an exponential one.
     private var budget = 10_000
 
-    static let words = ["alpha", "bravo", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "juniper",
-                        "kestrel", "lumen", "meadow", "nimbus", "onyx", "prairie", "quartz", "raven", "sierra", "tundra"]
+    static let words = [
+        "alpha", "bravo", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "juniper",
+        "kestrel", "lumen", "meadow", "nimbus", "onyx", "prairie", "quartz", "raven", "sierra", "tundra",
+    ]
 
     init(root: JSONValue, random: SimRandom) {
         self.root = root
@@ -68,7 +71,13 @@ struct SchemaInstance {
             type = types.compactMap { $0.string?.lowercased() }.first { $0 != "null" } ?? "null"
         }
         if type == nil {
-            if schema["properties"] != nil { type = "object" } else if schema["items"] != nil { type = "array" } else { type = "string" }
+            if schema["properties"] != nil {
+                type = "object"
+            } else if schema["items"] != nil {
+                type = "array"
+            } else {
+                type = "string"
+            }
         }
         switch type {
         case "object":
@@ -82,7 +91,12 @@ struct SchemaInstance {
             return .object(object)
         case "array":
             let minimum = Int(min(64, max(0, schema["minItems"]?.int ?? schema["min_items"]?.int ?? 1)))
-            let maximum = Int(min(64, max(Int64(minimum), schema["maxItems"]?.int ?? schema["max_items"]?.int ?? Int64(max(minimum, 3)))))
+            let maximum = Int(
+                min(
+                    64,
+                    max(Int64(minimum), schema["maxItems"]?.int ?? schema["max_items"]?.int ?? Int64(max(minimum, 3)))
+                )
+            )
             let count = minimum + Int(self.random.next() % UInt64(max(1, maximum - minimum + 1)))
             let items = schema["items"] ?? ["type": "string"]
             return .array((0..<min(count, 64)).map { _ in self.value(for: items, depth: depth + 1) })
@@ -109,7 +123,9 @@ struct SchemaInstance {
                 var text = Self.words[Int(self.random.next() % 20)]
                 let minimum = Int(min(4096, max(0, schema["minLength"]?.int ?? 0)))
                 while text.count < minimum { text += " " + Self.words[Int(self.random.next() % 20)] }
-                if let maximum = schema["maxLength"]?.int, maximum >= 0, text.count > maximum { text = String(text.prefix(Int(maximum))) }
+                if let maximum = schema["maxLength"]?.int, maximum >= 0, text.count > maximum {
+                    text = String(text.prefix(Int(maximum)))
+                }
                 return .string(text)
             }
         }
@@ -123,7 +139,11 @@ extension String {
         var out = ""
         var iterator = self.makeIterator()
         while let c = iterator.next() {
-            if c == "~", let n = iterator.next() { out.append(n == "1" ? "/" : n == "0" ? "~" : n) } else { out.append(c) }
+            if c == "~", let n = iterator.next() {
+                out.append(n == "1" ? "/" : n == "0" ? "~" : n)
+            } else {
+                out.append(c)
+            }
         }
         return out
     }

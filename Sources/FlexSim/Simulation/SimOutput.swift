@@ -26,6 +26,8 @@ struct SimOutput {
     }
 
     var toolCalls: [(callID: String, name: String, arguments: String)] {
-        self.items.compactMap { if case .toolCall(let id, let name, let arguments, _) = $0 { (id, name, arguments) } else { nil } }
+        self.items.compactMap {
+            if case .toolCall(let id, let name, let arguments, _) = $0 { (id, name, arguments) } else { nil }
+        }
     }
 }

@@ -1,6 +1,6 @@
-internal import FlexJSON
 internal import FlexCatalog
 internal import FlexCore
+internal import FlexJSON
 
 /// A validated provider request, reduced to what the simulation needs. Each API's parser builds
 /// one; the generator, the capacity model and the billing work only from this.

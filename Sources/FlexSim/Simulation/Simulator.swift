@@ -1,6 +1,6 @@
-internal import FlexJSON
 internal import FlexCatalog
 internal import FlexCore
+internal import FlexJSON
 internal import NIOConcurrencyHelpers
 internal import NIOCore
 internal import NIOHTTP1
@@ -24,15 +24,22 @@ public final class Simulator: Sendable {
     private let profileFaults: [(probability: Double, faults: [Fault], tier: String?)]
 
     static let adapters: [Api: any APIAdapter] = [
-        .chatCompletions: OpenAIChatAdapter(), .responses: OpenAIResponsesAdapter(), .messages: AnthropicMessagesAdapter(),
+        .chatCompletions: OpenAIChatAdapter(), .responses: OpenAIResponsesAdapter(),
+        .messages: AnthropicMessagesAdapter(),
         .generateContent: GeminiGenerateContentAdapter(), .interactions: GeminiInteractionsAdapter(),
     ]
 
     public init(configuration: SimConfiguration) {
         self.configuration = configuration
         self.ledger = SimLedger(capacity: configuration.ledgerCapacity)
-        self.capacity = CapacityModel(profile: configuration.profile, seed: configuration.seed, timeScale: configuration.timeScale)
-        self.profileFaults = configuration.profile.faults.map { ($0.probability, (try? Fault.parseList($0.fault)) ?? [], $0.tier) }
+        self.capacity = CapacityModel(
+            profile: configuration.profile,
+            seed: configuration.seed,
+            timeScale: configuration.timeScale
+        )
+        self.profileFaults = configuration.profile.faults.map {
+            ($0.probability, (try? Fault.parseList($0.fault)) ?? [], $0.tier)
+        }
     }
 
     /// Forgets the ledger, the prompt cache and the capacity reservations.
@@ -74,7 +81,8 @@ public final class Simulator: Sendable {
                 let model = String(rest[..<colon])
                 switch rest[rest.index(after: colon)...] {
                 case "generateContent": return (Route(api: .generateContent, urlModel: model, stream: false), query)
-                case "streamGenerateContent": return (Route(api: .generateContent, urlModel: model, stream: true), query)
+                case "streamGenerateContent":
+                    return (Route(api: .generateContent, urlModel: model, stream: true), query)
                 default: break
                 }
             }
@@ -96,7 +104,12 @@ public final class Simulator: Sendable {
         return HTTPResponse(status: status, headers: [("content-type", "application/json")] + headers, body: body)
     }
 
-    func nextNumber() -> UInt64 { self.counter.withLockedValue { $0 &+= 1; return $0 } }
+    func nextNumber() -> UInt64 {
+        self.counter.withLockedValue {
+            $0 &+= 1
+            return $0
+        }
+    }
 
     /// Provider requests received and not yet in the ledger (queued, generating or streaming).
     var inFlight: Int { max(0, Int(self.counter.withLockedValue { $0 }) - self.ledger.appended) }
@@ -117,18 +130,42 @@ public final class Simulator: Sendable {
             let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
             switch (head.method, path) {
             case (.GET, "/healthz"):
-                return .respond(Self.json(200, ["status": "ok", "profile": .string(self.configuration.profile.name),
-                                                "seed": .int(Int64(bitPattern: self.configuration.seed)),
-                                                "time_scale": .double(self.configuration.timeScale), "ledger_lines": .integer(self.ledger.count),
-                                                "in_flight": .integer(self.inFlight)]))
+                return .respond(
+                    Self.json(
+                        200,
+                        [
+                            "status": "ok", "profile": .string(self.configuration.profile.name),
+                            "seed": .int(Int64(bitPattern: self.configuration.seed)),
+                            "time_scale": .double(self.configuration.timeScale),
+                            "ledger_lines": .integer(self.ledger.count),
+                            "in_flight": .integer(self.inFlight),
+                        ]
+                    )
+                )
             case (.GET, "/sim/ledger"):
                 let after = Self.queryValue(query, "after").flatMap { Int($0) } ?? 0
-                return .respond(HTTPResponse(status: 200, headers: [("content-type", "application/x-ndjson")], body: self.ledger.lines(after: after)))
+                return .respond(
+                    HTTPResponse(
+                        status: 200,
+                        headers: [("content-type", "application/x-ndjson")],
+                        body: self.ledger.lines(after: after)
+                    )
+                )
             case (.POST, "/sim/reset"):
                 self.reset()
                 return .respond(Self.json(200, ["status": "reset"]))
             default:
-                return .respond(Self.json(404, ["error": ["code": 404, "message": .string("flexsim has no route \(head.method) \(path)"), "status": "NOT_FOUND"]]))
+                return .respond(
+                    Self.json(
+                        404,
+                        [
+                            "error": [
+                                "code": 404, "message": .string("flexsim has no route \(head.method) \(path)"),
+                                "status": "NOT_FOUND",
+                            ]
+                        ]
+                    )
+                )
             }
         }
         let api = route.api
@@ -145,9 +182,26 @@ public final class Simulator: Sendable {
         case .gemini: break
         }
         if let correlation { idHeaders.append(("x-flexsim-correlation-id", correlation)) }
-        var entry = LedgerEntry(id: requestID, correlationID: correlation, provider: provider, api: api.name, model: route.urlModel, responseID: nil,
-                                stream: route.stream ?? false, status: 0, tierAsked: nil, tierServed: nil, outcome: "rejected", billed: false,
-                                reason: "", tokens: TokenUsage(), cost: .zero, queueWaitMS: nil, fault: nil, receivedAtMS: Self.nowMilliseconds())
+        var entry = LedgerEntry(
+            id: requestID,
+            correlationID: correlation,
+            provider: provider,
+            api: api.name,
+            model: route.urlModel,
+            responseID: nil,
+            stream: route.stream ?? false,
+            status: 0,
+            tierAsked: nil,
+            tierServed: nil,
+            outcome: "rejected",
+            billed: false,
+            reason: "",
+            tokens: TokenUsage(),
+            cost: .zero,
+            queueWaitMS: nil,
+            fault: nil,
+            receivedAtMS: Self.nowMilliseconds()
+        )
 
         func fail(_ error: ProviderError, outcome: String = "rejected") -> Plan {
             entry.status = error.status
@@ -155,8 +209,12 @@ public final class Simulator: Sendable {
             entry.reason = error.ledgerReason
             self.ledger.append(entry)
             var headers = idHeaders
-            if error.status == 429 || error.status == 503 || error.status == 529 { headers.append(("retry-after", "1")) }
-            return .respond(Self.json(error.status, error.body(provider: provider, requestID: requestID), headers: headers))
+            if error.status == 429 || error.status == 503 || error.status == 529 {
+                headers.append(("retry-after", "1"))
+            }
+            return .respond(
+                Self.json(error.status, error.body(provider: provider, requestID: requestID), headers: headers)
+            )
         }
 
         guard head.method == .POST else {
@@ -168,42 +226,65 @@ public final class Simulator: Sendable {
             guard let auth = head.headers.first(name: "authorization"), auth.hasPrefix("Bearer "), auth.count > 7 else {
                 return fail(.unauthorized(provider, missing: true))
             }
-            guard self.configuration.accepts(key: String(auth.dropFirst(7)), for: provider) else { return fail(.unauthorized(provider, missing: false)) }
+            guard self.configuration.accepts(key: String(auth.dropFirst(7)), for: provider) else {
+                return fail(.unauthorized(provider, missing: false))
+            }
         case .anthropic:
             // x-api-key, or (as the current Python SDK sends it) Authorization: Bearer.
-            let bearer = head.headers.first(name: "authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-            guard let key = head.headers.first(name: "x-api-key") ?? bearer, !key.isEmpty else { return fail(.unauthorized(provider, missing: true)) }
-            guard self.configuration.accepts(key: key, for: provider) else { return fail(.unauthorized(provider, missing: false)) }
+            let bearer = head.headers.first(name: "authorization").flatMap {
+                $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil
+            }
+            guard let key = head.headers.first(name: "x-api-key") ?? bearer, !key.isEmpty else {
+                return fail(.unauthorized(provider, missing: true))
+            }
+            guard self.configuration.accepts(key: key, for: provider) else {
+                return fail(.unauthorized(provider, missing: false))
+            }
             guard head.headers.first(name: "anthropic-version") != nil else {
                 return fail(Check(provider: .anthropic).invalid("anthropic-version: header is required"))
             }
         case .gemini:
-            guard let key = head.headers.first(name: "x-goog-api-key") ?? Self.queryValue(query, "key"), !key.isEmpty else {
+            guard let key = head.headers.first(name: "x-goog-api-key") ?? Self.queryValue(query, "key"), !key.isEmpty
+            else {
                 return fail(.unauthorized(provider, missing: true))
             }
-            guard self.configuration.accepts(key: key, for: provider) else { return fail(.unauthorized(provider, missing: false)) }
+            guard self.configuration.accepts(key: key, for: provider) else {
+                return fail(.unauthorized(provider, missing: false))
+            }
         }
         if bodyTooLarge { return fail(.bodyTooLarge(provider, limit: self.configuration.maxBodyBytes)) }
         if route.stream == true && Self.queryValue(query, "alt") != "sse" {
-            return fail(Check(provider: .gemini).invalid("flexsim serves streamGenerateContent as server-sent events only: add ?alt=sse."))
+            return fail(
+                Check(provider: .gemini).invalid(
+                    "flexsim serves streamGenerateContent as server-sent events only: add ?alt=sse."
+                )
+            )
         }
 
         // Faults asked for by header, or drawn from the profile.
         var faults: [Fault] = []
         if let text = head.headers.first(name: "x-flexsim-fault") {
             do { faults = try Fault.parseList(text) } catch {
-                return fail(Check(provider: provider).invalid("x-flexsim-fault: cannot read \"\(error.item)\" (see the FlexSim documentation, *Fault injection*)"))
+                return fail(
+                    Check(provider: provider).invalid(
+                        "x-flexsim-fault: cannot read \"\(error.item)\" (see the FlexSim documentation, *Fault injection*)"
+                    )
+                )
             }
         }
         var forced: Int?
         if let text = head.headers.first(name: "x-flexsim-output-tokens") {
             guard let n = Int(text), (0...1_000_000).contains(n) else {
-                return fail(Check(provider: provider).invalid("x-flexsim-output-tokens must be an integer from 0 to 1000000"))
+                return fail(
+                    Check(provider: provider).invalid("x-flexsim-output-tokens must be an integer from 0 to 1000000")
+                )
             }
             forced = n
         }
         let parsed: JSONValue
-        do { parsed = try JSONParser.parse(body.readableBytesView) } catch { return fail(.invalidJSON(provider, error)) }
+        do { parsed = try JSONParser.parse(body.readableBytesView) } catch {
+            return fail(.invalidJSON(provider, error))
+        }
         // The answer depends on what was asked, not on how it is carried: the same request streamed
         // or not, on any tier, gets the same output (as a seeded model would give).
         let contentHash = Self.contentHash(parsed)
@@ -218,11 +299,22 @@ public final class Simulator: Sendable {
         for case .largeResponse(let bytes) in faults { forced = bytes / 4 }
         entry.fault = faults.isEmpty ? nil : faults.map(\.description).joined(separator: ",")
         let adapter = Self.adapters[api]!
-        let context = ParseContext(catalog: self.configuration.catalog, cache: self.cache, seed: self.configuration.seed,
-                                   contentHash: contentHash, forcedOutputTokens: forced, date: date)
+        let context = ParseContext(
+            catalog: self.configuration.catalog,
+            cache: self.cache,
+            seed: self.configuration.seed,
+            contentHash: contentHash,
+            forcedOutputTokens: forced,
+            date: date
+        )
         var request: SimRequest
         do {
-            request = try adapter.parse(parsed, urlModel: route.urlModel, stream: route.stream ?? false, context: context)
+            request = try adapter.parse(
+                parsed,
+                urlModel: route.urlModel,
+                stream: route.stream ?? false,
+                context: context
+            )
         } catch {
             entry.model = parsed["model"]?.string ?? route.urlModel
             return fail(error)
@@ -240,7 +332,9 @@ public final class Simulator: Sendable {
         var random = SimRandom(seed: self.configuration.seed, contentHash, number, 0x71E2)
         let profile = self.configuration.profile
         var served = request.tier
-        if served == .priority && profile.priorityDowngradeProbability > 0 && random.unit() < profile.priorityDowngradeProbability {
+        if served == .priority && profile.priorityDowngradeProbability > 0
+            && random.unit() < profile.priorityDowngradeProbability
+        {
             served = .standard
         }
         let behaviour = profile.behaviour(of: served)
@@ -251,7 +345,11 @@ public final class Simulator: Sendable {
         var waitSeconds = 0.0
         var ticket: CapacityModel.Ticket?
         if served == .flex {
-            switch self.capacity.admit(provider: provider, requestHash: contentHash, serviceSeconds: ttft + generationSeconds) {
+            switch self.capacity.admit(
+                provider: provider,
+                requestHash: contentHash,
+                serviceSeconds: ttft + generationSeconds
+            ) {
             case .refused(let reason):
                 var error = ProviderError.flexRefused(provider)
                 error.ledgerReason = reason
@@ -264,24 +362,49 @@ public final class Simulator: Sendable {
         }
         entry.tierServed = served
         entry.queueWaitMS = served == .flex ? Int(waitSeconds * 1000) : nil
-        let tierWire = provider == .openAI
+        let tierWire =
+            provider == .openAI
             ? (self.configuration.catalog.providers[provider]?.wireName(of: served) ?? served.name)
             : served.name
         var usage = request.input
         usage.outputTokens = UInt64(output.outputTokens + output.reasoningTokens)
         usage.reasoningTokens = UInt64(output.reasoningTokens)
-        var renderContext = RenderContext(requestID: requestID, responseID: adapter.responseID(&ids), createdAt: Self.nowSeconds(),
-                                          model: request.requestedModel.isEmpty ? request.model.id : request.requestedModel, servedTier: served, servedTierWire: tierWire, usage: usage, ids: ids, date: date)
+        var renderContext = RenderContext(
+            requestID: requestID,
+            responseID: adapter.responseID(&ids),
+            createdAt: Self.nowSeconds(),
+            model: request.requestedModel.isEmpty ? request.model.id : request.requestedModel,
+            servedTier: served,
+            servedTierWire: tierWire,
+            usage: usage,
+            ids: ids,
+            date: date
+        )
         entry.responseID = renderContext.responseID
         var headers = idHeaders
         if provider == .gemini { headers.append(("x-gemini-service-tier", served.name)) }
 
         let scale = self.configuration.timeScale
         var exchange = SimulatedExchange(
-            simulator: self, entry: entry, request: request, usage: usage, servedTier: served, date: date, ticket: ticket,
-            stream: request.stream, headers: headers, body: ByteBuffer(), plan: StreamPlan(), faults: faults,
-            waitSeconds: waitSeconds / scale, ttftSeconds: ttft / scale, tokensPerSecond: tokensPerSecond * scale,
-            preambleWhileQueued: profile.flex.preambleWhileQueued, outputTokens: output.outputTokens, reasoningTokens: output.reasoningTokens)
+            simulator: self,
+            entry: entry,
+            request: request,
+            usage: usage,
+            servedTier: served,
+            date: date,
+            ticket: ticket,
+            stream: request.stream,
+            headers: headers,
+            body: ByteBuffer(),
+            plan: StreamPlan(),
+            faults: faults,
+            waitSeconds: waitSeconds / scale,
+            ttftSeconds: ttft / scale,
+            tokensPerSecond: tokensPerSecond * scale,
+            preambleWhileQueued: profile.flex.preambleWhileQueued,
+            outputTokens: output.outputTokens,
+            reasoningTokens: output.reasoningTokens
+        )
         if request.stream {
             exchange.headers.insert(("content-type", "text/event-stream; charset=utf-8"), at: 0)
             exchange.headers.insert(("cache-control", "no-cache"), at: 1)
@@ -330,10 +453,16 @@ public final class Simulator: Sendable {
             entry.billed = true
             entry.reason = reason
             entry.tokens = tokens
-            entry.cost = (try? exchange.request.model.cost(tier: exchange.servedTier, tokens: tokens, on: exchange.date).total) ?? .zero
+            entry.cost =
+                (try? exchange.request.model.cost(tier: exchange.servedTier, tokens: tokens, on: exchange.date).total)
+                ?? .zero
         }
         self.ledger.append(entry)
-        if case .notBilled = billing { self.capacity.release(exchange.ticket) } else if outcome != "completed" { self.capacity.release(exchange.ticket) }
+        if case .notBilled = billing {
+            self.capacity.release(exchange.ticket)
+        } else if outcome != "completed" {
+            self.capacity.release(exchange.ticket)
+        }
     }
 }
 

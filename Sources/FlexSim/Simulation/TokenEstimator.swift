@@ -1,6 +1,6 @@
-internal import FlexJSON
 internal import FlexCatalog
 internal import FlexCore
+internal import FlexJSON
 
 /// Counts input tokens the way a simulator can: about four UTF-8 bytes per token for text, a few
 /// tokens of overhead per message, and each provider's published formula for images (dimensions
@@ -24,8 +24,10 @@ enum TokenEstimator {
         }
     }
 
-    static let skippedKeys: Set<String> = ["type", "role", "data", "cache_control", "detail", "mime_type", "mimeType", "media_type",
-                                           "image_url", "url", "file_id", "signature", "thoughtSignature", "id", "call_id", "tool_use_id"]
+    static let skippedKeys: Set<String> = [
+        "type", "role", "data", "cache_control", "detail", "mime_type", "mimeType", "media_type",
+        "image_url", "url", "file_id", "signature", "thoughtSignature", "id", "call_id", "tool_use_id",
+    ]
 
     // MARK: Images
 
@@ -34,17 +36,25 @@ enum TokenEstimator {
         switch provider {
         case .openAI:
             if lowDetail { return 85 }
-            var w = Double(width), h = Double(height)
+            var w = Double(width)
+            var h = Double(height)
             let fit = min(1, 2048 / max(w, h))
-            w *= fit; h *= fit
+            w *= fit
+            h *= fit
             let shortest = min(w, h)
-            if shortest > 768 { let s = 768 / shortest; w *= s; h *= s }
+            if shortest > 768 {
+                let s = 768 / shortest
+                w *= s
+                h *= s
+            }
             let tiles = Int((w / 512).rounded(.up)) * Int((h / 512).rounded(.up))
             return 85 + 170 * tiles
         case .anthropic:
-            var w = Double(width), h = Double(height)
+            var w = Double(width)
+            var h = Double(height)
             let fit = min(1, 1568 / max(w, h))
-            w *= fit; h *= fit
+            w *= fit
+            h *= fit
             return Int((w * h / 750).rounded(.up))
         case .gemini:
             if width <= 384 && height <= 384 { return 258 }
@@ -55,8 +65,10 @@ enum TokenEstimator {
     /// Width and height from base64 image data (a `data:` URL or bare base64), if readable.
     static func dimensions(base64 text: String) -> (Int, Int)? {
         var payload = Substring(text)
-        if payload.hasPrefix("data:"), let comma = payload.firstIndex(of: ",") { payload = payload[payload.index(after: comma)...] }
-        let bytes = Base64.decode(payload.prefix(87_384))   // the first 64 KiB is enough for any header
+        if payload.hasPrefix("data:"), let comma = payload.firstIndex(of: ",") {
+            payload = payload[payload.index(after: comma)...]
+        }
+        let bytes = Base64.decode(payload.prefix(87_384))  // the first 64 KiB is enough for any header
         if bytes.count >= 24, bytes[0] == 0x89, bytes[1] == 0x50, bytes[2] == 0x4E, bytes[3] == 0x47 {
             let w = Int(bytes[16]) << 24 | Int(bytes[17]) << 16 | Int(bytes[18]) << 8 | Int(bytes[19])
             let h = Int(bytes[20]) << 24 | Int(bytes[21]) << 16 | Int(bytes[22]) << 8 | Int(bytes[23])

@@ -17,7 +17,12 @@ final class FakeServer: Sendable {
     private let accepted: AsyncQueue<FakeConnection>
     private let children: NIOLockedValueBox<[any Channel]>
 
-    private init(port: Int, channel: any Channel, accepted: AsyncQueue<FakeConnection>, children: NIOLockedValueBox<[any Channel]>) {
+    private init(
+        port: Int,
+        channel: any Channel,
+        accepted: AsyncQueue<FakeConnection>,
+        children: NIOLockedValueBox<[any Channel]>
+    ) {
         self.port = port
         self.channel = channel
         self.accepted = accepted
@@ -145,7 +150,12 @@ final class FakeConnection: @unchecked Sendable {
     ) async throws -> Hello {
         guard case .hello(let hello) = try await self.readFrame() else { throw FakeServerError("expected HELLO first") }
         self.clientHello = hello
-        let (reply, negotiated) = try Handshake.answer(hello, limits: limits, compression: compression, agent: "fake-flexd/0")
+        let (reply, negotiated) = try Handshake.answer(
+            hello,
+            limits: limits,
+            compression: compression,
+            agent: "fake-flexd/0"
+        )
         self.decoder.compression = negotiated.compression
         self.decoder.maxMessageSize = limits.maxMessageSize
         self.encoder.compression = negotiated.compression
@@ -156,7 +166,9 @@ final class FakeConnection: @unchecked Sendable {
 
     /// Reads one call's HEADERS and request MESSAGE.
     func readCall() async throws -> (StreamID, RequestHeaders, InferenceRequest) {
-        guard case .requestHeaders(let id, let headers) = try await self.readFrame() else { throw FakeServerError("expected HEADERS") }
+        guard case .requestHeaders(let id, let headers) = try await self.readFrame() else {
+            throw FakeServerError("expected HEADERS")
+        }
         guard case .message(id, let payload, endStream: true) = try await self.readFrame() else {
             throw FakeServerError("expected the request MESSAGE with END_STREAM on stream \(id)")
         }
@@ -182,7 +194,11 @@ final class FakeConnection: @unchecked Sendable {
     }
 
     /// HEADERS, one MESSAGE with `response`, TRAILERS.
-    func answer(_ stream: StreamID, _ response: InferenceResponse, trailers: Trailers = Trailers(status: .ok)) async throws {
+    func answer(
+        _ stream: StreamID,
+        _ response: InferenceResponse,
+        trailers: Trailers = Trailers(status: .ok)
+    ) async throws {
         try await self.write(.responseHeaders(stream, ResponseHeaders()))
         try await self.writeMessage(response, on: stream)
         try await self.write(.trailers(stream, trailers))

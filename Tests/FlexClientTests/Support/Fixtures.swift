@@ -35,7 +35,9 @@ enum Fixtures {
     static func response(id: String = "req-1", text: String = "Hi!") -> InferenceResponse {
         InferenceResponse(
             requestID: id,
-            nativeJSON: ByteBuffer(string: #"{"id":"chatcmpl-1","choices":[{"message":{"role":"assistant","content":"\#(text)"}}]}"#)
+            nativeJSON: ByteBuffer(
+                string: #"{"id":"chatcmpl-1","choices":[{"message":{"role":"assistant","content":"\#(text)"}}]}"#
+            )
         )
     }
 
@@ -66,7 +68,9 @@ enum Fixtures {
 
     static let route = StreamEvent.route(RouteDecision(tier: .flex, flexWaitMicroseconds: 1200))
 
-    static func configuration(_ configure: (inout FlexClient.Configuration) -> Void = { _ in }) -> FlexClient.Configuration {
+    static func configuration(
+        _ configure: (inout FlexClient.Configuration) -> Void = { _ in }
+    ) -> FlexClient.Configuration {
         .defaults(configure)
     }
 }
@@ -111,7 +115,10 @@ extension FlexEventStream {
 
 /// Runs `body` with a loopback port that is bound but not listening, so connecting to it is
 /// refused, and no other test can take it meanwhile.
-func withRefusingPort<T>(isolation: isolated (any Actor)? = #isolation, _ body: (Int) async throws -> T) async throws -> T {
+func withRefusingPort<T>(
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (Int) async throws -> T
+) async throws -> T {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
@@ -119,7 +126,9 @@ func withRefusingPort<T>(isolation: isolated (any Actor)? = #isolation, _ body: 
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
     }
     guard bound else { throw FakeServerError("could not reserve a port") }
     return try await body(Int(UInt16(bigEndian: address.sin_port)))

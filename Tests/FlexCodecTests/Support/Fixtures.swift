@@ -27,7 +27,12 @@ enum Fixtures {
                 content: [
                     .text("What is in this image, and what's the weather in Paris?"),
                     .image(ImagePart(source: .url("https://example.com/cat.png"), detail: .high)),
-                    .image(ImagePart(source: .data(ByteBuffer(bytes: [0x89, 0x50, 0x4E, 0x47, 0, 1, 2])), mediaType: "image/png")),
+                    .image(
+                        ImagePart(
+                            source: .data(ByteBuffer(bytes: [0x89, 0x50, 0x4E, 0x47, 0, 1, 2])),
+                            mediaType: "image/png"
+                        )
+                    ),
                 ]
             ),
             ChatMessage(
@@ -49,7 +54,12 @@ enum Fixtures {
         ],
         toolChoice: ToolChoice(mode: .named, name: "get_weather"),
         parallelToolCalls: false,
-        responseFormat: ResponseFormat(type: .jsonSchema, name: "answer", jsonSchema: #"{"type":"object"}"#, strict: true),
+        responseFormat: ResponseFormat(
+            type: .jsonSchema,
+            name: "answer",
+            jsonSchema: #"{"type":"object"}"#,
+            strict: true
+        ),
         temperature: 0,
         topP: 0.95,
         maxOutputTokens: 1024,
@@ -80,8 +90,14 @@ enum Fixtures {
         body: .chat(chatRequest)
     )
 
-    static let tokens = TokenUsage(inputTokens: 1200, cachedInputTokens: 300, cacheWriteTokens: 50, outputTokens: 400, reasoningTokens: 128,
-                                   cacheWrite1hTokens: 7)
+    static let tokens = TokenUsage(
+        inputTokens: 1200,
+        cachedInputTokens: 300,
+        cacheWriteTokens: 50,
+        outputTokens: 400,
+        reasoningTokens: 128,
+        cacheWrite1hTokens: 7
+    )
 
     static let savings = SavingsRecord(
         requestID: "req-0001",
@@ -120,7 +136,13 @@ enum Fixtures {
                 retryAfter: .seconds(2)
             )
         ),
-        savings: SavingsRecord(requestID: "req-9", provider: .gemini, api: .interactions, fellBack: true, fallbackReason: .flexCapacity),
+        savings: SavingsRecord(
+            requestID: "req-9",
+            provider: .gemini,
+            api: .interactions,
+            fellBack: true,
+            fallbackReason: .flexCapacity
+        ),
         metadata: ["server": "flexd"]
     )
 
@@ -141,8 +163,20 @@ enum Fixtures {
     )
 
     static let streamEvents: [StreamEvent] = [
-        .route(RouteDecision(tier: .standard, fellBack: true, fallbackReason: .flexStartTimeout, flexWaitMicroseconds: 30_000_000)),
-        .native(NativeEvent(event: "response.output_text.delta", data: bytes(#"{"type":"response.output_text.delta","delta":"Hi"}"#))),
+        .route(
+            RouteDecision(
+                tier: .standard,
+                fellBack: true,
+                fallbackReason: .flexStartTimeout,
+                flexWaitMicroseconds: 30_000_000
+            )
+        ),
+        .native(
+            NativeEvent(
+                event: "response.output_text.delta",
+                data: bytes(#"{"type":"response.output_text.delta","delta":"Hi"}"#)
+            )
+        ),
         .native(NativeEvent(data: bytes(#"{"choices":[]}"#))),
         .text("Hel"),
         .text(""),
@@ -164,8 +198,10 @@ enum Fixtures {
 /// Realistic JSON, for compression and size tests.
 enum SampleJSON {
     static func chatCompletion(approximateBytes: Int) -> String {
-        let words = ["the", "router", "tries", "flex", "first", "and", "falls", "back", "to", "standard", "when",
-                     "capacity", "is", "short", "savings", "record", "tokens", "latency", "budget", "start_within"]
+        let words = [
+            "the", "router", "tries", "flex", "first", "and", "falls", "back", "to", "standard", "when",
+            "capacity", "is", "short", "savings", "record", "tokens", "latency", "budget", "start_within",
+        ]
         var messages: [String] = []
         var size = 0
         var index = 0
@@ -178,6 +214,7 @@ enum SampleJSON {
             size += message.utf8.count + 1
             index += 1
         }
-        return #"{"model":"gpt-5.4-mini","service_tier":"flex","stream":true,"messages":[\#(messages.joined(separator: ","))]}"#
+        return
+            #"{"model":"gpt-5.4-mini","service_tier":"flex","stream":true,"messages":[\#(messages.joined(separator: ","))]}"#
     }
 }

@@ -21,7 +21,12 @@ enum SplitVerifier {
         }
     }
 
-    static func verify(_ input: ByteBuffer, expected: [FlexFrame], rounds: Int = 200, makeDecoder: () -> FrameDecoder) throws {
+    static func verify(
+        _ input: ByteBuffer,
+        expected: [FlexFrame],
+        rounds: Int = 200,
+        makeDecoder: () -> FrameDecoder
+    ) throws {
         // All at once.
         #expect(try decodeAll([input], makeDecoder()) == expected, "all at once")
 

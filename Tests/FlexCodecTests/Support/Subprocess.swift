@@ -37,6 +37,10 @@ enum Subprocess {
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         while errorReader.isExecuting { Thread.sleep(forTimeInterval: 0.001) }
-        return Result(status: process.terminationStatus, stdout: outputData, stderr: String(decoding: errorData, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus,
+            stdout: outputData,
+            stderr: String(decoding: errorData, as: UTF8.self)
+        )
     }
 }

@@ -79,6 +79,6 @@ final class MeasurementLock: Sendable {
             }
             return []
         }
-        wake.forEach { $0.resume() }
+        for waiter in wake { waiter.resume() }
     }
 }

@@ -104,8 +104,9 @@ final class NGHTTPDServer: @unchecked Sendable {
             }
             // nghttpd logs "listen 0.0.0.0:PORT" once bound: only then is a connection to the port
             // a connection to this nghttpd.
-            if self.log.contains("listen 0.0.0.0:\(self.port)"), let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: self.port).get()
+            if self.log.contains("listen 0.0.0.0:\(self.port)"),
+                let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connect(host: "127.0.0.1", port: self.port).get()
             {
                 try? await channel.close()
                 // That probe was a connection nghttpd may log as a failed handshake, never a completed

@@ -1,6 +1,6 @@
 import FlexHTTP
-import Logging
 import InMemoryLogging
+import Logging
 
 /// Runs `body` with a client for tests, and checks on the way out that every easy handle was freed.
 func withTestClient<T>(

@@ -100,7 +100,12 @@ final class TestHTTPServer: Sendable {
                     group.cancelAll()
                 }
             }
-            return TestHTTPServer(port: server.channel.localAddress!.port!, stats: stats, serverChannel: server.channel, acceptTask: task)
+            return TestHTTPServer(
+                port: server.channel.localAddress!.port!,
+                stats: stats,
+                serverChannel: server.channel,
+                acceptTask: task
+            )
         case .silent:
             let server = try await bootstrap.bind(host: "127.0.0.1", port: 0) { channel in
                 channel.eventLoop.makeSucceededFuture(channel)
@@ -126,7 +131,12 @@ final class TestHTTPServer: Sendable {
                     group.cancelAll()
                 }
             }
-            return TestHTTPServer(port: server.channel.localAddress!.port!, stats: stats, serverChannel: server.channel, acceptTask: task)
+            return TestHTTPServer(
+                port: server.channel.localAddress!.port!,
+                stats: stats,
+                serverChannel: server.channel,
+                acceptTask: task
+            )
         }
     }
 
@@ -285,7 +295,15 @@ private func respond(
 ) async throws -> AfterResponse {
     if head.uri.hasPrefix("http://") {
         // Absolute-form: the client is using this server as its forward proxy.
-        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "\(head.uri.utf8.count + 8)"])))
+        try await outbound.write(
+            .head(
+                HTTPResponseHead(
+                    version: .http1_1,
+                    status: .ok,
+                    headers: ["content-length": "\(head.uri.utf8.count + 8)"]
+                )
+            )
+        )
         try await outbound.write(.body(.byteBuffer(ByteBuffer(string: "proxied \(head.uri)"))))
         try await outbound.write(.end(nil))
         return .keepAlive
@@ -294,7 +312,9 @@ private func respond(
     func int(_ name: String, _ fallback: Int) -> Int { query[name].flatMap { Int($0) } ?? fallback }
 
     func writeHead(_ status: HTTPResponseStatus, _ headers: [(String, String)]) async throws {
-        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(headers))))
+        try await outbound.write(
+            .head(HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(headers)))
+        )
     }
     func writeBody(_ bytes: ByteBuffer) async throws {
         try await outbound.write(.body(.byteBuffer(bytes)))

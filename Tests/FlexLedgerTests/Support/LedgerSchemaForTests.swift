@@ -16,9 +16,13 @@ enum LedgerSchemaForTests {
         case .sqlite(let path):
             return try await SQLiteLedgerStore.open(path: path, createIfMissing: true, migrations: migrations)
         case .postgres(let postgres):
-            return try await PostgresLedgerStore.open(postgres, maximumConnections: 2, connectTimeout: .seconds(15),
-                                                      logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-                                                      migrations: migrations)
+            return try await PostgresLedgerStore.open(
+                postgres,
+                maximumConnections: 2,
+                connectTimeout: .seconds(15),
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+                migrations: migrations
+            )
         }
     }
 }

@@ -39,7 +39,9 @@ final class PostgresTestServer: @unchecked Sendable {
     /// The folder with `initdb` and `postgres`: `$FLEXD_TEST_PG_BINDIR`, else the newest
     /// `/usr/lib/postgresql/N/bin` (Debian's layout).
     static func binaries() throws -> URL {
-        if let explicit = ProcessInfo.processInfo.environment["FLEXD_TEST_PG_BINDIR"] { return URL(fileURLWithPath: explicit) }
+        if let explicit = ProcessInfo.processInfo.environment["FLEXD_TEST_PG_BINDIR"] {
+            return URL(fileURLWithPath: explicit)
+        }
         let root = "/usr/lib/postgresql"
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
             .compactMap(Int.init).sorted()
@@ -47,22 +49,31 @@ final class PostgresTestServer: @unchecked Sendable {
             let bin = URL(fileURLWithPath: "\(root)/\(version)/bin")
             if FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent("postgres").path) { return bin }
         }
-        throw TestFailure("PostgreSQL server binaries not found under \(root) (run tools/bootstrap, or set FLEXD_TEST_PG_BINDIR)")
+        throw TestFailure(
+            "PostgreSQL server binaries not found under \(root) (run tools/bootstrap, or set FLEXD_TEST_PG_BINDIR)"
+        )
     }
 
     /// The command prefix that runs a program as the `postgres` user when we are root.
     private static func asServerUser() throws -> [String] {
         guard getuid() == 0 else { return [] }
         guard let account = getpwnam("postgres") else {
-            throw TestFailure("running as root, and there is no postgres user to run PostgreSQL as (install the postgresql package)")
+            throw TestFailure(
+                "running as root, and there is no postgres user to run PostgreSQL as (install the postgresql package)"
+            )
         }
-        return ["/usr/bin/setpriv", "--reuid=\(account.pointee.pw_uid)", "--regid=\(account.pointee.pw_gid)", "--init-groups", "--"]
+        return [
+            "/usr/bin/setpriv", "--reuid=\(account.pointee.pw_uid)", "--regid=\(account.pointee.pw_gid)",
+            "--init-groups", "--",
+        ]
     }
 
     static func start() async throws -> PostgresTestServer {
         let bin = try self.binaries()
         let prefix = try self.asServerUser()
-        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("flexd-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "flexd-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        )
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         if getuid() == 0, let account = getpwnam("postgres") {
             guard chown(folder.path, account.pointee.pw_uid, account.pointee.pw_gid) == 0 else {
@@ -71,15 +82,25 @@ final class PostgresTestServer: @unchecked Sendable {
         }
         do {
             let data = folder.appendingPathComponent("data")
-            let initdb = try await ProcessRunner.run(prefix + [bin.appendingPathComponent("initdb").path, "-D", data.path, "-U", self.user,
-                                                         "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"])
+            let initdb = try await ProcessRunner.run(
+                prefix + [
+                    bin.appendingPathComponent("initdb").path, "-D", data.path, "-U", self.user,
+                    "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions",
+                ]
+            )
             guard initdb.status == 0 else {
                 throw TestFailure("initdb failed (\(initdb.status)): \(initdb.output.suffix(2000))")
             }
             var lastError = ""
             for _ in 0..<5 {
                 let port = try Self.freePort()
-                if let server = try await Self.launch(bin: bin, prefix: prefix, folder: folder, port: port, lastError: &lastError) {
+                if let server = try await Self.launch(
+                    bin: bin,
+                    prefix: prefix,
+                    folder: folder,
+                    port: port,
+                    lastError: &lastError
+                ) {
                     return server
                 }
             }
@@ -90,7 +111,13 @@ final class PostgresTestServer: @unchecked Sendable {
         }
     }
 
-    private static func launch(bin: URL, prefix: [String], folder: URL, port: Int, lastError: inout String) async throws -> PostgresTestServer? {
+    private static func launch(
+        bin: URL,
+        prefix: [String],
+        folder: URL,
+        port: Int,
+        lastError: inout String
+    ) async throws -> PostgresTestServer? {
         let log = folder.appendingPathComponent("postgres-\(port).log")
         // $1 postgres, $2 data folder, $3 port, $4 socket folder, $5 log file.
         let script = """
@@ -102,10 +129,11 @@ final class PostgresTestServer: @unchecked Sendable {
             """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: prefix.first ?? "/bin/sh")
-        process.arguments = Array(prefix.dropFirst()) + (prefix.isEmpty ? [] : ["/bin/sh"]) + [
-            "-c", script, "postgres-watchdog", bin.appendingPathComponent("postgres").path,
-            folder.appendingPathComponent("data").path, String(port), folder.path, log.path,
-        ]
+        process.arguments =
+            Array(prefix.dropFirst()) + (prefix.isEmpty ? [] : ["/bin/sh"]) + [
+                "-c", script, "postgres-watchdog", bin.appendingPathComponent("postgres").path,
+                folder.appendingPathComponent("data").path, String(port), folder.path, log.path,
+            ]
         let input = Pipe()
         process.standardInput = input
         process.standardOutput = FileHandle.nullDevice
@@ -140,7 +168,9 @@ final class PostgresTestServer: @unchecked Sendable {
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound else { throw TestFailure("cannot find a free port") }
         return Int(UInt16(bigEndian: address.sin_port))
@@ -161,7 +191,8 @@ final class PostgresTestServer: @unchecked Sendable {
         if await Self.waitWhileRunning(self.watchdog, seconds: 20) { return }
         let pidFile = self.folder.appendingPathComponent("data/postmaster.pid")
         if let text = try? String(contentsOf: pidFile, encoding: .utf8), let line = text.split(separator: "\n").first,
-           let pid = Int32(line) {
+            let pid = Int32(line)
+        {
             kill(pid, SIGKILL)
         }
         kill(self.watchdog.processIdentifier, SIGKILL)
@@ -190,7 +221,13 @@ final class PostgresTestServer: @unchecked Sendable {
     @discardableResult
     func withAdminConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         let configuration = PostgresConnection.Configuration(
-            host: "127.0.0.1", port: self.port, username: Self.user, password: nil, database: "postgres", tls: .disable)
+            host: "127.0.0.1",
+            port: self.port,
+            username: Self.user,
+            password: nil,
+            database: "postgres",
+            tls: .disable
+        )
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: self.logger)
         do {
             let result = try await body(connection)
@@ -206,7 +243,11 @@ final class PostgresTestServer: @unchecked Sendable {
 /// Starts one PostgreSQL server around a whole suite (nested suites included) and publishes it
 /// as ``PostgresTestServer/current``.
 struct PostgresServerTrait: SuiteTrait, TestScoping {
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    func provideScope(
+        for test: Test,
+        testCase: Test.Case?,
+        performing function: @Sendable () async throws -> Void
+    ) async throws {
         let server = try await PostgresTestServer.start()
         do {
             try await PostgresTestServer.$current.withValue(server) {

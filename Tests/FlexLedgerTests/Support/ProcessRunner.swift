@@ -40,7 +40,9 @@ enum ProcessRunner {
     static func productsFolder() -> URL {
         var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for _ in 0..<5 {
-            if FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("ledger-bench").path) { return folder }
+            if FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("ledger-bench").path) {
+                return folder
+            }
             folder = folder.deletingLastPathComponent()
         }
         return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -53,7 +55,9 @@ enum ProcessRunner {
         }
         let url = self.productsFolder().appendingPathComponent(name)
         guard FileManager.default.isExecutableFile(atPath: url.path) else {
-            throw TestFailure("\(name) not found next to the test binary; run swift build --build-tests (or set FLEXD_BIN_DIR)")
+            throw TestFailure(
+                "\(name) not found next to the test binary; run swift build --build-tests (or set FLEXD_BIN_DIR)"
+            )
         }
         return url
     }
@@ -73,7 +77,9 @@ final class LineReadingChild: @unchecked Sendable {
         self.process.arguments = arguments
         self.output = Pipe()
         self.process.standardOutput = self.output
-        self.errorFile = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("child-stderr-\(UUID().uuidString)")
+        self.errorFile = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "child-stderr-\(UUID().uuidString)"
+        )
         _ = FileManager.default.createFile(atPath: self.errorFile.path, contents: nil)
         self.process.standardError = try FileHandle(forWritingTo: self.errorFile)
         self.process.standardInput = FileHandle.nullDevice
@@ -90,7 +96,7 @@ final class LineReadingChild: @unchecked Sendable {
                 return line
             }
             let data = self.output.fileHandleForReading.availableData
-            if data.isEmpty { return nil }   // end of output; a partial last line is ignored
+            if data.isEmpty { return nil }  // end of output; a partial last line is ignored
             self.buffer += data
         }
     }

@@ -33,8 +33,13 @@ enum RawLedger {
             }
         case .postgres(let postgres):
             let configuration = PostgresConnection.Configuration(
-                host: postgres.host, port: postgres.port, username: postgres.user, password: postgres.password,
-                database: postgres.database, tls: .disable)
+                host: postgres.host,
+                port: postgres.port,
+                username: postgres.user,
+                password: postgres.password,
+                database: postgres.database,
+                tls: .disable
+            )
             let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 2, logger: logger)
             var values: [String] = []

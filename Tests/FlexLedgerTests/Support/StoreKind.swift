@@ -15,11 +15,15 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
     func freshLocation() async throws -> LedgerLocation {
         switch self {
         case .sqlite:
-            let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("flexd-ledger-\(UUID().uuidString)")
+            let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+                "flexd-ledger-\(UUID().uuidString)"
+            )
             return .sqlite(path: folder.appendingPathComponent("ledger.sqlite").path)
         case .postgres:
             guard let server = PostgresTestServer.current else {
-                throw TestFailure("no PostgreSQL server: the test must run inside a suite with the .postgresServer trait")
+                throw TestFailure(
+                    "no PostgreSQL server: the test must run inside a suite with the .postgresServer trait"
+                )
             }
             return .postgres(try await server.createDatabase())
         }

@@ -1,4 +1,4 @@
-import FlexCodec
+import FlexCore
 import Testing
 
 @testable import FlexRouter
@@ -33,9 +33,17 @@ struct RefusalRow: Sendable, CustomTestStringConvertible {
 
     func check(_ api: Api, sourceLocation: SourceLocation = #_sourceLocation) {
         let error = translationError(self.chat, api, model: self.model)
-        #expect(error?.errorCode == self.code, "\(self.name): \(String(describing: error))", sourceLocation: sourceLocation)
+        #expect(
+            error?.errorCode == self.code,
+            "\(self.name): \(String(describing: error))",
+            sourceLocation: sourceLocation
+        )
         #expect(error?.status.code == .invalidArgument, sourceLocation: sourceLocation)
-        #expect(error?.status.details["field"] == self.field, "\(self.name): \(String(describing: error))", sourceLocation: sourceLocation)
+        #expect(
+            error?.status.details["field"] == self.field,
+            "\(self.name): \(String(describing: error))",
+            sourceLocation: sourceLocation
+        )
         if self.code == "unsupported_for_provider" {
             #expect(error?.status.details["api"] == api.name, sourceLocation: sourceLocation)
         }

@@ -10,8 +10,13 @@ import Glibc
 /// bytes exactly, including a stream the peer cut. Blocking, with a 20 s receive timeout; FlexHTTP
 /// (the router's libcurl client) replaces it once it is on main.
 enum RawHTTPClient {
-    static func exchange(port: Int, method: String = "POST", path: String, headers: [(String, String)] = [],
-                         body: ByteBuffer = ByteBuffer()) throws -> RawHTTPResponse {
+    static func exchange(
+        port: Int,
+        method: String = "POST",
+        path: String,
+        headers: [(String, String)] = [],
+        body: ByteBuffer = ByteBuffer()
+    ) throws -> RawHTTPResponse {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawHTTPError("socket() failed") }
         defer { close(fd) }
@@ -22,11 +27,14 @@ enum RawHTTPClient {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw RawHTTPError("connect to 127.0.0.1:\(port) failed") }
 
-        var head = "\(method) \(path) HTTP/1.1\r\nhost: 127.0.0.1:\(port)\r\ncontent-length: \(body.readableBytes)\r\nconnection: close\r\n"
+        var head =
+            "\(method) \(path) HTTP/1.1\r\nhost: 127.0.0.1:\(port)\r\ncontent-length: \(body.readableBytes)\r\nconnection: close\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
         var request = Array(head.utf8)
@@ -66,8 +74,13 @@ struct RawHTTPResponse {
     }
 
     init(raw: [UInt8]) throws {
-        guard let headEnd = Self.find([13, 10, 13, 10], in: raw, from: 0) else { throw RawHTTPError("no complete response head") }
-        let lines = String(decoding: raw[..<headEnd], as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
+        guard let headEnd = Self.find([13, 10, 13, 10], in: raw, from: 0) else {
+            throw RawHTTPError("no complete response head")
+        }
+        let lines = String(decoding: raw[..<headEnd], as: UTF8.self).split(
+            separator: "\r\n",
+            omittingEmptySubsequences: false
+        )
         let statusParts = lines.first?.split(separator: " ") ?? []
         guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw RawHTTPError("bad status line") }
         self.status = status
@@ -76,9 +89,13 @@ struct RawHTTPResponse {
             return (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmed(" "))
         }
         let rest = Array(raw[(headEnd + 4)...])
-        if self.headers.contains(where: { $0.0.lowercased() == "transfer-encoding" && $0.1.lowercased().contains("chunked") }) {
+        if self.headers.contains(where: {
+            $0.0.lowercased() == "transfer-encoding" && $0.1.lowercased().contains("chunked")
+        }) {
             (self.body, self.complete) = Self.dechunk(rest)
-        } else if let length = self.headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }) {
+        } else if let length = self.headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({
+            Int($0.1)
+        }) {
             self.body = Array(rest.prefix(length))
             self.complete = rest.count >= length
         } else {
@@ -100,8 +117,12 @@ struct RawHTTPResponse {
         }
         if head.contains("transfer-encoding: chunked") {
             let last = Array("0\r\n\r\n".utf8)
-            if bytes.count - bodyStart == last.count, bytes.suffix(last.count).elementsEqual(last) { return bytes.count }
-            if bytes.count - bodyStart > last.count, bytes.suffix(last.count + 2).elementsEqual([13, 10] + last) { return bytes.count }
+            if bytes.count - bodyStart == last.count, bytes.suffix(last.count).elementsEqual(last) {
+                return bytes.count
+            }
+            if bytes.count - bodyStart > last.count, bytes.suffix(last.count + 2).elementsEqual([13, 10] + last) {
+                return bytes.count
+            }
         }
         return nil
     }

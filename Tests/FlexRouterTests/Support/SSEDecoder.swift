@@ -1,4 +1,4 @@
-import FlexCodec
+import FlexCore
 import NIOCore
 
 /// Splits a Server-Sent Events body into events as the SSE specification reads them: lines end in

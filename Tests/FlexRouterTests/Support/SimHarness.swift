@@ -1,5 +1,5 @@
 import FlexCatalog
-import FlexCodec
+import FlexCore
 import FlexJSON
 import FlexSim
 import NIOCore
@@ -17,7 +17,11 @@ struct SimHarness {
     let catalog: Catalog
 
     /// Runs `body` against a fresh flexsim (profile `instant` unless told otherwise).
-    static func with<T>(_ profile: Profile = .instant, seed: UInt64 = 11, _ body: (SimHarness) async throws -> T) async throws -> T {
+    static func with<T>(
+        _ profile: Profile = .instant,
+        seed: UInt64 = 11,
+        _ body: (SimHarness) async throws -> T
+    ) async throws -> T {
         let catalog = try Catalog.builtIn()
         let configuration = SimConfiguration(catalog: catalog, profile: profile, seed: seed, priceDate: Self.priceDate)
         let server = try await SimServer.start(configuration: configuration, host: "127.0.0.1", port: 0)
@@ -42,10 +46,18 @@ struct SimHarness {
     }
 
     /// Sends an adapter's request, tagged with a correlation id for the ledger.
-    func send(_ request: UpstreamRequest, provider: Provider, correlation: String, extraHeaders: [(String, String)] = []) throws -> RawHTTPResponse {
+    func send(
+        _ request: UpstreamRequest,
+        provider: Provider,
+        correlation: String,
+        extraHeaders: [(String, String)] = []
+    ) throws -> RawHTTPResponse {
         try RawHTTPClient.exchange(
-            port: self.port, path: Self.basePath(provider) + request.path,
-            headers: request.headers + [("x-flexsim-correlation-id", correlation)] + extraHeaders, body: request.body)
+            port: self.port,
+            path: Self.basePath(provider) + request.path,
+            headers: request.headers + [("x-flexsim-correlation-id", correlation)] + extraHeaders,
+            body: request.body
+        )
     }
 
     /// The ledger row flexsim wrote for `correlation` (read through `GET /sim/ledger`).
@@ -73,8 +85,13 @@ struct SimHarness {
 func ledgerTokens(_ row: JSONValue) -> TokenUsage {
     func count(_ key: String) -> UInt64 { UInt64(row["tokens"]?[key]?.int ?? -1) }
     return TokenUsage(
-        inputTokens: count("input"), cachedInputTokens: count("cached_input"), cacheWriteTokens: count("cache_write"),
-        outputTokens: count("output"), reasoningTokens: count("reasoning"), cacheWrite1hTokens: count("cache_write_1h"))
+        inputTokens: count("input"),
+        cachedInputTokens: count("cached_input"),
+        cacheWriteTokens: count("cache_write"),
+        outputTokens: count("output"),
+        reasoningTokens: count("reasoning"),
+        cacheWrite1hTokens: count("cache_write_1h")
+    )
 }
 
 /// What one streamed attempt looked like to an adapter's reader.
@@ -131,9 +148,13 @@ func json(_ buffer: ByteBuffer) throws -> JSONValue {
 func masking(_ value: JSONValue, keys: Set<String>) -> JSONValue {
     switch value {
     case .object(let object):
-        return .object(JSONObject(object.fields.map { field in
-            (key: field.key, value: keys.contains(field.key) ? "<varies>" : masking(field.value, keys: keys))
-        }))
+        return .object(
+            JSONObject(
+                object.fields.map { field in
+                    (key: field.key, value: keys.contains(field.key) ? "<varies>" : masking(field.value, keys: keys))
+                }
+            )
+        )
     case .array(let items):
         return .array(items.map { masking($0, keys: keys) })
     default:
@@ -142,8 +163,15 @@ func masking(_ value: JSONValue, keys: Set<String>) -> JSONValue {
 }
 
 /// The cost of `tokens` on `tier` per the catalog, in pico-USD (what flexsim's ledger bills).
-func catalogCost(_ catalog: Catalog, _ provider: Provider, _ model: String, _ tier: Tier, _ tokens: TokenUsage) throws -> Int64 {
-    try catalog.cost(provider: provider, model: model, tier: tier, tokens: tokens, on: SimHarness.priceDate).total.rawValue
+func catalogCost(
+    _ catalog: Catalog,
+    _ provider: Provider,
+    _ model: String,
+    _ tier: Tier,
+    _ tokens: TokenUsage
+) throws -> Int64 {
+    try catalog.cost(provider: provider, model: model, tier: tier, tokens: tokens, on: SimHarness.priceDate).total
+        .rawValue
 }
 
 extension RouterError {

@@ -1,4 +1,4 @@
-import FlexCodec
+import FlexCore
 import NIOCore
 
 /// Server-Sent Events → ``NativeEvent``s, per the WHATWG rules the router's SSE parser follows:
@@ -15,7 +15,7 @@ enum TestSSE {
         while index < bytes.count {
             var end = index
             while end < bytes.count && bytes[end] != 10 && bytes[end] != 13 { end += 1 }
-            guard end < bytes.count else { break }   // no line ending: unfinished, discarded
+            guard end < bytes.count else { break }  // no line ending: unfinished, discarded
             let line = bytes[index..<end]
             index = end + 1
             if bytes[end] == 13 && index < bytes.count && bytes[index] == 10 { index += 1 }

@@ -1,4 +1,4 @@
-import FlexCodec
+import FlexCore
 import FlexJSON
 import Testing
 
@@ -29,8 +29,12 @@ struct TypedStreamAccumulator {
             case .toolCall(let delta):
                 let index = Int(delta.index)
                 if index == self.result.toolCalls.count {
-                    if delta.id.isEmpty || delta.name.isEmpty { self.problems.append("call \(index) started without id or name") }
-                    self.result.toolCalls.append(ToolCall(id: delta.id, name: delta.name, argumentsJSON: delta.argumentsFragment))
+                    if delta.id.isEmpty || delta.name.isEmpty {
+                        self.problems.append("call \(index) started without id or name")
+                    }
+                    self.result.toolCalls.append(
+                        ToolCall(id: delta.id, name: delta.name, argumentsJSON: delta.argumentsFragment)
+                    )
                 } else if index < self.result.toolCalls.count {
                     if !delta.id.isEmpty { self.problems.append("call \(index) got its id twice") }
                     if !delta.name.isEmpty { self.result.toolCalls[index].name += delta.name }

@@ -1,5 +1,5 @@
 import FlexCatalog
-import FlexCodec
+import FlexCore
 import FlexJSON
 import FlexSim
 import FlexTestSupport
@@ -34,7 +34,8 @@ struct TypedRouterMatrixTests {
         case .reasoningEffort:
             switch api.provider {
             case .openAI: Expectation(finish: .stop, reasoningTokens: true)
-            case .anthropic: Expectation(finish: .stop, reasoningSummary: true)  // Anthropic does not count thinking apart
+            // Anthropic does not count thinking apart.
+            case .anthropic: Expectation(finish: .stop, reasoningSummary: true)
             case .gemini: Expectation(finish: .stop, reasoningTokens: true, reasoningSummary: true)
             }
         case .stopSequence: api == .responses ? nil : Expectation(finish: .stop)
@@ -50,7 +51,11 @@ struct TypedRouterMatrixTests {
         var reasoningSummary = false
 
         func check(_ result: ChatResult, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
-            #expect(result.finishReason == self.finish, "\(label): \(TypedContent(result))", sourceLocation: sourceLocation)
+            #expect(
+                result.finishReason == self.finish,
+                "\(label): \(TypedContent(result))",
+                sourceLocation: sourceLocation
+            )
             #expect(!result.nativeFinishReason.isEmpty, "\(label)", sourceLocation: sourceLocation)
             #expect(result.toolCalls.map(\.name) == self.calls, "\(label)", sourceLocation: sourceLocation)
             for call in result.toolCalls {
@@ -59,7 +64,11 @@ struct TypedRouterMatrixTests {
                 #expect(!call.id.isEmpty, "\(label): a call without an id", sourceLocation: sourceLocation)
                 // The schemas require their one property: flexsim fills it in.
                 let required = call.name == "get_weather" ? "city" : "zone"
-                #expect(arguments?[required]?.string != nil, "\(label): \(call.argumentsJSON)", sourceLocation: sourceLocation)
+                #expect(
+                    arguments?[required]?.string != nil,
+                    "\(label): \(call.argumentsJSON)",
+                    sourceLocation: sourceLocation
+                )
             }
             if self.calls.isEmpty {
                 #expect(!result.text.isEmpty, "\(label): no text", sourceLocation: sourceLocation)
@@ -67,13 +76,24 @@ struct TypedRouterMatrixTests {
             if let keys = self.jsonKeys {
                 let object = (try? JSONParser.parse(result.text))?.object
                 #expect(object?.keys.sorted() == keys, "\(label): \(result.text)", sourceLocation: sourceLocation)
-                #expect(object?["city"]?.string != nil && object?["celsius"]?.number != nil, "\(label)", sourceLocation: sourceLocation)
+                #expect(
+                    object?["city"]?.string != nil && object?["celsius"]?.number != nil,
+                    "\(label)",
+                    sourceLocation: sourceLocation
+                )
             }
             if self.reasoningTokens {
-                #expect((result.usage?.reasoningTokens ?? 0) > 0, "\(label): no reasoning tokens", sourceLocation: sourceLocation)
+                #expect(
+                    (result.usage?.reasoningTokens ?? 0) > 0,
+                    "\(label): no reasoning tokens",
+                    sourceLocation: sourceLocation
+                )
             }
-            #expect(result.reasoningSummary.isEmpty != self.reasoningSummary, "\(label): reasoning summary \(result.reasoningSummary.count) chars",
-                    sourceLocation: sourceLocation)
+            #expect(
+                result.reasoningSummary.isEmpty != self.reasoningSummary,
+                "\(label): reasoning summary \(result.reasoningSummary.count) chars",
+                sourceLocation: sourceLocation
+            )
             #expect(result.refusal.isEmpty, sourceLocation: sourceLocation)
         }
     }
@@ -88,7 +108,9 @@ struct TypedRouterMatrixTests {
         }
         var record = record
         #expect(record.tokens.reasoningTokens == 0)
-        record.tokens.reasoningTokens = UInt64(rows.first { $0["billed"]?.bool == true }?["tokens"]?["reasoning"]?.int ?? 0)
+        record.tokens.reasoningTokens = UInt64(
+            rows.first { $0["billed"]?.bool == true }?["tokens"]?["reasoning"]?.int ?? 0
+        )
         RouterRaceTests.expectMatchesLedger(record, rows)
     }
 
@@ -116,7 +138,11 @@ struct TypedRouterMatrixTests {
                 for stream in [false, true] {
                     let request = Self.request(api, scenario, startWithin: "default", id: stream ? streamID : unaryID)
                     let failure = await #expect(throws: CallFailure.self) {
-                        if stream { _ = try await Self.stream(router, request) } else { _ = try await Self.complete(router, request) }
+                        if stream {
+                            _ = try await Self.stream(router, request)
+                        } else {
+                            _ = try await Self.complete(router, request)
+                        }
                     }
                     #expect(failure?.status.errorCode == "unsupported_for_provider", "\(label)")
                     #expect(failure?.savings == nil)
@@ -126,13 +152,19 @@ struct TypedRouterMatrixTests {
                 return
             }
 
-            let (unary, unaryRecord) = try await Self.complete(router, Self.request(api, scenario, startWithin: "default", id: unaryID))
+            let (unary, unaryRecord) = try await Self.complete(
+                router,
+                Self.request(api, scenario, startWithin: "default", id: unaryID)
+            )
             expected.check(unary, "\(label) unary")
             #expect(unary.usage == unaryRecord.tokens, "\(label): the result's usage is what was billed")
             #expect(!unary.id.isEmpty && !unary.model.isEmpty, "\(label)")
             Self.expectMatchesLedger(unaryRecord, try await RouterRaceTests.ledger(sim, unaryID, count: 1), api)
 
-            let (events, streamRecord) = try await Self.stream(router, Self.request(api, scenario, startWithin: "default", id: streamID))
+            let (events, streamRecord) = try await Self.stream(
+                router,
+                Self.request(api, scenario, startWithin: "default", id: streamID)
+            )
             let streamed = TypedStreamAccumulator(events)
             #expect(streamed.problems.isEmpty, "\(label): \(streamed.problems)")
             #expect(events.first == .route(RouteDecision(tier: .standard)), "\(label)")
@@ -153,10 +185,16 @@ struct TypedRouterMatrixTests {
         try await RouterRaceTests.withRouter { router, sim in
             let label = "\(api.name)/\(scenario.rawValue)"
             let id = "typed-flex-\(api.name)-\(scenario.rawValue)"
-            let (flex, flexRecord) = try await Self.complete(router, Self.request(api, scenario, startWithin: "00h-00m-30s", id: id))
+            let (flex, flexRecord) = try await Self.complete(
+                router,
+                Self.request(api, scenario, startWithin: "00h-00m-30s", id: id)
+            )
             #expect(flexRecord.tierServed == .flex, "\(label)")
             Self.expectMatchesLedger(flexRecord, try await RouterRaceTests.ledger(sim, id, count: 1), api)
-            let (standard, _) = try await Self.complete(router, Self.request(api, scenario, startWithin: "default", id: id + "-standard"))
+            let (standard, _) = try await Self.complete(
+                router,
+                Self.request(api, scenario, startWithin: "default", id: id + "-standard")
+            )
             #expect(TypedContent(flex) == TypedContent(standard), "\(label)")
             #expect(flex.usage == flexRecord.tokens, "\(label)")
             Self.expectation(scenario, api)?.check(flex, "\(label) flex")
@@ -170,8 +208,14 @@ struct TypedRouterMatrixTests {
         try await RouterRaceTests.withRouter { router, sim in
             let label = "\(api.name)/\(scenario.rawValue)"
             let id = "typed-flex-stream-\(api.name)-\(scenario.rawValue)"
-            let (events, record) = try await Self.stream(router, Self.request(api, scenario, startWithin: "00h-00m-30s", id: id))
-            #expect(events.first == .route(RouteDecision(tier: .flex, flexWaitMicroseconds: record.flexWaitMicroseconds)), "\(label)")
+            let (events, record) = try await Self.stream(
+                router,
+                Self.request(api, scenario, startWithin: "00h-00m-30s", id: id)
+            )
+            #expect(
+                events.first == .route(RouteDecision(tier: .flex, flexWaitMicroseconds: record.flexWaitMicroseconds)),
+                "\(label)"
+            )
             let streamed = TypedStreamAccumulator(events)
             #expect(streamed.problems.isEmpty, "\(label): \(streamed.problems)")
             Self.expectation(scenario, api)?.check(streamed.result, label)

@@ -6,8 +6,10 @@ import Synchronization
 /// test gives, and the service remembers what it saw (requests, tenants, cancellations), so the
 /// transport can be tested on its own.
 final class MemoryService: InferenceService {
-    typealias Unary = @Sendable (InferenceRequest, CallContext) async throws(CallFailure) -> (InferenceResponse, SavingsRecord)
-    typealias Streaming = @Sendable (InferenceRequest, CallContext, EventSink) async throws(CallFailure) -> SavingsRecord
+    typealias Unary =
+        @Sendable (InferenceRequest, CallContext) async throws(CallFailure) -> (InferenceResponse, SavingsRecord)
+    typealias Streaming =
+        @Sendable (InferenceRequest, CallContext, EventSink) async throws(CallFailure) -> SavingsRecord
 
     private let unary: Unary
     private let streaming: Streaming
@@ -30,22 +32,41 @@ final class MemoryService: InferenceService {
     func note(cancelled requestID: String) { self.seen.withLock { $0.cancelled.append(requestID) } }
     func noteEmitted() { self.seen.withLock { $0.emitted += 1 } }
 
-    func complete(_ request: consuming InferenceRequest, context: CallContext) async throws(CallFailure) -> (InferenceResponse, SavingsRecord) {
+    func complete(
+        _ request: consuming InferenceRequest,
+        context: CallContext
+    ) async throws(CallFailure) -> (InferenceResponse, SavingsRecord) {
         let request = copy request
-        self.seen.withLock { $0.requests.append(request); $0.tenants.append(context.tenant.id) }
+        self.seen.withLock {
+            $0.requests.append(request)
+            $0.tenants.append(context.tenant.id)
+        }
         return try await self.unary(request, context)
     }
 
-    func stream(_ request: consuming InferenceRequest, context: CallContext, emit: @escaping EventSink) async throws(CallFailure) -> SavingsRecord {
+    func stream(
+        _ request: consuming InferenceRequest,
+        context: CallContext,
+        emit: @escaping EventSink
+    ) async throws(CallFailure) -> SavingsRecord {
         let request = copy request
-        self.seen.withLock { $0.requests.append(request); $0.tenants.append(context.tenant.id) }
+        self.seen.withLock {
+            $0.requests.append(request)
+            $0.tenants.append(context.tenant.id)
+        }
         return try await self.streaming(request, context, emit)
     }
 
     /// A record that says the call was served by flex and saved `saved` picousd.
     static func record(_ request: InferenceRequest, saved: Int64 = 1_000) -> SavingsRecord {
-        var record = SavingsRecord(requestID: request.requestID, provider: request.provider, api: request.api, model: request.model,
-                                   startWithin: request.startWithin, tierRequested: .flex)
+        var record = SavingsRecord(
+            requestID: request.requestID,
+            provider: request.provider,
+            api: request.api,
+            model: request.model,
+            startWithin: request.startWithin,
+            tierRequested: .flex
+        )
         record.tierServed = .flex
         record.standardCostPicoUSD = 2 * saved
         record.actualCostPicoUSD = saved

@@ -18,8 +18,13 @@ struct TransportFixture {
     ) async throws -> T {
         var configuration = FlexServer.Configuration(host: "127.0.0.1", port: 0, drainGracePeriod: .seconds(5))
         configure(&configuration)
-        let server = FlexServer(configuration: configuration, service: service, tenants: tenants, recorder: recorder,
-                                logger: Logger(label: "flexserver-test"))
+        let server = FlexServer(
+            configuration: configuration,
+            service: service,
+            tenants: tenants,
+            recorder: recorder,
+            logger: Logger(label: "flexserver-test")
+        )
         let running = Task { try await server.run() }
         do {
             let address = try await server.listeningAddress()
@@ -36,7 +41,14 @@ struct TransportFixture {
 
     /// A native request for the in-memory service (its body is echoed back).
     static func request(_ id: String, body: String = #"{"echo":true}"#) -> InferenceRequest {
-        InferenceRequest(requestID: id, provider: .openAI, api: .chatCompletions, model: "memory-model", startWithin: "00h-00m-30s",
-                         providerKey: "sk-memory", body: .nativeJSON(ByteBuffer(string: body)))
+        InferenceRequest(
+            requestID: id,
+            provider: .openAI,
+            api: .chatCompletions,
+            model: "memory-model",
+            startWithin: "00h-00m-30s",
+            providerKey: "sk-memory",
+            body: .nativeJSON(ByteBuffer(string: body))
+        )
     }
 }

@@ -28,13 +28,14 @@ public struct Chart: Sendable {
     static let colors = ["#1f6feb", "#d1242f", "#1a7f37", "#8250df"]
 
     public func svg() -> String {
-        let width = 960.0, height = 420.0
+        let width = 960.0
+        let height = 420.0
         var out = """
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
-        <rect width="100%" height="100%" fill="white"/>
-        <text x="20" y="24" font-size="15" font-weight="bold">\(Self.escape(self.title))</text>
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="20" y="24" font-size="15" font-weight="bold">\(Self.escape(self.title))</text>
 
-        """
+            """
         out += self.cdf(x: 60, y: 50, width: 560, height: 310)
         if let savings = self.savings, savings.standardCostPicoUSD > 0 {
             out += Self.costBars(savings, x: 700, y: 50, width: 230, height: 310)
@@ -65,10 +66,13 @@ public struct Chart: Sendable {
             decade += 1
         }
         for share in [0.0, 0.25, 0.5, 0.75, 0.9, 1.0] {
-            out += "<line x1=\"\(x)\" y1=\"\(Self.f(py(share)))\" x2=\"\(x + width)\" y2=\"\(Self.f(py(share)))\" stroke=\"#eee\"/>"
-            out += "<text x=\"\(x - 6)\" y=\"\(Self.f(py(share) + 4))\" text-anchor=\"end\">\(Int(share * 100))%</text>\n"
+            out +=
+                "<line x1=\"\(x)\" y1=\"\(Self.f(py(share)))\" x2=\"\(x + width)\" y2=\"\(Self.f(py(share)))\" stroke=\"#eee\"/>"
+            out +=
+                "<text x=\"\(x - 6)\" y=\"\(Self.f(py(share) + 4))\" text-anchor=\"end\">\(Int(share * 100))%</text>\n"
         }
-        out += "<text x=\"\(x + width / 2)\" y=\"\(y + height + 34)\" text-anchor=\"middle\">latency (ms, log scale)</text>\n"
+        out +=
+            "<text x=\"\(x + width / 2)\" y=\"\(y + height + 34)\" text-anchor=\"middle\">latency (ms, log scale)</text>\n"
         for (number, series) in self.series.enumerated() where !series.sortedMicroseconds.isEmpty {
             let samples = series.sortedMicroseconds
             let step = max(1, samples.count / 600)
@@ -80,16 +84,28 @@ public struct Chart: Sendable {
             }
             points.append("\(Self.f(px(samples[samples.count - 1]))),\(Self.f(py(1)))")
             let color = Self.colors[number % Self.colors.count]
-            out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
-            out += "<text x=\"\(x + 10)\" y=\"\(y + 18 + Double(number) * 16)\" fill=\"\(color)\">\(Self.escape(series.name)): "
-                + String(format: "p50 %.3f ms, p99 %.3f ms", Self.percentile(samples, 0.5), Self.percentile(samples, 0.99))
+            out +=
+                "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+            out +=
+                "<text x=\"\(x + 10)\" y=\"\(y + 18 + Double(number) * 16)\" fill=\"\(color)\">\(Self.escape(series.name)): "
+                + String(
+                    format: "p50 %.3f ms, p99 %.3f ms",
+                    Self.percentile(samples, 0.5),
+                    Self.percentile(samples, 0.99)
+                )
                 + "</text>\n"
         }
         return out + "</g>\n"
     }
 
     /// Three bars: the standard-only bill, the flex-first provider bill, and flex-first plus the fee.
-    private static func costBars(_ savings: Summary.Savings, x: Double, y: Double, width: Double, height: Double) -> String {
+    private static func costBars(
+        _ savings: Summary.Savings,
+        x: Double,
+        y: Double,
+        width: Double,
+        height: Double
+    ) -> String {
         let bars: [(String, Int64, String)] = [
             ("standard-only", savings.standardCostPicoUSD, "#8c959f"),
             ("flex-first", savings.actualCostPicoUSD, "#1a7f37"),
@@ -102,12 +118,16 @@ public struct Chart: Sendable {
             let barHeight = top > 0 ? Double(bar.1) / top * (height - 20) : 0
             let bx = x + Double(number) * width / Double(bars.count)
             let by = y + height - barHeight
-            out += "<rect x=\"\(Self.f(bx))\" y=\"\(Self.f(by))\" width=\"\(Self.f(barWidth))\" height=\"\(Self.f(barHeight))\" fill=\"\(bar.2)\"/>"
-            out += "<text x=\"\(Self.f(bx + barWidth / 2))\" y=\"\(Self.f(by - 4))\" text-anchor=\"middle\">"
+            out +=
+                "<rect x=\"\(Self.f(bx))\" y=\"\(Self.f(by))\" width=\"\(Self.f(barWidth))\" height=\"\(Self.f(barHeight))\" fill=\"\(bar.2)\"/>"
+            out +=
+                "<text x=\"\(Self.f(bx + barWidth / 2))\" y=\"\(Self.f(by - 4))\" text-anchor=\"middle\">"
                 + String(format: "$%.4f", Summary.Savings.usd(bar.1)) + "</text>"
-            out += "<text x=\"\(Self.f(bx + barWidth / 2))\" y=\"\(y + height + 16)\" text-anchor=\"middle\" font-size=\"10\">\(bar.0)</text>\n"
+            out +=
+                "<text x=\"\(Self.f(bx + barWidth / 2))\" y=\"\(y + height + 16)\" text-anchor=\"middle\" font-size=\"10\">\(bar.0)</text>\n"
         }
-        out += "<text x=\"\(x)\" y=\"\(y + height + 34)\">"
+        out +=
+            "<text x=\"\(x)\" y=\"\(y + height + 34)\">"
             + String(format: "saved %.2f%% token-weighted", savings.tokenWeightedSavingsPct) + "</text>\n"
         return out + "</g>\n"
     }

@@ -30,7 +30,8 @@ public final class DirectTarget: LoadTarget {
     }
 
     public func send(_ call: PlannedCall, intended: ContinuousClock.Instant) async -> CallResult {
-        guard let api = call.request.api, let adapter = self.adapters[api], let base = self.baseURLs[api.provider] else {
+        guard let api = call.request.api, let adapter = self.adapters[api], let base = self.baseURLs[api.provider]
+        else {
             return CallResult(ok: false, errorCode: "direct_unsupported_call", latency: .now - intended)
         }
         let upstream: UpstreamRequest
@@ -47,8 +48,13 @@ public final class DirectTarget: LoadTarget {
             case nil:
                 return CallResult(ok: false, errorCode: "missing_body", latency: .now - intended)
             }
-            upstream = try adapter.makeRequest(body: body, model: call.request.model, tier: .standard, stream: call.stream,
-                                               key: call.request.providerKey)
+            upstream = try adapter.makeRequest(
+                body: body,
+                model: call.request.model,
+                tier: .standard,
+                stream: call.stream,
+                key: call.request.providerKey
+            )
         } catch {
             return CallResult(ok: false, errorCode: error.errorCode, latency: .now - intended)
         }

@@ -32,7 +32,9 @@ public final class FlexdTarget: LoadTarget {
         configuration.agent = "flexload"
         var clients: [FlexClient] = []
         for _ in 0..<max(1, connections) {
-            clients.append(try FlexClient(host: host, port: port, configuration: configuration, eventLoopGroup: eventLoopGroup))
+            clients.append(
+                try FlexClient(host: host, port: port, configuration: configuration, eventLoopGroup: eventLoopGroup)
+            )
         }
         self.clients = clients
         self.timeout = timeout
@@ -50,7 +52,12 @@ public final class FlexdTarget: LoadTarget {
                     return events.savings
                 }
                 let end = ContinuousClock.now
-                return CallResult(ok: true, latency: end - intended, firstByte: firstByte.map { $0 - intended }, savings: savings)
+                return CallResult(
+                    ok: true,
+                    latency: end - intended,
+                    firstByte: firstByte.map { $0 - intended },
+                    savings: savings
+                )
             } catch let error as FlexClientError {
                 return Self.failure(error, intended: intended, firstByte: firstByte)
             } catch {
@@ -66,7 +73,11 @@ public final class FlexdTarget: LoadTarget {
         }
     }
 
-    static func failure(_ error: FlexClientError, intended: ContinuousClock.Instant, firstByte: ContinuousClock.Instant?) -> CallResult {
+    static func failure(
+        _ error: FlexClientError,
+        intended: ContinuousClock.Instant,
+        firstByte: ContinuousClock.Instant?
+    ) -> CallResult {
         let code = error.status.errorCode.isEmpty ? "\(error.code)" : error.status.errorCode
         return CallResult(
             ok: false,

@@ -17,7 +17,10 @@ public struct LoadDriver: Sendable {
 
     /// Runs the warm-up, then the measured calls, recording into `results`; `progress` is called
     /// about once a second.
-    public func run(into results: Results = Results(), progress: (@Sendable (Results, Duration) -> Void)? = nil) async -> (Results, Duration) {
+    public func run(
+        into results: Results = Results(),
+        progress: (@Sendable (Results, Duration) -> Void)? = nil
+    ) async -> (Results, Duration) {
         await self.warmUp()
         let start = ContinuousClock.now
         await withTaskGroup(of: Void.self) { group in
@@ -43,8 +46,12 @@ public struct LoadDriver: Sendable {
 
     private func warmUp() async {
         guard self.plan.warmup > 0 else { return }
-        let warmup = Workload(mix: self.workload.mix, seed: self.workload.seed &+ 1, runID: self.workload.runID + "-warmup",
-                              standardOnly: self.workload.standardOnly)
+        let warmup = Workload(
+            mix: self.workload.mix,
+            seed: self.workload.seed &+ 1,
+            runID: self.workload.runID + "-warmup",
+            standardOnly: self.workload.standardOnly
+        )
         let next = AtomicCounter()
         let count = self.plan.warmup
         let target = self.target
@@ -81,7 +88,10 @@ public struct LoadDriver: Sendable {
                 index += 1
                 guard inFlight.increment() <= maxInFlight else {
                     inFlight.decrement()
-                    results.record(CallResult(ok: false, errorCode: "load_generator_saturated", latency: .now - intended), for: call)
+                    results.record(
+                        CallResult(ok: false, errorCode: "load_generator_saturated", latency: .now - intended),
+                        for: call
+                    )
                     continue
                 }
                 group.addTask {

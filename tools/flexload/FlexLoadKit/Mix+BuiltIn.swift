@@ -33,7 +33,10 @@ extension Mix {
         name: "quickstart",
         calls: Mix.standard.calls,
         streamShare: 0.25,
-        startWithin: [.init(value: "00h-00m-30s", weight: 8), .init(value: "default", weight: 1), .init(value: "priority", weight: 1)],
+        startWithin: [
+            .init(value: "00h-00m-30s", weight: 8), .init(value: "default", weight: 1),
+            .init(value: "priority", weight: 1),
+        ],
         promptWords: [10, 40],
         maxOutputTokens: [32, 128]
     )

@@ -70,25 +70,39 @@ public struct Report: Sendable, Encodable {
         var columns: [(String, Summary)] = [(self.run.target, self.main)]
         if let direct { columns.append(("direct", direct)) }
         var lines: [String] = []
-        lines.append("flexload: mix \(self.run.mix), \(self.run.stop), \(self.run.pacing), seed \(self.run.seed)"
-            + (self.run.standardOnly ? ", standard only" : ""))
+        lines.append(
+            "flexload: mix \(self.run.mix), \(self.run.stop), \(self.run.pacing), seed \(self.run.seed)"
+                + (self.run.standardOnly ? ", standard only" : "")
+        )
         func row(_ label: String, _ value: (Summary) -> String) {
-            lines.append(label.padding(toLength: 22, withPad: " ", startingAt: 0)
-                + columns.map { value($0.1).leftPadded(to: 14) }.joined())
+            lines.append(
+                label.padding(toLength: 22, withPad: " ", startingAt: 0)
+                    + columns.map { value($0.1).leftPadded(to: 14) }.joined()
+            )
         }
         lines.append(String(repeating: " ", count: 22) + columns.map { $0.0.leftPadded(to: 14) }.joined())
         row("requests") { "\($0.requests)" }
         row("errors") { "\($0.errors)" }
         row("throughput (req/s)") { String(format: "%.1f", $0.throughputRPS) }
-        for (name, path) in [("p50", \Percentiles.p50), ("p90", \.p90), ("p95", \.p95), ("p99", \.p99), ("p99.9", \.p999), ("max", \.max)] {
+        for (name, path) in [
+            ("p50", \Percentiles.p50), ("p90", \.p90), ("p95", \.p95), ("p99", \.p99), ("p99.9", \.p999),
+            ("max", \.max),
+        ] {
             row("latency \(name) (ms)") { String(format: "%.3f", $0.latencyMS[keyPath: path]) }
         }
         for (name, path) in [("p50", \Percentiles.p50), ("p99", \.p99)] {
             row("first byte \(name) (ms)") { String(format: "%.3f", $0.ttfbMS[keyPath: path]) }
         }
         if let added = self.addedLatency {
-            lines.append(String(format: "added by flexd: p50 %+.3f ms, p90 %+.3f ms, p99 %+.3f ms, p99.9 %+.3f ms",
-                                added.p50, added.p90, added.p99, added.p999))
+            lines.append(
+                String(
+                    format: "added by flexd: p50 %+.3f ms, p90 %+.3f ms, p99 %+.3f ms, p99.9 %+.3f ms",
+                    added.p50,
+                    added.p90,
+                    added.p99,
+                    added.p999
+                )
+            )
         }
         if !self.main.errorsByCode.isEmpty {
             lines.append("errors by code: " + Self.counts(self.main.errorsByCode))
@@ -98,13 +112,25 @@ public struct Report: Sendable, Encodable {
         }
         let savings = self.main.savings
         if savings.standardCostPicoUSD > 0 {
-            lines.append(String(format: "cost: standard-only $%.6f, flex-first $%.6f, saved $%.6f (%.2f%% token-weighted), fee $%.6f",
-                                Summary.Savings.usd(savings.standardCostPicoUSD), Summary.Savings.usd(savings.actualCostPicoUSD),
-                                Summary.Savings.usd(savings.savedPicoUSD), savings.tokenWeightedSavingsPct,
-                                Summary.Savings.usd(savings.feePicoUSD)))
-            lines.append(String(format: "flex served %.2f%% of tokens; tiers: ", savings.flexTokenSharePct) + Self.counts(self.main.tiers))
-            lines.append("fallbacks: \(self.main.fallbacks.count)"
-                + (self.main.fallbacks.reasons.isEmpty ? "" : " (" + Self.counts(self.main.fallbacks.reasons) + ")"))
+            lines.append(
+                String(
+                    format:
+                        "cost: standard-only $%.6f, flex-first $%.6f, saved $%.6f (%.2f%% token-weighted), fee $%.6f",
+                    Summary.Savings.usd(savings.standardCostPicoUSD),
+                    Summary.Savings.usd(savings.actualCostPicoUSD),
+                    Summary.Savings.usd(savings.savedPicoUSD),
+                    savings.tokenWeightedSavingsPct,
+                    Summary.Savings.usd(savings.feePicoUSD)
+                )
+            )
+            lines.append(
+                String(format: "flex served %.2f%% of tokens; tiers: ", savings.flexTokenSharePct)
+                    + Self.counts(self.main.tiers)
+            )
+            lines.append(
+                "fallbacks: \(self.main.fallbacks.count)"
+                    + (self.main.fallbacks.reasons.isEmpty ? "" : " (" + Self.counts(self.main.fallbacks.reasons) + ")")
+            )
             lines.append("cost_above_standard: \(self.main.costAboveStandard)")
         }
         return lines.joined(separator: "\n")
@@ -113,23 +139,33 @@ public struct Report: Sendable, Encodable {
     /// One line per call: what it asked for, the tier that served it, and what it cost against
     /// standard.
     public static func callTable(_ rows: [CallRow]) -> String {
-        var lines = ["call  api               model                 start_within  stream  served              "
-            + "latency ms   standard $     actual $      saved $"]
+        var lines = [
+            "call  api               model                 start_within  stream  served              "
+                + "latency ms   standard $     actual $      saved $"
+        ]
         for row in rows {
             let result = row.result
-            var served = result.savings?.tierServed?.name ?? (result.ok ? "-" : "error: " + (result.errorCode ?? "unknown"))
+            var served =
+                result.savings?.tierServed?.name ?? (result.ok ? "-" : "error: " + (result.errorCode ?? "unknown"))
             if let reason = result.savings?.fallbackReason { served += " (" + reason.name + ")" }
-            let money = result.savings.map {
-                String(format: "%12.6f %12.6f %12.6f", Summary.Savings.usd($0.standardCostPicoUSD),
-                       Summary.Savings.usd($0.actualCostPicoUSD), Summary.Savings.usd($0.savedPicoUSD))
-            } ?? ""
-            lines.append(String(row.index).padding(toLength: 6, withPad: " ", startingAt: 0)
-                + row.api.padding(toLength: 18, withPad: " ", startingAt: 0)
-                + row.model.padding(toLength: 22, withPad: " ", startingAt: 0)
-                + row.startWithin.padding(toLength: 14, withPad: " ", startingAt: 0)
-                + (row.stream ? "yes" : "no").padding(toLength: 8, withPad: " ", startingAt: 0)
-                + served.padding(toLength: 20, withPad: " ", startingAt: 0)
-                + String(format: "%10.1f", result.latency.milliseconds) + " " + money)
+            let money =
+                result.savings.map {
+                    String(
+                        format: "%12.6f %12.6f %12.6f",
+                        Summary.Savings.usd($0.standardCostPicoUSD),
+                        Summary.Savings.usd($0.actualCostPicoUSD),
+                        Summary.Savings.usd($0.savedPicoUSD)
+                    )
+                } ?? ""
+            lines.append(
+                String(row.index).padding(toLength: 6, withPad: " ", startingAt: 0)
+                    + row.api.padding(toLength: 18, withPad: " ", startingAt: 0)
+                    + row.model.padding(toLength: 22, withPad: " ", startingAt: 0)
+                    + row.startWithin.padding(toLength: 14, withPad: " ", startingAt: 0)
+                    + (row.stream ? "yes" : "no").padding(toLength: 8, withPad: " ", startingAt: 0)
+                    + served.padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + String(format: "%10.1f", result.latency.milliseconds) + " " + money
+            )
         }
         return lines.joined(separator: "\n")
     }
@@ -144,9 +180,14 @@ extension Percentiles {
     /// Each percentile of `self` minus the same of `other`.
     func minus(_ other: Percentiles) -> Percentiles {
         func round(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
-        return Percentiles(p50: round(self.p50 - other.p50), p90: round(self.p90 - other.p90), p95: round(self.p95 - other.p95),
-                           p99: round(self.p99 - other.p99),
-                           p999: round(self.p999 - other.p999), max: round(self.max - other.max))
+        return Percentiles(
+            p50: round(self.p50 - other.p50),
+            p90: round(self.p90 - other.p90),
+            p95: round(self.p95 - other.p95),
+            p99: round(self.p99 - other.p99),
+            p999: round(self.p999 - other.p999),
+            max: round(self.max - other.max)
+        )
     }
 }
 

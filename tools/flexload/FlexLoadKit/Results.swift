@@ -13,7 +13,13 @@ public struct CallResult: Sendable {
     public var firstByte: Duration?
     public var savings: SavingsRecord?
 
-    public init(ok: Bool, errorCode: String? = nil, latency: Duration, firstByte: Duration? = nil, savings: SavingsRecord? = nil) {
+    public init(
+        ok: Bool,
+        errorCode: String? = nil,
+        latency: Duration,
+        firstByte: Duration? = nil,
+        savings: SavingsRecord? = nil
+    ) {
         self.ok = ok
         self.errorCode = errorCode
         self.latency = latency
@@ -67,8 +73,16 @@ public final class Results: @unchecked Sendable {
         let micros = result.latency.unsignedMicroseconds
         self.lock.withLock {
             if let call, call.index < self.keepCalls {
-                self.rows.append(CallRow(index: call.index, api: call.request.api?.name ?? "", model: call.request.model,
-                                         startWithin: call.request.startWithin, stream: call.stream, result: result))
+                self.rows.append(
+                    CallRow(
+                        index: call.index,
+                        api: call.request.api?.name ?? "",
+                        model: call.request.model,
+                        startWithin: call.request.startWithin,
+                        stream: call.stream,
+                        result: result
+                    )
+                )
             }
             self.requests += 1
             _ = self.latency.record(micros)
@@ -112,9 +126,12 @@ public final class Results: @unchecked Sendable {
                 latencyMS: Percentiles(self.latency),
                 ttfbMS: Percentiles(self.firstByte),
                 savings: Summary.Savings(
-                    standardCostPicoUSD: self.standardCost, actualCostPicoUSD: self.actualCost,
-                    savedPicoUSD: self.saved, feePicoUSD: self.fee,
-                    tokenWeightedSavingsPct: self.standardCost > 0 ? 100 * Double(self.saved) / Double(self.standardCost) : 0,
+                    standardCostPicoUSD: self.standardCost,
+                    actualCostPicoUSD: self.actualCost,
+                    savedPicoUSD: self.saved,
+                    feePicoUSD: self.fee,
+                    tokenWeightedSavingsPct: self.standardCost > 0
+                        ? 100 * Double(self.saved) / Double(self.standardCost) : 0,
                     flexTokenSharePct: self.tokens > 0 ? 100 * Double(self.flexTokens) / Double(self.tokens) : 0
                 ),
                 tiers: self.tiers,
@@ -157,7 +174,12 @@ public struct Percentiles: Sendable, Codable, Hashable {
     init(_ histogram: Histogram<UInt64>) {
         func ms(_ value: UInt64) -> Double { Double(value) / 1000 }
         guard histogram.totalCount > 0 else {
-            self.p50 = 0; self.p90 = 0; self.p95 = 0; self.p99 = 0; self.p999 = 0; self.max = 0
+            self.p50 = 0
+            self.p90 = 0
+            self.p95 = 0
+            self.p99 = 0
+            self.p999 = 0
+            self.max = 0
             return
         }
         self.p50 = ms(histogram.valueAtPercentile(50))
@@ -187,13 +209,21 @@ public struct Summary: Sendable, Codable {
             case actualCostPicoUSD = "actual_cost_picousd"
             case savedPicoUSD = "saved_picousd"
             case feePicoUSD = "fee_picousd"
-            case standardCost = "standard_cost", actualCost = "actual_cost", saved, fee
+            case standardCost = "standard_cost"
+            case actualCost = "actual_cost"
+            case saved, fee
             case tokenWeightedSavingsPct = "token_weighted_savings_pct"
             case flexTokenSharePct = "flex_token_share_pct"
         }
 
-        public init(standardCostPicoUSD: Int64, actualCostPicoUSD: Int64, savedPicoUSD: Int64, feePicoUSD: Int64,
-                    tokenWeightedSavingsPct: Double, flexTokenSharePct: Double) {
+        public init(
+            standardCostPicoUSD: Int64,
+            actualCostPicoUSD: Int64,
+            savedPicoUSD: Int64,
+            feePicoUSD: Int64,
+            tokenWeightedSavingsPct: Double,
+            flexTokenSharePct: Double
+        ) {
             self.standardCostPicoUSD = standardCostPicoUSD
             self.actualCostPicoUSD = actualCostPicoUSD
             self.savedPicoUSD = savedPicoUSD

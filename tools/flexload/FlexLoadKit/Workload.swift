@@ -1,7 +1,7 @@
 public import FlexCatalog
 public import FlexCodec
-internal import Foundation
 internal import FlexRouter
+internal import Foundation
 internal import NIOCore
 
 /// What a load run sends: a mix of calls (APIs, models, sizes, streaming share, `start_within`
@@ -46,8 +46,15 @@ public struct Mix: Sendable, Codable, Hashable {
     public var maxOutputTokens: [Int]
     public var typedShare: Double
 
-    public init(name: String, calls: [Call], streamShare: Double, startWithin: [Weighted], promptWords: [Int],
-                maxOutputTokens: [Int], typedShare: Double = 0) {
+    public init(
+        name: String,
+        calls: [Call],
+        streamShare: Double,
+        startWithin: [Weighted],
+        promptWords: [Int],
+        maxOutputTokens: [Int],
+        typedShare: Double = 0
+    ) {
         self.name = name
         self.calls = calls
         self.streamShare = streamShare
@@ -86,14 +93,23 @@ public struct Mix: Sendable, Codable, Hashable {
         guard !self.calls.isEmpty else { throw Invalid(description: "mix \(self.name): calls is empty") }
         for (index, call) in self.calls.enumerated() {
             guard let api = Api(name: call.api) else {
-                throw Invalid(description: "mix \(self.name): calls[\(index)].api \"\(call.api)\" is not one of \(Api.allCases.map(\.name))")
+                throw Invalid(
+                    description:
+                        "mix \(self.name): calls[\(index)].api \"\(call.api)\" is not one of \(Api.allCases.map(\.name))"
+                )
             }
             guard !call.model.isEmpty, call.weight > 0 else {
-                throw Invalid(description: "mix \(self.name): calls[\(index)] (\(api.name)) needs a model and a positive weight")
+                throw Invalid(
+                    description: "mix \(self.name): calls[\(index)] (\(api.name)) needs a model and a positive weight"
+                )
             }
         }
-        guard (0...1).contains(self.streamShare) else { throw Invalid(description: "mix \(self.name): stream_share must be 0...1") }
-        guard (0...1).contains(self.typedShare) else { throw Invalid(description: "mix \(self.name): typed_share must be 0...1") }
+        guard (0...1).contains(self.streamShare) else {
+            throw Invalid(description: "mix \(self.name): stream_share must be 0...1")
+        }
+        guard (0...1).contains(self.typedShare) else {
+            throw Invalid(description: "mix \(self.name): typed_share must be 0...1")
+        }
         guard !self.startWithin.isEmpty, self.startWithin.allSatisfy({ $0.weight > 0 }) else {
             throw Invalid(description: "mix \(self.name): start_within needs values with positive weights")
         }
@@ -111,7 +127,10 @@ public struct Mix: Sendable, Codable, Hashable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: nameOrPath))
         } catch {
-            throw Invalid(description: "--mix \(nameOrPath) is neither a built-in mix (\(Self.builtIn.keys.sorted().joined(separator: ", "))) nor a readable file")
+            throw Invalid(
+                description:
+                    "--mix \(nameOrPath) is neither a built-in mix (\(Self.builtIn.keys.sorted().joined(separator: ", "))) nor a readable file"
+            )
         }
         let mix: Mix
         do {
@@ -155,9 +174,11 @@ public struct Workload: Sendable {
         self.calls = mix.calls.compactMap { call in
             guard let api = Api(name: call.api) else { return nil }
             let entry = catalog?.model(api.provider, call.model)
-            return (api, call.model, call.weight,
-                    entry?.offers(.flex, on: today) ?? (api.provider != .anthropic),
-                    entry?.offers(.priority, on: today) ?? false)
+            return (
+                api, call.model, call.weight,
+                entry?.offers(.flex, on: today) ?? (api.provider != .anthropic),
+                entry?.offers(.priority, on: today) ?? false
+            )
         }
         self.totalWeight = self.calls.reduce(0) { $0 + $1.weight }
         self.startWithinTotal = mix.startWithin.reduce(0) { $0 + $1.weight }
@@ -195,19 +216,29 @@ public struct Workload: Sendable {
         }
         let isDuration = startWithin.hasSuffix("s") && startWithin.count == 11
         if (isDuration && !chosen.flex) || (startWithin == "priority" && !chosen.priority)
-            || (api.provider == .gemini && startWithin == "auto") {
+            || (api.provider == .gemini && startWithin == "auto")
+        {
             startWithin = "default"
         }
         if self.standardOnly { startWithin = "default" }
-        let words = Int(random.next() % UInt64(self.mix.promptWords[1] - self.mix.promptWords[0] + 1)) + self.mix.promptWords[0]
-        let maxTokens = Int(random.next() % UInt64(self.mix.maxOutputTokens[1] - self.mix.maxOutputTokens[0] + 1)) + self.mix.maxOutputTokens[0]
+        let words =
+            Int(random.next() % UInt64(self.mix.promptWords[1] - self.mix.promptWords[0] + 1)) + self.mix.promptWords[0]
+        let maxTokens =
+            Int(random.next() % UInt64(self.mix.maxOutputTokens[1] - self.mix.maxOutputTokens[0] + 1))
+            + self.mix.maxOutputTokens[0]
         let prompt = Self.prompt(words: words, random: &random)
         let stream = random.unit() < self.mix.streamShare
         let body: InferenceRequest.Body =
             random.unit() < self.mix.typedShare
-            ? .chat(ChatRequest(
-                messages: [ChatMessage(role: .system, content: [.text("Answer briefly.")]), ChatMessage(role: .user, content: [.text(prompt)])],
-                maxOutputTokens: UInt32(maxTokens)))
+            ? .chat(
+                ChatRequest(
+                    messages: [
+                        ChatMessage(role: .system, content: [.text("Answer briefly.")]),
+                        ChatMessage(role: .user, content: [.text(prompt)]),
+                    ],
+                    maxOutputTokens: UInt32(maxTokens)
+                )
+            )
             : .nativeJSON(ByteBuffer(string: Self.body(api, model: model, prompt: prompt, maxTokens: maxTokens)))
         let request = InferenceRequest(
             requestID: "\(self.runID)-\(index)",
@@ -237,11 +268,15 @@ public struct Workload: Sendable {
         }
     }
 
-    static let vocabulary = ["summarise", "the", "refund", "policy", "for", "orders", "shipped", "late", "and", "explain",
-                             "which", "customers", "qualify", "in", "one", "short", "paragraph", "with", "examples", "please"]
+    static let vocabulary = [
+        "summarise", "the", "refund", "policy", "for", "orders", "shipped", "late", "and", "explain",
+        "which", "customers", "qualify", "in", "one", "short", "paragraph", "with", "examples", "please",
+    ]
 
     static func prompt(words: Int, random: inout SplitMix) -> String {
-        (0..<words).map { _ in Self.vocabulary[Int(random.next() % UInt64(Self.vocabulary.count))] }.joined(separator: " ")
+        (0..<words).map { _ in Self.vocabulary[Int(random.next() % UInt64(Self.vocabulary.count))] }.joined(
+            separator: " "
+        )
     }
 }
 

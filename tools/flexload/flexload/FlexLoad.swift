@@ -51,7 +51,10 @@ struct FlexLoad: AsyncParsableCommand {
     @Option(help: "Connections to flexd; calls are spread over them.")
     var connections: Int = 2
 
-    @Option(name: .customLong("api-key"), help: "flexd API key (or FLEXLOAD_API_KEY); none for a flexd without a keys file.")
+    @Option(
+        name: .customLong("api-key"),
+        help: "flexd API key (or FLEXLOAD_API_KEY); none for a flexd without a keys file."
+    )
     var apiKey: String?
 
     @Option(help: "Unmeasured calls made first, to warm connections and caches.")
@@ -60,36 +63,55 @@ struct FlexLoad: AsyncParsableCommand {
     @Option(help: "Each call's deadline, in seconds.")
     var timeout: Double = 600
 
-    @Flag(name: .customLong("standard-only"), help: "Send every call with start_within \"default\": the baseline for savings.")
+    @Flag(
+        name: .customLong("standard-only"),
+        help: "Send every call with start_within \"default\": the baseline for savings."
+    )
     var standardOnly = false
 
-    @Option(name: .customLong("max-in-flight"), help: "Open loop: calls in flight beyond this are counted as errors, not sent.")
+    @Option(
+        name: .customLong("max-in-flight"),
+        help: "Open loop: calls in flight beyond this are counted as errors, not sent."
+    )
     var maxInFlight: Int = 20_000
 
     @Option(name: .customLong("run-id"), help: "Prefix of every request id (default: flexload-<time>).")
     var runID: String?
 
-    @Option(name: .customLong("show-calls"), help: "Print one line per call (what it asked, what served it, its cost) for the first N calls.")
+    @Option(
+        name: .customLong("show-calls"),
+        help: "Print one line per call (what it asked, what served it, its cost) for the first N calls."
+    )
     var showCalls: Int = 0
 
     @Flag(help: "No progress lines.")
     var quiet = false
 
     func validate() throws {
-        guard self.target != nil || self.direct != nil else { throw ValidationError("give --target HOST:PORT, --direct URL, or both") }
+        guard self.target != nil || self.direct != nil else {
+            throw ValidationError("give --target HOST:PORT, --direct URL, or both")
+        }
         if let target { _ = try Self.hostPort(target) }
         if let direct, !(direct.hasPrefix("http://") || direct.hasPrefix("https://")) {
             throw ValidationError("--direct must be a URL such as http://127.0.0.1:9000, not \"\(direct)\"")
         }
-        guard self.rate == nil || self.concurrency == nil else { throw ValidationError("give --rate or --concurrency, not both") }
+        guard self.rate == nil || self.concurrency == nil else {
+            throw ValidationError("give --rate or --concurrency, not both")
+        }
         if let rate, !(rate > 0 && rate <= 1_000_000) { throw ValidationError("--rate must be in (0, 1000000]") }
-        if let concurrency, !(1...100_000).contains(concurrency) { throw ValidationError("--concurrency must be 1...100000") }
-        guard self.requests == nil || self.duration == nil else { throw ValidationError("give --requests or --duration, not both") }
+        if let concurrency, !(1...100_000).contains(concurrency) {
+            throw ValidationError("--concurrency must be 1...100000")
+        }
+        guard self.requests == nil || self.duration == nil else {
+            throw ValidationError("give --requests or --duration, not both")
+        }
         if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
         guard (1...1024).contains(self.connections) else { throw ValidationError("--connections must be 1...1024") }
         guard self.timeout > 0, self.warmup >= 0, self.maxInFlight >= 1, (0...100_000).contains(self.showCalls) else {
-            throw ValidationError("--timeout must be positive, --warmup not negative, --max-in-flight at least 1, --show-calls 0...100000")
+            throw ValidationError(
+                "--timeout must be positive, --warmup not negative, --max-in-flight at least 1, --show-calls 0...100000"
+            )
         }
         do {
             _ = try Mix.named(self.mix)
@@ -99,8 +121,9 @@ struct FlexLoad: AsyncParsableCommand {
     }
 
     static func hostPort(_ text: String) throws -> (String, Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
-              colon > text.startIndex
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (1...65535).contains(port),
+            colon > text.startIndex
         else {
             throw ValidationError("--target must be HOST:PORT, not \"\(text)\"")
         }
@@ -122,20 +145,36 @@ struct FlexLoad: AsyncParsableCommand {
         if let target {
             let (host, port) = try Self.hostPort(target)
             let apiKey = self.apiKey ?? ProcessInfo.processInfo.environment["FLEXLOAD_API_KEY"] ?? ""
-            let flexd = try FlexdTarget(host: host, port: port, connections: self.connections, apiKey: apiKey,
-                                        timeout: .seconds(self.timeout),
-                                        eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+            let flexd = try FlexdTarget(
+                host: host,
+                port: port,
+                connections: self.connections,
+                apiKey: apiKey,
+                timeout: .seconds(self.timeout),
+                eventLoopGroup: MultiThreadedEventLoopGroup.singleton
+            )
             measured.append(await self.measure(flexd, workload: workload, plan: plan))
         }
         if let direct {
             let target = try DirectTarget(root: direct, timeout: .seconds(self.timeout))
-            let directWorkload = Workload(mix: mix, seed: self.seed, runID: runID + "-direct", standardOnly: self.standardOnly)
+            let directWorkload = Workload(
+                mix: mix,
+                seed: self.seed,
+                runID: runID + "-direct",
+                standardOnly: self.standardOnly
+            )
             measured.append(await self.measure(target, workload: directWorkload, plan: plan))
         }
 
         let report = Report(
-            run: Report.Run(target: measured[0].0, mix: mix.name, seed: self.seed, pacing: plan.pacing.description,
-                            stop: plan.stop.description, standardOnly: self.standardOnly),
+            run: Report.Run(
+                target: measured[0].0,
+                mix: mix.name,
+                seed: self.seed,
+                pacing: plan.pacing.description,
+                stop: plan.stop.description,
+                standardOnly: self.standardOnly
+            ),
             main: measured[0].1,
             direct: measured.count > 1 ? measured[1].1 : nil
         )
@@ -155,7 +194,11 @@ struct FlexLoad: AsyncParsableCommand {
         }
     }
 
-    private func measure(_ target: any LoadTarget, workload: Workload, plan: LoadPlan) async -> (String, Summary, [UInt64]) {
+    private func measure(
+        _ target: any LoadTarget,
+        workload: Workload,
+        plan: LoadPlan
+    ) async -> (String, Summary, [UInt64]) {
         let progress = Progress(name: target.name, quiet: self.quiet)
         let driver = LoadDriver(target: target, workload: workload, plan: plan)
         let (results, elapsed) = await driver.run(into: Results(keepCalls: self.showCalls), progress: progress.report)

@@ -10,7 +10,9 @@ struct Progress: Sendable {
     let terminal = isatty(STDERR_FILENO) != 0
 
     var report: @Sendable (Results, Duration) -> Void {
-        let name = self.name, quiet = self.quiet, terminal = self.terminal
+        let name = self.name
+        let quiet = self.quiet
+        let terminal = self.terminal
         return { results, elapsed in
             guard !quiet else { return }
             let seconds = elapsed.components.seconds
@@ -29,8 +31,15 @@ struct Progress: Sendable {
     static func line(_ name: String, _ results: Results, _ elapsed: Duration) -> String {
         let seconds = elapsed.seconds
         let count = results.count
-        return "\(name): " + String(format: "%d calls in %.0f s, %.1f/s, %d errors, p99 %.3f ms, saved $%.6f",
-                      count, seconds, seconds > 0 ? Double(count) / seconds : 0, results.errorCount,
-                      results.p99Milliseconds, Double(results.savedSoFar) / 1e12)
+        return "\(name): "
+            + String(
+                format: "%d calls in %.0f s, %.1f/s, %d errors, p99 %.3f ms, saved $%.6f",
+                count,
+                seconds,
+                seconds > 0 ? Double(count) / seconds : 0,
+                results.errorCount,
+                results.p99Milliseconds,
+                Double(results.savedSoFar) / 1e12
+            )
     }
 }

@@ -17,8 +17,13 @@ enum GeminiStreamError {
             status = Self.httpStatus(name)
         }
         return UpstreamFailure.classifyStreamError(
-            provider: .gemini, type: name, code: number.map { String($0) } ?? "",
-            message: error["message"]?.string ?? "", impliedStatus: status, flex: flex)
+            provider: .gemini,
+            type: name,
+            code: number.map { String($0) } ?? "",
+            message: error["message"]?.string ?? "",
+            impliedStatus: status,
+            flex: flex
+        )
     }
 
     /// The HTTP status Google's canonical error names map to (google.rpc.Code).

@@ -49,7 +49,11 @@ enum GeminiTier {
         if let tier = Self.served(headerWord) {
             return UpstreamResult(usage: usage, servedTier: tier, servedTierReported: headerWord)
         }
-        return UpstreamResult(usage: usage, servedTier: nil, servedTierReported: bodyWord.isEmpty ? headerWord : bodyWord)
+        return UpstreamResult(
+            usage: usage,
+            servedTier: nil,
+            servedTierReported: bodyWord.isEmpty ? headerWord : bodyWord
+        )
     }
 
     static func headers(key: Secret, stream: Bool) -> [(String, String)] {

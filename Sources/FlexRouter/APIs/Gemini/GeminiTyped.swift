@@ -15,8 +15,11 @@ enum GeminiTyped {
     /// Gemini cannot be told to make at most one call at a time.
     static func refuseSerialToolCalls(_ request: TypedRequest) throws(RouterError) {
         if request.effectiveParallelToolCalls == false {
-            throw RouterError.unsupportedForProvider("chat.parallel_tool_calls", api: request.api,
-                                                     "Gemini cannot be limited to one tool call per turn")
+            throw RouterError.unsupportedForProvider(
+                "chat.parallel_tool_calls",
+                api: request.api,
+                "Gemini cannot be limited to one tool call per turn"
+            )
         }
     }
 
@@ -45,7 +48,8 @@ enum GeminiTyped {
         guard let name = request.toolName(of: message) else {
             throw RouterError.invalidChatRequest(
                 "\(message.field).name",
-                "Gemini needs the name of the tool a result answers: set name, or keep the assistant message with call \(message.toolCallID.prefix(64)) in the conversation")
+                "Gemini needs the name of the tool a result answers: set name, or keep the assistant message with call \(message.toolCallID.prefix(64)) in the conversation"
+            )
         }
         return name
     }

@@ -54,7 +54,10 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         while let frame = try decoder.decodeLast(buffer: &buffer, seenEOF: true) { inspect(frame, coder) }
     } catch {
         // Decoding errors are expected; each must say what the peer is told.
-        check(ErrorCode(name: error.errorCode.name) != nil && error.errorCode.allows(error.statusCode), "error without a code from the table, or with a status the table does not allow")
+        check(
+            ErrorCode(name: error.errorCode.name) != nil && error.errorCode.allows(error.statusCode),
+            "error without a code from the table, or with a status the table does not allow"
+        )
     }
     return 0
 }

@@ -26,7 +26,9 @@ public func fuzzJSONParser(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let kept = try? JSONParser.parseObject(input, keeping: keys)
     let expected = full?.object.map { JSONObject($0.fields.filter { keys.contains($0.key) }) }
     guard kept == expected else {
-        fatalError("parse and parseObject disagree: full \(String(describing: expected)), kept \(String(describing: kept))")
+        fatalError(
+            "parse and parseObject disagree: full \(String(describing: expected)), kept \(String(describing: kept))"
+        )
     }
 
     if let full {

@@ -21,7 +21,10 @@ struct Bench {
         }
         switch command {
         case "server":
-            try await BenchServer.run(port: Int(option("--port") ?? "0") ?? 0, threads: Int(option("--threads") ?? "1") ?? 1)
+            try await BenchServer.run(
+                port: Int(option("--port") ?? "0") ?? 0,
+                threads: Int(option("--threads") ?? "1") ?? 1
+            )
         case "run":
             let seconds = Double(option("--seconds") ?? "5") ?? 5
             let rounds = Int(option("--rounds") ?? "3") ?? 3
@@ -71,7 +74,13 @@ struct Bench {
         return (process, port)
     }
 
-    static func runBenchmark(url: String, seconds: Double, rounds: Int, concurrencies: [Int], only: String?) async throws {
+    static func runBenchmark(
+        url: String,
+        seconds: Double,
+        rounds: Int,
+        concurrencies: [Int],
+        only: String?
+    ) async throws {
         var clients: [any BenchClient] = []
         if only == nil || only == "flexhttp" {
             clients.append(try FlexHTTPBenchClient(url: url))

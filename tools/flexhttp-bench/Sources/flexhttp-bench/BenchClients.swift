@@ -10,7 +10,8 @@ protocol BenchClient: Sendable {
     func shutdown() async throws
 }
 
-let requestBody = #"{"model":"bench","messages":[{"role":"user","content":"Say ok."}],"max_tokens":1,"service_tier":"flex"}"#
+let requestBody =
+    #"{"model":"bench","messages":[{"role":"user","content":"Say ok."}],"max_tokens":1,"service_tier":"flex"}"#
 
 final class FlexHTTPBenchClient: BenchClient {
     let name = "FlexHTTP"

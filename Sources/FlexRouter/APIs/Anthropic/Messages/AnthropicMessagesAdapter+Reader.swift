@@ -48,7 +48,8 @@ extension AnthropicMessagesAdapter {
             case "ping":
                 return self.beforeOrAfterStart
             case "content_block_start":
-                guard self.message != nil, let index = object["index"]?.int, let block = object["content_block"]?.object,
+                guard self.message != nil, let index = object["index"]?.int,
+                    let block = object["content_block"]?.object,
                     self.blocks[index] == nil
                 else { return self.malformed(event) }
                 self.blocks[index] = Block(start: block)
@@ -59,7 +60,9 @@ extension AnthropicMessagesAdapter {
                 return .content
             case "content_block_delta":
                 // Taken out of the dictionary while it grows, so its strings are appended in place.
-                guard let index = object["index"]?.int, let delta = object["delta"]?.object, var block = self.blocks.removeValue(forKey: index) else {
+                guard let index = object["index"]?.int, let delta = object["delta"]?.object,
+                    var block = self.blocks.removeValue(forKey: index)
+                else {
                     return self.malformed(event)
                 }
                 Self.apply(delta, to: &block)
@@ -80,9 +83,15 @@ extension AnthropicMessagesAdapter {
             case "error":
                 let error = object["error"]
                 let errorType = error?["type"]?.string ?? ""
-                return .error(UpstreamFailure.classifyStreamError(
-                    provider: .anthropic, type: errorType, message: error?["message"]?.string ?? "",
-                    impliedStatus: AnthropicMessagesAdapter.impliedStatus(errorType), flex: self.flex && !self.started))
+                return .error(
+                    UpstreamFailure.classifyStreamError(
+                        provider: .anthropic,
+                        type: errorType,
+                        message: error?["message"]?.string ?? "",
+                        impliedStatus: AnthropicMessagesAdapter.impliedStatus(errorType),
+                        flex: self.flex && !self.started
+                    )
+                )
             default:
                 // Anthropic's versioning policy allows new event types: pass them along.
                 return self.beforeOrAfterStart
@@ -155,7 +164,10 @@ extension AnthropicMessagesAdapter {
             // tool_use, server_tool_use, mcp_tool_use, ...: the input arrives as JSON text in pieces.
             if !block.partialJSON.isEmpty {
                 guard let input = try? JSONParser.parse(block.partialJSON) else {
-                    throw RouterError(.upstreamMalformedEvent, "Anthropic streamed a \(block.type.prefix(40)) block whose input is not valid JSON")
+                    throw RouterError(
+                        .upstreamMalformedEvent,
+                        "Anthropic streamed a \(block.type.prefix(40)) block whose input is not valid JSON"
+                    )
                 }
                 object["input"] = input
             }

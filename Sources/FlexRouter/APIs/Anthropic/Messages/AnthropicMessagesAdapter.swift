@@ -37,7 +37,13 @@ public struct AnthropicMessagesAdapter: ProviderAdapter {
 
     public init() {}
 
-    public func makeRequest(body: JSONObject, model: String, tier: Tier, stream: Bool, key: Secret) throws(RouterError) -> UpstreamRequest {
+    public func makeRequest(
+        body: JSONObject,
+        model: String,
+        tier: Tier,
+        stream: Bool,
+        key: Secret
+    ) throws(RouterError) -> UpstreamRequest {
         var body = try NativeBody.settingModel(body, model, api: self.api)
         body["service_tier"] = .string(try Self.wireValue(tier, model: model))
         Self.setStream(stream, in: &body)

@@ -22,7 +22,9 @@ extension AnthropicMessagesTranslator {
         private var finished = false
 
         mutating func translate(_ event: NativeEvent) -> [StreamEvent] {
-            guard !self.finished, let json = try? JSONParser.parse(event.data.readableBytesView), let object = json.object else { return [] }
+            guard !self.finished, let json = try? JSONParser.parse(event.data.readableBytesView),
+                let object = json.object
+            else { return [] }
             switch object["type"]?.string ?? event.event {
             case "message_start":
                 guard !self.sawStart else { return [] }
@@ -39,8 +41,12 @@ extension AnthropicMessagesTranslator {
                     return self.reasoning(block["thinking"]?.string ?? "", block: index)
                 case "tool_use":
                     let input = block["input"]?.object ?? [:]
-                    return self.calls.delta(index, id: block["id"]?.string ?? "", name: block["name"]?.string ?? "",
-                                            arguments: input.isEmpty ? "" : JSONValue.object(input).jsonString).map { [$0] } ?? []
+                    return self.calls.delta(
+                        index,
+                        id: block["id"]?.string ?? "",
+                        name: block["name"]?.string ?? "",
+                        arguments: input.isEmpty ? "" : JSONValue.object(input).jsonString
+                    ).map { [$0] } ?? []
                 default:
                     return []
                 }
@@ -53,7 +59,9 @@ extension AnthropicMessagesTranslator {
                 case "thinking_delta":
                     return self.reasoning(delta["thinking"]?.string ?? "", block: index)
                 case "input_json_delta":
-                    guard let fragment = delta["partial_json"]?.string, !fragment.isEmpty, self.calls.index(of: index) != nil else { return [] }
+                    guard let fragment = delta["partial_json"]?.string, !fragment.isEmpty,
+                        self.calls.index(of: index) != nil
+                    else { return [] }
                     return self.calls.delta(index, arguments: fragment).map { [$0] } ?? []
                 default:
                     return []
@@ -64,8 +72,15 @@ extension AnthropicMessagesTranslator {
                 return []
             case "message_stop":
                 self.finished = true
-                return [.finish(FinishDelta(finishReason: AnthropicMessagesTranslator.finishReason(self.native), nativeFinishReason: self.native,
-                                            usage: self.sawStart ? AnthropicMessagesAdapter.usage(self.usage) : nil))]
+                return [
+                    .finish(
+                        FinishDelta(
+                            finishReason: AnthropicMessagesTranslator.finishReason(self.native),
+                            nativeFinishReason: self.native,
+                            usage: self.sawStart ? AnthropicMessagesAdapter.usage(self.usage) : nil
+                        )
+                    )
+                ]
             default:
                 return []
             }

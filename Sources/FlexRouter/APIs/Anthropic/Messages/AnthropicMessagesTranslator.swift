@@ -28,13 +28,22 @@ struct AnthropicMessagesTranslator: TypedTranslator {
 
     func body(for request: TypedRequest, streaming: Bool) throws(RouterError) -> JSONObject {
         let chat = request.chat
-        if chat.seed != nil { throw RouterError.unsupportedForProvider("chat.seed", api: self.api, "Anthropic has no seed") }
+        if chat.seed != nil {
+            throw RouterError.unsupportedForProvider("chat.seed", api: self.api, "Anthropic has no seed")
+        }
         if chat.responseFormat?.type == .jsonObject {
-            throw RouterError.unsupportedForProvider("chat.response_format.type", api: self.api,
-                                                     "Anthropic has no JSON mode without a schema; send a JSON schema")
+            throw RouterError.unsupportedForProvider(
+                "chat.response_format.type",
+                api: self.api,
+                "Anthropic has no JSON mode without a schema; send a JSON schema"
+            )
         }
         if let key = chat.metadata.keys.sorted().first(where: { $0 != "user_id" }) {
-            throw RouterError.unsupportedForProvider("chat.metadata.\(key)", api: self.api, "Anthropic's metadata has only user_id")
+            throw RouterError.unsupportedForProvider(
+                "chat.metadata.\(key)",
+                api: self.api,
+                "Anthropic's metadata has only user_id"
+            )
         }
         try request.refuseParticipantNames()
         try request.refuseImageDetail()
@@ -46,8 +55,10 @@ struct AnthropicMessagesTranslator: TypedTranslator {
         let maxTokens = chat.maxOutputTokens.map(Int.init) ?? Self.defaultMaxTokens + room
         if case .budget(let budget)? = thinking, budget >= maxTokens {
             throw RouterError.unsupportedForProvider(
-                "chat.reasoning_effort", api: self.api,
-                "this model thinks on a budget of \(budget) tokens for that effort, which must be less than max_output_tokens (\(maxTokens)); raise max_output_tokens or lower the effort")
+                "chat.reasoning_effort",
+                api: self.api,
+                "this model thinks on a budget of \(budget) tokens for that effort, which must be less than max_output_tokens (\(maxTokens)); raise max_output_tokens or lower the effort"
+            )
         }
         body["max_tokens"] = .int(Int64(maxTokens))
         if !instructions.isEmpty {
@@ -61,13 +72,15 @@ struct AnthropicMessagesTranslator: TypedTranslator {
         for group in TypedRequest.groups(turns) { messages.append(Self.message(group)) }
         body["messages"] = .array(messages)
         if !request.tools.isEmpty {
-            body["tools"] = .array(request.tools.map { tool in
-                var object: JSONObject = ["name": .string(tool.name)]
-                if !tool.description.isEmpty { object["description"] = .string(tool.description) }
-                object["input_schema"] = tool.parameters
-                if tool.strict { object["strict"] = true }
-                return .object(object)
-            })
+            body["tools"] = .array(
+                request.tools.map { tool in
+                    var object: JSONObject = ["name": .string(tool.name)]
+                    if !tool.description.isEmpty { object["description"] = .string(tool.description) }
+                    object["input_schema"] = tool.parameters
+                    if tool.strict { object["strict"] = true }
+                    return .object(object)
+                }
+            )
         }
         if let choice = Self.toolChoice(request) { body["tool_choice"] = .object(choice) }
         if let temperature = chat.temperature { body["temperature"] = .double(temperature) }
@@ -111,10 +124,15 @@ struct AnthropicMessagesTranslator: TypedTranslator {
         guard let first = group.first else { return [:] }
         switch first.role {
         case .assistant:
-            if first.toolCalls.isEmpty, let text = first.singleText { return ["role": "assistant", "content": .string(text)] }
+            if first.toolCalls.isEmpty, let text = first.singleText {
+                return ["role": "assistant", "content": .string(text)]
+            }
             var blocks: [JSONValue] = first.texts.map { ["type": "text", "text": .string($0)] }
             for call in first.toolCalls {
-                blocks.append(["type": "tool_use", "id": .string(call.id), "name": .string(call.name), "input": .object(call.arguments)])
+                blocks.append([
+                    "type": "tool_use", "id": .string(call.id), "name": .string(call.name),
+                    "input": .object(call.arguments),
+                ])
             }
             return ["role": "assistant", "content": .array(blocks)]
         case .user where group.count == 1:
@@ -146,7 +164,10 @@ struct AnthropicMessagesTranslator: TypedTranslator {
         case .image(let image):
             switch image.source {
             case .inline(let mediaType, let base64):
-                return ["type": "image", "source": ["type": "base64", "media_type": .string(mediaType), "data": .string(base64)]]
+                return [
+                    "type": "image",
+                    "source": ["type": "base64", "media_type": .string(mediaType), "data": .string(base64)],
+                ]
             case .url(let url):
                 return ["type": "image", "source": ["type": "url", "url": .string(url)]]
             }
@@ -163,8 +184,13 @@ struct AnthropicMessagesTranslator: TypedTranslator {
             case "text":
                 result.text += block["text"]?.string ?? ""
             case "tool_use":
-                result.toolCalls.append(ToolCall(id: block["id"]?.string ?? "", name: block["name"]?.string ?? "",
-                                                 argumentsJSON: (block["input"] ?? [:]).jsonString))
+                result.toolCalls.append(
+                    ToolCall(
+                        id: block["id"]?.string ?? "",
+                        name: block["name"]?.string ?? "",
+                        argumentsJSON: (block["input"] ?? [:]).jsonString
+                    )
+                )
             case "thinking":
                 if let text = block["thinking"]?.string, !text.isEmpty { thoughts.append(text) }
             default:

@@ -17,9 +17,13 @@ extension GeminiGenerateContentAdapter {
         private var candidates: [Int64: Candidate] = [:]
 
         /// Gemini's field order for a response and a candidate (proto field-number order).
-        static let topOrder = ["candidates", "promptFeedback", "usageMetadata", "modelVersion", "createTime", "responseId", "modelStatus"]
-        static let candidateOrder = ["content", "finishReason", "index", "finishMessage", "safetyRatings", "citationMetadata", "tokenCount",
-                                     "groundingAttributions", "groundingMetadata", "avgLogprobs", "logprobsResult", "urlContextMetadata"]
+        static let topOrder = [
+            "candidates", "promptFeedback", "usageMetadata", "modelVersion", "createTime", "responseId", "modelStatus",
+        ]
+        static let candidateOrder = [
+            "content", "finishReason", "index", "finishMessage", "safetyRatings", "citationMetadata", "tokenCount",
+            "groundingAttributions", "groundingMetadata", "avgLogprobs", "logprobsResult", "urlContextMetadata",
+        ]
 
         struct Candidate {
             /// Fields other than `content`, latest value.
@@ -86,7 +90,10 @@ extension GeminiGenerateContentAdapter {
 
         var result: UpstreamResult? {
             guard self.sawChunk else { return nil }
-            return GeminiGenerateContentAdapter.result(usageMetadata: self.top["usageMetadata"]?.object ?? [:], headerTier: self.headerTier)
+            return GeminiGenerateContentAdapter.result(
+                usageMetadata: self.top["usageMetadata"]?.object ?? [:],
+                headerTier: self.headerTier
+            )
         }
 
         func assembleResponse() throws(RouterError) -> ByteBuffer {
@@ -107,7 +114,9 @@ extension GeminiGenerateContentAdapter {
 
         /// Whether the answer is complete: the prompt was blocked, or every candidate finished.
         private var isComplete: Bool {
-            if let reason = self.top["promptFeedback"]?["blockReason"]?.string, !reason.isEmpty, reason != "BLOCK_REASON_UNSPECIFIED" {
+            if let reason = self.top["promptFeedback"]?["blockReason"]?.string, !reason.isEmpty,
+                reason != "BLOCK_REASON_UNSPECIFIED"
+            {
                 return true
             }
             return !self.candidates.isEmpty && self.candidates.values.allSatisfy(\.finished)
@@ -141,14 +150,18 @@ extension GeminiGenerateContentAdapter {
         /// Appends a part, merging text into the previous text run of the same kind. True when the
         /// part is output.
         private static func append(_ part: JSONObject, to candidate: inout Candidate) -> Bool {
-            let isPlainText = part["text"]?.string != nil && part.keys.allSatisfy { ["text", "thought", "thoughtSignature"].contains($0) }
+            let isPlainText =
+                part["text"]?.string != nil
+                && part.keys.allSatisfy { ["text", "thought", "thoughtSignature"].contains($0) }
             guard isPlainText, let text = part["text"]?.string else {
                 candidate.parts.append(Part(object: part))
                 return part.keys.contains { !["text", "thought", "thoughtSignature"].contains($0) }
             }
             let thought = part["thought"]?.bool ?? false
             let signature = part["thoughtSignature"]
-            if let last = candidate.parts.indices.last, candidate.parts[last].text != nil, candidate.parts[last].thought == thought {
+            if let last = candidate.parts.indices.last, candidate.parts[last].text != nil,
+                candidate.parts[last].thought == thought
+            {
                 candidate.parts[last].text?.append(text)
                 if candidate.parts[last].signature == nil { candidate.parts[last].signature = signature }
             } else if text.isEmpty && signature == nil {
@@ -168,7 +181,9 @@ extension GeminiGenerateContentAdapter {
                     guard let text = part.text else { return .object(part.object) }
                     var object = part.object
                     object["text"] = .string(text)
-                    if let signature = part.signature, object["thoughtSignature"] == nil { object["thoughtSignature"] = signature }
+                    if let signature = part.signature, object["thoughtSignature"] == nil {
+                        object["thoughtSignature"] = signature
+                    }
                     return .object(object)
                 }
                 if parts.isEmpty && candidate.droppedEmptyText { parts = [["text": ""]] }

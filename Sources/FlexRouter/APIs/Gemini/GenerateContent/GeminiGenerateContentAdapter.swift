@@ -38,7 +38,13 @@ public struct GeminiGenerateContentAdapter: ProviderAdapter {
 
     public init() {}
 
-    public func makeRequest(body: JSONObject, model: String, tier: Tier, stream: Bool, key: Secret) throws(RouterError) -> UpstreamRequest {
+    public func makeRequest(
+        body: JSONObject,
+        model: String,
+        tier: Tier,
+        stream: Bool,
+        key: Secret
+    ) throws(RouterError) -> UpstreamRequest {
         let id = try Self.modelID(model, body: body)
         var body = body
         body["model"] = nil
@@ -68,7 +74,8 @@ public struct GeminiGenerateContentAdapter: ProviderAdapter {
         let id = model.hasPrefix("models/") ? String(model.dropFirst("models/".count)) : model
         let allowed = id.utf8.allSatisfy { byte in
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"):
                 true
             default:
@@ -76,8 +83,11 @@ public struct GeminiGenerateContentAdapter: ProviderAdapter {
             }
         }
         guard !id.isEmpty, id.utf8.count <= 128, allowed else {
-            throw RouterError(.invalidModel, "a Gemini model id may contain only letters, digits, '.', '-' and '_' (e.g. gemini-2.5-flash)",
-                              details: ["field": "model"])
+            throw RouterError(
+                .invalidModel,
+                "a Gemini model id may contain only letters, digits, '.', '-' and '_' (e.g. gemini-2.5-flash)",
+                details: ["field": "model"]
+            )
         }
         switch body["model"] {
         case nil, .null?:
@@ -85,8 +95,11 @@ public struct GeminiGenerateContentAdapter: ProviderAdapter {
         case .string(let own)?:
             let ownID = own.hasPrefix("models/") ? String(own.dropFirst("models/".count)) : own
             guard ownID == id else {
-                throw RouterError(.modelMismatch, "the call names model \(id) but its generate_content body names \(own.prefix(128)); send one model",
-                                  details: ["field": "model"])
+                throw RouterError(
+                    .modelMismatch,
+                    "the call names model \(id) but its generate_content body names \(own.prefix(128)); send one model",
+                    details: ["field": "model"]
+                )
             }
         default:
             throw RouterError(.invalidRequestBody, "the body's model must be a string", details: ["field": "model"])

@@ -16,7 +16,8 @@ extension GeminiGenerateContentTranslator {
         private var finished = false
 
         mutating func translate(_ event: NativeEvent) -> [StreamEvent] {
-            guard !self.finished, let json = try? JSONParser.parse(event.data.readableBytesView), let chunk = json.object,
+            guard !self.finished, let json = try? JSONParser.parse(event.data.readableBytesView),
+                let chunk = json.object,
                 chunk["error"] == nil
             else { return [] }
             if self.responseID.isEmpty, let id = chunk["responseId"]?.string { self.responseID = id }
@@ -29,27 +30,49 @@ extension GeminiGenerateContentTranslator {
                     if let call = part["functionCall"] {
                         let position = self.calls.count
                         if let delta = self.calls.delta(
-                            position, id: GeminiTyped.callID(call["id"]?.string, responseID: self.responseID, position: position),
-                            name: call["name"]?.string ?? "", arguments: (call["args"] ?? [:]).jsonString)
-                        {
+                            position,
+                            id: GeminiTyped.callID(call["id"]?.string, responseID: self.responseID, position: position),
+                            name: call["name"]?.string ?? "",
+                            arguments: (call["args"] ?? [:]).jsonString
+                        ) {
                             events.append(delta)
                         }
                     } else if let text = part["text"]?.string, !text.isEmpty {
                         events.append(part["thought"]?.bool == true ? .reasoning(text) : .text(text))
                     }
                 }
-                if let reason = candidate["finishReason"]?.string, !reason.isEmpty, reason != "FINISH_REASON_UNSPECIFIED" { native = reason }
+                if let reason = candidate["finishReason"]?.string, !reason.isEmpty,
+                    reason != "FINISH_REASON_UNSPECIFIED"
+                {
+                    native = reason
+                }
             }
             let blocked = candidates.isEmpty ? chunk["promptFeedback"]?["blockReason"]?.string : nil
             if let blocked {
                 self.finished = true
-                events.append(.finish(FinishDelta(finishReason: .contentFilter, nativeFinishReason: blocked,
-                                                  usage: self.usage.map { GeminiGenerateContentAdapter.usage($0) })))
+                events.append(
+                    .finish(
+                        FinishDelta(
+                            finishReason: .contentFilter,
+                            nativeFinishReason: blocked,
+                            usage: self.usage.map { GeminiGenerateContentAdapter.usage($0) }
+                        )
+                    )
+                )
             } else if !native.isEmpty {
                 self.finished = true
-                events.append(.finish(FinishDelta(
-                    finishReason: GeminiGenerateContentTranslator.finishReason(native, calledTools: self.calls.count > 0),
-                    nativeFinishReason: native, usage: self.usage.map { GeminiGenerateContentAdapter.usage($0) })))
+                events.append(
+                    .finish(
+                        FinishDelta(
+                            finishReason: GeminiGenerateContentTranslator.finishReason(
+                                native,
+                                calledTools: self.calls.count > 0
+                            ),
+                            nativeFinishReason: native,
+                            usage: self.usage.map { GeminiGenerateContentAdapter.usage($0) }
+                        )
+                    )
+                )
             }
             return events
         }

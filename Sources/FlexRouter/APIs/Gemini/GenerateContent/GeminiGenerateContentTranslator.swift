@@ -26,7 +26,11 @@ struct GeminiGenerateContentTranslator: TypedTranslator {
     func body(for request: TypedRequest, streaming: Bool) throws(RouterError) -> JSONObject {
         let chat = request.chat
         if let key = chat.metadata.keys.sorted().first {
-            throw RouterError.unsupportedForProvider("chat.metadata.\(key)", api: self.api, "the Gemini API has no request metadata")
+            throw RouterError.unsupportedForProvider(
+                "chat.metadata.\(key)",
+                api: self.api,
+                "the Gemini API has no request metadata"
+            )
         }
         try GeminiTyped.refuseSerialToolCalls(request)
         try request.refuseParticipantNames()
@@ -43,16 +47,24 @@ struct GeminiGenerateContentTranslator: TypedTranslator {
             body["systemInstruction"] = ["parts": .array(instructions.flatMap(\.texts).map { ["text": .string($0)] })]
         }
         if !request.tools.isEmpty {
-            body["tools"] = [["functionDeclarations": .array(request.tools.map { tool in
-                var declaration: JSONObject = ["name": .string(tool.name)]
-                if !tool.description.isEmpty { declaration["description"] = .string(tool.description) }
-                declaration["parametersJsonSchema"] = tool.parameters
-                return .object(declaration)
-            })]]
+            body["tools"] = [
+                [
+                    "functionDeclarations": .array(
+                        request.tools.map { tool in
+                            var declaration: JSONObject = ["name": .string(tool.name)]
+                            if !tool.description.isEmpty { declaration["description"] = .string(tool.description) }
+                            declaration["parametersJsonSchema"] = tool.parameters
+                            return .object(declaration)
+                        }
+                    )
+                ]
+            ]
         }
         if let mode = GeminiTyped.mode(request) {
             var config: JSONObject = ["mode": .string(mode.rawValue)]
-            if let choice = request.effectiveToolChoice, choice.mode == .named { config["allowedFunctionNames"] = [.string(choice.name)] }
+            if let choice = request.effectiveToolChoice, choice.mode == .named {
+                config["allowedFunctionNames"] = [.string(choice.name)]
+            }
             body["toolConfig"] = ["functionCallingConfig": .object(config)]
         }
 
@@ -91,13 +103,19 @@ struct GeminiGenerateContentTranslator: TypedTranslator {
         let images = request.messages.flatMap(\.images)
         guard let first = images.first, images.contains(where: { $0.detail != .auto }) else { return nil }
         if let different = images.first(where: { $0.detail != first.detail }) {
-            throw RouterError.unsupportedForProvider("\(different.field).detail", api: request.api,
-                                                     "generateContent has one media resolution per request, so every image needs the same detail")
+            throw RouterError.unsupportedForProvider(
+                "\(different.field).detail",
+                api: request.api,
+                "generateContent has one media resolution per request, so every image needs the same detail"
+            )
         }
         return first.detail == .low ? "MEDIA_RESOLUTION_LOW" : "MEDIA_RESOLUTION_HIGH"
     }
 
-    private static func content(_ group: [TypedRequest.Message], _ request: TypedRequest) throws(RouterError) -> JSONValue {
+    private static func content(
+        _ group: [TypedRequest.Message],
+        _ request: TypedRequest
+    ) throws(RouterError) -> JSONValue {
         guard let first = group.first else { return [:] }
         switch first.role {
         case .assistant:
@@ -115,7 +133,11 @@ struct GeminiGenerateContentTranslator: TypedTranslator {
             for message in group {
                 if message.role == .tool {
                     let name = try GeminiTyped.toolName(message, in: request)
-                    parts.append(["functionResponse": ["name": .string(name), "response": .object(GeminiTyped.functionResponse(message))]])
+                    parts.append([
+                        "functionResponse": [
+                            "name": .string(name), "response": .object(GeminiTyped.functionResponse(message)),
+                        ]
+                    ])
                 } else {
                     parts.append(contentsOf: message.parts.map(Self.part))
                 }
@@ -150,9 +172,17 @@ struct GeminiGenerateContentTranslator: TypedTranslator {
         if let candidate = candidates.first(where: { ($0["index"]?.int ?? 0) == 0 }) ?? candidates.first {
             for part in candidate["content"]?["parts"]?.array ?? [] {
                 if let call = part["functionCall"] {
-                    result.toolCalls.append(ToolCall(
-                        id: GeminiTyped.callID(call["id"]?.string, responseID: responseID, position: result.toolCalls.count),
-                        name: call["name"]?.string ?? "", argumentsJSON: (call["args"] ?? [:]).jsonString))
+                    result.toolCalls.append(
+                        ToolCall(
+                            id: GeminiTyped.callID(
+                                call["id"]?.string,
+                                responseID: responseID,
+                                position: result.toolCalls.count
+                            ),
+                            name: call["name"]?.string ?? "",
+                            argumentsJSON: (call["args"] ?? [:]).jsonString
+                        )
+                    )
                 } else if let text = part["text"]?.string {
                     if part["thought"]?.bool == true { result.reasoningSummary += text } else { result.text += text }
                 }
@@ -179,7 +209,8 @@ struct GeminiGenerateContentTranslator: TypedTranslator {
         case "", "FINISH_REASON_UNSPECIFIED": nil
         case "STOP": calledTools ? .toolCalls : .stop
         case "MAX_TOKENS": .length
-        case "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT",
+        case "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
+            "IMAGE_PROHIBITED_CONTENT",
             "IMAGE_RECITATION":
             .contentFilter
         default: .other

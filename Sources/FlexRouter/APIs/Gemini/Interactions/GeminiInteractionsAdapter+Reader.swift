@@ -59,7 +59,9 @@ extension GeminiInteractionsAdapter {
                     guard let text = item.text else { return .object(item.object) }
                     var object = item.object
                     object["text"] = .string(text)
-                    if !item.annotations.isEmpty { object["annotations"] = .array((object["annotations"]?.array ?? []) + item.annotations) }
+                    if !item.annotations.isEmpty {
+                        object["annotations"] = .array((object["annotations"]?.array ?? []) + item.annotations)
+                    }
                     return .object(object)
                 }
             }
@@ -87,7 +89,8 @@ extension GeminiInteractionsAdapter {
             case "interaction.status_update":
                 return self.beforeOrAfterStart
             case "step.start":
-                guard let index = object["index"]?.int, let step = object["step"]?.object, self.steps[index] == nil else {
+                guard let index = object["index"]?.int, let step = object["step"]?.object, self.steps[index] == nil
+                else {
                     return self.malformed(event)
                 }
                 self.steps[index] = Step(shell: step)
@@ -98,7 +101,9 @@ extension GeminiInteractionsAdapter {
                 return .content
             case "step.delta":
                 // Taken out of the dictionary while it grows, so its strings are appended in place.
-                guard let index = object["index"]?.int, let delta = object["delta"]?.object, var step = self.steps.removeValue(forKey: index) else {
+                guard let index = object["index"]?.int, let delta = object["delta"]?.object,
+                    var step = self.steps.removeValue(forKey: index)
+                else {
                     return self.malformed(event)
                 }
                 Self.apply(delta, to: &step)
@@ -112,11 +117,20 @@ extension GeminiInteractionsAdapter {
                 self.interaction = interaction
                 if let usage = interaction["usage"]?.object { self.usage = usage }
                 self.done = true
-                if !self.started, let status = interaction["status"]?.string, status == "failed" || status == "cancelled" {
+                if !self.started, let status = interaction["status"]?.string,
+                    status == "failed" || status == "cancelled"
+                {
                     // Nothing was produced: an error to retry elsewhere (flex falls back), not an answer.
-                    return .error(.retryable(RouterError(
-                        .upstreamFailed, "Gemini reported the interaction \(status) before it produced any output",
-                        details: ["provider": "gemini"]), beforeAnyByte: false))
+                    return .error(
+                        .retryable(
+                            RouterError(
+                                .upstreamFailed,
+                                "Gemini reported the interaction \(status) before it produced any output",
+                                details: ["provider": "gemini"]
+                            ),
+                            beforeAnyByte: false
+                        )
+                    )
                 }
                 return .terminal
             case "error":
@@ -133,12 +147,16 @@ extension GeminiInteractionsAdapter {
             return GeminiTier.result(
                 usage: GeminiInteractionsAdapter.usage(self.usage ?? [:]),
                 bodyWord: self.interaction?["service_tier"]?.string ?? "",
-                headerWord: self.headerTier)
+                headerWord: self.headerTier
+            )
         }
 
         func assembleResponse() throws(RouterError) -> ByteBuffer {
             guard var interaction = self.interaction else {
-                throw RouterError(.upstreamStreamTruncated, "the Interactions stream ended before its interaction.created event")
+                throw RouterError(
+                    .upstreamStreamTruncated,
+                    "the Interactions stream ended before its interaction.created event"
+                )
             }
             var steps: [JSONValue] = []
             var outputText = ""
@@ -149,7 +167,9 @@ extension GeminiInteractionsAdapter {
             }
             interaction.set("steps", .array(steps), before: ["output_text", "updated", "usage", "role"])
             if !outputText.isEmpty { interaction.set("output_text", .string(outputText), after: "steps") }
-            if let usage = self.usage, interaction["usage"] == nil { interaction.set("usage", .object(usage), before: ["role"]) }
+            if let usage = self.usage, interaction["usage"] == nil {
+                interaction.set("usage", .object(usage), before: ["role"])
+            }
             if interaction["role"] == nil { interaction["role"] = "model" }
             return NativeBody.encode(interaction)
         }
@@ -185,11 +205,18 @@ extension GeminiInteractionsAdapter {
         static func build(_ step: Step) throws(RouterError) -> JSONObject {
             var object = step.shell
             if let signature = step.signature { object.set("signature", signature, after: "type") }
-            if !step.summary.items.isEmpty { object["summary"] = .array((object["summary"]?.array ?? []) + step.summary.built) }
-            if !step.content.items.isEmpty { object["content"] = .array((object["content"]?.array ?? []) + step.content.built) }
+            if !step.summary.items.isEmpty {
+                object["summary"] = .array((object["summary"]?.array ?? []) + step.summary.built)
+            }
+            if !step.content.items.isEmpty {
+                object["content"] = .array((object["content"]?.array ?? []) + step.content.built)
+            }
             if !step.arguments.isEmpty {
                 guard let arguments = try? JSONParser.parse(step.arguments) else {
-                    throw RouterError(.upstreamMalformedEvent, "Gemini streamed function call arguments that are not valid JSON")
+                    throw RouterError(
+                        .upstreamMalformedEvent,
+                        "Gemini streamed function call arguments that are not valid JSON"
+                    )
                 }
                 object["arguments"] = arguments
             }

@@ -39,7 +39,13 @@ public struct GeminiInteractionsAdapter: ProviderAdapter {
 
     public init() {}
 
-    public func makeRequest(body: JSONObject, model: String, tier: Tier, stream: Bool, key: Secret) throws(RouterError) -> UpstreamRequest {
+    public func makeRequest(
+        body: JSONObject,
+        model: String,
+        tier: Tier,
+        stream: Bool,
+        key: Secret
+    ) throws(RouterError) -> UpstreamRequest {
         var body = try NativeBody.settingModel(body, model, api: self.api)
         body["serviceTier"] = nil
         body["service_tier"] = .string(try GeminiTier.wireValue(tier, model: model))
@@ -61,7 +67,8 @@ public struct GeminiInteractionsAdapter: ProviderAdapter {
         return GeminiTier.result(
             usage: Self.usage(json["usage"]?.object ?? [:]),
             bodyWord: json["service_tier"]?.string ?? "",
-            headerWord: GeminiTier.header(headers))
+            headerWord: GeminiTier.header(headers)
+        )
     }
 
     /// Interaction `usage` → token classes.

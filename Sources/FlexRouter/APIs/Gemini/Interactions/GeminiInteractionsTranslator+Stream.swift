@@ -19,30 +19,43 @@ extension GeminiInteractionsTranslator {
         private var finished = false
 
         mutating func translate(_ event: NativeEvent) -> [StreamEvent] {
-            guard !self.finished, let json = try? JSONParser.parse(event.data.readableBytesView), let object = json.object else { return [] }
+            guard !self.finished, let json = try? JSONParser.parse(event.data.readableBytesView),
+                let object = json.object
+            else { return [] }
             if let usage = object["usage"]?.object { self.usage = usage }
             switch object["event_type"]?.string ?? event.event {
             case "step.start":
-                guard let index = object["index"]?.int, let step = object["step"], self.stepTypes[index] == nil else { return [] }
+                guard let index = object["index"]?.int, let step = object["step"], self.stepTypes[index] == nil else {
+                    return []
+                }
                 let type = step["type"]?.string ?? ""
                 self.stepTypes[index] = type
                 switch type {
                 case "model_output":
                     return (step["content"]?.array ?? []).compactMap { item in
-                        guard item["type"]?.string == "text", let text = item["text"]?.string, !text.isEmpty else { return nil }
+                        guard item["type"]?.string == "text", let text = item["text"]?.string, !text.isEmpty else {
+                            return nil
+                        }
                         return .text(text)
                     }
                 case "thought":
-                    return (step["summary"]?.array ?? []).flatMap { self.reasoning($0["text"]?.string ?? "", step: index) }
+                    return (step["summary"]?.array ?? []).flatMap {
+                        self.reasoning($0["text"]?.string ?? "", step: index)
+                    }
                 case "function_call":
                     let arguments = step["arguments"]?.object ?? [:]
-                    return self.calls.delta(index, id: step["id"]?.string ?? "", name: step["name"]?.string ?? "",
-                                            arguments: arguments.isEmpty ? "" : JSONValue.object(arguments).jsonString).map { [$0] } ?? []
+                    return self.calls.delta(
+                        index,
+                        id: step["id"]?.string ?? "",
+                        name: step["name"]?.string ?? "",
+                        arguments: arguments.isEmpty ? "" : JSONValue.object(arguments).jsonString
+                    ).map { [$0] } ?? []
                 default:
                     return []
                 }
             case "step.delta":
-                guard let index = object["index"]?.int, let delta = object["delta"], let type = self.stepTypes[index] else { return [] }
+                guard let index = object["index"]?.int, let delta = object["delta"], let type = self.stepTypes[index]
+                else { return [] }
                 switch delta["type"]?.string {
                 case "text" where type == "model_output":
                     guard let text = delta["text"]?.string, !text.isEmpty else { return [] }
@@ -50,7 +63,9 @@ extension GeminiInteractionsTranslator {
                 case "thought_summary":
                     return self.reasoning(delta["content"]?["text"]?.string ?? "", step: index)
                 case "arguments_delta":
-                    guard let fragment = delta["arguments"]?.string, !fragment.isEmpty, self.calls.index(of: index) != nil else { return [] }
+                    guard let fragment = delta["arguments"]?.string, !fragment.isEmpty,
+                        self.calls.index(of: index) != nil
+                    else { return [] }
                     return self.calls.delta(index, arguments: fragment).map { [$0] } ?? []
                 default:
                     return []
@@ -60,9 +75,18 @@ extension GeminiInteractionsTranslator {
                 let interaction = object["interaction"]
                 if let usage = interaction?["usage"]?.object { self.usage = usage }
                 let status = interaction?["status"]?.string ?? ""
-                return [.finish(FinishDelta(
-                    finishReason: GeminiInteractionsTranslator.finishReason(status, calledTools: self.calls.count > 0),
-                    nativeFinishReason: status, usage: self.usage.map { GeminiInteractionsAdapter.usage($0) }))]
+                return [
+                    .finish(
+                        FinishDelta(
+                            finishReason: GeminiInteractionsTranslator.finishReason(
+                                status,
+                                calledTools: self.calls.count > 0
+                            ),
+                            nativeFinishReason: status,
+                            usage: self.usage.map { GeminiInteractionsAdapter.usage($0) }
+                        )
+                    )
+                ]
             default:
                 return []
             }

@@ -23,7 +23,11 @@ struct GeminiInteractionsTranslator: TypedTranslator {
     func body(for request: TypedRequest, streaming: Bool) throws(RouterError) -> JSONObject {
         let chat = request.chat
         if let key = chat.metadata.keys.sorted().first {
-            throw RouterError.unsupportedForProvider("chat.metadata.\(key)", api: self.api, "the Gemini API has no request metadata")
+            throw RouterError.unsupportedForProvider(
+                "chat.metadata.\(key)",
+                api: self.api,
+                "the Gemini API has no request metadata"
+            )
         }
         try GeminiTyped.refuseSerialToolCalls(request)
         try request.refuseParticipantNames()
@@ -34,14 +38,18 @@ struct GeminiInteractionsTranslator: TypedTranslator {
         var input: [JSONValue] = []
         for message in turns { input.append(contentsOf: try Self.steps(message, request)) }
         body["input"] = .array(input)
-        if !instructions.isEmpty { body["system_instruction"] = .string(instructions.flatMap(\.texts).joined(separator: "\n\n")) }
+        if !instructions.isEmpty {
+            body["system_instruction"] = .string(instructions.flatMap(\.texts).joined(separator: "\n\n"))
+        }
         if !request.tools.isEmpty {
-            body["tools"] = .array(request.tools.map { tool in
-                var object: JSONObject = ["type": "function", "name": .string(tool.name)]
-                if !tool.description.isEmpty { object["description"] = .string(tool.description) }
-                object["parameters"] = tool.parameters
-                return .object(object)
-            })
+            body["tools"] = .array(
+                request.tools.map { tool in
+                    var object: JSONObject = ["type": "function", "name": .string(tool.name)]
+                    if !tool.description.isEmpty { object["description"] = .string(tool.description) }
+                    object["parameters"] = tool.parameters
+                    return .object(object)
+                }
+            )
         }
 
         var generation = JSONObject()
@@ -72,28 +80,40 @@ struct GeminiInteractionsTranslator: TypedTranslator {
         case .jsonObject?:
             body["response_format"] = ["type": "text", "mime_type": "application/json"]
         case .jsonSchema?:
-            body["response_format"] = ["type": "text", "mime_type": "application/json", "schema": request.responseSchema ?? [:]]
+            body["response_format"] = [
+                "type": "text", "mime_type": "application/json", "schema": request.responseSchema ?? [:],
+            ]
         case .text?, nil:
             break
         }
         return body
     }
 
-    private static func steps(_ message: TypedRequest.Message, _ request: TypedRequest) throws(RouterError) -> [JSONValue] {
+    private static func steps(
+        _ message: TypedRequest.Message,
+        _ request: TypedRequest
+    ) throws(RouterError) -> [JSONValue] {
         switch message.role {
         case .assistant:
             var steps: [JSONValue] = []
             if !message.parts.isEmpty {
-                steps.append(["type": "model_output", "content": .array(message.texts.map { ["type": "text", "text": .string($0)] })])
+                steps.append([
+                    "type": "model_output",
+                    "content": .array(message.texts.map { ["type": "text", "text": .string($0)] }),
+                ])
             }
             for call in message.toolCalls {
-                steps.append(["type": "function_call", "id": .string(call.id), "name": .string(call.name), "arguments": .object(call.arguments)])
+                steps.append([
+                    "type": "function_call", "id": .string(call.id), "name": .string(call.name),
+                    "arguments": .object(call.arguments),
+                ])
             }
             return steps
         case .tool:
             var step: JSONObject = ["type": "function_result", "call_id": .string(message.toolCallID)]
             if let name = request.toolName(of: message) { step["name"] = .string(name) }
-            step["result"] = message.images.isEmpty ? .string(message.texts.joined()) : .array(message.parts.map(Self.content))
+            step["result"] =
+                message.images.isEmpty ? .string(message.texts.joined()) : .array(message.parts.map(Self.content))
             return [.object(step)]
         case .user, .system, .developer:
             return [["type": "user_input", "content": .array(message.parts.map(Self.content))]]
@@ -127,20 +147,31 @@ struct GeminiInteractionsTranslator: TypedTranslator {
         var steps = answer["steps"]?.array ?? []
         // Only what the model produced this turn: the steps after the last input step, should the
         // interaction echo its input.
-        if let lastInput = steps.lastIndex(where: { ["user_input", "function_result"].contains($0["type"]?.string ?? "") }) {
+        if let lastInput = steps.lastIndex(where: {
+            ["user_input", "function_result"].contains($0["type"]?.string ?? "")
+        }) {
             steps = Array(steps[(lastInput + 1)...])
         }
         var thoughts: [String] = []
         for step in steps {
             switch step["type"]?.string {
             case "model_output":
-                for item in step["content"]?.array ?? [] where item["type"]?.string == "text" { result.text += item["text"]?.string ?? "" }
+                for item in step["content"]?.array ?? [] where item["type"]?.string == "text" {
+                    result.text += item["text"]?.string ?? ""
+                }
             case "thought":
-                let text = (step["summary"]?.array ?? []).reduce(into: "") { text, item in text += item["text"]?.string ?? "" }
+                let text = (step["summary"]?.array ?? []).reduce(into: "") { text, item in
+                    text += item["text"]?.string ?? ""
+                }
                 if !text.isEmpty { thoughts.append(text) }
             case "function_call":
-                result.toolCalls.append(ToolCall(id: step["id"]?.string ?? "", name: step["name"]?.string ?? "",
-                                                 argumentsJSON: (step["arguments"] ?? [:]).jsonString))
+                result.toolCalls.append(
+                    ToolCall(
+                        id: step["id"]?.string ?? "",
+                        name: step["name"]?.string ?? "",
+                        argumentsJSON: (step["arguments"] ?? [:]).jsonString
+                    )
+                )
             default:
                 break
             }

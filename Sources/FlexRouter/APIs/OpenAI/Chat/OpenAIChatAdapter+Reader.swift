@@ -52,10 +52,18 @@ extension OpenAIChatAdapter {
                 return .error(.retryable(NativeBody.malformedEvent(.openAI, event), beforeAnyByte: false))
             }
             if let error = object["error"] {
-                let type = error["type"]?.string ?? "", code = error["code"]?.string ?? ""
-                return .error(UpstreamFailure.classifyStreamError(
-                    provider: .openAI, type: type, code: code, message: error["message"]?.string ?? "",
-                    impliedStatus: UpstreamFailure.openAIImpliedStatus(type: type, code: code), flex: self.flex))
+                let type = error["type"]?.string ?? ""
+                let code = error["code"]?.string ?? ""
+                return .error(
+                    UpstreamFailure.classifyStreamError(
+                        provider: .openAI,
+                        type: type,
+                        code: code,
+                        message: error["message"]?.string ?? "",
+                        impliedStatus: UpstreamFailure.openAIImpliedStatus(type: type, code: code),
+                        flex: self.flex
+                    )
+                )
             }
             if self.head.isEmpty {
                 for key in Self.headKeys {
@@ -91,7 +99,9 @@ extension OpenAIChatAdapter {
                     }
                 }
                 if let finish = choiceJSON["finish_reason"], !finish.isNull { choice.finishReason = finish }
-                if let logprobs = choiceJSON["logprobs"], !logprobs.isNull { choice.logprobs = Self.merge(choice.logprobs, logprobs) }
+                if let logprobs = choiceJSON["logprobs"], !logprobs.isNull {
+                    choice.logprobs = Self.merge(choice.logprobs, logprobs)
+                }
                 self.choices[index] = choice
             }
 
@@ -130,22 +140,26 @@ extension OpenAIChatAdapter {
                 message["content"] = choice.content.map { .string($0) } ?? .null
                 message["refusal"] = choice.refusal.map { .string($0) } ?? .null
                 if !choice.toolCalls.isEmpty {
-                    message["tool_calls"] = .array(choice.toolCalls.keys.sorted().map { key in
-                        let call = choice.toolCalls[key]!
-                        return .object([
-                            "id": .string(call.id),
-                            "type": .string(call.type),
-                            "function": .object(["name": .string(call.name), "arguments": .string(call.arguments)]),
-                        ])
-                    })
+                    message["tool_calls"] = .array(
+                        choice.toolCalls.keys.sorted().map { key in
+                            let call = choice.toolCalls[key]!
+                            return .object([
+                                "id": .string(call.id),
+                                "type": .string(call.type),
+                                "function": .object(["name": .string(call.name), "arguments": .string(call.arguments)]),
+                            ])
+                        }
+                    )
                 }
                 message["annotations"] = .array([])
-                choices.append(.object([
-                    "index": .int(Int64(index)),
-                    "message": .object(message),
-                    "logprobs": choice.logprobs,
-                    "finish_reason": choice.finishReason,
-                ]))
+                choices.append(
+                    .object([
+                        "index": .int(Int64(index)),
+                        "message": .object(message),
+                        "logprobs": choice.logprobs,
+                        "finish_reason": choice.finishReason,
+                    ])
+                )
             }
             response["choices"] = .array(choices)
             if let usage = self.usageJSON { response["usage"] = usage }

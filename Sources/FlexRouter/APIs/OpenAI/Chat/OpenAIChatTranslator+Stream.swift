@@ -21,10 +21,19 @@ extension OpenAIChatTranslator {
             if event.data.readableBytesView.elementsEqual("[DONE]".utf8) {
                 self.finished = true
                 let reason = OpenAIChatTranslator.finishReason(self.native, refused: self.refused)
-                return [.finish(FinishDelta(finishReason: reason, nativeFinishReason: self.native,
-                                            usage: self.usage.map { OpenAIChatAdapter.usage($0) }))]
+                return [
+                    .finish(
+                        FinishDelta(
+                            finishReason: reason,
+                            nativeFinishReason: self.native,
+                            usage: self.usage.map { OpenAIChatAdapter.usage($0) }
+                        )
+                    )
+                ]
             }
-            guard let json = try? JSONParser.parse(event.data.readableBytesView), let chunk = json.object, chunk["error"] == nil else {
+            guard let json = try? JSONParser.parse(event.data.readableBytesView), let chunk = json.object,
+                chunk["error"] == nil
+            else {
                 return []
             }
             if let usage = chunk["usage"], !usage.isNull { self.usage = usage }
@@ -39,9 +48,11 @@ extension OpenAIChatTranslator {
                     for (position, call) in (delta["tool_calls"]?.array ?? []).enumerated() {
                         let function = call["function"]
                         if let delta = self.calls.delta(
-                            call["index"]?.int ?? Int64(position), id: call["id"]?.string ?? "", name: function?["name"]?.string ?? "",
-                            arguments: function?["arguments"]?.string ?? "")
-                        {
+                            call["index"]?.int ?? Int64(position),
+                            id: call["id"]?.string ?? "",
+                            name: function?["name"]?.string ?? "",
+                            arguments: function?["arguments"]?.string ?? ""
+                        ) {
                             events.append(delta)
                         }
                     }

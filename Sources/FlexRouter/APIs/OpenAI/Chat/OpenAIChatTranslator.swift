@@ -23,10 +23,15 @@ struct OpenAIChatTranslator: TypedTranslator {
         let chat = request.chat
         if !chat.metadata.isEmpty {
             throw RouterError.unsupportedForProvider(
-                "chat.metadata", api: self.api,
-                "Chat Completions accepts metadata only with store: true, which keeps the conversation at OpenAI; use the Responses API, or drop metadata")
+                "chat.metadata",
+                api: self.api,
+                "Chat Completions accepts metadata only with store: true, which keeps the conversation at OpenAI; use the Responses API, or drop metadata"
+            )
         }
-        try request.refuseImages(in: [.tool], "tool messages carry text only here; use the Responses API for images in tool results")
+        try request.refuseImages(
+            in: [.tool],
+            "tool messages carry text only here; use the Responses API for images in tool results"
+        )
 
         var body: JSONObject = ["model": .string(request.model)]
         var messages: [JSONValue] = []
@@ -34,13 +39,15 @@ struct OpenAIChatTranslator: TypedTranslator {
         for message in request.messages { messages.append(Self.message(message)) }
         body["messages"] = .array(messages)
         if !request.tools.isEmpty {
-            body["tools"] = .array(request.tools.map { tool in
-                var function: JSONObject = ["name": .string(tool.name)]
-                if !tool.description.isEmpty { function["description"] = .string(tool.description) }
-                function["parameters"] = tool.parameters
-                if tool.strict { function["strict"] = true }
-                return ["type": "function", "function": .object(function)]
-            })
+            body["tools"] = .array(
+                request.tools.map { tool in
+                    var function: JSONObject = ["name": .string(tool.name)]
+                    if !tool.description.isEmpty { function["description"] = .string(tool.description) }
+                    function["parameters"] = tool.parameters
+                    if tool.strict { function["strict"] = true }
+                    return ["type": "function", "function": .object(function)]
+                }
+            )
         }
         if let choice = request.effectiveToolChoice {
             switch choice.mode {
@@ -58,8 +65,11 @@ struct OpenAIChatTranslator: TypedTranslator {
             case .jsonSchema:
                 body["response_format"] = [
                     "type": "json_schema",
-                    "json_schema": ["name": .string(format.name.isEmpty ? "response" : format.name), "schema": request.responseSchema ?? [:],
-                                    "strict": .bool(format.strict)],
+                    "json_schema": [
+                        "name": .string(format.name.isEmpty ? "response" : format.name),
+                        "schema": request.responseSchema ?? [:],
+                        "strict": .bool(format.strict),
+                    ],
                 ]
             }
         }
@@ -86,10 +96,14 @@ struct OpenAIChatTranslator: TypedTranslator {
         case .assistant:
             object = ["role": "assistant", "content": message.parts.isEmpty ? .null : Self.textContent(message)]
             if !message.toolCalls.isEmpty {
-                object["tool_calls"] = .array(message.toolCalls.map { call in
-                    ["id": .string(call.id), "type": "function",
-                     "function": ["name": .string(call.name), "arguments": .string(call.argumentsText)]]
-                })
+                object["tool_calls"] = .array(
+                    message.toolCalls.map { call in
+                        [
+                            "id": .string(call.id), "type": "function",
+                            "function": ["name": .string(call.name), "arguments": .string(call.argumentsText)],
+                        ]
+                    }
+                )
             }
         case .tool:
             return ["role": "tool", "tool_call_id": .string(message.toolCallID), "content": Self.textContent(message)]
@@ -107,16 +121,18 @@ struct OpenAIChatTranslator: TypedTranslator {
 
     private static func userContent(_ message: TypedRequest.Message) -> JSONValue {
         if let text = message.singleText { return .string(text) }
-        return .array(message.parts.map { part in
-            switch part {
-            case .text(let text):
-                return ["type": "text", "text": .string(text)]
-            case .image(let image):
-                var imageURL: JSONObject = ["url": .string(image.url)]
-                if image.detail != .auto { imageURL["detail"] = .string(image.detail == .low ? "low" : "high") }
-                return ["type": "image_url", "image_url": .object(imageURL)]
+        return .array(
+            message.parts.map { part in
+                switch part {
+                case .text(let text):
+                    return ["type": "text", "text": .string(text)]
+                case .image(let image):
+                    var imageURL: JSONObject = ["url": .string(image.url)]
+                    if image.detail != .auto { imageURL["detail"] = .string(image.detail == .low ? "low" : "high") }
+                    return ["type": "image_url", "image_url": .object(imageURL)]
+                }
             }
-        })
+        )
     }
 
     // MARK: Answers
@@ -129,9 +145,13 @@ struct OpenAIChatTranslator: TypedTranslator {
             result.text = Self.text(message?["content"])
             result.refusal = message?["refusal"]?.string ?? ""
             for call in message?["tool_calls"]?.array ?? [] {
-                result.toolCalls.append(ToolCall(
-                    id: call["id"]?.string ?? "", name: call["function"]?["name"]?.string ?? "",
-                    argumentsJSON: call["function"]?["arguments"]?.string ?? ""))
+                result.toolCalls.append(
+                    ToolCall(
+                        id: call["id"]?.string ?? "",
+                        name: call["function"]?["name"]?.string ?? "",
+                        argumentsJSON: call["function"]?["arguments"]?.string ?? ""
+                    )
+                )
             }
             result.nativeFinishReason = choice["finish_reason"]?.string ?? ""
             result.finishReason = Self.finishReason(result.nativeFinishReason, refused: !result.refusal.isEmpty)

@@ -49,13 +49,23 @@ extension OpenAIResponsesAdapter {
                 let response = object["response"]?.object
                 self.failed = response
                 let error = response?["error"]
-                return .error(self.classify(type: error?["type"]?.string ?? "", code: error?["code"]?.string ?? "",
-                                            message: error?["message"]?.string ?? "the response failed"))
+                return .error(
+                    self.classify(
+                        type: error?["type"]?.string ?? "",
+                        code: error?["code"]?.string ?? "",
+                        message: error?["message"]?.string ?? "the response failed"
+                    )
+                )
             case "error":
                 // Documented: top-level code/message/param. Seen live: nested under "error".
                 let error = object["error"]?.object ?? object
-                return .error(self.classify(type: error["type"]?.string ?? "", code: error["code"]?.string ?? "",
-                                            message: error["message"]?.string ?? ""))
+                return .error(
+                    self.classify(
+                        type: error["type"]?.string ?? "",
+                        code: error["code"]?.string ?? "",
+                        message: error["message"]?.string ?? ""
+                    )
+                )
             default:
                 let output = object["output_index"] != nil || object["item_id"] != nil || type.hasSuffix(".delta")
                 if type == "response.output_item.added" || type == "response.output_item.done",
@@ -96,7 +106,10 @@ extension OpenAIResponsesAdapter {
         /// usage the provider sent, if any; without the terminal's object it has none.
         func assembleResponse() throws(RouterError) -> ByteBuffer {
             guard let status = self.terminalStatus else {
-                throw RouterError(.upstreamStreamTruncated, "the provider's answer ended before its final event; the output is incomplete")
+                throw RouterError(
+                    .upstreamStreamTruncated,
+                    "the provider's answer ended before its final event; the output is incomplete"
+                )
             }
             if let final = self.final, final["output"]?.array != nil {
                 return NativeBody.encode(final)
@@ -105,9 +118,11 @@ extension OpenAIResponsesAdapter {
             if let final = self.final {
                 response = final
             } else {
-                response = self.latest ?? [
-                    "id": "", "object": "response", "created_at": 0, "status": "", "model": "", "output": [], "usage": .null,
-                ]
+                response =
+                    self.latest ?? [
+                        "id": "", "object": "response", "created_at": 0, "status": "", "model": "", "output": [],
+                        "usage": .null,
+                    ]
                 response["status"] = .string(status)
             }
             let indices = Set(self.addedItems.keys).union(self.doneItems.keys).sorted()
@@ -117,8 +132,13 @@ extension OpenAIResponsesAdapter {
 
         private func classify(type: String, code: String, message: String) -> RaceStateMachine.AttemptFailure {
             UpstreamFailure.classifyStreamError(
-                provider: .openAI, type: type, code: code, message: message,
-                impliedStatus: UpstreamFailure.openAIImpliedStatus(type: type, code: code), flex: self.flex)
+                provider: .openAI,
+                type: type,
+                code: code,
+                message: message,
+                impliedStatus: UpstreamFailure.openAIImpliedStatus(type: type, code: code),
+                flex: self.flex
+            )
         }
     }
 }

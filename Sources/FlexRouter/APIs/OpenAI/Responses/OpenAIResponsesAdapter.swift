@@ -52,7 +52,13 @@ public struct OpenAIResponsesAdapter: ProviderAdapter {
 
     public init() {}
 
-    public func makeRequest(body: JSONObject, model: String, tier: Tier, stream: Bool, key: Secret) throws(RouterError) -> UpstreamRequest {
+    public func makeRequest(
+        body: JSONObject,
+        model: String,
+        tier: Tier,
+        stream: Bool,
+        key: Secret
+    ) throws(RouterError) -> UpstreamRequest {
         var body = try NativeBody.settingModel(body, model, api: self.api)
         body["service_tier"] = .string(OpenAITier.wireValue(tier))
         Self.setStream(stream, in: &body)

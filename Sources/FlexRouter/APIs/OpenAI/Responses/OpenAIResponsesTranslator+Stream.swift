@@ -23,7 +23,9 @@ extension OpenAIResponsesTranslator {
         private var finished = false
 
         mutating func translate(_ event: NativeEvent) -> [StreamEvent] {
-            guard !self.finished, let json = try? JSONParser.parse(event.data.readableBytesView), let object = json.object else { return [] }
+            guard !self.finished, let json = try? JSONParser.parse(event.data.readableBytesView),
+                let object = json.object
+            else { return [] }
             switch object["type"]?.string ?? event.event {
             case "response.output_text.delta":
                 return Self.text(object["delta"])
@@ -37,16 +39,24 @@ extension OpenAIResponsesTranslator {
                 if let id = item["id"]?.string { self.callOutputIndex[id] = key }
                 let arguments = item["arguments"]?.string ?? ""
                 if !arguments.isEmpty { self.argumentsSent.insert(key) }
-                return self.calls.delta(key, id: item["call_id"]?.string ?? "", name: item["name"]?.string ?? "",
-                                        arguments: arguments).map { [$0] } ?? []
+                return self.calls.delta(
+                    key,
+                    id: item["call_id"]?.string ?? "",
+                    name: item["name"]?.string ?? "",
+                    arguments: arguments
+                ).map { [$0] } ?? []
             case "response.function_call_arguments.delta":
-                guard let fragment = object["delta"]?.string, !fragment.isEmpty, let key = self.callKey(object) else { return [] }
+                guard let fragment = object["delta"]?.string, !fragment.isEmpty, let key = self.callKey(object) else {
+                    return []
+                }
                 self.argumentsSent.insert(key)
                 return self.calls.delta(key, arguments: fragment).map { [$0] } ?? []
             case "response.function_call_arguments.done", "response.output_item.done":
                 // A server that sends the arguments only whole, at the end: send them then.
                 let arguments = object["arguments"]?.string ?? object["item"]?["arguments"]?.string ?? ""
-                guard !arguments.isEmpty, let key = self.callKey(object), self.argumentsSent.insert(key).inserted else { return [] }
+                guard !arguments.isEmpty, let key = self.callKey(object), self.argumentsSent.insert(key).inserted else {
+                    return []
+                }
                 return self.calls.delta(key, arguments: arguments).map { [$0] } ?? []
             case "response.reasoning_summary_text.delta":
                 guard let text = object["delta"]?.string, !text.isEmpty else { return [] }
@@ -57,13 +67,25 @@ extension OpenAIResponsesTranslator {
             case "response.completed", "response.incomplete":
                 self.finished = true
                 let response = object["response"]
-                let status = response?["status"]?.string ?? (object["type"]?.string == "response.completed" ? "completed" : "incomplete")
+                let status =
+                    response?["status"]?.string
+                    ?? (object["type"]?.string == "response.completed" ? "completed" : "incomplete")
                 let reason = response?["incomplete_details"]?["reason"]?.string ?? ""
                 let usage = response?["usage"].flatMap { $0.isNull ? nil : OpenAIResponsesAdapter.usage($0) }
-                return [.finish(FinishDelta(
-                    finishReason: OpenAIResponsesTranslator.finishReason(status: status, incompleteReason: reason,
-                                                                         calledTools: self.calls.count > 0, refused: self.refused),
-                    nativeFinishReason: status == "incomplete" && !reason.isEmpty ? reason : status, usage: usage))]
+                return [
+                    .finish(
+                        FinishDelta(
+                            finishReason: OpenAIResponsesTranslator.finishReason(
+                                status: status,
+                                incompleteReason: reason,
+                                calledTools: self.calls.count > 0,
+                                refused: self.refused
+                            ),
+                            nativeFinishReason: status == "incomplete" && !reason.isEmpty ? reason : status,
+                            usage: usage
+                        )
+                    )
+                ]
             default:
                 return []
             }
@@ -71,7 +93,9 @@ extension OpenAIResponsesTranslator {
 
         /// The started call an argument event belongs to (by `output_index`, else `item_id`).
         private func callKey(_ object: JSONObject) -> Int64? {
-            let key = object["output_index"]?.int ?? (object["item_id"] ?? object["item"]?["id"])?.string.flatMap { self.callOutputIndex[$0] }
+            let key =
+                object["output_index"]?.int
+                ?? (object["item_id"] ?? object["item"]?["id"])?.string.flatMap { self.callOutputIndex[$0] }
             guard let key, self.calls.index(of: key) != nil else { return nil }
             return key
         }

@@ -22,10 +22,18 @@ struct OpenAIResponsesTranslator: TypedTranslator {
     func body(for request: TypedRequest, streaming: Bool) throws(RouterError) -> JSONObject {
         let chat = request.chat
         if !chat.stop.isEmpty {
-            throw RouterError.unsupportedForProvider("chat.stop", api: self.api, "the Responses API has no stop sequences; use Chat Completions")
+            throw RouterError.unsupportedForProvider(
+                "chat.stop",
+                api: self.api,
+                "the Responses API has no stop sequences; use Chat Completions"
+            )
         }
         if chat.seed != nil {
-            throw RouterError.unsupportedForProvider("chat.seed", api: self.api, "the Responses API has no seed; use Chat Completions")
+            throw RouterError.unsupportedForProvider(
+                "chat.seed",
+                api: self.api,
+                "the Responses API has no seed; use Chat Completions"
+            )
         }
         try request.refuseParticipantNames()
 
@@ -34,13 +42,15 @@ struct OpenAIResponsesTranslator: TypedTranslator {
         for message in request.messages { input.append(contentsOf: Self.items(message)) }
         body["input"] = .array(input)
         if !request.tools.isEmpty {
-            body["tools"] = .array(request.tools.map { tool in
-                var object: JSONObject = ["type": "function", "name": .string(tool.name)]
-                if !tool.description.isEmpty { object["description"] = .string(tool.description) }
-                object["parameters"] = tool.parameters
-                object["strict"] = .bool(tool.strict)
-                return .object(object)
-            })
+            body["tools"] = .array(
+                request.tools.map { tool in
+                    var object: JSONObject = ["type": "function", "name": .string(tool.name)]
+                    if !tool.description.isEmpty { object["description"] = .string(tool.description) }
+                    object["parameters"] = tool.parameters
+                    object["strict"] = .bool(tool.strict)
+                    return .object(object)
+                }
+            )
         }
         if let choice = request.effectiveToolChoice {
             switch choice.mode {
@@ -56,18 +66,24 @@ struct OpenAIResponsesTranslator: TypedTranslator {
             case .text: body["text"] = ["format": ["type": "text"]]
             case .jsonObject: body["text"] = ["format": ["type": "json_object"]]
             case .jsonSchema:
-                body["text"] = ["format": [
-                    "type": "json_schema", "name": .string(format.name.isEmpty ? "response" : format.name),
-                    "schema": request.responseSchema ?? [:], "strict": .bool(format.strict),
-                ]]
+                body["text"] = [
+                    "format": [
+                        "type": "json_schema", "name": .string(format.name.isEmpty ? "response" : format.name),
+                        "schema": request.responseSchema ?? [:], "strict": .bool(format.strict),
+                    ]
+                ]
             }
         }
         if let temperature = chat.temperature { body["temperature"] = .double(temperature) }
         if let topP = chat.topP { body["top_p"] = .double(topP) }
         if let maximum = chat.maxOutputTokens { body["max_output_tokens"] = .int(Int64(maximum)) }
-        if let effort = chat.reasoningEffort { body["reasoning"] = ["effort": .string(ReasoningMapping.openAI(effort))] }
+        if let effort = chat.reasoningEffort {
+            body["reasoning"] = ["effort": .string(ReasoningMapping.openAI(effort))]
+        }
         if !chat.metadata.isEmpty {
-            body["metadata"] = .object(JSONObject(chat.metadata.sorted { $0.key < $1.key }.map { (key: $0.key, value: .string($0.value)) }))
+            body["metadata"] = .object(
+                JSONObject(chat.metadata.sorted { $0.key < $1.key }.map { (key: $0.key, value: .string($0.value)) })
+            )
         }
         return body
     }
@@ -84,8 +100,10 @@ struct OpenAIResponsesTranslator: TypedTranslator {
                 items.append(["type": "message", "role": "assistant", "content": .string(message.texts.joined())])
             }
             for call in message.toolCalls {
-                items.append(["type": "function_call", "call_id": .string(call.id), "name": .string(call.name),
-                              "arguments": .string(call.argumentsText)])
+                items.append([
+                    "type": "function_call", "call_id": .string(call.id), "name": .string(call.name),
+                    "arguments": .string(call.argumentsText),
+                ])
             }
             return items
         case .tool:
@@ -121,8 +139,13 @@ struct OpenAIResponsesTranslator: TypedTranslator {
                     }
                 }
             case "function_call":
-                result.toolCalls.append(ToolCall(id: item["call_id"]?.string ?? "", name: item["name"]?.string ?? "",
-                                                 argumentsJSON: item["arguments"]?.string ?? ""))
+                result.toolCalls.append(
+                    ToolCall(
+                        id: item["call_id"]?.string ?? "",
+                        name: item["name"]?.string ?? "",
+                        argumentsJSON: item["arguments"]?.string ?? ""
+                    )
+                )
             case "reasoning":
                 for part in item["summary"]?.array ?? [] {
                     if let text = part["text"]?.string, !text.isEmpty { summaries.append(text) }
@@ -135,8 +158,12 @@ struct OpenAIResponsesTranslator: TypedTranslator {
         let status = answer["status"]?.string ?? ""
         let reason = answer["incomplete_details"]?["reason"]?.string ?? ""
         result.nativeFinishReason = status == "incomplete" && !reason.isEmpty ? reason : status
-        result.finishReason = Self.finishReason(status: status, incompleteReason: reason, calledTools: !result.toolCalls.isEmpty,
-                                                refused: !result.refusal.isEmpty)
+        result.finishReason = Self.finishReason(
+            status: status,
+            incompleteReason: reason,
+            calledTools: !result.toolCalls.isEmpty,
+            refused: !result.refusal.isEmpty
+        )
         if let usage = answer["usage"], !usage.isNull { result.usage = OpenAIResponsesAdapter.usage(usage) }
         return result
     }
@@ -144,7 +171,12 @@ struct OpenAIResponsesTranslator: TypedTranslator {
     /// A response has a status, not a finish reason: `completed` is `tool_calls` when it holds
     /// function calls, `refusal` when it holds a refusal, else `stop`; `incomplete` is `length`
     /// for `max_output_tokens` and `content_filter` for `content_filter`; anything else is `other`.
-    static func finishReason(status: String, incompleteReason: String, calledTools: Bool, refused: Bool) -> FinishReason? {
+    static func finishReason(
+        status: String,
+        incompleteReason: String,
+        calledTools: Bool,
+        refused: Bool
+    ) -> FinishReason? {
         switch status {
         case "": return nil
         case "completed": return calledTools ? .toolCalls : refused ? .refusal : .stop
