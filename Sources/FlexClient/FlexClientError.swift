@@ -1,13 +1,13 @@
 public import FlexCodec
 
-/// The one error a ``FlexClient`` call throws: how the call ended, as a ``Status``, with the
+/// The one error a ``FlexClient`` call throws: how the call ended, as a `Status`, with the
 /// savings record when the call reached a provider.
 ///
 /// The error comes either from the server (the call's TRAILERS, or a GOAWAY that ended the
 /// connection) or from the client itself (a deadline, a cancelled task, a lost connection, a
 /// server that broke the protocol); ``origin`` tells which. Either way ``status`` holds the code,
-/// a message that never contains keys, the machine-readable ``Status/errorCode``, the server's
-/// ``Status/details`` and, when the provider returned the error, ``Status/upstream``.
+/// a message that never contains keys, the machine-readable `Status.errorCode`, the server's
+/// `Status.details` and, when the provider returned the error, `Status.upstream`.
 ///
 /// ```swift
 /// do throws(FlexClientError) {
@@ -23,9 +23,9 @@ public import FlexCodec
 /// }
 /// ```
 public struct FlexClientError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The status code of a failed call: every ``StatusCode`` but OK.
+    /// The status code of a failed call: every `StatusCode` but OK.
     ///
-    /// A struct keeping the wire ``StatusCode`` private, like grpc-swift's `RPCError.Code`, so that a
+    /// A struct keeping the wire `StatusCode` private, like grpc-swift's `RPCError.Code`, so that a
     /// later protocol version can add codes without breaking `switch` statements over this type.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private let wrapped: StatusCode
@@ -104,7 +104,7 @@ public struct FlexClientError: Error, Sendable, Hashable, CustomStringConvertibl
 
     /// The status code; never OK.
     public var code: Code
-    /// The full status: ``Status/code`` equals ``code``; ``Status/errorCode`` is the
+    /// The full status: `Status.code` equals ``code``; `Status.errorCode` is the
     /// machine-readable reason (the server's, or one of the client's listed in the FlexClient documentation, *Making calls*).
     public var status: Status
     /// The call's savings record, when the call reached a provider before it failed (it may have
@@ -119,7 +119,7 @@ public struct FlexClientError: Error, Sendable, Hashable, CustomStringConvertibl
     /// up to ``FlexClient/Configuration/maxTransparentRetries`` times.
     public var isSafeToRetry: Bool
 
-    /// The human-readable message (``Status/message``).
+    /// The human-readable message (`Status.message`).
     public var message: String { self.status.message }
 
     public init(

@@ -2,7 +2,7 @@ public import FlexCodec
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The events of a streaming call, as they arrive: first a ``StreamEvent/route(_:)`` (the tier the
+/// The events of a streaming call, as they arrive: first a `StreamEvent.route(_:)` (the tier the
 /// call committed to), then the provider's events. The sequence ends when the server's TRAILERS
 /// arrive: normally for OK, by throwing a ``FlexClientError`` otherwise (with the savings record
 /// when the call was billed).

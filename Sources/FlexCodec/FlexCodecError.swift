@@ -2,7 +2,7 @@
 ///
 /// Every way that bytes from a peer can be wrong has its own ``Code``, so callers (and tests) can
 /// tell a frame that is too large from corrupt LZ4 or an unknown enum value. Each error also says
-/// which entry of FlexCore's ``ErrorCode`` table the peer should be told, and with which status
+/// which entry of FlexCore's `ErrorCode` table the peer should be told, and with which status
 /// (``errorCode``, ``statusCode``).
 ///
 /// The message never contains payload bytes, so no secret carried in a frame can leak through it.

@@ -20,7 +20,7 @@ public import Logging
 /// ```
 ///
 /// Logging follows AsyncHTTPClient's design: nothing is logged unless a `Logger` is passed, per
-/// request to ``execute(_:logger:)`` or as the background-activity logger; FlexHTTP logs at `debug`
+/// request to `execute(_:logger:)` or as the background-activity logger; FlexHTTP logs at `debug`
 /// and `trace` only, and never logs header values, URL query strings or proxy credentials.
 public final class HTTPClient: Sendable {
     /// The configuration the client was created with.

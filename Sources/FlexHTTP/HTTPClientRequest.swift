@@ -1,6 +1,6 @@
 public import NIOCore
 
-/// One HTTP request for ``HTTPClient/execute(_:logger:)``.
+/// One HTTP request for `HTTPClient.execute(_:logger:)`.
 ///
 /// ```swift
 /// var request = HTTPClientRequest(url: "https://api.openai.com/v1/chat/completions")

@@ -4,7 +4,7 @@ extension HTTPClientResponse {
     /// The response body: an asynchronous sequence of byte chunks as they arrive.
     ///
     /// Iterate it once, from one task at a time. Reading slowly is safe: past
-    /// ``HTTPClient/Configuration/BodyBuffering/highWatermark`` unread bytes the transfer pauses (the
+    /// `HTTPClient.Configuration.BodyBuffering.highWatermark` unread bytes the transfer pauses (the
     /// server's sends stall on TCP flow control) and resumes as the buffer drains, so memory stays
     /// bounded whatever the server sends.
     ///

@@ -2,11 +2,11 @@ public import FlexSSE
 internal import NIOCore
 
 extension HTTPClientResponse.Body {
-    /// The body parsed as a `text/event-stream`: an asynchronous sequence of ``ServerSentEvent``s.
+    /// The body parsed as a `text/event-stream`: an asynchronous sequence of `ServerSentEvent`s.
     ///
     /// A final event without its trailing blank line is delivered when the body ends (see
-    /// ``SSEParser``). Transfer errors are thrown as ``HTTPClientError``; an event larger than
-    /// `maximumEventSize` throws ``SSEParserError`` and aborts the transfer.
+    /// `SSEParser`). Transfer errors are thrown as ``HTTPClientError``; an event larger than
+    /// `maximumEventSize` throws `SSEParserError` and aborts the transfer.
     public func serverSentEvents(
         maximumEventSize: Int = SSEParser.defaultMaximumEventSize
     ) -> ServerSentEvents {

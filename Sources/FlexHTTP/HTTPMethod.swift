@@ -3,7 +3,7 @@ public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConv
     /// The method as sent on the wire, e.g. `"POST"`.
     public var rawValue: String
 
-    /// Creates a method from its wire form. ``HTTPClient/execute(_:logger:)`` rejects a method that is
+    /// Creates a method from its wire form. `HTTPClient.execute(_:logger:)` rejects a method that is
     /// not an RFC 9110 token with ``HTTPClientError/Code/invalidRequest``.
     public init(rawValue: String) {
         self.rawValue = rawValue

@@ -27,9 +27,9 @@ public struct JSONParser {
     /// Parses one JSON document that must be an object, keeping only the members named in `keys`
     /// (their values in full, in document order).
     ///
-    /// Every other member is checked as ``parse(_:)`` checks it (grammar, nesting, escapes, UTF-8)
+    /// Every other member is checked as `parse(_:)` checks it (grammar, nesting, escapes, UTF-8)
     /// but not built: reading the usage of a large answer allocates nothing for the answer's text.
-    /// One difference: a skipped number is not checked for range, where ``parse(_:)`` refuses one
+    /// One difference: a skipped number is not checked for range, where `parse(_:)` refuses one
     /// that overflows a `Double`.
     ///
     /// - Throws: ``Error`` for a document that is not valid JSON, or whose value is not an object.

@@ -1,6 +1,6 @@
 /// An incremental parser for `text/event-stream` (Server-Sent Events).
 ///
-/// A pure value type: feed it bytes in pieces of any size with ``append(_:)``, then call ``next()``
+/// A pure value type: feed it bytes in pieces of any size with `append(_:)`, then call ``next()``
 /// until it returns `nil`; when the input ends, call ``finish()`` and drain ``next()`` once more.
 /// The result does not depend on where the input was split.
 ///
@@ -35,7 +35,7 @@
 /// Memory is bounded: the bytes buffered for one event (its lines, comments included, and any
 /// partial line) may not exceed ``maximumEventSize``; past it, ``next()`` throws
 /// ``SSEParserError/Code/eventTooLarge`` and keeps throwing it (the stream cannot be resynchronised
-/// safely). The buffer holds at most that limit plus the bytes of the last ``append(_:)``.
+/// safely). The buffer holds at most that limit plus the bytes of the last `append(_:)`.
 public struct SSEParser: Sendable {
     /// The default for ``maximumEventSize``: 4 MiB. One event can carry a whole model response (the
     /// OpenAI Responses API's `response.completed`), so this is generous.

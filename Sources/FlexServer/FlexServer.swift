@@ -5,7 +5,7 @@ internal import NIOPosix
 public import ServiceLifecycle
 
 /// flexd's TCP server: accepts connections speaking Proto/PROTOCOL.md and serves each call with an
-/// ``InferenceService`` — any: it knows nothing of the router behind it.
+/// `InferenceService` — any: it knows nothing of the router behind it.
 ///
 /// It is a swift-service-lifecycle `Service`: ``run()`` serves until the service group shuts down
 /// gracefully (SIGTERM/SIGINT in flexd), which starts a drain: no new connections, GOAWAY on every

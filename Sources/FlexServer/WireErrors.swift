@@ -2,8 +2,8 @@ public import FlexCodec
 
 /// Every status and GOAWAY the TCP server sends for reasons of its own, in one place: the wire
 /// protocol's errors (PROTOCOL.md, section 9) as this server raises them, each built from FlexCore's
-/// ``ErrorCode`` table. Errors of the service behind the server arrive as a ``CallFailure`` whose
-/// status goes out unchanged; codec errors map with ``FlexCodecError/goAway(lastStreamID:)``.
+/// `ErrorCode` table. Errors of the service behind the server arrive as a `CallFailure` whose
+/// status goes out unchanged; codec errors map with `FlexCodecError.goAway(lastStreamID:)`.
 public enum WireErrors {
     // MARK: Stream errors (TRAILERS)
 

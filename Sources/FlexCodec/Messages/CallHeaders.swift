@@ -19,9 +19,9 @@ public struct RequestHeaders: Sendable, Hashable {
 
     /// The methods of protocol v1.
     public enum Method {
-        /// One ``InferenceRequest`` in, one ``InferenceResponse`` out.
+        /// One `InferenceRequest` in, one `InferenceResponse` out.
         public static let complete = "flexinference.v1.Inference/Complete"
-        /// One ``InferenceRequest`` in, a stream of ``StreamEvent`` out.
+        /// One `InferenceRequest` in, a stream of `StreamEvent` out.
         public static let stream = "flexinference.v1.Inference/Stream"
     }
 }
@@ -51,7 +51,7 @@ public struct Trailers: Sendable, Hashable {
 
 /// Sent by a client to abandon a call.
 public struct Cancel: Sendable, Hashable {
-    /// ``StatusCode/ok`` on the wire is read as ``StatusCode/cancelled``.
+    /// `StatusCode.ok` on the wire is read as `StatusCode.cancelled`.
     public var code: StatusCode
     public var reason: String
 

@@ -41,7 +41,7 @@ public struct GoAway: Sendable, Hashable {
     /// The highest stream id the sender processed or will process; higher ids were not processed
     /// and may be retried on another connection.
     public var lastStreamID: StreamID
-    /// ``StatusCode/ok`` for a graceful drain, otherwise why the connection is closing.
+    /// `StatusCode.ok` for a graceful drain, otherwise why the connection is closing.
     public var code: StatusCode
     public var message: String
     /// Machine-readable reason, e.g. `protocol_error`, `server_shutting_down`.

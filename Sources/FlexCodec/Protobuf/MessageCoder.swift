@@ -94,8 +94,8 @@ public final class MessageCoder {
 extension MessageCoder: Sendable {}
 
 /// A message of protocol v1 that travels as a frame payload: ``Hello``, ``GoAway``,
-/// ``RequestHeaders``, ``ResponseHeaders``, ``Trailers``, ``Cancel``, ``InferenceRequest``,
-/// ``InferenceResponse`` and ``StreamEvent``.
+/// ``RequestHeaders``, ``ResponseHeaders``, ``Trailers``, ``Cancel``, `InferenceRequest`,
+/// `InferenceResponse` and `StreamEvent`.
 ///
 /// Only FlexCodec's own types conform; the underscored requirements are not API.
 public protocol FlexMessage: Sendable, Hashable {

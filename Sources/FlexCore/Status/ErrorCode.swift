@@ -1,7 +1,7 @@
 /// A machine-readable reason for an error, with the status it is sent with and whether retrying
 /// can help: the one table of every `error_code` flexd sends.
 ///
-/// Every error flexd raises, in any module, is built from one of these (``Status/init(_:_:details:upstream:)``),
+/// Every error flexd raises, in any module, is built from one of these (``Status/init(_:_:details:upstream:status:)``),
 /// so a code's status and retryability are decided here and nowhere else. `Proto/PROTOCOL.md`
 /// (section 9) lists the same table for client authors, and a test checks the two agree.
 ///

@@ -11,7 +11,7 @@ public import FlexCore
 /// *different* record under the same identity is a conflict (see ``AppendOutcome``).
 ///
 /// Money is exact: signed 64-bit pico-US-dollars (1 USD = 10^12 picousd), as in
-/// ``SavingsRecord``. Times are microseconds: durations as measured by flexd, instants since the
+/// `SavingsRecord`. Times are microseconds: durations as measured by flexd, instants since the
 /// Unix epoch (UTC).
 public struct LedgerRecord: Sendable, Hashable {
     /// The tenant the call was billed to (never its key).

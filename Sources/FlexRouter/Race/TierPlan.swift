@@ -3,7 +3,7 @@ public import FlexCore
 /// What the router will do with a call, decided from `start_within`, the provider and the model
 /// before any I/O (the brief's table, section 2).
 public enum TierPlan: Hashable, Sendable {
-    /// One attempt on one tier: ``Tier/priority``, ``Tier/standard`` or ``Tier/auto``. Each
+    /// One attempt on one tier: `Tier.priority`, `Tier.standard` or `Tier.auto`. Each
     /// provider adapter spells the tier its own way (Anthropic's standard is `standard_only`, its
     /// priority is best-effort `auto`).
     case single(Tier)

@@ -5,7 +5,7 @@ public import Logging
 internal import NIOCore
 
 /// Routes calls to the providers: the flex→standard deadline race, native passthrough, typed
-/// requests, and the savings record. It is FlexCore's ``InferenceService``: a transport runs calls
+/// requests, and the savings record. It is FlexCore's `InferenceService`: a transport runs calls
 /// through it without knowing anything else about it.
 ///
 /// A call goes through three steps:
@@ -72,7 +72,7 @@ public final class Router: Sendable {
         return try TypedCall.response(typed: typed, answer: await self.run(call, emit: nil))
     }
 
-    /// A streaming call: a ``RouteDecision`` event once the call has committed to a tier, then the
+    /// A streaming call: a `RouteDecision` event once the call has committed to a tier, then the
     /// provider's events as sent (for a typed call, the typed events they mean: ``TypedCall``);
     /// returns the savings record once the provider's stream ended.
     ///

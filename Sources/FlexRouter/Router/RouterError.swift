@@ -2,8 +2,8 @@ public import FlexCore
 
 /// A call the router refuses or could not complete, with what the caller is told.
 ///
-/// Every error the router raises is one of these, built from FlexCore's ``ErrorCode`` table, so a
-/// code's status is the table's. At the service seam it becomes a ``CallFailure`` (with the
+/// Every error the router raises is one of these, built from FlexCore's `ErrorCode` table, so a
+/// code's status is the table's. At the service seam it becomes a `CallFailure` (with the
 /// savings record of anything billed). The messages say how to fix the request and never contain
 /// keys or prompt content.
 public struct RouterError: Error, Hashable, Sendable, CustomStringConvertible {

@@ -9,10 +9,10 @@ internal import Synchronization
 /// 1. ``nativeBody(_:api:model:streaming:)`` in `prepare`: the typed request becomes the API's
 ///    native JSON body, which then goes through the same adapter, race and billing as a caller's
 ///    own JSON.
-/// 2. ``response(to:answer:record:)`` after a unary call: the native answer becomes a
-///    ``ChatResult``. The response carries only the typed result (`native_json` stays empty): a
+/// 2. `response(to:answer:record:)` after a unary call: the native answer becomes a
+///    `ChatResult`. The response carries only the typed result (`native_json` stays empty): a
 ///    typed caller asked not to parse provider JSON, and sending both would double the frame.
-/// 3. ``emitter(for:_:)`` for a streaming call: the `route` event passes through, and each native
+/// 3. `emitter(for:_:)` for a streaming call: the `route` event passes through, and each native
 ///    event the router would forward becomes the typed events it means.
 ///
 /// Only the first is public: it lets a tool (flexload's direct baseline) send a provider exactly

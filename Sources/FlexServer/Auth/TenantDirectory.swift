@@ -7,7 +7,7 @@ internal import Foundation
 /// Keys are stored as SHA-256 hashes (they are long random tokens, so a fast hash is enough) and
 /// compared in constant time against every tenant, so neither the key nor which tenant matched
 /// leaks through timing. Without a keys file the directory is *open*: every call is the
-/// ``Tenant/anonymous`` tenant, and the server refuses to listen on anything but loopback.
+/// `Tenant.anonymous` tenant, and the server refuses to listen on anything but loopback.
 ///
 /// Keys file (JSON):
 ///

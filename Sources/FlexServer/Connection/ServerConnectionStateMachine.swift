@@ -4,7 +4,7 @@ public import NIOCore
 /// One client connection's protocol state (PROTOCOL.md sections 4–6, 10, 11), as a pure state
 /// machine: the connection's reading task feeds it every decoded frame and every call's end, and
 /// carries out the ``Action`` it returns. Frame-level validity (preface, header fields, HELLO first,
-/// increasing stream ids) is already checked by ``FrameDecoder``; this machine owns what needs the
+/// increasing stream ids) is already checked by `FrameDecoder`; this machine owns what needs the
 /// state of each call.
 ///
 /// ```

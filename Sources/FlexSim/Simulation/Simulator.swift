@@ -13,7 +13,7 @@ import Darwin
 
 /// The request → plan half of flexsim, with no I/O: routes a complete HTTP request, checks the
 /// key, validates the body, applies the capacity model and faults, generates the answer and
-/// decides its timeline. ``SimHTTPHandler`` then carries the plan out on the connection.
+/// decides its timeline. `SimHTTPHandler` then carries the plan out on the connection.
 public final class Simulator: Sendable {
     public let configuration: SimConfiguration
     public let ledger: SimLedger
@@ -466,7 +466,7 @@ public final class Simulator: Sendable {
     }
 }
 
-/// A planned simulated answer, ready for ``SimHTTPHandler`` to carry out. Times are real seconds
+/// A planned simulated answer, ready for `SimHTTPHandler` to carry out. Times are real seconds
 /// (already divided by the time scale).
 struct SimulatedExchange {
     let simulator: Simulator

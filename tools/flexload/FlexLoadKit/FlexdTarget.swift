@@ -2,7 +2,7 @@ public import FlexClient
 internal import FlexCodec
 public import NIOCore
 
-/// Sends calls to flexd through ``FlexClient``, spread over a few connections (each client keeps
+/// Sends calls to flexd through `FlexClient`, spread over a few connections (each client keeps
 /// one multiplexed connection; calls go round-robin by index).
 public final class FlexdTarget: LoadTarget {
     public let name = "flexd"

@@ -24,7 +24,7 @@ public import NIOCore
 /// - Usage: `input_tokens` excludes cache reads and writes; `cache_creation_input_tokens` is every
 ///   cache write, of which `cache_creation.ephemeral_1h_input_tokens` are 1-hour writes (their own
 ///   price class); `output_tokens` includes thinking. Anthropic does not report thinking tokens
-///   apart, so ``TokenUsage/reasoningTokens`` is 0 (reasoning is billed as output anyway).
+///   apart, so `TokenUsage.reasoningTokens` is 0 (reasoning is billed as output anyway).
 /// - The streamed answer is reassembled the way Anthropic's SDKs accumulate it: the
 ///   `message_start` message, content blocks by index (text, `input_json_delta` parsed into
 ///   `input`, thinking and its signature, citations), the `message_delta` fields over it, and the

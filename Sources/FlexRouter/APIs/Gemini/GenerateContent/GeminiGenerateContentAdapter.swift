@@ -23,7 +23,7 @@ public import NIOCore
 ///   carries `promptFeedback.blockReason` (the prompt was blocked: no candidate will follow). That
 ///   chunk also carries the final, cumulative `usageMetadata`. A stream that ends before such a
 ///   chunk was cut. Chunks after it (none are expected) are read as content, usage included.
-/// - Errors in the stream: a chunk `{"error": {...}}` (``GeminiStreamError``): 503 on flex before
+/// - Errors in the stream: a chunk `{"error": {...}}` (`GeminiStreamError`): 503 on flex before
 ///   the start is a capacity refusal.
 /// - Usage: `promptTokenCount` includes `cachedContentTokenCount`; `toolUsePromptTokenCount` is
 ///   apart from it and billed as input; `candidatesTokenCount` excludes `thoughtsTokenCount`, and

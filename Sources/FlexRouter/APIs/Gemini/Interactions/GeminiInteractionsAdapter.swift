@@ -21,7 +21,7 @@ public import NIOCore
 /// - Terminal: `interaction.completed` (whatever the final `status`: `completed`,
 ///   `requires_action`, `incomplete`, `failed`), except that an interaction that `failed` or was
 ///   `cancelled` before any step started is a retryable error: there is no answer to commit to.
-/// - Errors in the stream: an `error` event (``GeminiStreamError``): `UNAVAILABLE` on flex before
+/// - Errors in the stream: an `error` event (`GeminiStreamError`): `UNAVAILABLE` on flex before
 ///   the start is a capacity refusal.
 /// - Usage (latest of `step.stop`, `interaction.status_update` and the completed interaction):
 ///   `total_input_tokens` includes `total_cached_tokens`; `total_tool_use_tokens` is input billed

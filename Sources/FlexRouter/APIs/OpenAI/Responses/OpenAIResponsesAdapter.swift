@@ -4,7 +4,7 @@ public import NIOCore
 
 /// OpenAI Responses (`POST /responses`).
 ///
-/// - Tier field: `service_tier`, spelled as in Chat Completions (``OpenAITier``): flex → `flex`,
+/// - Tier field: `service_tier`, spelled as in Chat Completions (`OpenAITier`): flex → `flex`,
 ///   standard → `default`, priority → `priority`, auto → `auto`. Served tier: `service_tier` of the
 ///   response object (the terminal event's `response`, or the body of a non-streamed answer).
 /// - Streaming: `stream: true`; usage needs no asking (it is in the terminal event's
