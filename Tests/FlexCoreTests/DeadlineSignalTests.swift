@@ -187,6 +187,35 @@ import Testing
         #expect(timers.count == 0)
     }
 
+    /// Deadlines already passed, armed from many tasks at once, fire at once (the timer is set
+    /// with no delay and may fire before the thread that set it has recorded it); a deadline
+    /// armed after them, in the future, must still fire: a timer recorded after it fired would be
+    /// thought set for ever, and no later deadline would set one again.
+    @Test func aDeadlineArmedAfterPassedOnesStillFires() async {
+        let timers = DeadlineTimers(on: MultiThreadedEventLoopGroup.singleton.next())
+        for round in 0..<20 {
+            let passed = DeadlineSignal.LiveCount()
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        for _ in 0..<500 {
+                            let signal = DeadlineSignal(timers: timers, live: passed)
+                            signal.arm(until: .now) {}
+                        }
+                    }
+                }
+            }
+            guard await Self.eventuallyNone(passed) else {
+                Issue.record("round \(round): a passed deadline never fired")
+                return
+            }
+            let later = Flag()
+            let signal = DeadlineSignal(timers: timers)
+            signal.arm(until: .now + .milliseconds(5)) { later.set(at: .now) }
+            #expect(await later.eventually(), "round \(round): a deadline armed after passed ones never fired")
+        }
+    }
+
     /// When an action ran, if it did.
     private final class Flag: Sendable {
         private let state = Mutex<ContinuousClock.Instant?>(nil)

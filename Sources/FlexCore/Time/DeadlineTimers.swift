@@ -105,6 +105,10 @@ public final class DeadlineTimers: Sendable {
         let replaced: NIOScheduledCallback? = self.state.withLock { state in
             // Another thread may have set it for an earlier deadline meanwhile: keep the earlier.
             if let set = state.timerDeadline, set <= deadline { return timer }
+            // A deadline that has passed may have fired already (before this lock), and a timer
+            // recorded after its firing would be thought set for ever: no later deadline would set
+            // one again. It fires (or has) and sets the timer for whatever is earliest then.
+            guard deadline > .now else { return nil }
             defer {
                 state.timer = timer
                 state.timerDeadline = deadline
