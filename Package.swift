@@ -174,13 +174,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // The TCP server speaking Proto/PROTOCOL.md: a transport over FlexCore's service seam. It
-        // does not know the router; the flexd executable puts one behind it.
+        // flexd's server: the binary protocol of Proto/PROTOCOL.md over TCP and the HTTP door for the
+        // providers' SDKs, two transports over FlexCore's service seam. It does not know the router;
+        // the flexd executable puts one behind it.
         .target(
             name: "FlexServer",
             dependencies: [
                 "FlexCore",
                 "FlexCodec",
+                "FlexJSON",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

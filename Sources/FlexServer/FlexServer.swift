@@ -1,6 +1,7 @@
 public import FlexCodec
 public import Logging
 public import NIOCore
+internal import NIOHTTP1
 internal import NIOPosix
 public import ServiceLifecycle
 
@@ -35,6 +36,8 @@ public final class FlexServer: Service, Sendable {
         public var maxCallDuration: Duration
         /// How long a graceful drain lets running calls finish.
         public var drainGracePeriod: Duration
+        /// The HTTP door for the providers' SDKs, or nil for none.
+        public var http: HTTPDoorConfiguration?
 
         public init(
             host: String = "127.0.0.1",
@@ -45,7 +48,8 @@ public final class FlexServer: Service, Sendable {
             handshakeTimeout: Duration = .seconds(10),
             idleTimeout: Duration = .seconds(300),
             maxCallDuration: Duration = .seconds(3600),
-            drainGracePeriod: Duration = .seconds(30)
+            drainGracePeriod: Duration = .seconds(30),
+            http: HTTPDoorConfiguration? = nil
         ) {
             self.host = host
             self.port = port
@@ -56,6 +60,34 @@ public final class FlexServer: Service, Sendable {
             self.idleTimeout = idleTimeout
             self.maxCallDuration = maxCallDuration
             self.drainGracePeriod = drainGracePeriod
+            self.http = http
+        }
+    }
+
+    /// The HTTP door: where it listens, and what it bounds.
+    public struct HTTPDoorConfiguration: Sendable {
+        public var host: String
+        public var port: Int
+        /// The largest request body accepted; a larger one is answered 413 `request_too_large`.
+        public var maxBodyBytes: Int
+        /// From a request's first byte to its last: longer is answered 408 `request_timeout` (and
+        /// a client that sends its head byte by byte cannot hold a connection longer).
+        public var requestTimeout: Duration
+        /// A keep-alive connection with no request for this long is closed.
+        public var keepAliveTimeout: Duration
+
+        public init(
+            host: String = "127.0.0.1",
+            port: Int = 7402,
+            maxBodyBytes: Int = 16 * 1024 * 1024,
+            requestTimeout: Duration = .seconds(30),
+            keepAliveTimeout: Duration = .seconds(60)
+        ) {
+            self.host = host
+            self.port = port
+            self.maxBodyBytes = maxBodyBytes
+            self.requestTimeout = requestTimeout
+            self.keepAliveTimeout = keepAliveTimeout
         }
     }
 
@@ -65,7 +97,10 @@ public final class FlexServer: Service, Sendable {
 
     let shared: ServerShared
     let logger: Logger
+    /// The service's models, for the HTTP door's listing.
+    let models: ModelDirectory
     private let bound = OneShotSignal<Result<SocketAddress, BindFailure>>()
+    private let httpBound = OneShotSignal<Result<SocketAddress?, BindFailure>>()
     /// Set when a graceful shutdown starts.
     private let drainRequested = OneShotSignal<Void>()
 
@@ -94,12 +129,19 @@ public final class FlexServer: Service, Sendable {
             recorder: recorder,
             metrics: ServerMetrics()
         )
+        self.models = ModelDirectory(service: service)
         self.logger = logger
     }
 
     /// The address the server listens on, once it does (useful with port 0).
     public func listeningAddress() async throws -> SocketAddress {
         guard let result = await self.bound.wait() else { throw CancellationError() }
+        return try result.mapError { ConfigurationError(description: $0.description) }.get()
+    }
+
+    /// The address the HTTP door listens on, once it does; nil when it is off.
+    public func httpListeningAddress() async throws -> SocketAddress? {
+        guard let result = await self.httpBound.wait() else { throw CancellationError() }
         return try result.mapError { ConfigurationError(description: $0.description) }.get()
     }
 
@@ -117,12 +159,14 @@ public final class FlexServer: Service, Sendable {
 
     public func run() async throws {
         let configuration = self.shared.configuration
-        if self.shared.tenants.isOpen, !Self.isLoopback(configuration.host) {
+        for host in [configuration.host] + (configuration.http.map { [$0.host] } ?? [])
+        where self.shared.tenants.isOpen && !Self.isLoopback(host) {
             let error = ConfigurationError(
                 description:
-                    "without a keys file flexd serves only on loopback; \(configuration.host) is not a loopback address (pass --keys FILE)"
+                    "without a keys file flexd serves only on loopback; \(host) is not a loopback address (pass --keys FILE)"
             )
             self.bound.signal(.failure(BindFailure(description: error.description)))
+            self.httpBound.signal(.failure(BindFailure(description: error.description)))
             throw error
         }
         let serverChannel: NIOAsyncChannel<ServerConnection, Never>
@@ -140,6 +184,7 @@ public final class FlexServer: Service, Sendable {
         } catch {
             let message = "cannot listen on \(configuration.host):\(configuration.port): \(error)"
             self.bound.signal(.failure(BindFailure(description: message)))
+            self.httpBound.signal(.failure(BindFailure(description: message)))
             throw ConfigurationError(description: message)
         }
         guard let address = serverChannel.channel.localAddress else {
@@ -153,10 +198,33 @@ public final class FlexServer: Service, Sendable {
             ]
         )
 
+        let httpChannel: NIOAsyncChannel<HTTPDoorConnection, Never>?
+        do {
+            httpChannel = try await self.bindHTTPDoor()
+        } catch {
+            try? await serverChannel.channel.close()
+            throw error
+        }
+
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
-                    await self.drainWhenAsked(serverChannel.channel)
+                    await self.drainWhenAsked([serverChannel.channel] + (httpChannel.map { [$0.channel] } ?? []))
+                }
+                if let httpChannel {
+                    group.addTask {
+                        try await httpChannel.executeThenClose { inbound in
+                            try await withThrowingDiscardingTaskGroup { connections in
+                                for try await connection in inbound {
+                                    connections.addTask(
+                                        executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)
+                                    ) {
+                                        await connection.run(self.shared)
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
                 try await serverChannel.executeThenClose { inbound in
                     for try await connection in inbound {
@@ -188,11 +256,68 @@ public final class FlexServer: Service, Sendable {
         return ServerConnection(channel: channel, calls: calls, timers: timers)
     }
 
-    /// Waits for a graceful shutdown, then drains: stops accepting, sends every connection GOAWAY,
-    /// waits for them to close for the grace period, then stops the calls still running.
-    private func drainWhenAsked(_ listener: any Channel) async {
+    /// Binds the HTTP door, when configured: each connection's pipeline is the byte observer, NIO's
+    /// HTTP/1.1 server handlers (pipelining held back, protocol errors answered 400) and the door.
+    private func bindHTTPDoor() async throws -> NIOAsyncChannel<HTTPDoorConnection, Never>? {
+        guard let door = self.shared.configuration.http else {
+            self.httpBound.signal(.success(nil))
+            return nil
+        }
+        let channel: NIOAsyncChannel<HTTPDoorConnection, Never>
+        do {
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .bind(host: door.host, port: door.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try self.httpConnection(on: channel, door)
+                    }
+                }
+        } catch {
+            let message = "cannot listen on \(door.host):\(door.port) (HTTP door): \(error)"
+            self.httpBound.signal(.failure(BindFailure(description: message)))
+            throw ConfigurationError(description: message)
+        }
+        self.httpBound.signal(.success(channel.channel.localAddress))
+        self.logger.info(
+            "HTTP door listening",
+            metadata: ["address": "\(channel.channel.localAddress?.description ?? "?")"]
+        )
+        return channel
+    }
+
+    private func httpConnection(
+        on channel: any Channel,
+        _ configuration: HTTPDoorConfiguration
+    ) throws -> HTTPDoorConnection {
+        let (calls, callStarts) = AsyncStream.makeStream(of: ServerCall.self)
+        let timers = self.shared.timers(for: channel.eventLoop)
+        let door = HTTPDoorHandler(
+            shared: self.shared,
+            configuration: configuration,
+            timers: timers,
+            callStarts: callStarts,
+            models: self.models,
+            logger: self.logger
+        )
+        try channel.pipeline.syncOperations.addHandler(HTTPDoorBytesObserver(door: door))
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withPipeliningAssistance: true,
+            withErrorHandling: true
+        )
+        try channel.pipeline.syncOperations.addHandler(door)
+        return HTTPDoorConnection(channel: channel, calls: calls, timers: timers)
+    }
+
+    /// Waits for a graceful shutdown, then drains: stops accepting, sends every connection GOAWAY
+    /// (the HTTP door: `Connection: close` on its answers), waits for them to close for the grace
+    /// period, then stops the calls still running.
+    private func drainWhenAsked(_ listeners: [any Channel]) async {
         guard await self.drainRequested.wait() != nil else { return }
-        listener.close(promise: nil)
+        for listener in listeners { listener.close(promise: nil) }
+        guard let listener = listeners.first else { return }
         let drained = DeadlineSignal(timers: self.shared.timers(for: listener.eventLoop))
         self.shared.beginDrain(signalling: drained)
         if await drained.wait(until: .now + self.shared.configuration.drainGracePeriod) {

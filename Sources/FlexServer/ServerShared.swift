@@ -17,7 +17,7 @@ final class ServerShared: Sendable {
     private let timersByLoop = Mutex<[ObjectIdentifier: DeadlineTimers]>([:])
 
     private struct Registry {
-        var connections: [ObjectIdentifier: ConnectionHandle] = [:]
+        var connections: [ObjectIdentifier: any DrainableConnection] = [:]
         var draining = false
         /// Signalled when the last connection closes during a drain.
         var drained: DeadlineSignal?
@@ -72,7 +72,7 @@ final class ServerShared: Sendable {
 
     /// Counts a new connection in; returns how many are open (this one included) and whether a
     /// drain has started (the connection then drains at once).
-    func register(_ connection: ConnectionHandle) -> (count: Int, draining: Bool) {
+    func register(_ connection: any DrainableConnection) -> (count: Int, draining: Bool) {
         let (count, draining) = self.registry.withLock { registry in
             registry.connections[connection.id] = connection
             return (registry.connections.count, registry.draining)
@@ -82,7 +82,7 @@ final class ServerShared: Sendable {
     }
 
     /// Counts a closed connection out; the last one to close during a drain ends the drain's wait.
-    func unregister(_ connection: ConnectionHandle) {
+    func unregister(_ connection: any DrainableConnection) {
         let (count, drained) = self.registry.withLock { registry -> (Int, DeadlineSignal?) in
             guard registry.connections.removeValue(forKey: connection.id) != nil else {
                 return (registry.connections.count, nil)
@@ -105,14 +105,14 @@ final class ServerShared: Sendable {
             registry.drained = drained
             return (Array(registry.connections.values), registry.connections.isEmpty)
         }
-        for connection in connections { connection.execute { $0.beginDrain() } }
+        for connection in connections { connection.beginDrain() }
         if empty { drained.signal() }
     }
 
     /// The drain's grace period is over: every call still running is stopped.
     func stopAllCalls() {
         let connections = self.registry.withLock { Array($0.connections.values) }
-        for connection in connections { connection.execute { $0.stopAllCalls(WireErrors.stoppedByShutdown) } }
+        for connection in connections { connection.stopAllCalls(WireErrors.stoppedByShutdown) }
     }
 
     var isDraining: Bool { self.registry.withLock { $0.draining } }

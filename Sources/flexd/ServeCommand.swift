@@ -42,6 +42,21 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help:
+            "HOST:PORT of the HTTP door for the providers' SDKs (base URLs /openai/v1, /anthropic, /gemini, /v1), or \"off\". (default: 127.0.0.1:7402)"
+    )
+    var httpListen: String?
+
+    @Option(help: "HTTP door: the largest request body, in bytes; larger is 413. (default: 16777216)")
+    var httpMaxBodyBytes: Int?
+
+    @Option(help: "HTTP door: seconds from a request's first byte to its last; longer is 408. (default: 30)")
+    var httpRequestTimeout: Double?
+
+    @Option(help: "HTTP door: seconds a keep-alive connection may wait for its next request. (default: 60)")
+    var httpKeepaliveTimeout: Double?
+
+    @Option(
+        help:
             "Keys file: tenants, the SHA-256 of their flexd API keys, their provider keys. Without one, flexd serves only on loopback, as one anonymous tenant."
     )
     var keys: String?

@@ -131,6 +131,22 @@ struct Settings {
             maxCallDuration: try seconds(options.maxCallDuration, "max-call-duration", 3600),
             drainGracePeriod: try seconds(options.drainGrace, "drain-grace", 30)
         )
+        let http = try string(options.httpListen, "http-listen") ?? "127.0.0.1:7402"
+        if http != "off" {
+            let (host, port) = try Self.hostPort(http, option: "http-listen")
+            self.server.http = FlexServer.HTTPDoorConfiguration(
+                host: host,
+                port: port,
+                maxBodyBytes: try integer(
+                    options.httpMaxBodyBytes,
+                    "http-max-body-bytes",
+                    16 * 1024 * 1024,
+                    1024...1 << 30
+                ),
+                requestTimeout: try seconds(options.httpRequestTimeout, "http-request-timeout", 30),
+                keepAliveTimeout: try seconds(options.httpKeepaliveTimeout, "http-keepalive-timeout", 60)
+            )
+        }
         self.connectTimeout = try seconds(options.connectTimeout, "connect-timeout", 10)
         self.responseHeadTimeout = try seconds(options.responseHeadTimeout, "response-head-timeout", 600)
         self.upstreamIdleTimeout = try seconds(options.upstreamIdleTimeout, "upstream-idle-timeout", 120)
@@ -162,10 +178,9 @@ struct Settings {
             )
         }
         self.logLevel = logLevel
-        if self.keysPath == nil, !Self.isLoopback(self.listenHost) {
-            throw ValidationError(
-                "without --keys flexd serves only on loopback; \(self.listenHost) is not a loopback address"
-            )
+        for host in [self.listenHost] + (self.server.http.map { [$0.host] } ?? [])
+        where self.keysPath == nil && !Self.isLoopback(host) {
+            throw ValidationError("without --keys flexd serves only on loopback; \(host) is not a loopback address")
         }
     }
 
@@ -216,6 +231,7 @@ extension ServeCommand {
         "drain-grace",
         "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "upstream-connections", "flex-attempts",
         "ledger",
-        "data-dir", "instance-id", "log-level",
+        "data-dir", "instance-id", "log-level", "http-listen", "http-max-body-bytes", "http-request-timeout",
+        "http-keepalive-timeout",
     ]
 }

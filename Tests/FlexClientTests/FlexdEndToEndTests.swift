@@ -67,7 +67,7 @@ struct FlexdEndToEndTests {
                 executable: try Executables.path("flexd"),
                 arguments: [
                     "serve", "--upstream", "sim", "--sim-profile", simProfile, "--listen", "127.0.0.1:\(port)",
-                    "--admin-listen", "off", "--log-level", "info",
+                    "--admin-listen", "off", "--http-listen", "off", "--log-level", "info",
                     "--ledger", "sqlite:" + directory.appendingPathComponent("ledger.sqlite").path,
                 ] + arguments,
                 outputPath: log

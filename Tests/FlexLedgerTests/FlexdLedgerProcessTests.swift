@@ -70,7 +70,8 @@ extension LedgerStoreTests {
                 let process = try ChildProcess(
                     executable: try Executables.path("flexd"),
                     arguments: [
-                        "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--log-level", "warning",
+                        "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--http-listen", "off",
+                        "--log-level", "warning",
                         "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
                         "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header",
                         "x-flexsim-correlation-id",

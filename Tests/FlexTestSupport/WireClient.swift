@@ -20,23 +20,11 @@ public final class WireClient {
     }
 
     public init(port: Int) throws {
-        self.fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard self.fd >= 0 else { throw Failure(description: "socket() failed") }
-        // struct sockaddr_in, laid out by hand (family, port and address in network order, zero
-        // padding): its fields are declared by whichever C module the build loaded first, Glibc or
-        // SwiftNIO's CNIOLinux, so naming them depends on the build's order.
-        let address: [UInt8] =
-            withUnsafeBytes(of: UInt16(AF_INET), Array.init)
-            + withUnsafeBytes(of: UInt16(port).bigEndian, Array.init) + [127, 0, 0, 1] + [UInt8](repeating: 0, count: 8)
-        let result = address.withUnsafeBytes { bytes in
-            connect(self.fd, bytes.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(bytes.count))
+        do {
+            self.fd = try TestSocket.connect(port: port)
+        } catch {
+            throw Failure(description: error.description)
         }
-        guard result == 0 else {
-            close(self.fd)
-            throw Failure(description: "connect to port \(port) failed: errno \(errno)")
-        }
-        var one: Int32 = 1
-        setsockopt(self.fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
     deinit { close(self.fd) }

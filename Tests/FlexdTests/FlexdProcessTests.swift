@@ -60,6 +60,7 @@ struct FlexdProcessTests {
                 executable: try Executables.path("flexd"),
                 arguments: [
                     "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "127.0.0.1:\(adminPort)",
+                    "--http-listen", "off",
                     "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
                     "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header", "x-flexsim-correlation-id",
                     "--log-level", "warning", "--ledger",
@@ -224,7 +225,7 @@ struct FlexdProcessTests {
         defer { unlink(log) }
         let flexd = try ChildProcess(
             executable: try Executables.path("flexd"),
-            arguments: ["serve", "--admin-listen", "off"] + arguments,
+            arguments: ["serve", "--admin-listen", "off", "--http-listen", "off"] + arguments,
             outputPath: log
         )
         let status = await flexd.exitStatus(within: .seconds(20))
@@ -255,7 +256,8 @@ struct FlexdProcessTests {
         defer { unlink(good) }
         let (running, port, _) = try await Executables.startListening {
             let port = Executables.freePort()
-            try #"{"listen": "127.0.0.1:\#(port)", "admin-listen": "off", "log-level": "warning", "ledger": "none"}"#
+            try
+                #"{"listen": "127.0.0.1:\#(port)", "admin-listen": "off", "http-listen": "off", "log-level": "warning", "ledger": "none"}"#
                 .write(toFile: good, atomically: true, encoding: .utf8)
             let process = try ChildProcess(
                 executable: try Executables.path("flexd"),

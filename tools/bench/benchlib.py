@@ -107,7 +107,7 @@ def start_flexd(bin_dir, out, name, flexsim_root, extra=(), admin=False, ledger=
     def argv(port):
         admin_ports[:] = [free_port()] if admin else [None]
         return [os.path.join(bin_dir, "flexd"), "--listen", f"127.0.0.1:{port}",
-                "--admin-listen", f"127.0.0.1:{admin_ports[0]}" if admin else "off",
+                "--admin-listen", f"127.0.0.1:{admin_ports[0]}" if admin else "off", "--http-listen", "off",
                 "--openai-base-url", flexsim_root + "/openai/v1",
                 "--anthropic-base-url", flexsim_root + "/anthropic/v1",
                 "--gemini-base-url", flexsim_root + "/gemini/v1beta",

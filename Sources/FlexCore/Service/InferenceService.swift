@@ -31,6 +31,13 @@ public protocol InferenceService: Sendable {
         emit: @escaping EventSink
     ) async throws(CallFailure)
         -> SavingsRecord
+
+    /// The models the service routes today (a transport's model listing). The default is none.
+    func models() -> [ModelListing]
+}
+
+extension InferenceService {
+    public func models() -> [ModelListing] { [] }
 }
 
 /// Where a streaming call's events go: suspends while the caller is not ready; throws when the

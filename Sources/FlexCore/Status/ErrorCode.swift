@@ -31,6 +31,8 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         case router
         /// Reported by a provider, or about reaching it (always a call).
         case upstream
+        /// An HTTP request the HTTP door refuses before it is a call (its HTTP status in brackets).
+        case http
     }
 
     private init(
@@ -489,6 +491,44 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         "the provider's stream ended before its final event (DATA_LOSS), or before the answer started (UNAVAILABLE)"
     )
 
+    // MARK: - The HTTP door
+
+    public static let serviceTierNotAllowed = ErrorCode(
+        "service_tier_not_allowed",
+        .invalidArgument,
+        retryable: false,
+        .http,
+        "the body sets the provider's tier field (service_tier, serviceTier): start_within decides the tier (400)"
+    )
+    public static let requestTooLarge = ErrorCode(
+        "request_too_large",
+        .resourceExhausted,
+        retryable: false,
+        .http,
+        "the request body is over the door's limit (413)"
+    )
+    public static let unknownRoute = ErrorCode(
+        "unknown_route",
+        .notFound,
+        retryable: false,
+        .http,
+        "no route at this path (404)"
+    )
+    public static let methodNotAllowed = ErrorCode(
+        "method_not_allowed",
+        .unimplemented,
+        retryable: false,
+        .http,
+        "the path's route takes another method (405, with Allow)"
+    )
+    public static let requestTimeout = ErrorCode(
+        "request_timeout",
+        .deadlineExceeded,
+        retryable: true,
+        .http,
+        "the request did not arrive whole within the door's request timeout (408)"
+    )
+
     /// Every code, in the order PROTOCOL.md lists them.
     public static let all: [ErrorCode] = [
         .protocolError, .frameTooLarge, .compressionError, .flowControlError, .unsupportedVersion, .invalidLimits,
@@ -508,6 +548,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .upstreamResponseTooLarge, .upstreamMalformedResponse, .upstreamMalformedEvent, .upstreamFailed,
         .upstreamStreamError,
         .upstreamStreamTruncated,
+        .serviceTierNotAllowed, .requestTooLarge, .unknownRoute, .methodNotAllowed, .requestTimeout,
     ]
 
     private static let byName: [String: ErrorCode] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })

@@ -110,6 +110,28 @@ extension Router: InferenceService {
         try await self.stream(Self.withTenantKey(consume request, context), logger: context.logger, emit: emit)
     }
 
+    /// The catalog's models served today, with whether each runs the flex race and the tiers it can
+    /// be billed on.
+    public func models() -> [ModelListing] {
+        let date = self.configuration.today()
+        var listing: [ModelListing] = []
+        for provider in Provider.allCases {
+            guard let section = self.configuration.catalog.providers[provider] else { continue }
+            for model in section.models.values.sorted(by: { $0.id < $1.id }) where model.isServed(on: date) {
+                let tiers = Tier.served.filter { model.offers($0, on: date) }
+                listing.append(
+                    ModelListing(
+                        id: model.id,
+                        provider: provider,
+                        flexRace: model.flexCapable && model.offers(.flex, on: date),
+                        tiers: tiers
+                    )
+                )
+            }
+        }
+        return listing
+    }
+
     /// BYOK first: the caller's key wins; else the tenant's configured key for the provider.
     static func withTenantKey(_ request: consuming InferenceRequest, _ context: CallContext) -> InferenceRequest {
         if request.providerKey.isEmpty, let provider = request.provider, let key = context.tenant.providerKeys[provider]

@@ -8,6 +8,8 @@ import NIOCore
 struct TransportFixture {
     let server: FlexServer
     let port: Int
+    /// The HTTP door's port, when the configuration opens it.
+    let httpPort: Int?
 
     static func with<T: Sendable>(
         _ service: any InferenceService,
@@ -28,7 +30,8 @@ struct TransportFixture {
         let running = Task { try await server.run() }
         do {
             let address = try await server.listeningAddress()
-            let result = try await body(TransportFixture(server: server, port: address.port ?? 0))
+            let http = try await server.httpListeningAddress()
+            let result = try await body(TransportFixture(server: server, port: address.port ?? 0, httpPort: http?.port))
             server.beginGracefulShutdown()
             try await running.value
             return result

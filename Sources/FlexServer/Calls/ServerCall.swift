@@ -3,24 +3,29 @@ internal import Logging
 internal import NIOConcurrencyHelpers
 internal import NIOCore
 
-/// One call on a connection, from its request to its trailers: what the call's task, the task that
-/// runs its work, the connection's handler and the call's deadline timer share.
+/// One call on a connection, through either door, from its request to its last frame: what the
+/// call's task, the task that runs its work, the connection's handler and the call's deadline timer
+/// share.
 ///
-/// The handler (on the event loop) owns the stream: its send window, its frames, its place in the
-/// state machine, and finds the call by stream id to stop it. The call's task reaches the handler
-/// through ``connection``. Everything a call needs is here, behind one reference, so that the async
+/// The door's handler (on the event loop) owns how the call is written: for the binary protocol
+/// its stream's send window and frames, for the HTTP door its response. The call's task reaches it
+/// through ``door``. Everything a call needs is here, behind one reference, so that the async
 /// functions a waiting call sits in hold small frames (the FlexServer documentation, "Inside the
 /// server").
 final class ServerCall: Sendable {
+    /// The call's number on its connection: the binary protocol's stream id, or the HTTP door's
+    /// count of the connection's requests.
     let id: StreamID
+    /// What the server's log lines call ``id``: `stream` (binary) or `http_request`.
+    let idName: String
     let requestID: String
     let context: CallContext
     let streaming: Bool
     let arrival: ContinuousClock.Instant
     /// When the call must have ended: its own timeout, capped by the server's maximum.
     let deadline: ContinuousClock.Instant
-    /// The connection's handler, on its event loop.
-    let connection: ConnectionHandle
+    /// The door the call came in through, on its connection's event loop.
+    let door: any CallDoor
     private let state: NIOLockedValueBox<State>
 
     /// How a call's work ended. Indirect: the call's locked state holds one, and a waiting call
@@ -61,12 +66,17 @@ final class ServerCall: Sendable {
         }
     }
 
+    /// - Parameters:
+    ///   - timeout: The caller's own deadline, from `arrival`; nil for none but the server's maximum.
     init(
         id: StreamID,
-        headers: RequestHeaders,
+        idName: String,
         request: InferenceRequest,
         tenant: Tenant,
-        connection: ConnectionHandle,
+        streaming: Bool,
+        timeout: Duration?,
+        metadata: [String: String],
+        door: any CallDoor,
         arrival: ContinuousClock.Instant,
         maxCallDuration: Duration,
         logger: Logger
@@ -79,16 +89,17 @@ final class ServerCall: Sendable {
             // as long as it waits.
             logger[metadataKey: "request_id"] = "\(request.requestID)"
             logger[metadataKey: "tenant"] = "\(tenant.id)"
-            logger[metadataKey: "stream"] = "\(id)"
+            logger[metadataKey: idName] = "\(id)"
         }
         self.id = id
+        self.idName = idName
         self.requestID = request.requestID
         self.state = NIOLockedValueBox(State(request: request))
-        self.context = CallContext(tenant: tenant, metadata: headers.metadata, logger: logger)
-        self.streaming = headers.method == RequestHeaders.Method.stream
+        self.context = CallContext(tenant: tenant, metadata: metadata, logger: logger)
+        self.streaming = streaming
         self.arrival = arrival
-        self.deadline = arrival + min(headers.timeout ?? maxCallDuration, maxCallDuration)
-        self.connection = connection
+        self.deadline = arrival + min(timeout ?? maxCallDuration, maxCallDuration)
+        self.door = door
     }
 
     var logger: Logger { self.context.logger }
@@ -106,7 +117,7 @@ final class ServerCall: Sendable {
     /// The call's identity, for the lines the server writes about it.
     @inline(never)
     func identity() -> Logger.Metadata {
-        ["request_id": "\(self.requestID)", "tenant": "\(self.context.tenant.id)", "stream": "\(self.id)"]
+        ["request_id": "\(self.requestID)", "tenant": "\(self.context.tenant.id)", self.idName: "\(self.id)"]
     }
 
     // MARK: Transitions
@@ -188,6 +199,6 @@ final class ServerCall: Sendable {
     /// client's window and the socket allow, else once they do. Throws once the call is stopped or
     /// the connection closed.
     func emit(_ event: StreamEvent) async throws {
-        try await self.connection.send(event, on: self)
+        try await self.door.send(event, on: self)
     }
 }

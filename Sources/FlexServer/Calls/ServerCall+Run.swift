@@ -82,7 +82,7 @@ extension ServerCall {
         if let savings = ending.savings, let recorder = shared.recorder {
             await self.record(savings, status: ending.status, recorder: recorder, metrics: shared.metrics)
         }
-        let status = await self.connection.finish(self, ending)
+        let status = await self.door.finish(self, ending)
         self.ended(status: status, savings: ending.savings, metrics: shared.metrics)
     }
 

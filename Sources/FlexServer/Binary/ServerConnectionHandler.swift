@@ -11,7 +11,7 @@ internal import NIOCore
 /// through its ``ConnectionHandle``, which runs on the loop at once when the task is already there
 /// (a connection's tasks prefer its event loop) and hops to it otherwise. There is one way to
 /// close the connection (``close(_:)``), and one place it ends (``channelInactive(context:)``).
-final class ServerConnectionHandler: ChannelInboundHandler {
+final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -213,10 +213,13 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         if request.requestID.isEmpty { request.requestID = self.shared.newRequestID() }
         let call = ServerCall(
             id: id,
-            headers: headers,
+            idName: "stream",
             request: request,
             tenant: tenant,
-            connection: handle,
+            streaming: headers.method == RequestHeaders.Method.stream,
+            timeout: headers.timeout,
+            metadata: headers.metadata,
+            door: handle,
             arrival: arrival,
             maxCallDuration: self.shared.configuration.maxCallDuration,
             logger: self.logger
@@ -241,7 +244,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     /// Sends a streamed event if the window and the socket allow: nil when sent, else the frame to
     /// park. Throws ``StreamClosed`` once the stream has gone or its call was stopped.
-    func trySend(_ event: StreamEvent, on id: StreamID) throws -> ParkedFrameRequest? {
+    func trySend(_ event: StreamEvent, of call: ServerCall) throws -> ParkedBytes? {
+        let id = call.id
         guard !self.closing, var stream = self.streams[id], !stream.abandoned, !stream.call.isStopped else {
             throw StreamClosed()
         }
@@ -255,7 +259,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         guard stream.window.isOpen, self.isWritable else {
             self.streams[id] = stream
             self.context?.flush()
-            return ParkedFrameRequest(bytes: bytes, size: size)
+            return ParkedBytes(bytes: bytes, size: size)
         }
         stream.window.take(size)
         self.streams[id] = stream
@@ -263,15 +267,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         return nil
     }
 
-    /// A frame ``trySend(_:on:)`` could not send yet.
-    struct ParkedFrameRequest: Sendable {
-        var bytes: ByteBuffer
-        var size: Int
-    }
-
     /// Parks `frame` until the window and the socket allow it; `continuation` is resumed once it is
     /// written, or with ``StreamClosed`` when the stream goes first.
-    func park(_ frame: ParkedFrameRequest, on id: StreamID, _ continuation: CheckedContinuation<Void, any Error>) {
+    func park(_ frame: ParkedBytes, of call: ServerCall, _ continuation: CheckedContinuation<Void, any Error>) {
+        let id = call.id
         guard !self.closing, self.streams[id] != nil, self.streams[id]?.abandoned == false else {
             continuation.resume(throwing: StreamClosed())
             return
@@ -281,22 +280,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         self.writeParked()
     }
 
-    /// Sends a streamed event whatever thread asked: at once, or parked.
-    func sendOrPark(_ event: StreamEvent, on id: StreamID, _ continuation: CheckedContinuation<Void, any Error>) {
-        do {
-            guard let frame = try self.trySend(event, on: id) else {
-                continuation.resume()
-                return
-            }
-            self.park(frame, on: id, continuation)
-        } catch {
-            continuation.resume(throwing: error)
-        }
-    }
-
     /// The sender stopped waiting (its task was cancelled): its parked frame is dropped, and what it
     /// sends from now on is refused.
-    func abandon(_ id: StreamID) {
+    func abandon(_ call: ServerCall) {
+        let id = call.id
         guard var stream = self.streams[id] else { return }
         stream.abandoned = true
         let parked = stream.parked

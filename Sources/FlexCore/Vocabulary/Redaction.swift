@@ -2,13 +2,13 @@ internal import Foundation
 
 /// Removes credentials from text that may be logged or shown: provider messages sometimes quote
 /// the key they rejected (OpenAI's 401 says "Incorrect API key provided: sk-...abcd").
-enum Redaction {
+public enum Redaction {
     /// Prefixes of provider keys and flexd keys; whatever key-like run follows is replaced.
-    static let prefixes = ["sk-", "AIza", "fxk_", "flex_live_", "flex_test_"]
+    public static let prefixes = ["sk-", "AIza", "fxk_", "flex_live_", "flex_test_"]
 
     /// `text` with every key-like token (a known prefix followed by key characters, masked or not)
     /// replaced by `[redacted]`, and every exact occurrence of `secrets` too.
-    static func scrub(_ text: String, secrets: [String] = []) -> String {
+    public static func scrub(_ text: String, secrets: [String] = []) -> String {
         var result = text
         for secret in secrets where secret.count >= 8 {
             result = result.replacingOccurrences(of: secret, with: "[redacted]")

@@ -1,0 +1,349 @@
+import FlexCodec
+import FlexJSON
+import FlexServer
+import FlexTestSupport
+import NIOCore
+import Synchronization
+import Testing
+
+/// The HTTP door on its own, over raw sockets and an in-memory service: answers as each provider's
+/// SDK expects them, and every kind of bad input or load refused cleanly (no crash, no hang, no
+/// unbounded buffer). The official SDKs against the real flexd are in Tests/SDKCompat.
+@Suite("FlexServer: the HTTP door over an in-memory service", .serialized)
+struct HTTPDoorTests {
+    static let openAIBody =
+        #"{"model":"gpt-5-mini","messages":[{"role":"user","content":"hi"}],"start_within":"00h-00m-30s"}"#
+
+    static func door(
+        _ service: any InferenceService = MemoryService(),
+        tenants: TenantDirectory = .open,
+        configure: (inout FlexServer.Configuration) -> Void = { _ in },
+        _ body: (Int, TransportFixture) async throws -> Void
+    ) async throws {
+        try await TransportFixture.with(
+            service,
+            tenants: tenants,
+            configure: { configuration in
+                configuration.http = FlexServer.HTTPDoorConfiguration(port: 0)
+                configure(&configuration)
+            }
+        ) { fixture in
+            try await body(try #require(fixture.httpPort), fixture)
+        }
+    }
+
+    static func json(_ answer: RawHTTPConnection.Answer) throws -> JSONValue {
+        try JSONParser.parse(answer.body)
+    }
+
+    @Test func aUnaryCallIsTheServicesJSONWithTheFlexdHeaders() async throws {
+        let service = MemoryService()
+        try await Self.door(service) { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            try connection.write(
+                RawHTTPConnection.request(
+                    "POST",
+                    "/openai/v1/chat/completions",
+                    headers: [("authorization", "Bearer sk-door")],
+                    body: Self.openAIBody
+                )
+            )
+            let answer = try #require(try await connection.readAnswer())
+            #expect(answer.status == 200 && answer.header("content-type") == "application/json")
+            #expect(answer.header("flexd-tier-served") == "flex" && answer.header("flexd-fell-back") == "false")
+            let record = try JSONParser.parse(try #require(answer.header("flexd-savings")))
+            #expect(record["request_id"]?.string == answer.header("flexd-request-id"))
+            #expect(record["saved_picousd"]?.int == 1_000 && record["tier_served"]?.string == "flex")
+            // The body went to the service without start_within; the service echoed it.
+            let echoed = try Self.json(answer)
+            #expect(echoed["start_within"] == nil && echoed["model"]?.string == "gpt-5-mini")
+        }
+        let request = try #require(service.observed.requests.first)
+        #expect(request.startWithin == "00h-00m-30s" && request.providerKey == "sk-door")
+        #expect(request.api == .chatCompletions && request.model == "gpt-5-mini")
+    }
+
+    @Test func aStreamIsTheServicesEventsAsSSEThenTheRecordAsACommentAndATrailer() async throws {
+        try await Self.door(MemoryService(streaming: MemoryService.events(3))) { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            let body = #"{"model":"claude-haiku-4-5","stream":true,"messages":[],"max_tokens":5}"#
+            try connection.write(
+                RawHTTPConnection.request(
+                    "POST",
+                    "/anthropic/v1/messages",
+                    headers: [("x-api-key", "sk-ant"), ("flexd-start-within", "default")],
+                    body: body
+                )
+            )
+            let answer = try #require(try await connection.readAnswer())
+            #expect(answer.status == 200 && answer.header("content-type") == "text/event-stream")
+            #expect(answer.header("flexd-tier-served") == "flex")
+            let text = answer.text
+            #expect(text.hasPrefix("event: chunk-0\ndata: xxxxxxxxxx\n\nevent: chunk-1\n"))
+            #expect(text.contains("\n: flexd-savings {\"request_id\":"))
+            #expect(answer.trailer("flexd-savings").map { (try? JSONParser.parse($0))?["fee_picousd"]?.int } == 200)
+        }
+    }
+
+    @Test func aFailureAfterTheStartEndsTheStreamWithTheProvidersOwnErrorEvent() async throws {
+        let failing = MemoryService(streaming: { request, _, emit throws(CallFailure) in
+            do {
+                try await emit(.route(RouteDecision(tier: .flex)))
+                try await emit(.native(NativeEvent(data: ByteBuffer(string: #"{"choices":[]}"#))))
+            } catch {
+                throw CallFailure.cancelled
+            }
+            throw CallFailure(
+                Status(.upstreamStreamTruncated, "cut off"),
+                savings: MemoryService.record(request, saved: 5)
+            )
+        })
+        try await Self.door(failing) { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            try connection.write(
+                RawHTTPConnection.request(
+                    "POST",
+                    "/openai/v1/chat/completions",
+                    body: #"{"model":"gpt-5-mini","stream":true,"start_within":"default"}"#
+                )
+            )
+            let answer = try #require(try await connection.readAnswer())
+            #expect(answer.status == 200)
+            let events = answer.text.split(separator: "\n\n").filter { $0.hasPrefix("data: ") }
+            #expect(events.count == 2)
+            let error = try JSONParser.parse(String(events[1].dropFirst("data: ".count)))
+            #expect(error["error"]?["code"]?.string == "upstream_stream_truncated")
+            #expect(error["error"]?["flexd"]?["retryable"]?.bool == true)
+            #expect(answer.trailer("flexd-savings") != nil, "what was billed still comes back")
+        }
+    }
+
+    @Test(arguments: [
+        ("GET", "/openai/v1/nothing", 404, "unknown_route"),
+        ("GET", "/openai/v1/chat/completions", 405, "method_not_allowed"),
+        ("POST", "/openai/v1/models", 405, "method_not_allowed"),
+    ])
+    func routesThatDoNotExistAreAnsweredInTheirProvidersEnvelope(
+        method: String,
+        path: String,
+        status: Int,
+        code: String
+    )
+        async throws
+    {
+        try await Self.door { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            try connection.write(RawHTTPConnection.request(method, path))
+            let answer = try #require(try await connection.readAnswer())
+            #expect(answer.status == status)
+            #expect(try Self.json(answer)["error"]?["code"]?.string == code)
+            if status == 405 { #expect(answer.header("allow") != nil) }
+            // The connection carries on.
+            try connection.write(
+                RawHTTPConnection.request("POST", "/openai/v1/chat/completions", body: Self.openAIBody)
+            )
+            #expect(try await connection.readAnswer()?.status == 200)
+        }
+    }
+
+    @Test func badBodiesAreRefusedInTheEnvelopeOfThePathsProvider() async throws {
+        try await Self.door { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            try connection.write(
+                RawHTTPConnection.request(
+                    "POST",
+                    "/gemini/v1beta/models/gemini-2.5-flash:generateContent",
+                    body: "{not json"
+                )
+            )
+            let gemini = try #require(try await connection.readAnswer())
+            #expect(gemini.status == 400)
+            #expect(try Self.json(gemini)["error"]?["status"]?.string == "INVALID_ARGUMENT")
+            #expect(try Self.json(gemini)["error"]?["flexd"]?["code"]?.string == "invalid_request_body")
+            try connection.write(
+                RawHTTPConnection.request(
+                    "POST",
+                    "/anthropic/v1/messages",
+                    body: #"{"model":"claude-haiku-4-5","service_tier":"auto","start_within":"auto"}"#
+                )
+            )
+            let anthropic = try #require(try await connection.readAnswer())
+            #expect(anthropic.status == 400)
+            #expect(try Self.json(anthropic)["type"]?.string == "error")
+            #expect(try Self.json(anthropic)["error"]?["flexd"]?["code"]?.string == "service_tier_not_allowed")
+        }
+    }
+
+    @Test func aBodyOverTheLimitIs413AndTheConnectionCloses() async throws {
+        try await Self.door(configure: { $0.http?.maxBodyBytes = 2048 }) { port, _ in
+            let declared = try RawHTTPConnection(port: port)
+            try declared.write(
+                RawHTTPConnection.request(
+                    "POST",
+                    "/openai/v1/chat/completions",
+                    body: String(repeating: "x", count: 4096)
+                )
+            )
+            let answer = try #require(try await declared.readAnswer())
+            #expect(answer.status == 413)
+            #expect(try Self.json(answer)["error"]?["code"]?.string == "request_too_large")
+            try await declared.waitUntilClosed()
+            // A chunked body that grows past the limit.
+            let chunked = try RawHTTPConnection(port: port)
+            try chunked.write(
+                "POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+            )
+            for _ in 0..<4 { try chunked.write("400\r\n" + String(repeating: "y", count: 1024) + "\r\n") }
+            #expect(try await chunked.readAnswer()?.status == 413)
+            try await chunked.waitUntilClosed()
+        }
+    }
+
+    @Test func aRequestSentByteByByteIsCutOffAtTheRequestTimeout() async throws {
+        try await Self.door(configure: { $0.http?.requestTimeout = .milliseconds(400) }) { port, _ in
+            // A head that never ends: nothing to answer, the connection closes.
+            let slowHead = try RawHTTPConnection(port: port)
+            for byte in Array("POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-slow: ".utf8)
+                + Array(repeating: 97, count: 200)
+            {
+                guard (try? slowHead.write([byte])) != nil else { break }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(try await slowHead.readAnswer() == nil)
+            // A whole head and a body that never ends: 408, then the connection closes.
+            let slowBody = try RawHTTPConnection(port: port)
+            try slowBody.write("POST /anthropic/v1/messages HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{")
+            let answer = try #require(try await slowBody.readAnswer())
+            #expect(answer.status == 408)
+            #expect(try Self.json(answer)["error"]?["flexd"]?["code"]?.string == "request_timeout")
+            try await slowBody.waitUntilClosed()
+        }
+    }
+
+    @Test func aHeadOverNIOsLimitIsRefusedAndClosed() async throws {
+        try await Self.door { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            try connection.write(
+                "GET /v1/models HTTP/1.1\r\nhost: x\r\nx-big: " + String(repeating: "a", count: 100_000) + "\r\n\r\n"
+            )
+            let answer = try await connection.readAnswer()
+            #expect(answer?.status == 400 || answer == nil)
+            try await connection.waitUntilClosed()
+        }
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        try await Self.door { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            let first = #"{"model":"gpt-5-mini","first":true,"start_within":"default"}"#
+            let second = #"{"model":"gpt-5-mini","second":true,"start_within":"default"}"#
+            try connection.write(
+                RawHTTPConnection.request("POST", "/openai/v1/chat/completions", body: first)
+                    + RawHTTPConnection.request("POST", "/openai/v1/chat/completions", body: second)
+            )
+            let one = try #require(try await connection.readAnswer())
+            let two = try #require(try await connection.readAnswer())
+            #expect(try Self.json(one)["first"]?.bool == true)
+            #expect(try Self.json(two)["second"]?.bool == true)
+        }
+    }
+
+    @Test func aClientThatHalfClosesAfterItsRequestStillGetsItsAnswer() async throws {
+        try await Self.door { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            try connection.write(
+                RawHTTPConnection.request("POST", "/openai/v1/chat/completions", body: Self.openAIBody)
+            )
+            connection.shutdownWrite()
+            #expect(try await connection.readAnswer()?.status == 200)
+            try await connection.waitUntilClosed()
+        }
+    }
+
+    @Test func anIdleKeepAliveConnectionIsClosed() async throws {
+        try await Self.door(configure: { $0.http?.keepAliveTimeout = .milliseconds(300) }) { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            try connection.write(RawHTTPConnection.request("GET", "/v1/models"))
+            #expect(try await connection.readAnswer()?.header("connection") == "keep-alive")
+            try await connection.waitUntilClosed()
+        }
+    }
+
+    @Test func connectionsOverTheServersLimitAre503() async throws {
+        try await Self.door(configure: { $0.maxConnections = 1 }) { port, fixture in
+            let (binary, _) = try await WireClient.connected(port: fixture.port)
+            let refused = try RawHTTPConnection(port: port)
+            try refused.write(RawHTTPConnection.request("GET", "/v1/models"))
+            let answer = try #require(try await refused.readAnswer())
+            #expect(answer.status == 503)
+            #expect(try Self.json(answer)["error"]?["code"]?.string == "too_many_connections")
+            try await refused.waitUntilClosed()
+            _ = binary
+        }
+    }
+
+    @Test func keysAreRequiredWhenTheServerHasAKeysFile() async throws {
+        let service = MemoryService()
+        let tenants = TenantDirectory(tenants: [(Tenant(id: "acme"), apiKey: "flexd-key-acme")])
+        try await Self.door(service, tenants: tenants) { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            try connection.write(
+                RawHTTPConnection.request("POST", "/openai/v1/chat/completions", body: Self.openAIBody)
+            )
+            let refused = try #require(try await connection.readAnswer())
+            #expect(refused.status == 401)
+            #expect(try Self.json(refused)["error"]?["code"]?.string == "missing_api_key")
+            try connection.write(
+                RawHTTPConnection.request(
+                    "POST",
+                    "/openai/v1/chat/completions",
+                    headers: [("flexd-api-key", "flexd-key-acme")],
+                    body: Self.openAIBody
+                )
+            )
+            #expect(try await connection.readAnswer()?.status == 200)
+        }
+        #expect(service.observed.tenants == ["acme"])
+    }
+
+    @Test(arguments: [
+        ("/openai/v1/chat/completions", [("authorization", "Bearer sk-openai")], "sk-openai"),
+        ("/anthropic/v1/messages", [("x-api-key", "sk-ant-key")], "sk-ant-key"),
+        ("/gemini/v1beta/interactions", [("x-goog-api-key", "AIzaHeader")], "AIzaHeader"),
+        ("/gemini/v1/models/gemini-2.5-flash:generateContent?key=AIza%2FQuery", [], "AIza/Query"),
+    ])
+    func theProviderKeyComesFromTheSDKsOwnHeader(path: String, headers: [(String, String)], key: String) async throws {
+        let service = MemoryService()
+        try await Self.door(service) { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            try connection.write(
+                RawHTTPConnection.request(
+                    "POST",
+                    path,
+                    headers: headers,
+                    body: #"{"model":"gemini-2.5-flash","start_within":"default"}"#
+                )
+            )
+            #expect(try await connection.readAnswer()?.status == 200)
+        }
+        #expect(service.observed.requests.first?.providerKey.value == key)
+    }
+
+    @Test func aDrainFinishesTheCallInFlightWithConnectionClose() async throws {
+        let slow = MemoryService(unary: { request, context throws(CallFailure) in
+            try? await Task.sleep(for: .milliseconds(300))
+            return try await MemoryService.echo(request, context)
+        })
+        try await Self.door(slow) { port, fixture in
+            let connection = try RawHTTPConnection(port: port)
+            try connection.write(
+                RawHTTPConnection.request("POST", "/openai/v1/chat/completions", body: Self.openAIBody)
+            )
+            try await Task.sleep(for: .milliseconds(100))
+            fixture.server.beginGracefulShutdown()
+            let answer = try #require(try await connection.readAnswer())
+            #expect(answer.status == 200 && answer.header("connection") == "close")
+            try await connection.waitUntilClosed()
+        }
+    }
+}
