@@ -70,6 +70,34 @@ def raw_post(door, path, body, headers):
     return response.status, {k.lower(): v for k, v in response.getheaders()}, lines
 
 
+def raw_stream(door, path, body, headers):
+    """A streamed POST over a raw socket (http.client drops trailers): the status, the headers,
+    the body's lines (chunked framing removed) and the HTTP trailers."""
+    import socket
+    payload = json.dumps(body).encode()
+    head = f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-type: application/json\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    head += f"content-length: {len(payload)}\r\n\r\n"
+    data = b""
+    with socket.create_connection(("127.0.0.1", door.port), timeout=30) as s:
+        s.sendall(head.encode() + payload)
+        while chunk := s.recv(65536):
+            data += chunk
+    head_bytes, rest = data.split(b"\r\n\r\n", 1)
+    lines = head_bytes.decode().split("\r\n")
+    fields = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    assert fields.get("transfer-encoding") == "chunked", fields
+    content = b""
+    while True:
+        size_line, rest = rest.split(b"\r\n", 1)
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        content, rest = content + rest[:size], rest[size + 2:]
+    trailers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in rest.decode().split("\r\n") if line)}
+    return int(lines[0].split()[1]), fields, content.decode().split("\n"), trailers
+
+
 def savings_trailer(lines):
     """The record on the stream's closing comment `: flexd-savings {...}`."""
     trailers = [line for line in lines if line.startswith(": flexd-savings ")]
@@ -191,6 +219,25 @@ def test_openai_errors_are_the_sdks_own_with_flexds_code(door):
     assert info.value.code == "unknown_model"
 
 
+def test_a_providers_own_error_keeps_its_status_and_body(door):
+    bad = openai.OpenAI(api_key="not-a-key", base_url=f"{door.base}/openai/v1", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as info:
+        bad.chat.completions.create(model="gpt-5-mini", messages=[{"role": "user", "content": "x"}], extra_body=FLEX)
+    assert info.value.status_code == 401 and info.value.code == "invalid_api_key"  # the provider's code
+    assert info.value.body["flexd"] == {"code": "upstream_unauthenticated", "retryable": False}
+    assert "not-a-key" not in info.value.response.text
+    with pytest.raises(anthropic.AuthenticationError) as info:
+        anthropic.Anthropic(api_key="not-a-key", base_url=f"{door.base}/anthropic", max_retries=0).messages.create(
+            model="claude-haiku-4-5", max_tokens=10, messages=[{"role": "user", "content": "x"}], extra_body={"start_within": "default"})
+    assert info.value.body["error"]["type"] == "authentication_error"
+    assert info.value.body["error"]["flexd"]["code"] == "upstream_unauthenticated"
+    gemini = genai.Client(api_key="not-a-key", http_options=types.HttpOptions(
+        base_url=f"{door.base}/gemini", retry_options=types.HttpRetryOptions(attempts=1), extra_body=FLEX))
+    with pytest.raises(errors.ClientError) as info:
+        gemini.models.generate_content(model="gemini-2.5-flash", contents="x")
+    assert info.value.code == 401 and info.value.details["error"]["flexd"]["code"] == "upstream_unauthenticated"
+
+
 # MARK: - Anthropic
 
 
@@ -211,6 +258,25 @@ def test_anthropic_messages_unary_streamed_tools_thinking_and_images(door):
     thinking = client.messages.create(model="claude-sonnet-4-6", max_tokens=4000, thinking={"type": "enabled", "budget_tokens": 1024},
                                       messages=[{"role": "user", "content": "Think"}], extra_body={"start_within": "auto"})
     assert thinking.content[0].type == "thinking" and thinking.content[1].type == "text"
+
+
+def test_anthropic_and_gemini_streams_carry_their_record_billed_to_the_unit(door_and_sim):
+    door, sim = door_and_sim
+    body = {"model": "claude-haiku-4-5", "max_tokens": 200, "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+    status, headers, lines, trailers = raw_stream(door, "/anthropic/v1/messages", body, {
+        "x-api-key": "sk-ant-door", "anthropic-version": "2023-06-01", "flexd-start-within": "default"})
+    assert status == 200 and headers["trailer"] == "flexd-savings" and headers["flexd-tier-served"] == "standard"
+    assert "event: message_stop" in lines
+    record = savings_trailer(lines)
+    assert json.loads(trailers["flexd-savings"]) == record
+    assert billed(sim, record["request_id"])["cost_picousd"] == record["actual_cost_picousd"] > 0
+    body = {"contents": [{"parts": [{"text": "Hi"}]}], "start_within": "00h-01m-00s"}
+    status, headers, lines, trailers = raw_stream(
+        door, "/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", body, {"x-goog-api-key": "AIzaDoor"})
+    assert status == 200 and not [line for line in lines if line.startswith(":")]  # the SDK would parse it as JSON
+    record = json.loads(trailers["flexd-savings"])
+    assert record["tier_served"] == "flex" and record["saved_picousd"] > 0
+    assert billed(sim, record["request_id"])["cost_picousd"] == record["actual_cost_picousd"]
 
 
 def test_anthropic_errors_are_the_sdks_own_with_flexds_code(door):
@@ -256,6 +322,18 @@ def test_gemini_tools_structured_output_and_thoughts(door):
     structured = client.models.generate_content(model="gemini-2.5-flash", contents="A city", config=types.GenerateContentConfig(
         response_mime_type="application/json", response_schema=City, thinking_config=types.ThinkingConfig(include_thoughts=True)))
     assert isinstance(structured.parsed, City) and any(p.thought for p in structured.candidates[0].content.parts)
+
+
+def test_gemini_image_input_and_streamed_responses_tool_arguments(door):
+    gemini = genai_client(door)  # held: a client the GC collects closes its connections mid-call
+    response = gemini.models.generate_content(model="gemini-2.5-flash", contents=[
+        types.Part.from_bytes(data=__import__("base64").b64decode(PNG), mime_type="image/png"), "What is this?"])
+    assert response.text and response.usage_metadata.prompt_token_count > 1
+    tools = [{"type": "function", "name": t["function"]["name"], "parameters": t["function"]["parameters"]} for t in OPENAI_TOOLS]
+    events = list(openai_client(door).responses.create(model="gpt-5", input="Weather and time?", tools=tools, stream=True, extra_body=FLEX))
+    deltas = [e for e in events if e.type == "response.function_call_arguments.delta"]
+    done = [e for e in events if e.type == "response.function_call_arguments.done"]
+    assert deltas and len(done) == 2 and all(json.loads(d.arguments) for d in done)
 
 
 def test_gemini_interactions(door):
@@ -330,5 +408,62 @@ def test_sigterm_lets_the_calls_in_flight_finish(tmp_path):
             answers = [f.result(timeout=30) for f in futures]
         assert all(len(a) > 0 for a in answers), answers
         assert server.proc.wait(timeout=30) == 0
+    finally:
+        server.stop()
+
+
+# MARK: - Hostile clients
+
+
+def hostile(port, index):
+    """One hostile exchange on a fresh connection, read until flexd closes it (well-formed requests say
+    `connection: close`); a request flexd still waits for is abandoned after 50 ms."""
+    import socket
+    tiered = b'{"model":"gpt-5-mini","service_tier":"flex"}'
+    kinds = [
+        b"POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 9\r\n\r\n{not json",
+        b"POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 999999999\r\n\r\n" + b"a" * 65536,
+        b"GET /openai/v1/nowhere HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        b"DELETE /anthropic/v1/messages HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        b"\x16\x03\x01\x02\x00garbage that is not HTTP\r\n\r\n",
+        b"POST /gemini/v1beta/models/x:generateContent HTTP/1.1\r\nhost: x\r\ncontent-length: 500\r\n\r\n{\"contents\":",
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(tiered), tiered),
+        b"GET /v1/models HTTP/1.1\r\nhost: x\r\nx-big: " + b"b" * 100_000 + b"\r\n\r\n",
+        b"POST /openai/v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+        b"POST /openai/v1/responses HTTP/1.1\r\nhost: x\r\n",  # a head that never ends
+    ]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        try:
+            s.sendall(kinds[index % len(kinds)])
+            s.shutdown(socket.SHUT_WR) if index % 3 == 0 else None
+            s.settimeout(0.05 if index % len(kinds) in (5, 9) else 10)
+            while s.recv(65536):
+                pass
+        except OSError:
+            pass  # reset, or our own timeout on a request flexd still waits for: we hang up
+
+
+def resident_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def test_rss_stays_flat_after_thousands_of_hostile_requests():
+    server = Flexd("--upstream", "sim", "--sim-profile", "instant")
+    try:
+        def storm(count, offset):
+            with concurrent.futures.ThreadPoolExecutor(16) as pool:
+                list(pool.map(lambda i: hostile(server.port, i), range(offset, offset + count)))
+
+        storm(1000, 0)  # warms the allocator, the event loops' buffers and the thread pools
+        settled = resident_kib(server.proc.pid)
+        storm(4000, 1000)
+        after = resident_kib(server.proc.pid)
+        print(f"flexd RSS after 1,000 hostile requests {settled} KiB, after 4,000 more {after} KiB")
+        assert after - settled < 16 * 1024, f"RSS grew from {settled} KiB to {after} KiB over 4,000 hostile requests"
+        # And the door still serves.
+        completion = openai_client(server).chat.completions.create(
+            model="gpt-5-mini", messages=[{"role": "user", "content": "x"}], extra_body=FLEX)
+        assert completion.choices[0].message.content
     finally:
         server.stop()

@@ -100,11 +100,13 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
         self.logger[metadataKey: "peer"] = "\(context.remoteAddress?.description ?? "?")"
         let (count, draining) = self.shared.register(handle)
         let limit = self.shared.configuration.maxConnections
-        if count > limit {
-            self.draining = true
+        if draining {
+            // Accepted as the drain began: its request gets the reason, not a dropped connection.
+            self.refusal = Status(.serverShuttingDown, "the server is shutting down; retry on another")
+        } else if count > limit {
             self.refusal = Status(.tooManyConnections, "the server has \(limit) connections open; retry")
         }
-        self.draining = draining
+        self.draining = self.refusal != nil
         self.armIdleTimer()
     }
 
