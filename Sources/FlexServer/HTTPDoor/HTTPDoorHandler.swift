@@ -302,12 +302,12 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
             self.answerError(status, envelope: envelope, keepAlive: keepAlive)
             return
         }
+        guard let handle = self.handle else { return }
         guard self.shared.admitCall() else {
             self.shared.metrics.refused(WireErrors.serverBusy.errorCode)
             self.answerError(WireErrors.serverBusy, envelope: envelope, keepAlive: keepAlive)
             return
         }
-        guard let handle = self.handle else { return }
         var request = read.request
         if request.requestID.isEmpty { request.requestID = self.shared.newRequestID() }
         let call = ServerCall(
