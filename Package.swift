@@ -401,11 +401,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // flexload's parts, its driver against an in-process flexd and flexsim, and the executable.
+        // flexload's parts, its driver against an in-process flexd (and its HTTP door) and flexsim, and the
+        // executable.
         .testTarget(
             name: "FlexLoadTests",
             dependencies: [
-                "FlexLoadKit", "FlexTestSupport", "FlexCodec", "FlexCatalog", "FlexJSON",
+                "FlexLoadKit", "FlexTestSupport", "FlexCodec", "FlexCatalog", "FlexJSON", "FlexServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

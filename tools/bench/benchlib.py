@@ -75,16 +75,18 @@ def wait_port(port, process, log_path, timeout=60):
     sys.exit(f"nothing listens on port {port} after {timeout} s")
 
 
-def start(argv_for, log_path, attempts=3):
+def start(argv_for, log_path, attempts=3, more_ports=lambda: ()):
     """Starts a server process, logging to log_path; returns it and its port once it accepts
     connections. `argv_for(port)` is its command line for a port; a process that lost its port
-    between free_port() and its bind is started again on another, up to `attempts` times."""
+    between free_port() and its bind is started again on another, up to `attempts` times.
+    `more_ports()` names other ports the command line gave it (after `argv_for` was called): they
+    must accept connections too."""
     for attempt in range(attempts):
         port = free_port()
         log = open(log_path, "w")
         process = subprocess.Popen(argv_for(port), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _children.append(process)
-        if wait_port(port, process, log_path):
+        if all(wait_port(p, process, log_path) for p in (port, *more_ports())):
             return process, port
     sys.exit(f"{argv_for(0)[0]} lost its port {attempts} times; see {log_path}")
 
@@ -96,25 +98,32 @@ def start_flexsim(bin_dir, out, name, profile="instant", extra=()):
     return process, f"http://127.0.0.1:{port}"
 
 
-def start_flexd(bin_dir, out, name, flexsim_root, extra=(), admin=False, ledger=True):
-    """flexd routing to flexsim, with a fresh SQLite savings ledger in `out` (or none)."""
+def start_flexd(bin_dir, out, name, flexsim_root, extra=(), admin=False, ledger=True, http=False):
+    """flexd routing to flexsim, with a fresh SQLite savings ledger in `out` (or none). Returns the
+    process, its protocol address HOST:PORT and its admin port (None without `admin`); with `http`,
+    its HTTP door listens on a free port too (`--http-listen`, off otherwise) and a fourth value is
+    the door's URL, http://HOST:PORT."""
     ledger_path = os.path.join(out, f"{name}.ledger.sqlite")
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(ledger_path + suffix):
             os.remove(ledger_path + suffix)
-    admin_ports = []
+    admin_ports, http_ports = [], []
 
     def argv(port):
         admin_ports[:] = [free_port()] if admin else [None]
+        http_ports[:] = [free_port()] if http else []
         return [os.path.join(bin_dir, "flexd"), "--listen", f"127.0.0.1:{port}",
-                "--admin-listen", f"127.0.0.1:{admin_ports[0]}" if admin else "off", "--http-listen", "off",
+                "--admin-listen", f"127.0.0.1:{admin_ports[0]}" if admin else "off",
+                "--http-listen", f"127.0.0.1:{http_ports[0]}" if http else "off",
                 "--openai-base-url", flexsim_root + "/openai/v1",
                 "--anthropic-base-url", flexsim_root + "/anthropic/v1",
                 "--gemini-base-url", flexsim_root + "/gemini/v1beta",
                 "--correlation-header", "x-flexsim-correlation-id", "--log-level", "warning",
                 "--ledger", f"sqlite:{ledger_path}" if ledger else "none", *extra]
 
-    process, port = start(argv, os.path.join(out, f"{name}.log"))
+    process, port = start(argv, os.path.join(out, f"{name}.log"), more_ports=lambda: http_ports)
+    if http:
+        return process, f"127.0.0.1:{port}", admin_ports[0], f"http://127.0.0.1:{http_ports[0]}"
     return process, f"127.0.0.1:{port}", admin_ports[0]
 
 

@@ -4,7 +4,7 @@ internal import Foundation
 /// The JSON report (brief, section 4): the measured target's ``Summary`` at the top level, the run's
 /// settings under `run`, and, when both flexd and flexsim were measured, the direct run under
 /// `direct` and the router's added latency under `added_latency_ms` (flexd minus direct, per
-/// percentile).
+/// percentile; flexd over the protocol, `flexd`, or through its HTTP door, `flexd-http`).
 public struct Report: Sendable, Encodable {
     public struct Run: Sendable, Codable {
         public var target: String
@@ -39,9 +39,12 @@ public struct Report: Sendable, Encodable {
         self.direct = direct
     }
 
+    /// The targets whose latency is flexd's: over the protocol, or through the HTTP door.
+    static let flexdTargets: Set<String> = ["flexd", "flexd-http"]
+
     /// flexd minus direct at each percentile, when both ran.
     public var addedLatency: Percentiles? {
-        guard let direct, self.run.target == "flexd" else { return nil }
+        guard let direct, Self.flexdTargets.contains(self.run.target) else { return nil }
         return self.main.latencyMS.minus(direct.latencyMS)
     }
 
@@ -96,7 +99,7 @@ public struct Report: Sendable, Encodable {
         if let added = self.addedLatency {
             lines.append(
                 String(
-                    format: "added by flexd: p50 %+.3f ms, p90 %+.3f ms, p99 %+.3f ms, p99.9 %+.3f ms",
+                    format: "added by \(self.run.target): p50 %+.3f ms, p90 %+.3f ms, p99 %+.3f ms, p99.9 %+.3f ms",
                     added.p50,
                     added.p90,
                     added.p99,

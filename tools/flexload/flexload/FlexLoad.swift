@@ -11,15 +11,23 @@ struct FlexLoad: AsyncParsableCommand {
         commandName: "flexload",
         abstract: "Load-test flexd: open- or closed-loop calls from a workload mix; latency, throughput and savings.",
         discussion: """
-            With --target, calls go to flexd over the flexinference protocol. With --direct, the same \
-            calls go as provider JSON straight to flexsim (its root URL), on the standard tier. With \
-            both, flexd is measured first, then direct, and the report adds flexd's added latency.
+            With --target, calls go to flexd over the flexinference protocol; with --target-http, to \
+            flexd's HTTP door as the providers' SDKs send them (provider JSON without a tier field). \
+            With --direct, the same calls go as provider JSON straight to flexsim (its root URL), on \
+            the standard tier. With a flexd target and --direct, flexd is measured first, then direct, \
+            and the report adds flexd's added latency.
             Built-in mixes: \(Mix.builtIn.keys.sorted().joined(separator: ", ")); or a mix file (tools/flexload/FlexLoadKit/Documentation.docc).
             """
     )
 
     @Option(help: "flexd's address, HOST:PORT.")
     var target: String?
+
+    @Option(
+        name: .customLong("target-http"),
+        help: "flexd's HTTP door, http://HOST:PORT: the calls go as the providers' SDKs send them (not with --target)."
+    )
+    var targetHTTP: String?
 
     @Option(help: "flexsim's root URL (http://HOST:PORT): send the same calls straight to it, bypassing flexd.")
     var direct: String?
@@ -88,10 +96,18 @@ struct FlexLoad: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard self.target != nil || self.direct != nil else {
-            throw ValidationError("give --target HOST:PORT, --direct URL, or both")
+        guard self.target == nil || self.targetHTTP == nil else {
+            throw ValidationError("give --target HOST:PORT or --target-http URL, not both")
+        }
+        guard self.target != nil || self.targetHTTP != nil || self.direct != nil else {
+            throw ValidationError(
+                "give a flexd target (--target HOST:PORT or --target-http URL), --direct URL, or both"
+            )
         }
         if let target { _ = try Self.hostPort(target) }
+        if let targetHTTP, !targetHTTP.hasPrefix("http://") {
+            throw ValidationError("--target-http must be a URL such as http://127.0.0.1:7402, not \"\(targetHTTP)\"")
+        }
         if let direct, !(direct.hasPrefix("http://") || direct.hasPrefix("https://")) {
             throw ValidationError("--direct must be a URL such as http://127.0.0.1:9000, not \"\(direct)\"")
         }
@@ -142,9 +158,9 @@ struct FlexLoad: AsyncParsableCommand {
         )
 
         var measured: [(String, Summary, [UInt64])] = []
+        let apiKey = self.apiKey ?? ProcessInfo.processInfo.environment["FLEXLOAD_API_KEY"] ?? ""
         if let target {
             let (host, port) = try Self.hostPort(target)
-            let apiKey = self.apiKey ?? ProcessInfo.processInfo.environment["FLEXLOAD_API_KEY"] ?? ""
             let flexd = try FlexdTarget(
                 host: host,
                 port: port,
@@ -154,6 +170,10 @@ struct FlexLoad: AsyncParsableCommand {
                 eventLoopGroup: MultiThreadedEventLoopGroup.singleton
             )
             measured.append(await self.measure(flexd, workload: workload, plan: plan))
+        }
+        if let targetHTTP {
+            let door = try DoorTarget(root: targetHTTP, apiKey: apiKey, timeout: .seconds(self.timeout))
+            measured.append(await self.measure(door, workload: workload, plan: plan))
         }
         if let direct {
             let target = try DirectTarget(root: direct, timeout: .seconds(self.timeout))
