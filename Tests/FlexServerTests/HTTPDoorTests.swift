@@ -63,6 +63,42 @@ struct HTTPDoorTests {
         #expect(request.api == .chatCompletions && request.model == "gpt-5-mini")
     }
 
+    /// The record in `flexd-savings` has every field of `savings.proto`, and a request id with
+    /// JSON's special characters comes back escaped, as valid JSON in a valid header.
+    @Test func theSavingsHeaderIsTheWholeRecordAsValidJSON() async throws {
+        try await Self.door { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            let requestID = #"id "quoted" \ back\slash"#
+            try connection.write(
+                RawHTTPConnection.request(
+                    "POST",
+                    "/openai/v1/chat/completions",
+                    headers: [("authorization", "Bearer sk-door"), ("flexd-request-id", requestID)],
+                    body: Self.openAIBody
+                )
+            )
+            let answer = try #require(try await connection.readAnswer())
+            let header = try #require(answer.header("flexd-savings"))
+            let record = try #require(try JSONParser.parse(header).object)
+            #expect(record["request_id"]?.string == requestID)
+            #expect(
+                Set(record.keys) == [
+                    "request_id", "provider", "api", "model", "start_within", "tier_requested", "tier_served",
+                    "tier_served_reported", "fell_back", "fallback_reason", "flex_attempts", "flex_wait_us",
+                    "time_to_start_us", "tokens", "standard_cost_picousd", "actual_cost_picousd", "saved_picousd",
+                    "fee_picousd", "price_date",
+                ]
+            )
+            #expect(record["fallback_reason"] == .null && record["fell_back"]?.bool == false)
+            #expect(
+                Set(record["tokens"]?.object?.keys ?? []) == [
+                    "input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens",
+                    "output_tokens", "reasoning_tokens",
+                ]
+            )
+        }
+    }
+
     @Test func aStreamIsTheServicesEventsAsSSEThenTheRecordAsACommentAndATrailer() async throws {
         try await Self.door(MemoryService(streaming: MemoryService.events(3))) { port, _ in
             let connection = try RawHTTPConnection(port: port)

@@ -33,10 +33,23 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
     private var draining = false
     private var closing = false
     private var ended = false
-    /// Waiting for a request: closes an idle keep-alive connection.
-    private var idleTimer: DeadlineSignal?
-    /// From a request's first byte: it must have arrived whole within the request timeout.
-    private var readTimer: DeadlineSignal?
+    /// The timeout that applies now, if any.
+    private var timeout = Timeout.none
+    /// The connection's one timer, and when it fires: never later than ``timeout``'s deadline.
+    private var timer: DeadlineSignal?
+    private var timerDeadline: ContinuousClock.Instant?
+
+    /// What the connection is waiting for, and until when: a request (the keep-alive timeout), the
+    /// rest of one (the request timeout, from its first byte), or nothing while a call runs.
+    ///
+    /// One timer serves them all: it is set only when a deadline comes before the one it is set
+    /// for, and when it fires it looks at the timeout that applies then (closing, answering 408,
+    /// or setting itself again for a later deadline). A request then costs no timer of its own.
+    private enum Timeout {
+        case none
+        case idle(until: ContinuousClock.Instant)
+        case reading(until: ContinuousClock.Instant)
+    }
 
     private enum Phase {
         /// Between requests.
@@ -107,17 +120,16 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
             self.refusal = Status(.tooManyConnections, "the server has \(limit) connections open; retry")
         }
         self.draining = self.refusal != nil
-        self.armIdleTimer()
+        self.setTimeout(.idle(until: .now + self.configuration.keepAliveTimeout))
     }
 
     /// The first bytes of a request arrived (``HTTPDoorBytesObserver``, ahead of the HTTP decoder):
     /// from now on the whole request must arrive within the request timeout.
     func bytesArrived(_ count: Int) {
         self.shared.metrics.bytesReceived(count)
-        guard case .idle = self.phase, self.readTimer == nil, !self.closing else { return }
-        self.idleTimer?.signal()
-        self.idleTimer = nil
-        self.readTimer = self.arm(at: .now + self.configuration.requestTimeout) { $0.requestTimedOut() }
+        guard case .idle = self.phase, !self.closing else { return }
+        if case .reading = self.timeout { return }
+        self.setTimeout(.reading(until: .now + self.configuration.requestTimeout))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -167,9 +179,7 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
 
     private func requestHead(_ head: HTTPRequestHead) {
         guard case .idle = self.phase else { return }
-        if self.readTimer == nil {
-            self.bytesArrived(0)
-        }
+        self.bytesArrived(0)
         if let refusal = self.refusal {
             let envelope =
                 (try? DoorRoute.find(method: head.method.rawValue, path: Self.path(head.uri)).envelope) ?? .openAI
@@ -202,8 +212,7 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
     }
 
     private func requestEnd() {
-        self.readTimer?.signal()
-        self.readTimer = nil
+        self.setTimeout(.none)
         guard case .reading(let head, let body) = self.phase else {
             if case .discarding = self.phase { self.close() }
             return
@@ -402,12 +411,13 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
             if status.code != .ok {
                 SSEWriter.write(DoorError.streamEvent(status, api: answer.api), into: &bytes)
             }
-            if let savings = ending.savings, answer.api != .generateContent {
+            let savings = ending.savings?.compactJSON
+            if let savings, answer.api != .generateContent {
                 SSEWriter.writeSavings(savings, into: &bytes)
             }
             if bytes.readableBytes > 0 { self.writeBody(bytes, flush: false) }
             var trailers = HTTPHeaders()
-            if let savings = ending.savings { trailers.add(name: "flexd-savings", value: savings.compactJSON) }
+            if let savings { trailers.add(name: "flexd-savings", value: savings) }
             self.endAnswer(keepAlive: answer.keepAlive, trailers: trailers.isEmpty ? nil : trailers)
         } else if status.code == .ok, let response = ending.response, let json = response.nativeJSON {
             self.answer(
@@ -465,9 +475,39 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
         if case .running(let answer) = self.phase { answer.call.stop(.stopped(status)) }
     }
 
-    private func requestTimedOut() {
-        self.readTimer = nil
+    /// Applies `timeout` from now on, setting the timer if it would fire too late.
+    private func setTimeout(_ timeout: Timeout) {
+        self.timeout = timeout
+        let deadline: ContinuousClock.Instant
+        switch timeout {
+        case .none: return  // a timer set stays set: it fires, finds nothing due, and stops
+        case .idle(let until), .reading(let until): deadline = until
+        }
+        if let set = self.timerDeadline, set <= deadline { return }
+        self.timer?.signal()
+        self.timerDeadline = deadline
+        self.timer = self.arm(at: deadline) { $0.timerFired() }
+    }
+
+    private func timerFired() {
+        self.timer = nil
+        self.timerDeadline = nil
         guard !self.closing else { return }
+        switch self.timeout {
+        case .none:
+            return
+        case .idle(let until) where until > .now, .reading(let until) where until > .now:
+            self.setTimeout(self.timeout)  // fired for an earlier deadline than the one that applies now
+        case .idle:
+            guard case .idle = self.phase else { return }
+            self.close()
+        case .reading:
+            self.timeout = .none
+            self.requestTimedOut()
+        }
+    }
+
+    private func requestTimedOut() {
         switch self.phase {
         case .idle:
             // Not even a whole head: there is no request to answer (HTTP answers follow requests).
@@ -483,14 +523,6 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
             )
         case .discarding, .running:
             break
-        }
-    }
-
-    private func armIdleTimer() {
-        self.idleTimer?.signal()
-        self.idleTimer = self.arm(at: .now + self.configuration.keepAliveTimeout) { door in
-            guard case .idle = door.phase, door.readTimer == nil else { return }
-            door.close()
         }
     }
 
@@ -514,10 +546,9 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
         guard !self.ended else { return }
         self.ended = true
         self.closing = true
-        self.idleTimer?.signal()
-        self.readTimer?.signal()
-        self.idleTimer = nil
-        self.readTimer = nil
+        self.timeout = .none
+        self.timer?.signal()
+        self.timer = nil
         if case .running(let answer) = self.phase {
             answer.call.stop(.stopped(WireErrors.connectionClosed))
             answer.parked?.1.resume(throwing: AnswerClosed())
@@ -582,7 +613,7 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
         let open = keepAlive && !self.draining
         if open {
             context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
-            if case .idle = self.phase { self.armIdleTimer() }
+            if case .idle = self.phase { self.setTimeout(.idle(until: .now + self.configuration.keepAliveTimeout)) }
         } else {
             self.closing = true
             let channel = context.channel

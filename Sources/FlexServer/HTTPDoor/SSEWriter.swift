@@ -21,9 +21,9 @@ enum SSEWriter {
 
     /// The comment that ends a flexd stream after the provider's last event: `: flexd-savings {...}`.
     /// SSE readers (every provider SDK's) skip comment lines.
-    static func writeSavings(_ record: SavingsRecord, into buffer: inout ByteBuffer) {
+    static func writeSavings(_ compactJSON: String, into buffer: inout ByteBuffer) {
         buffer.writeStaticString(": flexd-savings ")
-        buffer.writeString(record.compactJSON)
+        buffer.writeString(compactJSON)
         buffer.writeStaticString("\n\n")
     }
 }
