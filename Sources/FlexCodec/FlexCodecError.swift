@@ -62,8 +62,8 @@ public struct FlexCodecError: Error, Hashable, Sendable, CustomStringConvertible
         public static let invalidProtobuf = Self(.invalidProtobuf)
         /// An enum value that this protocol version does not define.
         public static let unknownEnumValue = Self(.unknownEnumValue)
-        /// A string field that is not valid UTF-8, or (when encoding) contains U+0000, which C peers
-        /// cannot represent.
+        /// A string field that is not valid UTF-8 or contains U+0000 (which C peers cannot
+        /// represent): refused when encoding and when decoding.
         public static let invalidString = Self(.invalidString)
         /// A field that the protocol requires is absent.
         public static let missingField = Self(.missingField)
@@ -147,5 +147,9 @@ extension FlexCodecError {
 
     static func invalidUTF8(_ field: String) -> Self {
         Self(code: .invalidString, message: "\(field) is not valid UTF-8")
+    }
+
+    static func stringWithNUL(_ messageName: String, field: String) -> Self {
+        Self(code: .invalidString, message: "\(messageName).\(field) contains U+0000, which the protocol does not allow")
     }
 }

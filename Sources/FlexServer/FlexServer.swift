@@ -28,7 +28,8 @@ public final class FlexServer: Service, Sendable {
         public var maxConnections: Int
         /// Calls running at once over all connections; more are refused with `server_busy`.
         public var maxCallsInFlight: Int
-        /// Time for a new connection to send its preface and HELLO.
+        /// Time for a new connection to send its preface and HELLO, and for a call to send its
+        /// request MESSAGE after its HEADERS.
         public var handshakeTimeout: Duration
         /// A connection with no call and no frame for this long is closed (GOAWAY `idle_timeout`).
         public var idleTimeout: Duration
@@ -38,6 +39,12 @@ public final class FlexServer: Service, Sendable {
         public var drainGracePeriod: Duration
         /// The HTTP door for the providers' SDKs, or nil for none.
         public var http: HTTPDoorConfiguration?
+        /// Called after every ``releaseMemoryEvery`` closed connections (on the closing connection's
+        /// event loop: it must not block). `flexd serve` gives the memory malloc keeps after
+        /// connection churn back to the system there (glibc's `malloc_trim`, on another thread).
+        public var releaseMemory: (@Sendable () -> Void)?
+        /// How many closed connections between two ``releaseMemory`` calls.
+        public var releaseMemoryEvery = 256
 
         public init(
             host: String = "127.0.0.1",
@@ -175,7 +182,8 @@ public final class FlexServer: Service, Sendable {
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.allowRemoteHalfClosure, value: false)
+                // A client that half-closes after sending still gets its answers (PROTOCOL.md 11).
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try self.connection(on: channel)

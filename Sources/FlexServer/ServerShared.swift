@@ -18,6 +18,8 @@ final class ServerShared: Sendable {
 
     private struct Registry {
         var connections: [ObjectIdentifier: any DrainableConnection] = [:]
+        /// Connections closed since ``FlexServer/Configuration/releaseMemory`` last ran.
+        var closedSinceRelease = 0
         var draining = false
         /// Signalled when the last connection closes during a drain.
         var drained: DeadlineSignal?
@@ -83,16 +85,23 @@ final class ServerShared: Sendable {
 
     /// Counts a closed connection out; the last one to close during a drain ends the drain's wait.
     func unregister(_ connection: any DrainableConnection) {
-        let (count, drained) = self.registry.withLock { registry -> (Int, DeadlineSignal?) in
+        let every = self.configuration.releaseMemoryEvery
+        let (count, drained, release) = self.registry.withLock { registry -> (Int, DeadlineSignal?, Bool) in
             guard registry.connections.removeValue(forKey: connection.id) != nil else {
-                return (registry.connections.count, nil)
+                return (registry.connections.count, nil, false)
             }
+            registry.closedSinceRelease += 1
+            let release = registry.closedSinceRelease >= every
+            if release { registry.closedSinceRelease = 0 }
             return (
-                registry.connections.count, registry.connections.isEmpty && registry.draining ? registry.drained : nil
+                registry.connections.count,
+                registry.connections.isEmpty && registry.draining ? registry.drained : nil,
+                release
             )
         }
         self.metrics.connections(count)
         drained?.signal()
+        if release { self.configuration.releaseMemory?() }
     }
 
     var connectionCount: Int { self.registry.withLock { $0.connections.count } }

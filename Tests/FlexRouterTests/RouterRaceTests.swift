@@ -345,4 +345,45 @@ struct RouterRaceTests {
             #expect(error.status.errorCode == "no_provider_key")
         }
     }
+
+    /// A tier set in the native body (the caller's own `service_tier`/`serviceTier`) is refused,
+    /// not overwritten; a provider key that no HTTP header can carry is the caller's error, not an
+    /// unreachable provider. Neither reaches flexsim.
+    @Test func aTierInTheBodyAndAKeyWithControlCharactersAreRefused() async throws {
+        try await Self.withRouter { router, _ in
+            var cases: [(InferenceRequest, String, String)] = []
+            for (api, field) in [
+                (Api.chatCompletions, "service_tier"), (.responses, "service_tier"), (.messages, "service_tier"),
+                (.generateContent, "serviceTier"), (.interactions, "service_tier"),
+            ] {
+                var request = Self.request(api, startWithin: "default", id: "tier-\(api.name)")
+                guard case .nativeJSON(let body)? = request.body,
+                    case .object(var object) = try JSONParser.parse(body.readableBytesView)
+                else {
+                    Issue.record("the fixture's body is not a JSON object")
+                    return
+                }
+                object[field] = .string("flex")
+                var edited = ByteBuffer()
+                JSONValue.object(object).write(into: &edited)
+                request.body = .nativeJSON(edited)
+                cases.append((request, "service_tier_not_allowed", field))
+            }
+            for key in ["sk-test\r\nX-Injected: 1", "sk-test\n", "sk-\u{7F}test"] {
+                var request = Self.request(.chatCompletions, startWithin: "default", id: "key")
+                request.providerKey = Secret(key)
+                cases.append((request, "invalid_provider_key", "provider_key"))
+            }
+            for (request, code, field) in cases {
+                let failure = try await #require(throws: CallFailure.self) {
+                    try await router.complete(request, logger: Logger(label: "test"))
+                }
+                #expect(failure.status.errorCode == code)
+                #expect(failure.status.code == .invalidArgument)
+                #expect(failure.status.details["field"] == field)
+                #expect(failure.savings == nil)
+                #expect(!failure.status.message.contains("sk-test"), "the key must not be echoed")
+            }
+        }
+    }
 }

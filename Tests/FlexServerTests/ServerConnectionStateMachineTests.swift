@@ -46,7 +46,7 @@ struct ServerConnectionStateMachineTests {
 
     @Test func aCallStartsWhenItsRequestArrivesAndEndsWithCallFinished() {
         var machine = self.active()
-        #expect(machine.receive(.requestHeaders(1, Self.complete)) == .none)
+        #expect(machine.receive(.requestHeaders(1, Self.complete)) == .awaitRequest(1, Self.complete))
         #expect(machine.openStreams == [1])
         #expect(
             machine.receive(.message(1, Self.payload, endStream: true)) == .startCall(1, Self.complete, Self.payload)
@@ -83,14 +83,14 @@ struct ServerConnectionStateMachineTests {
             return
         }
         #expect(unknown.code == .unimplemented)
-        #expect(machine.receive(.requestHeaders(3, Self.complete)) == .none)
+        #expect(machine.receive(.requestHeaders(3, Self.complete)) == .awaitRequest(3, Self.complete))
         guard case .refuse(5, let busy) = machine.receive(.requestHeaders(5, Self.complete)) else {
             Issue.record("the second concurrent stream is refused")
             return
         }
         #expect(busy.errorCode == "too_many_streams")
         _ = machine.callFinished(3)
-        #expect(machine.receive(.requestHeaders(7, Self.complete)) == .none, "room again")
+        #expect(machine.receive(.requestHeaders(7, Self.complete)) == .awaitRequest(7, Self.complete), "room again")
     }
 
     /// A client may open its next call as soon as it reads the last one's trailers, which can
@@ -102,7 +102,7 @@ struct ServerConnectionStateMachineTests {
         _ = machine.receive(.message(1, Self.payload, endStream: true))
         machine.callClosing(1)
         #expect(
-            machine.receive(.requestHeaders(3, Self.complete)) == .none,
+            machine.receive(.requestHeaders(3, Self.complete)) == .awaitRequest(3, Self.complete),
             "room as soon as the trailers are on their way"
         )
         #expect(
@@ -119,7 +119,7 @@ struct ServerConnectionStateMachineTests {
         machine.callClosing(3)
         machine.callClosing(3)
         _ = machine.callFinished(3)
-        #expect(machine.receive(.requestHeaders(7, Self.complete)) == .none)
+        #expect(machine.receive(.requestHeaders(7, Self.complete)) == .awaitRequest(7, Self.complete))
         guard case .refuse(9, _) = machine.receive(.requestHeaders(9, Self.complete)) else {
             Issue.record("closing a call twice must not free two slots")
             return
@@ -140,7 +140,49 @@ struct ServerConnectionStateMachineTests {
             Issue.record("a cancel stops a running call")
             return
         }
-        #expect(running.code == .deadlineExceeded && running.errorCode == "deadline_exceeded")
+        // PROTOCOL.md 5.6: a CANCEL is answered CANCELLED whatever its code.
+        #expect(running.code == .cancelled && running.errorCode == "cancelled")
+        #expect(running.message.contains("deadline"))
+    }
+
+    @Test func aRequestThatDoesNotComeEndsTheStreamAndFreesItsSlot() {
+        var machine = self.active(maxStreams: 1)
+        #expect(machine.receive(.requestHeaders(1, Self.complete)) == .awaitRequest(1, Self.complete))
+        #expect(machine.streamsAwaitingRequest == [1])
+        guard case .refuse(3, _) = machine.receive(.requestHeaders(3, Self.complete)) else {
+            Issue.record("the stream waiting for its request holds the only slot")
+            return
+        }
+        let late = Status(.requestTimeout, "late")
+        #expect(machine.requestNotReceived(1, late) == .refuse(1, late))
+        #expect(machine.requestNotReceived(1, late) == .none, "once")
+        #expect(machine.streamsAwaitingRequest.isEmpty)
+        #expect(machine.receive(.requestHeaders(5, Self.complete)) == .awaitRequest(5, Self.complete), "slot free")
+        #expect(machine.receive(.message(1, Self.payload, endStream: true)) == .none, "the late MESSAGE is ignored")
+        _ = machine.receive(.message(5, Self.payload, endStream: true))
+        #expect(machine.requestNotReceived(5, late) == .none, "a running call is not ended by the request timer")
+    }
+
+    @Test func aHalfClosedClientsCallsFinishThenTheConnectionCloses() {
+        var machine = self.active()
+        _ = machine.receive(.requestHeaders(1, Self.complete))
+        _ = machine.receive(.message(1, Self.payload, endStream: true))
+        _ = machine.receive(.requestHeaders(3, Self.complete))
+        let closed = Status(.invalidMessage, "closed")
+        #expect(machine.streamsAwaitingRequest == [3])
+        #expect(machine.requestNotReceived(3, closed) == .refuse(3, closed))
+        #expect(machine.closeIfDrained() == .none)
+        #expect(machine.inputClosed() == .none, "call 1 still runs")
+        #expect(machine.receive(.requestHeaders(5, Self.complete)) == .none, "no call opens once input closed")
+        #expect(!machine.isClosed)
+        machine.callClosing(1)
+        #expect(machine.callFinished(1) == .close(nil))
+        #expect(machine.isClosed)
+
+        var idle = self.active()
+        #expect(idle.inputClosed() == .close(nil), "nothing open: close at once")
+        var fresh = ServerConnectionStateMachine()
+        #expect(fresh.inputClosed() == .close(nil), "before HELLO: close")
     }
 
     @Test func pingsAreAnsweredUntilTheyAreAbusive() {

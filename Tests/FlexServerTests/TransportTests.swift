@@ -129,7 +129,8 @@ struct TransportTests {
             let (client, _) = try await WireClient.connected(port: fixture.port)
             try client.call(1, TransportFixture.request("drain-1"))
             try client.call(3, TransportFixture.request("drain-2"))
-            try await Task.sleep(for: .milliseconds(100))
+            // Both calls are running (on a loaded machine a fixed pause may not be enough).
+            while slow.observed.requests.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
             fixture.server.beginGracefulShutdown()
             #expect(!fixture.server.isReady)
             var statuses: [UInt32: StatusCode] = [:]

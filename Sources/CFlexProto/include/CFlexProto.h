@@ -58,6 +58,13 @@ static inline size_t CFlexProto_pack(const void *message, uint8_t *out) {
     return protobuf_c_message_pack((const ProtobufCMessage *)message, out);
 }
 
+/// The name of the first string field of the encoded message `data` (of type `descriptor`, nested
+/// messages and map entries included) whose value contains a zero byte, or NULL when there is none.
+/// protobuf-c unpacks strings as NUL-terminated C strings, so such a value would be cut short
+/// silently. Malformed input returns NULL: unpacking rejects it.
+const char *CFlexProto_string_with_nul(const ProtobufCMessageDescriptor *descriptor, const uint8_t *data,
+                                       size_t length);
+
 static inline size_t CFlexProto_packed_size(const void *message) {
     return protobuf_c_message_get_packed_size((const ProtobufCMessage *)message);
 }

@@ -69,6 +69,11 @@ public final class MessageCoder {
         guard let c = M.cUnpack(self.arena.allocator, bytes.count, base) else {
             throw FlexCodecError.invalidProtobuf(M.messageName)
         }
+        // protobuf-c reads strings as C strings: one holding U+0000 would be cut there, silently.
+        let descriptor = UnsafeRawPointer(c).assumingMemoryBound(to: ProtobufCMessage.self).pointee.descriptor
+        if let field = CFlexProto_string_with_nul(descriptor, base, bytes.count) {
+            throw FlexCodecError.stringWithNUL(M.messageName, field: String(cString: field))
+        }
         return try M(c: c)
     }
 

@@ -54,10 +54,19 @@ public struct CallContext: Sendable {
     /// transport's own, e.g. `stream`); above, the transport adds it to its own lines about the call
     /// instead (a logger per call costs every waiting call its metadata).
     public var logger: Logger
+    /// When the call arrived at the transport (the binary protocol's HEADERS, the HTTP door's
+    /// request head): its `start_within` budget and its time to start count from here.
+    public var arrival: ContinuousClock.Instant
 
-    public init(tenant: Tenant, metadata: [String: String] = [:], logger: Logger) {
+    public init(
+        tenant: Tenant,
+        metadata: [String: String] = [:],
+        logger: Logger,
+        arrival: ContinuousClock.Instant = .now
+    ) {
         self.tenant = tenant
         self.metadata = metadata
         self.logger = logger
+        self.arrival = arrival
     }
 }

@@ -193,15 +193,21 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .deadlineExceeded,
         retryable: true,
         .call,
-        "the call's deadline passed, or the client cancelled it with DEADLINE_EXCEEDED"
+        "the call's deadline (from its HEADERS) passed"
     )
     public static let cancelled = ErrorCode(
         "cancelled",
         .cancelled,
-        also: StatusCode.allCases.filter { $0 != .ok && $0 != .cancelled && $0 != .deadlineExceeded },
         retryable: false,
         .call,
-        "the client cancelled the call (the status is the CANCEL frame's code, CANCELLED when it sends OK)"
+        "the client cancelled the call (with whatever code its CANCEL carried, DEADLINE_EXCEEDED included)"
+    )
+    public static let requestTimeout = ErrorCode(
+        "request_timeout",
+        .deadlineExceeded,
+        retryable: true,
+        .call,
+        "the request did not arrive whole in time: a call's request MESSAGE within the handshake timeout after its HEADERS, or an HTTP request within the door's request timeout (408)"
     )
     public static let responseTooLarge = ErrorCode(
         "response_too_large",
@@ -353,6 +359,20 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .router,
         "flexd has no base URL for the provider"
     )
+    public static let serviceTierNotAllowed = ErrorCode(
+        "service_tier_not_allowed",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "the native body sets the provider's tier field (service_tier, serviceTier): start_within decides the tier"
+    )
+    public static let invalidProviderKey = ErrorCode(
+        "invalid_provider_key",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "the provider key holds characters an HTTP header cannot carry (control characters such as CR or LF)"
+    )
     public static let noProviderKey = ErrorCode(
         "no_provider_key",
         .failedPrecondition,
@@ -493,13 +513,6 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
 
     // MARK: - The HTTP door
 
-    public static let serviceTierNotAllowed = ErrorCode(
-        "service_tier_not_allowed",
-        .invalidArgument,
-        retryable: false,
-        .http,
-        "the body sets the provider's tier field (service_tier, serviceTier): start_within decides the tier (400)"
-    )
     public static let requestTooLarge = ErrorCode(
         "request_too_large",
         .resourceExhausted,
@@ -521,13 +534,6 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .http,
         "the path's route takes another method (405, with Allow)"
     )
-    public static let requestTimeout = ErrorCode(
-        "request_timeout",
-        .deadlineExceeded,
-        retryable: true,
-        .http,
-        "the request did not arrive whole within the door's request timeout (408)"
-    )
 
     /// Every code, in the order PROTOCOL.md lists them.
     public static let all: [ErrorCode] = [
@@ -535,20 +541,20 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .handshakeTimeout, .idleTimeout, .tooManyPings, .tooManyConnections, .serverShuttingDown,
         .invalidMessage, .unknownMethod, .tooManyStreams, .serverBusy, .missingAPIKey, .invalidAPIKey,
         .deadlineExceeded,
-        .cancelled, .responseTooLarge, .connectionClosed,
+        .cancelled, .requestTimeout, .responseTooLarge, .connectionClosed,
         .missingProvider, .missingAPI, .apiProviderMismatch, .missingModel, .invalidModel, .unknownModel,
         .modelMismatch,
         .missingBody, .invalidRequestBody, .invalidChatRequest, .unsupportedForProvider, .missingStartWithin,
         .invalidStartWithin, .autoUnsupportedForGemini, .flexUnsupportedForAnthropic, .modelNotFlexCapable,
         .tierNotOffered,
-        .apiNotSupported, .providerNotConfigured, .noProviderKey, .pricingFailed, .internalError,
+        .serviceTierNotAllowed, .apiNotSupported, .providerNotConfigured, .noProviderKey, .invalidProviderKey, .pricingFailed, .internalError,
         .upstreamUnauthenticated, .upstreamPermissionDenied, .upstreamNotFound, .upstreamInvalidRequest,
         .upstreamRateLimited,
         .upstreamOverloaded, .upstreamUnavailable, .upstreamError, .upstreamTimeout, .upstreamUnreachable,
         .upstreamResponseTooLarge, .upstreamMalformedResponse, .upstreamMalformedEvent, .upstreamFailed,
         .upstreamStreamError,
         .upstreamStreamTruncated,
-        .serviceTierNotAllowed, .requestTooLarge, .unknownRoute, .methodNotAllowed, .requestTimeout,
+        .requestTooLarge, .unknownRoute, .methodNotAllowed,
     ]
 
     private static let byName: [String: ErrorCode] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })

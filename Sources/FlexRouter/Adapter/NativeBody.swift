@@ -26,6 +26,19 @@ public enum NativeBody {
         return object
     }
 
+    /// Refuses a body that sets the provider's own tier field: the caller says how long the call may
+    /// wait to start (`start_within`) and flexd picks the tier, so a tier chosen in the body would
+    /// either be overwritten behind the caller's back or contradict the race.
+    static func refuseTierField(_ body: JSONObject, api: Api) throws(RouterError) {
+        for field in ["service_tier", "serviceTier"] where body[field] != nil {
+            throw RouterError(
+                .serviceTierNotAllowed,
+                "remove \(field) from the \(api.name) body: flexd picks the tier from start_within (how long the call may wait to start)",
+                details: ["field": field]
+            )
+        }
+    }
+
     /// Puts the call's model into the body (`model`), or checks that the body's own agrees.
     static func settingModel(_ body: JSONObject, _ model: String, api: Api) throws(RouterError) -> JSONObject {
         var body = body

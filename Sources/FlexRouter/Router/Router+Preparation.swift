@@ -7,8 +7,12 @@ internal import NIOCore
 extension Router {
     /// Prepares the call (errors here cost nothing and carry no savings record).
     @inline(never)
-    func begin(_ request: consuming InferenceRequest, streaming: Bool, logger: Logger) throws(CallFailure) -> Call {
-        let arrival = ContinuousClock.now
+    func begin(
+        _ request: consuming InferenceRequest,
+        streaming: Bool,
+        logger: Logger,
+        arrival: ContinuousClock.Instant
+    ) throws(CallFailure) -> Call {
         let date = self.configuration.today()
         do {
             let (prepared, plan, model) = try self.prepare(request, on: date, streaming: streaming)
@@ -98,10 +102,20 @@ extension Router {
                 details: ["field": "provider_key"]
             )
         }
+        // The key goes upstream in a header: a CR, LF or other control character there could only
+        // fail (or split the header), so it is the caller's error, not an unreachable provider.
+        guard !Self.holdsControlCharacters(request.providerKey.value) else {
+            throw RouterError(
+                .invalidProviderKey,
+                "the \(provider.name) key in provider_key holds control characters (such as CR or LF); send the key alone",
+                details: ["field": "provider_key"]
+            )
+        }
         let body: JSONObject
         switch request.body {
         case .nativeJSON(let json):
             body = try NativeBody.parseRequest(json, api: api)
+            try NativeBody.refuseTierField(body, api: api)
         case .chat(let chat):
             body = try TypedCall.nativeBody(chat, api: api, model: request.model, streaming: streaming)
         case nil:
@@ -117,6 +131,11 @@ extension Router {
         return (
             PreparedCall(request: kept, provider: provider, adapter: adapter, body: body, baseURL: baseURL), plan, model
         )
+    }
+
+    /// Whether `key` holds a C0 control character or DEL, which no HTTP header value may carry.
+    static func holdsControlCharacters(_ key: String) -> Bool {
+        key.utf8.contains { $0 < 0x20 || $0 == 0x7F }
     }
 }
 

@@ -30,6 +30,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
     private var streams: [StreamID: Stream] = [:]
     /// Streams with a frame waiting for their window or the socket, in the order they parked.
     private var parked: [StreamID] = []
+    /// Streams opened by HEADERS whose request MESSAGE has not arrived: when each opened (its call's
+    /// deadline counts from there) and the timer that ends the wait.
+    private var awaiting: [StreamID: AwaitedRequest] = [:]
 
     private var context: ChannelHandlerContext?
     private var handle: ConnectionHandle?
@@ -49,6 +52,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
         var parked: ParkedFrame?
         /// The call's task stopped waiting (cancelled): what it sends from now on is refused.
         var abandoned = false
+    }
+
+    private struct AwaitedRequest {
+        let opened: ContinuousClock.Instant
+        let timer: DeadlineSignal?
     }
 
     private struct ParkedFrame {
@@ -142,6 +150,13 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
         context.fireChannelWritabilityChanged()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            self.inputClosed()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         self.logger.debug("connection failed", metadata: ["error": "\(error)"])
         self.close(nil)
@@ -172,13 +187,19 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
             self.handshakeTimer?.signal()
             self.handshakeTimer = nil
             self.armIdleTimer()
+        case .awaitRequest(let id, let headers):
+            self.awaitRequest(id, headers: headers)
         case .startCall(let id, let headers, let payload):
-            self.startCall(id, headers: headers, payload: payload)
+            let opened = self.awaiting.removeValue(forKey: id)
+            opened?.timer?.signal()
+            self.startCall(id, headers: headers, payload: payload, arrival: opened?.opened ?? .now)
         case .cancelCall(let id, let status):
             self.streams[id]?.call.stop(.stopped(status))
         case .refuse(let id, let status):
+            self.awaiting.removeValue(forKey: id)?.timer?.signal()
             self.write(.trailers(id, Trailers(status: status)), flush: false)
             self.shared.metrics.refused(status.errorCode)
+            self.perform(self.machine.closeIfDrained())
         case .pong(let data):
             self.write(.ping(data, ack: true), flush: false)
         case .credit(let id, let increment):
@@ -192,8 +213,29 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
 
     // MARK: - Calls
 
-    private func startCall(_ id: StreamID, headers: RequestHeaders, payload: ByteBuffer) {
-        let arrival = ContinuousClock.now
+    /// A stream is open: its call's deadline counts from now (PROTOCOL.md 5.5), and its request
+    /// MESSAGE must come before that deadline and within the handshake timeout, or the stream ends
+    /// and frees its slot.
+    private func awaitRequest(_ id: StreamID, headers: RequestHeaders) {
+        let opened = ContinuousClock.now
+        let configuration = self.shared.configuration
+        let deadline = opened + min(headers.timeout ?? configuration.maxCallDuration, configuration.maxCallDuration)
+        let patience = opened + configuration.handshakeTimeout
+        let status =
+            deadline <= patience
+            ? WireErrors.deadlineBeforeRequest : WireErrors.requestNotSent(within: configuration.handshakeTimeout)
+        let timer = self.arm(at: min(deadline, patience)) { $0.requestNotReceived(id, status) }
+        self.awaiting[id] = AwaitedRequest(opened: opened, timer: timer)
+    }
+
+    /// A stream's wait for its request ran out (from its timer, outside any read: so it flushes).
+    private func requestNotReceived(_ id: StreamID, _ status: Status) {
+        guard !self.closing else { return }
+        self.perform(self.machine.requestNotReceived(id, status))
+        self.context?.flush()
+    }
+
+    private func startCall(_ id: StreamID, headers: RequestHeaders, payload: ByteBuffer, arrival: ContinuousClock.Instant) {
         guard let tenant = self.shared.tenants.authenticate(headers.apiKey) else {
             self.refuseStarted(id, WireErrors.unauthenticated(presented: headers.apiKey))
             return
@@ -406,6 +448,17 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
         for stream in self.streams.values { stream.call.stop(.stopped(status)) }
     }
 
+    /// The client closed its side (a TCP half-close): streams still waiting for their request end,
+    /// the running calls finish and are answered, then the connection closes.
+    private func inputClosed() {
+        guard !self.closing else { return }
+        for id in self.machine.streamsAwaitingRequest {
+            self.perform(self.machine.requestNotReceived(id, WireErrors.inputClosedBeforeRequest))
+        }
+        self.perform(self.machine.inputClosed())
+        self.context?.flush()
+    }
+
     private func handshakeTimedOut() {
         guard !self.closing, self.machine.negotiated == nil else { return }
         self.perform(self.machine.fail(WireErrors.handshakeTimeout(after: self.shared.configuration.handshakeTimeout)))
@@ -464,6 +517,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
         self.idleTimer?.signal()
         self.handshakeTimer = nil
         self.idleTimer = nil
+        for request in self.awaiting.values { request.timer?.signal() }
+        self.awaiting = [:]
         let streams = self.streams
         self.streams = [:]
         self.parked = []

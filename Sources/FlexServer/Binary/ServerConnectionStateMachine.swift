@@ -14,7 +14,10 @@ public import NIOCore
 /// ```
 ///
 /// A stream lives from its HEADERS until its call ends (``callFinished(_:)``): `awaitingRequest`
-/// until the request MESSAGE (with END_STREAM) arrives, then `running`.
+/// until the request MESSAGE (with END_STREAM) arrives, then `running`. A stream whose request
+/// does not come in time, or whose client closes its side first, is ended
+/// (``requestNotReceived(_:_:)``). A client's half-close (``inputClosed()``) lets the running
+/// calls finish, like a drain without GOAWAY.
 public struct ServerConnectionStateMachine: Sendable {
     public struct Configuration: Sendable, Hashable {
         /// What the server announces in HELLO and enforces.
@@ -42,6 +45,9 @@ public struct ServerConnectionStateMachine: Sendable {
         case none
         /// Answer the client's HELLO; from now on encode and decode with `negotiated`.
         case sendHello(Hello, NegotiatedConnection)
+        /// A stream is open and its request MESSAGE is due: bound the wait (the call's deadline
+        /// counts from now, its HEADERS).
+        case awaitRequest(StreamID, RequestHeaders)
         /// The request of a call is complete: run it.
         case startCall(StreamID, RequestHeaders, ByteBuffer)
         /// Stop a running call; its trailers say `status`.
@@ -175,6 +181,71 @@ public struct ServerConnectionStateMachine: Sendable {
         }
     }
 
+    /// A stream's request MESSAGE did not come (its wait ran out, or the client closed its side of
+    /// the connection): the stream ends with `status` and frees its slot.
+    public mutating func requestNotReceived(_ id: StreamID, _ status: Status) -> Action {
+        switch self.state {
+        case .active(var active):
+            guard case .awaitingRequest? = active.streams[id] else { return .none }
+            self.state = .modifying
+            active.streams[id] = nil
+            self.state = .active(active)
+            return .refuse(id, status)
+        case .draining(var active):
+            guard case .awaitingRequest? = active.streams[id] else { return .none }
+            self.state = .modifying
+            active.streams[id] = nil
+            self.state = .draining(active)
+            return .refuse(id, status)
+        case .awaitingHello, .closed:
+            return .none
+        case .modifying:
+            Self.unreachable()
+        }
+    }
+
+    /// After a stream was refused: a draining connection with nothing left open closes.
+    public mutating func closeIfDrained() -> Action {
+        guard case .draining(let active) = self.state, active.streams.isEmpty else { return .none }
+        self.state = .closed
+        return .close(nil)
+    }
+
+    /// The client closed its side of the connection (a TCP half-close): it sends nothing more, so
+    /// no call opens; the calls that run finish and are answered, then the connection closes.
+    /// Streams still waiting for their request are ended first (``requestNotReceived(_:_:)``).
+    public mutating func inputClosed() -> Action {
+        switch self.state {
+        case .awaitingHello:
+            self.state = .closed
+            return .close(nil)
+        case .active(let active), .draining(let active):
+            if active.streams.isEmpty {
+                self.state = .closed
+                return .close(nil)
+            }
+            self.state = .draining(active)
+            return .none
+        case .closed:
+            return .none
+        case .modifying:
+            Self.unreachable()
+        }
+    }
+
+    /// The streams opened by HEADERS whose request MESSAGE has not arrived.
+    public var streamsAwaitingRequest: [StreamID] {
+        switch self.state {
+        case .active(let active), .draining(let active):
+            active.streams.compactMap { id, stream in
+                if case .awaitingRequest = stream { return id }
+                return nil
+            }
+        case .awaitingHello, .closed: []
+        case .modifying: Self.unreachable()
+        }
+    }
+
     /// Starts a graceful drain: GOAWAY with the highest stream id received; calls up to it finish;
     /// the connection closes when the last one has.
     public mutating func beginDrain() -> Action {
@@ -290,7 +361,7 @@ public struct ServerConnectionStateMachine: Sendable {
                 return .refuse(id, WireErrors.tooManyStreams(limit: self.configuration.limits.maxConcurrentStreams))
             }
             active.streams[id] = .awaitingRequest(headers)
-            return .none
+            return .awaitRequest(id, headers)
 
         case .message(let id, let payload, let endStream):
             switch active.streams[id] {

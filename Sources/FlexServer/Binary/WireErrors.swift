@@ -34,13 +34,35 @@ public enum WireErrors {
 
     public static let serverBusy = Status(.serverBusy, "the server is at its limit of calls in flight; retry")
 
-    /// A CANCEL from the client: its code (CANCELLED when it sent OK), `deadline_exceeded` when that
-    /// code is DEADLINE_EXCEEDED.
+    /// A CANCEL from the client: CANCELLED whatever code it carries (PROTOCOL.md 5.6); the message
+    /// says which, when it is not CANCELLED.
     public static func cancelled(by cancel: Cancel) -> Status {
-        let message = "cancelled by the client" + (cancel.reason.isEmpty ? "" : ": \(cancel.reason.prefix(200))")
-        if cancel.code == .deadlineExceeded { return Status(.deadlineExceeded, message) }
-        return Status(.cancelled, message, status: cancel.code == .ok ? .cancelled : cancel.code)
+        var message = "cancelled by the client"
+        if cancel.code == .deadlineExceeded {
+            message += " (its deadline passed)"
+        } else if cancel.code != .ok && cancel.code != .cancelled {
+            message += " (code \(cancel.code))"
+        }
+        if !cancel.reason.isEmpty { message += ": \(cancel.reason.prefix(200))" }
+        return Status(.cancelled, message)
     }
+
+    /// A stream whose request MESSAGE did not arrive before the call's deadline.
+    public static let deadlineBeforeRequest = Status(
+        .deadlineExceeded,
+        "the call's deadline passed before its request MESSAGE arrived"
+    )
+
+    /// A stream whose request MESSAGE did not arrive within the handshake timeout after its HEADERS.
+    public static func requestNotSent(within timeout: Duration) -> Status {
+        Status(.requestTimeout, "no request MESSAGE within \(timeout) of the call's HEADERS")
+    }
+
+    /// A stream still waiting for its request when the client closed its side of the connection.
+    public static let inputClosedBeforeRequest = Status(
+        .invalidMessage,
+        "the client closed its side of the connection before the call's request MESSAGE"
+    )
 
     public static let deadlinePassed = Status(.deadlineExceeded, "the call's deadline passed")
 

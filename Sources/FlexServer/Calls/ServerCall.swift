@@ -95,7 +95,7 @@ final class ServerCall: Sendable {
         self.idName = idName
         self.requestID = request.requestID
         self.state = NIOLockedValueBox(State(request: request))
-        self.context = CallContext(tenant: tenant, metadata: metadata, logger: logger)
+        self.context = CallContext(tenant: tenant, metadata: metadata, logger: logger, arrival: arrival)
         self.streaming = streaming
         self.arrival = arrival
         self.deadline = arrival + min(timeout ?? maxCallDuration, maxCallDuration)

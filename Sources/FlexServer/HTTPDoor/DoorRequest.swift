@@ -44,15 +44,6 @@ struct DoorRequest: Sendable {
                 )
             )
         }
-        for field in ["service_tier", "serviceTier"] where object[field] != nil {
-            throw DoorRefusal(
-                Status(
-                    .serviceTierNotAllowed,
-                    "remove \(field): flexd picks the tier from start_within (how long the call may wait to start)",
-                    details: ["field": field]
-                )
-            )
-        }
         var edited = false
         var startWithin = head.headers.first(name: "flexd-start-within") ?? ""
         if let value = object["start_within"] {
