@@ -150,6 +150,9 @@ extension FlexCodecError {
     }
 
     static func stringWithNUL(_ messageName: String, field: String) -> Self {
-        Self(code: .invalidString, message: "\(messageName).\(field) contains U+0000, which the protocol does not allow")
+        Self(
+            code: .invalidString,
+            message: "\(messageName).\(field) contains U+0000, which the protocol does not allow"
+        )
     }
 }

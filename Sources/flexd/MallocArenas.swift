@@ -1,9 +1,10 @@
+internal import Dispatch
+internal import Synchronization
+
 #if canImport(CGlibcMalloc)
 internal import CGlibcMalloc
 internal import Glibc
 #endif
-internal import Dispatch
-internal import Synchronization
 
 /// glibc's malloc arenas for the server: two, unless `MALLOC_ARENA_MAX` says otherwise.
 ///

@@ -116,7 +116,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Initial per-stream flow-control window, in bytes. (default: 1048576)")
     var initialWindowSize: Int?
 
-    @Option(help: "Seconds a new connection has to send its preface and HELLO, and a call its request after its HEADERS. (default: 10)")
+    @Option(
+        help:
+            "Seconds a new connection has to send its preface and HELLO, and a call its request after its HEADERS. (default: 10)"
+    )
     var handshakeTimeout: Double?
 
     @Option(help: "Seconds after which a connection with no call is closed. (default: 300)")

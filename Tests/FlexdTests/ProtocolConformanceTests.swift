@@ -81,10 +81,18 @@ struct ProtocolConformanceTests {
             // it into a zero byte in the encoded message.
             let marked: String
             switch field {
-            case "request_id": marked = "x\u{1}tail"; request.requestID = marked
-            case "start_within": marked = "default\u{1}junk"; request.startWithin = marked
-            case "model": marked = "gpt-5.4-mini\u{1}x"; request.model = marked
-            default: marked = "a\u{1}b"; request.metadata = ["feature": marked]
+            case "request_id":
+                marked = "x\u{1}tail"
+                request.requestID = marked
+            case "start_within":
+                marked = "default\u{1}junk"
+                request.startWithin = marked
+            case "model":
+                marked = "gpt-5.4-mini\u{1}x"
+                request.model = marked
+            default:
+                marked = "a\u{1}b"
+                request.metadata = ["feature": marked]
             }
             var payload = try MessageCoder().encode(request)
             let bytes = Array(payload.readableBytesView)
@@ -127,7 +135,8 @@ struct ProtocolConformanceTests {
             var request = ServerFixture.request("own-tier")
             request.body = .nativeJSON(
                 ByteBuffer(
-                    string: #"{"model":"gpt-5.4-mini","service_tier":"flex","messages":[{"role":"user","content":"x"}]}"#
+                    string:
+                        #"{"model":"gpt-5.4-mini","service_tier":"flex","messages":[{"role":"user","content":"x"}]}"#
                 )
             )
             try client.call(1, request)

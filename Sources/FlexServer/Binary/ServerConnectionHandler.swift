@@ -235,7 +235,12 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
         self.context?.flush()
     }
 
-    private func startCall(_ id: StreamID, headers: RequestHeaders, payload: ByteBuffer, arrival: ContinuousClock.Instant) {
+    private func startCall(
+        _ id: StreamID,
+        headers: RequestHeaders,
+        payload: ByteBuffer,
+        arrival: ContinuousClock.Instant
+    ) {
         guard let tenant = self.shared.tenants.authenticate(headers.apiKey) else {
             self.refuseStarted(id, WireErrors.unauthenticated(presented: headers.apiKey))
             return
