@@ -163,6 +163,78 @@ struct ProtocolConformanceTests {
         }
     }
 
+    // MARK: Answers to the ambiguities (revision 1.1)
+
+    /// A GOAWAY as the client's first frame: the server closes without a HELLO.
+    @Test func aClientGoAwayAsTheFirstFrameClosesWithoutHello() async throws {
+        try await ServerFixture.with { fixture in
+            let client = try WireClient(port: fixture.port)
+            var bytes = ByteBuffer(bytes: ConnectionPreface.bytes)
+            try client.encoder.encode(.goAway(GoAway(lastStreamID: .connection)), into: &bytes)
+            try client.write(bytes)
+            let frames = try await client.readUntilClosed()
+            #expect(frames.isEmpty, "\(frames)")
+            #expect(client.closedByPeer)
+        }
+    }
+
+    /// HEADERS naming a stream that has ended is a connection error, never a new call (5.1).
+    @Test func headersOnAClosedStreamIsAConnectionError() async throws {
+        try await ServerFixture.with { fixture in
+            let (client, _) = try await WireClient.connected(port: fixture.port)
+            try client.call(1, ServerFixture.request("closed-stream", startWithin: "default"))
+            #expect(try await client.readCall(1).trailers?.status.code == .ok)
+            var bytes = ByteBuffer()
+            try client.encoder.encode(
+                .requestHeaders(1, RequestHeaders(method: RequestHeaders.Method.complete)),
+                into: &bytes
+            )
+            try client.write(bytes)
+            let frames = try await client.readUntilClosed()
+            #expect(frames.goAway?.errorCode == "protocol_error", "\(frames)")
+            #expect(frames.goAway?.code == .internal)
+            #expect(frames.goAway?.lastStreamID == 1)
+        }
+    }
+
+    /// An `initial_window_size` of 0 in the client's HELLO means the default window, not none.
+    @Test func aZeroInitialWindowMeansTheDefault() async throws {
+        try await ServerFixture.with { fixture in
+            let (client, _) = try await WireClient.connected(
+                port: fixture.port,
+                hello: Hello(versions: [1], limits: Limits(initialWindowSize: 0))
+            )
+            try client.call(
+                1,
+                ServerFixture.request("zero-window", startWithin: "default"),
+                method: RequestHeaders.Method.stream
+            )
+            let frames = try await client.readCall(1)
+            #expect(frames.trailers?.status.code == .ok)
+            #expect(try frames.messages(StreamEvent.self).count > 2, "events flow without any WINDOW_UPDATE")
+        }
+    }
+
+    /// A HEADERS payload that does not decode (here: U+0000 in the API key) is a connection error.
+    @Test func anUndecodableHeadersIsAConnectionError() async throws {
+        try await ServerFixture.with { fixture in
+            let (client, _) = try await WireClient.connected(port: fixture.port)
+            var payload = try MessageCoder().encode(
+                RequestHeaders(method: RequestHeaders.Method.complete, apiKey: "key\u{1}x")
+            )
+            let bytes = Array(payload.readableBytesView)
+            let marker = try #require(bytes.firstIndex(of: 1).flatMap { bytes[$0 - 1] == UInt8(ascii: "y") ? $0 : nil })
+            payload.setInteger(UInt8(0), at: payload.readerIndex + marker)
+            var header = ByteBuffer()
+            header.writeMultipleIntegers(UInt32(payload.readableBytes), FrameType.headers.rawValue, UInt8(0), UInt32(1))
+            header.writeBuffer(&payload)
+            try client.write(header)
+            let frames = try await client.readUntilClosed()
+            #expect(frames.goAway?.errorCode == "invalid_message", "\(frames)")
+            #expect(frames.goAway?.code == .invalidArgument)
+        }
+    }
+
     // MARK: Half-close (11)
 
     /// A client that sends its calls and then shuts its sending side down still gets everything:
