@@ -157,6 +157,9 @@ public final class FlexServer: Service, Sendable {
         self.bound.isSignalled && !self.drainRequested.isSignalled
     }
 
+    /// Connections open now, through either door.
+    public var connectionCount: Int { self.shared.connectionCount }
+
     /// Starts a graceful drain (also started by the service group's graceful shutdown).
     public func beginGracefulShutdown() {
         guard !self.drainRequested.isSignalled else { return }

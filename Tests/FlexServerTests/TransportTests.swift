@@ -5,6 +5,10 @@ import NIOCore
 import Synchronization
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The TCP transport on its own: real sockets, the wire protocol, and an in-memory service behind
 /// the seam instead of the router.
 @Suite("FlexServer: the transport over an in-memory service", .serialized)
@@ -224,6 +228,29 @@ struct TransportTests {
             try client.call(3, TransportFixture.request("busy-2"))
             #expect(try await client.readCall(3).trailers?.status.errorCode == "server_busy")
             #expect(try await client.readCall(1).trailers?.status.code == .ok)
+        }
+    }
+
+    /// Memory kept by malloc after connection churn is released every `releaseMemoryEvery` closed
+    /// connections, whatever closed them (a bad preface, a finished client, a half-close).
+    @Test func memoryIsReleasedAfterEveryBatchOfClosedConnections() async throws {
+        let releases = Atomic<Int>(0)
+        try await TransportFixture.with(
+            MemoryService(),
+            configure: {
+                $0.releaseMemoryEvery = 10
+                $0.releaseMemory = { releases.add(1, ordering: .relaxed) }
+            }
+        ) { fixture in
+            for index in 0..<25 {
+                let client = try WireClient(port: fixture.port)
+                try client.write(ByteBuffer(string: index.isMultiple(of: 2) ? "GET / HTTP/1.1\r\n\r\n" : "FLEXD/1\n"))
+                if !index.isMultiple(of: 2) { _ = shutdown(client.fd, Int32(SHUT_WR)) }
+                _ = try await client.readUntilClosed()
+            }
+            // The server counts a connection out as it closes; the last one may still be closing.
+            while fixture.server.connectionCount > 0 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(releases.load(ordering: .relaxed) == 2, "25 closed connections: two batches of ten")
         }
     }
 
