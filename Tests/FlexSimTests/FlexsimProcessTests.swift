@@ -86,6 +86,40 @@ import Glibc
         #expect(client.response().status == 503)  // the file's profile refuses all flex
     }
 
+    /// A file with only the required sections (the FlexSim documentation, *Profiles*) serves with
+    /// the defaults: flex never refused.
+    @Test func servesWithAMinimalProfileFile() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("flexsim-minimal-\(getpid()).json")
+        try Data(#"{"name": "minimal", "tiers": {"standard": {}}}"#.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (process, out, _) = try Self.launch(["--listen", "127.0.0.1:0", "--profile", file.path])
+        defer { Self.stop(process) }
+        let line = Self.firstLine(out)
+        #expect(line.contains("profile=minimal"), "\(line)")
+        let port = try #require(Int(line.split(separator: " ")[3].split(separator: ":")[1]))
+        let client = try TestHTTPClient(port: port)
+        client.send(
+            "/gemini/v1/models/gemini-2.5-flash:generateContent",
+            headers: geminiKey,
+            body: #"{"contents":[{"parts":[{"text":"x"}]}],"serviceTier":"flex"}"#
+        )
+        let response = client.response()
+        #expect(response.status == 200 && response.headers["x-gemini-service-tier"] == "flex")
+    }
+
+    @Test func aProfileFileWithABadValueFailsNamingTheField() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("flexsim-bad-\(getpid()).json")
+        try Data(#"{"name": "bad", "tiers": {"standard": {}}, "flex": {"scarce": {"fraction": 1.5}}}"#.utf8)
+            .write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (process, _, err) = try Self.launch(["--listen", "127.0.0.1:0", "--profile", file.path])
+        defer { Self.stop(process) }
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(message.contains("flex.scarce.fraction must be between 0 and 1"), "\(message)")
+    }
+
     @Test(arguments: [
         (["--profile", "nonexistent-profile"], "neither a built-in profile"),
         (["--listen", "nowhere"], "HOST:PORT"),

@@ -33,6 +33,13 @@ final class TestHTTPClient {
 
     deinit { close(self.fd) }
 
+    /// How long one read waits before giving up (20 s unless changed): `read(until:)` then
+    /// returns what it has, which is how a test sees a stream stop without timing it.
+    func setReadTimeout(seconds: Int) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(self.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     func send(_ path: String, method: String = "POST", headers: [String: String] = [:], body: String = "") {
         var text = "\(method) \(path) HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: \(body.utf8.count)\r\n"
         if !body.isEmpty { text += "content-type: application/json\r\n" }

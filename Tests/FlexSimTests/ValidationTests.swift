@@ -151,7 +151,15 @@ import Testing
             status: 400,
             expect: "extra: Extra inputs are not permitted"
         ),
-        Case(path: gemini, headers: [:], body: "{}", status: 401, expect: #""status":"UNAUTHENTICATED""#),
+        Case(path: gemini, headers: [:], body: "{}", status: 403, expect: #""status":"PERMISSION_DENIED""#),
+        Case(path: gemini, headers: ["x-goog-api-key": "nope"], body: "{}", status: 400, expect: "API_KEY_INVALID"),
+        Case(
+            path: "/gemini/v1/models/gemini-0:generateContent",
+            headers: geminiKey,
+            body: #"{"contents":[{"parts":[{"text":"x"}]}]}"#,
+            status: 404,
+            expect: "is not found for API version v1,"
+        ),
         Case(path: gemini, headers: geminiKey, body: "{}", status: 400, expect: "contents is not specified"),
         Case(
             path: gemini,

@@ -105,7 +105,10 @@ def test_errors(client, sim, outage):
     with pytest.raises(errors.ClientError) as info:
         bad = make_client(sim, key="nope")
         bad.models.generate_content(model="gemini-2.5-flash", contents="x")
-    assert info.value.code == 401
+    # Google's answer to a key it does not know: 400 INVALID_ARGUMENT, reason API_KEY_INVALID.
+    assert info.value.code == 400 and info.value.status == "INVALID_ARGUMENT"
+    assert info.value.message == "API key not valid. Please pass a valid API key."
+    assert info.value.details["error"]["details"][0]["reason"] == "API_KEY_INVALID"
     with pytest.raises(errors.ServerError) as info:
         refused = make_client(outage)
         refused.models.generate_content(model="gemini-2.5-flash", contents="x", config=types.GenerateContentConfig(service_tier="flex"))
@@ -138,3 +141,24 @@ def test_in_stream_overload(client):
                                                        config=types.GenerateContentConfig(http_options=fault)):
             pass
     assert info.value.code == 503
+
+
+def test_the_sdks_default_api_version(sim):
+    """google-genai as a user first runs it, with no api_version: its default (v1) routes."""
+    client = genai.Client(api_key="AIzaTest", http_options=types.HttpOptions(
+        base_url=f"{sim.base}/gemini", retry_options=types.HttpRetryOptions(attempts=1)))
+    assert client._api_client._http_options.api_version == "v1"  # the default, not an override
+    response = client.models.generate_content(model="gemini-2.5-flash", contents="Hello",
+                                              config=types.GenerateContentConfig(service_tier="flex"))
+    assert len(response.text) > 0 and response.usage_metadata.candidates_token_count > 0
+    assert response.sdk_http_response.headers["x-gemini-service-tier"] == "flex"
+    chunks = list(client.models.generate_content_stream(model="gemini-2.5-flash", contents="Tell me"))
+    assert chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP
+    interaction = client.interactions.create(model="gemini-2.5-flash", input="Hello", service_tier="flex")
+    assert interaction.status == "completed" and interaction.service_tier == "flex"
+    rows = {r["response_id"]: r for r in sim.ledger()}
+    assert rows[response.response_id]["tier_served"] == "flex" and rows[response.response_id]["billed"]
+    assert rows[interaction.id]["api"] == "interactions" and rows[interaction.id]["billed"]
+    with pytest.raises(errors.ClientError) as info:
+        client.models.generate_content(model="gemini-9", contents="x")
+    assert info.value.code == 404 and "API version v1," in info.value.message

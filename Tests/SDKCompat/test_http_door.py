@@ -235,7 +235,10 @@ def test_a_providers_own_error_keeps_its_status_and_body(door):
         base_url=f"{door.base}/gemini", retry_options=types.HttpRetryOptions(attempts=1), extra_body=FLEX))
     with pytest.raises(errors.ClientError) as info:
         gemini.models.generate_content(model="gemini-2.5-flash", contents="x")
-    assert info.value.code == 401 and info.value.details["error"]["flexd"]["code"] == "upstream_unauthenticated"
+    # Google answers a bad key 400 API_KEY_INVALID: the provider's status is kept, and flexd's code
+    # says what it is.
+    assert info.value.code == 400 and info.value.details["error"]["flexd"]["code"] == "upstream_unauthenticated"
+    assert info.value.details["error"]["details"][0]["reason"] == "API_KEY_INVALID"
 
 
 # MARK: - Anthropic

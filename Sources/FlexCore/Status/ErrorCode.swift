@@ -402,7 +402,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .unauthenticated,
         retryable: false,
         .upstream,
-        "the provider answered 401"
+        "the provider refused the key: it answered 401 (Gemini: 400 with reason API_KEY_INVALID)"
     )
     public static let upstreamPermissionDenied = ErrorCode(
         "upstream_permission_denied",

@@ -14,6 +14,7 @@ public import NIOCore
 /// | Anthropic | 529  | overloaded                                 | retryable | UNAVAILABLE         |
 /// | any       | 408, 5xx |                                        | retryable | UNAVAILABLE         |
 /// | any       | 401  |                                            | fatal     | UNAUTHENTICATED     |
+/// | Gemini    | 400  | `details[].reason` `API_KEY_INVALID` (a bad key) | fatal | UNAUTHENTICATED   |
 /// | any       | 403  |                                            | fatal     | PERMISSION_DENIED   |
 /// | any       | 404  |                                            | fatal     | NOT_FOUND           |
 /// | any       | 400, 413, 422 |                                   | fatal     | INVALID_ARGUMENT    |
@@ -33,11 +34,11 @@ public enum UpstreamFailure {
         body: ByteBuffer,
         flex: Bool
     ) -> RaceStateMachine.AttemptFailure {
-        let upstream = Self.parse(provider: provider, status: status, headers: headers, body: body)
+        let (upstream, reason) = Self.parse(provider: provider, status: status, headers: headers, body: body)
         if flex, Self.isCapacityRefusal(provider: provider, status: status, upstream: upstream) {
             return .capacity
         }
-        let (code, retryable) = Self.meaning(provider: provider, status: status)
+        let (code, retryable) = Self.meaning(provider: provider, status: status, reason: reason)
         let message =
             upstream.message.isEmpty
             ? "\(provider.name) answered HTTP \(status)"
@@ -127,9 +128,13 @@ public enum UpstreamFailure {
     }
 
     /// The error code of an HTTP status, and whether the router tries another tier after it (before
-    /// the start).
-    static func meaning(provider: Provider, status: Int) -> (ErrorCode, retryable: Bool) {
-        switch status {
+    /// the start). `reason` is Gemini's `ErrorInfo` reason: Google answers a bad key 400
+    /// `API_KEY_INVALID`, which is the key's fault, not the request's.
+    static func meaning(provider: Provider, status: Int, reason: String = "") -> (ErrorCode, retryable: Bool) {
+        if provider == .gemini && status == 400 && reason == "API_KEY_INVALID" {
+            return (.upstreamUnauthenticated, false)
+        }
+        return switch status {
         case 401: (.upstreamUnauthenticated, false)
         case 403: (.upstreamPermissionDenied, false)
         case 404: (.upstreamNotFound, false)
@@ -144,8 +149,14 @@ public enum UpstreamFailure {
     /// Reads the provider's error envelope:
     /// OpenAI `{"error": {"message", "type", "param", "code"}}`;
     /// Anthropic `{"type": "error", "error": {"type", "message"}}`;
-    /// Gemini `{"error": {"code", "message", "status"}}`.
-    static func parse(provider: Provider, status: Int, headers: [(String, String)], body: ByteBuffer) -> UpstreamError {
+    /// Gemini `{"error": {"code", "message", "status", "details"}}`, and the `reason` of the first
+    /// `details` entry that has one (an `ErrorInfo`; empty otherwise).
+    static func parse(
+        provider: Provider,
+        status: Int,
+        headers: [(String, String)],
+        body: ByteBuffer
+    ) -> (UpstreamError, reason: String) {
         var upstream = UpstreamError(httpStatus: UInt32(clamping: status))
         upstream.body =
             body.getSlice(at: body.readerIndex, length: min(body.readableBytes, Self.maximumBodyBytes)) ?? ByteBuffer()
@@ -155,7 +166,7 @@ public enum UpstreamFailure {
             upstream.retryAfter = .milliseconds(Int64(seconds * 1000))
         }
         guard let json = try? JSONParser.parse(body.readableBytesView), let error = json["error"] else {
-            return upstream
+            return (upstream, "")
         }
         // Providers quote rejected keys in messages (masked or not); messages get logged.
         upstream.message = Redaction.scrub(error["message"]?.string ?? "")
@@ -168,7 +179,9 @@ public enum UpstreamFailure {
         case .gemini:
             upstream.type = error["status"]?.string ?? ""
             upstream.code = error["code"]?.int.map { String($0) } ?? ""
+            let reason = error["details"]?.array?.lazy.compactMap { $0["reason"]?.string }.first
+            return (upstream, reason ?? "")
         }
-        return upstream
+        return (upstream, "")
     }
 }

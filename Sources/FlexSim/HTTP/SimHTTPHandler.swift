@@ -350,12 +350,13 @@ final class SimHTTPHandler: ChannelInboundHandler {
                     midStall = self.faultSeconds(active) { if case .stallMidStream(let s) = $0 { s } else { nil } }
                 }
             }
-            if rate > 0 {
-                let due =
-                    startedAt
-                    + .nanoseconds(
-                        Int64((Double(max(0, tokensBefore)) / rate + (index >= middle ? midStall : 0)) * 1e9)
-                    )
+            // Paced output is due by its tokens; with no pacing (`tokens_per_s` 0, as in `instant`)
+            // everything is due at once, except after a mid-stream stall, which holds the second
+            // half back either way.
+            let stallPart = index >= middle ? midStall : 0
+            if rate > 0 || stallPart > 0 {
+                let pacing = rate > 0 ? Double(max(0, tokensBefore)) / rate : 0
+                let due = startedAt + .nanoseconds(Int64((pacing + stallPart) * 1e9))
                 if due > now + .milliseconds(1) {
                     if out.readableBytes > 0 { context.writeAndFlush(self.wrapOutboundOut(out), promise: nil) }
                     self.schedule(context: context, active, after: Double((due - now).nanoseconds) / 1e9) { [self] in

@@ -61,6 +61,8 @@ struct ParseContext {
     var contentHash: UInt64
     var forcedOutputTokens: Int?
     var date: CalendarDate
+    /// Gemini's API version from the path (`v1beta`, `v1`), for the errors that name it.
+    var apiVersion = ""
 }
 
 enum SSE {
@@ -87,8 +89,9 @@ extension SimRequest {
     /// Looks the model up and resolves the tier field. Errors: the provider's 404 for an unknown
     /// model, its 400 for a tier the model does not offer.
     static func resolveModel(_ id: String, api: Api, context: ParseContext) throws(ProviderError) -> ModelEntry {
-        guard let model = context.catalog.model(api.provider, id) else { throw .modelNotFound(api, model: id) }
-        guard model.isServed(on: context.date) else { throw .modelNotFound(api, model: id) }
+        guard let model = context.catalog.model(api.provider, id), model.isServed(on: context.date) else {
+            throw .modelNotFound(api, model: id, apiVersion: context.apiVersion)
+        }
         return model
     }
 }

@@ -3,7 +3,7 @@ internal import FlexCore
 internal import FlexJSON
 internal import NIOCore
 
-/// `POST /gemini/v1beta/models/{model}:generateContent` and `:streamGenerateContent?alt=sse`.
+/// `POST /gemini/{v1beta,v1}/models/{model}:generateContent` and `:streamGenerateContent?alt=sse`.
 struct GeminiGenerateContentAdapter: APIAdapter {
     var api: Api { .generateContent }
 

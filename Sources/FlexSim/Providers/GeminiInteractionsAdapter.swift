@@ -3,7 +3,7 @@ internal import FlexCore
 internal import FlexJSON
 internal import NIOCore
 
-/// `POST /gemini/v1beta/interactions` (the Interactions API, streaming and not).
+/// `POST /gemini/{v1beta,v1}/interactions` (the Interactions API, streaming and not).
 struct GeminiInteractionsAdapter: APIAdapter {
     var api: Api { .interactions }
 

@@ -6,7 +6,7 @@ internal import FlexJSON
 ///
 /// - OpenAI: `{"error": {"message", "type", "param", "code"}}`
 /// - Anthropic: `{"type": "error", "error": {"type", "message"}, "request_id"}`
-/// - Gemini: `{"error": {"code", "message", "status"}}`
+/// - Gemini: `{"error": {"code", "message", "status", "details"?}}`
 struct ProviderError: Error {
     var status: Int
     /// OpenAI `type`, Anthropic `error.type`, Gemini `status` (e.g. `INVALID_ARGUMENT`).
@@ -16,6 +16,9 @@ struct ProviderError: Error {
     var code: String?
     /// What the ledger says about it (`invalid_request`, `unauthorized`, `model_not_found`, ...).
     var ledgerReason: String
+    /// Gemini's `error.details` (google.rpc status details, e.g. an `ErrorInfo` with its `reason`);
+    /// left out of the body when empty.
+    var details: [JSONValue] = []
 
     func body(provider: Provider, requestID: String) -> JSONValue {
         switch provider {
@@ -32,11 +35,11 @@ struct ProviderError: Error {
                 "request_id": .string(requestID),
             ]
         case .gemini:
-            return [
-                "error": [
-                    "code": .integer(self.status), "message": .string(self.message), "status": .string(self.type),
-                ]
+            var error: JSONObject = [
+                "code": .integer(self.status), "message": .string(self.message), "status": .string(self.type),
             ]
+            if !self.details.isEmpty { error["details"] = .array(self.details) }
+            return ["error": .object(error)]
         }
     }
 
@@ -69,18 +72,35 @@ struct ProviderError: Error {
                 ledgerReason: "unauthorized"
             )
         case .gemini:
+            // Google answers a request without a key 403, and a key it does not know 400 with an
+            // ErrorInfo whose reason says so (its SDKs surface both as client errors).
+            if missing {
+                return ProviderError(
+                    status: 403,
+                    type: "PERMISSION_DENIED",
+                    message:
+                        "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+                    ledgerReason: "unauthorized"
+                )
+            }
             return ProviderError(
-                status: 401,
-                type: "UNAUTHENTICATED",
-                message: missing
-                    ? "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."
-                    : "API key not valid. Please pass a valid API key.",
-                ledgerReason: "unauthorized"
+                status: 400,
+                type: "INVALID_ARGUMENT",
+                message: "API key not valid. Please pass a valid API key.",
+                ledgerReason: "unauthorized",
+                details: [
+                    [
+                        "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+                        "domain": "googleapis.com",
+                        "metadata": ["service": "generativelanguage.googleapis.com"],
+                    ]
+                ]
             )
         }
     }
 
-    static func modelNotFound(_ api: Api, model: String) -> ProviderError {
+    /// `apiVersion` is Gemini's, from the path (`v1beta` when empty).
+    static func modelNotFound(_ api: Api, model: String, apiVersion: String = "") -> ProviderError {
         switch api.provider {
         case .openAI:
             return ProviderError(
@@ -103,7 +123,7 @@ struct ProviderError: Error {
                 status: 404,
                 type: "NOT_FOUND",
                 message:
-                    "models/\(model) is not found for API version v1beta, or is not supported for \(method). Call ListModels to see the list of available models and their supported methods.",
+                    "models/\(model) is not found for API version \(apiVersion.isEmpty ? "v1beta" : apiVersion), or is not supported for \(method). Call ListModels to see the list of available models and their supported methods.",
                 ledgerReason: "model_not_found"
             )
         }

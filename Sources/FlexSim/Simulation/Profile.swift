@@ -26,7 +26,7 @@ public struct Profile: Sendable, Equatable, Codable {
             self.tokensPerSecond = tokensPerSecond
         }
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case ttftSeconds = "ttft_s"
             case tokensPerSecond = "tokens_per_s"
         }
@@ -48,7 +48,7 @@ public struct Profile: Sendable, Equatable, Codable {
         /// For streaming flex requests, send the API's pre-output events while queued (the FlexSim documentation, *What counts as started*).
         public var preambleWhileQueued: Bool
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case refusalProbability = "refusal_probability"
             case scarce
             case queueWaitSeconds = "queue_wait_s"
@@ -66,7 +66,7 @@ public struct Profile: Sendable, Equatable, Codable {
 
         public static let none = Scarcity(fraction: 0, windowSeconds: 60, refusalProbability: 0, waitMultiplier: 1)
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case fraction
             case windowSeconds = "window_s"
             case refusalProbability = "refusal_probability"
@@ -87,23 +87,16 @@ public struct Profile: Sendable, Equatable, Codable {
             self.fault = fault
             self.tier = tier
         }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case probability, fault, tier
+        }
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case name, description, tiers, flex
         case priorityDowngradeProbability = "priority_downgrade_probability"
         case faults
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.name = try c.decode(String.self, forKey: .name)
-        self.description = try c.decodeIfPresent(String.self, forKey: .description)
-        self.tiers = try c.decode([String: TierBehaviour].self, forKey: .tiers)
-        self.flex = try c.decode(FlexCapacity.self, forKey: .flex)
-        self.priorityDowngradeProbability =
-            try c.decodeIfPresent(Double.self, forKey: .priorityDowngradeProbability) ?? 0
-        self.faults = try c.decodeIfPresent([ProfileFault].self, forKey: .faults) ?? []
     }
 
     public init(
@@ -129,6 +122,8 @@ public struct Profile: Sendable, Equatable, Codable {
 
     /// Checks the rules the format states; the error names the field.
     public func validate() throws(ProfileError) {
+        guard !self.name.isEmpty else { throw ProfileError("name must not be empty") }
+        guard !self.tiers.isEmpty else { throw ProfileError("tiers must list at least one tier") }
         for (key, _) in self.tiers where Tier(name: key).map({ !Tier.served.contains($0) }) ?? true {
             throw ProfileError("tiers.\(key): unknown tier (flex, standard, priority)")
         }
@@ -162,9 +157,24 @@ public struct Profile: Sendable, Equatable, Codable {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw ProfileError("cannot read \(path): \(error.localizedDescription)")
         }
+        do throws(ProfileError) { return try Self.decode(data) } catch {
+            throw ProfileError("\(path): \(error.description)")
+        }
+    }
+
+    /// Reads and validates a profile document (the contents of a profile file). Every field but
+    /// `name` and `tiers` is optional (defaults in the FlexSim documentation, *Profiles*); an
+    /// unknown field, a wrong type or a value out of range is an error that names the field.
+    public static func decode(json: String) throws(ProfileError) -> Profile {
+        try Self.decode(Data(json.utf8))
+    }
+
+    static func decode(_ data: Data) throws(ProfileError) -> Profile {
         let profile: Profile
-        do { profile = try JSONDecoder().decode(Profile.self, from: data) } catch {
-            throw ProfileError("\(path): \(error)")
+        do { profile = try JSONDecoder().decode(Profile.self, from: data) } catch let error as DecodingError {
+            throw ProfileError(decoding: error)
+        } catch {
+            throw ProfileError("\(error)")
         }
         try profile.validate()
         return profile

@@ -61,7 +61,13 @@ public final class Simulator: Sendable {
         var api: Api
         var urlModel: String?
         var stream: Bool?
+        /// Gemini's API version from the path (`v1beta` or `v1`); nil for the other providers.
+        var apiVersion: String?
     }
+
+    /// The Gemini API versions flexsim serves, each with the same handlers: `v1beta`, and `v1`,
+    /// the google-genai SDK's default.
+    static let geminiVersions = ["v1beta", "v1"]
 
     static func route(method: HTTPMethod, uri: String) -> (Route?, query: Substring) {
         let parts = uri.split(separator: "?", maxSplits: 1)
@@ -71,20 +77,23 @@ public final class Simulator: Sendable {
         case "/openai/v1/chat/completions": return (Route(api: .chatCompletions), query)
         case "/openai/v1/responses": return (Route(api: .responses), query)
         case "/anthropic/v1/messages": return (Route(api: .messages), query)
-        case "/gemini/v1beta/interactions": return (Route(api: .interactions), query)
         default: break
         }
-        let prefix = "/gemini/v1beta/models/"
-        if path.hasPrefix(prefix) {
-            let rest = path.dropFirst(prefix.count)
-            if let colon = rest.lastIndex(of: ":") {
-                let model = String(rest[..<colon])
-                switch rest[rest.index(after: colon)...] {
-                case "generateContent": return (Route(api: .generateContent, urlModel: model, stream: false), query)
-                case "streamGenerateContent":
-                    return (Route(api: .generateContent, urlModel: model, stream: true), query)
-                default: break
-                }
+        for version in Self.geminiVersions {
+            let base = "/gemini/" + version
+            guard path.hasPrefix(base + "/") else { continue }
+            let rest = path.dropFirst(base.count)
+            if rest == "/interactions" { return (Route(api: .interactions, apiVersion: version), query) }
+            guard rest.hasPrefix("/models/") else { break }
+            let name = rest.dropFirst("/models/".count)
+            guard let colon = name.lastIndex(of: ":") else { break }
+            let model = String(name[..<colon])
+            switch name[name.index(after: colon)...] {
+            case "generateContent":
+                return (Route(api: .generateContent, urlModel: model, stream: false, apiVersion: version), query)
+            case "streamGenerateContent":
+                return (Route(api: .generateContent, urlModel: model, stream: true, apiVersion: version), query)
+            default: break
             }
         }
         return (nil, query)
@@ -305,7 +314,8 @@ public final class Simulator: Sendable {
             seed: self.configuration.seed,
             contentHash: contentHash,
             forcedOutputTokens: forced,
-            date: date
+            date: date,
+            apiVersion: route.apiVersion ?? ""
         )
         var request: SimRequest
         do {
