@@ -97,7 +97,7 @@ struct ProtobufCompatibilityTests {
             #"request_id: "req-0001""#, "provider: PROVIDER_OPENAI", "api: API_CHAT_COMPLETIONS",
             "tier_requested: TIER_FLEX", "tier_served: TIER_FLEX", "flex_wait_us: 850000", "input_tokens: 1200",
             "reasoning_tokens: 128", "standard_cost_picousd: 2722500000", "fee_picousd: 272250000",
-            #"price_date: "2026-11-26""#,
+            #"price_date: "2026-11-26""#, "retries: 2", "tokens_estimated: true",
         ] {
             #expect(text.contains(line), "protoc output lacks \(line):\n\(text)")
         }

@@ -86,7 +86,7 @@ struct HTTPDoorTests {
                     "request_id", "provider", "api", "model", "start_within", "tier_requested", "tier_served",
                     "tier_served_reported", "fell_back", "fallback_reason", "flex_attempts", "flex_wait_us",
                     "time_to_start_us", "tokens", "standard_cost_picousd", "actual_cost_picousd", "saved_picousd",
-                    "fee_picousd", "price_date",
+                    "fee_picousd", "price_date", "retries", "tokens_estimated",
                 ]
             )
             #expect(record["fallback_reason"] == .null && record["fell_back"]?.bool == false)

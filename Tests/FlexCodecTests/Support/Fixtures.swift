@@ -118,7 +118,9 @@ enum Fixtures {
         actualCostPicoUSD: 1_361_250_000,
         savedPicoUSD: 1_361_250_000,
         feePicoUSD: 272_250_000,
-        priceDate: "2026-11-26"
+        priceDate: "2026-11-26",
+        retries: 2,
+        tokensEstimated: true
     )
 
     static let failedTrailers = Trailers(
