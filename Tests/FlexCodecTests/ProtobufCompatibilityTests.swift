@@ -51,6 +51,7 @@ struct ProtobufCompatibilityTests {
                   stop: "END"
                   reasoning_effort: REASONING_EFFORT_HIGH
                 }
+                retry { count: 2 }
                 """
         )
         let request = try MessageCoder().decode(InferenceRequest.self, from: bytes)
@@ -83,7 +84,10 @@ struct ProtobufCompatibilityTests {
                     stop: ["END"],
                     reasoningEffort: .high
                 )
-            )
+            ),
+            // A caller that sets only the count gets exponential backoff with jitter (proto3's
+            // defaults mean the server's).
+            retry: RetryOption(count: 2, backoff: .exponential, jitter: true)
         )
         #expect(request == expected)
     }

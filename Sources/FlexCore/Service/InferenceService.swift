@@ -54,10 +54,19 @@ public struct CallContext: Sendable {
     /// transport's own, e.g. `stream`); above, the transport adds it to its own lines about the call
     /// instead (a logger per call costs every waiting call its metadata).
     public var logger: Logger
+    /// When the transport stops the call (its deadline, or the server's longest call); nil for
+    /// none. The service waits for nothing that would end past it (a retry's backoff).
+    public var deadline: ContinuousClock.Instant?
 
-    public init(tenant: Tenant, metadata: [String: String] = [:], logger: Logger) {
+    public init(
+        tenant: Tenant,
+        metadata: [String: String] = [:],
+        logger: Logger,
+        deadline: ContinuousClock.Instant? = nil
+    ) {
         self.tenant = tenant
         self.metadata = metadata
         self.logger = logger
+        self.deadline = deadline
     }
 }

@@ -339,6 +339,13 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .router,
         "\"priority\" on a model the catalog has no priority price for"
     )
+    public static let invalidRetry = ErrorCode(
+        "invalid_retry",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "the retry option is not {count: 0 to 5, backoff: \"exponential\" or \"linear\", jitter: true or false}"
+    )
     public static let apiNotSupported = ErrorCode(
         "api_not_supported",
         .unimplemented,
@@ -540,7 +547,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .modelMismatch,
         .missingBody, .invalidRequestBody, .invalidChatRequest, .unsupportedForProvider, .missingStartWithin,
         .invalidStartWithin, .autoUnsupportedForGemini, .flexUnsupportedForAnthropic, .modelNotFlexCapable,
-        .tierNotOffered,
+        .tierNotOffered, .invalidRetry,
         .apiNotSupported, .providerNotConfigured, .noProviderKey, .pricingFailed, .internalError,
         .upstreamUnauthenticated, .upstreamPermissionDenied, .upstreamNotFound, .upstreamInvalidRequest,
         .upstreamRateLimited,

@@ -60,6 +60,7 @@ extension Router {
             arrival: ContinuousClock.Instant,
             streaming: Bool,
             retryPolicy: RaceStateMachine.RetryPolicy,
+            settled: RaceStateMachine.SettledRetries,
             logger: Logger
         ) {
             self.prepared = prepared
@@ -78,7 +79,7 @@ extension Router {
                 startWithin: request.startWithin,
                 tierRequested: plan.requestedTier
             )
-            self.machine = RaceStateMachine(policy: retryPolicy)
+            self.machine = RaceStateMachine(policy: retryPolicy, settled: settled)
         }
 
         // MARK: The race's events
@@ -156,8 +157,22 @@ extension Router {
                 self.outcome.answer = answer
                 return self.machine.attemptStarted()
             case .failed(let failure):
-                return self.stopIfCancelled() ?? self.machine.attemptFailed(failure)
+                return self.stopIfCancelled() ?? self.machine.attemptFailed(failure, now: .now)
             }
+        }
+
+        /// The wait before a retry of the settled tier is over (or the call was cancelled in it).
+        @inline(never)
+        func settledRetryTimerFired() -> RaceStateMachine.Action {
+            if let stop = self.stopIfCancelled() { return stop }
+            self.logger.debug(
+                "retry",
+                metadata: [
+                    "request_id": "\(self.prepared.request.requestID)", "tier": "\(self.attemptTier)",
+                    "retry": "\(self.machine.retries + 1)",
+                ]
+            )
+            return self.machine.settledRetryTimerFired()
         }
 
         /// The call has committed to its attempt: the record says how, and the attempt's events
@@ -167,6 +182,7 @@ extension Router {
             self.record.fellBack = commitment.fellBack
             self.record.fallbackReason = commitment.fallbackReason
             self.record.flexAttempts = UInt32(commitment.flexAttempts)
+            self.record.retries = UInt32(commitment.retries)
             self.record.flexWaitMicroseconds = self.flexWait.unsignedMicroseconds
             guard let live = self.live else { return nil }
             self.sawTerminal = live.sawTerminal

@@ -61,14 +61,17 @@ public final class Router: Sendable {
     /// The request is consumed: once the call is prepared its body is dropped (the router keeps the
     /// parsed JSON it builds each attempt from), so a call waiting for flex does not also hold the
     /// bytes of its prompt — as long as the caller keeps no copy either.
+    ///
+    /// - Parameter deadline: When the caller stops the call; no retry waits past it.
     public func complete(
         _ request: consuming InferenceRequest,
-        logger: Logger
+        logger: Logger,
+        deadline: ContinuousClock.Instant? = nil
     ) async throws(CallFailure)
         -> (InferenceResponse, SavingsRecord)
     {
         let typed = TypedCall.api(of: request)
-        let call = try self.begin(consume request, streaming: false, logger: logger)
+        let call = try self.begin(consume request, streaming: false, deadline: deadline, logger: logger)
         return try TypedCall.response(typed: typed, answer: await self.run(call, emit: nil))
     }
 
@@ -80,12 +83,13 @@ public final class Router: Sendable {
     public func stream(
         _ request: consuming InferenceRequest,
         logger: Logger,
+        deadline: ContinuousClock.Instant? = nil,
         emit: @escaping EventSink
     ) async throws(CallFailure)
         -> SavingsRecord
     {
         let emit = TypedCall.emitter(for: request, emit)
-        let call = try self.begin(consume request, streaming: true, logger: logger)
+        let call = try self.begin(consume request, streaming: true, deadline: deadline, logger: logger)
         return try await self.run(call, emit: emit).1
     }
 }
@@ -97,7 +101,11 @@ extension Router: InferenceService {
     ) async throws(CallFailure)
         -> (InferenceResponse, SavingsRecord)
     {
-        try await self.complete(Self.withTenantKey(consume request, context), logger: context.logger)
+        try await self.complete(
+            Self.withTenantKey(consume request, context),
+            logger: context.logger,
+            deadline: context.deadline
+        )
     }
 
     public func stream(
@@ -107,7 +115,12 @@ extension Router: InferenceService {
     )
         async throws(CallFailure) -> SavingsRecord
     {
-        try await self.stream(Self.withTenantKey(consume request, context), logger: context.logger, emit: emit)
+        try await self.stream(
+            Self.withTenantKey(consume request, context),
+            logger: context.logger,
+            deadline: context.deadline,
+            emit: emit
+        )
     }
 
     /// The catalog's models served today, with whether each runs the flex race and the tiers it can
