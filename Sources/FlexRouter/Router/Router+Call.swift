@@ -195,15 +195,35 @@ extension Router {
         }
 
         /// What the provider's answer said about billing, and when it started.
+        ///
+        /// A committed stream that ended without its terminal event (cut, failed after the start, or
+        /// stopped by the caller's deadline or CANCEL) has been billed for what the provider
+        /// produced, but its final usage may never have arrived: the tokens it did not report are
+        /// flexd's own count (``TokenEstimate``), and `estimated` says so. Input: the usage an
+        /// earlier event reported (Anthropic `message_start`, Gemini chunks' `usageMetadata`), else
+        /// the request body's text. Output: the larger of what was reported and one token per
+        /// event that carried output.
         @inline(never)
-        func billed() -> (UpstreamResult, ContinuousClock.Instant) {
+        func billed() -> (UpstreamResult, ContinuousClock.Instant, estimated: Bool) {
             if let answer = self.answer {
-                return (answer.result, answer.answeredAt)
+                return (answer.result, answer.answeredAt, false)
             }
             let live = self.live
-            let result =
+            var result =
                 live?.reader.result ?? UpstreamResult(usage: TokenUsage(), servedTier: nil, servedTierReported: "")
-            return (result, live?.startedAt ?? self.arrival)
+            var estimated = false
+            if let live, !self.sawTerminal {
+                if result.usage.inputTokens == 0 {
+                    result.usage.inputTokens = TokenEstimate.inputTokens(self.prepared.body)
+                    estimated = true
+                }
+                let counted = UInt64(live.reader.outputEvents)
+                if counted > result.usage.outputTokens {
+                    result.usage.outputTokens = counted
+                    estimated = true
+                }
+            }
+            return (result, live?.startedAt ?? self.arrival, estimated)
         }
 
         // MARK: Delivery

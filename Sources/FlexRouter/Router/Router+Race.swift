@@ -180,8 +180,9 @@ extension Router {
     /// reported serving.
     @inline(never)
     private func price(_ call: Call) throws(CallFailure) -> SavingsRecord {
-        let (result, startedAt) = call.billed()
+        let (result, startedAt, estimated) = call.billed()
         call.record.timeToStartMicroseconds = (startedAt - call.arrival).unsignedMicroseconds
+        call.record.tokensEstimated = estimated
         do {
             return try self.pricing.price(
                 call.record,

@@ -79,7 +79,7 @@ public final class Router: Sendable {
     /// provider's events as sent (for a typed call, the typed events they mean: ``TypedCall``);
     /// returns the savings record once the provider's stream ended.
     ///
-    /// The request is consumed, as by ``complete(_:logger:)``.
+    /// The request is consumed, as by ``complete(_:logger:deadline:)``.
     public func stream(
         _ request: consuming InferenceRequest,
         logger: Logger,
