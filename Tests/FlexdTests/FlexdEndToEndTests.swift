@@ -171,4 +171,37 @@ struct FlexdEndToEndTests {
             }
         }
     }
+
+    /// A unary flex call stopped after flex started (4 tokens a second: the answer takes far longer
+    /// than the test waits), by its deadline and by a CANCEL, over the wire with the codec (the
+    /// TRAILERS are read, where FlexClient would end the call locally): the provider bills what it
+    /// produced, and the TRAILERS carry a record of what flexd counted, marked estimated.
+    @Test func aUnaryCallStoppedAfterTheStartCarriesAnEstimatedRecord() async throws {
+        try await FlexdProcessTests.withStack(profileJSON: Self.profile(refusal: 0, tokensPerSecond: 4)) { stack in
+            let (client, _) = try await WireClient.connected(port: stack.port)
+            let late = FlexdProcessTests.request(.chatCompletions, id: "e2e-late-deadline", startWithin: "00h-00m-30s")
+            try client.call(StreamID(1), late, timeout: .seconds(2))
+            let cancelled = FlexdProcessTests.request(.responses, id: "e2e-late-cancel", startWithin: "00h-00m-30s")
+            try client.call(StreamID(3), cancelled)
+            try await Task.sleep(for: .seconds(2))
+            try client.send(.cancel(StreamID(3), Cancel(code: .cancelled, reason: "the caller went away")))
+            var ended: [StreamID: Trailers] = [:]
+            while ended.count < 2, let frame = try await client.readFrame() {
+                if case .trailers(let id, let trailers) = frame { ended[id] = trailers }
+            }
+            for (id, name, status) in [
+                (UInt32(1), "e2e-late-deadline", StatusCode.deadlineExceeded), (3, "e2e-late-cancel", .cancelled),
+            ] {
+                let trailers = try #require(ended[StreamID(id)], "\(name) never ended")
+                #expect(trailers.status.code == status, "\(name)")
+                let record = try #require(trailers.savings, "\(name) ended without a record")
+                #expect(record.tokensEstimated && record.tierServed == .flex, "\(name)")
+                #expect(record.tokens.inputTokens > 0 && record.tokens.outputTokens > 0, "\(name)")
+                let row = try #require(try await Self.ledger(stack, name, count: 1).first)
+                #expect(row["billed"]?.bool == true, "\(row)")
+                let visible = (row["tokens"]?["output"]?.int ?? 0) - (row["tokens"]?["reasoning"]?.int ?? 0)
+                #expect(Int64(record.tokens.outputTokens) <= visible, "never more than flexsim produced: \(row)")
+            }
+        }
+    }
 }
