@@ -49,6 +49,7 @@ struct ServerMetrics: Sendable {
                 provider: savings?.provider
             ).increment()
         }
+        Self.countRetries(status: status, savings: savings)
         guard let savings else { return }
         if let reason = savings.fallbackReason {
             Counter(label: "flexd_fallbacks_total", dimensions: [("reason", reason.name)]).increment()
@@ -59,6 +60,27 @@ struct ServerMetrics: Sendable {
         self.fee.increment(by: Int64(clamping: savings.feePicoUSD))
         self.standardCost.increment(by: Int64(clamping: savings.standardCostPicoUSD))
         self.actualCost.increment(by: Int64(clamping: savings.actualCostPicoUSD))
+    }
+
+    /// `flexd_retries_total{provider,tier}`: re-sends to the tier a call settled on, from its
+    /// record, or from the error of a call whose retries ran out (`details.retries`).
+    private static func countRetries(status: Status, savings: SavingsRecord?) {
+        let retries: Int
+        let provider: String
+        let tier: String
+        if let savings, savings.retries > 0 {
+            retries = Int(savings.retries)
+            provider = savings.provider?.name ?? "none"
+            tier = savings.tierServed?.name ?? savings.tierRequested?.name ?? "none"
+        } else if let count = status.details["retries"].flatMap({ Int($0) }), count > 0 {
+            retries = count
+            provider = status.details["provider"] ?? "none"
+            tier = status.details["tier"] ?? "none"
+        } else {
+            return
+        }
+        Counter(label: "flexd_retries_total", dimensions: [("provider", provider), ("tier", tier)])
+            .increment(by: retries)
     }
 
     static func callsCounter(outcome: String, tierServed: Tier?, provider: Provider?) -> Counter {

@@ -152,6 +152,12 @@ struct ServeCommand: AsyncParsableCommand {
     var flexAttempts: Int?
 
     @Option(
+        help:
+            "Re-sends to the tier a call settled on after a 429, a 5xx or a connection failure, for calls that set no retry option (0-5, 0 = off; exponential backoff from 0.5 s with jitter, Retry-After honoured). (default: 0)"
+    )
+    var retries: Int?
+
+    @Option(
         help: ArgumentHelp(
             "The savings ledger: sqlite:PATH, postgres://USER@HOST:PORT/DATABASE (PGPASSWORD when the URL has none), or none. (default: ledger.sqlite in the data folder)",
             valueName: "ledger"
@@ -257,6 +263,7 @@ struct ServeCommand: AsyncParsableCommand {
                 correlationHeader: settings.correlationHeader
             )
             routerConfiguration.retryPolicy = RaceStateMachine.RetryPolicy(maxFlexAttempts: settings.flexAttempts)
+            routerConfiguration.defaultRetry = RetryOption(count: UInt32(settings.retries))
             let router = Router(
                 configuration: routerConfiguration,
                 httpClient: http,

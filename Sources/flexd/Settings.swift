@@ -29,6 +29,8 @@ struct Settings {
     var ledger: LedgerLocation?
     var instanceID: String
     var flexAttempts: Int
+    /// Re-sends to the settled tier for calls without a retry option of their own.
+    var retries: Int
     var logLevel: Logger.Level
 
     init(_ options: ServeCommand) throws {
@@ -152,6 +154,7 @@ struct Settings {
         self.upstreamIdleTimeout = try seconds(options.upstreamIdleTimeout, "upstream-idle-timeout", 120)
         self.upstreamConnections = try integer(options.upstreamConnections, "upstream-connections", 256, 1...100_000)
         self.flexAttempts = try integer(options.flexAttempts, "flex-attempts", 1, 1...10)
+        self.retries = try integer(options.retries, "retries", 0, 0...RetryOption.maximumCount)
         let environment = ProcessInfo.processInfo.environment
         let ledger = try string(options.ledger, "ledger")
         if ledger == "none" {
@@ -230,7 +233,7 @@ extension ServeCommand {
         "max-message-size", "initial-window-size", "handshake-timeout", "idle-timeout", "max-call-duration",
         "drain-grace",
         "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "upstream-connections", "flex-attempts",
-        "ledger",
+        "retries", "ledger",
         "data-dir", "instance-id", "log-level", "http-listen", "http-max-body-bytes", "http-request-timeout",
         "http-keepalive-timeout",
     ]

@@ -51,6 +51,7 @@ struct ProtobufCompatibilityTests {
                   stop: "END"
                   reasoning_effort: REASONING_EFFORT_HIGH
                 }
+                retry { count: 2 }
                 """
         )
         let request = try MessageCoder().decode(InferenceRequest.self, from: bytes)
@@ -83,7 +84,10 @@ struct ProtobufCompatibilityTests {
                     stop: ["END"],
                     reasoningEffort: .high
                 )
-            )
+            ),
+            // A caller that sets only the count gets exponential backoff with jitter (proto3's
+            // defaults mean the server's).
+            retry: RetryOption(count: 2, backoff: .exponential, jitter: true)
         )
         #expect(request == expected)
     }
@@ -97,7 +101,7 @@ struct ProtobufCompatibilityTests {
             #"request_id: "req-0001""#, "provider: PROVIDER_OPENAI", "api: API_CHAT_COMPLETIONS",
             "tier_requested: TIER_FLEX", "tier_served: TIER_FLEX", "flex_wait_us: 850000", "input_tokens: 1200",
             "reasoning_tokens: 128", "standard_cost_picousd: 2722500000", "fee_picousd: 272250000",
-            #"price_date: "2026-11-26""#,
+            #"price_date: "2026-11-26""#, "retries: 2", "tokens_estimated: true",
         ] {
             #expect(text.contains(line), "protoc output lacks \(line):\n\(text)")
         }

@@ -128,17 +128,19 @@ struct RaceStateMachineTests {
     @Test func connectionFailureBeforeAnyByteIsRetriedOnce() {
         var race = machine()
         _ = race.start(.single(.standard), now: t0)
-        #expect(race.attemptFailed(.retryable(upstream500, beforeAnyByte: true)) == .startAttempt(tier: .standard))
-        #expect(race.attemptFailed(.retryable(upstream500, beforeAnyByte: true)) == .fail(upstream500))
+        #expect(
+            race.attemptFailed(.retryable(upstream500, beforeAnyByte: true), now: t0) == .startAttempt(tier: .standard)
+        )
+        #expect(race.attemptFailed(.retryable(upstream500, beforeAnyByte: true), now: t0) == .fail(upstream500))
     }
 
     @Test func failureAfterBytesIsNotRetried() {
         var race = machine()
         _ = race.start(.single(.standard), now: t0)
-        #expect(race.attemptFailed(.retryable(upstream500, beforeAnyByte: false)) == .fail(upstream500))
+        #expect(race.attemptFailed(.retryable(upstream500, beforeAnyByte: false), now: t0) == .fail(upstream500))
         var fatal = machine()
         _ = fatal.start(.single(.priority), now: t0)
-        #expect(fatal.attemptFailed(.fatal(badRequest)) == .fail(badRequest))
+        #expect(fatal.attemptFailed(.fatal(badRequest), now: t0) == .fail(badRequest))
     }
 
     @Test func aStreamWithoutItsTerminalEventIsAnError() {

@@ -30,6 +30,7 @@ struct RouterRaceTests {
         profile: Profile = .instant,
         retry: RaceStateMachine.RetryPolicy = .none,
         responseHeadTimeout: Duration = .seconds(600),
+        defaultRetry: RetryOption = RetryOption(count: 0),
         _ body: @Sendable (Router, FlexsimFixture) async throws -> T
     ) async throws -> T {
         try await FlexsimFixture.with(profile: profile) { sim in
@@ -38,6 +39,7 @@ struct RouterRaceTests {
                     baseURLs: RouterConfiguration.flexsim("http://127.0.0.1:\(sim.port)"),
                     catalog: try Catalog.builtIn(),
                     retryPolicy: retry,
+                    defaultRetry: defaultRetry,
                     responseHeadTimeout: responseHeadTimeout,
                     today: { RouterRaceTests.today },
                     correlationHeader: "x-flexsim-correlation-id"
@@ -92,14 +94,21 @@ struct RouterRaceTests {
         var events: [StreamEvent]
     }
 
-    static func call(_ router: Router, _ request: InferenceRequest, stream: Bool) async throws -> Outcome {
+    static func call(
+        _ router: Router,
+        _ request: InferenceRequest,
+        stream: Bool,
+        deadline: ContinuousClock.Instant? = nil
+    ) async throws -> Outcome {
         let logger = Logger(label: "test")
         if stream {
             let collected = EventCollector()
-            let record = try await router.stream(request, logger: logger) { await collected.append($0) }
+            let record = try await router.stream(request, logger: logger, deadline: deadline) {
+                await collected.append($0)
+            }
             return Outcome(record: record, body: nil, events: await collected.events)
         }
-        let (response, record) = try await router.complete(request, logger: logger)
+        let (response, record) = try await router.complete(request, logger: logger, deadline: deadline)
         return Outcome(record: record, body: response.nativeJSON, events: [])
     }
 

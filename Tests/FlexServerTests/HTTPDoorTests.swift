@@ -63,6 +63,42 @@ struct HTTPDoorTests {
         #expect(request.api == .chatCompletions && request.model == "gpt-5-mini")
     }
 
+    /// The body's `retry` object becomes the call's retry option and never goes upstream; the
+    /// answer says how many re-sends were made (`flexd-retries`, from the record).
+    @Test func theRetryFieldIsTheCallsOptionAndLeavesTheBody() async throws {
+        let service = MemoryService()
+        try await Self.door(service) { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            let body =
+                #"{"model":"gpt-5-mini","messages":[],"start_within":"default","retry":{"count":3,"backoff":"linear","jitter":false}}"#
+            try connection.write(
+                RawHTTPConnection.request("POST", "/openai/v1/chat/completions", body: body)
+            )
+            let answer = try #require(try await connection.readAnswer())
+            #expect(answer.status == 200 && answer.header("flexd-retries") == "0")
+            #expect(try Self.json(answer)["retry"] == nil, "the retry field went upstream")
+            let request = try #require(service.observed.requests.first)
+            #expect(request.retry == RetryOption(count: 3, backoff: .linear, jitter: false))
+        }
+    }
+
+    @Test(arguments: [
+        #"{"count":0}"#, #"{"count":6}"#, #"{"count":2.5}"#, #"{"count":"2"}"#, #"{"backoff":"linear"}"#,
+        #"{"count":2,"backoff":"fibonacci"}"#, #"{"count":2,"jitter":1}"#, #"{"count":2,"tries":1}"#, "3", "null",
+    ])
+    func anInvalidRetryIsA400WithItsOwnCode(_ retry: String) async throws {
+        let service = MemoryService()
+        try await Self.door(service) { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            let body = #"{"model":"gpt-5-mini","messages":[],"start_within":"default","retry":"# + retry + "}"
+            try connection.write(RawHTTPConnection.request("POST", "/openai/v1/chat/completions", body: body))
+            let answer = try #require(try await connection.readAnswer())
+            #expect(answer.status == 400)
+            #expect(try Self.json(answer)["error"]?["code"]?.string == "invalid_retry")
+            #expect(service.observed.requests.isEmpty, "an invalid retry reached the service")
+        }
+    }
+
     /// The record in `flexd-savings` has every field of `savings.proto`, and a request id with
     /// JSON's special characters comes back escaped, as valid JSON in a valid header.
     @Test func theSavingsHeaderIsTheWholeRecordAsValidJSON() async throws {
@@ -86,7 +122,7 @@ struct HTTPDoorTests {
                     "request_id", "provider", "api", "model", "start_within", "tier_requested", "tier_served",
                     "tier_served_reported", "fell_back", "fallback_reason", "flex_attempts", "flex_wait_us",
                     "time_to_start_us", "tokens", "standard_cost_picousd", "actual_cost_picousd", "saved_picousd",
-                    "fee_picousd", "price_date",
+                    "fee_picousd", "price_date", "retries", "tokens_estimated",
                 ]
             )
             #expect(record["fallback_reason"] == .null && record["fell_back"]?.bool == false)

@@ -12,7 +12,14 @@ import Testing
 @Suite("flexd end to end through FlexClient", .serialized)
 struct FlexdEndToEndTests {
     /// A profile whose tiers answer at once; flex refused (`refusal`) or streaming slowly (`tokensPerSecond`).
-    static func profile(refusal: Double, tokensPerSecond: Int = 0, queueWait: Double = 0) -> String {
+    static func profile(
+        refusal: Double,
+        tokensPerSecond: Int = 0,
+        queueWait: Double = 0,
+        fault: String? = nil
+    )
+        -> String
+    {
         """
         {"name": "e2e",
          "tiers": {"flex": {"ttft_s": {"kind": "constant", "value": 0}, "tokens_per_s": \(tokensPerSecond)},
@@ -20,7 +27,8 @@ struct FlexdEndToEndTests {
                    "priority": {"ttft_s": {"kind": "constant", "value": 0}, "tokens_per_s": \(tokensPerSecond)}},
          "flex": {"refusal_probability": \(refusal), "scarce": {"fraction": 0, "window_s": 60, "refusal_probability": 0, "wait_multiplier": 1},
                   "queue_wait_s": {"kind": "constant", "value": \(queueWait)}, "concurrency": 0,
-                  "max_queue_wait_s": 0, "preamble_while_queued": true}}
+                  "max_queue_wait_s": 0, "preamble_while_queued": true}\(
+            fault.map { #", "faults": [{"probability": 1, "fault": "\#($0)"}]"# } ?? "")}
         """
     }
 
@@ -132,6 +140,67 @@ struct FlexdEndToEndTests {
                 }
                 let row = try #require(try await Self.ledger(stack, "e2e-deadline", count: 1).first)
                 #expect(row["billed"]?.bool == false, "a flex request cancelled while queued is not billed: \(row)")
+            }
+        }
+    }
+
+    /// The retry option over the binary door: FlexClient encodes it, flexd re-sends the standard
+    /// attempt flexsim failed once, and the record says so; a count over five is refused.
+    @Test func theRetryOptionOverTheBinaryDoor() async throws {
+        let profile = Self.profile(refusal: 0, fault: "status=503,fail_first=1,retry_after=0")
+        try await FlexdProcessTests.withStack(profileJSON: profile) { stack in
+            try await withFlexClient(host: "127.0.0.1", port: stack.port) { client in
+                var request = FlexdProcessTests.request(.generateContent, id: "e2e-retry", startWithin: "default")
+                request.retry = RetryOption(count: 2, backoff: .linear, jitter: false)
+                let (_, savings) = try await client.complete(request)
+                let record = try #require(savings)
+                #expect(record.retries == 1 && record.tierServed == .standard)
+                let rows = try await Self.ledger(stack, "e2e-retry", count: 2)
+                #expect(rows.map { $0["status"]?.int } == [503, 200], "\(rows)")
+                #expect(rows.reduce(0) { $0 + ($1["cost_picousd"]?.int ?? 0) } == record.actualCostPicoUSD)
+
+                var invalid = FlexdProcessTests.request(.generateContent, id: "e2e-retry-6", startWithin: "default")
+                invalid.retry = RetryOption(count: 6)
+                do throws(FlexClientError) {
+                    _ = try await client.complete(invalid)
+                    Issue.record("a retry count of 6 was accepted")
+                } catch {
+                    #expect(error.code == .invalidArgument)
+                    #expect(error.status.errorCode == "invalid_retry")
+                }
+            }
+        }
+    }
+
+    /// A unary flex call stopped after flex started (4 tokens a second: the answer takes far longer
+    /// than the test waits), by its deadline and by a CANCEL, over the wire with the codec (the
+    /// TRAILERS are read, where FlexClient would end the call locally): the provider bills what it
+    /// produced, and the TRAILERS carry a record of what flexd counted, marked estimated.
+    @Test func aUnaryCallStoppedAfterTheStartCarriesAnEstimatedRecord() async throws {
+        try await FlexdProcessTests.withStack(profileJSON: Self.profile(refusal: 0, tokensPerSecond: 4)) { stack in
+            let (client, _) = try await WireClient.connected(port: stack.port)
+            let late = FlexdProcessTests.request(.chatCompletions, id: "e2e-late-deadline", startWithin: "00h-00m-30s")
+            try client.call(StreamID(1), late, timeout: .seconds(2))
+            let cancelled = FlexdProcessTests.request(.responses, id: "e2e-late-cancel", startWithin: "00h-00m-30s")
+            try client.call(StreamID(3), cancelled)
+            try await Task.sleep(for: .seconds(2))
+            try client.send(.cancel(StreamID(3), Cancel(code: .cancelled, reason: "the caller went away")))
+            var ended: [StreamID: Trailers] = [:]
+            while ended.count < 2, let frame = try await client.readFrame() {
+                if case .trailers(let id, let trailers) = frame { ended[id] = trailers }
+            }
+            for (id, name, status) in [
+                (UInt32(1), "e2e-late-deadline", StatusCode.deadlineExceeded), (3, "e2e-late-cancel", .cancelled),
+            ] {
+                let trailers = try #require(ended[StreamID(id)], "\(name) never ended")
+                #expect(trailers.status.code == status, "\(name)")
+                let record = try #require(trailers.savings, "\(name) ended without a record")
+                #expect(record.tokensEstimated && record.tierServed == .flex, "\(name)")
+                #expect(record.tokens.inputTokens > 0 && record.tokens.outputTokens > 0, "\(name)")
+                let row = try #require(try await Self.ledger(stack, name, count: 1).first)
+                #expect(row["billed"]?.bool == true, "\(row)")
+                let visible = (row["tokens"]?["output"]?.int ?? 0) - (row["tokens"]?["reasoning"]?.int ?? 0)
+                #expect(Int64(record.tokens.outputTokens) <= visible, "never more than flexsim produced: \(row)")
             }
         }
     }

@@ -470,3 +470,68 @@ def test_rss_stays_flat_after_thousands_of_hostile_requests():
         assert completion.choices[0].message.content
     finally:
         server.stop()
+
+
+# MARK: - Retries on the settled tier
+
+
+RETRY_PROFILE = {
+    "name": "retry-once",
+    "tiers": {tier: {"ttft_s": {"kind": "constant", "value": 0}, "tokens_per_s": 0}
+              for tier in ("flex", "standard", "priority")},
+    "flex": {"refusal_probability": 0,
+             "scarce": {"fraction": 0, "window_s": 60, "refusal_probability": 0, "wait_multiplier": 1},
+             "queue_wait_s": {"kind": "constant", "value": 0}, "concurrency": 0, "max_queue_wait_s": 0,
+             "preamble_while_queued": True},
+    # Each request id's first request is a 500 (flexsim's fail_first), the next one is answered.
+    "faults": [{"probability": 1, "fault": "status=500,fail_first=1"}],
+}
+
+
+def test_openai_sdk_retry_in_extra_body_is_honoured_counted_and_validated():
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as profile:
+        json.dump(RETRY_PROFILE, profile)
+        profile.flush()
+        sim = conftest_flexsim("--profile", profile.name)
+        try:
+            door = Flexd("--openai-base-url", f"{sim.base}/openai/v1",
+                         "--correlation-header", "x-flexsim-correlation-id")
+            try:
+                client = openai_client(door)
+                raw = client.chat.completions.with_raw_response.create(
+                    model="gpt-5-mini", messages=[{"role": "user", "content": "Say hello"}],
+                    extra_body={"start_within": "default", "retry": {"count": 2, "backoff": "linear"}},
+                    extra_headers={"flexd-request-id": "sdk-retry-1"})
+                assert raw.parse().choices[0].message.content
+                assert raw.headers["flexd-retries"] == "1"
+                record = json.loads(raw.headers["flexd-savings"])
+                assert record["retries"] == 1 and record["tokens_estimated"] is False
+                rows = [r for r in sim.ledger() if r.get("correlation_id") == "sdk-retry-1"]
+                assert [r["status"] for r in rows] == [500, 200], rows
+                assert sum(1 for r in rows if r["billed"]) == 1
+                assert record["actual_cost_picousd"] == sum(r["cost_picousd"] for r in rows)
+
+                # Without the option (and --retries 0) the 500 comes back as the SDK's own error.
+                with pytest.raises(openai.InternalServerError) as info:
+                    client.chat.completions.create(
+                        model="gpt-5-mini", messages=[{"role": "user", "content": "x"}],
+                        extra_body={"start_within": "default"}, extra_headers={"flexd-request-id": "sdk-retry-0"})
+                assert info.value.body["flexd"]["code"] == "upstream_unavailable"
+
+                for retry in ({"count": 0}, {"count": 6}, {"count": "2"}, {"count": 2, "backoff": "fibonacci"},
+                              {"count": 2, "jitter": "yes"}, {"count": 2, "tries": 1}, [2]):
+                    with pytest.raises(openai.BadRequestError) as info:
+                        client.chat.completions.create(
+                            model="gpt-5-mini", messages=[{"role": "user", "content": "x"}],
+                            extra_body={"start_within": "default", "retry": retry})
+                    assert info.value.code == "invalid_retry", retry
+                    assert info.value.body["flexd"] == {"code": "invalid_retry", "retryable": False}
+            finally:
+                door.stop()
+        finally:
+            sim.stop()
+
+
+def conftest_flexsim(*args):
+    from conftest import Flexsim
+    return Flexsim(*args, price_date=None)

@@ -34,12 +34,14 @@ extension InferenceRequest: CTopLevelMessage, FlexMessage {
             metadata: try CField.map(r.n_metadata, r.metadata, "InferenceRequest.metadata") {
                 ($0.pointee.key, $0.pointee.value)
             },
-            body: body
+            body: body,
+            retry: try RetryOption.decode(r.retry)
         )
     }
 
     func fill(_ c: UnsafeMutablePointer<CMessage>, arena: ProtobufArena) throws(FlexCodecError) {
         try CField.setString(&c.pointee.request_id, self.requestID, "InferenceRequest.request_id", arena: arena)
+        c.pointee.retry = try self.retry?.makeC(arena: arena)
         c.pointee.provider = Flexinference__V1__Provider(rawValue: CField.rawEnum(self.provider))
         c.pointee.api = Flexinference__V1__Api(rawValue: CField.rawEnum(self.api))
         try CField.setString(&c.pointee.model, self.model, "InferenceRequest.model", arena: arena)

@@ -53,7 +53,9 @@ extension SavingsRecord: CMessageConvertible {
             actualCostPicoUSD: record.actual_cost_picousd,
             savedPicoUSD: record.saved_picousd,
             feePicoUSD: record.fee_picousd,
-            priceDate: try CField.string(record.price_date, "SavingsRecord.price_date")
+            priceDate: try CField.string(record.price_date, "SavingsRecord.price_date"),
+            retries: record.retries,
+            tokensEstimated: record.tokens_estimated != 0
         )
     }
 
@@ -82,5 +84,7 @@ extension SavingsRecord: CMessageConvertible {
         c.pointee.saved_picousd = self.savedPicoUSD
         c.pointee.fee_picousd = self.feePicoUSD
         try CField.setString(&c.pointee.price_date, self.priceDate, "SavingsRecord.price_date", arena: arena)
+        c.pointee.retries = self.retries
+        c.pointee.tokens_estimated = self.tokensEstimated ? 1 : 0
     }
 }

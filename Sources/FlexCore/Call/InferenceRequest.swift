@@ -14,6 +14,9 @@ public struct InferenceRequest: Sendable, Hashable {
     /// Free-form, stored with the savings record.
     public var metadata: [String: String]
     public var body: Body?
+    /// Retries on the tier the call settles on; nil for the server's default (`flexd serve
+    /// --retries`).
+    public var retry: RetryOption?
 
     /// The request body: the provider's native JSON, or a typed provider-neutral request.
     ///
@@ -34,7 +37,8 @@ public struct InferenceRequest: Sendable, Hashable {
         startWithin: String = "",
         providerKey: Secret = "",
         metadata: [String: String] = [:],
-        body: Body? = nil
+        body: Body? = nil,
+        retry: RetryOption? = nil
     ) {
         self.requestID = requestID
         self.provider = provider
@@ -44,5 +48,6 @@ public struct InferenceRequest: Sendable, Hashable {
         self.providerKey = providerKey
         self.metadata = metadata
         self.body = body
+        self.retry = retry
     }
 }

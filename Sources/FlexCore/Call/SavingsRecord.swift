@@ -28,6 +28,8 @@ public struct SavingsRecord: Sendable, Hashable {
         var savedPicoUSD: Int64
         var feePicoUSD: Int64
         var priceDate: String
+        var retries: UInt32
+        var tokensEstimated: Bool
     }
 
     /// `@unchecked`: its one mutable field is written only through ``uniqueStorage()``, that is
@@ -148,6 +150,19 @@ public struct SavingsRecord: Sendable, Hashable {
         set { self.uniqueStorage().fields.priceDate = newValue }
     }
 
+    /// How many times the request was re-sent to the tier the call settled on (the retry option).
+    public var retries: UInt32 {
+        get { self.storage.fields.retries }
+        set { self.uniqueStorage().fields.retries = newValue }
+    }
+
+    /// True when ``tokens`` is flexd's own count, because the provider's usage never arrived (a
+    /// stream cut after the start, a call stopped after the start by its deadline or a CANCEL).
+    public var tokensEstimated: Bool {
+        get { self.storage.fields.tokensEstimated }
+        set { self.uniqueStorage().fields.tokensEstimated = newValue }
+    }
+
     /// Pico-US-dollars in one US dollar.
     public static let picoUSDPerUSD: Int64 = 1_000_000_000_000
 
@@ -170,7 +185,9 @@ public struct SavingsRecord: Sendable, Hashable {
         actualCostPicoUSD: Int64 = 0,
         savedPicoUSD: Int64 = 0,
         feePicoUSD: Int64 = 0,
-        priceDate: String = ""
+        priceDate: String = "",
+        retries: UInt32 = 0,
+        tokensEstimated: Bool = false
     ) {
         self.storage = Storage(
             Fields(
@@ -192,7 +209,9 @@ public struct SavingsRecord: Sendable, Hashable {
                 actualCostPicoUSD: actualCostPicoUSD,
                 savedPicoUSD: savedPicoUSD,
                 feePicoUSD: feePicoUSD,
-                priceDate: priceDate
+                priceDate: priceDate,
+                retries: retries,
+                tokensEstimated: tokensEstimated
             )
         )
     }

@@ -57,16 +57,21 @@ public struct CallContext: Sendable {
     /// When the call arrived at the transport (the binary protocol's HEADERS, the HTTP door's
     /// request head): its `start_within` budget and its time to start count from here.
     public var arrival: ContinuousClock.Instant
+    /// When the transport stops the call (its deadline, or the server's longest call); nil for
+    /// none. The service waits for nothing that would end past it (a retry's backoff).
+    public var deadline: ContinuousClock.Instant?
 
     public init(
         tenant: Tenant,
         metadata: [String: String] = [:],
         logger: Logger,
-        arrival: ContinuousClock.Instant = .now
+        arrival: ContinuousClock.Instant = .now,
+        deadline: ContinuousClock.Instant? = nil
     ) {
         self.tenant = tenant
         self.metadata = metadata
         self.logger = logger
         self.arrival = arrival
+        self.deadline = deadline
     }
 }

@@ -345,6 +345,13 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .router,
         "\"priority\" on a model the catalog has no priority price for"
     )
+    public static let invalidRetry = ErrorCode(
+        "invalid_retry",
+        .invalidArgument,
+        retryable: false,
+        .router,
+        "the retry option is not {count: 0 to 5, backoff: \"exponential\" or \"linear\", jitter: true or false}"
+    )
     public static let apiNotSupported = ErrorCode(
         "api_not_supported",
         .unimplemented,
@@ -546,9 +553,8 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .modelMismatch,
         .missingBody, .invalidRequestBody, .invalidChatRequest, .unsupportedForProvider, .missingStartWithin,
         .invalidStartWithin, .autoUnsupportedForGemini, .flexUnsupportedForAnthropic, .modelNotFlexCapable,
-        .tierNotOffered,
-        .serviceTierNotAllowed, .apiNotSupported, .providerNotConfigured, .noProviderKey, .invalidProviderKey,
-        .pricingFailed, .internalError,
+        .tierNotOffered, .invalidRetry, .serviceTierNotAllowed,
+        .apiNotSupported, .providerNotConfigured, .noProviderKey, .invalidProviderKey, .pricingFailed, .internalError,
         .upstreamUnauthenticated, .upstreamPermissionDenied, .upstreamNotFound, .upstreamInvalidRequest,
         .upstreamRateLimited,
         .upstreamOverloaded, .upstreamUnavailable, .upstreamError, .upstreamTimeout, .upstreamUnreachable,

@@ -37,6 +37,9 @@ enum LedgerColumns {
         ("received_at_us", .int),
         ("completed_at_us", .int),
         ("billing_month", .text),
+        // Migration 2.
+        ("retries", .int),
+        ("tokens_estimated", .bool),
     ]
 
     static var names: [String] { self.all.map(\.name) }
@@ -87,6 +90,8 @@ extension LedgerRecord {
             .int(self.receivedAtMicroseconds),
             .int(self.completedAtMicroseconds),
             .text(self.billingMonth.description),
+            int(self.retries),
+            .bool(self.tokensEstimated),
         ]
     }
 
@@ -172,6 +177,9 @@ extension LedgerRecord {
         }
         let receivedAt = try reader.int()
         let completedAt = try reader.int()
+        _ = try reader.text()  // billing_month: derived from completed_at_us
+        let retries = try reader.unsigned(UInt32.self)
+        let tokensEstimated = try reader.bool()
         self.init(
             tenant: tenant,
             requestID: requestID,
@@ -197,7 +205,9 @@ extension LedgerRecord {
             priceDate: priceDate,
             outcome: outcome,
             receivedAtMicroseconds: receivedAt,
-            completedAtMicroseconds: completedAt
+            completedAtMicroseconds: completedAt,
+            retries: retries,
+            tokensEstimated: tokensEstimated
         )
     }
 }

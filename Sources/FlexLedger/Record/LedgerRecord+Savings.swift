@@ -51,7 +51,9 @@ extension LedgerRecord {
             priceDate: savings.priceDate,
             outcome: outcome,
             receivedAtMicroseconds: receivedAtMicroseconds,
-            completedAtMicroseconds: completedAtMicroseconds
+            completedAtMicroseconds: completedAtMicroseconds,
+            retries: savings.retries,
+            tokensEstimated: savings.tokensEstimated
         )
     }
 }

@@ -58,6 +58,10 @@ public struct LedgerRecord: Sendable, Hashable {
     /// When the call ended, in microseconds since the Unix epoch (UTC). Its UTC calendar month is
     /// the record's ``billingMonth``.
     public var completedAtMicroseconds: Int64
+    /// How many times the request was re-sent to the tier the call settled on.
+    public var retries: UInt32
+    /// The token counts are flexd's own, because the provider's usage never arrived.
+    public var tokensEstimated: Bool
 
     public init(
         tenant: String,
@@ -84,7 +88,9 @@ public struct LedgerRecord: Sendable, Hashable {
         priceDate: String = "",
         outcome: LedgerOutcome = .completed,
         receivedAtMicroseconds: Int64,
-        completedAtMicroseconds: Int64
+        completedAtMicroseconds: Int64,
+        retries: UInt32 = 0,
+        tokensEstimated: Bool = false
     ) {
         self.tenant = tenant
         self.requestID = requestID
@@ -111,6 +117,8 @@ public struct LedgerRecord: Sendable, Hashable {
         self.outcome = outcome
         self.receivedAtMicroseconds = receivedAtMicroseconds
         self.completedAtMicroseconds = completedAtMicroseconds
+        self.retries = retries
+        self.tokensEstimated = tokensEstimated
     }
 
     /// The UTC calendar month the record is billed in (that of ``completedAtMicroseconds``).

@@ -20,7 +20,7 @@ package struct LedgerMigration: Sendable {
 /// The ledger schema, as the list of its migrations.
 package enum LedgerSchema {
     /// Every migration this flexd knows, oldest first.
-    package static let migrations: [LedgerMigration] = [version1]
+    package static let migrations: [LedgerMigration] = [version1, version2]
 
     /// The version a store opened by this flexd ends at.
     package static var latestVersion: Int { migrations.last?.version ?? 0 }
@@ -186,5 +186,27 @@ package enum LedgerSchema {
             """,
             "CREATE INDEX ledger_conflicts_by_month ON ledger_conflicts (billing_month, tenant)",
         ]
+    )
+
+    // MARK: - Version 2
+
+    /// The savings record's `retries` and `tokens_estimated`, in both tables. Rows written before
+    /// read back as 0 and false (the defaults).
+    static let version2 = LedgerMigration(
+        version: 2,
+        name: "retries and estimated tokens",
+        sqlite: ["ledger_records", "ledger_conflicts"].flatMap { table in
+            [
+                "ALTER TABLE \(table) ADD COLUMN retries INTEGER NOT NULL DEFAULT 0 CHECK (retries >= 0)",
+                "ALTER TABLE \(table) ADD COLUMN tokens_estimated INTEGER NOT NULL DEFAULT 0 CHECK (tokens_estimated IN (0, 1))",
+            ]
+        },
+        postgres: ["ledger_records", "ledger_conflicts"].map { table in
+            """
+            ALTER TABLE \(table)
+                ADD COLUMN retries BIGINT NOT NULL DEFAULT 0 CHECK (retries >= 0),
+                ADD COLUMN tokens_estimated BOOLEAN NOT NULL DEFAULT false
+            """
+        }
     )
 }

@@ -152,4 +152,13 @@ public protocol StreamReader: Sendable {
     /// The non-streaming JSON body the provider would have returned for this answer, assembled from
     /// the events consumed so far. Only valid after the terminal event.
     func assembleResponse() throws(RouterError) -> ByteBuffer
+
+    /// How many of the events consumed so far carried output (text, a refusal, thinking, tool-call
+    /// arguments): what flexd counts output tokens from, one per event, when the provider's usage
+    /// never arrives (the FlexRouter documentation, *Savings*, "Estimated tokens").
+    var outputEvents: Int { get }
+}
+
+extension StreamReader {
+    public var outputEvents: Int { 0 }
 }

@@ -1,6 +1,8 @@
 public import FlexCore
 internal import FlexJSON
+internal import Foundation
 public import NIOCore
+internal import Synchronization
 
 /// The one table that says what a provider's error means (gateway lessons, item 3): a flex
 /// capacity refusal (go to standard now), a retryable failure, or the caller's own fault (return
@@ -146,6 +148,32 @@ public enum UpstreamFailure {
         }
     }
 
+    /// A `Retry-After` value: delay-seconds, or an HTTP date (RFC 9110, IMF-fixdate, e.g.
+    /// `Wed, 21 Oct 2026 07:28:00 GMT`) counted from `now` (a date past is no wait). Nil when it is
+    /// neither, or a day or more away.
+    static func retryAfter(_ value: String, now: Date) -> Duration? {
+        let text = value.trimmingCharacters(in: .whitespaces)
+        let seconds: Double
+        if let number = Double(text) {
+            seconds = number
+        } else if let date = Self.httpDate.withLock({ $0.date(from: text) }) {
+            seconds = max(0, date.timeIntervalSince(now))
+        } else {
+            return nil
+        }
+        guard seconds >= 0, seconds < 86_400 else { return nil }
+        return .milliseconds(Int64(seconds * 1000))
+    }
+
+    /// IMF-fixdate; a formatter is not thread-safe, so it is used under a lock (only on error answers).
+    private static let httpDate: Mutex<DateFormatter> = {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return Mutex(formatter)
+    }()
+
     /// Reads the provider's error envelope:
     /// OpenAI `{"error": {"message", "type", "param", "code"}}`;
     /// Anthropic `{"type": "error", "error": {"type", "message"}}`;
@@ -160,10 +188,8 @@ public enum UpstreamFailure {
         var upstream = UpstreamError(httpStatus: UInt32(clamping: status))
         upstream.body =
             body.getSlice(at: body.readerIndex, length: min(body.readableBytes, Self.maximumBodyBytes)) ?? ByteBuffer()
-        if let retryAfter = headers.first(where: { $0.0.lowercased() == "retry-after" })?.1,
-            let seconds = Double(retryAfter.filter { $0 != " " }), seconds >= 0, seconds < 86_400
-        {
-            upstream.retryAfter = .milliseconds(Int64(seconds * 1000))
+        if let retryAfter = headers.first(where: { $0.0.lowercased() == "retry-after" })?.1 {
+            upstream.retryAfter = Self.retryAfter(retryAfter, now: Date())
         }
         guard let json = try? JSONParser.parse(body.readableBytesView), let error = json["error"] else {
             return (upstream, "")

@@ -17,6 +17,8 @@ public import FlexCore
 ///        +--[flexBackoff]<+   |       (flex cancelled, start standard)       |
 ///             budget left     +--caller's error (4xx)--> [failed]            +--failed--> [failed] (or retry the
 ///                                                                                connection failure once)
+///   [standardAttempt] --429 / 5xx / connection failure, retries left, deadline allows-->
+///       [standardBackoff] --settledRetryTimerFired--> [standardAttempt] (same tier, retries + 1)
 ///   [committed] --ended with terminal event--> [finished]
 ///   [committed] --ended without it / failed--> [failed] (DATA_LOSS / upstream error)
 /// ```
@@ -29,6 +31,10 @@ public import FlexCore
 ///   budget left);
 /// - a refused flex attempt is not billed, so retrying it cannot double-bill; no attempt is ever
 ///   retried after it started;
+/// - the call's retry option (``SettledRetries``) re-sends only to the tier the call settled on
+///   (standard after a fallback, or the single planned tier), never the flex leg of a race, only
+///   after a 429, a 5xx (Anthropic's 529 included) or a connection failure, never after a timeout,
+///   and never when the wait would end past the call's deadline;
 /// - a committed stream that ends without the provider's terminal event is an error.
 public struct RaceStateMachine: Sendable {
     /// How an attempt ended before it started.
@@ -49,6 +55,8 @@ public struct RaceStateMachine: Sendable {
         public var fallbackReason: FallbackReason?
         /// Flex attempts made (0 when flex was not tried).
         public var flexAttempts: Int
+        /// Re-sends of the settled tier's request before it started.
+        public var retries: Int = 0
     }
 
     public enum Action: Hashable, Sendable {
@@ -59,6 +67,9 @@ public struct RaceStateMachine: Sendable {
         case scheduleFlexRetry(delay: Duration)
         /// Send the call on `tier` (standard after a fallback, or the single planned tier).
         case startAttempt(tier: Tier)
+        /// The settled tier failed and will be tried again: wait `delay`, then call
+        /// ``settledRetryTimerFired()``.
+        case scheduleRetry(delay: Duration)
         /// Forward this attempt's output to the caller from now on, to its end; then call
         /// ``committedEnded(terminal:)`` or ``committedFailed(_:)``.
         case commit(Commitment)
@@ -98,11 +109,39 @@ public struct RaceStateMachine: Sendable {
         public static let none = RetryPolicy()
     }
 
+    /// Re-sends to the tier the call settled on: the call's retry option (or the server's
+    /// default), and the call's deadline, past which no wait may end.
+    public struct SettledRetries: Hashable, Sendable {
+        public var option: RetryOption
+        /// The first wait: exponential doubles it each time, linear adds it.
+        public var base: Duration
+        /// The longest a provider's `Retry-After` is honoured for.
+        public var retryAfterCap: Duration
+        /// When the call ends whatever happens (the transport's deadline); nil for none.
+        public var deadline: ContinuousClock.Instant?
+
+        public init(
+            _ option: RetryOption,
+            base: Duration = .milliseconds(500),
+            retryAfterCap: Duration = .seconds(60),
+            deadline: ContinuousClock.Instant? = nil
+        ) {
+            self.option = option
+            self.base = base
+            self.retryAfterCap = retryAfterCap
+            self.deadline = deadline
+        }
+
+        /// No re-sends.
+        public static let none = SettledRetries(RetryOption(count: 0))
+    }
+
     private enum State: Sendable {
         case idle
         case flexAttempt(Flex)
         case flexBackoff(Flex)
         case standardAttempt(Standard)
+        case standardBackoff(Standard)
         case committed(Commitment)
         case finished
         case failed
@@ -118,15 +157,23 @@ public struct RaceStateMachine: Sendable {
         var fallbackReason: FallbackReason?
         var flexAttempts: Int
         var connectRetriesLeft: Int
+        /// Re-sends made on this tier (the retry option's).
+        var retries: Int = 0
     }
 
     private var state: State = .idle
     private let policy: RetryPolicy
+    private let settled: SettledRetries
     /// Picks the jitter for a backoff, in 0...1 (tests pass a fixed one).
     private let jitter: @Sendable () -> Double
 
-    public init(policy: RetryPolicy = .none, jitter: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }) {
+    public init(
+        policy: RetryPolicy = .none,
+        settled: SettledRetries = .none,
+        jitter: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
+    ) {
         self.policy = policy
+        self.settled = settled
         self.jitter = jitter
     }
 
@@ -219,29 +266,59 @@ public struct RaceStateMachine: Sendable {
             tier: standard.tier,
             fellBack: standard.fallbackReason != nil,
             fallbackReason: standard.fallbackReason,
-            flexAttempts: standard.flexAttempts
+            flexAttempts: standard.flexAttempts,
+            retries: standard.retries
         )
         self.state = .committed(commitment)
         return .commit(commitment)
     }
 
     /// The standard (or single-tier) attempt ended before it started.
-    public mutating func attemptFailed(_ failure: AttemptFailure) -> Action {
+    public mutating func attemptFailed(_ failure: AttemptFailure, now: ContinuousClock.Instant) -> Action {
         guard case .standardAttempt(var standard) = self.state else { return self.unexpected("attemptFailed") }
+        let error: RouterError
         switch failure {
         case .retryable(_, beforeAnyByte: true) where standard.connectRetriesLeft > 0:
             standard.connectRetriesLeft -= 1
             self.state = .standardAttempt(standard)
             return .startAttempt(tier: standard.tier)
-        case .retryable(let error, _), .fatal(let error):
-            self.state = .failed
-            return .fail(error)
+        case .retryable(let failed, _), .fatal(let failed):
+            error = failed
         case .capacity:
             // Only flex refuses for capacity; on another tier it is the provider's overload.
-            self.state = .failed
-            return .fail(
-                RouterError(.upstreamOverloaded, "the provider has no capacity for this call right now; retry later")
+            error = RouterError(
+                .upstreamOverloaded,
+                "the provider has no capacity for this call right now; retry later"
             )
+        }
+        if standard.retries < Int(self.settled.option.count), Self.isWorthRetrying(error) {
+            let delay = self.retryDelay(afterRetries: standard.retries, upstream: error.status.upstream)
+            // The next attempt must start before the deadline; otherwise the call ends now.
+            if self.settled.deadline.map({ now + delay < $0 }) ?? true {
+                self.state = .standardBackoff(standard)
+                return .scheduleRetry(delay: delay)
+            }
+        }
+        self.state = .failed
+        return .fail(Self.withRetries(error, standard))
+    }
+
+    /// The wait before a retry of the settled tier is over: send it again.
+    public mutating func settledRetryTimerFired() -> Action {
+        guard case .standardBackoff(var standard) = self.state else {
+            return self.unexpected("settledRetryTimerFired")
+        }
+        standard.retries += 1
+        self.state = .standardAttempt(standard)
+        return .startAttempt(tier: standard.tier)
+    }
+
+    /// Re-sends made on the settled tier so far.
+    public var retries: Int {
+        switch self.state {
+        case .standardAttempt(let standard), .standardBackoff(let standard): standard.retries
+        case .committed(let commitment): commitment.retries
+        default: 0
         }
     }
 
@@ -307,6 +384,43 @@ public struct RaceStateMachine: Sendable {
         var delay = self.policy.initialBackoff
         for _ in 1..<max(1, attempt) { delay = min(delay * 2, self.policy.maxBackoff) }
         return delay * (0.5 + 0.5 * min(1, max(0, self.jitter())))
+    }
+
+    /// A failure the settled tier is tried again after: 429, a 5xx (Anthropic's 529 and the in-stream
+    /// overloads that stand for one included) or a connection failure. Never a timeout, and never
+    /// the caller's own error.
+    static func isWorthRetrying(_ error: RouterError) -> Bool {
+        switch error.status.error {
+        case .upstreamRateLimited?, .upstreamOverloaded?, .upstreamUnreachable?: true
+        case .upstreamUnavailable?: error.status.upstream?.httpStatus != 408
+        default: false
+        }
+    }
+
+    /// The wait before retry `retries + 1`: the provider's `Retry-After` when it sent one (capped),
+    /// else the backoff (exponential: base × 2^retries; linear: base × (retries + 1)), with full
+    /// jitter (uniform between zero and the backoff) when on.
+    private func retryDelay(afterRetries retries: Int, upstream: UpstreamError?) -> Duration {
+        if let retryAfter = upstream?.retryAfter {
+            return min(max(.zero, retryAfter), self.settled.retryAfterCap)
+        }
+        let backoff: Duration
+        switch self.settled.option.backoff {
+        case .exponential: backoff = self.settled.base * (1 << min(retries, 20))
+        case .linear: backoff = self.settled.base * (retries + 1)
+        }
+        guard self.settled.option.jitter else { return backoff }
+        return backoff * min(1, max(0, self.jitter()))
+    }
+
+    /// The error a call ends with after its retries: the last attempt's, saying how many re-sends
+    /// were made (`details.retries`) and on which tier.
+    private static func withRetries(_ error: RouterError, _ standard: Standard) -> RouterError {
+        guard standard.retries > 0 else { return error }
+        var error = error
+        error.status.details["retries"] = String(standard.retries)
+        error.status.details["tier"] = standard.tier.name
+        return error
     }
 
     /// An event that cannot happen in this state: a driver bug. Fail the call rather than trap.

@@ -60,6 +60,7 @@ extension Router {
             arrival: ContinuousClock.Instant,
             streaming: Bool,
             retryPolicy: RaceStateMachine.RetryPolicy,
+            settled: RaceStateMachine.SettledRetries,
             logger: Logger
         ) {
             self.prepared = prepared
@@ -78,7 +79,7 @@ extension Router {
                 startWithin: request.startWithin,
                 tierRequested: plan.requestedTier
             )
-            self.machine = RaceStateMachine(policy: retryPolicy)
+            self.machine = RaceStateMachine(policy: retryPolicy, settled: settled)
         }
 
         // MARK: The race's events
@@ -156,8 +157,22 @@ extension Router {
                 self.outcome.answer = answer
                 return self.machine.attemptStarted()
             case .failed(let failure):
-                return self.stopIfCancelled() ?? self.machine.attemptFailed(failure)
+                return self.stopIfCancelled() ?? self.machine.attemptFailed(failure, now: .now)
             }
+        }
+
+        /// The wait before a retry of the settled tier is over (or the call was cancelled in it).
+        @inline(never)
+        func settledRetryTimerFired() -> RaceStateMachine.Action {
+            if let stop = self.stopIfCancelled() { return stop }
+            self.logger.debug(
+                "retry",
+                metadata: [
+                    "request_id": "\(self.prepared.request.requestID)", "tier": "\(self.attemptTier)",
+                    "retry": "\(self.machine.retries + 1)",
+                ]
+            )
+            return self.machine.settledRetryTimerFired()
         }
 
         /// The call has committed to its attempt: the record says how, and the attempt's events
@@ -167,6 +182,7 @@ extension Router {
             self.record.fellBack = commitment.fellBack
             self.record.fallbackReason = commitment.fallbackReason
             self.record.flexAttempts = UInt32(commitment.flexAttempts)
+            self.record.retries = UInt32(commitment.retries)
             self.record.flexWaitMicroseconds = self.flexWait.unsignedMicroseconds
             guard let live = self.live else { return nil }
             self.sawTerminal = live.sawTerminal
@@ -179,15 +195,35 @@ extension Router {
         }
 
         /// What the provider's answer said about billing, and when it started.
+        ///
+        /// A committed stream that ended without its terminal event (cut, failed after the start, or
+        /// stopped by the caller's deadline or CANCEL) has been billed for what the provider
+        /// produced, but its final usage may never have arrived: the tokens it did not report are
+        /// flexd's own count (``TokenEstimate``), and `estimated` says so. Input: the usage an
+        /// earlier event reported (Anthropic `message_start`, Gemini chunks' `usageMetadata`), else
+        /// the request body's text. Output: the larger of what was reported and one token per
+        /// event that carried output.
         @inline(never)
-        func billed() -> (UpstreamResult, ContinuousClock.Instant) {
+        func billed() -> (UpstreamResult, ContinuousClock.Instant, estimated: Bool) {
             if let answer = self.answer {
-                return (answer.result, answer.answeredAt)
+                return (answer.result, answer.answeredAt, false)
             }
             let live = self.live
-            let result =
+            var result =
                 live?.reader.result ?? UpstreamResult(usage: TokenUsage(), servedTier: nil, servedTierReported: "")
-            return (result, live?.startedAt ?? self.arrival)
+            var estimated = false
+            if let live, !self.sawTerminal {
+                if result.usage.inputTokens == 0 {
+                    result.usage.inputTokens = TokenEstimate.inputTokens(self.prepared.body)
+                    estimated = true
+                }
+                let counted = UInt64(live.reader.outputEvents)
+                if counted > result.usage.outputTokens {
+                    result.usage.outputTokens = counted
+                    estimated = true
+                }
+            }
+            return (result, live?.startedAt ?? self.arrival, estimated)
         }
 
         // MARK: Delivery

@@ -10,11 +10,13 @@ extension Router {
     func begin(
         _ request: consuming InferenceRequest,
         streaming: Bool,
+        deadline: ContinuousClock.Instant?,
         logger: Logger,
         arrival: ContinuousClock.Instant
     ) throws(CallFailure) -> Call {
         let date = self.configuration.today()
         do {
+            let settled = try self.settledRetries(request.retry, deadline: deadline)
             let (prepared, plan, model) = try self.prepare(request, on: date, streaming: streaming)
             return Call(
                 prepared: prepared,
@@ -24,6 +26,7 @@ extension Router {
                 arrival: arrival,
                 streaming: streaming,
                 retryPolicy: self.configuration.retryPolicy,
+                settled: settled,
                 logger: logger
             )
         } catch {
@@ -33,6 +36,22 @@ extension Router {
             )
             throw error.failure()
         }
+    }
+
+    /// The call's retries on its settled tier: its own option, or the server's default.
+    func settledRetries(
+        _ option: RetryOption?,
+        deadline: ContinuousClock.Instant?
+    ) throws(RouterError) -> RaceStateMachine.SettledRetries {
+        let option = option ?? self.configuration.defaultRetry
+        guard option.count <= UInt32(RetryOption.maximumCount) else {
+            throw RouterError(
+                .invalidRetry,
+                "retry.count is \(option.count); it must be 0 to \(RetryOption.maximumCount)",
+                details: ["field": "retry.count"]
+            )
+        }
+        return RaceStateMachine.SettledRetries(option, base: self.configuration.retryBase, deadline: deadline)
     }
 
     /// Checks the request and decides what the call will do: its adapter, its tier plan, its model's

@@ -24,6 +24,8 @@ extension Router {
                 action = await self.backOff(call, for: delay)
             case .startAttempt(let tier):
                 action = await self.attempt(call, tier: tier)
+            case .scheduleRetry(let delay):
+                action = await self.waitToRetry(call, for: delay)
             case .commit(let commitment):
                 action = await self.deliver(call, commitment, emit: emit)
             case .finish:
@@ -78,6 +80,14 @@ extension Router {
     private func backOff(_ call: Call, for delay: Duration) async -> RaceStateMachine.Action {
         await self.timers.sleep(until: .now + delay)
         return call.retryTimerFired()
+    }
+
+    /// Waits before re-sending to the settled tier, on the deadline service (a cancelled call stops
+    /// waiting at once).
+    @inline(never)
+    private func waitToRetry(_ call: Call, for delay: Duration) async -> RaceStateMachine.Action {
+        await self.timers.sleep(until: .now + delay)
+        return call.settledRetryTimerFired()
     }
 
     /// Runs a standard (or single-tier) attempt until it starts, answers or fails.
@@ -170,8 +180,9 @@ extension Router {
     /// reported serving.
     @inline(never)
     private func price(_ call: Call) throws(CallFailure) -> SavingsRecord {
-        let (result, startedAt) = call.billed()
+        let (result, startedAt, estimated) = call.billed()
         call.record.timeToStartMicroseconds = (startedAt - call.arrival).unsignedMicroseconds
+        call.record.tokensEstimated = estimated
         do {
             return try self.pricing.price(
                 call.record,

@@ -62,16 +62,25 @@ public final class Router: Sendable {
     /// parsed JSON it builds each attempt from), so a call waiting for flex does not also hold the
     /// bytes of its prompt — as long as the caller keeps no copy either.
     ///
-    /// `arrival` is when the call reached flexd: its `start_within` budget counts from there.
+    /// - Parameters:
+    ///   - arrival: When the call reached flexd: its `start_within` budget counts from there.
+    ///   - deadline: When the caller stops the call; no retry waits past it.
     public func complete(
         _ request: consuming InferenceRequest,
         logger: Logger,
-        arrival: ContinuousClock.Instant = .now
+        arrival: ContinuousClock.Instant = .now,
+        deadline: ContinuousClock.Instant? = nil
     ) async throws(CallFailure)
         -> (InferenceResponse, SavingsRecord)
     {
         let typed = TypedCall.api(of: request)
-        let call = try self.begin(consume request, streaming: false, logger: logger, arrival: arrival)
+        let call = try self.begin(
+            consume request,
+            streaming: false,
+            deadline: deadline,
+            logger: logger,
+            arrival: arrival
+        )
         return try TypedCall.response(typed: typed, answer: await self.run(call, emit: nil))
     }
 
@@ -79,17 +88,24 @@ public final class Router: Sendable {
     /// provider's events as sent (for a typed call, the typed events they mean: ``TypedCall``);
     /// returns the savings record once the provider's stream ended.
     ///
-    /// The request is consumed, as by ``complete(_:logger:arrival:)``.
+    /// The request is consumed, as by ``complete(_:logger:arrival:deadline:)``.
     public func stream(
         _ request: consuming InferenceRequest,
         logger: Logger,
         arrival: ContinuousClock.Instant = .now,
+        deadline: ContinuousClock.Instant? = nil,
         emit: @escaping EventSink
     ) async throws(CallFailure)
         -> SavingsRecord
     {
         let emit = TypedCall.emitter(for: request, emit)
-        let call = try self.begin(consume request, streaming: true, logger: logger, arrival: arrival)
+        let call = try self.begin(
+            consume request,
+            streaming: true,
+            deadline: deadline,
+            logger: logger,
+            arrival: arrival
+        )
         return try await self.run(call, emit: emit).1
     }
 }
@@ -104,7 +120,8 @@ extension Router: InferenceService {
         try await self.complete(
             Self.withTenantKey(consume request, context),
             logger: context.logger,
-            arrival: context.arrival
+            arrival: context.arrival,
+            deadline: context.deadline
         )
     }
 
@@ -119,6 +136,7 @@ extension Router: InferenceService {
             Self.withTenantKey(consume request, context),
             logger: context.logger,
             arrival: context.arrival,
+            deadline: context.deadline,
             emit: emit
         )
     }

@@ -10,6 +10,11 @@ public struct RouterConfiguration: Sendable {
     public var catalog: Catalog
     /// Flex retries after a capacity refusal (off by default).
     public var retryPolicy: RaceStateMachine.RetryPolicy
+    /// Re-sends to the tier a call settled on, for calls that set no retry option of their own
+    /// (flexd: `--retries`; none by default). See "Retries" in the FlexRouter documentation.
+    public var defaultRetry: RetryOption
+    /// The first wait before a retry of the settled tier (exponential doubles it, linear adds it).
+    public var retryBase: Duration
     /// Time to establish a connection (TCP and TLS) to a provider.
     public var connectTimeout: Duration
     /// Time to the response head on a non-flex attempt. Non-streamed answers arrive whole, so this
@@ -48,6 +53,8 @@ public struct RouterConfiguration: Sendable {
         baseURLs: [Provider: String] = RouterConfiguration.productionBaseURLs,
         catalog: Catalog,
         retryPolicy: RaceStateMachine.RetryPolicy = .none,
+        defaultRetry: RetryOption = RetryOption(count: 0),
+        retryBase: Duration = .milliseconds(500),
         connectTimeout: Duration = .seconds(10),
         responseHeadTimeout: Duration = .seconds(600),
         idleTimeout: Duration = .seconds(120),
@@ -60,6 +67,8 @@ public struct RouterConfiguration: Sendable {
         self.baseURLs = baseURLs
         self.catalog = catalog
         self.retryPolicy = retryPolicy
+        self.defaultRetry = defaultRetry
+        self.retryBase = retryBase
         self.connectTimeout = connectTimeout
         self.responseHeadTimeout = responseHeadTimeout
         self.idleTimeout = idleTimeout

@@ -95,10 +95,17 @@ final class ServerCall: Sendable {
         self.idName = idName
         self.requestID = request.requestID
         self.state = NIOLockedValueBox(State(request: request))
-        self.context = CallContext(tenant: tenant, metadata: metadata, logger: logger, arrival: arrival)
+        let deadline = arrival + min(timeout ?? maxCallDuration, maxCallDuration)
+        self.context = CallContext(
+            tenant: tenant,
+            metadata: metadata,
+            logger: logger,
+            arrival: arrival,
+            deadline: deadline
+        )
         self.streaming = streaming
         self.arrival = arrival
-        self.deadline = arrival + min(timeout ?? maxCallDuration, maxCallDuration)
+        self.deadline = deadline
         self.door = door
     }
 

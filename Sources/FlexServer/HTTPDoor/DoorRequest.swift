@@ -3,7 +3,8 @@ internal import FlexJSON
 internal import NIOCore
 internal import NIOHTTP1
 
-/// An SDK's HTTP request read as a call: the provider's native body less `start_within`, the
+/// An SDK's HTTP request read as a call: the provider's native body less `start_within` and
+/// `retry`, the
 /// provider key from the SDK's own auth header, the tenant's flexd key, whether it streams.
 struct DoorRequest: Sendable {
     var request: InferenceRequest
@@ -60,6 +61,12 @@ struct DoorRequest: Sendable {
             object["start_within"] = nil
             edited = true
         }
+        var retry: RetryOption?
+        if let value = object["retry"] {
+            retry = try DoorRetry.read(value)
+            object["retry"] = nil
+            edited = true
+        }
         let model = modelInPath ?? object["model"]?.string ?? ""
         if !model.isEmpty, let owner = modelOwner(model), owner != api.provider {
             throw DoorRefusal(
@@ -83,7 +90,8 @@ struct DoorRequest: Sendable {
             model: model,
             startWithin: startWithin,
             providerKey: Self.providerKey(api.provider, head),
-            body: .nativeJSON(native)
+            body: .nativeJSON(native),
+            retry: retry
         )
         return DoorRequest(
             request: request,

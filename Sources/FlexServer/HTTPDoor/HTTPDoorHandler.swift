@@ -457,6 +457,7 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
         headers.append(("flexd-tier-served", savings.tierServed?.name ?? ""))
         headers.append(("flexd-fell-back", savings.fellBack ? "true" : "false"))
         if let reason = savings.fallbackReason { headers.append(("flexd-fallback-reason", reason.name)) }
+        headers.append(("flexd-retries", String(savings.retries)))
         headers.append(("flexd-savings", savings.compactJSON))
         return headers
     }

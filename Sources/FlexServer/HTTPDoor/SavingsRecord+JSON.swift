@@ -42,7 +42,8 @@ extension SavingsRecord {
         Self.member("saved_picousd", self.savedPicoUSD, into: &buffer)
         Self.member("fee_picousd", self.feePicoUSD, into: &buffer)
         Self.member("price_date", self.priceDate, into: &buffer)
-        buffer.writeStaticString("}")
+        Self.member("retries", Int64(self.retries), into: &buffer)
+        buffer.writeStaticString(self.tokensEstimated ? ",\"tokens_estimated\":true}" : ",\"tokens_estimated\":false}")
         return String(buffer: buffer)
     }
 

@@ -23,6 +23,12 @@ public enum Fault: Sendable, Equatable, CustomStringConvertible {
     case status(Int)
     /// Make the visible output about this many bytes long.
     case largeResponse(bytes: Int)
+    /// With `status`: only the first N requests of each correlation id (`x-flexsim-correlation-id`)
+    /// get the status; later ones are answered normally (a provider that recovers, for retries).
+    case failFirst(Int)
+    /// With `status`: the error answer's `retry-after` header, in whole seconds (0...3600), instead
+    /// of the default (`1` on 429, 503 and 529, none otherwise).
+    case retryAfter(seconds: Int)
 
     public var description: String {
         switch self {
@@ -35,6 +41,8 @@ public enum Fault: Sendable, Equatable, CustomStringConvertible {
         case .streamError(let mid): mid ? "stream_error_mid" : "stream_error"
         case .status(let code): "status=\(code)"
         case .largeResponse(let bytes): "large_response=\(bytes)"
+        case .failFirst(let count): "fail_first=\(count)"
+        case .retryAfter(let seconds): "retry_after=\(seconds)"
         }
     }
 
@@ -77,6 +85,12 @@ public enum Fault: Sendable, Equatable, CustomStringConvertible {
         case "large_response":
             guard let bytes = value.flatMap({ Int($0) }), bytes > 0, bytes <= 16 << 20 else { return nil }
             self = .largeResponse(bytes: bytes)
+        case "fail_first":
+            guard let count = value.flatMap({ Int($0) }), (1...100).contains(count) else { return nil }
+            self = .failFirst(count)
+        case "retry_after":
+            guard let seconds = value.flatMap({ Int($0) }), (0...3600).contains(seconds) else { return nil }
+            self = .retryAfter(seconds: seconds)
         default: return nil
         }
     }

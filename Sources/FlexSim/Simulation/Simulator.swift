@@ -20,6 +20,8 @@ public final class Simulator: Sendable {
     public let capacity: CapacityModel
     let cache = PromptCache()
     private let counter = NIOLockedValueBox<UInt64>(0)
+    /// Requests seen per correlation id that carried a `fail_first` fault (its count).
+    private let failFirstSeen = NIOLockedValueBox<[String: Int]>([:])
     private let nonce = UInt64.random(in: 1...UInt64.max)
     private let profileFaults: [(probability: Double, faults: [Fault], tier: String?)]
 
@@ -42,9 +44,24 @@ public final class Simulator: Sendable {
         }
     }
 
+    /// Whether an injected status applies to this request: always, unless `fail_first=N` limits it
+    /// to the first N requests of the correlation id (a request without one always fails).
+    private func failsThisTime(_ faults: [Fault], correlation: String?) -> Bool {
+        var limit: Int?
+        for case .failFirst(let count) in faults { limit = count }
+        guard let limit, let correlation else { return true }
+        return self.failFirstSeen.withLockedValue { seen in
+            if seen.count >= 100_000 { seen.removeAll() }  // a test knob: bounded all the same
+            let count = seen[correlation, default: 0] + 1
+            seen[correlation] = count
+            return count <= limit
+        }
+    }
+
     /// Forgets the ledger, the prompt cache and the capacity reservations.
     public func reset() {
         self.ledger.reset()
+        self.failFirstSeen.withLockedValue { $0.removeAll() }
         self.cache.reset()
         self.capacity.reset()
     }
@@ -212,13 +229,15 @@ public final class Simulator: Sendable {
             receivedAtMS: Self.nowMilliseconds()
         )
 
-        func fail(_ error: ProviderError, outcome: String = "rejected") -> Plan {
+        func fail(_ error: ProviderError, outcome: String = "rejected", retryAfter: Int? = nil) -> Plan {
             entry.status = error.status
             entry.outcome = outcome
             entry.reason = error.ledgerReason
             self.ledger.append(entry)
             var headers = idHeaders
-            if error.status == 429 || error.status == 503 || error.status == 529 {
+            if let retryAfter {
+                headers.append(("retry-after", String(retryAfter)))
+            } else if error.status == 429 || error.status == 503 || error.status == 529 {
                 headers.append(("retry-after", "1"))
             }
             return .respond(
@@ -334,8 +353,10 @@ public final class Simulator: Sendable {
         entry.stream = request.stream
         entry.tierAsked = request.tierAsked
 
-        for case .status(let status) in faults {
-            return fail(.injected(provider, status: status), outcome: "fault")
+        for case .status(let status) in faults where self.failsThisTime(faults, correlation: correlation) {
+            var retryAfter: Int?
+            for case .retryAfter(let seconds) in faults { retryAfter = seconds }
+            return fail(.injected(provider, status: status), outcome: "fault", retryAfter: retryAfter)
         }
 
         // The tier that serves: flex through the capacity model, priority perhaps downgraded.

@@ -77,7 +77,8 @@ enum Fixtures {
         startWithin: "00h-00m-30s",
         providerKey: "sk-test-not-a-real-key",
         metadata: ["feature": "summaries"],
-        body: .nativeJSON(bytes(#"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Say hi"}]}"#))
+        body: .nativeJSON(bytes(#"{"model":"gpt-5.4-mini","messages":[{"role":"user","content":"Say hi"}]}"#)),
+        retry: RetryOption(count: 3, backoff: .linear, jitter: false)
     )
 
     static let typedRequest = InferenceRequest(
@@ -118,7 +119,9 @@ enum Fixtures {
         actualCostPicoUSD: 1_361_250_000,
         savedPicoUSD: 1_361_250_000,
         feePicoUSD: 272_250_000,
-        priceDate: "2026-11-26"
+        priceDate: "2026-11-26",
+        retries: 2,
+        tokensEstimated: true
     )
 
     static let failedTrailers = Trailers(

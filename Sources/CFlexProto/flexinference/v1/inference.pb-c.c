@@ -58,6 +58,51 @@ void   flexinference__v1__inference_request__free_unpacked
   assert(message->base.descriptor == &flexinference__v1__inference_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   flexinference__v1__retry_policy__init
+                     (Flexinference__V1__RetryPolicy         *message)
+{
+  static const Flexinference__V1__RetryPolicy init_value = FLEXINFERENCE__V1__RETRY_POLICY__INIT;
+  *message = init_value;
+}
+size_t flexinference__v1__retry_policy__get_packed_size
+                     (const Flexinference__V1__RetryPolicy *message)
+{
+  assert(message->base.descriptor == &flexinference__v1__retry_policy__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t flexinference__v1__retry_policy__pack
+                     (const Flexinference__V1__RetryPolicy *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &flexinference__v1__retry_policy__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t flexinference__v1__retry_policy__pack_to_buffer
+                     (const Flexinference__V1__RetryPolicy *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &flexinference__v1__retry_policy__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Flexinference__V1__RetryPolicy *
+       flexinference__v1__retry_policy__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Flexinference__V1__RetryPolicy *)
+     protobuf_c_message_unpack (&flexinference__v1__retry_policy__descriptor,
+                                allocator, len, data);
+}
+void   flexinference__v1__retry_policy__free_unpacked
+                     (Flexinference__V1__RetryPolicy *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &flexinference__v1__retry_policy__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   flexinference__v1__inference_response__init
                      (Flexinference__V1__InferenceResponse         *message)
 {
@@ -289,7 +334,7 @@ const ProtobufCMessageDescriptor flexinference__v1__inference_request__metadata_
   (ProtobufCMessageInit) flexinference__v1__inference_request__metadata_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor flexinference__v1__inference_request__field_descriptors[9] =
+static const ProtobufCFieldDescriptor flexinference__v1__inference_request__field_descriptors[10] =
 {
   {
     "request_id",
@@ -399,6 +444,18 @@ static const ProtobufCFieldDescriptor flexinference__v1__inference_request__fiel
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "retry",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Flexinference__V1__InferenceRequest, retry),
+    &flexinference__v1__retry_policy__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned flexinference__v1__inference_request__field_indices_by_name[] = {
   2,   /* field[2] = api */
@@ -409,12 +466,13 @@ static const unsigned flexinference__v1__inference_request__field_indices_by_nam
   1,   /* field[1] = provider */
   5,   /* field[5] = provider_key */
   0,   /* field[0] = request_id */
+  9,   /* field[9] = retry */
   4,   /* field[4] = start_within */
 };
 static const ProtobufCIntRange flexinference__v1__inference_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor flexinference__v1__inference_request__descriptor =
 {
@@ -424,11 +482,75 @@ const ProtobufCMessageDescriptor flexinference__v1__inference_request__descripto
   "Flexinference__V1__InferenceRequest",
   "flexinference.v1",
   sizeof(Flexinference__V1__InferenceRequest),
-  9,
+  10,
   flexinference__v1__inference_request__field_descriptors,
   flexinference__v1__inference_request__field_indices_by_name,
   1,  flexinference__v1__inference_request__number_ranges,
   (ProtobufCMessageInit) flexinference__v1__inference_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor flexinference__v1__retry_policy__field_descriptors[3] =
+{
+  {
+    "count",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Flexinference__V1__RetryPolicy, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "backoff",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Flexinference__V1__RetryPolicy, backoff),
+    &flexinference__v1__retry_backoff__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "no_jitter",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Flexinference__V1__RetryPolicy, no_jitter),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned flexinference__v1__retry_policy__field_indices_by_name[] = {
+  1,   /* field[1] = backoff */
+  0,   /* field[0] = count */
+  2,   /* field[2] = no_jitter */
+};
+static const ProtobufCIntRange flexinference__v1__retry_policy__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor flexinference__v1__retry_policy__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "flexinference.v1.RetryPolicy",
+  "RetryPolicy",
+  "Flexinference__V1__RetryPolicy",
+  "flexinference.v1",
+  sizeof(Flexinference__V1__RetryPolicy),
+  3,
+  flexinference__v1__retry_policy__field_descriptors,
+  flexinference__v1__retry_policy__field_indices_by_name,
+  1,  flexinference__v1__retry_policy__number_ranges,
+  (ProtobufCMessageInit) flexinference__v1__retry_policy__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor flexinference__v1__inference_response__field_descriptors[3] =
@@ -725,6 +847,36 @@ const ProtobufCMessageDescriptor flexinference__v1__stream_event__descriptor =
   1,  flexinference__v1__stream_event__number_ranges,
   (ProtobufCMessageInit) flexinference__v1__stream_event__init,
   NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue flexinference__v1__retry_backoff__enum_values_by_number[3] =
+{
+  { "RETRY_BACKOFF_UNSPECIFIED", "FLEXINFERENCE__V1__RETRY_BACKOFF__RETRY_BACKOFF_UNSPECIFIED", 0 },
+  { "RETRY_BACKOFF_EXPONENTIAL", "FLEXINFERENCE__V1__RETRY_BACKOFF__RETRY_BACKOFF_EXPONENTIAL", 1 },
+  { "RETRY_BACKOFF_LINEAR", "FLEXINFERENCE__V1__RETRY_BACKOFF__RETRY_BACKOFF_LINEAR", 2 },
+};
+static const ProtobufCIntRange flexinference__v1__retry_backoff__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex flexinference__v1__retry_backoff__enum_values_by_name[3] =
+{
+  { "RETRY_BACKOFF_EXPONENTIAL", 1 },
+  { "RETRY_BACKOFF_LINEAR", 2 },
+  { "RETRY_BACKOFF_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor flexinference__v1__retry_backoff__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "flexinference.v1.RetryBackoff",
+  "RetryBackoff",
+  "Flexinference__V1__RetryBackoff",
+  "flexinference.v1",
+  3,
+  flexinference__v1__retry_backoff__enum_values_by_number,
+  3,
+  flexinference__v1__retry_backoff__enum_values_by_name,
+  1,
+  flexinference__v1__retry_backoff__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor flexinference__v1__inference__method_descriptors[2] =
 {

@@ -52,7 +52,7 @@ void   flexinference__v1__savings_record__free_unpacked
   assert(message->base.descriptor == &flexinference__v1__savings_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor flexinference__v1__savings_record__field_descriptors[19] =
+static const ProtobufCFieldDescriptor flexinference__v1__savings_record__field_descriptors[21] =
 {
   {
     "request_id",
@@ -282,6 +282,30 @@ static const ProtobufCFieldDescriptor flexinference__v1__savings_record__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "retries",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Flexinference__V1__SavingsRecord, retries),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokens_estimated",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Flexinference__V1__SavingsRecord, tokens_estimated),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned flexinference__v1__savings_record__field_indices_by_name[] = {
   15,   /* field[15] = actual_cost_picousd */
@@ -295,6 +319,7 @@ static const unsigned flexinference__v1__savings_record__field_indices_by_name[]
   18,   /* field[18] = price_date */
   1,   /* field[1] = provider */
   0,   /* field[0] = request_id */
+  19,   /* field[19] = retries */
   16,   /* field[16] = saved_picousd */
   14,   /* field[14] = standard_cost_picousd */
   4,   /* field[4] = start_within */
@@ -303,11 +328,12 @@ static const unsigned flexinference__v1__savings_record__field_indices_by_name[]
   7,   /* field[7] = tier_served_reported */
   12,   /* field[12] = time_to_start_us */
   13,   /* field[13] = tokens */
+  20,   /* field[20] = tokens_estimated */
 };
 static const ProtobufCIntRange flexinference__v1__savings_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 19 }
+  { 0, 21 }
 };
 const ProtobufCMessageDescriptor flexinference__v1__savings_record__descriptor =
 {
@@ -317,7 +343,7 @@ const ProtobufCMessageDescriptor flexinference__v1__savings_record__descriptor =
   "Flexinference__V1__SavingsRecord",
   "flexinference.v1",
   sizeof(Flexinference__V1__SavingsRecord),
-  19,
+  21,
   flexinference__v1__savings_record__field_descriptors,
   flexinference__v1__savings_record__field_indices_by_name,
   1,  flexinference__v1__savings_record__number_ranges,

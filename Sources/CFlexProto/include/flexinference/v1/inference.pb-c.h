@@ -19,6 +19,7 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Flexinference__V1__InferenceRequest Flexinference__V1__InferenceRequest;
 typedef struct Flexinference__V1__InferenceRequest__MetadataEntry Flexinference__V1__InferenceRequest__MetadataEntry;
+typedef struct Flexinference__V1__RetryPolicy Flexinference__V1__RetryPolicy;
 typedef struct Flexinference__V1__InferenceResponse Flexinference__V1__InferenceResponse;
 typedef struct Flexinference__V1__NativeEvent Flexinference__V1__NativeEvent;
 typedef struct Flexinference__V1__RouteDecision Flexinference__V1__RouteDecision;
@@ -27,6 +28,18 @@ typedef struct Flexinference__V1__StreamEvent Flexinference__V1__StreamEvent;
 
 /* --- enums --- */
 
+typedef enum _Flexinference__V1__RetryBackoff {
+  FLEXINFERENCE__V1__RETRY_BACKOFF__RETRY_BACKOFF_UNSPECIFIED = 0,
+  /*
+   * base, 2 x base, 4 x base, ... (base 0.5 s)
+   */
+  FLEXINFERENCE__V1__RETRY_BACKOFF__RETRY_BACKOFF_EXPONENTIAL = 1,
+  /*
+   * base, 2 x base, 3 x base, ...
+   */
+  FLEXINFERENCE__V1__RETRY_BACKOFF__RETRY_BACKOFF_LINEAR = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FLEXINFERENCE__V1__RETRY_BACKOFF)
+} Flexinference__V1__RetryBackoff;
 
 /* --- messages --- */
 
@@ -73,6 +86,11 @@ struct  Flexinference__V1__InferenceRequest
    */
   size_t n_metadata;
   Flexinference__V1__InferenceRequest__MetadataEntry **metadata;
+  /*
+   * Retries on the tier the call settles on (PROTOCOL.md section 15). Unset: the server's default
+   * (flexd serve --retries, 0 unless configured).
+   */
+  Flexinference__V1__RetryPolicy *retry;
   Flexinference__V1__InferenceRequest__BodyCase body_case;
   union {
     /*
@@ -87,7 +105,32 @@ struct  Flexinference__V1__InferenceRequest
 };
 #define FLEXINFERENCE__V1__INFERENCE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&flexinference__v1__inference_request__descriptor) \
-    , (char *)protobuf_c_empty_string, FLEXINFERENCE__V1__PROVIDER__PROVIDER_UNSPECIFIED, FLEXINFERENCE__V1__API__API_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, FLEXINFERENCE__V1__INFERENCE_REQUEST__BODY__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, FLEXINFERENCE__V1__PROVIDER__PROVIDER_UNSPECIFIED, FLEXINFERENCE__V1__API__API_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NULL, FLEXINFERENCE__V1__INFERENCE_REQUEST__BODY__NOT_SET, {0} }
+
+
+/*
+ * Re-sends of the request to the tier the call settled on, after a 429, a 5xx (Anthropic 529
+ * included) or a connection failure, before anything was committed to the caller.
+ */
+struct  Flexinference__V1__RetryPolicy
+{
+  ProtobufCMessage base;
+  /*
+   * Re-sends at most, 0 to 5 (0: none, whatever the server's default). More is invalid_retry.
+   */
+  uint32_t count;
+  /*
+   * How the wait grows; unspecified is exponential.
+   */
+  Flexinference__V1__RetryBackoff backoff;
+  /*
+   * Full jitter is on unless this is set (proto3's default, false, keeps it on).
+   */
+  protobuf_c_boolean no_jitter;
+};
+#define FLEXINFERENCE__V1__RETRY_POLICY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&flexinference__v1__retry_policy__descriptor) \
+    , 0, FLEXINFERENCE__V1__RETRY_BACKOFF__RETRY_BACKOFF_UNSPECIFIED, 0 }
 
 
 struct  Flexinference__V1__InferenceResponse
@@ -201,6 +244,25 @@ Flexinference__V1__InferenceRequest *
 void   flexinference__v1__inference_request__free_unpacked
                      (Flexinference__V1__InferenceRequest *message,
                       ProtobufCAllocator *allocator);
+/* Flexinference__V1__RetryPolicy methods */
+void   flexinference__v1__retry_policy__init
+                     (Flexinference__V1__RetryPolicy         *message);
+size_t flexinference__v1__retry_policy__get_packed_size
+                     (const Flexinference__V1__RetryPolicy   *message);
+size_t flexinference__v1__retry_policy__pack
+                     (const Flexinference__V1__RetryPolicy   *message,
+                      uint8_t             *out);
+size_t flexinference__v1__retry_policy__pack_to_buffer
+                     (const Flexinference__V1__RetryPolicy   *message,
+                      ProtobufCBuffer     *buffer);
+Flexinference__V1__RetryPolicy *
+       flexinference__v1__retry_policy__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   flexinference__v1__retry_policy__free_unpacked
+                     (Flexinference__V1__RetryPolicy *message,
+                      ProtobufCAllocator *allocator);
 /* Flexinference__V1__InferenceResponse methods */
 void   flexinference__v1__inference_response__init
                      (Flexinference__V1__InferenceResponse         *message);
@@ -285,6 +347,9 @@ typedef void (*Flexinference__V1__InferenceRequest__MetadataEntry_Closure)
 typedef void (*Flexinference__V1__InferenceRequest_Closure)
                  (const Flexinference__V1__InferenceRequest *message,
                   void *closure_data);
+typedef void (*Flexinference__V1__RetryPolicy_Closure)
+                 (const Flexinference__V1__RetryPolicy *message,
+                  void *closure_data);
 typedef void (*Flexinference__V1__InferenceResponse_Closure)
                  (const Flexinference__V1__InferenceResponse *message,
                   void *closure_data);
@@ -333,8 +398,10 @@ void flexinference__v1__inference__stream(ProtobufCService *service,
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    flexinference__v1__retry_backoff__descriptor;
 extern const ProtobufCMessageDescriptor flexinference__v1__inference_request__descriptor;
 extern const ProtobufCMessageDescriptor flexinference__v1__inference_request__metadata_entry__descriptor;
+extern const ProtobufCMessageDescriptor flexinference__v1__retry_policy__descriptor;
 extern const ProtobufCMessageDescriptor flexinference__v1__inference_response__descriptor;
 extern const ProtobufCMessageDescriptor flexinference__v1__native_event__descriptor;
 extern const ProtobufCMessageDescriptor flexinference__v1__route_decision__descriptor;

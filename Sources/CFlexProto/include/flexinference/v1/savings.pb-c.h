@@ -85,10 +85,20 @@ struct  Flexinference__V1__SavingsRecord
    * The catalog date whose prices applied, "YYYY-MM-DD".
    */
   char *price_date;
+  /*
+   * How many times the request was re-sent to the tier the call settled on (0..5), after a 429,
+   * a 5xx or a connection failure before anything was committed to the caller (the retry option).
+   */
+  uint32_t retries;
+  /*
+   * True when the token counts are flexd's own count because the provider's usage never arrived
+   * (a stream cut after the start, a call stopped by its deadline or a CANCEL after the start).
+   */
+  protobuf_c_boolean tokens_estimated;
 };
 #define FLEXINFERENCE__V1__SAVINGS_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&flexinference__v1__savings_record__descriptor) \
-    , (char *)protobuf_c_empty_string, FLEXINFERENCE__V1__PROVIDER__PROVIDER_UNSPECIFIED, FLEXINFERENCE__V1__API__API_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, FLEXINFERENCE__V1__TIER__TIER_UNSPECIFIED, FLEXINFERENCE__V1__TIER__TIER_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, FLEXINFERENCE__V1__FALLBACK_REASON__FALLBACK_REASON_NONE, 0, 0, 0, NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, FLEXINFERENCE__V1__PROVIDER__PROVIDER_UNSPECIFIED, FLEXINFERENCE__V1__API__API_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, FLEXINFERENCE__V1__TIER__TIER_UNSPECIFIED, FLEXINFERENCE__V1__TIER__TIER_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, FLEXINFERENCE__V1__FALLBACK_REASON__FALLBACK_REASON_NONE, 0, 0, 0, NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 /* Flexinference__V1__SavingsRecord methods */

@@ -16,6 +16,7 @@ extension AnthropicMessagesAdapter {
         private var usage = JSONObject()
         /// Content blocks by their `index`.
         private var blocks: [Int64: Block] = [:]
+        private(set) var outputEvents = 0
 
         /// One content block: its `content_block_start` shape plus what the deltas added.
         struct Block {
@@ -67,6 +68,9 @@ extension AnthropicMessagesAdapter {
                 }
                 Self.apply(delta, to: &block)
                 self.blocks[index] = block
+                if ["text", "thinking", "partial_json"].contains(where: { delta[$0]?.string?.isEmpty == false }) {
+                    self.outputEvents += 1
+                }
                 return .content
             case "content_block_stop":
                 guard let index = object["index"]?.int, self.blocks[index] != nil else { return self.malformed(event) }

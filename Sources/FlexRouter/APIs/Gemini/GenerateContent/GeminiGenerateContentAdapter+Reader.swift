@@ -15,6 +15,7 @@ extension GeminiGenerateContentAdapter {
         /// Top-level fields other than `candidates`, latest value, in first-seen order.
         private var top = JSONObject()
         private var candidates: [Int64: Candidate] = [:]
+        private(set) var outputEvents = 0
 
         /// Gemini's field order for a response and a candidate (proto field-number order).
         static let topOrder = [
@@ -144,6 +145,7 @@ extension GeminiGenerateContentAdapter {
                 }
             }
             self.candidates[index] = candidate
+            if output { self.outputEvents += 1 }
             return output
         }
 

@@ -6,6 +6,7 @@ extension GeminiInteractionsAdapter {
     /// Reads Interactions stream events and rebuilds the interaction they add up to.
     struct Reader: StreamReader {
         let flex: Bool
+        private(set) var outputEvents = 0
         /// The `x-gemini-service-tier` response header ("" when absent).
         let headerTier: String
         private var started = false
@@ -108,6 +109,9 @@ extension GeminiInteractionsAdapter {
                 }
                 Self.apply(delta, to: &step)
                 self.steps[index] = step
+                if ["text", "arguments"].contains(where: { delta[$0]?.string?.isEmpty == false }) {
+                    self.outputEvents += 1
+                }
                 return .content
             case "step.stop":
                 guard let index = object["index"]?.int, self.steps[index] != nil else { return self.malformed(event) }

@@ -13,6 +13,7 @@ extension OpenAIChatAdapter {
         private var choices: [Int: Choice] = [:]
         private var usageJSON: JSONValue?
         private var reportedTier = ""
+        private(set) var outputEvents = 0
 
         struct Choice {
             var role = "assistant"
@@ -105,6 +106,7 @@ extension OpenAIChatAdapter {
                 self.choices[index] = choice
             }
 
+            if output { self.outputEvents += 1 }
             let usageOnly = (object["choices"]?.array?.isEmpty ?? true) && self.usageJSON != nil
             if usageOnly && !self.forwardUsageChunk { return .internalOnly }
             if !self.started {

@@ -21,6 +21,7 @@ extension OpenAIResponsesAdapter {
         /// event lacks its output; dropped once a complete one arrives.
         private var addedItems: [Int: JSONValue] = [:]
         private var doneItems: [Int: JSONValue] = [:]
+        private(set) var outputEvents = 0
 
         init(flex: Bool) {
             self.flex = flex
@@ -68,6 +69,7 @@ extension OpenAIResponsesAdapter {
                 )
             default:
                 let output = object["output_index"] != nil || object["item_id"] != nil || type.hasSuffix(".delta")
+                if type.hasSuffix(".delta"), object["delta"]?.string?.isEmpty == false { self.outputEvents += 1 }
                 if type == "response.output_item.added" || type == "response.output_item.done",
                     let index = object["output_index"]?.int, index >= 0, index < Int64(Int32.max),
                     let item = object["item"], item.object != nil
