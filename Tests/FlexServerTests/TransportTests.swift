@@ -156,7 +156,8 @@ struct TransportTests {
         try await TransportFixture.with(service, configure: { $0.drainGracePeriod = .milliseconds(200) }) { fixture in
             let (client, _) = try await WireClient.connected(port: fixture.port)
             try client.call(1, TransportFixture.request("never-ends"))
-            try await Task.sleep(for: .milliseconds(50))
+            // The call runs (on a loaded machine a fixed pause may not be enough).
+            while service.observed.requests.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
             fixture.server.beginGracefulShutdown()
             let frames = try await client.readUntilClosed()
             #expect(frames.trailers?.status.code == .unavailable)

@@ -133,7 +133,9 @@ struct FlexdEndToEndTests {
             try await withFlexClient(host: "127.0.0.1", port: stack.port) { client in
                 let request = FlexdProcessTests.request(.responses, id: "e2e-deadline", startWithin: "00h-05m-00s")
                 do throws(FlexClientError) {
-                    _ = try await client.complete(request, options: CallOptions(timeout: .milliseconds(500)))
+                    // Long enough for the flex request to reach flexsim (whose ledger the test reads)
+                    // on a loaded machine; far shorter than flexsim's 30 s queue.
+                    _ = try await client.complete(request, options: CallOptions(timeout: .seconds(2)))
                     Issue.record("the call outlives its deadline")
                 } catch {
                     #expect(error.code == .deadlineExceeded)
