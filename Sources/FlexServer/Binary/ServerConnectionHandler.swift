@@ -33,6 +33,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
     /// Streams opened by HEADERS whose request MESSAGE has not arrived: when each opened (its call's
     /// deadline counts from there) and the timer that ends the wait.
     private var awaiting: [StreamID: AwaitedRequest] = [:]
+    /// Some stream in ``awaiting`` has no timer yet: it gets one when the read that brought its
+    /// HEADERS is done without its MESSAGE (a client sends both together, so most never need one).
+    private var awaitingUnarmed = false
 
     private var context: ChannelHandlerContext?
     private var handle: ConnectionHandle?
@@ -56,7 +59,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
 
     private struct AwaitedRequest {
         let opened: ContinuousClock.Instant
-        let timer: DeadlineSignal?
+        /// The call's own timeout, from its HEADERS.
+        let timeout: Duration?
+        var timer: DeadlineSignal?
     }
 
     private struct ParkedFrame {
@@ -139,6 +144,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
             self.perform(self.machine.fail(WireErrors.undecodable(error)))
         }
         if self.inbound.readerIndex > 65_536 { self.inbound.discardReadBytes() }
+        if self.awaitingUnarmed { self.armRequestTimers() }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -217,15 +223,24 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
     /// MESSAGE must come before that deadline and within the handshake timeout, or the stream ends
     /// and frees its slot.
     private func awaitRequest(_ id: StreamID, headers: RequestHeaders) {
-        let opened = ContinuousClock.now
+        self.awaiting[id] = AwaitedRequest(opened: .now, timeout: headers.timeout)
+        self.awaitingUnarmed = true
+    }
+
+    /// After a read: a timer for each stream whose HEADERS came without their MESSAGE.
+    private func armRequestTimers() {
+        self.awaitingUnarmed = false
         let configuration = self.shared.configuration
-        let deadline = opened + min(headers.timeout ?? configuration.maxCallDuration, configuration.maxCallDuration)
-        let patience = opened + configuration.handshakeTimeout
-        let status =
-            deadline <= patience
-            ? WireErrors.deadlineBeforeRequest : WireErrors.requestNotSent(within: configuration.handshakeTimeout)
-        let timer = self.arm(at: min(deadline, patience)) { $0.requestNotReceived(id, status) }
-        self.awaiting[id] = AwaitedRequest(opened: opened, timer: timer)
+        for (id, request) in self.awaiting where request.timer == nil {
+            let limit = min(request.timeout ?? configuration.maxCallDuration, configuration.maxCallDuration)
+            let deadline = request.opened + limit
+            let patience = request.opened + configuration.handshakeTimeout
+            let status =
+                deadline <= patience
+                ? WireErrors.deadlineBeforeRequest
+                : WireErrors.requestNotSent(within: configuration.handshakeTimeout)
+            self.awaiting[id]?.timer = self.arm(at: min(deadline, patience)) { $0.requestNotReceived(id, status) }
+        }
     }
 
     /// A stream's wait for its request ran out (from its timer, outside any read: so it flushes).
