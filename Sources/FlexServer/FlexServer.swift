@@ -254,7 +254,9 @@ public final class FlexServer: Service, Sendable {
     }
 
     /// A new connection: its handler in the channel's pipeline, its task's end of the calls.
-    private func connection(on channel: any Channel) throws -> ServerConnection {
+    /// Internal rather than private: the FuzzServerStreams fuzz target (Tests/Fuzz) builds the same
+    /// pipeline on an `EmbeddedChannel`.
+    func connection(on channel: any Channel) throws -> ServerConnection {
         let (calls, callStarts) = AsyncStream.makeStream(of: ServerCall.self)
         let timers = self.shared.timers(for: channel.eventLoop)
         let handler = ServerConnectionHandler(

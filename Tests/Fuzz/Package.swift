@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(path: "../.."),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
@@ -40,6 +41,17 @@ let package = Package(
         .executableTarget(
             name: "FuzzSSEParser",
             dependencies: [.product(name: "FlexSSE", package: rootPackage)]
+        ),
+        .executableTarget(
+            name: "FuzzServerStreams",
+            dependencies: [
+                .product(name: "FlexServer", package: rootPackage),
+                .product(name: "FlexCodec", package: rootPackage),
+                .product(name: "FlexCore", package: rootPackage),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

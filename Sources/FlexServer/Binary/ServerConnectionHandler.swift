@@ -552,6 +552,34 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
         if let handle = self.handle { self.shared.unregister(handle) }
     }
 
+    // MARK: - Inspection
+
+    /// What the connection holds, for the FuzzServerStreams fuzz target's invariants (a bounded
+    /// state while open, nothing left once closed). Reads only.
+    struct Inspection {
+        /// Calls started and not yet finished (their TRAILERS not written).
+        var streams: Int
+        /// Streams with a frame waiting for their window or the socket.
+        var parked: Int
+        /// Bytes received and not yet decoded.
+        var inboundBytes: Int
+        /// Streams the state machine counts open (HEADERS seen, TRAILERS not sent).
+        var openStreams: Int
+        var closing: Bool
+        var ended: Bool
+    }
+
+    var inspection: Inspection {
+        Inspection(
+            streams: self.streams.count,
+            parked: self.parked.count,
+            inboundBytes: self.inbound.readableBytes,
+            openStreams: self.machine.openStreamCount,
+            closing: self.closing,
+            ended: self.ended
+        )
+    }
+
     // MARK: - Writing
 
     private var isWritable: Bool { self.context?.channel.isWritable ?? false }
