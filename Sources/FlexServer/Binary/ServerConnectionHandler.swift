@@ -563,6 +563,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
         var parked: Int
         /// Bytes received and not yet decoded.
         var inboundBytes: Int
+        /// Streams opened by HEADERS still waiting for their request MESSAGE.
+        var awaitingRequest: Int
         /// Streams the state machine counts open (HEADERS seen, TRAILERS not sent).
         var openStreams: Int
         var closing: Bool
@@ -574,6 +576,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
             streams: self.streams.count,
             parked: self.parked.count,
             inboundBytes: self.inbound.readableBytes,
+            awaitingRequest: self.awaiting.count,
             openStreams: self.machine.openStreamCount,
             closing: self.closing,
             ended: self.ended

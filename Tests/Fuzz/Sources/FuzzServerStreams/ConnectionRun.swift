@@ -95,6 +95,10 @@ final class ConnectionRun {
         require(state.streams <= maxStreams, "\(state.streams) calls running, over the limit of \(maxStreams)")
         require(state.parked <= state.streams, "\(state.parked) parked frames for \(state.streams) calls")
         require(
+            state.awaitingRequest <= state.openStreams,
+            "\(state.awaitingRequest) streams wait for a request, \(state.openStreams) are open"
+        )
+        require(
             state.inboundBytes <= self.limits.maxMessageSize + FrameHeader.size + self.lastRead,
             "\(state.inboundBytes) bytes buffered, more than one frame and one read"
         )
