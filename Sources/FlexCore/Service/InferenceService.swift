@@ -54,8 +54,8 @@ public struct CallContext: Sendable {
     /// transport's own, e.g. `stream`); above, the transport adds it to its own lines about the call
     /// instead (a logger per call costs every waiting call its metadata).
     public var logger: Logger
-    /// When the call arrived at the transport (the binary protocol's HEADERS, the HTTP door's
-    /// request head): its `start_within` budget and its time to start count from here.
+    /// When the call arrived at the transport (the binary protocol's HEADERS, the end of the HTTP
+    /// door's request): its `start_within` budget and its time to start count from here.
     public var arrival: ContinuousClock.Instant
     /// When the transport stops the call (its deadline, or the server's longest call); nil for
     /// none. The service waits for nothing that would end past it (a retry's backoff).
