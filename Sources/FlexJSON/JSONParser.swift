@@ -352,12 +352,18 @@ public struct JSONParser {
         mutating func string() throws(Error) -> String {
             self.index += 1
             let start = self.index
-            // Fast path: no escapes.
+            // Fast path: no escapes. An ASCII string (most of what providers send) cannot be invalid
+            // UTF-8, so it skips `String(validating:)`, which costs a generic metadata lookup per
+            // string.
+            var bits: UInt8 = 0
             while self.index < self.bytes.count {
                 let byte = self.bytes[self.index]
                 if byte == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: self.bytes[start..<self.index])
                     self.index += 1
+                    if bits < 0x80 {
+                        return String(decoding: slice, as: UTF8.self)
+                    }
                     guard let text = String(validating: slice, as: UTF8.self) else {
                         throw Error(offset: start, reason: "invalid UTF-8 in string")
                     }
@@ -365,6 +371,7 @@ public struct JSONParser {
                 }
                 if byte == UInt8(ascii: "\\") { break }
                 if byte < 0x20 { throw self.fail("control character in string") }
+                bits |= byte
                 self.index += 1
             }
             var scalars: [UInt8] = Array(UnsafeBufferPointer(rebasing: self.bytes[start..<self.index]))

@@ -42,6 +42,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
     private var startedUp = false
     private var closing = false
     private var ended = false
+    /// A flush is queued on the event loop (``flushSoon()``).
+    private var flushScheduled = false
     private var lastActivity = ContinuousClock.now
     private var handshakeTimer: DeadlineSignal?
     private var idleTimer: DeadlineSignal?
@@ -325,7 +327,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
         }
         stream.window.take(size)
         self.streams[id] = stream
-        self.writeBytes(bytes, flush: true)
+        self.writeBytes(bytes, flush: false)
+        self.flushSoon()
         return nil
     }
 
@@ -389,7 +392,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
                 stream.parked = ParkedFrame(bytes: message, size: size, then: .trailers(trailers))
                 self.streams[id] = stream
                 self.parked.append(id)
-                self.writeBytes(frames, flush: true)
+                self.writeBytes(frames, flush: false)
+                self.flushSoon()
                 return status
             }
             stream.window.take(size)
@@ -399,7 +403,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
         // A unary call's last frames (HEADERS, MESSAGE, TRAILERS) leave in one write.
         self.machine.callClosing(id)
         frames.writeImmutableBuffer(trailers)
-        self.writeBytes(frames, flush: true)
+        self.writeBytes(frames, flush: false)
+        self.flushSoon()
         self.streamFinished(id)
         return status
     }
@@ -522,8 +527,10 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
         guard !self.closing, let context = self.context else { return }
         self.closing = true
         if let goAway {
-            self.write(.goAway(goAway), flush: true)
+            self.write(.goAway(goAway), flush: false)
         }
+        // What calls wrote waits for a flush (``flushSoon()``); closing would drop it.
+        context.flush()
         context.close(promise: nil)
     }
 
@@ -604,6 +611,21 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
         var bytes = self.buffer(capacity: 64)
         self.encode(frame, into: &bytes)
         self.writeBytes(bytes, flush: flush)
+    }
+
+    /// Flushes once the event loop has run what is queued now. Calls write from their tasks, outside
+    /// any read: a call forwarding the burst of events one read of the provider's stream held, or
+    /// several calls finishing in the same tick, so leave in one write system call instead of one
+    /// per frame. The flush is a task of the loop's next round, so a frame waits at most for the
+    /// jobs already queued.
+    private func flushSoon() {
+        guard !self.flushScheduled, let context = self.context else { return }
+        self.flushScheduled = true
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            handler.value.flushScheduled = false
+            handler.value.context?.flush()
+        }
     }
 
     private func writeBytes(_ bytes: ByteBuffer, flush: Bool) {

@@ -77,20 +77,22 @@ extension OpenAIChatAdapter {
             var output = false
             for choiceJSON in object["choices"]?.array ?? [] {
                 let index = Int(choiceJSON["index"]?.int ?? 0)
-                var choice = self.choices[index] ?? Choice()
+                // Taken out of the dictionary while it grows, so its strings are appended in place
+                // (a copy would make every chunk copy the whole text so far).
+                var choice = self.choices.removeValue(forKey: index) ?? Choice()
                 if let delta = choiceJSON["delta"]?.object {
                     if let role = delta["role"]?.string { choice.role = role }
                     if let text = delta["content"]?.string {
-                        choice.content = (choice.content ?? "") + text
+                        Self.append(text, to: &choice.content)
                         if !text.isEmpty { output = true }
                     }
                     if let refusal = delta["refusal"]?.string {
-                        choice.refusal = (choice.refusal ?? "") + refusal
+                        Self.append(refusal, to: &choice.refusal)
                         if !refusal.isEmpty { output = true }
                     }
                     for callJSON in delta["tool_calls"]?.array ?? [] {
                         let callIndex = Int(callJSON["index"]?.int ?? 0)
-                        var call = choice.toolCalls[callIndex] ?? ToolCall()
+                        var call = choice.toolCalls.removeValue(forKey: callIndex) ?? ToolCall()
                         if let id = callJSON["id"]?.string { call.id = id }
                         if let type = callJSON["type"]?.string { call.type = type }
                         if let name = callJSON["function"]?["name"]?.string { call.name += name }
@@ -168,6 +170,14 @@ extension OpenAIChatAdapter {
             if !self.reportedTier.isEmpty { response["service_tier"] = .string(self.reportedTier) }
             if let fingerprint = self.head["system_fingerprint"] { response["system_fingerprint"] = fingerprint }
             return NativeBody.encode(response)
+        }
+
+        private static func append(_ text: String, to string: inout String?) {
+            if string == nil {
+                string = text
+            } else {
+                string!.append(text)
+            }
         }
 
         /// Log-probabilities arrive per chunk as `{"content": [...]}`; the answer holds them all.
