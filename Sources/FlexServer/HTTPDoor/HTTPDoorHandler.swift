@@ -33,6 +33,8 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
     private var draining = false
     private var closing = false
     private var ended = false
+    /// A flush is queued on the event loop (``flushSoon()``).
+    private var flushScheduled = false
     /// The timeout that applies now, if any.
     private var timeout = Timeout.none
     /// The connection's one timer, and when it fires: never later than ``timeout``'s deadline.
@@ -365,7 +367,8 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
         guard self.isWritable else {
             return ParkedBytes(bytes: bytes, size: 0)
         }
-        self.writeBody(bytes, flush: true)
+        self.writeBody(bytes, flush: false)
+        self.flushSoon()
         return nil
     }
 
@@ -540,6 +543,7 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
     private func close() {
         guard !self.closing, let context = self.context else { return }
         self.closing = true
+        context.flush()  // events waiting for `flushSoon` go first
         context.close(promise: nil)
     }
 
@@ -599,6 +603,19 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
         headers.replaceOrAdd(name: "connection", value: open ? "keep-alive" : "close")
         let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
         self.context?.write(self.wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    /// Flushes once the event loop has run what is queued now: the events one read of the
+    /// provider's stream held leave in one write system call, not one per event (as the binary
+    /// door's `flushSoon`). The answer's end flushes at once, taking any event still waiting.
+    private func flushSoon() {
+        guard !self.flushScheduled, let context = self.context else { return }
+        self.flushScheduled = true
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            handler.value.flushScheduled = false
+            handler.value.context?.flush()
+        }
     }
 
     private func writeBody(_ bytes: ByteBuffer, flush: Bool) {
