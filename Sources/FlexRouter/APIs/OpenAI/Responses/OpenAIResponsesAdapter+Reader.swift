@@ -23,6 +23,13 @@ extension OpenAIResponsesAdapter {
         private var doneItems: [Int: JSONValue] = [:]
         private(set) var outputEvents = 0
 
+        /// The members of an event this reader reads (an error event's are top-level or under
+        /// `error`); the others (`sequence_number`, `logprobs`, `obfuscation`, …) are checked but not
+        /// built.
+        private static let keys = [
+            "type", "response", "error", "code", "message", "output_index", "item_id", "delta", "item",
+        ]
+
         init(flex: Bool) {
             self.flex = flex
         }
@@ -30,7 +37,7 @@ extension OpenAIResponsesAdapter {
         mutating func consume(_ event: NativeEvent) -> EventDisposition {
             let data = event.data.readableBytesView
             if data.elementsEqual("[DONE]".utf8) { return .internalOnly }
-            guard let json = try? JSONParser.parse(data), let object = json.object else {
+            guard let object = try? JSONParser.parseObject(data, keeping: Self.keys) else {
                 return .error(.retryable(NativeBody.malformedEvent(.openAI, event), beforeAnyByte: false))
             }
             let type = object["type"]?.string ?? event.event
