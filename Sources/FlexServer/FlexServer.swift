@@ -39,12 +39,16 @@ public final class FlexServer: Service, Sendable {
         public var drainGracePeriod: Duration
         /// The HTTP door for the providers' SDKs, or nil for none.
         public var http: HTTPDoorConfiguration?
-        /// Called after every ``releaseMemoryEvery`` closed connections (on the closing connection's
-        /// event loop: it must not block). `flexd serve` gives the memory malloc keeps after
-        /// connection churn back to the system there (glibc's `malloc_trim`, on another thread).
+        /// Called after every ``releaseMemoryEvery`` closed connections, and after each burst of
+        /// calls (``releaseMemoryAfterCallBurst``), on the thread that ended the connection or call:
+        /// it must not block. `flexd serve` gives the memory malloc keeps after connection churn
+        /// or a burst back to the system there (glibc's `malloc_trim`, on another thread).
         public var releaseMemory: (@Sendable () -> Void)?
         /// How many closed connections between two ``releaseMemory`` calls.
         public var releaseMemoryEvery = 256
+        /// A burst: at least this many calls in flight at once. When the calls in flight fall to a
+        /// quarter of the burst's peak, ``releaseMemory`` is called, once per burst; 0: never.
+        public var releaseMemoryAfterCallBurst = 1024
 
         public init(
             host: String = "127.0.0.1",
@@ -159,6 +163,9 @@ public final class FlexServer: Service, Sendable {
 
     /// Connections open now, through either door.
     public var connectionCount: Int { self.shared.connectionCount }
+
+    /// Calls running now (each holds one of ``Configuration/maxCallsInFlight``'s slots).
+    public var callsInFlight: Int { self.shared.callsRunning }
 
     /// Starts a graceful drain (also started by the service group's graceful shutdown).
     public func beginGracefulShutdown() {

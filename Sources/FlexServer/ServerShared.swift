@@ -13,6 +13,8 @@ final class ServerShared: Sendable {
     let recorder: (any SavingsRecorder)?
     let metrics: ServerMetrics
     private let callsInFlight = ManagedAtomic<Int>(0)
+    /// The most calls in flight at once since memory was last released after a burst.
+    private let burstPeak = ManagedAtomic<Int>(0)
     private let registry = Mutex(Registry())
     private let timersByLoop = Mutex<[ObjectIdentifier: DeadlineTimers]>([:])
 
@@ -49,6 +51,7 @@ final class ServerShared: Sendable {
             if self.callsInFlight.compareExchange(expected: current, desired: current + 1, ordering: .relaxed).exchanged
             {
                 self.metrics.callsInFlight(current + 1)
+                self.notePeak(current + 1)
                 return true
             }
         }
@@ -58,6 +61,34 @@ final class ServerShared: Sendable {
     func callEnded() {
         let now = self.callsInFlight.wrappingDecrementThenLoad(ordering: .relaxed)
         self.metrics.callsInFlight(now)
+        self.releaseAfterBurst(now)
+    }
+
+    private func notePeak(_ running: Int) {
+        var peak = self.burstPeak.load(ordering: .relaxed)
+        while running > peak {
+            let (exchanged, original) = self.burstPeak.compareExchange(
+                expected: peak,
+                desired: running,
+                ordering: .relaxed
+            )
+            if exchanged { return }
+            peak = original
+        }
+    }
+
+    /// After a burst (at least ``FlexServer/Configuration/releaseMemoryAfterCallBurst`` calls in
+    /// flight at once), once the calls in flight have fallen to a quarter of its peak: the memory
+    /// its calls held goes back (``FlexServer/Configuration/releaseMemory``), once per burst.
+    private func releaseAfterBurst(_ running: Int) {
+        let threshold = self.configuration.releaseMemoryAfterCallBurst
+        guard threshold > 0 else { return }
+        let peak = self.burstPeak.load(ordering: .relaxed)
+        guard peak >= threshold, running <= peak / 4 else { return }
+        // One caller wins the exchange: the burst is counted out, and the next starts from here.
+        if self.burstPeak.compareExchange(expected: peak, desired: running, ordering: .relaxed).exchanged {
+            self.configuration.releaseMemory?()
+        }
     }
 
     var callsRunning: Int { self.callsInFlight.load(ordering: .relaxed) }

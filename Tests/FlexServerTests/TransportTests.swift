@@ -255,6 +255,54 @@ struct TransportTests {
         }
     }
 
+    @Test func memoryIsReleasedOnceAfterEachBurstOfCalls() async throws {
+        let releases = Atomic<Int>(0)
+        let started = Atomic<Int>(0)
+        let burst = Atomic<Int>(0)
+        // Each call waits until the whole burst is in flight, so the burst is the peak.
+        let gathering = MemoryService(unary: { request, context throws(CallFailure) in
+            started.add(1, ordering: .relaxed)
+            while started.load(ordering: .relaxed) < burst.load(ordering: .relaxed) {
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+            return try await MemoryService.echo(request, context)
+        })
+        try await TransportFixture.with(
+            gathering,
+            configure: {
+                $0.releaseMemoryAfterCallBurst = 8
+                $0.releaseMemory = { releases.add(1, ordering: .relaxed) }
+            }
+        ) { fixture in
+            let (client, _) = try await WireClient.connected(port: fixture.port)
+            var next: UInt32 = 1
+            /// Sends `count` calls at once and reads every answer.
+            func run(_ count: Int) async throws {
+                started.store(0, ordering: .relaxed)
+                burst.store(count, ordering: .relaxed)
+                for _ in 0..<count {
+                    try client.call(StreamID(next), TransportFixture.request("burst-\(next)"))
+                    next += 2
+                }
+                var answered = 0
+                while answered < count, let frame = try await client.readFrame() {
+                    if case .trailers(_, let trailers) = frame {
+                        #expect(trailers.status.code == .ok)
+                        answered += 1
+                    }
+                }
+                // A call gives its slot back just after its TRAILERS.
+                while fixture.server.callsInFlight > 0 { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            try await run(12)
+            #expect(releases.load(ordering: .relaxed) == 1, "a burst of 12 calls, over the threshold of 8")
+            try await run(4)
+            #expect(releases.load(ordering: .relaxed) == 1, "4 calls at once are no burst")
+            try await run(10)
+            #expect(releases.load(ordering: .relaxed) == 2, "the next burst releases again")
+        }
+    }
+
     @Test func tooManyConnectionsAreRefusedWithGoAway() async throws {
         try await TransportFixture.with(MemoryService(), configure: { $0.maxConnections = 1 }) { fixture in
             let (first, _) = try await WireClient.connected(port: fixture.port)
