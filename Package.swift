@@ -406,7 +406,7 @@ let package = Package(
         .testTarget(
             name: "FlexLoadTests",
             dependencies: [
-                "FlexLoadKit", "FlexTestSupport", "FlexCodec", "FlexCatalog", "FlexJSON", "FlexServer",
+                "FlexLoadKit", "FlexTestSupport", "FlexCodec", "FlexCatalog", "FlexJSON", "FlexServer", "FlexSim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

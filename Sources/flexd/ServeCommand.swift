@@ -147,6 +147,13 @@ struct ServeCommand: AsyncParsableCommand {
     var upstreamConnections: Int?
 
     @Option(
+        name: .customLong("upstream-ca-file"),
+        help:
+            "A PEM file of CA certificates to trust for the providers' TLS instead of the system store (e.g. a test proxy's CA). (default: the system store)"
+    )
+    var upstreamCAFile: String?
+
+    @Option(
         help: "Flex attempts per call when flex refuses for capacity and budget is left (1 = no retry). (default: 1)"
     )
     var flexAttempts: Int?
@@ -252,6 +259,7 @@ struct ServeCommand: AsyncParsableCommand {
         var httpConfiguration = HTTPClient.Configuration.defaults
         httpConfiguration.connectionPool.maximumConnectionsPerHost = settings.upstreamConnections
         httpConfiguration.connectionPool.maximumIdleConnections = min(settings.upstreamConnections, 1024)
+        httpConfiguration.tls.caFile = settings.upstreamCAFile
         let http = try HTTPClient(configuration: httpConfiguration)
         do {
             var routerConfiguration = RouterConfiguration(

@@ -25,6 +25,8 @@ struct Settings {
     var responseHeadTimeout: Duration
     var upstreamIdleTimeout: Duration
     var upstreamConnections: Int
+    /// CA certificates (PEM) trusted for upstream TLS instead of the system store; nil: the store.
+    var upstreamCAFile: String?
     /// nil: `--ledger none`.
     var ledger: LedgerLocation?
     var instanceID: String
@@ -153,6 +155,17 @@ struct Settings {
         self.responseHeadTimeout = try seconds(options.responseHeadTimeout, "response-head-timeout", 600)
         self.upstreamIdleTimeout = try seconds(options.upstreamIdleTimeout, "upstream-idle-timeout", 120)
         self.upstreamConnections = try integer(options.upstreamConnections, "upstream-connections", 256, 1...100_000)
+        self.upstreamCAFile = try string(options.upstreamCAFile, "upstream-ca-file")
+        if let path = self.upstreamCAFile {
+            // libcurl would only say "TLS failed" on each call; a path that cannot be read is the
+            // operator's mistake, said at start.
+            guard FileManager.default.isReadableFile(atPath: path),
+                let contents = FileManager.default.contents(atPath: path),
+                String(decoding: contents, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----")
+            else {
+                throw ValidationError("--upstream-ca-file: \(path) is not a readable PEM file of CA certificates")
+            }
+        }
         self.flexAttempts = try integer(options.flexAttempts, "flex-attempts", 1, 1...10)
         self.retries = try integer(options.retries, "retries", 0, 0...RetryOption.maximumCount)
         let environment = ProcessInfo.processInfo.environment
@@ -232,7 +245,8 @@ extension ServeCommand {
         "max-concurrent-streams",
         "max-message-size", "initial-window-size", "handshake-timeout", "idle-timeout", "max-call-duration",
         "drain-grace",
-        "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "upstream-connections", "flex-attempts",
+        "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "upstream-connections", "upstream-ca-file",
+        "flex-attempts",
         "retries", "ledger",
         "data-dir", "instance-id", "log-level", "http-listen", "http-max-body-bytes", "http-request-timeout",
         "http-keepalive-timeout",

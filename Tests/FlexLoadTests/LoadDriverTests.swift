@@ -1,10 +1,13 @@
 import FlexCodec
 import FlexJSON
-import FlexLoadKit
+import FlexSim
 import FlexTestSupport
 import NIOConcurrencyHelpers
+import NIOCore
 import NIOPosix
 import Testing
+
+@testable import FlexLoadKit
 
 /// The driver against real targets (an in-process flexd routing to an in-process flexsim, and that
 /// flexsim directly), and against a scripted target where only the driver's own rules are tested.
@@ -127,6 +130,51 @@ struct LoadDriverTests {
         ).run()
         #expect(measured.count == 200, "warm-up calls are not measured")
         #expect(warmed.calls == 210)
+        let summary = measured.summary(elapsed: .seconds(1))
+        #expect(summary.requests == 200 && summary.warmup.calls == 10, "but they are counted apart")
+    }
+
+    /// The `long` mix against a flexsim whose answers fill `max_output_tokens` (what the
+    /// benchmarks run it against): every call streams 500 to 2,000 tokens, one event each, and
+    /// flexload counts the events both through flexd and directly.
+    @Test func theLongMixStreamsHundredsOfEventsPerCallAndTheyAreCounted() async throws {
+        var profile = Profile.instant
+        profile.faults = [.init(probability: 1, fault: "large_response=8000")]
+        try await ServerFixture.with(profile: profile) { fixture in
+            let flexd = try FlexdTarget(
+                host: "127.0.0.1",
+                port: fixture.port,
+                connections: 1,
+                apiKey: "",
+                timeout: .seconds(60),
+                eventLoopGroup: MultiThreadedEventLoopGroup.singleton
+            )
+            let direct = try DirectTarget(root: "http://127.0.0.1:\(fixture.sim.port)", timeout: .seconds(60))
+            for target in [flexd, direct] as [any LoadTarget] {
+                let (results, elapsed) = await LoadDriver(
+                    target: target,
+                    workload: Workload(mix: .long, seed: 9, runID: "driver-long-\(target.name)"),
+                    plan: LoadPlan(pacing: .concurrency(3), stop: .requests(6), warmup: 1)
+                ).run()
+                await target.close()
+                let summary = results.summary(elapsed: elapsed)
+                #expect(summary.requests == 6 && summary.errors == 0, "\(target.name): \(summary.errorsByCode)")
+                #expect(summary.streams == 6, "\(target.name): the long mix streams every call")
+                #expect(
+                    summary.events >= 6 * 500 && summary.events <= 6 * 2_100,
+                    "\(target.name): one event per output token, 500 to 2,000 per call: \(summary.events)"
+                )
+                #expect(summary.warmup.calls == 1 && summary.warmup.events >= 500, "\(target.name)")
+            }
+        }
+    }
+
+    @Test func eventsAreCountedAtBlankLinesWhereverTheChunksSplitThem() {
+        var counter = EventCounter()
+        for chunk in ["data: {\"a\":1}\n", "\ndata: x\r\n\r", "\nevent: done\ndata: [DONE]\n\n", "data: half\n"] {
+            counter.count(ByteBuffer(string: chunk))
+        }
+        #expect(counter.events == 3, "the unfinished last event is not counted")
     }
 
     static func ledgerRows(_ sim: FlexsimFixture, prefix: String, count: Int) async throws -> [JSONValue] {

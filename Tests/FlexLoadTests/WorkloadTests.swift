@@ -116,6 +116,7 @@ struct WorkloadTests {
 
     @Test func mixesComeFromBuiltInNamesOrFiles() throws {
         #expect(try Mix.named("savings") == .savings)
+        #expect(try Mix.named("long") == .long)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent(
             "flexload-mix-\(UInt64.random(in: 0...UInt64.max)).json"
         ).path
@@ -136,7 +137,9 @@ struct WorkloadTests {
             Issue.record("an unknown name is an error")
         } catch {
             #expect(
-                error.description.contains("neither a built-in mix (default, overhead, quickstart, savings, typed)")
+                error.description.contains(
+                    "neither a built-in mix (default, long, overhead, quickstart, savings, typed)"
+                )
             )
         }
     }

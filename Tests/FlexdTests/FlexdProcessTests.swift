@@ -217,6 +217,7 @@ struct FlexdProcessTests {
         (["--keys", "/nonexistent/keys.json"], "keys file"),
         (["--openai-base-url", "ftp://x"], "--openai-base-url"),
         (["--listen", "nonsense"], "--listen"),
+        (["--upstream-ca-file", "/nonexistent/ca.pem"], "--upstream-ca-file"),
     ])
     func badConfigurationFailsFastWithAClearMessage(_ arguments: [String], _ mention: String) async throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent(

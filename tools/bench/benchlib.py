@@ -1,5 +1,6 @@
-"""Shared plumbing for the benchmark scripts in tools/bench: build, start flexsim and flexd on
-free loopback ports, run flexload, read a process's memory and CPU, describe the machine, print
+"""Shared plumbing for the benchmark scripts in tools/bench: build, start flexsim, flexd and HAProxy
+(a TCP relay, or a TLS and HTTP/2 front like the real providers', with a test CA made by openssl)
+on free loopback ports, run flexload, read a process's memory and CPU, describe the machine, print
 tables. Every process a script starts is stopped when the script ends, however it ends."""
 
 import argparse
@@ -7,6 +8,7 @@ import atexit
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -98,6 +100,28 @@ def start_flexsim(bin_dir, out, name, profile="instant", extra=()):
     return process, f"http://127.0.0.1:{port}"
 
 
+# The profile the `long` mix runs against: `instant`, but every answer as long as the request's
+# output bound allows. flexsim answers 16 to 63 tokens unless told more; `large_response=8000` asks
+# for 2,000 tokens, which `max_output_tokens` (500 to 2,000 in the mix) then cuts, one streamed
+# event per token, all sent at once as `instant` sends everything.
+LONG_PROFILE = {
+    "name": "instant-long",
+    "description": "instant, with answers that fill max_output_tokens (up to 2,000 tokens)",
+    "tiers": {"flex": {}, "standard": {}, "priority": {}},
+    "faults": [{"probability": 1, "fault": "large_response=8000"}],
+}
+
+
+def mix_profile(out, mix):
+    """The flexsim profile a mix is measured against: `instant`, or for `long` a generated file."""
+    if mix != "long":
+        return "instant"
+    path = os.path.join(out, "instant-long.profile.json")
+    with open(path, "w") as f:
+        json.dump(LONG_PROFILE, f, indent=2)
+    return path
+
+
 def start_flexd(bin_dir, out, name, flexsim_root, extra=(), admin=False, ledger=True, http=False):
     """flexd routing to flexsim, with a fresh SQLite savings ledger in `out` (or none). Returns the
     process, its protocol address HOST:PORT and its admin port (None without `admin`); with `http`,
@@ -141,6 +165,96 @@ def flexload(bin_dir, out, name, args, background=False):
         sys.exit(f"flexload failed ({result.returncode}); see {log.name}")
     with open(path) as f:
         return json.load(f)
+
+
+def haproxy_binary():
+    path = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not os.access(path, os.X_OK):
+        sys.exit("haproxy is not installed: run tools/bootstrap (Debian package haproxy)")
+    return path
+
+
+def test_certificates(out):
+    """A test CA and a server certificate for 127.0.0.1 and localhost signed by it, made by openssl
+    in out/tls (once). Returns the CA's PEM (for flexd's --upstream-ca-file) and the server's
+    certificate and key in one PEM (for HAProxy's `crt`)."""
+    directory = os.path.join(out, "tls")
+    ca, server = os.path.join(directory, "ca.pem"), os.path.join(directory, "server.pem")
+    if os.path.exists(ca) and os.path.exists(server):
+        return ca, server
+    os.makedirs(directory, exist_ok=True)
+    path = lambda name: os.path.join(directory, name)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    with open(path("server.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for argv in (["req", "-x509", *ec, "-keyout", path("ca.key"), "-out", ca, "-days", "7", "-subj", "/CN=flexd bench CA"],
+                 ["req", *ec, "-keyout", path("server.key"), "-out", path("server.csr"), "-subj", "/CN=localhost"],
+                 ["x509", "-req", "-in", path("server.csr"), "-CA", ca, "-CAkey", path("ca.key"), "-CAcreateserial",
+                  "-out", path("server.crt"), "-days", "7", "-extfile", path("server.ext")]):
+        subprocess.run(["openssl", *argv], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(server, "w") as f:
+        for part in ("server.crt", "server.key"):
+            with open(path(part)) as p:
+                f.write(p.read())
+    return ca, server
+
+
+def start_haproxy(out, name, backend_root, tls=False):
+    """HAProxy in the foreground (-db) in front of flexsim (`backend_root`, http://HOST:PORT), with a
+    configuration generated into `out`. Without `tls`: TCP mode, a byte relay (the floor any proxy
+    pays on this machine). With `tls`: HTTP mode terminating TLS with ALPN h2 and http/1.1 (the test
+    CA's certificate, see test_certificates), HTTP/1.1 to flexsim, and one request in a hundred
+    logged (the log names the HTTP version the client spoke). Returns the process and its URL."""
+    backend = backend_root.split("://", 1)[1]
+    config_path = os.path.join(out, f"{name}.cfg")
+    certificate = test_certificates(out)[1] if tls else None
+
+    def argv(port):
+        lines = ["global", "    maxconn 8000"]
+        if tls:
+            lines += ["    log stdout format raw sample 1:100 local0"]
+        lines += ["defaults", f"    mode {'http' if tls else 'tcp'}", "    timeout connect 5s",
+                  "    timeout client 300s", "    timeout server 300s"]
+        if tls:
+            lines += ["    log global", "    option httplog",
+                      "frontend front", f"    bind 127.0.0.1:{port} ssl crt {certificate} alpn h2,http/1.1"]
+        else:
+            lines += ["frontend front", f"    bind 127.0.0.1:{port}"]
+        lines += ["    default_backend flexsim", "backend flexsim", f"    server flexsim {backend}", ""]
+        with open(config_path, "w") as f:
+            f.write("\n".join(lines))
+        return [haproxy_binary(), "-db", "-f", config_path]
+
+    process, port = start(argv, os.path.join(out, f"{name}.log"))
+    return process, f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+
+
+def established_connections(port):
+    """TCP connections established to 127.0.0.1:port (ss), e.g. flexd's to its upstream."""
+    result = subprocess.run(["ss", "-Htn", "state", "established", f"( dport = :{port} )"],
+                            capture_output=True, text=True)
+    return len([line for line in result.stdout.splitlines() if line.strip()])
+
+
+def http_versions(log_path):
+    """How many requests of each HTTP version a HAProxy HTTP-mode log names (`"POST ... HTTP/2.0"`)."""
+    counts = {}
+    try:
+        with open(log_path, errors="replace") as log:
+            for line in log:
+                if line.rstrip().endswith('"') and " HTTP/" in line:
+                    version = line.rstrip()[:-1].rsplit(" ", 1)[1]
+                    counts[version] = counts.get(version, 0) + 1
+    except OSError:
+        pass
+    return counts
+
+
+def cpu_seconds(pid):
+    """A process's CPU seconds so far (utime + stime from /proc/PID/stat, all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def read_json(path):

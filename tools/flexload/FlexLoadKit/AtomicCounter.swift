@@ -11,4 +11,8 @@ final class AtomicCounter: Sendable {
     func increment() -> Int { self.value.add(1, ordering: .relaxed).newValue }
 
     func decrement() { self.value.subtract(1, ordering: .relaxed) }
+
+    func add(_ amount: Int) { self.value.add(amount, ordering: .relaxed) }
+
+    var current: Int { self.value.load(ordering: .relaxed) }
 }

@@ -50,7 +50,13 @@ public final class DirectTarget: LoadTarget {
         }
         var headers = HTTPHeaders(upstream.headers)
         headers.add(name: "x-flexsim-correlation-id", value: call.request.requestID)
-        return await self.http.post(base + upstream.path, headers: headers, body: upstream.body, intended: intended)
+        return await self.http.post(
+            base + upstream.path,
+            headers: headers,
+            body: upstream.body,
+            stream: call.stream,
+            intended: intended
+        )
     }
 
     public func close() async {

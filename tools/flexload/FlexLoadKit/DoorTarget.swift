@@ -53,6 +53,7 @@ public final class DoorTarget: LoadTarget {
             self.root + Self.path(api, model: call.request.model, stream: call.stream),
             headers: Self.headers(call, api: api, apiKey: self.apiKey),
             body: body,
+            stream: call.stream,
             intended: intended
         )
     }

@@ -44,10 +44,12 @@ public final class FlexdTarget: LoadTarget {
         let client = self.clients[call.index % self.clients.count]
         if call.stream {
             var firstByte: ContinuousClock.Instant?
+            var received = 0
             do {
                 let savings = try await client.stream(call.request) { events in
-                    for try await _ in events where firstByte == nil {
-                        firstByte = .now
+                    for try await _ in events {
+                        if firstByte == nil { firstByte = .now }
+                        received += 1
                     }
                     return events.savings
                 }
@@ -56,12 +58,15 @@ public final class FlexdTarget: LoadTarget {
                     ok: true,
                     latency: end - intended,
                     firstByte: firstByte.map { $0 - intended },
-                    savings: savings
+                    savings: savings,
+                    events: received
                 )
             } catch let error as FlexClientError {
-                return Self.failure(error, intended: intended, firstByte: firstByte)
+                var result = Self.failure(error, intended: intended, firstByte: firstByte)
+                result.events = received
+                return result
             } catch {
-                return CallResult(ok: false, errorCode: "client_error", latency: .now - intended)
+                return CallResult(ok: false, errorCode: "client_error", latency: .now - intended, events: received)
             }
         }
         do {

@@ -18,11 +18,13 @@ struct HTTPCallClient: Sendable {
     /// POSTs `body` to `url` and reads the whole answer, a stream to its end.
     ///
     /// The first byte is the first body chunk. A non-2xx answer fails with `http_<status>`, a
-    /// transport failure with `http_<code>` (libcurl's class: `connect`, `timeout`, ...).
+    /// transport failure with `http_<code>` (libcurl's class: `connect`, `timeout`, ...). With
+    /// `stream`, the answer's Server-Sent-Events events are counted (``CallResult/events``).
     func post(
         _ url: String,
         headers: HTTPHeaders,
         body: ByteBuffer,
+        stream: Bool,
         intended: ContinuousClock.Instant
     ) async -> CallResult {
         var request = HTTPClientRequest(url: url)
@@ -32,14 +34,21 @@ struct HTTPCallClient: Sendable {
         do {
             let response = try await self.http.execute(request)
             var firstByte: ContinuousClock.Instant?
-            for try await _ in response.body where firstByte == nil {
-                firstByte = .now
+            var counter = EventCounter()
+            for try await chunk in response.body {
+                if firstByte == nil { firstByte = .now }
+                if stream { counter.count(chunk) }
             }
             let end = ContinuousClock.now
             guard (200..<300).contains(response.status) else {
                 return CallResult(ok: false, errorCode: "http_\(response.status)", latency: end - intended)
             }
-            return CallResult(ok: true, latency: end - intended, firstByte: (firstByte ?? end) - intended)
+            return CallResult(
+                ok: true,
+                latency: end - intended,
+                firstByte: (firstByte ?? end) - intended,
+                events: counter.events
+            )
         } catch {
             return CallResult(ok: false, errorCode: "http_\(error.code)", latency: .now - intended)
         }
@@ -47,5 +56,25 @@ struct HTTPCallClient: Sendable {
 
     func shutdown() async {
         await self.http.shutdown()
+    }
+}
+
+/// Counts Server-Sent-Events events in a body read chunk by chunk: an event ends at a blank line
+/// (`\n\n`, `\r\n\r\n`; carriage returns are skipped), wherever the chunks split it.
+struct EventCounter {
+    private(set) var events = 0
+    private var last: UInt8 = 0
+
+    mutating func count(_ chunk: ByteBuffer) {
+        chunk.withUnsafeReadableBytes { bytes in
+            for byte in bytes where byte != UInt8(ascii: "\r") {
+                if byte == UInt8(ascii: "\n"), self.last == UInt8(ascii: "\n") {
+                    self.events += 1
+                    self.last = 0
+                } else {
+                    self.last = byte
+                }
+            }
+        }
     }
 }

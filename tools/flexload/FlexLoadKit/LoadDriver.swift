@@ -15,13 +15,13 @@ public struct LoadDriver: Sendable {
         self.plan = plan
     }
 
-    /// Runs the warm-up, then the measured calls, recording into `results`; `progress` is called
-    /// about once a second.
+    /// Runs the warm-up, then the measured calls, recording into `results` (the warm-up only as
+    /// counts); `progress` is called about once a second.
     public func run(
         into results: Results = Results(),
         progress: (@Sendable (Results, Duration) -> Void)? = nil
     ) async -> (Results, Duration) {
-        await self.warmUp()
+        await self.warmUp(results)
         let start = ContinuousClock.now
         await withTaskGroup(of: Void.self) { group in
             if let progress {
@@ -44,7 +44,7 @@ public struct LoadDriver: Sendable {
         return (results, .now - start)
     }
 
-    private func warmUp() async {
+    private func warmUp(_ results: Results) async {
         guard self.plan.warmup > 0 else { return }
         let warmup = Workload(
             mix: self.workload.mix,
@@ -53,6 +53,7 @@ public struct LoadDriver: Sendable {
             standardOnly: self.workload.standardOnly
         )
         let next = AtomicCounter()
+        let events = AtomicCounter()
         let count = self.plan.warmup
         let target = self.target
         await withDiscardingTaskGroup { group in
@@ -61,11 +62,12 @@ public struct LoadDriver: Sendable {
                     while true {
                         let index = next.next()
                         guard index < count else { return }
-                        _ = await target.send(warmup.call(index), intended: .now)
+                        events.add(await target.send(warmup.call(index), intended: .now).events)
                     }
                 }
             }
         }
+        results.recordWarmup(calls: count, events: events.current)
     }
 
     private func openLoop(rate: Double, start: ContinuousClock.Instant, results: Results) async {

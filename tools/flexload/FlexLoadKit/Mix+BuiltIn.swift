@@ -2,6 +2,7 @@ extension Mix {
     /// The built-in mixes, by name.
     public static let builtIn: [String: Mix] = [
         "default": .standard,
+        "long": .long,
         "quickstart": .quickstart,
         "overhead": .overhead,
         "savings": .savings,
@@ -26,6 +27,19 @@ extension Mix {
         ],
         promptWords: [20, 200],
         maxOutputTokens: [64, 512]
+    )
+
+    /// Long streamed answers (500 to 2,000 output tokens) over the default mix's APIs and budgets:
+    /// the per-event cost of relaying a stream. flexsim answers at most 63 tokens unless told more
+    /// (`x-flexsim-output-tokens`, or a profile's `large_response` fault), so the benchmarks run
+    /// this mix against a profile whose answers fill `max_output_tokens`.
+    public static let long = Mix(
+        name: "long",
+        calls: Mix.standard.calls,
+        streamShare: 1,
+        startWithin: Mix.standard.startWithin,
+        promptWords: [50, 400],
+        maxOutputTokens: [500, 2000]
     )
 
     /// Short calls over every API, mostly with a 30 s budget: what the quickstart sends.

@@ -96,6 +96,10 @@ public struct Report: Sendable, Encodable {
         for (name, path) in [("p50", \Percentiles.p50), ("p99", \.p99)] {
             row("first byte \(name) (ms)") { String(format: "%.3f", $0.ttfbMS[keyPath: path]) }
         }
+        if columns.contains(where: { $0.1.streams > 0 }) {
+            row("streamed calls") { "\($0.streams)" }
+            row("events received") { "\($0.events)" }
+        }
         if let added = self.addedLatency {
             lines.append(
                 String(

@@ -12,19 +12,24 @@ public struct CallResult: Sendable {
     /// From the intended send time to the first answer byte (the route event, or the response).
     public var firstByte: Duration?
     public var savings: SavingsRecord?
+    /// The events a streamed call received: over the protocol every `StreamEvent` (the route
+    /// event and the provider's events), over HTTP every Server-Sent-Events event; 0 unstreamed.
+    public var events: Int
 
     public init(
         ok: Bool,
         errorCode: String? = nil,
         latency: Duration,
         firstByte: Duration? = nil,
-        savings: SavingsRecord? = nil
+        savings: SavingsRecord? = nil,
+        events: Int = 0
     ) {
         self.ok = ok
         self.errorCode = errorCode
         self.latency = latency
         self.firstByte = firstByte
         self.savings = savings
+        self.events = events
     }
 }
 
@@ -57,6 +62,10 @@ public final class Results: @unchecked Sendable {
     private var costAboveStandard = 0
     private var tokens: UInt64 = 0
     private var flexTokens: UInt64 = 0
+    private var streams = 0
+    private var events = 0
+    private var warmupCalls = 0
+    private var warmupEvents = 0
     /// Every latency in microseconds, kept (bounded) for the CDF chart.
     private var samples: [UInt64] = []
     public static let maximumSamples = 200_000
@@ -85,6 +94,8 @@ public final class Results: @unchecked Sendable {
                 )
             }
             self.requests += 1
+            if call?.stream == true { self.streams += 1 }
+            self.events += result.events
             _ = self.latency.record(micros)
             if let firstByte = result.firstByte { _ = self.firstByte.record(firstByte.unsignedMicroseconds) }
             if self.samples.count < Self.maximumSamples { self.samples.append(micros) }
@@ -102,6 +113,15 @@ public final class Results: @unchecked Sendable {
             }
             self.tokens &+= savings.tokens.totalTokens
             if savings.tierServed == .flex { self.flexTokens &+= savings.tokens.totalTokens }
+        }
+    }
+
+    /// Records the warm-up's calls and the events they received (not measured, but a benchmark
+    /// dividing a process's CPU by the calls it served counts them).
+    public func recordWarmup(calls: Int, events: Int) {
+        self.lock.withLock {
+            self.warmupCalls += calls
+            self.warmupEvents += events
         }
     }
 
@@ -137,7 +157,10 @@ public final class Results: @unchecked Sendable {
                 tiers: self.tiers,
                 fallbacks: Summary.Fallbacks(count: self.fallbacks.values.reduce(0, +), reasons: self.fallbacks),
                 costAboveStandard: self.costAboveStandard,
-                elapsedSeconds: seconds
+                elapsedSeconds: seconds,
+                streams: self.streams,
+                events: self.events,
+                warmup: Summary.Warmup(calls: self.warmupCalls, events: self.warmupEvents)
             )
         }
     }
@@ -265,6 +288,12 @@ public struct Summary: Sendable, Codable {
         public var reasons: [String: Int]
     }
 
+    /// The unmeasured warm-up calls made before the measured ones, and the events they received.
+    public struct Warmup: Sendable, Codable, Hashable {
+        public var calls: Int
+        public var events: Int
+    }
+
     public var requests: Int
     public var errors: Int
     public var errorsByCode: [String: Int]
@@ -276,6 +305,11 @@ public struct Summary: Sendable, Codable {
     public var fallbacks: Fallbacks
     public var costAboveStandard: Int
     public var elapsedSeconds: Double
+    /// Measured calls that streamed.
+    public var streams: Int
+    /// Events the streamed calls received (see ``CallResult/events``).
+    public var events: Int
+    public var warmup: Warmup
 
     enum CodingKeys: String, CodingKey {
         case requests, errors
@@ -286,5 +320,6 @@ public struct Summary: Sendable, Codable {
         case savings, tiers, fallbacks
         case costAboveStandard = "cost_above_standard"
         case elapsedSeconds = "elapsed_s"
+        case streams, events, warmup
     }
 }
