@@ -218,16 +218,24 @@ struct TransportTests {
     }
 
     @Test func callsOverTheServersLimitAreRefused() async throws {
-        let slow = MemoryService(unary: { request, context throws(CallFailure) in
-            try? await Task.sleep(for: .milliseconds(300))
+        let started = Atomic<Bool>(false)
+        let release = Atomic<Bool>(false)
+        // The first call holds the server's only slot until the second has been refused (no
+        // timing: a loaded machine once let the first finish before the second arrived).
+        let holding = MemoryService(unary: { request, context throws(CallFailure) in
+            started.store(true, ordering: .relaxed)
+            while !release.load(ordering: .relaxed), !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(2))
+            }
             return try await MemoryService.echo(request, context)
         })
-        try await TransportFixture.with(slow, configure: { $0.maxCallsInFlight = 1 }) { fixture in
+        try await TransportFixture.with(holding, configure: { $0.maxCallsInFlight = 1 }) { fixture in
             let (client, _) = try await WireClient.connected(port: fixture.port)
             try client.call(1, TransportFixture.request("busy-1"))
-            try await Task.sleep(for: .milliseconds(100))
+            while !started.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(2)) }
             try client.call(3, TransportFixture.request("busy-2"))
             #expect(try await client.readCall(3).trailers?.status.errorCode == "server_busy")
+            release.store(true, ordering: .relaxed)
             #expect(try await client.readCall(1).trailers?.status.code == .ok)
         }
     }
@@ -262,7 +270,7 @@ struct TransportTests {
         // Each call waits until the whole burst is in flight, so the burst is the peak.
         let gathering = MemoryService(unary: { request, context throws(CallFailure) in
             started.add(1, ordering: .relaxed)
-            while started.load(ordering: .relaxed) < burst.load(ordering: .relaxed) {
+            while started.load(ordering: .relaxed) < burst.load(ordering: .relaxed), !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(2))
             }
             return try await MemoryService.echo(request, context)

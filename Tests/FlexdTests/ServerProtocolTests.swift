@@ -154,7 +154,8 @@ struct ServerProtocolTests {
         try await ServerFixture.with(profile: queued, configure: { $0.maxCallsInFlight = 1 }) { fixture in
             let (client, _) = try await WireClient.connected(port: fixture.port)
             try client.call(1, ServerFixture.request("busy-1"))
-            try await Task.sleep(for: .milliseconds(100))
+            // Once the first call holds the only slot (its flex start is a second away).
+            while fixture.server.callsInFlight < 1 { try await Task.sleep(for: .milliseconds(2)) }
             try client.call(3, ServerFixture.request("busy-2"))
             #expect(try await client.readCall(3).trailers?.status.errorCode == "server_busy")
             #expect(try await client.readCall(1).trailers?.status.code == .ok)
