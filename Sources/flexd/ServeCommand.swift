@@ -160,6 +160,35 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help:
+            "fixed: every flex-first call waits for flex until its budget runs out. adaptive: learn per provider and model when flex starts; calls flex is not expected to start for in time go to standard at once or stop waiting early (flex_scarce, flex_predicted_late). (default: fixed)"
+    )
+    var flexPolicy: String?
+
+    @Option(
+        help:
+            "adaptive: below this chance of flex starting within the budget (left), a call does not wait for flex (0-1). (default: 0.2)"
+    )
+    var flexThreshold: Double?
+
+    @Option(
+        help:
+            "adaptive: the share of the calls it would send to standard that try flex anyway, so it sees flex come back (0-1). (default: 0.1)"
+    )
+    var flexExploration: Double?
+
+    @Option(
+        help: "adaptive: seconds after which a flex attempt's outcome weighs half as much. (default: 60)"
+    )
+    var flexHalfLife: Double?
+
+    @Option(
+        help:
+            "adaptive: the weight of recent flex attempts below which it does not decide (calls wait out their budget). (default: 8)"
+    )
+    var flexMinEvidence: Double?
+
+    @Option(
+        help:
             "Re-sends to the tier a call settled on after a 429, a 5xx or a connection failure, for calls that set no retry option (0-5, 0 = off; exponential backoff from 0.5 s with jitter, Retry-After honoured). (default: 0)"
     )
     var retries: Int?
@@ -271,6 +300,7 @@ struct ServeCommand: AsyncParsableCommand {
                 correlationHeader: settings.correlationHeader
             )
             routerConfiguration.retryPolicy = RaceStateMachine.RetryPolicy(maxFlexAttempts: settings.flexAttempts)
+            routerConfiguration.flexPolicy = settings.flexPolicy.map { .adaptive(AdaptiveFlexPolicy(configuration: $0)) } ?? .fixed
             routerConfiguration.defaultRetry = RetryOption(count: UInt32(settings.retries))
             let router = Router(
                 configuration: routerConfiguration,

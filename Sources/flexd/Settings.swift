@@ -31,6 +31,8 @@ struct Settings {
     var ledger: LedgerLocation?
     var instanceID: String
     var flexAttempts: Int
+    /// The adaptive flex policy's settings; nil: the fixed policy.
+    var flexPolicy: AdaptiveFlexPolicy.Configuration?
     /// Re-sends to the settled tier for calls without a retry option of their own.
     var retries: Int
     var logLevel: Logger.Level
@@ -167,6 +169,18 @@ struct Settings {
             }
         }
         self.flexAttempts = try integer(options.flexAttempts, "flex-attempts", 1, 1...10)
+        let policy = try string(options.flexPolicy, "flex-policy") ?? "fixed"
+        guard ["fixed", "adaptive"].contains(policy) else {
+            throw ValidationError("--flex-policy must be \"fixed\" or \"adaptive\", not \"\(policy)\"")
+        }
+        let adaptive = AdaptiveFlexPolicy.Configuration(
+            threshold: try number(options.flexThreshold, "flex-threshold") ?? 0.2,
+            exploration: try number(options.flexExploration, "flex-exploration") ?? 0.1,
+            halfLife: try seconds(options.flexHalfLife, "flex-half-life", 60),
+            minimumEvidence: try number(options.flexMinEvidence, "flex-min-evidence") ?? 8
+        )
+        if let problem = adaptive.problem { throw ValidationError("--flex-policy adaptive: \(problem)") }
+        self.flexPolicy = policy == "adaptive" ? adaptive : nil
         self.retries = try integer(options.retries, "retries", 0, 0...RetryOption.maximumCount)
         let environment = ProcessInfo.processInfo.environment
         let ledger = try string(options.ledger, "ledger")
@@ -246,7 +260,7 @@ extension ServeCommand {
         "max-message-size", "initial-window-size", "handshake-timeout", "idle-timeout", "max-call-duration",
         "drain-grace",
         "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "upstream-connections", "upstream-ca-file",
-        "flex-attempts",
+        "flex-attempts", "flex-policy", "flex-threshold", "flex-exploration", "flex-half-life", "flex-min-evidence",
         "retries", "ledger",
         "data-dir", "instance-id", "log-level", "http-listen", "http-max-body-bytes", "http-request-timeout",
         "http-keepalive-timeout",

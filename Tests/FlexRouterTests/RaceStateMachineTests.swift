@@ -44,6 +44,21 @@ struct RaceStateMachineTests {
         #expect(race.committedEnded(terminal: true) == .finish)
     }
 
+    @Test func adaptivePolicySkipsFlexBeforeSending() {
+        var race = machine()
+        _ = race.start(.flexRace(budget: .seconds(30)), now: t0)
+        #expect(race.flexSkipped(.flexScarce) == .startAttempt(tier: .standard))
+        #expect(race.attemptStarted() == commitment(.standard, fellBack: true, .flexScarce, flexAttempts: 0))
+    }
+
+    @Test func adaptivePolicyStopsAWaitEarly() {
+        var race = machine()
+        _ = race.start(.flexRace(budget: .seconds(30)), now: t0)
+        #expect(race.flexStoppedEarly() == .startAttempt(tier: .standard))
+        #expect(race.budgetExpired() == nil, "the budget's late timer finds the race decided")
+        #expect(race.attemptStarted() == commitment(.standard, fellBack: true, .flexPredictedLate, flexAttempts: 1))
+    }
+
     @Test func capacityRefusalFallsBackAtOnceWithoutRetries() {
         var race = machine()
         _ = race.start(.flexRace(budget: .seconds(30)), now: t0)

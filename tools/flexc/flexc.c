@@ -488,6 +488,14 @@ static const char *enum_name(const ProtobufCEnumDescriptor *descriptor, int valu
     return out;
 }
 
+/* The fallback reason's name: revision 1.2 refines capacity and start timeout with
+ * fallback_predicted (the adaptive flex policy's decisions; PROTOCOL.md, section 16). */
+static const char *fallback_name(int reason, protobuf_c_boolean predicted) {
+    if (predicted && reason == FLEXINFERENCE__V1__FALLBACK_REASON__FALLBACK_REASON_FLEX_CAPACITY) return "flex_scarce";
+    if (predicted && reason == FLEXINFERENCE__V1__FALLBACK_REASON__FALLBACK_REASON_FLEX_START_TIMEOUT) return "flex_predicted_late";
+    return enum_name(&flexinference__v1__fallback_reason__descriptor, reason, "FALLBACK_REASON_", 1);
+}
+
 static const char *status_name(int code) {
     return enum_name(&flexinference__v1__status_code__descriptor, code, "STATUS_CODE_", 0);
 }
@@ -523,7 +531,7 @@ static void print_savings(const Flexinference__V1__SavingsRecord *s) {
     printf(",\"tier_served\":\"%s\",\"tier_served_reported\":", enum_name(&flexinference__v1__tier__descriptor, s->tier_served, "TIER_", 1));
     print_json_string(s->tier_served_reported);
     printf(",\"fell_back\":%s,\"fallback_reason\":\"%s\"", s->fell_back ? "true" : "false",
-           enum_name(&flexinference__v1__fallback_reason__descriptor, s->fallback_reason, "FALLBACK_REASON_", 1));
+           fallback_name(s->fallback_reason, s->fallback_predicted));
     printf(",\"flex_attempts\":%u,\"flex_wait_us\":%llu,\"time_to_start_us\":%llu", s->flex_attempts,
            (unsigned long long)s->flex_wait_us, (unsigned long long)s->time_to_start_us);
     if (s->tokens) {
@@ -577,7 +585,7 @@ static void print_event(const Flexinference__V1__StreamEvent *e) {
     case FLEXINFERENCE__V1__STREAM_EVENT__EVENT_ROUTE:
         printf("route: tier=%s fell_back=%s fallback_reason=%s flex_wait_us=%llu\n",
                enum_name(&flexinference__v1__tier__descriptor, e->route->tier, "TIER_", 1), e->route->fell_back ? "true" : "false",
-               enum_name(&flexinference__v1__fallback_reason__descriptor, e->route->fallback_reason, "FALLBACK_REASON_", 1),
+               fallback_name(e->route->fallback_reason, e->route->fallback_predicted),
                (unsigned long long)e->route->flex_wait_us);
         break;
     case FLEXINFERENCE__V1__STREAM_EVENT__EVENT_NATIVE:

@@ -44,7 +44,7 @@ extension SavingsRecord: CMessageConvertible {
             tierServed: try CField.optionalEnum(record.tier_served.rawValue, Tier.self),
             tierServedReported: try CField.string(record.tier_served_reported, "SavingsRecord.tier_served_reported"),
             fellBack: record.fell_back != 0,
-            fallbackReason: try CField.optionalEnum(record.fallback_reason.rawValue, FallbackReason.self),
+            fallbackReason: try FallbackReason.decode(wire: record.fallback_reason.rawValue, predicted: record.fallback_predicted != 0),
             flexAttempts: record.flex_attempts,
             flexWaitMicroseconds: record.flex_wait_us,
             timeToStartMicroseconds: record.time_to_start_us,
@@ -74,7 +74,9 @@ extension SavingsRecord: CMessageConvertible {
             arena: arena
         )
         c.pointee.fell_back = self.fellBack ? 1 : 0
-        c.pointee.fallback_reason = Flexinference__V1__FallbackReason(rawValue: CField.rawEnum(self.fallbackReason))
+        let fallback = self.fallbackReason?.wireValue ?? (reason: 0, predicted: false)
+        c.pointee.fallback_reason = Flexinference__V1__FallbackReason(rawValue: fallback.reason)
+        c.pointee.fallback_predicted = fallback.predicted ? 1 : 0
         c.pointee.flex_attempts = self.flexAttempts
         c.pointee.flex_wait_us = self.flexWaitMicroseconds
         c.pointee.time_to_start_us = self.timeToStartMicroseconds

@@ -26,7 +26,10 @@ extension RouteDecision: CMessageConvertible {
         self.init(
             tier: try CField.optionalEnum(c.pointee.tier.rawValue, Tier.self),
             fellBack: c.pointee.fell_back != 0,
-            fallbackReason: try CField.optionalEnum(c.pointee.fallback_reason.rawValue, FallbackReason.self),
+            fallbackReason: try FallbackReason.decode(
+                wire: c.pointee.fallback_reason.rawValue,
+                predicted: c.pointee.fallback_predicted != 0
+            ),
             flexWaitMicroseconds: c.pointee.flex_wait_us
         )
     }
@@ -34,7 +37,9 @@ extension RouteDecision: CMessageConvertible {
     func fill(_ c: UnsafeMutablePointer<CMessage>, arena: ProtobufArena) throws(FlexCodecError) {
         c.pointee.tier = Flexinference__V1__Tier(rawValue: CField.rawEnum(self.tier))
         c.pointee.fell_back = self.fellBack ? 1 : 0
-        c.pointee.fallback_reason = Flexinference__V1__FallbackReason(rawValue: CField.rawEnum(self.fallbackReason))
+        let fallback = self.fallbackReason?.wireValue ?? (reason: 0, predicted: false)
+        c.pointee.fallback_reason = Flexinference__V1__FallbackReason(rawValue: fallback.reason)
+        c.pointee.fallback_predicted = fallback.predicted ? 1 : 0
         c.pointee.flex_wait_us = self.flexWaitMicroseconds
     }
 }

@@ -19,6 +19,8 @@ public import FlexCore
 ///                                                                                connection failure once)
 ///   [standardAttempt] --429 / 5xx / connection failure, retries left, deadline allows-->
 ///       [standardBackoff] --settledRetryTimerFired--> [standardAttempt] (same tier, retries + 1)
+///   [flexAttempt] --flexSkipped (adaptive policy, before sending) / flexStoppedEarly (while
+///       waiting)--> [standardAttempt] (flex_scarce / flex_predicted_late)
 ///   [committed] --ended with terminal event--> [finished]
 ///   [committed] --ended without it / failed--> [failed] (DATA_LOSS / upstream error)
 /// ```
@@ -257,6 +259,22 @@ public struct RaceStateMachine: Sendable {
         default:
             return nil
         }
+    }
+
+    /// The adaptive flex policy decided not to send this flex attempt (flex is scarce, or predicted
+    /// to start too late): the call goes to standard now, having made the attempts before this one.
+    public mutating func flexSkipped(_ reason: FallbackReason) -> Action {
+        guard case .flexAttempt(let flex) = self.state, reason.isPredicted else {
+            return self.unexpected("flexSkipped")
+        }
+        return self.fallBack(reason, flexAttempts: flex.attempt - 1)
+    }
+
+    /// The adaptive flex policy stopped the wait for a flex attempt that had not started (its
+    /// timer has already cancelled the attempt's transfer), before the budget ran out.
+    public mutating func flexStoppedEarly() -> Action {
+        guard case .flexAttempt(let flex) = self.state else { return self.unexpected("flexStoppedEarly") }
+        return self.fallBack(.flexPredictedLate, flexAttempts: flex.attempt)
     }
 
     /// The standard (or single-tier) attempt produced its first output event.

@@ -111,21 +111,28 @@ extension Router {
             return .now
         }
 
-        /// A flex attempt's race against its budget is over (the driver's `raceFlex`): `expired` when
-        /// the budget ran out first, and its timer cancelled the transfer.
+        /// A flex attempt's race against its budget is over (the driver's `raceFlex`): `ending` says
+        /// whether a timer stopped it (the budget ran out, or the adaptive policy stopped the wait)
+        /// and cancelled its transfer.
         @inline(never)
         func flexAttemptEnded(
             _ outcome: AttemptOutcome,
-            expired: Bool,
+            ending: AdaptiveFlexWait.Ending,
             began: ContinuousClock.Instant
         ) -> RaceStateMachine.Action {
             self.flexWait += ContinuousClock.now - began
             switch outcome {
-            case _ where expired:
+            case _ where ending == .budgetExpired:
                 // Cancelled before it started (or, to the instant, as it started: a transfer the
                 // timer has cancelled cannot be delivered, so the call falls back all the same).
                 return self.machine.budgetExpired()
                     ?? self.machine.abort(RouterError(.internalError, "the flex budget expired twice"))
+            case _ where ending == .stoppedByPolicy:
+                self.logger.debug(
+                    "flex wait stopped early",
+                    metadata: ["request_id": "\(self.prepared.request.requestID)", "reason": "flex_predicted_late"]
+                )
+                return self.machine.flexStoppedEarly()
             case .started(let live):
                 self.attemptTier = .flex
                 self.outcome.live = live
@@ -134,6 +141,40 @@ extension Router {
                 return self.machine.abort(RouterError(.internalError, "a flex attempt answered without streaming"))
             case .failed(let failure):
                 return self.machine.flexFailed(failure, now: .now)
+            }
+        }
+
+        /// The adaptive policy did not send flex attempt `attempt`.
+        @inline(never)
+        func flexSkipped(_ reason: FallbackReason, attempt: Int) -> RaceStateMachine.Action {
+            self.logger.debug(
+                "flex skipped",
+                metadata: [
+                    "request_id": "\(self.prepared.request.requestID)", "attempt": "\(attempt)",
+                    "reason": "\(reason.name)",
+                ]
+            )
+            return self.machine.flexSkipped(reason)
+        }
+
+        /// What a flex attempt teaches the adaptive policy (nil: nothing, e.g. the caller's own
+        /// error or cancellation).
+        @inline(never)
+        func learned(
+            from outcome: AttemptOutcome,
+            ending: AdaptiveFlexWait.Ending,
+            began: ContinuousClock.Instant
+        ) -> FlexAttemptOutcome? {
+            let waited = (ContinuousClock.now - began).seconds
+            switch (outcome, ending) {
+            case (_, .budgetExpired), (_, .stoppedByPolicy):
+                return .stillWaiting(after: waited)
+            case (.started(let live), .attemptEnded):
+                return .started(after: (live.startedAt - began).seconds)
+            case (.failed(.capacity), .attemptEnded), (.failed(.retryable), .attemptEnded):
+                return Task.isCancelled ? nil : .refused
+            case (.failed(.fatal), .attemptEnded), (.answered, .attemptEnded):
+                return nil
             }
         }
 

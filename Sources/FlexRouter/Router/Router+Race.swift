@@ -49,6 +49,9 @@ extension Router {
         guard let deadline = call.machine.flexBudgetEnds else {
             return call.machine.abort(RouterError(.internalError, "a flex attempt without a budget"))
         }
+        if case .adaptive(let policy) = self.configuration.flexPolicy {
+            return await self.raceFlex(call, attempt: attempt, until: deadline, policy: policy)
+        }
         let began = call.flexAttemptStarting(attempt)
         let budget = DeadlineSignal(timers: self.timers)
         let cancellation = Self.arm(budget, until: deadline)
@@ -63,7 +66,53 @@ extension Router {
         // True when the budget ran out first: its timer has cancelled the transfer (an attempt that
         // started in the same instant is cancelled too, and the call falls back).
         let expired = budget.signal()
-        return call.flexAttemptEnded(outcome, expired: expired, began: began)
+        return call.flexAttemptEnded(outcome, ending: expired ? .budgetExpired : .attemptEnded, began: began)
+    }
+
+    /// Runs a flex attempt under the adaptive policy: it decides whether the attempt is sent at
+    /// all, and may stop its wait before the budget runs out (``AdaptiveFlexWait``); the attempt's
+    /// outcome feeds its learner.
+    @inline(never)
+    private func raceFlex(
+        _ call: Call,
+        attempt: Int,
+        until deadline: ContinuousClock.Instant,
+        policy: AdaptiveFlexPolicy
+    ) async -> RaceStateMachine.Action {
+        let provider = call.prepared.provider
+        let model = call.model.id
+        let recheckAfter: Duration?
+        switch policy.decide(provider: provider, model: model, budget: max(.zero, deadline - .now)) {
+        case .skip(let reason):
+            return call.flexSkipped(reason, attempt: attempt)
+        case .explore:
+            recheckAfter = nil
+        case .wait(let after):
+            recheckAfter = after
+        }
+        let began = call.flexAttemptStarting(attempt)
+        let wait = AdaptiveFlexWait(
+            policy: policy,
+            timers: self.timers,
+            provider: provider,
+            model: model,
+            began: began,
+            budgetEnds: deadline
+        )
+        wait.start(recheckAfter: recheckAfter)
+        let outcome = await self.runAttempt(
+            call.prepared,
+            tier: .flex,
+            stream: true,
+            flexBudget: max(.zero, deadline - .now),
+            cancellation: wait.cancellation,
+            logger: call.logger
+        )
+        let ending = wait.finish()
+        if let learned = call.learned(from: outcome, ending: ending, began: began) {
+            policy.observe(provider: provider, model: model, learned)
+        }
+        return call.flexAttemptEnded(outcome, ending: ending, began: began)
     }
 
     /// Arms the flex budget's timer: at its end, it cancels the attempt's transfer.

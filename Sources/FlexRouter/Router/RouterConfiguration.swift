@@ -8,6 +8,9 @@ public struct RouterConfiguration: Sendable {
     public var baseURLs: [Provider: String]
     /// The model catalog: which models offer flex, and the prices savings are computed from.
     public var catalog: Catalog
+    /// Whether a flex-first call always waits for flex until its budget runs out (`fixed`), or
+    /// learns when flex starts and skips the waits that cannot pay (`adaptive`).
+    public var flexPolicy: FlexPolicy
     /// Flex retries after a capacity refusal (off by default).
     public var retryPolicy: RaceStateMachine.RetryPolicy
     /// Re-sends to the tier a call settled on, for calls that set no retry option of their own
@@ -52,6 +55,7 @@ public struct RouterConfiguration: Sendable {
     public init(
         baseURLs: [Provider: String] = RouterConfiguration.productionBaseURLs,
         catalog: Catalog,
+        flexPolicy: FlexPolicy = .fixed,
         retryPolicy: RaceStateMachine.RetryPolicy = .none,
         defaultRetry: RetryOption = RetryOption(count: 0),
         retryBase: Duration = .milliseconds(500),
@@ -66,6 +70,7 @@ public struct RouterConfiguration: Sendable {
     ) {
         self.baseURLs = baseURLs
         self.catalog = catalog
+        self.flexPolicy = flexPolicy
         self.retryPolicy = retryPolicy
         self.defaultRetry = defaultRetry
         self.retryBase = retryBase

@@ -668,7 +668,7 @@ const ProtobufCMessageDescriptor flexinference__v1__native_event__descriptor =
   (ProtobufCMessageInit) flexinference__v1__native_event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor flexinference__v1__route_decision__field_descriptors[4] =
+static const ProtobufCFieldDescriptor flexinference__v1__route_decision__field_descriptors[5] =
 {
   {
     "tier",
@@ -718,8 +718,21 @@ static const ProtobufCFieldDescriptor flexinference__v1__route_decision__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "fallback_predicted",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Flexinference__V1__RouteDecision, fallback_predicted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned flexinference__v1__route_decision__field_indices_by_name[] = {
+  4,   /* field[4] = fallback_predicted */
   2,   /* field[2] = fallback_reason */
   1,   /* field[1] = fell_back */
   3,   /* field[3] = flex_wait_us */
@@ -728,7 +741,7 @@ static const unsigned flexinference__v1__route_decision__field_indices_by_name[]
 static const ProtobufCIntRange flexinference__v1__route_decision__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor flexinference__v1__route_decision__descriptor =
 {
@@ -738,7 +751,7 @@ const ProtobufCMessageDescriptor flexinference__v1__route_decision__descriptor =
   "Flexinference__V1__RouteDecision",
   "flexinference.v1",
   sizeof(Flexinference__V1__RouteDecision),
-  4,
+  5,
   flexinference__v1__route_decision__field_descriptors,
   flexinference__v1__route_decision__field_indices_by_name,
   1,  flexinference__v1__route_decision__number_ranges,

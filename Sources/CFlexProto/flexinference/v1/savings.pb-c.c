@@ -52,7 +52,7 @@ void   flexinference__v1__savings_record__free_unpacked
   assert(message->base.descriptor == &flexinference__v1__savings_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor flexinference__v1__savings_record__field_descriptors[21] =
+static const ProtobufCFieldDescriptor flexinference__v1__savings_record__field_descriptors[22] =
 {
   {
     "request_id",
@@ -306,10 +306,23 @@ static const ProtobufCFieldDescriptor flexinference__v1__savings_record__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "fallback_predicted",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Flexinference__V1__SavingsRecord, fallback_predicted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned flexinference__v1__savings_record__field_indices_by_name[] = {
   15,   /* field[15] = actual_cost_picousd */
   2,   /* field[2] = api */
+  21,   /* field[21] = fallback_predicted */
   9,   /* field[9] = fallback_reason */
   17,   /* field[17] = fee_picousd */
   8,   /* field[8] = fell_back */
@@ -333,7 +346,7 @@ static const unsigned flexinference__v1__savings_record__field_indices_by_name[]
 static const ProtobufCIntRange flexinference__v1__savings_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 21 }
+  { 0, 22 }
 };
 const ProtobufCMessageDescriptor flexinference__v1__savings_record__descriptor =
 {
@@ -343,7 +356,7 @@ const ProtobufCMessageDescriptor flexinference__v1__savings_record__descriptor =
   "Flexinference__V1__SavingsRecord",
   "flexinference.v1",
   sizeof(Flexinference__V1__SavingsRecord),
-  21,
+  22,
   flexinference__v1__savings_record__field_descriptors,
   flexinference__v1__savings_record__field_indices_by_name,
   1,  flexinference__v1__savings_record__number_ranges,

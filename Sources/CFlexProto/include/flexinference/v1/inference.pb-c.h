@@ -181,10 +181,14 @@ struct  Flexinference__V1__RouteDecision
   protobuf_c_boolean fell_back;
   Flexinference__V1__FallbackReason fallback_reason;
   uint64_t flex_wait_us;
+  /*
+   * Revision 1.2: as SavingsRecord.fallback_predicted.
+   */
+  protobuf_c_boolean fallback_predicted;
 };
 #define FLEXINFERENCE__V1__ROUTE_DECISION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&flexinference__v1__route_decision__descriptor) \
-    , FLEXINFERENCE__V1__TIER__TIER_UNSPECIFIED, 0, FLEXINFERENCE__V1__FALLBACK_REASON__FALLBACK_REASON_NONE, 0 }
+    , FLEXINFERENCE__V1__TIER__TIER_UNSPECIFIED, 0, FLEXINFERENCE__V1__FALLBACK_REASON__FALLBACK_REASON_NONE, 0, 0 }
 
 
 typedef enum {

@@ -95,10 +95,17 @@ struct  Flexinference__V1__SavingsRecord
    * (a stream cut after the start, a call stopped by its deadline or a CANCEL after the start).
    */
   protobuf_c_boolean tokens_estimated;
+  /*
+   * Revision 1.2. True when the server's adaptive flex policy decided the fallback instead of the
+   * flex attempt's own end: with fallback_reason FLEX_START_TIMEOUT it means "predicted late" (flex
+   * was not expected to start within the budget left, which was not waited out), with
+   * FLEX_CAPACITY "scarce" (recent attempts were refused; flex was not tried or only probed).
+   */
+  protobuf_c_boolean fallback_predicted;
 };
 #define FLEXINFERENCE__V1__SAVINGS_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&flexinference__v1__savings_record__descriptor) \
-    , (char *)protobuf_c_empty_string, FLEXINFERENCE__V1__PROVIDER__PROVIDER_UNSPECIFIED, FLEXINFERENCE__V1__API__API_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, FLEXINFERENCE__V1__TIER__TIER_UNSPECIFIED, FLEXINFERENCE__V1__TIER__TIER_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, FLEXINFERENCE__V1__FALLBACK_REASON__FALLBACK_REASON_NONE, 0, 0, 0, NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, FLEXINFERENCE__V1__PROVIDER__PROVIDER_UNSPECIFIED, FLEXINFERENCE__V1__API__API_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, FLEXINFERENCE__V1__TIER__TIER_UNSPECIFIED, FLEXINFERENCE__V1__TIER__TIER_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, FLEXINFERENCE__V1__FALLBACK_REASON__FALLBACK_REASON_NONE, 0, 0, 0, NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 /* Flexinference__V1__SavingsRecord methods */

@@ -1,0 +1,231 @@
+public import FlexCore
+internal import Synchronization
+
+/// The adaptive flex policy: learns, per provider and model, when flex starts, and sends to
+/// standard at once the calls whose budget flex is not expected to meet, or stops their wait early.
+///
+/// Every flex attempt's outcome feeds the learner of its provider and model
+/// (``observe(provider:model:_:)``); before an attempt, ``decide(provider:model:budget:)`` reads
+/// the chance that flex starts within the call's budget. Below ``Configuration/threshold`` the call
+/// does not wait (`flex_scarce` when refusals alone make the chance too small, else
+/// `flex_predicted_late`), except for a share (``Configuration/exploration``) that tries flex
+/// anyway, so the learner sees flex come back. A call that waits is re-decided while it waits
+/// (``recheck(provider:model:waited:budget:)``): once the chance that it starts in the budget left
+/// falls below the threshold, it stops waiting and goes to standard (`flex_predicted_late`).
+/// While the learner knows little (less than ``Configuration/minimumEvidence`` of recent
+/// attempts, or of attempts that waited as long as this one), it does not decide: the call waits
+/// out its budget as under the fixed policy.
+///
+/// What it never does: send a call to a tier dearer than standard, or wait longer than the
+/// caller's budget. Its state is a ``FlexStartLearner`` (a few hundred bytes) per provider and
+/// model, at most ``Configuration/maximumModels`` of them (the least recently used is forgotten),
+/// on this instance only: no shared store.
+///
+/// The clock and the randomness are injected, so that tests drive it without I/O.
+public final class AdaptiveFlexPolicy: Sendable {
+    public struct Configuration: Sendable, Hashable {
+        /// Below this chance of flex starting within the budget (left), a call does not wait for it.
+        public var threshold: Double
+        /// The share of calls the policy would send to standard that try flex anyway (probes).
+        public var exploration: Double
+        /// After this long an observation weighs half as much.
+        public var halfLife: Duration
+        /// Below this weight of recent observations the policy does not decide (the call waits out
+        /// its budget, as under the fixed policy).
+        public var minimumEvidence: Double
+        /// Providers and models learned at once, at most.
+        public var maximumModels: Int
+
+        public init(
+            threshold: Double = 0.2,
+            exploration: Double = 0.1,
+            halfLife: Duration = .seconds(60),
+            minimumEvidence: Double = 8,
+            maximumModels: Int = 1024
+        ) {
+            self.threshold = threshold
+            self.exploration = exploration
+            self.halfLife = halfLife
+            self.minimumEvidence = minimumEvidence
+            self.maximumModels = maximumModels
+        }
+
+        /// Why a configuration cannot be used, or nil when it can.
+        public var problem: String? {
+            if !(0...1).contains(self.threshold) { return "the threshold must be between 0 and 1" }
+            if !(0...1).contains(self.exploration) { return "the exploration share must be between 0 and 1" }
+            if self.halfLife <= .zero { return "the half-life must be positive" }
+            if !(self.minimumEvidence >= 0) { return "the minimum evidence must not be negative" }
+            if self.maximumModels < 1 { return "at least one model must be learned" }
+            return nil
+        }
+    }
+
+    /// What a call does before its flex attempt.
+    public enum Decision: Hashable, Sendable {
+        /// Try flex, and re-decide after waiting `recheckAfter` (nil: wait out the budget).
+        case wait(recheckAfter: Duration?)
+        /// Try flex though it is not expected to pay, for the learner's sake: wait out the budget.
+        case explore
+        /// Do not try flex: go to standard now, for this reason.
+        case skip(FallbackReason)
+    }
+
+    /// What a waiting flex attempt does at a recheck.
+    public enum WaitDecision: Hashable, Sendable {
+        /// Go on waiting; re-decide after `recheckAfter` of waiting in all (nil: wait out the budget).
+        case keepWaiting(recheckAfter: Duration?)
+        /// Stop waiting and go to standard (`flex_predicted_late`).
+        case stop
+    }
+
+    private struct Key: Hashable {
+        var provider: Provider
+        var model: String
+    }
+
+    private struct Entry {
+        var learner: FlexStartLearner
+        var lastUsed: Double
+    }
+
+    public let configuration: Configuration
+    private let clock: @Sendable () -> ContinuousClock.Instant
+    private let random: @Sendable () -> Double
+    private let origin: ContinuousClock.Instant
+    private let learners = Mutex<[Key: Entry]>([:])
+
+    /// - Parameters:
+    ///   - clock: now (tests pass a manual clock).
+    ///   - random: a number in 0..<1 (tests pass a fixed sequence).
+    public init(
+        configuration: Configuration = Configuration(),
+        clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
+        precondition(configuration.problem == nil, configuration.problem ?? "")
+        self.configuration = configuration
+        self.clock = clock
+        self.random = random
+        self.origin = clock()
+    }
+
+    // MARK: Decisions
+
+    /// Decides, before a flex attempt, whether the call waits for flex.
+    /// - Parameter budget: the budget left (`start_within` less what the call has waited).
+    public func decide(provider: Provider, model: String, budget: Duration) -> Decision {
+        let decision = Self.decide(
+            self.estimate(provider: provider, model: model),
+            budget: budget.seconds,
+            self.configuration
+        )
+        guard case .skip = decision, self.configuration.exploration > 0,
+            self.random() < self.configuration.exploration
+        else { return decision }
+        return .explore
+    }
+
+    /// Re-decides a waiting flex attempt that has waited `waited` of its `budget` (both from its
+    /// send).
+    public func recheck(provider: Provider, model: String, waited: Duration, budget: Duration) -> WaitDecision {
+        Self.recheck(
+            self.estimate(provider: provider, model: model),
+            waited: waited.seconds,
+            budget: budget.seconds,
+            self.configuration
+        )
+    }
+
+    /// Feeds one flex attempt's outcome to the learner of its provider and model.
+    public func observe(provider: Provider, model: String, _ outcome: FlexAttemptOutcome) {
+        let now = self.seconds()
+        let key = Key(provider: provider, model: model)
+        let halfLife = self.configuration.halfLife.seconds
+        let maximum = self.configuration.maximumModels
+        self.learners.withLock { learners in
+            if learners[key] == nil, learners.count >= maximum,
+                let oldest = learners.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key
+            {
+                learners[oldest] = nil
+            }
+            var entry = learners[key] ?? Entry(learner: FlexStartLearner(halfLife: halfLife, now: now), lastUsed: now)
+            entry.learner.record(outcome, at: now)
+            entry.lastUsed = now
+            learners[key] = entry
+        }
+    }
+
+    /// What the policy knows about a provider and model now (nil: nothing).
+    public func estimate(provider: Provider, model: String) -> FlexEstimate? {
+        let now = self.seconds()
+        let learner = self.learners.withLock { $0[Key(provider: provider, model: model)]?.learner }
+        return learner?.estimate(at: now)
+    }
+
+    /// The providers and models learned now.
+    public var modelsLearned: Int { self.learners.withLock { $0.count } }
+
+    private func seconds() -> Double {
+        (self.clock() - self.origin).seconds
+    }
+
+    // MARK: The rules (pure)
+
+    /// The decision before an attempt, from an estimate (nil: nothing known), without exploration.
+    public static func decide(_ estimate: FlexEstimate?, budget: Double, _ configuration: Configuration) -> Decision {
+        guard let estimate, estimate.attempts >= configuration.minimumEvidence else {
+            return .wait(recheckAfter: nil)
+        }
+        // A budget of 0 ("flex only if it starts at once") gets the first bucket's instant.
+        let budget = max(budget, FlexStartLearner.bucketEdges[0])
+        if estimate.probabilityToStart(within: budget) >= configuration.threshold {
+            return .wait(recheckAfter: Self.nextCheck(estimate, waited: 0, budget: budget, configuration))
+        }
+        // Refusals alone keep the chance below the threshold: flex is scarce. Otherwise it would
+        // be admitted, but not started in time.
+        let scarce = 1 - estimate.refusalRate < configuration.threshold
+        return .skip(scarce ? .flexScarce : .flexPredictedLate)
+    }
+
+    /// The decision at a recheck, from an estimate (nil: nothing known).
+    public static func recheck(
+        _ estimate: FlexEstimate?,
+        waited: Double,
+        budget: Double,
+        _ configuration: Configuration
+    ) -> WaitDecision {
+        guard let estimate, waited < budget else { return .keepWaiting(recheckAfter: nil) }
+        if Self.shouldStop(estimate, waited: waited, budget: budget, configuration) { return .stop }
+        return .keepWaiting(recheckAfter: Self.nextCheck(estimate, waited: waited, budget: budget, configuration))
+    }
+
+    /// Whether an attempt that has waited `waited` is unlikely enough to start by `budget`: only
+    /// when enough admitted attempts waited as long (the estimate knows that part of the curve).
+    static func shouldStop(_ estimate: FlexEstimate, waited: Double, budget: Double, _ configuration: Configuration)
+        -> Bool
+    {
+        estimate.atRisk(at: waited) >= configuration.minimumEvidence
+            && estimate.probabilityToStart(within: budget, afterWaiting: waited) < configuration.threshold
+    }
+
+    /// When to re-decide an attempt that has waited `waited`: at the first bucket edge where the
+    /// estimate would stop it, and at least at every doubling of the wait (at least a second
+    /// later), so that what the learner sees meanwhile counts; nil when neither comes before the
+    /// budget ends, or once the estimate knows nothing about such waits.
+    static func nextCheck(
+        _ estimate: FlexEstimate,
+        waited: Double,
+        budget: Double,
+        _ configuration: Configuration
+    ) -> Duration? {
+        let periodic = max(waited * 2, waited + 1)
+        for edge in FlexStartLearner.bucketEdges where edge > waited {
+            guard edge < budget, estimate.atRisk(at: edge) >= configuration.minimumEvidence else { return nil }
+            if edge >= periodic || Self.shouldStop(estimate, waited: edge, budget: budget, configuration) {
+                return .seconds(edge)
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,71 @@
+/// A snapshot of a ``FlexStartLearner``: the decayed weights of refused attempts, and of admitted
+/// attempts by when they started (or were last seen waiting).
+public struct FlexEstimate: Sendable, Hashable {
+    /// Weight of attempts that started, per bucket of ``FlexStartLearner/bucketEdges``.
+    public let started: [Double]
+    /// Weight of attempts still waiting when the call stopped waiting, per bucket.
+    public let censored: [Double]
+    /// Weight of refused attempts.
+    public let refused: Double
+
+    /// The weight of every attempt (how much the estimate knows).
+    public var attempts: Double { self.admitted + self.refused }
+
+    /// The weight of admitted attempts (started or still waiting).
+    public var admitted: Double { self.started.reduce(0, +) + self.censored.reduce(0, +) }
+
+    /// The share of attempts flex refused (0 when nothing is known).
+    public var refusalRate: Double {
+        let attempts = self.attempts
+        return attempts > 0 ? self.refused / attempts : 0
+    }
+
+    /// The chance that an admitted attempt has not started after `seconds`: the actuarial life
+    /// table over the buckets (an attempt censored in a bucket counts as at risk for half of it),
+    /// linear within a bucket.
+    public func survival(at seconds: Double) -> Double {
+        guard seconds > 0 else { return 1 }
+        let edges = FlexStartLearner.bucketEdges
+        var atRisk = self.admitted
+        var survival = 1.0
+        for index in self.started.indices {
+            let low = index == 0 ? 0 : edges[index - 1]
+            let high = index < edges.count ? edges[index] : low * 1.5
+            let exposed = atRisk - self.censored[index] / 2
+            let hazard = exposed > 0 ? min(1, self.started[index] / exposed) : 0
+            if seconds < high {
+                return survival * (1 - hazard * (seconds - low) / (high - low))
+            }
+            survival *= 1 - hazard
+            atRisk -= self.started[index] + self.censored[index]
+        }
+        return survival
+    }
+
+    /// The weight of admitted attempts that were still waiting after `seconds` (the evidence behind
+    /// what the estimate says about later starts).
+    public func atRisk(at seconds: Double) -> Double {
+        let edges = FlexStartLearner.bucketEdges
+        var atRisk = self.admitted
+        for index in self.started.indices {
+            let high = index < edges.count ? edges[index] : .infinity
+            if seconds < high { break }
+            atRisk -= self.started[index] + self.censored[index]
+        }
+        return max(0, atRisk)
+    }
+
+    /// The chance that a new attempt starts within `budget` seconds: admitted, and started by then.
+    public func probabilityToStart(within budget: Double) -> Double {
+        (1 - self.refusalRate) * (1 - self.survival(at: budget))
+    }
+
+    /// The chance that an attempt which has waited `waited` seconds starts by `budget` seconds
+    /// (from its send): refusals come at once, so only the start time matters by then. 0 when no
+    /// admitted attempt ever waited that long.
+    public func probabilityToStart(within budget: Double, afterWaiting waited: Double) -> Double {
+        let waiting = self.survival(at: waited)
+        guard waiting > 0 else { return 0 }
+        return max(0, waiting - self.survival(at: budget)) / waiting
+    }
+}
