@@ -109,6 +109,14 @@ struct AdaptiveFlexPolicyTests {
         }
     }
 
+    /// Attempts cut at 1 s say flex does not start within 1 s, and nothing of 10 s.
+    @Test func waitsCutShortSayNothingOfLongerBudgets() {
+        let policy = policy()
+        feed(policy, .stillWaiting(after: 1.01), times: 10)
+        #expect(policy.decide(provider: .openAI, model: "m", budget: .seconds(1)) == .skip(.flexPredictedLate))
+        #expect(policy.decide(provider: .openAI, model: "m", budget: .seconds(10)) == .wait(recheckAfter: nil))
+    }
+
     /// Past what the learner has seen waiting, it does not stop a wait.
     @Test func aWaitLongerThanAnySeenIsNotStopped() {
         let policy = policy()

@@ -31,6 +31,7 @@ struct RouterRaceTests {
         retry: RaceStateMachine.RetryPolicy = .none,
         responseHeadTimeout: Duration = .seconds(600),
         defaultRetry: RetryOption = RetryOption(count: 0),
+        flexPolicy: FlexPolicy = .fixed,
         _ body: @Sendable (Router, FlexsimFixture) async throws -> T
     ) async throws -> T {
         try await FlexsimFixture.with(profile: profile) { sim in
@@ -38,6 +39,7 @@ struct RouterRaceTests {
                 let configuration = RouterConfiguration(
                     baseURLs: RouterConfiguration.flexsim("http://127.0.0.1:\(sim.port)"),
                     catalog: try Catalog.builtIn(),
+                    flexPolicy: flexPolicy,
                     retryPolicy: retry,
                     defaultRetry: defaultRetry,
                     responseHeadTimeout: responseHeadTimeout,

@@ -34,6 +34,36 @@ import Testing
         #expect(profile.flex.scarce.windowSeconds == 60 && profile.flex.scarce.waitMultiplier == 1)
     }
 
+    /// A scarcity schedule replaces the random windows: scarce exactly in its spans.
+    @Test func aScarcityScheduleIsFollowedExactly() throws {
+        let profile = try Profile.decode(
+            json: #"""
+                {"name": "script", "tiers": {"standard": {}},
+                 "flex": {"scarce": {"fraction": 0, "refusal_probability": 1, "schedule": [{"from_s": 10, "to_s": 20}]}}}
+                """#
+        )
+        #expect(profile.flex.scarce.schedule == [.init(fromSeconds: 10, toSeconds: 20)])
+        let model = CapacityModel(profile: profile, seed: 1, timeScale: 1)
+        #expect(!model.isScarce(at: 9.99) && model.isScarce(at: 10) && model.isScarce(at: 19.99) && !model.isScarce(at: 20))
+        if case .admitted = model.admit(provider: .openAI, requestHash: 1, serviceSeconds: 0, at: 15) {
+            Issue.record("refusal_probability 1 in a scheduled span must refuse")
+        }
+        guard case .admitted = model.admit(provider: .openAI, requestHash: 1, serviceSeconds: 0, at: 25) else {
+            Issue.record("outside the spans flex is not scarce")
+            return
+        }
+        #expect(throws: ProfileError.self) {
+            try Profile.decode(
+                json: #"{"name": "bad", "tiers": {"standard": {}}, "flex": {"scarce": {"schedule": [{"from_s": 5, "to_s": 5}]}}}"#
+            )
+        }
+        #expect(throws: ProfileError.self) {
+            try Profile.decode(
+                json: #"{"name": "bad", "tiers": {"standard": {}}, "flex": {"scarce": {"schedule": [{"from_s": 5, "until": 9}]}}}"#
+            )
+        }
+    }
+
     /// The minimal profile serves: flex (not listed) behaves as standard, is never refused and
     /// never waits; the answer is billed at flex.
     @Test func aMinimalProfileServesWithTheDefaults() async throws {

@@ -182,10 +182,15 @@ public final class AdaptiveFlexPolicy: Sendable {
         if estimate.probabilityToStart(within: budget) >= configuration.threshold {
             return .wait(recheckAfter: Self.nextCheck(estimate, waited: 0, budget: budget, configuration))
         }
-        // Refusals alone keep the chance below the threshold: flex is scarce. Otherwise it would
-        // be admitted, but not started in time.
-        let scarce = 1 - estimate.refusalRate < configuration.threshold
-        return .skip(scarce ? .flexScarce : .flexPredictedLate)
+        // Refusals alone keep the chance below the threshold: flex is scarce.
+        if 1 - estimate.refusalRate < configuration.threshold { return .skip(.flexScarce) }
+        // Otherwise flex would admit the call but not start it in time; that is known only when
+        // enough recent attempts were seen still waiting at the budget (few at risk there, with a
+        // small chance, means attempts were cut before it: the estimate cannot say).
+        guard estimate.atRisk(at: budget) >= configuration.minimumEvidence else {
+            return .wait(recheckAfter: Self.nextCheck(estimate, waited: 0, budget: budget, configuration))
+        }
+        return .skip(.flexPredictedLate)
     }
 
     /// The decision at a recheck, from an estimate (nil: nothing known).
@@ -201,27 +206,30 @@ public final class AdaptiveFlexPolicy: Sendable {
     }
 
     /// Whether an attempt that has waited `waited` is unlikely enough to start by `budget`: only
-    /// when enough admitted attempts waited as long (the estimate knows that part of the curve).
+    /// when enough recent attempts were seen still waiting at the budget (the estimate knows that
+    /// part of the curve: attempts cut before it say nothing of it).
     static func shouldStop(_ estimate: FlexEstimate, waited: Double, budget: Double, _ configuration: Configuration)
         -> Bool
     {
-        estimate.atRisk(at: waited) >= configuration.minimumEvidence
+        estimate.atRisk(at: budget) >= configuration.minimumEvidence
             && estimate.probabilityToStart(within: budget, afterWaiting: waited) < configuration.threshold
     }
 
     /// When to re-decide an attempt that has waited `waited`: at the first bucket edge where the
     /// estimate would stop it, and at least at every doubling of the wait (at least a second
     /// later), so that what the learner sees meanwhile counts; nil when neither comes before the
-    /// budget ends, or once the estimate knows nothing about such waits.
+    /// budget ends, or when the estimate knows nothing about waits as long as the budget.
     static func nextCheck(
         _ estimate: FlexEstimate,
         waited: Double,
         budget: Double,
         _ configuration: Configuration
     ) -> Duration? {
+        // Nothing can stop a wait the estimate knows nothing about at its budget.
+        guard estimate.atRisk(at: budget) >= configuration.minimumEvidence else { return nil }
         let periodic = max(waited * 2, waited + 1)
         for edge in FlexStartLearner.bucketEdges where edge > waited {
-            guard edge < budget, estimate.atRisk(at: edge) >= configuration.minimumEvidence else { return nil }
+            guard edge < budget else { return nil }
             if edge >= periodic || Self.shouldStop(estimate, waited: edge, budget: budget, configuration) {
                 return .seconds(edge)
             }

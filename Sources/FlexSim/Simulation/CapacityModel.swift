@@ -49,9 +49,13 @@ public final class CapacityModel: Sendable {
         Double((instant - self.origin).nanoseconds) / 1e9 * self.timeScale
     }
 
-    /// Whether the simulated window containing `time` is a scarce one.
+    /// Whether flex is scarce at `time`: in one of the profile's scheduled spans when it has a
+    /// schedule, else when the random window containing `time` is a scarce one.
     public func isScarce(at time: Double) -> Bool {
         let scarce = self.profile.flex.scarce
+        if !scarce.schedule.isEmpty {
+            return scarce.schedule.contains { time >= $0.fromSeconds && time < $0.toSeconds }
+        }
         guard scarce.fraction > 0 else { return false }
         let window = UInt64(max(0, time / scarce.windowSeconds))
         var random = SimRandom(seed: self.seed, window, 0x5CA2CE)

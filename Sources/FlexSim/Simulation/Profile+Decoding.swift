@@ -74,7 +74,7 @@ extension Profile.FlexCapacity {
 
 extension Profile.Scarcity {
     /// Defaults (those of ``none``): `fraction` 0, `window_s` 60, `refusal_probability` 0,
-    /// `wait_multiplier` 1.
+    /// `wait_multiplier` 1, no `schedule`.
     public init(from decoder: any Decoder) throws {
         try decoder.refuseUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -84,7 +84,20 @@ extension Profile.Scarcity {
             windowSeconds: try c.decodeIfPresent(Double.self, forKey: .windowSeconds) ?? defaults.windowSeconds,
             refusalProbability: try c.decodeIfPresent(Double.self, forKey: .refusalProbability)
                 ?? defaults.refusalProbability,
-            waitMultiplier: try c.decodeIfPresent(Double.self, forKey: .waitMultiplier) ?? defaults.waitMultiplier
+            waitMultiplier: try c.decodeIfPresent(Double.self, forKey: .waitMultiplier) ?? defaults.waitMultiplier,
+            schedule: try c.decodeIfPresent([Profile.ScarceSpan].self, forKey: .schedule) ?? defaults.schedule
+        )
+    }
+}
+
+extension Profile.ScarceSpan {
+    /// Both fields are required.
+    public init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            fromSeconds: try c.decode(Double.self, forKey: .fromSeconds),
+            toSeconds: try c.decode(Double.self, forKey: .toSeconds)
         )
     }
 }

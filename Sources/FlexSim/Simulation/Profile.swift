@@ -63,6 +63,10 @@ public struct Profile: Sendable, Equatable, Codable {
         public var windowSeconds: Double
         public var refusalProbability: Double
         public var waitMultiplier: Double
+        /// Scarce spans of simulated time, in place of the random windows when not empty: flex is
+        /// scarce exactly from each span's start (included) to its end (excluded), so a test can
+        /// script "good, then scarce, then good again".
+        public var schedule: [ScarceSpan] = []
 
         public static let none = Scarcity(fraction: 0, windowSeconds: 60, refusalProbability: 0, waitMultiplier: 1)
 
@@ -71,6 +75,23 @@ public struct Profile: Sendable, Equatable, Codable {
             case windowSeconds = "window_s"
             case refusalProbability = "refusal_probability"
             case waitMultiplier = "wait_multiplier"
+            case schedule
+        }
+    }
+
+    /// A scarce span of simulated time: [from, to) seconds since flexsim started.
+    public struct ScarceSpan: Sendable, Equatable, Codable {
+        public var fromSeconds: Double
+        public var toSeconds: Double
+
+        public init(fromSeconds: Double, toSeconds: Double) {
+            self.fromSeconds = fromSeconds
+            self.toSeconds = toSeconds
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case fromSeconds = "from_s"
+            case toSeconds = "to_s"
         }
     }
 
@@ -135,6 +156,10 @@ public struct Profile: Sendable, Equatable, Codable {
         try probability(self.flex.scarce.refusalProbability, "flex.scarce.refusal_probability")
         try probability(self.priorityDowngradeProbability, "priority_downgrade_probability")
         guard self.flex.scarce.windowSeconds > 0 else { throw ProfileError("flex.scarce.window_s must be positive") }
+        for (index, span) in self.flex.scarce.schedule.enumerated()
+        where !(span.fromSeconds >= 0 && span.toSeconds > span.fromSeconds) {
+            throw ProfileError("flex.scarce.schedule[\(index)] must have 0 <= from_s < to_s")
+        }
         guard self.flex.scarce.waitMultiplier >= 0 else {
             throw ProfileError("flex.scarce.wait_multiplier must be >= 0")
         }
