@@ -103,6 +103,27 @@ struct ResultsAndReportTests {
         #expect(summary.ttfbMS.max >= 5.99 && summary.ttfbMS.max <= 6.01)
     }
 
+    /// The wait that bought nothing (flex waits of calls that fell back) and the calls whose flex
+    /// wait went past their budget.
+    @Test func wastedWaitAndCallsPastTheirBudget() throws {
+        let results = Results()
+        func call(_ startWithin: String, wait: Duration, fallback: FallbackReason?) {
+            var record = Self.record(.flex, fallback == nil ? .flex : .standard, standard: 10, actual: 5, tokens: 10,
+                                     fallback: fallback)
+            record.startWithin = startWithin
+            record.flexWaitMicroseconds = UInt64(wait.components.seconds) * 1_000_000
+            results.record(CallResult(ok: true, latency: wait, savings: record))
+        }
+        call("00h-00m-10s", wait: .seconds(10), fallback: .flexStartTimeout)
+        call("00h-00m-10s", wait: .seconds(4), fallback: .flexPredictedLate)
+        call("00h-00m-30s", wait: .seconds(3), fallback: nil)
+        call("00h-00m-05s", wait: .seconds(7), fallback: .flexStartTimeout)
+        let fallbacks = results.summary(elapsed: .seconds(1)).fallbacks
+        #expect(fallbacks.wastedWaitSeconds == 21)
+        #expect(fallbacks.pastBudget == 1, "only the 7 s wait of a 5 s budget")
+        #expect(fallbacks.reasons == ["flex_start_timeout": 2, "flex_predicted_late": 1])
+    }
+
     @Test func theJSONReportHasTheBriefsFields() throws {
         let results = Self.results()
         let direct = Results()
@@ -136,13 +157,15 @@ struct ResultsAndReportTests {
         #expect(savings["saved_picousd"] as? Int == 2000)
         #expect(savings["token_weighted_savings_pct"] as? Double == 25)
         #expect((json["fallbacks"] as? [String: Any])?["count"] as? Int == 1)
+        #expect((json["fallbacks"] as? [String: Any])?["wasted_wait_s"] as? Double == 0)
+        #expect((json["fallbacks"] as? [String: Any])?["past_budget"] as? Int == 0)
         #expect(json["cost_above_standard"] as? Int == 1)
         let added = try #require(json["added_latency_ms"] as? [String: Double])
         #expect((61.9...62.1).contains(added["max"] ?? 0), "70 ms against 8 ms")
         let table = report.table()
         #expect(table.contains("added by flexd: p50 +"))
         #expect(table.contains("cost_above_standard: 1"))
-        #expect(table.contains("fallbacks: 1 (flex_capacity 1)"))
+        #expect(table.contains("fallbacks: 1 (flex_capacity 1); wasted wait 0.0 s; past budget 0"))
         #expect(table.contains("errors by code: upstream_unavailable 2"))
     }
 

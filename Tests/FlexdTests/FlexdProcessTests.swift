@@ -218,6 +218,9 @@ struct FlexdProcessTests {
         (["--openai-base-url", "ftp://x"], "--openai-base-url"),
         (["--listen", "nonsense"], "--listen"),
         (["--upstream-ca-file", "/nonexistent/ca.pem"], "--upstream-ca-file"),
+        (["--flex-policy", "clever"], "--flex-policy"),
+        (["--flex-policy", "adaptive", "--flex-threshold", "1.5"], "threshold"),
+        (["--flex-policy", "adaptive", "--flex-half-life", "0"], "--flex-half-life"),
     ])
     func badConfigurationFailsFastWithAClearMessage(_ arguments: [String], _ mention: String) async throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent(

@@ -45,7 +45,8 @@ package enum SyntheticRecord {
             tierServed: flex ? .flex : .standard,
             tierServedReported: flex ? "flex" : "default",
             fellBack: fellBack,
-            fallbackReason: fellBack ? .flexCapacity : nil,
+            // Every reason in turn, so that the stores' round trips cover each name.
+            fallbackReason: fellBack ? FallbackReason.allCases[index / 4 % FallbackReason.allCases.count] : nil,
             flexAttempts: 1,
             flexWaitMicroseconds: UInt64(index % 1000) * 1000,
             timeToStartMicroseconds: UInt64(index % 1000) * 1000 + 250_000,

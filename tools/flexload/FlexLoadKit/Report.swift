@@ -137,6 +137,8 @@ public struct Report: Sendable, Encodable {
             lines.append(
                 "fallbacks: \(self.main.fallbacks.count)"
                     + (self.main.fallbacks.reasons.isEmpty ? "" : " (" + Self.counts(self.main.fallbacks.reasons) + ")")
+                    + String(format: "; wasted wait %.1f s", self.main.fallbacks.wastedWaitSeconds)
+                    + "; past budget \(self.main.fallbacks.pastBudget)"
             )
             lines.append("cost_above_standard: \(self.main.costAboveStandard)")
         }

@@ -1,4 +1,5 @@
 public import FlexCodec
+internal import FlexRouter
 internal import Histogram
 internal import NIOConcurrencyHelpers
 
@@ -55,6 +56,10 @@ public final class Results: @unchecked Sendable {
     private var errors: [String: Int] = [:]
     private var tiers: [String: Int] = [:]
     private var fallbacks: [String: Int] = [:]
+    /// Microseconds waited on flex by calls that then fell back (the wait that bought nothing).
+    private var wastedWait: UInt64 = 0
+    /// Calls whose flex wait went past their `start_within` budget (by more than ``budgetSlack``).
+    private var pastBudget = 0
     private var standardCost: Int64 = 0
     private var actualCost: Int64 = 0
     private var saved: Int64 = 0
@@ -103,6 +108,12 @@ public final class Results: @unchecked Sendable {
             guard let savings = result.savings else { return }
             self.tiers[savings.tierServed?.name ?? "none", default: 0] += 1
             if let reason = savings.fallbackReason { self.fallbacks[reason.name, default: 0] += 1 }
+            if savings.fellBack { self.wastedWait &+= savings.flexWaitMicroseconds }
+            if case .flex(let budget)? = try? StartWithin(parsing: savings.startWithin),
+                Duration.microseconds(Int64(clamping: savings.flexWaitMicroseconds)) > budget + Self.budgetSlack
+            {
+                self.pastBudget += 1
+            }
             self.standardCost &+= savings.standardCostPicoUSD
             self.actualCost &+= savings.actualCostPicoUSD
             self.saved &+= savings.savedPicoUSD
@@ -124,6 +135,10 @@ public final class Results: @unchecked Sendable {
             self.warmupEvents += events
         }
     }
+
+    /// How far past its budget a call's flex wait may end before it counts as past its budget: the
+    /// time to cancel the attempt and resume the call on a loaded machine.
+    public static let budgetSlack = Duration.seconds(1)
 
     public var count: Int { self.lock.withLock { self.requests } }
     public var errorCount: Int { self.lock.withLock { self.errors.values.reduce(0, +) } }
@@ -155,7 +170,12 @@ public final class Results: @unchecked Sendable {
                     flexTokenSharePct: self.tokens > 0 ? 100 * Double(self.flexTokens) / Double(self.tokens) : 0
                 ),
                 tiers: self.tiers,
-                fallbacks: Summary.Fallbacks(count: self.fallbacks.values.reduce(0, +), reasons: self.fallbacks),
+                fallbacks: Summary.Fallbacks(
+                    count: self.fallbacks.values.reduce(0, +),
+                    reasons: self.fallbacks,
+                    wastedWaitSeconds: Double(self.wastedWait) / 1e6,
+                    pastBudget: self.pastBudget
+                ),
                 costAboveStandard: self.costAboveStandard,
                 elapsedSeconds: seconds,
                 streams: self.streams,
@@ -286,6 +306,31 @@ public struct Summary: Sendable, Codable {
     public struct Fallbacks: Sendable, Codable {
         public var count: Int
         public var reasons: [String: Int]
+        /// Seconds waited on flex by the calls that then fell back: the wait that bought nothing.
+        public var wastedWaitSeconds: Double
+        /// Calls whose flex wait went past their `start_within` budget (by more than a second).
+        public var pastBudget: Int
+
+        enum CodingKeys: String, CodingKey {
+            case count, reasons
+            case wastedWaitSeconds = "wasted_wait_s"
+            case pastBudget = "past_budget"
+        }
+
+        public init(count: Int, reasons: [String: Int], wastedWaitSeconds: Double = 0, pastBudget: Int = 0) {
+            self.count = count
+            self.reasons = reasons
+            self.wastedWaitSeconds = wastedWaitSeconds
+            self.pastBudget = pastBudget
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.count = try c.decode(Int.self, forKey: .count)
+            self.reasons = try c.decode([String: Int].self, forKey: .reasons)
+            self.wastedWaitSeconds = try c.decodeIfPresent(Double.self, forKey: .wastedWaitSeconds) ?? 0
+            self.pastBudget = try c.decodeIfPresent(Int.self, forKey: .pastBudget) ?? 0
+        }
     }
 
     /// The unmeasured warm-up calls made before the measured ones, and the events they received.
