@@ -166,9 +166,15 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "adaptive: below this chance of flex starting within the budget (left), a call does not wait for flex (0-1). (default: 0.2)"
+            "adaptive: below this chance that an admitted flex attempt starts within the budget (left), a call does not wait for flex (0-1). (default: 0.2)"
     )
     var flexThreshold: Double?
+
+    @Option(
+        help:
+            "adaptive: at or above this share of refused flex attempts, a call does not try flex (flex_scarce) (0-1). (default: 0.95)"
+    )
+    var flexScarceRefusalRate: Double?
 
     @Option(
         help:
@@ -177,7 +183,7 @@ struct ServeCommand: AsyncParsableCommand {
     var flexExploration: Double?
 
     @Option(
-        help: "adaptive: seconds after which a flex attempt's outcome weighs half as much. (default: 60)"
+        help: "adaptive: seconds after which a flex attempt's outcome weighs half as much. (default: 30)"
     )
     var flexHalfLife: Double?
 

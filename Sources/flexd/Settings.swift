@@ -175,8 +175,9 @@ struct Settings {
         }
         let adaptive = AdaptiveFlexPolicy.Configuration(
             threshold: try number(options.flexThreshold, "flex-threshold") ?? 0.2,
+            scarceRefusalRate: try number(options.flexScarceRefusalRate, "flex-scarce-refusal-rate") ?? 0.95,
             exploration: try number(options.flexExploration, "flex-exploration") ?? 0.1,
-            halfLife: try seconds(options.flexHalfLife, "flex-half-life", 60),
+            halfLife: try seconds(options.flexHalfLife, "flex-half-life", 30),
             minimumEvidence: try number(options.flexMinEvidence, "flex-min-evidence") ?? 8
         )
         if let problem = adaptive.problem { throw ValidationError("--flex-policy adaptive: \(problem)") }
@@ -260,7 +261,7 @@ extension ServeCommand {
         "max-message-size", "initial-window-size", "handshake-timeout", "idle-timeout", "max-call-duration",
         "drain-grace",
         "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "upstream-connections", "upstream-ca-file",
-        "flex-attempts", "flex-policy", "flex-threshold", "flex-exploration", "flex-half-life", "flex-min-evidence",
+        "flex-attempts", "flex-policy", "flex-threshold", "flex-scarce-refusal-rate", "flex-exploration", "flex-half-life", "flex-min-evidence",
         "retries", "ledger",
         "data-dir", "instance-id", "log-level", "http-listen", "http-max-body-bytes", "http-request-timeout",
         "http-keepalive-timeout",

@@ -54,6 +54,17 @@ struct AdaptiveFlexPolicyTests {
         }
     }
 
+    /// Refusals cost no wait: short of near-certain refusal, a call still tries flex.
+    @Test func frequentRefusalsAloneDoNotSkipFlex() {
+        let policy = policy()
+        feed(policy, .refused, times: 16)
+        feed(policy, .started(after: 0.5), times: 4)
+        guard case .wait = policy.decide(provider: .openAI, model: "m", budget: .seconds(30)) else {
+            Issue.record("80% refusals: the attempt is cheap, try it")
+            return
+        }
+    }
+
     @Test func explorationSendsAShareOfSkippedCallsToFlex() {
         let explorer = policy(.init(exploration: 0.1), random: 0.05)
         feed(explorer, .refused, times: 20)
@@ -68,7 +79,7 @@ struct AdaptiveFlexPolicyTests {
         let policy = policy(.init(exploration: 0, halfLife: .seconds(10)))
         feed(policy, .started(after: 0.5), times: 20)
         #expect(policy.decide(provider: .openAI, model: "m", budget: .seconds(30)) != .skip(.flexScarce))
-        clock.advance(by: .seconds(30))
+        clock.advance(by: .seconds(60))
         feed(policy, .refused, times: 20)
         #expect(policy.decide(provider: .openAI, model: "m", budget: .seconds(30)) == .skip(.flexScarce))
         // Probes see flex again: a few minutes of half-lives later it is tried again.
@@ -140,6 +151,7 @@ struct AdaptiveFlexPolicyTests {
 
     @Test func configurationsOutOfRangeAreNamed() {
         #expect(AdaptiveFlexPolicy.Configuration(threshold: 1.5).problem != nil)
+        #expect(AdaptiveFlexPolicy.Configuration(scarceRefusalRate: 2).problem != nil)
         #expect(AdaptiveFlexPolicy.Configuration(exploration: -0.1).problem != nil)
         #expect(AdaptiveFlexPolicy.Configuration(halfLife: .zero).problem != nil)
         #expect(AdaptiveFlexPolicy.Configuration(maximumModels: 0).problem != nil)

@@ -6,9 +6,10 @@ internal import Synchronization
 ///
 /// Every flex attempt's outcome feeds the learner of its provider and model
 /// (``observe(provider:model:_:)``); before an attempt, ``decide(provider:model:budget:)`` reads
-/// the chance that flex starts within the call's budget. Below ``Configuration/threshold`` the call
-/// does not wait (`flex_scarce` when refusals alone make the chance too small, else
-/// `flex_predicted_late`), except for a share (``Configuration/exploration``) that tries flex
+/// the refusal rate and the chance that an admitted attempt starts within the call's budget. At
+/// or above ``Configuration/scarceRefusalRate`` refusals the call does not try flex
+/// (`flex_scarce`); below ``Configuration/threshold`` chance it does not wait for it
+/// (`flex_predicted_late`); except for a share (``Configuration/exploration``) that tries flex
 /// anyway, so the learner sees flex come back. A call that waits is re-decided while it waits
 /// (``recheck(provider:model:waited:budget:)``): once the chance that it starts in the budget left
 /// falls below the threshold, it stops waiting and goes to standard (`flex_predicted_late`).
@@ -24,8 +25,12 @@ internal import Synchronization
 /// The clock and the randomness are injected, so that tests drive it without I/O.
 public final class AdaptiveFlexPolicy: Sendable {
     public struct Configuration: Sendable, Hashable {
-        /// Below this chance of flex starting within the budget (left), a call does not wait for it.
+        /// Below this chance that an admitted flex attempt starts within the budget (left), a call
+        /// does not wait for flex.
         public var threshold: Double
+        /// At or above this share of refused attempts, flex is scarce: a call does not try it. A
+        /// refusal comes at once and costs no wait, so only a near-certain one is worth skipping.
+        public var scarceRefusalRate: Double
         /// The share of calls the policy would send to standard that try flex anyway (probes).
         public var exploration: Double
         /// After this long an observation weighs half as much.
@@ -38,12 +43,14 @@ public final class AdaptiveFlexPolicy: Sendable {
 
         public init(
             threshold: Double = 0.2,
+            scarceRefusalRate: Double = 0.95,
             exploration: Double = 0.1,
-            halfLife: Duration = .seconds(60),
+            halfLife: Duration = .seconds(30),
             minimumEvidence: Double = 8,
             maximumModels: Int = 1024
         ) {
             self.threshold = threshold
+            self.scarceRefusalRate = scarceRefusalRate
             self.exploration = exploration
             self.halfLife = halfLife
             self.minimumEvidence = minimumEvidence
@@ -53,6 +60,7 @@ public final class AdaptiveFlexPolicy: Sendable {
         /// Why a configuration cannot be used, or nil when it can.
         public var problem: String? {
             if !(0...1).contains(self.threshold) { return "the threshold must be between 0 and 1" }
+            if !(0...1).contains(self.scarceRefusalRate) { return "the scarce refusal rate must be between 0 and 1" }
             if !(0...1).contains(self.exploration) { return "the exploration share must be between 0 and 1" }
             if self.halfLife <= .zero { return "the half-life must be positive" }
             if !(self.minimumEvidence >= 0) { return "the minimum evidence must not be negative" }
@@ -177,19 +185,19 @@ public final class AdaptiveFlexPolicy: Sendable {
         guard let estimate, estimate.attempts >= configuration.minimumEvidence else {
             return .wait(recheckAfter: nil)
         }
+        // Nearly every attempt is refused: flex is scarce.
+        if estimate.refusalRate >= configuration.scarceRefusalRate { return .skip(.flexScarce) }
+        // A refusal comes at once; what an attempt can waste is its budget, when flex admits it
+        // and does not start it in time. So the wait is worth it when an admitted attempt is
+        // likely enough to start within the budget, whatever the refusal rate.
         // A budget of 0 ("flex only if it starts at once") gets the first bucket's instant.
         let budget = max(budget, FlexStartLearner.bucketEdges[0])
-        if estimate.probabilityToStart(within: budget) >= configuration.threshold {
-            return .wait(recheckAfter: Self.nextCheck(estimate, waited: 0, budget: budget, configuration))
-        }
-        // Refusals alone keep the chance below the threshold: flex is scarce.
-        if 1 - estimate.refusalRate < configuration.threshold { return .skip(.flexScarce) }
-        // Otherwise flex would admit the call but not start it in time; that is known only when
-        // enough recent attempts were seen still waiting at the budget (few at risk there, with a
-        // small chance, means attempts were cut before it: the estimate cannot say).
-        guard estimate.atRisk(at: budget) >= configuration.minimumEvidence else {
-            return .wait(recheckAfter: Self.nextCheck(estimate, waited: 0, budget: budget, configuration))
-        }
+        let wait = Decision.wait(recheckAfter: Self.nextCheck(estimate, waited: 0, budget: budget, configuration))
+        if estimate.probabilityToStart(within: budget, afterWaiting: 0) >= configuration.threshold { return wait }
+        // It would not start in time: known only when enough recent attempts were seen still
+        // waiting at the budget (few at risk there, with a small chance, means attempts were cut
+        // before it: the estimate cannot say).
+        guard estimate.atRisk(at: budget) >= configuration.minimumEvidence else { return wait }
         return .skip(.flexPredictedLate)
     }
 
