@@ -128,6 +128,27 @@ struct AdaptiveFlexPolicyTests {
         #expect(policy.decide(provider: .openAI, model: "m", budget: .seconds(10)) == .wait(recheckAfter: nil))
     }
 
+    /// Attempts still waiting count before they end: a queue that lengthens shows at once, and a
+    /// refusal rate is not inflated by the admitted attempts that have not ended yet.
+    @Test func attemptsStillWaitingCountBeforeTheyEnd() {
+        let policy = policy()
+        let sent = (0..<10).map { _ in policy.attemptSent(provider: .openAI, model: "m") }
+        // Within the admission grace they may still be refused: not counted yet.
+        clock.advance(by: .milliseconds(500))
+        #expect(policy.estimate(provider: .openAI, model: "m")?.attempts == 0)
+        clock.advance(by: .milliseconds(4500))
+        let estimate = policy.estimate(provider: .openAI, model: "m")
+        #expect(estimate?.admitted == 10 && estimate?.atRisk(at: 4) == 10)
+        #expect(policy.decide(provider: .openAI, model: "m", budget: .seconds(3)) == .skip(.flexPredictedLate))
+        // Refusals meanwhile: the waiting attempts keep the rate honest (10 of 20, not 10 of 10).
+        feed(policy, .refused, times: 10)
+        #expect(abs((policy.estimate(provider: .openAI, model: "m")?.refusalRate ?? 0) - 0.5) < 0.01)
+        // Ended, they leave the waiting set and count once, as what they turned out to be.
+        for attempt in sent { policy.attemptEnded(attempt, .started(after: 5)) }
+        let ended = policy.estimate(provider: .openAI, model: "m")
+        #expect(ended.map { $0.started.reduce(0, +) } == 10 && ended.map { $0.censored.reduce(0, +) } == 0)
+    }
+
     /// Past what the learner has seen waiting, it does not stop a wait.
     @Test func aWaitLongerThanAnySeenIsNotStopped() {
         let policy = policy()

@@ -40,6 +40,9 @@ public final class AdaptiveFlexPolicy: Sendable {
         public var minimumEvidence: Double
         /// Providers and models learned at once, at most.
         public var maximumModels: Int
+        /// An attempt still waiting this long after it was sent was admitted (refusals come at
+        /// once): it counts as a wait seen so far, before it ends.
+        public var admissionGrace: Duration
 
         public init(
             threshold: Double = 0.2,
@@ -47,7 +50,8 @@ public final class AdaptiveFlexPolicy: Sendable {
             exploration: Double = 0.1,
             halfLife: Duration = .seconds(30),
             minimumEvidence: Double = 8,
-            maximumModels: Int = 1024
+            maximumModels: Int = 1024,
+            admissionGrace: Duration = .seconds(1)
         ) {
             self.threshold = threshold
             self.scarceRefusalRate = scarceRefusalRate
@@ -55,6 +59,7 @@ public final class AdaptiveFlexPolicy: Sendable {
             self.halfLife = halfLife
             self.minimumEvidence = minimumEvidence
             self.maximumModels = maximumModels
+            self.admissionGrace = admissionGrace
         }
 
         /// Why a configuration cannot be used, or nil when it can.
@@ -65,6 +70,7 @@ public final class AdaptiveFlexPolicy: Sendable {
             if self.halfLife <= .zero { return "the half-life must be positive" }
             if !(self.minimumEvidence >= 0) { return "the minimum evidence must not be negative" }
             if self.maximumModels < 1 { return "at least one model must be learned" }
+            if self.admissionGrace < .zero { return "the admission grace must not be negative" }
             return nil
         }
     }
@@ -87,7 +93,7 @@ public final class AdaptiveFlexPolicy: Sendable {
         case stop
     }
 
-    private struct Key: Hashable {
+    struct Key: Hashable, Sendable {
         var provider: Provider
         var model: String
     }
@@ -95,6 +101,15 @@ public final class AdaptiveFlexPolicy: Sendable {
     private struct Entry {
         var learner: FlexStartLearner
         var lastUsed: Double
+        /// Attempts sent and not ended, by send time in quarter seconds.
+        var waiting: [Int: Int] = [:]
+    }
+
+    /// A flex attempt sent under the policy: ``attemptEnded(_:_:)`` says how it ended.
+    public struct Attempt: Sendable {
+        let key: Key
+        /// When it was sent, in quarter seconds of the policy's clock.
+        let sentQuarter: Int
     }
 
     public let configuration: Configuration
@@ -145,10 +160,51 @@ public final class AdaptiveFlexPolicy: Sendable {
         )
     }
 
-    /// Feeds one flex attempt's outcome to the learner of its provider and model.
-    public func observe(provider: Provider, model: String, _ outcome: FlexAttemptOutcome) {
+    /// A flex attempt is sent: until it ends, the estimate counts it as still waiting (once past the
+    /// admission grace), so a queue that lengthens shows before its attempts end.
+    public func attemptSent(provider: Provider, model: String) -> Attempt {
         let now = self.seconds()
-        let key = Key(provider: provider, model: model)
+        let attempt = Attempt(key: Key(provider: provider, model: model), sentQuarter: Int((now * 4).rounded(.down)))
+        self.withEntry(attempt.key, now: now) { $0.waiting[attempt.sentQuarter, default: 0] += 1 }
+        return attempt
+    }
+
+    /// A flex attempt sent with ``attemptSent(provider:model:)`` ended: `outcome` is what it
+    /// taught (nil: nothing, e.g. the caller's own error).
+    public func attemptEnded(_ attempt: Attempt, _ outcome: FlexAttemptOutcome?) {
+        let now = self.seconds()
+        self.withEntry(attempt.key, now: now) { entry in
+            if let count = entry.waiting[attempt.sentQuarter] {
+                entry.waiting[attempt.sentQuarter] = count > 1 ? count - 1 : nil
+            }
+            if let outcome { entry.learner.record(outcome, at: now) }
+        }
+    }
+
+    /// Feeds one flex attempt's outcome to the learner of its provider and model (an attempt not
+    /// sent through ``attemptSent(provider:model:)``: tests, or what another source learned).
+    public func observe(provider: Provider, model: String, _ outcome: FlexAttemptOutcome) {
+        self.withEntry(Key(provider: provider, model: model), now: self.seconds()) { entry in
+            entry.learner.record(outcome, at: self.seconds())
+        }
+    }
+
+    /// What the policy knows about a provider and model now (nil: nothing): what ended attempts
+    /// taught, and the attempts still waiting past the admission grace.
+    public func estimate(provider: Provider, model: String) -> FlexEstimate? {
+        let now = self.seconds()
+        let grace = self.configuration.admissionGrace.seconds
+        let entry = self.learners.withLock { $0[Key(provider: provider, model: model)] }
+        guard let entry else { return nil }
+        let waits = entry.waiting.lazy
+            .map { (seconds: now - Double($0.key) / 4, count: $0.value) }
+            .filter { $0.seconds >= grace }
+        return entry.learner.estimate(at: now).addingWaiting(waits)
+    }
+
+    /// Runs `body` on the entry for `key`, made (and the least recently used one forgotten when
+    /// the table is full) if need be.
+    private func withEntry(_ key: Key, now: Double, _ body: (inout Entry) -> Void) {
         let halfLife = self.configuration.halfLife.seconds
         let maximum = self.configuration.maximumModels
         self.learners.withLock { learners in
@@ -158,17 +214,10 @@ public final class AdaptiveFlexPolicy: Sendable {
                 learners[oldest] = nil
             }
             var entry = learners[key] ?? Entry(learner: FlexStartLearner(halfLife: halfLife, now: now), lastUsed: now)
-            entry.learner.record(outcome, at: now)
+            body(&entry)
             entry.lastUsed = now
             learners[key] = entry
         }
-    }
-
-    /// What the policy knows about a provider and model now (nil: nothing).
-    public func estimate(provider: Provider, model: String) -> FlexEstimate? {
-        let now = self.seconds()
-        let learner = self.learners.withLock { $0[Key(provider: provider, model: model)]?.learner }
-        return learner?.estimate(at: now)
     }
 
     /// The providers and models learned now.

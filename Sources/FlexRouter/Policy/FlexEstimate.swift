@@ -3,10 +3,22 @@
 public struct FlexEstimate: Sendable, Hashable {
     /// Weight of attempts that started, per bucket of ``FlexStartLearner/bucketEdges``.
     public let started: [Double]
-    /// Weight of attempts still waiting when the call stopped waiting, per bucket.
-    public let censored: [Double]
+    /// Weight of attempts still waiting when the call stopped waiting, or still waiting now, per
+    /// bucket.
+    public internal(set) var censored: [Double]
     /// Weight of refused attempts.
     public let refused: Double
+
+    /// Adds attempts that are still waiting now, `waits` seconds after they were sent (weight 1
+    /// each: they are the latest news). They were admitted (refusals come at once; the caller only
+    /// passes waits past the admission grace) and have not started yet: censored at their wait.
+    func addingWaiting(_ waits: some Sequence<(seconds: Double, count: Int)>) -> FlexEstimate {
+        var estimate = self
+        for wait in waits {
+            estimate.censored[FlexStartLearner.bucket(of: wait.seconds)] += Double(wait.count)
+        }
+        return estimate
+    }
 
     /// The weight of every attempt (how much the estimate knows).
     public var attempts: Double { self.admitted + self.refused }

@@ -91,6 +91,7 @@ extension Router {
             recheckAfter = after
         }
         let began = call.flexAttemptStarting(attempt)
+        let sent = policy.attemptSent(provider: provider, model: model)
         let wait = AdaptiveFlexWait(
             policy: policy,
             timers: self.timers,
@@ -109,9 +110,7 @@ extension Router {
             logger: call.logger
         )
         let ending = wait.finish()
-        if let learned = call.learned(from: outcome, ending: ending, began: began) {
-            policy.observe(provider: provider, model: model, learned)
-        }
+        policy.attemptEnded(sent, call.learned(from: outcome, ending: ending, began: began))
         return call.flexAttemptEnded(outcome, ending: ending, began: began)
     }
 
