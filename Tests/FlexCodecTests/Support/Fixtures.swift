@@ -144,7 +144,8 @@ enum Fixtures {
             provider: .gemini,
             api: .interactions,
             fellBack: true,
-            fallbackReason: .flexCapacity
+            // Revision 1.2: sent as FLEX_CAPACITY with fallback_predicted.
+            fallbackReason: .flexScarce
         ),
         metadata: ["server": "flexd"]
     )
@@ -170,7 +171,8 @@ enum Fixtures {
             RouteDecision(
                 tier: .standard,
                 fellBack: true,
-                fallbackReason: .flexStartTimeout,
+                // Revision 1.2: sent as FLEX_START_TIMEOUT with fallback_predicted.
+                fallbackReason: .flexPredictedLate,
                 flexWaitMicroseconds: 30_000_000
             )
         ),
