@@ -85,6 +85,40 @@ struct FlexdEndToEndTests {
         }
     }
 
+    /// `--flex-policy adaptive` wired through: refused flex attempts teach the running flexd that
+    /// flex is scarce; the next call skips flex, FlexClient reads `flex_scarce` (revision 1.2's
+    /// `fallback_predicted` on the wire), flexsim sees no flex attempt, and the metric counts it.
+    @Test func theAdaptivePolicyThroughTheRealProcess() async throws {
+        try await FlexdProcessTests.withStack(
+            profileJSON: Self.profile(refusal: 1),
+            extraArguments: ["--flex-policy", "adaptive", "--flex-min-evidence", "2", "--flex-exploration", "0"]
+        ) { stack in
+            try await withFlexClient(host: "127.0.0.1", port: stack.port) { client in
+                for index in 0..<3 {
+                    let (_, record) = try await client.complete(
+                        FlexdProcessTests.request(.chatCompletions, id: "e2e-learn-\(index)", startWithin: "00h-00m-30s")
+                    )
+                    #expect(record?.fallbackReason == .flexCapacity, "call \(index) tries flex while learning")
+                }
+                let (route, record) = try await client.stream(
+                    FlexdProcessTests.request(.chatCompletions, id: "e2e-scarce", startWithin: "00h-00m-30s")
+                ) { events in
+                    var route: RouteDecision?
+                    for try await event in events {
+                        if case .route(let decision) = event { route = decision }
+                    }
+                    return (route, events.savings)
+                }
+                #expect(route?.fallbackReason == .flexScarce && route?.tier == .standard)
+                #expect(record?.fallbackReason == .flexScarce && record?.flexAttempts == 0)
+                let rows = try await Self.ledger(stack, "e2e-scarce", count: 1)
+                #expect(rows.count == 1 && rows.first?["tier_asked"]?.string == "default", "\(rows)")
+                let metrics = try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/metrics").text
+                #expect(metrics.contains(#"flexd_fallbacks_total{reason="flex_scarce"} 1"#), "\(metrics)")
+            }
+        }
+    }
+
     /// At 4 tokens a second the answer takes several seconds, so the cancel lands mid-stream even
     /// on a loaded machine.
     @Test func cancellingTheCallingTaskMidStreamEndsTheUpstreamTransfer() async throws {
