@@ -11,7 +11,7 @@ internal import NIOCore
 /// through its ``ConnectionHandle``, which runs on the loop at once when the task is already there
 /// (a connection's tasks prefer its event loop) and hops to it otherwise. There is one way to
 /// close the connection (``close(_:)``), and one place it ends (``channelInactive(context:)``).
-final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
+final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter, CoalescedFlushing {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -42,8 +42,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
     private var startedUp = false
     private var closing = false
     private var ended = false
-    /// A flush is queued on the event loop (``flushSoon()``).
-    private var flushScheduled = false
+    /// A flush is queued on the event loop (``CoalescedFlushing``).
+    var flushScheduled = false
+    var flushContext: ChannelHandlerContext? { self.context }
     private var lastActivity = ContinuousClock.now
     private var handshakeTimer: DeadlineSignal?
     private var idleTimer: DeadlineSignal?
@@ -611,21 +612,6 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter {
         var bytes = self.buffer(capacity: 64)
         self.encode(frame, into: &bytes)
         self.writeBytes(bytes, flush: flush)
-    }
-
-    /// Flushes once the event loop has run what is queued now. Calls write from their tasks, outside
-    /// any read: a call forwarding the burst of events one read of the provider's stream held, or
-    /// several calls finishing in the same tick, so leave in one write system call instead of one
-    /// per frame. The flush is a task of the loop's next round, so a frame waits at most for the
-    /// jobs already queued.
-    private func flushSoon() {
-        guard !self.flushScheduled, let context = self.context else { return }
-        self.flushScheduled = true
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            handler.value.flushScheduled = false
-            handler.value.context?.flush()
-        }
     }
 
     private func writeBytes(_ bytes: ByteBuffer, flush: Bool) {

@@ -10,7 +10,7 @@ internal import NIOHTTP1
 ///
 /// One request at a time: `HTTPServerPipelineHandler` holds a pipelined request back until the
 /// answer before it has ended. Everything here runs on the channel's event loop: no lock.
-final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
+final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter, CoalescedFlushing {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -33,8 +33,9 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
     private var draining = false
     private var closing = false
     private var ended = false
-    /// A flush is queued on the event loop (``flushSoon()``).
-    private var flushScheduled = false
+    /// A flush is queued on the event loop (``CoalescedFlushing``).
+    var flushScheduled = false
+    var flushContext: ChannelHandlerContext? { self.context }
     /// The timeout that applies now, if any.
     private var timeout = Timeout.none
     /// The connection's one timer, and when it fires: never later than ``timeout``'s deadline.
@@ -603,19 +604,6 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter {
         headers.replaceOrAdd(name: "connection", value: open ? "keep-alive" : "close")
         let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
         self.context?.write(self.wrapOutboundOut(.head(head)), promise: nil)
-    }
-
-    /// Flushes once the event loop has run what is queued now: the events one read of the
-    /// provider's stream held leave in one write system call, not one per event (as the binary
-    /// door's `flushSoon`). The answer's end flushes at once, taking any event still waiting.
-    private func flushSoon() {
-        guard !self.flushScheduled, let context = self.context else { return }
-        self.flushScheduled = true
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            handler.value.flushScheduled = false
-            handler.value.context?.flush()
-        }
     }
 
     private func writeBody(_ bytes: ByteBuffer, flush: Bool) {
