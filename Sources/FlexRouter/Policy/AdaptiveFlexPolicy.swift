@@ -4,8 +4,9 @@ internal import Synchronization
 /// The adaptive flex policy: learns, per provider and model, when flex starts, and sends to
 /// standard at once the calls whose budget flex is not expected to meet, or stops their wait early.
 ///
-/// Every flex attempt's outcome feeds the learner of its provider and model
-/// (``observe(provider:model:_:)``); before an attempt, ``decide(provider:model:budget:)`` reads
+/// Every flex attempt feeds the learner of its provider and model: while it waits (past
+/// ``Configuration/admissionGrace``), as a wait seen so far, and when it ends, as what it turned
+/// out to be (``attemptSent(provider:model:)``, ``attemptEnded(_:_:)``); before an attempt, ``decide(provider:model:budget:)`` reads
 /// the refusal rate and the chance that an admitted attempt starts within the call's budget. At
 /// or above ``Configuration/scarceRefusalRate`` refusals the call does not try flex
 /// (`flex_scarce`); below ``Configuration/threshold`` chance it does not wait for it
@@ -14,8 +15,8 @@ internal import Synchronization
 /// (``recheck(provider:model:waited:budget:)``): once the chance that it starts in the budget left
 /// falls below the threshold, it stops waiting and goes to standard (`flex_predicted_late`).
 /// While the learner knows little (less than ``Configuration/minimumEvidence`` of recent
-/// attempts, or of attempts that waited as long as this one), it does not decide: the call waits
-/// out its budget as under the fixed policy.
+/// attempts, or of attempts seen still waiting at the call's budget), it does not decide: the call
+/// waits out its budget as under the fixed policy.
 ///
 /// What it never does: send a call to a tier dearer than standard, or wait longer than the
 /// caller's budget. Its state is a ``FlexStartLearner`` (a few hundred bytes) per provider and
