@@ -306,7 +306,8 @@ struct ServeCommand: AsyncParsableCommand {
                 correlationHeader: settings.correlationHeader
             )
             routerConfiguration.retryPolicy = RaceStateMachine.RetryPolicy(maxFlexAttempts: settings.flexAttempts)
-            routerConfiguration.flexPolicy = settings.flexPolicy.map { .adaptive(AdaptiveFlexPolicy(configuration: $0)) } ?? .fixed
+            routerConfiguration.flexPolicy =
+                settings.flexPolicy.map { .adaptive(AdaptiveFlexPolicy(configuration: $0)) } ?? .fixed
             routerConfiguration.defaultRetry = RetryOption(count: UInt32(settings.retries))
             let router = Router(
                 configuration: routerConfiguration,

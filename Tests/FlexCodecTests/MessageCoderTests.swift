@@ -113,12 +113,23 @@ struct MessageCoderTests {
         }
         // RouteDecision { tier STANDARD, fell_back, fallback_reason FLEX_CAPACITY, fallback_predicted }.
         let scarce = StreamEvent.route(RouteDecision(tier: .standard, fellBack: true, fallbackReason: .flexScarce))
-        #expect(Array(try coder.encode(scarce).readableBytesView) == [0x0A, 0x08, 0x08, 0x02, 0x10, 0x01, 0x18, 0x01, 0x28, 0x01])
+        #expect(
+            Array(try coder.encode(scarce).readableBytesView) == [
+                0x0A, 0x08, 0x08, 0x02, 0x10, 0x01, 0x18, 0x01, 0x28, 0x01,
+            ]
+        )
         let late = StreamEvent.route(RouteDecision(tier: .standard, fellBack: true, fallbackReason: .flexPredictedLate))
-        #expect(Array(try coder.encode(late).readableBytesView) == [0x0A, 0x08, 0x08, 0x02, 0x10, 0x01, 0x18, 0x02, 0x28, 0x01])
+        #expect(
+            Array(try coder.encode(late).readableBytesView) == [
+                0x0A, 0x08, 0x08, 0x02, 0x10, 0x01, 0x18, 0x02, 0x28, 0x01,
+            ]
+        )
         // What a 1.1 decoder keeps (the field it does not know dropped): flex_capacity.
         #expect(
-            try coder.decode(StreamEvent.self, from: ByteBuffer(bytes: [0x0A, 0x06, 0x08, 0x02, 0x10, 0x01, 0x18, 0x01]))
+            try coder.decode(
+                StreamEvent.self,
+                from: ByteBuffer(bytes: [0x0A, 0x06, 0x08, 0x02, 0x10, 0x01, 0x18, 0x01])
+            )
                 == .route(RouteDecision(tier: .standard, fellBack: true, fallbackReason: .flexCapacity))
         )
         // fallback_reason 4 is not a wire value, and `predicted` means nothing with an upstream error.
@@ -126,7 +137,10 @@ struct MessageCoderTests {
             try coder.decode(StreamEvent.self, from: ByteBuffer(bytes: [0x0A, 0x04, 0x10, 0x01, 0x18, 0x04]))
         }
         #expect(
-            try coder.decode(StreamEvent.self, from: ByteBuffer(bytes: [0x0A, 0x06, 0x10, 0x01, 0x18, 0x03, 0x28, 0x01]))
+            try coder.decode(
+                StreamEvent.self,
+                from: ByteBuffer(bytes: [0x0A, 0x06, 0x10, 0x01, 0x18, 0x03, 0x28, 0x01])
+            )
                 == .route(RouteDecision(tier: nil, fellBack: true, fallbackReason: .flexUpstreamError))
         )
         var record = Fixtures.savings

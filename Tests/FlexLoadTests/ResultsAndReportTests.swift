@@ -108,8 +108,14 @@ struct ResultsAndReportTests {
     @Test func wastedWaitAndCallsPastTheirBudget() throws {
         let results = Results()
         func call(_ startWithin: String, wait: Duration, fallback: FallbackReason?) {
-            var record = Self.record(.flex, fallback == nil ? .flex : .standard, standard: 10, actual: 5, tokens: 10,
-                                     fallback: fallback)
+            var record = Self.record(
+                .flex,
+                fallback == nil ? .flex : .standard,
+                standard: 10,
+                actual: 5,
+                tokens: 10,
+                fallback: fallback
+            )
             record.startWithin = startWithin
             record.flexWaitMicroseconds = UInt64(wait.components.seconds) * 1_000_000
             results.record(CallResult(ok: true, latency: wait, savings: record))

@@ -113,7 +113,8 @@ struct AdaptiveFlexPolicyTests {
         #expect(recheck <= .seconds(1))
         #expect(policy.recheck(provider: .openAI, model: "m", waited: recheck, budget: .seconds(30)) == .stop)
         // With a budget past the slow half it keeps waiting.
-        guard case .keepWaiting = policy.recheck(provider: .openAI, model: "m", waited: .seconds(1), budget: .seconds(90))
+        guard
+            case .keepWaiting = policy.recheck(provider: .openAI, model: "m", waited: .seconds(1), budget: .seconds(90))
         else {
             Issue.record("a budget past the slow half must keep waiting")
             return

@@ -75,7 +75,9 @@ struct RouterAdaptivePolicyTests {
     /// tries flex.
     @Test func timedOutWaitsPredictLateStarts() async throws {
         let policy = Self.policy()
-        try await Race.withRouter(profile: try Self.profile(flexWait: 3), flexPolicy: .adaptive(policy)) { router, sim in
+        try await Race.withRouter(profile: try Self.profile(flexWait: 3), flexPolicy: .adaptive(policy)) {
+            router,
+            sim in
             try await withThrowingTaskGroup(of: SavingsRecord.self) { group in
                 for index in 0..<5 {
                     group.addTask {
@@ -118,7 +120,9 @@ struct RouterAdaptivePolicyTests {
             policy.observe(provider: .openAI, model: "gpt-5.4-mini", .started(after: 0.08))
             policy.observe(provider: .openAI, model: "gpt-5.4-mini", .started(after: 300))
         }
-        try await Race.withRouter(profile: try Self.profile(flexWait: 3), flexPolicy: .adaptive(policy)) { router, sim in
+        try await Race.withRouter(profile: try Self.profile(flexWait: 3), flexPolicy: .adaptive(policy)) {
+            router,
+            sim in
             let id = "stop-early"
             let outcome = try await Race.call(
                 router,

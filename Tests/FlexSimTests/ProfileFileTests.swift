@@ -44,7 +44,9 @@ import Testing
         )
         #expect(profile.flex.scarce.schedule == [.init(fromSeconds: 10, toSeconds: 20)])
         let model = CapacityModel(profile: profile, seed: 1, timeScale: 1)
-        #expect(!model.isScarce(at: 9.99) && model.isScarce(at: 10) && model.isScarce(at: 19.99) && !model.isScarce(at: 20))
+        #expect(
+            !model.isScarce(at: 9.99) && model.isScarce(at: 10) && model.isScarce(at: 19.99) && !model.isScarce(at: 20)
+        )
         if case .admitted = model.admit(provider: .openAI, requestHash: 1, serviceSeconds: 0, at: 15) {
             Issue.record("refusal_probability 1 in a scheduled span must refuse")
         }
@@ -54,12 +56,14 @@ import Testing
         }
         #expect(throws: ProfileError.self) {
             try Profile.decode(
-                json: #"{"name": "bad", "tiers": {"standard": {}}, "flex": {"scarce": {"schedule": [{"from_s": 5, "to_s": 5}]}}}"#
+                json:
+                    #"{"name": "bad", "tiers": {"standard": {}}, "flex": {"scarce": {"schedule": [{"from_s": 5, "to_s": 5}]}}}"#
             )
         }
         #expect(throws: ProfileError.self) {
             try Profile.decode(
-                json: #"{"name": "bad", "tiers": {"standard": {}}, "flex": {"scarce": {"schedule": [{"from_s": 5, "until": 9}]}}}"#
+                json:
+                    #"{"name": "bad", "tiers": {"standard": {}}, "flex": {"scarce": {"schedule": [{"from_s": 5, "until": 9}]}}}"#
             )
         }
     }

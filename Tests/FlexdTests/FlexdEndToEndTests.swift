@@ -96,7 +96,11 @@ struct FlexdEndToEndTests {
             try await withFlexClient(host: "127.0.0.1", port: stack.port) { client in
                 for index in 0..<3 {
                     let (_, record) = try await client.complete(
-                        FlexdProcessTests.request(.chatCompletions, id: "e2e-learn-\(index)", startWithin: "00h-00m-30s")
+                        FlexdProcessTests.request(
+                            .chatCompletions,
+                            id: "e2e-learn-\(index)",
+                            startWithin: "00h-00m-30s"
+                        )
                     )
                     #expect(record?.fallbackReason == .flexCapacity, "call \(index) tries flex while learning")
                 }

@@ -44,7 +44,10 @@ extension SavingsRecord: CMessageConvertible {
             tierServed: try CField.optionalEnum(record.tier_served.rawValue, Tier.self),
             tierServedReported: try CField.string(record.tier_served_reported, "SavingsRecord.tier_served_reported"),
             fellBack: record.fell_back != 0,
-            fallbackReason: try FallbackReason.decode(wire: record.fallback_reason.rawValue, predicted: record.fallback_predicted != 0),
+            fallbackReason: try FallbackReason.decode(
+                wire: record.fallback_reason.rawValue,
+                predicted: record.fallback_predicted != 0
+            ),
             flexAttempts: record.flex_attempts,
             flexWaitMicroseconds: record.flex_wait_us,
             timeToStartMicroseconds: record.time_to_start_us,

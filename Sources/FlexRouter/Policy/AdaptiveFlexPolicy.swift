@@ -266,7 +266,12 @@ public final class AdaptiveFlexPolicy: Sendable {
     /// Whether an attempt that has waited `waited` is unlikely enough to start by `budget`: only
     /// when enough recent attempts were seen still waiting at the budget (the estimate knows that
     /// part of the curve: attempts cut before it say nothing of it).
-    static func shouldStop(_ estimate: FlexEstimate, waited: Double, budget: Double, _ configuration: Configuration)
+    static func shouldStop(
+        _ estimate: FlexEstimate,
+        waited: Double,
+        budget: Double,
+        _ configuration: Configuration
+    )
         -> Bool
     {
         estimate.atRisk(at: budget) >= configuration.minimumEvidence
