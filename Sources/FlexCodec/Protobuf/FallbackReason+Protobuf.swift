@@ -1,7 +1,7 @@
 internal import FlexCore
 
 extension FallbackReason {
-    /// How the reason travels (PROTOCOL.md, section 16, revision 1.2): the revision-1 enum value, and
+    /// How the reason travels (PROTOCOL.md, section 15, revision 1.2): the revision-1 enum value, and
     /// `fallback_predicted` for the two reasons the adaptive flex policy decides. A predicted-late
     /// fallback is sent as `FLEX_START_TIMEOUT` and a scarce one as `FLEX_CAPACITY`, so a client
     /// written for revision 1.1 (which rejects unknown enum values) reads a reason it knows.
