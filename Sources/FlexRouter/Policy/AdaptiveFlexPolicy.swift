@@ -21,7 +21,8 @@ internal import Synchronization
 /// What it never does: send a call to a tier dearer than standard, or wait longer than the
 /// caller's budget. Its state is a ``FlexStartLearner`` (a few hundred bytes) per provider and
 /// model, at most ``Configuration/maximumModels`` of them (the least recently used is forgotten),
-/// on this instance only: no shared store.
+/// and a count of the attempts in flight per quarter second of sending (bounded by the calls in
+/// flight), on this instance only: no shared store.
 ///
 /// The clock and the randomness are injected, so that tests drive it without I/O.
 public final class AdaptiveFlexPolicy: Sendable {
@@ -185,9 +186,8 @@ public final class AdaptiveFlexPolicy: Sendable {
     /// Feeds one flex attempt's outcome to the learner of its provider and model (an attempt not
     /// sent through ``attemptSent(provider:model:)``: tests, or what another source learned).
     public func observe(provider: Provider, model: String, _ outcome: FlexAttemptOutcome) {
-        self.withEntry(Key(provider: provider, model: model), now: self.seconds()) { entry in
-            entry.learner.record(outcome, at: self.seconds())
-        }
+        let now = self.seconds()
+        self.withEntry(Key(provider: provider, model: model), now: now) { $0.learner.record(outcome, at: now) }
     }
 
     /// What the policy knows about a provider and model now (nil: nothing): what ended attempts
@@ -242,13 +242,15 @@ public final class AdaptiveFlexPolicy: Sendable {
         // likely enough to start within the budget, whatever the refusal rate.
         // A budget of 0 ("flex only if it starts at once") gets the first bucket's instant.
         let budget = max(budget, FlexStartLearner.bucketEdges[0])
-        let wait = Decision.wait(recheckAfter: Self.nextCheck(estimate, waited: 0, budget: budget, configuration))
-        if estimate.probabilityToStart(within: budget, afterWaiting: 0) >= configuration.threshold { return wait }
-        // It would not start in time: known only when enough recent attempts were seen still
-        // waiting at the budget (few at risk there, with a small chance, means attempts were cut
-        // before it: the estimate cannot say).
-        guard estimate.atRisk(at: budget) >= configuration.minimumEvidence else { return wait }
-        return .skip(.flexPredictedLate)
+        // Below the threshold it would not start in time: known only when enough recent attempts
+        // were seen still waiting at the budget (few at risk there, with a small chance, means
+        // attempts were cut before it: the estimate cannot say).
+        if estimate.probabilityToStart(within: budget, afterWaiting: 0) < configuration.threshold,
+            estimate.atRisk(at: budget) >= configuration.minimumEvidence
+        {
+            return .skip(.flexPredictedLate)
+        }
+        return .wait(recheckAfter: Self.nextCheck(estimate, waited: 0, budget: budget, configuration))
     }
 
     /// The decision at a recheck, from an estimate (nil: nothing known).
@@ -293,7 +295,10 @@ public final class AdaptiveFlexPolicy: Sendable {
         let periodic = max(waited * 2, waited + 1)
         for edge in FlexStartLearner.bucketEdges where edge > waited {
             guard edge < budget else { return nil }
-            if edge >= periodic || Self.shouldStop(estimate, waited: edge, budget: budget, configuration) {
+            // (The evidence at the budget is checked above, once.)
+            if edge >= periodic
+                || estimate.probabilityToStart(within: budget, afterWaiting: edge) < configuration.threshold
+            {
                 return .seconds(edge)
             }
         }

@@ -64,20 +64,17 @@ final class AdaptiveFlexWait: Sendable {
 
     /// The attempt is over: disarms the timer, and says whether one of them stopped it.
     func finish() -> Ending {
-        let armed: DeadlineSignal? = self.state.withLock { state in
+        let (armed, ending): (DeadlineSignal?, Ending) = self.state.withLock { state in
             switch state {
             case .waiting(let signal):
                 state = .ended(.attemptEnded)
-                return signal
-            case .ended:
-                return nil
+                return (signal, .attemptEnded)
+            case .ended(let ending):
+                return (nil, ending)
             }
         }
         armed?.signal()
-        return self.state.withLock { state in
-            if case .ended(let ending) = state { return ending }
-            return .attemptEnded
-        }
+        return ending
     }
 
     /// A signal armed for the recheck after `recheckAfter` of waiting, or for the budget's end when

@@ -109,7 +109,8 @@ public final class Results: @unchecked Sendable {
             self.tiers[savings.tierServed?.name ?? "none", default: 0] += 1
             if let reason = savings.fallbackReason { self.fallbacks[reason.name, default: 0] += 1 }
             if savings.fellBack { self.wastedWait &+= savings.flexWaitMicroseconds }
-            if case .flex(let budget)? = try? StartWithin(parsing: savings.startWithin),
+            if savings.flexWaitMicroseconds > 0,
+                case .flex(let budget)? = try? StartWithin(parsing: savings.startWithin),
                 Duration.microseconds(Int64(clamping: savings.flexWaitMicroseconds)) > budget + Self.budgetSlack
             {
                 self.pastBudget += 1
