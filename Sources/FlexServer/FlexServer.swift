@@ -9,9 +9,11 @@ public import ServiceLifecycle
 /// `InferenceService` — any: it knows nothing of the router behind it.
 ///
 /// It is a swift-service-lifecycle `Service`: ``run()`` serves until the service group shuts down
-/// gracefully (SIGTERM/SIGINT in flexd), which starts a drain: no new connections, GOAWAY on every
-/// connection, running calls finish within ``Configuration/drainGracePeriod`` and are then stopped
-/// with `UNAVAILABLE` `server_shutting_down`; ``run()`` returns once every connection has closed.
+/// gracefully (SIGTERM/SIGINT in flexd), which starts a drain: ``isReady`` turns false at once; after
+/// ``Configuration/drainDelay`` (serving as usual meanwhile, so a balancer that health-checks
+/// readiness moves new connections elsewhere first) no new connections, GOAWAY on every connection,
+/// running calls finish within ``Configuration/drainGracePeriod`` and are then stopped with
+/// `UNAVAILABLE` `server_shutting_down`; ``run()`` returns once every connection has closed.
 ///
 /// ```swift
 /// let server = FlexServer(configuration: .init(host: "127.0.0.1", port: 7400),
@@ -37,6 +39,11 @@ public final class FlexServer: Service, Sendable {
         public var maxCallDuration: Duration
         /// How long a graceful drain lets running calls finish.
         public var drainGracePeriod: Duration
+        /// How long a drain keeps serving after ``FlexServer/isReady`` turned false and before it
+        /// stops accepting and sends GOAWAY: the time a balancer that health-checks readiness needs
+        /// to stop sending new connections here (its check interval times its failure count).
+        /// Default: zero (GOAWAY at once).
+        public var drainDelay: Duration
         /// The HTTP door for the providers' SDKs, or nil for none.
         public var http: HTTPDoorConfiguration?
         /// Called after every ``releaseMemoryEvery`` closed connections, and after each burst of
@@ -60,6 +67,7 @@ public final class FlexServer: Service, Sendable {
             idleTimeout: Duration = .seconds(300),
             maxCallDuration: Duration = .seconds(3600),
             drainGracePeriod: Duration = .seconds(30),
+            drainDelay: Duration = .zero,
             http: HTTPDoorConfiguration? = nil
         ) {
             self.host = host
@@ -71,6 +79,7 @@ public final class FlexServer: Service, Sendable {
             self.idleTimeout = idleTimeout
             self.maxCallDuration = maxCallDuration
             self.drainGracePeriod = drainGracePeriod
+            self.drainDelay = drainDelay
             self.http = http
         }
     }
@@ -335,11 +344,18 @@ public final class FlexServer: Service, Sendable {
         return HTTPDoorConnection(channel: channel, calls: calls, timers: timers)
     }
 
-    /// Waits for a graceful shutdown, then drains: stops accepting, sends every connection GOAWAY
-    /// (the HTTP door: `Connection: close` on its answers), waits for them to close for the grace
-    /// period, then stops the calls still running.
+    /// Waits for a graceful shutdown (``isReady`` is false from then on), serves on for the drain
+    /// delay, then drains: stops accepting, sends every connection GOAWAY (the HTTP door:
+    /// `Connection: close` on its answers), waits for them to close for the grace period, then
+    /// stops the calls still running.
     private func drainWhenAsked(_ listeners: [any Channel]) async {
         guard await self.drainRequested.wait() != nil else { return }
+        let delay = self.shared.configuration.drainDelay
+        if delay > .zero {
+            self.logger.info("not ready: draining after the drain delay", metadata: ["drain_delay": "\(delay)"])
+            // Cancellation (the service group giving up) cuts the delay short; the drain goes on.
+            try? await Task.sleep(for: delay)
+        }
         for listener in listeners { listener.close(promise: nil) }
         guard let listener = listeners.first else { return }
         let drained = DeadlineSignal(timers: self.shared.timers(for: listener.eventLoop))

@@ -7,7 +7,9 @@ import Prometheus
 import ServiceLifecycle
 
 /// The admin HTTP endpoint, on its own port: `GET /metrics` (Prometheus text format), `GET /healthz`
-/// (the process is up), `GET /readyz` (the server listens and is not draining: 503 otherwise).
+/// (the process is up), `GET /readyz` (the server listens and is not draining: 503 otherwise). It
+/// stays up through a drain (the service group stops it after the server), so a balancer sees
+/// `/readyz` turn 503 and `/metrics` keeps answering until flexd exits.
 final class AdminServer: Service, Sendable {
     let host: String
     let port: Int
@@ -24,44 +26,25 @@ final class AdminServer: Service, Sendable {
     }
 
     func run() async throws {
+        // A channel handler per connection rather than an NIOAsyncChannel: one accepted just as
+        // the listener closes would be dropped unfinished, and that traps (swift-nio #2813). Health
+        // checks poll this port exactly while flexd shuts down.
+        let answer: @Sendable (HTTPRequestHead) -> (HTTPResponseStatus, String, ByteBuffer) = { self.answer($0) }
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: self.host, port: self.port) { channel in
+            .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
-                        wrappingChannelSynchronously: channel
-                    )
+                    try channel.pipeline.syncOperations.addHandler(AdminHTTPHandler(answer: answer))
                 }
             }
-        self.logger.info("admin endpoint", metadata: ["address": "\(channel.channel.localAddress?.description ?? "?")"])
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await channel.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
-                    }
-                }
-            }
+            .bind(host: self.host, port: self.port)
+            .get()
+        self.logger.info("admin endpoint", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+        await withGracefulShutdownHandler {
+            try? await channel.closeFuture.get()
         } onGracefulShutdown: {
-            channel.channel.close(promise: nil)
-        }
-    }
-
-    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
-        try? await connection.executeThenClose { inbound, outbound in
-            for try await part in inbound {
-                guard case .head(let head) = part else { continue }
-                let (status, contentType, body) = self.answer(head)
-                var headers = HTTPHeaders([("content-type", contentType), ("content-length", "\(body.readableBytes)")])
-                if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
-                try await outbound.write(
-                    .head(HTTPResponseHead(version: head.version, status: status, headers: headers))
-                )
-                try await outbound.write(.body(.byteBuffer(body)))
-                try await outbound.write(.end(nil))
-                if !head.isKeepAlive { return }
-            }
+            channel.close(promise: nil)
         }
     }
 

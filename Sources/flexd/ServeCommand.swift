@@ -131,6 +131,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a drain (SIGTERM) lets running calls finish. (default: 30)")
     var drainGrace: Double?
 
+    @Option(
+        help:
+            "Seconds a drain keeps serving after /readyz turned 503 and before it sends GOAWAY, so a balancer stops sending new connections first. (default: 0)"
+    )
+    var drainDelay: Double?
+
     @Option(help: "Seconds to connect to a provider. (default: 10)")
     var connectTimeout: Double?
 
@@ -325,12 +331,15 @@ struct ServeCommand: AsyncParsableCommand {
                 recorder: recorder,
                 logger: logger
             )
-            services.append(server)
+            // The service group stops services in reverse order, each after the one before it has
+            // ended: the server drains first while the admin endpoint still answers (/readyz 503
+            // for the balancers, /metrics), then the admin endpoint, then the ledger.
             if let admin = settings.admin {
                 services.append(
                     AdminServer(host: admin.host, port: admin.port, registry: registry, server: server, logger: logger)
                 )
             }
+            services.append(server)
             let group = ServiceGroup(
                 configuration: .init(
                     services: services.map { .init(service: $0) },

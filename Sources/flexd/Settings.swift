@@ -135,7 +135,8 @@ struct Settings {
             handshakeTimeout: try seconds(options.handshakeTimeout, "handshake-timeout", 10),
             idleTimeout: try seconds(options.idleTimeout, "idle-timeout", 300),
             maxCallDuration: try seconds(options.maxCallDuration, "max-call-duration", 3600),
-            drainGracePeriod: try seconds(options.drainGrace, "drain-grace", 30)
+            drainGracePeriod: try seconds(options.drainGrace, "drain-grace", 30),
+            drainDelay: try Self.drainDelay(number(options.drainDelay, "drain-delay"))
         )
         let http = try string(options.httpListen, "http-listen") ?? "127.0.0.1:7402"
         if http != "off" {
@@ -251,6 +252,17 @@ struct Settings {
     }
 }
 
+extension Settings {
+    /// `--drain-delay`: 0 (the default) or a number of seconds up to an hour.
+    static func drainDelay(_ value: Double?) throws -> Duration {
+        let value = value ?? 0
+        guard value >= 0, value <= 3600 else {
+            throw ValidationError("--drain-delay must be a number of seconds from 0 to 3600, not \(value)")
+        }
+        return .milliseconds(Int64(value * 1000))
+    }
+}
+
 extension ServeCommand {
     /// The keys a config file may hold: every option but `config` itself.
     static let knownConfigKeys = [
@@ -259,7 +271,7 @@ extension ServeCommand {
         "sim-seed", "sim-time-scale", "catalog", "correlation-header", "max-connections", "max-calls-in-flight",
         "max-concurrent-streams",
         "max-message-size", "initial-window-size", "handshake-timeout", "idle-timeout", "max-call-duration",
-        "drain-grace",
+        "drain-grace", "drain-delay",
         "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "upstream-connections", "upstream-ca-file",
         "flex-attempts", "flex-policy", "flex-threshold", "flex-scarce-refusal-rate", "flex-exploration",
         "flex-half-life", "flex-min-evidence",

@@ -210,6 +210,42 @@ struct FlexdProcessTests {
         }
     }
 
+    @Test func aDrainTurnsReadinessOffFirstAndSendsGoAwayOnlyAfterTheDrainDelay() async throws {
+        try await Self.withStack(extraArguments: ["--drain-delay", "1.5"]) { stack in
+            #expect(try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/readyz").status == 200)
+            let (client, _) = try await WireClient.connected(port: stack.port)
+            let sent = ContinuousClock.now
+            stack.flexd.send(SIGTERM)
+            // At once: not ready, while the process still serves and still accepts connections
+            // (a balancer's health check has the drain delay to notice).
+            var readiness = 200
+            for _ in 0..<100 where readiness == 200 {
+                readiness = try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/readyz").status
+                if readiness == 200 { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(readiness == 503)
+            #expect(try LoopbackHTTP.send(port: stack.adminPort, method: "GET", path: "/healthz").status == 200)
+            let (late, _) = try await WireClient.connected(port: stack.port)
+            try late.call(1, Self.request(.chatCompletions, id: "during-delay", startWithin: "default"))
+            var lateStatus: StatusCode?
+            var lateGoAway: GoAway?
+            for frame in try await late.readUntilClosed() {
+                if case .trailers(1, let trailers) = frame { lateStatus = trailers.status.code }
+                if case .goAway(let goAway) = frame { lateGoAway = goAway }
+            }
+            #expect(lateStatus == .ok, "a call made during the delay is served")
+            #expect(lateGoAway?.lastStreamID == 1)
+            // GOAWAY after the delay (measured here only as an order: it follows the 503).
+            var goAway: GoAway?
+            for frame in try await client.readUntilClosed() {
+                if case .goAway(let frame) = frame { goAway = frame }
+            }
+            #expect(goAway?.errorCode == "server_shutting_down")
+            #expect(ContinuousClock.now - sent >= .milliseconds(1500), "GOAWAY came before the drain delay was over")
+            #expect(await stack.flexd.exitStatus(within: .seconds(10)) == 0)
+        }
+    }
+
     @Test(arguments: [
         (["--listen", "0.0.0.0:7000"], "loopback"),
         (["--max-message-size", "10"], "--max-message-size"),
