@@ -207,6 +207,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -307,6 +308,7 @@ let package = Package(
             dependencies: [
                 "FlexLoadKit",
                 "FlexCore",
+                "FlexClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -406,7 +408,8 @@ let package = Package(
         .testTarget(
             name: "FlexLoadTests",
             dependencies: [
-                "FlexLoadKit", "FlexTestSupport", "FlexCodec", "FlexCatalog", "FlexJSON", "FlexServer", "FlexSim",
+                "FlexLoadKit", "FlexClient", "FlexTestSupport", "FlexCodec", "FlexCatalog", "FlexJSON", "FlexServer",
+                "FlexSim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

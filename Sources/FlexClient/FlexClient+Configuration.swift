@@ -46,19 +46,83 @@ extension FlexClient {
         /// Keepalive pings, off by default (nil).
         public var keepalive: Keepalive?
 
-        /// Calls that may wait on one connection for a stream slot (the server's
-        /// `max_concurrent_streams`) or for the handshake; beyond it a call fails at once with
-        /// RESOURCE_EXHAUSTED (`too_many_pending_calls`). Default: 10,000.
+        /// Connections the client opens to each endpoint address as soon as it is used (more
+        /// connections spread calls over more of the server's threads). Default: 1; at most
+        /// ``maxConnectionsPerEndpoint``.
+        public var minConnectionsPerEndpoint: Int
+
+        /// Connections the client opens to one endpoint address. The client opens another one
+        /// when every connection it has there is at the server's `max_concurrent_streams` (100 for
+        /// flexd by default), so calls in flight are not capped by one connection. Default: 32
+        /// (3,200 calls in flight per flexd at its default limit); bounds 1 ... 1,024.
+        public var maxConnectionsPerEndpoint: Int
+
+        /// Calls that may wait in the client when every connection it may open is at the stream
+        /// limit; beyond it a call fails at once with RESOURCE_EXHAUSTED (`too_many_pending_calls`,
+        /// safe to retry). The client's `flexclient_calls_queued` gauge and ``FlexClient/statistics()``
+        /// show the queue. Default: 10,000.
         public var maxQueuedCalls: Int
 
         /// How many times a call that the server did not process is sent again before it fails:
-        /// one above a GOAWAY's `last_stream_id` (on a new connection; then it fails with
-        /// UNAVAILABLE), or one refused with `too_many_streams` (then it fails with
-        /// RESOURCE_EXHAUSTED). Default: 1. Processed calls are never retried.
+        /// one above a GOAWAY's `last_stream_id` (then it fails with UNAVAILABLE), or one refused
+        /// with `too_many_streams` or `server_busy` (then it fails with RESOURCE_EXHAUSTED). It
+        /// goes to another endpoint when there is one, with the same request id. Default: 1.
+        /// Processed calls are never retried.
         public var maxTransparentRetries: Int
+
+        /// The wait before connecting again to an endpoint whose last connection attempt failed
+        /// (refused, closed or timed out before the handshake): calls go to the other endpoints
+        /// meanwhile, and fail at once with UNAVAILABLE when no endpoint is reachable.
+        public var reconnectBackoff: Backoff
+
+        /// How long a host name's resolution is used before the client resolves it again (when it
+        /// next needs a connection). A name whose every address is failing is resolved again at
+        /// once. Default: 30 s.
+        public var resolutionInterval: Duration
+
+        /// Names the client in its metrics (the `client` dimension of `flexclient_*`). Default:
+        /// `flexclient`.
+        public var metricsLabel: String
 
         /// The `agent` string of the HELLO, for the server's logs. Default: `flexclient-swift/0.1`.
         public var agent: String
+
+        /// Exponential backoff with jitter: after the n-th consecutive failure of an endpoint, wait
+        /// `min(maximum, initial × multiplier^(n-1))`, multiplied by a random factor in
+        /// `1 ± jitter`. A successful handshake resets the count.
+        public struct Backoff: Sendable, Hashable {
+            /// Default: 100 ms.
+            public var initial: Duration
+            /// Default: 10 s.
+            public var maximum: Duration
+            /// Default: 2.
+            public var multiplier: Double
+            /// A fraction in 0 ... 1. Default: 0.2.
+            public var jitter: Double
+
+            public init(
+                initial: Duration = .milliseconds(100),
+                maximum: Duration = .seconds(10),
+                multiplier: Double = 2,
+                jitter: Double = 0.2
+            ) {
+                self.initial = initial
+                self.maximum = maximum
+                self.multiplier = multiplier
+                self.jitter = jitter
+            }
+
+            /// The wait after `failures` consecutive failures (at least 1); `random` is in -1 ... 1.
+            func delay(afterFailures failures: Int, random: Double) -> Duration {
+                var base = self.initial.seconds
+                for _ in 0..<max(0, failures - 1) where base < self.maximum.seconds {
+                    base *= self.multiplier
+                }
+                base = min(base, self.maximum.seconds)
+                let jittered = base * (1 + self.jitter * min(1, max(-1, random)))
+                return .nanoseconds(Int64(max(0, jittered) * 1e9))
+            }
+        }
 
         /// Keepalive: a PING every `interval`; a connection whose ping is not answered within
         /// `timeout` is closed (GOAWAY `keepalive_timeout`) and its calls fail with UNAVAILABLE.
@@ -86,8 +150,13 @@ extension FlexClient {
             connectTimeout: Duration = .seconds(10),
             handshakeTimeout: Duration = .seconds(10),
             keepalive: Keepalive? = nil,
+            minConnectionsPerEndpoint: Int = 1,
+            maxConnectionsPerEndpoint: Int = 32,
             maxQueuedCalls: Int = 10_000,
             maxTransparentRetries: Int = 1,
+            reconnectBackoff: Backoff = Backoff(),
+            resolutionInterval: Duration = .seconds(30),
+            metricsLabel: String = "flexclient",
             agent: String = "flexclient-swift/0.1"
         ) {
             self.apiKey = apiKey
@@ -99,8 +168,13 @@ extension FlexClient {
             self.connectTimeout = connectTimeout
             self.handshakeTimeout = handshakeTimeout
             self.keepalive = keepalive
+            self.minConnectionsPerEndpoint = minConnectionsPerEndpoint
+            self.maxConnectionsPerEndpoint = maxConnectionsPerEndpoint
             self.maxQueuedCalls = maxQueuedCalls
             self.maxTransparentRetries = maxTransparentRetries
+            self.reconnectBackoff = reconnectBackoff
+            self.resolutionInterval = resolutionInterval
+            self.metricsLabel = metricsLabel
             self.agent = agent
         }
 
@@ -143,6 +217,23 @@ extension FlexClient {
             guard self.compressionThreshold >= 0 else { throw invalid("compressionThreshold must not be negative") }
             guard self.maxQueuedCalls >= 1 else { throw invalid("maxQueuedCalls must be at least 1") }
             guard self.maxTransparentRetries >= 0 else { throw invalid("maxTransparentRetries must not be negative") }
+            guard (1...1024).contains(self.maxConnectionsPerEndpoint) else {
+                throw invalid("maxConnectionsPerEndpoint \(self.maxConnectionsPerEndpoint) is outside 1...1024")
+            }
+            guard (1...self.maxConnectionsPerEndpoint).contains(self.minConnectionsPerEndpoint) else {
+                throw invalid(
+                    "minConnectionsPerEndpoint \(self.minConnectionsPerEndpoint) is outside 1...maxConnectionsPerEndpoint"
+                )
+            }
+            let backoff = self.reconnectBackoff
+            guard backoff.initial >= .zero, backoff.maximum >= backoff.initial, backoff.multiplier >= 1,
+                (0...1).contains(backoff.jitter)
+            else {
+                throw invalid(
+                    "reconnectBackoff needs 0 <= initial <= maximum, multiplier >= 1 and jitter in 0...1"
+                )
+            }
+            guard self.resolutionInterval > .zero else { throw invalid("resolutionInterval must be positive") }
             guard self.connectTimeout > .zero, self.handshakeTimeout > .zero else {
                 throw invalid("connectTimeout and handshakeTimeout must be positive")
             }

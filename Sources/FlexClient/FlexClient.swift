@@ -4,13 +4,21 @@ import NIOConcurrencyHelpers
 public import NIOCore
 public import NIOPosix
 
-/// A client for flexd: unary and streaming inference calls over one multiplexed TCP connection
-/// speaking the flexinference protocol (Proto/PROTOCOL.md).
+/// A client for flexd: unary and streaming inference calls over multiplexed TCP connections
+/// speaking the flexinference protocol (Proto/PROTOCOL.md), to one flexd or a fleet.
 ///
 /// The client connects on its first call (preface, HELLO offering LZ4, the server's limits
-/// honoured) and reconnects on demand when the connection is lost or the server drains it. Any
-/// number of concurrent calls share the connection: each is a stream, and calls beyond the
-/// server's `max_concurrent_streams` wait for a free slot rather than fail.
+/// honoured) and reconnects on demand when a connection is lost or the server drains it. Concurrent
+/// calls share a connection, each a stream; when every connection is at the server's
+/// `max_concurrent_streams` the client opens another (up to
+/// ``Configuration/maxConnectionsPerEndpoint``), and past that calls wait in a bounded queue.
+///
+/// Given several endpoints (``init(endpoints:configuration:eventLoopGroup:logger:)``, or a host
+/// name that resolves to several addresses), it keeps a connection to each, spreads calls by load,
+/// stops sending to an instance that drains (GOAWAY), sends the calls that instance did not process
+/// to another one (same request id, so the ledger records each call once), and waits out an
+/// exponential backoff with jitter before connecting again to an instance that failed. See
+/// <doc:UsingAFleet>.
 ///
 /// Prefer ``withFlexClient(host:port:configuration:eventLoopGroup:logger:isolation:_:)``, which
 /// closes the client when its body returns. A client made with ``init(host:port:configuration:eventLoopGroup:logger:)``
@@ -35,16 +43,19 @@ public import NIOPosix
 /// Logging: nothing is logged unless a `Logger` is passed, and then only at `debug` (connection
 /// events) and `error` (client bugs). Keys are never logged.
 public final class FlexClient: Sendable {
-    /// The server's host name or address.
-    public let host: String
-    /// The server's port.
-    public let port: Int
+    /// The first endpoint's host name or address.
+    public var host: String { self.endpoints[0].host }
+    /// The first endpoint's port.
+    public var port: Int { self.endpoints[0].port }
+    /// Every endpoint the client calls.
+    public let endpoints: [Endpoint]
     public let configuration: Configuration
 
     private let manager: ConnectionManager
     private let callIDs = NIOLockedValueBox<UInt64>(0)
 
-    /// Creates a client. It connects on the first call.
+    /// Creates a client of one endpoint. It connects on the first call. A host name that
+    /// resolves to several addresses is a fleet: each address is an endpoint.
     ///
     /// - Parameters:
     ///   - host: The server's host name or address.
@@ -54,21 +65,58 @@ public final class FlexClient: Sendable {
     ///   - logger: Receives debug logs; by default nothing is logged.
     /// - Throws: ``FlexClientError`` (INVALID_ARGUMENT, `invalid_configuration`) when a
     ///   configuration value is out of bounds.
-    public init(
+    public convenience init(
         host: String,
         port: Int,
         configuration: Configuration = .defaults,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = FlexClient.silentLogger
     ) throws(FlexClientError) {
+        try self.init(
+            endpoints: [Endpoint(host: host, port: port)],
+            configuration: configuration,
+            eventLoopGroup: eventLoopGroup,
+            logger: logger
+        )
+    }
+
+    /// Creates a client of several flexd instances (a fleet): calls spread over them by load. It
+    /// connects on the first call.
+    ///
+    /// ```swift
+    /// let client = try FlexClient(endpoints: [.init(host: "10.0.0.11", port: 7400),
+    ///                                         .init(host: "10.0.0.12", port: 7400)])
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - endpoints: At least one; host names are resolved (every address is an endpoint).
+    ///   - configuration: Keys, timeouts, limits; see ``Configuration``.
+    ///   - eventLoopGroup: Where the client's connections run; it uses one event loop of it.
+    ///   - logger: Receives debug logs; by default nothing is logged.
+    /// - Throws: ``FlexClientError`` (INVALID_ARGUMENT, `invalid_configuration`) when the list is
+    ///   empty, a port is out of range, or a configuration value is out of bounds.
+    public init(
+        endpoints: [Endpoint],
+        configuration: Configuration = .defaults,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = FlexClient.silentLogger
+    ) throws(FlexClientError) {
         try configuration.validate()
-        self.host = host
-        self.port = port
+        guard !endpoints.isEmpty else {
+            throw .local(.invalidArgument, FlexClientError.LocalReason.invalidConfiguration, "no endpoint given")
+        }
+        if let bad = endpoints.first(where: { !(1...65535).contains($0.port) || $0.host.isEmpty }) {
+            throw .local(
+                .invalidArgument,
+                FlexClientError.LocalReason.invalidConfiguration,
+                "endpoint \(bad) needs a host and a port in 1...65535"
+            )
+        }
+        self.endpoints = endpoints
         self.configuration = configuration
         self.manager = ConnectionManager(
             loop: eventLoopGroup.next(),
-            host: host,
-            port: port,
+            endpoints: endpoints,
             configuration: configuration,
             machineConfiguration: ConnectionStateMachine.Configuration(
                 hello: configuration.hello,
@@ -186,6 +234,13 @@ public final class FlexClient: Sendable {
         }
     }
 
+    /// A snapshot of the client's connections and calls: addresses and how many are reachable,
+    /// connections, calls on them and waiting in the client, calls sent again.
+    public func statistics() async -> Statistics {
+        let manager = self.manager
+        return (try? await manager.loop.submit { manager.statistics() }.get()) ?? Statistics()
+    }
+
     /// Starts ``close()`` without waiting for it: calls made after this returns are refused, the
     /// ones already started finish.
     public func beginGracefulShutdown() {
@@ -200,6 +255,12 @@ public final class FlexClient: Sendable {
         kind: CallKind,
         options: CallOptions
     ) throws(FlexClientError) -> ClientCall {
+        var request = request
+        if request.requestID.isEmpty {
+            // The ledger's key: a call sent again (to another endpoint) keeps it, so it is
+            // recorded once.
+            request.requestID = Self.newRequestID()
+        }
         let payload: ByteBuffer
         do {
             payload = try request.protobufBytes()
@@ -224,6 +285,13 @@ public final class FlexClient: Sendable {
             metadata: options.metadata,
             deadline: timeout.map { .now + $0 }
         )
+    }
+
+    /// `fc-` and 16 random hex digits (the server's own are `fx-`).
+    static func newRequestID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let hex = String(generator.next() as UInt64, radix: 16)
+        return "fc-" + String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     static let cancelledError = FlexClientError.local(
@@ -275,6 +343,32 @@ public func withFlexClient<Result>(
     let client = try FlexClient(
         host: host,
         port: port,
+        configuration: configuration,
+        eventLoopGroup: eventLoopGroup,
+        logger: logger
+    )
+    do {
+        let result = try await body(client)
+        await client.close()
+        return result
+    } catch {
+        await client.close()
+        throw error
+    }
+}
+
+/// Runs `body` with a ``FlexClient`` of several endpoints (a fleet) and closes the client when
+/// `body` returns or throws (the calls `body` started finish first).
+public func withFlexClient<Result>(
+    endpoints: [FlexClient.Endpoint],
+    configuration: FlexClient.Configuration = .defaults,
+    eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+    logger: Logger = FlexClient.silentLogger,
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (FlexClient) async throws -> Result
+) async throws -> Result {
+    let client = try FlexClient(
+        endpoints: endpoints,
         configuration: configuration,
         eventLoopGroup: eventLoopGroup,
         logger: logger

@@ -114,8 +114,9 @@ public struct FlexClientError: Error, Sendable, Hashable, CustomStringConvertibl
     public var trailersMetadata: [String: String]
     public var origin: Origin
     /// True when the server did not process the call, so it is safe to send again: it was above
-    /// the `last_stream_id` of a GOAWAY, refused with `too_many_streams`, or never left the
-    /// client. ``FlexClient`` already sends such calls again (on a new connection after a GOAWAY)
+    /// the `last_stream_id` of a GOAWAY, refused with `too_many_streams` or `server_busy`, or never
+    /// left the client (no endpoint reachable, the client's queue full or closed). ``FlexClient``
+    /// already sends such calls again (on another connection, another endpoint when there is one)
     /// up to ``FlexClient/Configuration/maxTransparentRetries`` times.
     public var isSafeToRetry: Bool
 
@@ -155,6 +156,7 @@ extension FlexClientError {
         static let cancelled = "cancelled"
         static let deadlineExceeded = "deadline_exceeded"
         static let connectionFailed = "connection_failed"
+        static let resolutionFailed = "resolution_failed"
         static let connectionClosed = "connection_closed"
         static let handshakeTimeout = "handshake_timeout"
         static let keepaliveTimeout = "keepalive_timeout"

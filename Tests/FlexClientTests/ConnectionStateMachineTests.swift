@@ -133,7 +133,7 @@ import Testing
         #expect(machine.isClosed)
     }
 
-    @Test func aGoAwayInsteadOfHelloFailsTheQueuedCallsWithItsStatus() {
+    @Test func aGoAwayInsteadOfHelloFailsTheEndpointAndReroutesTheQueuedCalls() {
         var machine = Self.machine()
         _ = machine.startCall(Self.call(1), kind: .unary)
         _ = machine.connected()
@@ -148,29 +148,80 @@ import Testing
             ),
             wireLength: 0
         )
-        let error = Self.failure(in: actions, for: Self.call(1))
-        #expect(error?.code == .resourceExhausted)
-        #expect(error?.status.errorCode == "too_many_connections")
-        #expect(error?.origin == .goAway)
-        #expect(actions.last == .close)
+        guard case .connectionFailed(let error) = actions[1] else {
+            Issue.record("expected connectionFailed second, got \(actions)")
+            return
+        }
+        #expect(error.code == .resourceExhausted)
+        #expect(error.status.errorCode == "too_many_connections")
+        #expect(error.origin == .goAway)
+        #expect(Array(actions.suffix(2)) == [.reroute(Self.call(1)), .close])
     }
 
-    @Test func handshakeTimeoutFailsQueuedCalls() {
+    @Test func handshakeTimeoutFailsTheEndpointAndReroutesQueuedCalls() {
         var machine = Self.machine()
         _ = machine.startCall(Self.call(1), kind: .unary)
         _ = machine.connected()
         let actions = machine.handshakeTimedOut()
-        #expect(Self.failure(in: actions, for: Self.call(1))?.status.errorCode == "handshake_timeout")
-        #expect(actions.last == .close)
+        guard case .connectionFailed(let error) = actions[1] else {
+            Issue.record("expected connectionFailed second, got \(actions)")
+            return
+        }
+        #expect(error.status.errorCode == "handshake_timeout")
+        #expect(error.isSafeToRetry)
+        #expect(Array(actions.suffix(2)) == [.reroute(Self.call(1)), .close])
         #expect(machine.handshakeTimedOut().isEmpty)
     }
 
-    @Test func connectFailureFailsQueuedCalls() {
+    @Test func connectFailureFailsTheEndpointBeforeReroutingQueuedCalls() {
         var machine = Self.machine()
         _ = machine.startCall(Self.call(1), kind: .unary)
+        _ = machine.startCall(Self.call(2), kind: .streaming)
         let error = FlexClientError.local(.unavailable, "connection_failed", "refused")
         let actions = machine.connectFailed(error)
-        #expect(actions == [.stopAccepting, .fail(Self.call(1), error, discardBuffered: true)])
+        #expect(
+            actions == [.stopAccepting, .connectionFailed(error), .reroute(Self.call(1)), .reroute(Self.call(2))]
+        )
+    }
+
+    @Test func aConnectionClosedDuringTheHandshakeFailsTheEndpoint() {
+        var machine = Self.machine()
+        _ = machine.startCall(Self.call(1), kind: .unary)
+        _ = machine.connected()
+        let actions = machine.channelClosed()
+        guard actions.count == 3, case .connectionFailed(let error) = actions[1] else {
+            Issue.record("expected stopAccepting, connectionFailed, reroute; got \(actions)")
+            return
+        }
+        #expect(error.status.errorCode == "connection_closed")
+        #expect(actions[2] == .reroute(Self.call(1)))
+    }
+
+    @Test func slotsCountTheGuessBeforeTheHelloAndTheServersLimitAfter() {
+        var machine = Self.machine()
+        #expect(machine.availableSlots() == ProtocolDefaults.maxConcurrentStreams)
+        _ = machine.startCall(Self.call(1), kind: .unary)
+        #expect(machine.availableSlots() == ProtocolDefaults.maxConcurrentStreams - 1)
+        #expect(machine.availableSlots(expectedLimit: 4) == 3)
+        _ = machine.connected()
+        _ = machine.receivedHello(Self.serverHello(maxStreams: 3))
+        #expect(machine.availableSlots() == 2)
+        _ = machine.startCall(Self.call(2), kind: .unary)
+        _ = machine.startCall(Self.call(3), kind: .unary)
+        _ = machine.startCall(Self.call(4), kind: .unary)
+        #expect(machine.availableSlots() == 0)
+        #expect(machine.counts == (openStreams: 3, queuedCalls: 1))
+        _ = machine.close(graceful: true, error: FlexClient.closedError)
+        #expect(machine.availableSlots() == 0)
+    }
+
+    @Test func aStreamRefusedBecauseTheServerIsBusyIsRetried() {
+        var machine = Self.open(maxStreams: 2)
+        _ = machine.startCall(Self.call(1), kind: .unary)
+        let busy = Trailers(status: Status(code: .resourceExhausted, message: "busy", errorCode: "server_busy"))
+        let actions = machine.received(.trailers(1, busy), wireLength: 0)
+        #expect(actions == [.retry(Self.call(1), .server(busy))])
+        #expect(FlexClientError.server(busy).isSafeToRetry)
     }
 
     // MARK: - Concurrency
@@ -565,6 +616,24 @@ import Testing
         let actions = machine.receivedHello(Self.serverHello())
         #expect(actions.contains(.openStream(Self.call(1), 1)))
         #expect(!actions.contains(.close))
+    }
+
+    @Test func aGracefulCloseOfAnIdleConnectionInItsHandshakeClosesAtOnce() {
+        var machine = Self.machine()
+        _ = machine.connected()
+        #expect(machine.close(graceful: true, error: FlexClient.closedError) == [.stopAccepting, .close])
+        #expect(machine.isClosed)
+    }
+
+    @Test func callsBeyondALowerLimitInTheServersHelloGoBackToTheClient() {
+        var machine = Self.machine()
+        for n in 1...3 { _ = machine.startCall(Self.call(UInt64(n)), kind: .unary) }
+        _ = machine.connected()
+        let actions = machine.receivedHello(Self.serverHello(maxStreams: 2))
+        #expect(actions.contains(.openStream(Self.call(1), 1)))
+        #expect(actions.contains(.openStream(Self.call(2), 2)))
+        #expect(actions.last == .reroute(Self.call(3)))
+        #expect(machine.counts == (openStreams: 2, queuedCalls: 0))
     }
 
     @Test func aGracefulCloseOfAnIdleConnectionThatIsStillConnectingJustCloses() {

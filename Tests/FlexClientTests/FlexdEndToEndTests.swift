@@ -152,7 +152,10 @@ struct FlexdEndToEndTests {
         try await Self.withFlexd(arguments: ["--max-concurrent-streams", "4"]) { flexd in
             // flexd frees a stream's slot just after its TRAILERS are out, so a call opened the moment
             // they arrive can be refused (too_many_streams, unprocessed): the client sends it again.
-            let configuration = FlexClient.Configuration.defaults { $0.maxTransparentRetries = 5 }
+            let configuration = FlexClient.Configuration.defaults {
+                $0.maxTransparentRetries = 5
+                $0.maxConnectionsPerEndpoint = 1
+            }
             let ids = try await withFlexClient(host: "127.0.0.1", port: flexd.port, configuration: configuration) {
                 client in
                 try await withThrowingTaskGroup(of: String.self) { group in
@@ -170,6 +173,36 @@ struct FlexdEndToEndTests {
                     .compactMap { line in line.split(separator: " ").first { $0.hasPrefix("peer=") } }
             )
             #expect(peers.count == 1, "\(peers)")
+        }
+    }
+
+    @Test func manyConcurrentCallsOpenMoreConnectionsUpToTheMaximum() async throws {
+        try await Self.withFlexd(arguments: ["--max-concurrent-streams", "4"]) { flexd in
+            let configuration = FlexClient.Configuration.defaults {
+                $0.maxTransparentRetries = 5
+                $0.maxConnectionsPerEndpoint = 3
+            }
+            let (ids, statistics) = try await withFlexClient(
+                host: "127.0.0.1",
+                port: flexd.port,
+                configuration: configuration
+            ) { client in
+                let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                    for n in 0..<40 {
+                        group.addTask { try await client.complete(Self.request(id: "grow-\(n)")).0.requestID }
+                    }
+                    return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+                }
+                return (ids, await client.statistics())
+            }
+            #expect(ids == Set((0..<40).map { "grow-\($0)" }))
+            #expect(statistics.connections == 3, "\(statistics)")
+            let log = await flexd.logText { $0.components(separatedBy: "request_id=grow-").count > 40 }
+            let peers = Set(
+                log.split(separator: "\n").filter { $0.contains("request_id=grow-") }
+                    .compactMap { line in line.split(separator: " ").first { $0.hasPrefix("peer=") } }
+            )
+            #expect(peers.count == 3, "\(peers)")
         }
     }
 

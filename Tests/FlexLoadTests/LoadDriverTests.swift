@@ -1,3 +1,4 @@
+import FlexClient
 import FlexCodec
 import FlexJSON
 import FlexSim
@@ -16,8 +17,7 @@ struct LoadDriverTests {
     @Test func openLoopThroughFlexdBillsWhatFlexsimBilled() async throws {
         try await ServerFixture.with { fixture in
             let target = try FlexdTarget(
-                host: "127.0.0.1",
-                port: fixture.port,
+                endpoints: [.init(host: "127.0.0.1", port: fixture.port)],
                 connections: 2,
                 apiKey: "",
                 timeout: .seconds(60),
@@ -62,8 +62,7 @@ struct LoadDriverTests {
             )
 
             let flexd = try FlexdTarget(
-                host: "127.0.0.1",
-                port: fixture.port,
+                endpoints: [.init(host: "127.0.0.1", port: fixture.port)],
                 connections: 1,
                 apiKey: "",
                 timeout: .seconds(60),
@@ -142,8 +141,7 @@ struct LoadDriverTests {
         profile.faults = [.init(probability: 1, fault: "large_response=8000")]
         try await ServerFixture.with(profile: profile) { fixture in
             let flexd = try FlexdTarget(
-                host: "127.0.0.1",
-                port: fixture.port,
+                endpoints: [.init(host: "127.0.0.1", port: fixture.port)],
                 connections: 1,
                 apiKey: "",
                 timeout: .seconds(60),

@@ -39,6 +39,11 @@ final class ClientCall: @unchecked Sendable {
     private(set) var attempts = 0
     /// Times the call moved to another connection before it was sent.
     var reroutes = 0
+    /// Whether the call waits in the client's queue (``ConnectionManager``) for a free stream.
+    var queuedInPool = false
+    /// The address whose server refused the call unprocessed or sent GOAWAY before it: the call is
+    /// sent again elsewhere when another address can take it.
+    var avoid: Backend?
     /// The connection the call is queued or open on.
     private(set) var connection: ConnectionHandler?
     private(set) var stream: StreamID?

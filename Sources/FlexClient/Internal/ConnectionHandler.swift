@@ -14,6 +14,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = ByteBuffer
 
     let loop: any EventLoop
+    /// The address this connection goes to.
+    let backend: Backend
     private let configuration: FlexClient.Configuration
     private let logger: Logger
     private weak var manager: ConnectionManager?
@@ -30,6 +32,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private var needsFlush = false
     private var closeWhenAdded = false
     private var reportedClosed = false
+    /// A stream ended or the handshake finished during the current batch of actions: the client
+    /// may have queued calls this connection can now take.
+    private var mayHaveCapacity = false
 
     /// The connection's timers, in the client's deadline service (on this loop).
     private let timers: DeadlineTimers
@@ -40,6 +45,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     init(
         loop: any EventLoop,
+        backend: Backend,
         timers: DeadlineTimers,
         configuration: FlexClient.Configuration,
         machine: ConnectionStateMachine.Configuration,
@@ -47,6 +53,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         logger: Logger
     ) {
         self.loop = loop
+        self.backend = backend
         self.timers = timers
         self.configuration = configuration
         self.manager = manager
@@ -59,6 +66,18 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     /// Whether new calls may start on this connection.
     var isAccepting: Bool { self.machine.isAccepting }
+
+    /// How many more calls it can start without queueing them (see
+    /// ``ConnectionStateMachine/availableSlots``).
+    var availableSlots: Int {
+        self.machine.availableSlots(expectedLimit: self.backend.streamLimit ?? ProtocolDefaults.maxConcurrentStreams)
+    }
+
+    /// Streams open (cancelled ones included) and calls queued on this connection.
+    var callCount: Int {
+        let counts = self.machine.counts
+        return counts.openStreams + counts.queuedCalls
+    }
 
     // MARK: - From the client
 
@@ -97,7 +116,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 .local(
                     .unavailable,
                     FlexClientError.LocalReason.connectionFailed,
-                    "could not connect to the server: \(error)"
+                    "could not connect to \(self.backend): \(error)",
+                    isSafeToRetry: true
                 )
             )
         )
@@ -174,6 +194,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             self.perform(action)
         }
         self.flushIfNeeded()
+        if self.mayHaveCapacity {
+            self.mayHaveCapacity = false
+            self.manager?.connectionMayHaveCapacity(self)
+        }
     }
 
     private func perform(_ action: ConnectionStateMachine.Action) {
@@ -200,6 +224,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 ]
             )
             self.startKeepalive()
+            self.manager?.connectionReady(self, streamLimit: negotiated.peerLimits.maxConcurrentStreams)
+            self.mayHaveCapacity = true
         case .openStream(let callID, let stream):
             self.openStream(callID, stream)
         case .write(let frame):
@@ -211,11 +237,15 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             self.deliver(callID, payload, wireLength: wireLength)
         case .finish(let callID, let trailers):
             self.calls.removeValue(forKey: callID)?.finished(trailers)
+            self.mayHaveCapacity = true
         case .fail(let callID, let error, let discardBuffered):
             self.calls.removeValue(forKey: callID)?.failed(error, discardBuffered: discardBuffered)
+            self.mayHaveCapacity = true
         case .retry(let callID, let error):
+            self.mayHaveCapacity = true
             if let call = self.calls.removeValue(forKey: callID) {
                 call.detached()
+                call.avoid = self.backend
                 self.manager?.retry(call, after: error) ?? call.failed(error, discardBuffered: true)
             }
         case .reroute(let callID):
@@ -223,6 +253,12 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 call.detached()
                 self.manager?.reroute(call) ?? call.failed(FlexClient.closedError, discardBuffered: true)
             }
+        case .connectionFailed(let error):
+            self.logger.debug(
+                "flexclient: connection failed before its handshake",
+                metadata: ["address": "\(self.backend)", "error": "\(error.status.message)"]
+            )
+            self.manager?.connectionFailed(self, error)
         case .stopAccepting:
             self.manager?.connectionStoppedAccepting(self)
         case .close:

@@ -78,6 +78,11 @@ struct ConnectionStateMachine {
         case retry(CallID, FlexClientError)
         /// The call never left this connection's queue: start it on another connection.
         case reroute(CallID)
+        /// The connection failed before its handshake finished (connect refused, closed, timed out,
+        /// or refused with GOAWAY): nothing was sent on it, so its queued calls are rerouted (the
+        /// ``reroute(_:)`` actions that follow), and the endpoint is unreachable for now. Comes
+        /// before those reroutes, so that the client does not pick the same endpoint again.
+        case connectionFailed(FlexClientError)
         /// This connection takes no more new calls (tell the client to use a new one).
         case stopAccepting
         /// Flush and close the connection.
@@ -165,6 +170,24 @@ struct ConnectionStateMachine {
         }
     }
 
+    /// How many more calls this connection can start without queueing them: the server's
+    /// `max_concurrent_streams` minus the streams it counts and the calls queued here; before the
+    /// server's HELLO, `expectedLimit` (a guess the HELLO corrects). Zero when it takes no new calls.
+    func availableSlots(expectedLimit: Int = ProtocolDefaults.maxConcurrentStreams) -> Int {
+        switch self.state {
+        case .connecting(let waiting), .handshaking(let waiting):
+            return waiting.closeRequested ? 0 : max(0, expectedLimit - waiting.queue.count)
+        case .open(let open):
+            guard open.accepting else { return 0 }
+            return max(0, open.negotiated.peerLimits.maxConcurrentStreams - open.streams.count - open.queue.count)
+        case .closed, .modifying:
+            return 0
+        }
+    }
+
+    /// Whether the server's HELLO arrived (the endpoint answered).
+    var isOpen: Bool { if case .open = self.state { true } else { false } }
+
     /// Streams counted against `max_concurrent_streams` (cancelled ones included) and queued calls.
     var counts: (openStreams: Int, queuedCalls: Int) {
         switch self.state {
@@ -191,11 +214,11 @@ struct ConnectionStateMachine {
         return [.sendHello(self.configuration.hello)]
     }
 
-    /// The TCP connection could not be made: every queued call fails.
+    /// The TCP connection could not be made: the endpoint failed; every queued call goes elsewhere.
     mutating func connectFailed(_ error: FlexClientError) -> [Action] {
         guard case .connecting(let waiting) = self.state else { return [] }
         self.state = .closed
-        return self.stopAccepting() + waiting.queue.map { .fail($0.call, error, discardBuffered: true) }
+        return self.stopAccepting() + [.connectionFailed(error)] + waiting.queue.map { .reroute($0.call) }
     }
 
     /// The server's HELLO: check it against the client's offer (section 4, step 4), then start
@@ -217,20 +240,30 @@ struct ConnectionStateMachine {
         open.accepting = !waiting.closeRequested
         var actions: [Action] = [.configure(negotiated)]
         self.openQueuedStreams(&open, into: &actions)
+        if open.accepting, !open.queue.isEmpty {
+            // The server allows fewer streams than the protocol's default the client counted on
+            // before its HELLO: the calls beyond go back to the client, which may have a
+            // connection with room for them (or open one) rather than wait here.
+            actions += open.queue.map { .reroute($0.call) }
+            open.queue.removeAll()
+            self.state = .open(open)
+        }
         self.finishIfIdle(&open, into: &actions)
         return actions
     }
 
-    /// The handshake did not finish in time: the queued calls fail, the connection closes.
+    /// The handshake did not finish in time: the endpoint failed, the queued calls go elsewhere,
+    /// the connection closes.
     mutating func handshakeTimedOut() -> [Action] {
         guard case .handshaking(let waiting) = self.state else { return [] }
         self.state = .closed
         let error = FlexClientError.local(
             .unavailable,
             FlexClientError.LocalReason.handshakeTimeout,
-            "the server did not answer the HELLO in time"
+            "the server did not answer the HELLO in time",
+            isSafeToRetry: true
         )
-        return self.stopAccepting() + waiting.queue.map { .fail($0.call, error, discardBuffered: true) } + [.close]
+        return self.stopAccepting() + [.connectionFailed(error)] + waiting.queue.map { .reroute($0.call) } + [.close]
     }
 
     /// The connection closed (EOF, reset, or after ``Action/close``).
@@ -242,17 +275,19 @@ struct ConnectionStateMachine {
             let error = FlexClientError.local(
                 .unavailable,
                 FlexClientError.LocalReason.connectionFailed,
-                "could not connect to the server"
+                "could not connect to the server",
+                isSafeToRetry: true
             )
-            return self.stopAccepting() + waiting.queue.map { .fail($0.call, error, discardBuffered: true) }
+            return self.stopAccepting() + [.connectionFailed(error)] + waiting.queue.map { .reroute($0.call) }
         case .handshaking(let waiting):
             self.state = .closed
             let error = FlexClientError.local(
                 .unavailable,
                 FlexClientError.LocalReason.connectionClosed,
-                "the connection closed before the handshake finished"
+                "the connection closed before the handshake finished",
+                isSafeToRetry: true
             )
-            return self.stopAccepting() + waiting.queue.map { .fail($0.call, error, discardBuffered: true) }
+            return self.stopAccepting() + [.connectionFailed(error)] + waiting.queue.map { .reroute($0.call) }
         case .open(let open):
             self.state = .closed
             var actions = self.stopAccepting()
@@ -313,7 +348,7 @@ struct ConnectionStateMachine {
             self.state = .closed
             return self.stopAccepting() + waiting.queue.map { .fail($0.call, error, discardBuffered: true) } + [.close]
         case .handshaking(var waiting):
-            if graceful {
+            if graceful, !waiting.queue.isEmpty {
                 waiting.closeRequested = true
                 self.state = .handshaking(waiting)
                 return self.stopAccepting()
@@ -543,7 +578,8 @@ struct ConnectionStateMachine {
             return []
         case .handshaking(let waiting):
             // Refused before the HELLO (unsupported version, bad limits, too many connections):
-            // nothing was sent, but the same connection attempt would fail again.
+            // nothing was sent, and the same connection attempt would fail again: the endpoint
+            // failed, the queued calls go elsewhere.
             self.state = .closed
             let error = FlexClientError(
                 status: Status(
@@ -553,7 +589,9 @@ struct ConnectionStateMachine {
                 ),
                 origin: .goAway
             )
-            return self.stopAccepting() + waiting.queue.map { .fail($0.call, error, discardBuffered: true) } + [.close]
+            return self.stopAccepting() + [.connectionFailed(error)] + waiting.queue.map { .reroute($0.call) } + [
+                .close
+            ]
         case .open(var open):
             self.state = .modifying
             var actions = self.stopAccepting()
@@ -695,9 +733,12 @@ struct ConnectionStateMachine {
 
     // MARK: - Helpers
 
-    /// TRAILERS `RESOURCE_EXHAUSTED` `too_many_streams`: the server refused the stream unprocessed.
+    /// TRAILERS `RESOURCE_EXHAUSTED` `too_many_streams` (this connection's stream limit) or
+    /// `server_busy` (the server's limit of calls in flight): the server refused the stream
+    /// unprocessed, before any provider saw it.
     static func isRefusedUnprocessed(_ trailers: Trailers) -> Bool {
-        trailers.status.code == .resourceExhausted && trailers.status.errorCode == "too_many_streams"
+        trailers.status.code == .resourceExhausted
+            && (trailers.status.errorCode == "too_many_streams" || trailers.status.errorCode == "server_busy")
     }
 
     private static let queueFull = FlexClientError.local(

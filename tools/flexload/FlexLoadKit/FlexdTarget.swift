@@ -2,24 +2,25 @@ public import FlexClient
 internal import FlexCodec
 public import NIOCore
 
-/// Sends calls to flexd through `FlexClient`, spread over a few connections (each client keeps
-/// one multiplexed connection; calls go round-robin by index).
+/// Sends calls to flexd through one `FlexClient`: to one endpoint or to several (a fleet), over
+/// connections the client opens as calls fill them.
 public final class FlexdTarget: LoadTarget {
     public let name = "flexd"
-    private let clients: [FlexClient]
+    private let client: FlexClient
     private let timeout: Duration
 
     /// - Parameters:
-    ///   - host: flexd's host.
-    ///   - port: flexd's port.
-    ///   - connections: How many connections (clients) to spread calls over.
+    ///   - endpoints: flexd's address, or several (calls spread over them by load).
+    ///   - connections: Connections opened to each endpoint at once.
+    ///   - maxConnections: The most connections per endpoint: the client opens more than
+    ///     `connections` when those are at the server's stream limit.
     ///   - apiKey: The tenant's flexd API key; empty for a flexd without a keys file.
     ///   - timeout: Each call's deadline.
-    ///   - eventLoopGroup: Where the clients run.
+    ///   - eventLoopGroup: Where the client runs.
     public init(
-        host: String,
-        port: Int,
+        endpoints: [FlexClient.Endpoint],
         connections: Int,
+        maxConnections: Int = 32,
         apiKey: String,
         timeout: Duration,
         eventLoopGroup: any EventLoopGroup
@@ -27,21 +28,23 @@ public final class FlexdTarget: LoadTarget {
         var configuration = FlexClient.Configuration.defaults
         configuration.apiKey = Secret(apiKey)
         configuration.defaultTimeout = timeout
-        // A load generator queues calls beyond the server's stream limit rather than failing them.
+        configuration.maxConnectionsPerEndpoint = max(1, connections, maxConnections)
+        configuration.minConnectionsPerEndpoint = max(1, connections)
+        // A load generator queues calls beyond every stream limit rather than failing them.
         configuration.maxQueuedCalls = 1_000_000
         configuration.agent = "flexload"
-        var clients: [FlexClient] = []
-        for _ in 0..<max(1, connections) {
-            clients.append(
-                try FlexClient(host: host, port: port, configuration: configuration, eventLoopGroup: eventLoopGroup)
-            )
-        }
-        self.clients = clients
+        configuration.metricsLabel = "flexload"
+        self.client = try FlexClient(endpoints: endpoints, configuration: configuration, eventLoopGroup: eventLoopGroup)
         self.timeout = timeout
     }
 
+    /// The client's connections and calls (for the report).
+    public func statistics() async -> FlexClient.Statistics {
+        await self.client.statistics()
+    }
+
     public func send(_ call: PlannedCall, intended: ContinuousClock.Instant) async -> CallResult {
-        let client = self.clients[call.index % self.clients.count]
+        let client = self.client
         if call.stream {
             var firstByte: ContinuousClock.Instant?
             var received = 0
@@ -94,6 +97,6 @@ public final class FlexdTarget: LoadTarget {
     }
 
     public func close() async {
-        for client in self.clients { await client.close() }
+        await self.client.close()
     }
 }

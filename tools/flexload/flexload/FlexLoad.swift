@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlexClient
 import FlexLoadKit
 import Foundation
 import NIOPosix
@@ -20,7 +21,10 @@ struct FlexLoad: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "flexd's address, HOST:PORT.")
+    @Option(
+        help:
+            "flexd's address, HOST:PORT, or several separated by commas (a fleet: calls spread over them by load; a host name resolving to several addresses is several)."
+    )
     var target: String?
 
     @Option(
@@ -58,6 +62,13 @@ struct FlexLoad: AsyncParsableCommand {
 
     @Option(help: "Connections to flexd; calls are spread over them.")
     var connections: Int = 2
+
+    @Option(
+        name: .customLong("max-connections"),
+        help:
+            "Most connections per flexd endpoint: the client opens more than --connections when those are at the server's stream limit."
+    )
+    var maxConnections: Int = 32
 
     @Option(
         name: .customLong("api-key"),
@@ -104,7 +115,7 @@ struct FlexLoad: AsyncParsableCommand {
                 "give a flexd target (--target HOST:PORT or --target-http URL), --direct URL, or both"
             )
         }
-        if let target { _ = try Self.hostPort(target) }
+        if let target { _ = try Self.endpoints(target) }
         if let targetHTTP, !targetHTTP.hasPrefix("http://") {
             throw ValidationError("--target-http must be a URL such as http://127.0.0.1:7402, not \"\(targetHTTP)\"")
         }
@@ -123,7 +134,9 @@ struct FlexLoad: AsyncParsableCommand {
         }
         if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
-        guard (1...1024).contains(self.connections) else { throw ValidationError("--connections must be 1...1024") }
+        guard (1...1024).contains(self.connections), (self.connections...1024).contains(self.maxConnections) else {
+            throw ValidationError("--connections must be 1...1024, and --max-connections from --connections to 1024")
+        }
         guard self.timeout > 0, self.warmup >= 0, self.maxInFlight >= 1, (0...100_000).contains(self.showCalls) else {
             throw ValidationError(
                 "--timeout must be positive, --warmup not negative, --max-in-flight at least 1, --show-calls 0...100000"
@@ -136,14 +149,16 @@ struct FlexLoad: AsyncParsableCommand {
         }
     }
 
-    static func hostPort(_ text: String) throws -> (String, Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (1...65535).contains(port),
-            colon > text.startIndex
-        else {
-            throw ValidationError("--target must be HOST:PORT, not \"\(text)\"")
+    /// `HOST:PORT[,HOST:PORT...]`.
+    static func endpoints(_ text: String) throws -> [FlexClient.Endpoint] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+        return try parts.map { part in
+            do {
+                return try FlexClient.Endpoint(part.trimmingCharacters(in: .whitespaces))
+            } catch {
+                throw ValidationError("--target must be HOST:PORT or a comma-separated list of them, not \"\(text)\"")
+            }
         }
-        return (String(text[..<colon]), port)
     }
 
     func run() async throws {
@@ -160,11 +175,10 @@ struct FlexLoad: AsyncParsableCommand {
         var measured: [(String, Summary, [UInt64])] = []
         let apiKey = self.apiKey ?? ProcessInfo.processInfo.environment["FLEXLOAD_API_KEY"] ?? ""
         if let target {
-            let (host, port) = try Self.hostPort(target)
             let flexd = try FlexdTarget(
-                host: host,
-                port: port,
+                endpoints: try Self.endpoints(target),
                 connections: self.connections,
+                maxConnections: self.maxConnections,
                 apiKey: apiKey,
                 timeout: .seconds(self.timeout),
                 eventLoopGroup: MultiThreadedEventLoopGroup.singleton
