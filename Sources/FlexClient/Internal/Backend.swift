@@ -16,6 +16,9 @@ final class Backend: @unchecked Sendable, CustomStringConvertible {
     var consecutiveFailures = 0
     /// Until when the address is not tried again (the reconnect backoff); nil: reachable.
     var retryAt: NIODeadline?
+    /// When the last failed attempt started (nil after a handshake): a call that started before
+    /// it has seen this address fail.
+    var lastFailedAttemptStart: NIODeadline?
     /// Why the last attempt failed: what calls fail with when no address is reachable.
     var lastError: FlexClientError?
     /// The `max_concurrent_streams` its server announced last: what a new connection there is

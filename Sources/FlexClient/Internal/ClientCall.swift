@@ -39,6 +39,8 @@ final class ClientCall: @unchecked Sendable {
     private(set) var attempts = 0
     /// Times the call moved to another connection before it was sent.
     var reroutes = 0
+    /// When the client started it (the pool fails a call only after every address was tried since).
+    var startedAt = NIODeadline.uptimeNanoseconds(0)
     /// Whether the call waits in the client's queue (``ConnectionManager``) for a free stream.
     var queuedInPool = false
     /// The address whose server refused the call unprocessed or sent GOAWAY before it: the call is

@@ -16,6 +16,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     let loop: any EventLoop
     /// The address this connection goes to.
     let backend: Backend
+    /// When the connection attempt started.
+    let startedAt = NIODeadline.now()
     private let configuration: FlexClient.Configuration
     private let logger: Logger
     private weak var manager: ConnectionManager?

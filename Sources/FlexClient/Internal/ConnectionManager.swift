@@ -16,8 +16,9 @@ import NIOPosix
 /// - past that, the call waits in a bounded queue (``FlexClient/Configuration/maxQueuedCalls``) and
 ///   starts when a stream frees; a full queue refuses it (`too_many_pending_calls`);
 /// - an address whose connection fails before its handshake is not tried again for a backoff
-///   (exponential, with jitter); its waiting calls go elsewhere; when no address is reachable,
-///   calls fail at once with UNAVAILABLE rather than wait;
+///   (exponential, with jitter); its waiting calls go elsewhere; when no address is reachable, a
+///   call waits for the next attempts and fails with UNAVAILABLE once every address was tried
+///   since it started and failed;
 /// - a call the server did not process (above a GOAWAY's `last_stream_id`, or refused with
 ///   `too_many_streams` or `server_busy`) is sent again, on another address when there is one.
 ///
@@ -118,6 +119,7 @@ final class ConnectionManager: @unchecked Sendable {
     func start(_ call: ClientCall) {
         self.loop.assertInEventLoop()
         guard !call.isFinished else { return }
+        call.startedAt = .now()
         if let deadline = call.deadline {
             let timer = DeadlineSignal(timers: self.timers)
             timer.arm(until: deadline) { [self] in
@@ -210,10 +212,10 @@ final class ConnectionManager: @unchecked Sendable {
         return false
     }
 
-    /// Queues a call no connection can take now, or fails it: at once when no address is
-    /// reachable, or when the queue is full.
+    /// Queues a call no connection can take now, or fails it: when it has nowhere to go, or when
+    /// the queue is full.
     private func enqueue(_ call: ClientCall) {
-        if self.isUnreachable(now: .now()) {
+        if self.isHopeless(call, now: .now()) {
             call.failed(self.unreachableError, discardBuffered: true)
             return
         }
@@ -228,8 +230,8 @@ final class ConnectionManager: @unchecked Sendable {
         self.drainPending()
     }
 
-    /// Starts waiting calls, oldest first, while connections can take them; fails them all when no
-    /// address is reachable; otherwise makes sure a backoff's end wakes them.
+    /// Starts waiting calls, oldest first, while connections can take them; fails those that have
+    /// nowhere to go; makes sure a backoff's end wakes the others.
     private func drainPending() {
         guard !self.pending.isEmpty else { return }
         let now = NIODeadline.now()
@@ -239,9 +241,11 @@ final class ConnectionManager: @unchecked Sendable {
                 break
             }
         }
-        if !self.pending.isEmpty, self.isUnreachable(now: now) {
+        if !self.pending.isEmpty, !self.backends.contains(where: { !$0.accepting.isEmpty }) {
             let error = self.unreachableError
-            for call in self.pending.removeAll() { call.failed(error, discardBuffered: true) }
+            for call in self.pending.removeAll(where: { self.isHopeless($0, now: now) }) {
+                call.failed(error, discardBuffered: true)
+            }
         }
         self.queuedGauge.record(self.pending.count)
         if !self.pending.isEmpty { self.wakeWhenABackoffEnds(now: now) }
@@ -298,11 +302,17 @@ final class ConnectionManager: @unchecked Sendable {
         }
     }
 
-    /// No connection takes calls, no address may be connected to now, and no resolution is under
-    /// way: a call would wait for nothing.
-    private func isUnreachable(now: NIODeadline) -> Bool {
+    /// The call has nowhere to go: no connection takes calls, no resolution is under way, and
+    /// every address failed a connection attempt made since the call started and waits out its
+    /// backoff. A call that started after an address's last failure waits for its next attempt (an
+    /// instance that was restarting is often back by then), so a call fails only once every
+    /// address was tried for it.
+    private func isHopeless(_ call: ClientCall, now: NIODeadline) -> Bool {
         guard !self.targets.contains(where: \.resolving) else { return false }
-        return !self.backends.contains { !$0.accepting.isEmpty || $0.isReachable(now: now) }
+        return !self.backends.contains { backend in
+            !backend.accepting.isEmpty || backend.isReachable(now: now)
+                || (backend.lastFailedAttemptStart.map { $0 < call.startedAt } ?? true)
+        }
     }
 
     private var unreachableError: FlexClientError {
@@ -443,6 +453,7 @@ final class ConnectionManager: @unchecked Sendable {
         backend.consecutiveFailures = 0
         backend.retryAt = nil
         backend.lastError = nil
+        backend.lastFailedAttemptStart = nil
     }
 
     /// The connection failed before its handshake: its address waits out a backoff. Its queued
@@ -458,6 +469,10 @@ final class ConnectionManager: @unchecked Sendable {
         )
         backend.retryAt = .now() + TimeAmount(delay)
         backend.lastError = error
+        backend.lastFailedAttemptStart = max(
+            backend.lastFailedAttemptStart ?? connection.startedAt,
+            connection.startedAt
+        )
         self.lastFailure = error
         self.failedConnects += 1
         self.connectFailureCounter.increment()

@@ -44,6 +44,18 @@ struct PendingCalls {
         }
     }
 
+    /// The waiting calls for which `shouldRemove` is true, oldest first, out of the queue.
+    mutating func removeAll(where shouldRemove: (ClientCall) -> Bool) -> [ClientCall] {
+        var removed: [ClientCall] = []
+        for call in self.buffer where call.queuedInPool && shouldRemove(call) {
+            call.queuedInPool = false
+            self.count -= 1
+            removed.append(call)
+        }
+        if !removed.isEmpty { self.buffer = CircularBuffer(self.buffer.filter { $0.queuedInPool }) }
+        return removed
+    }
+
     /// Every waiting call, oldest first; the queue is then empty.
     mutating func removeAll() -> [ClientCall] {
         var calls: [ClientCall] = []

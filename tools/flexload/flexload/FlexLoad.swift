@@ -66,9 +66,9 @@ struct FlexLoad: AsyncParsableCommand {
     @Option(
         name: .customLong("max-connections"),
         help:
-            "Most connections per flexd endpoint: the client opens more than --connections when those are at the server's stream limit."
+            "Most connections per flexd endpoint: the client opens more than --connections when those are at the server's stream limit. (default: 32, or --connections when larger)"
     )
-    var maxConnections: Int = 32
+    var maxConnections: Int?
 
     @Option(
         name: .customLong("api-key"),
@@ -134,7 +134,8 @@ struct FlexLoad: AsyncParsableCommand {
         }
         if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
-        guard (1...1024).contains(self.connections), (self.connections...1024).contains(self.maxConnections) else {
+        guard (1...1024).contains(self.connections), (self.connections...1024).contains(self.effectiveMaxConnections)
+        else {
             throw ValidationError("--connections must be 1...1024, and --max-connections from --connections to 1024")
         }
         guard self.timeout > 0, self.warmup >= 0, self.maxInFlight >= 1, (0...100_000).contains(self.showCalls) else {
@@ -148,6 +149,8 @@ struct FlexLoad: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
     }
+
+    var effectiveMaxConnections: Int { self.maxConnections ?? max(32, self.connections) }
 
     /// `HOST:PORT[,HOST:PORT...]`.
     static func endpoints(_ text: String) throws -> [FlexClient.Endpoint] {
@@ -178,7 +181,7 @@ struct FlexLoad: AsyncParsableCommand {
             let flexd = try FlexdTarget(
                 endpoints: try Self.endpoints(target),
                 connections: self.connections,
-                maxConnections: self.maxConnections,
+                maxConnections: self.effectiveMaxConnections,
                 apiKey: apiKey,
                 timeout: .seconds(self.timeout),
                 eventLoopGroup: MultiThreadedEventLoopGroup.singleton
