@@ -340,21 +340,13 @@ public func withFlexClient<Result>(
     isolation: isolated (any Actor)? = #isolation,
     _ body: (FlexClient) async throws -> Result
 ) async throws -> Result {
-    let client = try FlexClient(
-        host: host,
-        port: port,
+    try await withFlexClient(
+        endpoints: [FlexClient.Endpoint(host: host, port: port)],
         configuration: configuration,
         eventLoopGroup: eventLoopGroup,
-        logger: logger
+        logger: logger,
+        body
     )
-    do {
-        let result = try await body(client)
-        await client.close()
-        return result
-    } catch {
-        await client.close()
-        throw error
-    }
 }
 
 /// Runs `body` with a ``FlexClient`` of several endpoints (a fleet) and closes the client when
