@@ -75,11 +75,9 @@ extension LedgerStoreTests {
                 arguments: [
                     "serve", "--listen", "127.0.0.1:\(instance.port)", "--admin-listen",
                     "127.0.0.1:\(instance.adminPort)", "--http-listen", "off", "--log-level", "warning",
-                    "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
-                    "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header", "x-flexsim-correlation-id",
                     "--ledger", fleet.ledgerURL, "--instance-id", instance.id,
                     "--drain-delay", "\(drainDelay)", "--drain-grace", "30",
-                ],
+                ] + Executables.flexsimUpstream(root),
                 outputPath: log
             )
             instance.process = process

@@ -71,12 +71,8 @@ extension LedgerStoreTests {
                     executable: try Executables.path("flexd"),
                     arguments: [
                         "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--http-listen", "off",
-                        "--log-level", "warning",
-                        "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
-                        "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header",
-                        "x-flexsim-correlation-id",
-                        "--ledger", ledger, "--instance-id", instance,
-                    ],
+                        "--log-level", "warning", "--ledger", ledger, "--instance-id", instance,
+                    ] + Executables.flexsimUpstream(root),
                     outputPath: outputPath
                 )
                 return (process, port, outputPath, ())

@@ -132,6 +132,16 @@ public final class ChildProcess: @unchecked Sendable {
 /// The project's executables, found next to the test binary (`swift build --build-tests` builds
 /// them) or through an environment variable (`FLEXD_BIN`, `FLEXSIM_BIN`, ...).
 public enum Executables {
+    /// `flexd serve`'s flags that send every provider to the flexsim at `root`
+    /// (`http://127.0.0.1:PORT`); with `correlate`, also flexsim's correlation header, so that its
+    /// ledger names each call's request id.
+    public static func flexsimUpstream(_ root: String, correlate: Bool = true) -> [String] {
+        [
+            "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
+            "--gemini-base-url", root + "/gemini/v1beta",
+        ] + (correlate ? ["--correlation-header", "x-flexsim-correlation-id"] : [])
+    }
+
     public struct NotFound: Error, CustomStringConvertible {
         public var description: String
     }

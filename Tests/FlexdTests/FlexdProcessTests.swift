@@ -61,11 +61,9 @@ struct FlexdProcessTests {
                 arguments: [
                     "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "127.0.0.1:\(adminPort)",
                     "--http-listen", "off",
-                    "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
-                    "--gemini-base-url", root + "/gemini/v1beta", "--correlation-header", "x-flexsim-correlation-id",
                     "--log-level", "warning", "--ledger",
                     "sqlite:" + directory.appendingPathComponent("ledger.sqlite").path,
-                ] + extraArguments,
+                ] + Executables.flexsimUpstream(root) + extraArguments,
                 outputPath: log
             )
             return (process, port, log, adminPort)

@@ -100,12 +100,16 @@ struct ServerProtocolTests {
 
     @Test func drainLetsCallsInFlightFinishThenCloses() async throws {
         var slow = Profile.instant
-        slow.flex.queueWaitSeconds = .constant(0.5)
+        slow.flex.queueWaitSeconds = .constant(2)
         try await ServerFixture.with(profile: slow) { fixture in
             let (client, _) = try await WireClient.connected(port: fixture.port)
             try client.call(1, ServerFixture.request("drain-1"))
             try client.call(3, ServerFixture.request("drain-2"), method: RequestHeaders.Method.stream)
-            try await Task.sleep(for: .milliseconds(100))
+            // Both calls running (their HEADERS read), however slow the machine, before the drain.
+            for _ in 0..<1000 where fixture.server.callsInFlight < 2 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try #require(fixture.server.callsInFlight == 2, "the calls never started")
             fixture.server.beginGracefulShutdown()
             #expect(!fixture.server.isReady)
             var statuses: [UInt32: StatusCode] = [:]

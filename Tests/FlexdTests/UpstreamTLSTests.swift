@@ -140,9 +140,8 @@ struct UpstreamTLSTests {
                     executable: try Executables.path("flexd"),
                     arguments: [
                         "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--http-listen", "off",
-                        "--openai-base-url", root + "/openai/v1", "--anthropic-base-url", root + "/anthropic/v1",
-                        "--gemini-base-url", root + "/gemini/v1beta", "--log-level", "warning", "--ledger", "none",
-                    ] + extra,
+                        "--log-level", "warning", "--ledger", "none",
+                    ] + Executables.flexsimUpstream(root, correlate: false) + extra,
                     outputPath: log
                 )
                 return (process, port, log, ())
