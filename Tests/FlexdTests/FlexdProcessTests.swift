@@ -255,6 +255,7 @@ struct FlexdProcessTests {
         (["--flex-policy", "clever"], "--flex-policy"),
         (["--flex-policy", "adaptive", "--flex-threshold", "1.5"], "threshold"),
         (["--flex-policy", "adaptive", "--flex-half-life", "0"], "--flex-half-life"),
+        (["--drain-delay", "-1"], "--drain-delay"),
     ])
     func badConfigurationFailsFastWithAClearMessage(_ arguments: [String], _ mention: String) async throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent(

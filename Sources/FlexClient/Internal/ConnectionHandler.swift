@@ -70,7 +70,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var isAccepting: Bool { self.machine.isAccepting }
 
     /// How many more calls it can start without queueing them (see
-    /// ``ConnectionStateMachine/availableSlots``).
+    /// ``ConnectionStateMachine/availableSlots(expectedLimit:)``); before the HELLO, counting on the
+    /// stream limit its endpoint announced last.
     var availableSlots: Int {
         self.machine.availableSlots(expectedLimit: self.backend.streamLimit ?? ProtocolDefaults.maxConcurrentStreams)
     }

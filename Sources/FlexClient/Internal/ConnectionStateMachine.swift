@@ -185,9 +185,6 @@ struct ConnectionStateMachine {
         }
     }
 
-    /// Whether the server's HELLO arrived (the endpoint answered).
-    var isOpen: Bool { if case .open = self.state { true } else { false } }
-
     /// Streams counted against `max_concurrent_streams` (cancelled ones included) and queued calls.
     var counts: (openStreams: Int, queuedCalls: Int) {
         switch self.state {
