@@ -2,21 +2,23 @@ public import FlexClient
 internal import FlexCodec
 public import NIOCore
 
-/// Sends calls to flexd through one `FlexClient`: to one endpoint or to several (a fleet), over
-/// connections the client opens as calls fill them.
+/// Sends calls to flexd through FlexClients: to one endpoint or to several (a fleet), over
+/// connections the clients open as calls fill them. A FlexClient runs on one event loop, so a load
+/// generator that must not be the bottleneck runs one per loop of its group (at most one per
+/// connection), and calls go to them in turn.
 public final class FlexdTarget: LoadTarget {
     public let name = "flexd"
-    private let client: FlexClient
+    private let clients: [FlexClient]
     private let timeout: Duration
 
     /// - Parameters:
     ///   - endpoints: flexd's address, or several (calls spread over them by load).
-    ///   - connections: Connections opened to each endpoint at once.
-    ///   - maxConnections: The most connections per endpoint: the client opens more than
-    ///     `connections` when those are at the server's stream limit.
+    ///   - connections: Connections opened to each endpoint at once, over all the clients.
+    ///   - maxConnections: The most connections per endpoint, over all the clients: they open
+    ///     more than `connections` when those are at the server's stream limit.
     ///   - apiKey: The tenant's flexd API key; empty for a flexd without a keys file.
     ///   - timeout: Each call's deadline.
-    ///   - eventLoopGroup: Where the client runs.
+    ///   - eventLoopGroup: Where the clients run, one per event loop.
     public init(
         endpoints: [FlexClient.Endpoint],
         connections: Int,
@@ -25,26 +27,31 @@ public final class FlexdTarget: LoadTarget {
         timeout: Duration,
         eventLoopGroup: any EventLoopGroup
     ) throws(FlexClientError) {
+        let loops = Array(eventLoopGroup.makeIterator())
+        let connections = max(1, connections)
+        let count = max(1, min(connections, loops.count))
         var configuration = FlexClient.Configuration.defaults
         configuration.apiKey = Secret(apiKey)
         configuration.defaultTimeout = timeout
-        configuration.maxConnectionsPerEndpoint = max(1, connections, maxConnections)
-        configuration.minConnectionsPerEndpoint = max(1, connections)
+        configuration.minConnectionsPerEndpoint = (connections + count - 1) / count
+        configuration.maxConnectionsPerEndpoint = max(
+            configuration.minConnectionsPerEndpoint,
+            (max(connections, maxConnections) + count - 1) / count
+        )
         // A load generator queues calls beyond every stream limit rather than failing them.
         configuration.maxQueuedCalls = 1_000_000
         configuration.agent = "flexload"
         configuration.metricsLabel = "flexload"
-        self.client = try FlexClient(endpoints: endpoints, configuration: configuration, eventLoopGroup: eventLoopGroup)
+        var clients: [FlexClient] = []
+        for loop in loops.prefix(count) {
+            clients.append(try FlexClient(endpoints: endpoints, configuration: configuration, eventLoopGroup: loop))
+        }
+        self.clients = clients
         self.timeout = timeout
     }
 
-    /// The client's connections and calls (for the report).
-    public func statistics() async -> FlexClient.Statistics {
-        await self.client.statistics()
-    }
-
     public func send(_ call: PlannedCall, intended: ContinuousClock.Instant) async -> CallResult {
-        let client = self.client
+        let client = self.clients[call.index % self.clients.count]
         if call.stream {
             var firstByte: ContinuousClock.Instant?
             var received = 0
@@ -97,6 +104,6 @@ public final class FlexdTarget: LoadTarget {
     }
 
     public func close() async {
-        await self.client.close()
+        for client in self.clients { await client.close() }
     }
 }
