@@ -1,4 +1,3 @@
-import FlexCodec
 import NIOCore
 
 /// One address the client connects to (an endpoint's, after resolution): its connections and
@@ -19,8 +18,6 @@ final class Backend: @unchecked Sendable, CustomStringConvertible {
     /// When the last failed attempt started (nil after a handshake): a call that started before
     /// it has seen this address fail.
     var lastFailedAttemptStart: NIODeadline?
-    /// Why the last attempt failed: what calls fail with when no address is reachable.
-    var lastError: FlexClientError?
     /// The `max_concurrent_streams` its server announced last: what a new connection there is
     /// expected to allow before its own HELLO.
     var streamLimit: Int?

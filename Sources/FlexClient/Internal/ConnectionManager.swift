@@ -452,7 +452,6 @@ final class ConnectionManager: @unchecked Sendable {
         backend.streamLimit = streamLimit
         backend.consecutiveFailures = 0
         backend.retryAt = nil
-        backend.lastError = nil
         backend.lastFailedAttemptStart = nil
     }
 
@@ -468,7 +467,6 @@ final class ConnectionManager: @unchecked Sendable {
             random: Double.random(in: -1...1)
         )
         backend.retryAt = .now() + TimeAmount(delay)
-        backend.lastError = error
         backend.lastFailedAttemptStart = max(
             backend.lastFailedAttemptStart ?? connection.startedAt,
             connection.startedAt
