@@ -201,6 +201,24 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help:
+            "adaptive: a call does not wait for flex when the flex attempts waiting now, at the rate attempts started lately, take longer than this many times its budget to start (flex_predicted_late); 0 turns this queue rule off. (default: 1)"
+    )
+    var flexQueueFactor: Double?
+
+    @Option(
+        help:
+            "adaptive: at or above this share of refusals among the flex attempts sent lately, flex is in a scarce spell: attempts sent in one are learned apart and calls in one are decided on what spells taught (0-1; 1 turns spells off). (default: 0.5)"
+    )
+    var flexSpellRefusalRate: Double?
+
+    @Option(
+        help:
+            "adaptive: seconds after which a refusal or a start weighs half as much in the recent rates (a scarce spell's refusals, the queue rule's start rate). (default: 5)"
+    )
+    var flexRecentHalfLife: Double?
+
+    @Option(
+        help:
             "Re-sends to the tier a call settled on after a 429, a 5xx or a connection failure, for calls that set no retry option (0-5, 0 = off; exponential backoff from 0.5 s with jitter, Retry-After honoured). (default: 0)"
     )
     var retries: Int?

@@ -179,7 +179,10 @@ struct Settings {
             scarceRefusalRate: try number(options.flexScarceRefusalRate, "flex-scarce-refusal-rate") ?? 0.95,
             exploration: try number(options.flexExploration, "flex-exploration") ?? 0.1,
             halfLife: try seconds(options.flexHalfLife, "flex-half-life", 30),
-            minimumEvidence: try number(options.flexMinEvidence, "flex-min-evidence") ?? 8
+            minimumEvidence: try number(options.flexMinEvidence, "flex-min-evidence") ?? 8,
+            queueFactor: try number(options.flexQueueFactor, "flex-queue-factor") ?? 1,
+            spellRefusalRate: try number(options.flexSpellRefusalRate, "flex-spell-refusal-rate") ?? 0.5,
+            recentHalfLife: try seconds(options.flexRecentHalfLife, "flex-recent-half-life", 5)
         )
         if let problem = adaptive.problem { throw ValidationError("--flex-policy adaptive: \(problem)") }
         self.flexPolicy = policy == "adaptive" ? adaptive : nil
@@ -274,7 +277,8 @@ extension ServeCommand {
         "drain-grace", "drain-delay",
         "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "upstream-connections", "upstream-ca-file",
         "flex-attempts", "flex-policy", "flex-threshold", "flex-scarce-refusal-rate", "flex-exploration",
-        "flex-half-life", "flex-min-evidence",
+        "flex-half-life", "flex-min-evidence", "flex-queue-factor",
+        "flex-spell-refusal-rate", "flex-recent-half-life",
         "retries", "ledger",
         "data-dir", "instance-id", "log-level", "http-listen", "http-max-body-bytes", "http-request-timeout",
         "http-keepalive-timeout",

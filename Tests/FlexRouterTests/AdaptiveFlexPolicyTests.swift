@@ -171,12 +171,140 @@ struct AdaptiveFlexPolicyTests {
         #expect(policy.estimate(provider: .openAI, model: "m0") == nil)
     }
 
+    /// The queue rule (Little's law): many attempts waiting and few starting lately means a new
+    /// attempt waits long, seen before any of the waiting attempts ends.
+    @Test func aQueueThatStopsMovingIsSeenBeforeItsAttemptsEnd() {
+        let policy = policy(.init(exploration: 0, queueFactor: 1))
+        // Flex started quickly for a while: 20 starts in 4 seconds.
+        for _ in 0..<20 {
+            let attempt = policy.attemptSent(provider: .openAI, model: "m")
+            clock.advance(by: .milliseconds(200))
+            policy.attemptEnded(attempt, .started(after: 0.2))
+        }
+        #expect(policy.decide(provider: .openAI, model: "m", budget: .seconds(10)) == .wait(recheckAfter: nil))
+        // Then 60 attempts are sent and none starts: 20 seconds later, 60 wait and the start rate
+        // has faded to about 0.1 a second, so the queue ahead takes minutes.
+        let waiting = (0..<60).map { _ in policy.attemptSent(provider: .openAI, model: "m") }
+        clock.advance(by: .seconds(20))
+        let estimate = policy.estimate(provider: .openAI, model: "m")
+        #expect(estimate?.waiting == 60)
+        #expect((estimate?.queueWait ?? 0) > 60)
+        #expect(policy.decide(provider: .openAI, model: "m", budget: .seconds(45)) == .skip(.flexPredictedLate))
+        // Turned off, the rule says nothing (the start-time distribution alone knows no wait that
+        // long: the waiting attempts have waited 20 s, less than the budget).
+        #expect(AdaptiveFlexPolicy.decide(estimate, budget: 45, .init(queueFactor: 0)) == .wait(recheckAfter: nil))
+        // The queue moves again: they start.
+        for attempt in waiting { policy.attemptEnded(attempt, .started(after: 20)) }
+        #expect(policy.estimate(provider: .openAI, model: "m")?.waiting == 0)
+        guard case .wait = policy.decide(provider: .openAI, model: "m", budget: .seconds(45)) else {
+            Issue.record("a queue that emptied must not skip flex")
+            return
+        }
+    }
+
+    /// Before the first attempts had time to start, nothing started says nothing of the queue.
+    @Test func theQueueRuleWaitsForStartsToBeSeen() {
+        let policy = policy(.init(exploration: 0, queueFactor: 1))
+        _ = (0..<40).map { _ in policy.attemptSent(provider: .openAI, model: "m") }
+        clock.advance(by: .seconds(2))
+        let estimate = policy.estimate(provider: .openAI, model: "m")
+        #expect(estimate?.waiting == 40 && estimate?.queueWait == .infinity)
+        #expect(policy.decide(provider: .openAI, model: "m", budget: .seconds(30)) == .wait(recheckAfter: nil))
+    }
+
+    /// Little's law on a snapshot: the waiting attempts over the start rate.
+    @Test func queueWaitIsWaitingOverStartRate() {
+        let none = [Double](repeating: 0, count: FlexStartLearner.bucketEdges.count + 1)
+        var started = none
+        started[10] = 10
+        let estimate = FlexEstimate(started: started, censored: none, refused: 0, waiting: 30, startRate: 2)
+        #expect(estimate.queueWait == 15)
+        #expect(AdaptiveFlexPolicy.queueTooLong(estimate, budget: 10, .init(queueFactor: 1)))
+        #expect(!AdaptiveFlexPolicy.queueTooLong(estimate, budget: 10, .init(queueFactor: 2)))
+        #expect(!AdaptiveFlexPolicy.queueTooLong(estimate, budget: 20, .init(queueFactor: 1)))
+        #expect(FlexEstimate(started: none, censored: none, refused: 0).queueWait == 0)
+        // A steady rate of one a second reads as one a second, however young the count.
+        var count = DecayingCount(at: 0)
+        for second in 1...3 { count.add(at: Double(second), halfLife: 5) }
+        let rate = count.value(at: 3, halfLife: 5) / DecayingCount.steadyWeight(over: 3, halfLife: 5)
+        #expect(abs(rate - 1) < 0.2)
+    }
+
+    /// A scarce spell (most recent attempts refused) is learned apart: its long waits make calls in
+    /// the next spell skip flex, and do not make flex look slow once the spell is over.
+    @Test func scarceSpellsAreLearnedApart() {
+        let policy = policy(.init(exploration: 0, queueFactor: 0, spellRefusalRate: 0.5))
+        func send(_ count: Int, _ outcome: FlexAttemptOutcome?) {
+            for _ in 0..<count {
+                let attempt = policy.attemptSent(provider: .openAI, model: "m")
+                clock.advance(by: .milliseconds(100))
+                if let outcome { policy.attemptEnded(attempt, outcome) }
+            }
+        }
+        // Normal times: flex starts within a second.
+        send(30, .started(after: 0.5))
+        #expect(policy.decide(provider: .openAI, model: "m", budget: .seconds(10)) == .wait(recheckAfter: nil))
+        // A spell: refusals, and the few admitted attempts wait a minute.
+        send(30, .refused)
+        for _ in 0..<4 {
+            send(3, .refused)
+            send(1, .stillWaiting(after: 60))
+        }
+        send(10, .refused)
+        // Once in the spell, calls learn from spells only: a 10 s budget is not worth the wait.
+        #expect(policy.decide(provider: .openAI, model: "m", budget: .seconds(10)) == .wait(recheckAfter: nil))
+        for _ in 0..<6 {
+            send(2, .refused)
+            send(1, .started(after: 60))
+        }
+        #expect(policy.decide(provider: .openAI, model: "m", budget: .seconds(10)) == .skip(.flexPredictedLate))
+        // The spell ends: starts again, refusals fade within seconds, and the normal times' fast
+        // starts decide, not the spell's waits.
+        clock.advance(by: .seconds(20))
+        send(20, .started(after: 0.5))
+        #expect(policy.decide(provider: .openAI, model: "m", budget: .seconds(10)) == .wait(recheckAfter: nil))
+    }
+
+    /// The attempts a spell left waiting are the spell's: once it is over they do not read as a
+    /// queue ahead of the normal times' calls.
+    @Test func aSpellsStragglersAreNotTheNormalQueue() {
+        let policy = policy(.init(exploration: 0, queueFactor: 1, spellRefusalRate: 0.5))
+        func send(_ count: Int, _ outcome: FlexAttemptOutcome?) -> [AdaptiveFlexPolicy.Attempt] {
+            (0..<count).map { _ in
+                let attempt = policy.attemptSent(provider: .openAI, model: "m")
+                clock.advance(by: .milliseconds(100))
+                if let outcome { policy.attemptEnded(attempt, outcome) }
+                return attempt
+            }
+        }
+        _ = send(20, .started(after: 0.1))
+        _ = send(30, .refused)
+        // In the spell: 20 admitted attempts wait, and none starts.
+        var stragglers: [AdaptiveFlexPolicy.Attempt] = []
+        for _ in 0..<20 {
+            _ = send(2, .refused)
+            stragglers += send(1, nil)
+        }
+        clock.advance(by: .seconds(2))
+        #expect(policy.estimate(provider: .openAI, model: "m")?.waiting == 20)
+        // The spell ends; its attempts still wait, and the normal times' attempts start quickly.
+        clock.advance(by: .seconds(20))
+        _ = send(20, .started(after: 0.1))
+        let normal = policy.estimate(provider: .openAI, model: "m")
+        #expect(normal?.waiting == 0 && (normal?.startRate ?? 0) > 1)
+        #expect(policy.decide(provider: .openAI, model: "m", budget: .seconds(10)) == .wait(recheckAfter: nil))
+        for attempt in stragglers { policy.attemptEnded(attempt, .stillWaiting(after: 30)) }
+    }
+
     @Test func configurationsOutOfRangeAreNamed() {
         #expect(AdaptiveFlexPolicy.Configuration(threshold: 1.5).problem != nil)
         #expect(AdaptiveFlexPolicy.Configuration(scarceRefusalRate: 2).problem != nil)
         #expect(AdaptiveFlexPolicy.Configuration(exploration: -0.1).problem != nil)
         #expect(AdaptiveFlexPolicy.Configuration(halfLife: .zero).problem != nil)
         #expect(AdaptiveFlexPolicy.Configuration(maximumModels: 0).problem != nil)
+        #expect(AdaptiveFlexPolicy.Configuration(queueFactor: -1).problem != nil)
+        #expect(AdaptiveFlexPolicy.Configuration(spellRefusalRate: 1.5).problem != nil)
+        #expect(AdaptiveFlexPolicy.Configuration(recentHalfLife: .zero).problem != nil)
         #expect(AdaptiveFlexPolicy.Configuration().problem == nil)
     }
 }

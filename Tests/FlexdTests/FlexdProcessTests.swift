@@ -255,6 +255,9 @@ struct FlexdProcessTests {
         (["--flex-policy", "clever"], "--flex-policy"),
         (["--flex-policy", "adaptive", "--flex-threshold", "1.5"], "threshold"),
         (["--flex-policy", "adaptive", "--flex-half-life", "0"], "--flex-half-life"),
+        (["--flex-policy", "adaptive", "--flex-spell-refusal-rate", "2"], "spell refusal rate"),
+        (["--flex-policy", "adaptive", "--flex-queue-factor=-1"], "queue factor"),
+        (["--flex-policy", "adaptive", "--flex-recent-half-life", "0"], "--flex-recent-half-life"),
         (["--drain-delay", "-1"], "--drain-delay"),
     ])
     func badConfigurationFailsFastWithAClearMessage(_ arguments: [String], _ mention: String) async throws {

@@ -18,11 +18,18 @@ internal import Synchronization
 /// attempts, or of attempts seen still waiting at the call's budget), it does not decide: the call
 /// waits out its budget as under the fixed policy.
 ///
+/// Attempts sent in a scarce spell (at least ``Configuration/spellRefusalRate`` of the attempts
+/// sent lately refused, over ``Configuration/recentHalfLife``) are learned apart from the others,
+/// and a call in a spell is decided on what spells taught (`FlexModelHistory`): a spell's long
+/// waits do not make flex look slow once it is over. The queue rule (``Configuration/queueFactor``)
+/// skips flex when the attempts waiting now, at the recent start rate, take longer than the
+/// budget to start (Little's law).
+///
 /// What it never does: send a call to a tier dearer than standard, or wait longer than the
-/// caller's budget. Its state is a ``FlexStartLearner`` (a few hundred bytes) per provider and
-/// model, at most ``Configuration/maximumModels`` of them (the least recently used is forgotten),
-/// and a count of the attempts in flight per quarter second of sending (bounded by the calls in
-/// flight), on this instance only: no shared store.
+/// caller's budget. Its state is two ``FlexStartLearner``s (a few hundred bytes each) and four
+/// decaying counts per provider and model, at most ``Configuration/maximumModels`` of them (the
+/// least recently used is forgotten), and a count of the attempts in flight per quarter second of
+/// sending (bounded by the calls in flight), on this instance only: no shared store.
 ///
 /// The clock and the randomness are injected, so that tests drive it without I/O.
 public final class AdaptiveFlexPolicy: Sendable {
@@ -45,6 +52,16 @@ public final class AdaptiveFlexPolicy: Sendable {
         /// An attempt still waiting this long after it was sent was admitted (refusals come at
         /// once): it counts as a wait seen so far, before it ends.
         public var admissionGrace: Duration
+        /// A call does not wait for flex when the attempts waiting ahead of it are predicted to
+        /// take longer than this many times its budget to start (the queue rule; 0 turns it off).
+        public var queueFactor: Double
+        /// At or above this share of refusals among the attempts sent lately, flex is in a scarce
+        /// spell: attempts sent in a spell are learned apart, and a call in a spell is decided on
+        /// what spells taught (1 turns spells off).
+        public var spellRefusalRate: Double
+        /// The half-life of the recent rates: the refusals that say a spell began or ended, and the
+        /// start rate of the queue rule. Short, so that a change shows within seconds.
+        public var recentHalfLife: Duration
 
         public init(
             threshold: Double = 0.2,
@@ -53,7 +70,10 @@ public final class AdaptiveFlexPolicy: Sendable {
             halfLife: Duration = .seconds(30),
             minimumEvidence: Double = 8,
             maximumModels: Int = 1024,
-            admissionGrace: Duration = .seconds(1)
+            admissionGrace: Duration = .seconds(1),
+            queueFactor: Double = 1,
+            spellRefusalRate: Double = 0.5,
+            recentHalfLife: Duration = .seconds(5)
         ) {
             self.threshold = threshold
             self.scarceRefusalRate = scarceRefusalRate
@@ -62,6 +82,9 @@ public final class AdaptiveFlexPolicy: Sendable {
             self.minimumEvidence = minimumEvidence
             self.maximumModels = maximumModels
             self.admissionGrace = admissionGrace
+            self.queueFactor = queueFactor
+            self.spellRefusalRate = spellRefusalRate
+            self.recentHalfLife = recentHalfLife
         }
 
         /// Why a configuration cannot be used, or nil when it can.
@@ -73,6 +96,9 @@ public final class AdaptiveFlexPolicy: Sendable {
             if !(self.minimumEvidence >= 0) { return "the minimum evidence must not be negative" }
             if self.maximumModels < 1 { return "at least one model must be learned" }
             if self.admissionGrace < .zero { return "the admission grace must not be negative" }
+            if !(self.queueFactor >= 0) { return "the queue factor must not be negative" }
+            if !(0...1).contains(self.spellRefusalRate) { return "the spell refusal rate must be between 0 and 1" }
+            if self.recentHalfLife <= .zero { return "the recent half-life must be positive" }
             return nil
         }
     }
@@ -100,25 +126,20 @@ public final class AdaptiveFlexPolicy: Sendable {
         var model: String
     }
 
-    private struct Entry {
-        var learner: FlexStartLearner
-        var lastUsed: Double
-        /// Attempts sent and not ended, by send time in quarter seconds.
-        var waiting: [Int: Int] = [:]
-    }
-
     /// A flex attempt sent under the policy: ``attemptEnded(_:_:)`` says how it ended.
     public struct Attempt: Sendable {
         let key: Key
         /// When it was sent, in quarter seconds of the policy's clock.
         let sentQuarter: Int
+        /// The regime it was sent in, whose learner its outcome feeds.
+        let regime: FlexModelHistory.Regime
     }
 
     public let configuration: Configuration
     private let clock: @Sendable () -> ContinuousClock.Instant
     private let random: @Sendable () -> Double
     private let origin: ContinuousClock.Instant
-    private let learners = Mutex<[Key: Entry]>([:])
+    private let learners = Mutex<[Key: FlexModelHistory]>([:])
 
     /// - Parameters:
     ///   - clock: now (tests pass a manual clock).
@@ -166,58 +187,68 @@ public final class AdaptiveFlexPolicy: Sendable {
     /// admission grace), so a queue that lengthens shows before its attempts end.
     public func attemptSent(provider: Provider, model: String) -> Attempt {
         let now = self.seconds()
-        let attempt = Attempt(key: Key(provider: provider, model: model), sentQuarter: Int((now * 4).rounded(.down)))
-        self.withEntry(attempt.key, now: now) { $0.waiting[attempt.sentQuarter, default: 0] += 1 }
-        return attempt
+        let key = Key(provider: provider, model: model)
+        let quarter = Int((now * 4).rounded(.down))
+        let configuration = self.configuration
+        let regime = self.withEntry(key, now: now) { history in
+            let regime = history.regime(at: now, configuration)
+            history.sent(quarter: quarter, regime: regime, at: now, halfLife: configuration.recentHalfLife.seconds)
+            return regime
+        }
+        return Attempt(key: key, sentQuarter: quarter, regime: regime)
     }
 
     /// A flex attempt sent with ``attemptSent(provider:model:)`` ended: `outcome` is what it
     /// taught (nil: nothing, e.g. the caller's own error).
     public func attemptEnded(_ attempt: Attempt, _ outcome: FlexAttemptOutcome?) {
         let now = self.seconds()
-        self.withEntry(attempt.key, now: now) { entry in
-            if let count = entry.waiting[attempt.sentQuarter] {
-                entry.waiting[attempt.sentQuarter] = count > 1 ? count - 1 : nil
-            }
-            if let outcome { entry.learner.record(outcome, at: now) }
+        let configuration = self.configuration
+        self.withEntry(attempt.key, now: now) { history in
+            history.ended(quarter: attempt.sentQuarter, regime: attempt.regime, outcome, at: now, configuration)
         }
     }
 
     /// Feeds one flex attempt's outcome to the learner of its provider and model (an attempt not
-    /// sent through ``attemptSent(provider:model:)``: tests, or what another source learned).
+    /// sent through ``attemptSent(provider:model:)``: tests, or what another source learned). It
+    /// counts as learned outside a scarce spell.
     public func observe(provider: Provider, model: String, _ outcome: FlexAttemptOutcome) {
         let now = self.seconds()
-        self.withEntry(Key(provider: provider, model: model), now: now) { $0.learner.record(outcome, at: now) }
+        self.withEntry(Key(provider: provider, model: model), now: now) { $0.observed(outcome, at: now) }
     }
 
     /// What the policy knows about a provider and model now (nil: nothing): what ended attempts
-    /// taught, and the attempts still waiting past the admission grace.
+    /// of the regime it is in now taught (a scarce spell's, or the rest's), with that regime's
+    /// attempts still waiting past the admission grace and its recent start rate (the queue rule's
+    /// inputs).
     public func estimate(provider: Provider, model: String) -> FlexEstimate? {
         let now = self.seconds()
-        let grace = self.configuration.admissionGrace.seconds
-        let entry = self.learners.withLock { $0[Key(provider: provider, model: model)] }
-        guard let entry else { return nil }
-        let waits = entry.waiting.lazy
-            .map { (seconds: now - Double($0.key) / 4, count: $0.value) }
-            .filter { $0.seconds >= grace }
-        return entry.learner.estimate(at: now).addingWaiting(waits)
+        let history = self.learners.withLock { $0[Key(provider: provider, model: model)] }
+        guard let history else { return nil }
+        return history.estimate(
+            history.regime(at: now, self.configuration),
+            at: now,
+            grace: self.configuration.admissionGrace.seconds,
+            self.configuration
+        )
     }
 
     /// Runs `body` on the entry for `key`, made (and the least recently used one forgotten when
     /// the table is full) if need be.
-    private func withEntry(_ key: Key, now: Double, _ body: (inout Entry) -> Void) {
+    @discardableResult
+    private func withEntry<Result>(_ key: Key, now: Double, _ body: (inout FlexModelHistory) -> Result) -> Result {
         let halfLife = self.configuration.halfLife.seconds
         let maximum = self.configuration.maximumModels
-        self.learners.withLock { learners in
+        return self.learners.withLock { learners in
             if learners[key] == nil, learners.count >= maximum,
                 let oldest = learners.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key
             {
                 learners[oldest] = nil
             }
-            var entry = learners[key] ?? Entry(learner: FlexStartLearner(halfLife: halfLife, now: now), lastUsed: now)
-            body(&entry)
-            entry.lastUsed = now
-            learners[key] = entry
+            var history = learners[key] ?? FlexModelHistory(halfLife: halfLife, now: now)
+            let result = body(&history)
+            history.lastUsed = now
+            learners[key] = history
+            return result
         }
     }
 
@@ -237,6 +268,10 @@ public final class AdaptiveFlexPolicy: Sendable {
         }
         // Nearly every attempt is refused: flex is scarce.
         if estimate.refusalRate >= configuration.scarceRefusalRate { return .skip(.flexScarce) }
+        // The queue rule: the attempts waiting now take longer to start than the budget allows,
+        // at the rate attempts have started lately. The start-time distribution below learns a
+        // lengthening queue only as its attempts end (a budget later); this sees it as it forms.
+        if Self.queueTooLong(estimate, budget: budget, configuration) { return .skip(.flexPredictedLate) }
         // A refusal comes at once; what an attempt can waste is its budget, when flex admits it
         // and does not start it in time. So the wait is worth it when an admitted attempt is
         // likely enough to start within the budget, whatever the refusal rate.
@@ -251,6 +286,17 @@ public final class AdaptiveFlexPolicy: Sendable {
             return .skip(.flexPredictedLate)
         }
         return .wait(recheckAfter: Self.nextCheck(estimate, waited: 0, budget: budget, configuration))
+    }
+
+    /// Whether enough attempts are waiting now that, at the recent start rate, the queue ahead of a
+    /// new attempt takes longer than ``Configuration/queueFactor`` times `budget` to move. Only
+    /// once starts have been seen (enough recent ones in the start-time distribution): before the
+    /// first attempts had time to start, nothing started says nothing about the queue.
+    static func queueTooLong(_ estimate: FlexEstimate, budget: Double, _ configuration: Configuration) -> Bool {
+        configuration.queueFactor > 0
+            && estimate.waiting >= configuration.minimumEvidence
+            && estimate.startedWeight >= configuration.minimumEvidence
+            && estimate.queueWait > configuration.queueFactor * budget
     }
 
     /// The decision at a recheck, from an estimate (nil: nothing known).

@@ -8,6 +8,29 @@ public struct FlexEstimate: Sendable, Hashable {
     public internal(set) var censored: [Double]
     /// Weight of refused attempts.
     public let refused: Double
+    /// Attempts in flight now and past the admission grace: admitted, not started yet (the queue
+    /// this instance has ahead of a new attempt, in the regime the estimate is for). 0 in a
+    /// learner's own estimate.
+    public internal(set) var waiting: Double = 0
+    /// Attempts that started per second, lately (over a short half-life). 0 in a learner's own
+    /// estimate.
+    public internal(set) var startRate: Double = 0
+
+    public init(started: [Double], censored: [Double], refused: Double, waiting: Double = 0, startRate: Double = 0) {
+        self.started = started
+        self.censored = censored
+        self.refused = refused
+        self.waiting = waiting
+        self.startRate = startRate
+    }
+
+    /// How long the attempts waiting now take to start at the recent start rate (Little's law: the
+    /// queue ahead of a new attempt, over the rate it moves at): 0 with nothing waiting, infinity
+    /// when something waits and nothing has started lately.
+    public var queueWait: Double {
+        guard self.waiting > 0 else { return 0 }
+        return self.startRate > 0 ? self.waiting / self.startRate : .infinity
+    }
 
     /// Adds attempts that are still waiting now, `waits` seconds after they were sent (weight 1
     /// each: they are the latest news). They were admitted (refusals come at once; the caller only
@@ -16,12 +39,28 @@ public struct FlexEstimate: Sendable, Hashable {
         var estimate = self
         for wait in waits {
             estimate.censored[FlexStartLearner.bucket(of: wait.seconds)] += Double(wait.count)
+            estimate.waiting += Double(wait.count)
         }
         return estimate
     }
 
+    /// This estimate and `other` as one: every observation of both, their waiting attempts and
+    /// their start rates added up.
+    func merging(_ other: FlexEstimate) -> FlexEstimate {
+        FlexEstimate(
+            started: zip(self.started, other.started).map(+),
+            censored: zip(self.censored, other.censored).map(+),
+            refused: self.refused + other.refused,
+            waiting: self.waiting + other.waiting,
+            startRate: self.startRate + other.startRate
+        )
+    }
+
     /// The weight of every attempt (how much the estimate knows).
     public var attempts: Double { self.admitted + self.refused }
+
+    /// The weight of attempts that started.
+    public var startedWeight: Double { self.started.reduce(0, +) }
 
     /// The weight of admitted attempts (started or still waiting).
     public var admitted: Double { self.started.reduce(0, +) + self.censored.reduce(0, +) }
