@@ -123,6 +123,9 @@ public final class FlexServer: Service, Sendable {
     private let httpBound = OneShotSignal<Result<SocketAddress?, BindFailure>>()
     /// Set when a graceful shutdown starts.
     private let drainRequested = OneShotSignal<Void>()
+    /// Connections accepted and not yet received by each accept loop (``AcceptedConnections``).
+    private let acceptedBinary = AcceptedConnections<ServerConnection>()
+    private let acceptedHTTP = AcceptedConnections<HTTPDoorConnection>()
 
     struct BindFailure: Error {
         var description: String
@@ -205,7 +208,9 @@ public final class FlexServer: Service, Sendable {
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try self.connection(on: channel)
+                        let connection = try self.connection(on: channel)
+                        try self.acceptedBinary.accepted(connection, on: channel)
+                        return connection
                     }
                 }
         } catch {
@@ -242,7 +247,17 @@ public final class FlexServer: Service, Sendable {
                     group.addTask {
                         try await httpChannel.executeThenClose { inbound in
                             try await withThrowingDiscardingTaskGroup { connections in
+                                defer {
+                                    for connection in self.acceptedHTTP.closeAndTakeLeftOvers() {
+                                        connections.addTask(
+                                            executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)
+                                        ) {
+                                            await connection.run(self.shared)
+                                        }
+                                    }
+                                }
                                 for try await connection in inbound {
+                                    self.acceptedHTTP.arrived(on: connection.channel)
                                     connections.addTask(
                                         executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)
                                     ) {
@@ -253,8 +268,17 @@ public final class FlexServer: Service, Sendable {
                         }
                     }
                 }
+                defer {
+                    // Accepted as the listener closed, and never received by the loop below.
+                    for connection in self.acceptedBinary.closeAndTakeLeftOvers() {
+                        group.addTask(executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)) {
+                            await connection.run(self.shared)
+                        }
+                    }
+                }
                 try await serverChannel.executeThenClose { inbound in
                     for try await connection in inbound {
+                        self.acceptedBinary.arrived(on: connection.channel)
                         group.addTask(executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)) {
                             await connection.run(self.shared)
                         }
@@ -301,7 +325,9 @@ public final class FlexServer: Service, Sendable {
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .bind(host: door.host, port: door.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try self.httpConnection(on: channel, door)
+                        let connection = try self.httpConnection(on: channel, door)
+                        try self.acceptedHTTP.accepted(connection, on: channel)
+                        return connection
                     }
                 }
         } catch {
