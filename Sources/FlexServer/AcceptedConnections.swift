@@ -10,8 +10,11 @@ internal import Synchronization
 /// discards what completes after its source finished). The client waits for an answer that never
 /// comes. So each initializer records its connection here, the accept loop takes it off when it
 /// arrives, and once the loop has ended the server runs the ones left over like any other
-/// (``closeAndTakeLeftOvers()``); an initializer that runs later still refuses its channel, which
-/// NIO then closes.
+/// (``closeAndTakeLeftOvers()``). Not covered: an initializer that runs only after the loop has
+/// ended fails (``ListenerClosed``), and NIO drops that child too, without closing it (a failed
+/// transformation is left to the initializer). A stress test that connects as the drain begins
+/// still finds a client left waiting, most likely this case (not confirmed; closing the channel
+/// in the initializer instead made that test's server never stop, not understood yet).
 final class AcceptedConnections<Connection: Sendable>: Sendable {
     struct ListenerClosed: Error {}
 
@@ -22,7 +25,8 @@ final class AcceptedConnections<Connection: Sendable>: Sendable {
 
     private let state = Mutex(State())
 
-    /// An initializer built `connection` for `channel`; throws when the accept loop has ended.
+    /// An initializer built `connection` for `channel`; throws when the accept loop has ended (the
+    /// channel is then left as NIO leaves it: see above).
     func accepted(_ connection: Connection, on channel: any Channel) throws {
         try self.state.withLock { state in
             guard state.open else { throw ListenerClosed() }
@@ -36,7 +40,7 @@ final class AcceptedConnections<Connection: Sendable>: Sendable {
     }
 
     /// The accept loop has ended: the connections it never received, for the server to run; any
-    /// initializer from now on refuses its channel.
+    /// initializer from now on fails.
     func closeAndTakeLeftOvers() -> [Connection] {
         self.state.withLock { state in
             state.open = false
