@@ -123,9 +123,6 @@ public final class FlexServer: Service, Sendable {
     private let httpBound = OneShotSignal<Result<SocketAddress?, BindFailure>>()
     /// Set when a graceful shutdown starts.
     private let drainRequested = OneShotSignal<Void>()
-    /// Connections accepted and not yet received by each accept loop (``AcceptedConnections``).
-    private let acceptedBinary = AcceptedConnections<ServerConnection>()
-    private let acceptedHTTP = AcceptedConnections<HTTPDoorConnection>()
 
     struct BindFailure: Error {
         var description: String
@@ -198,28 +195,21 @@ public final class FlexServer: Service, Sendable {
             self.httpBound.signal(.failure(BindFailure(description: error.description)))
             throw error
         }
-        let serverChannel: NIOAsyncChannel<ServerConnection, Never>
+        let serverChannel: any Channel
+        let binary: AcceptedConnections<ServerConnection>
         do {
-            serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .serverChannelOption(.backlog, value: 256)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                // A client that half-closes after sending still gets its answers (PROTOCOL.md 11).
-                .childChannelOption(.allowRemoteHalfClosure, value: true)
-                .bind(host: configuration.host, port: configuration.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let connection = try self.connection(on: channel)
-                        try self.acceptedBinary.accepted(connection, on: channel)
-                        return connection
-                    }
-                }
+            (serverChannel, binary) = try await AcceptedConnections.listen(
+                host: configuration.host,
+                port: configuration.port
+            ) { channel in try self.connection(on: channel) }
         } catch {
             let message = "cannot listen on \(configuration.host):\(configuration.port): \(error)"
             self.bound.signal(.failure(BindFailure(description: message)))
             self.httpBound.signal(.failure(BindFailure(description: message)))
             throw ConfigurationError(description: message)
         }
-        guard let address = serverChannel.channel.localAddress else {
+        guard let address = serverChannel.localAddress else {
+            try? await serverChannel.close()
             throw ConfigurationError(description: "the listening socket has no address")
         }
         self.bound.signal(.success(address))
@@ -230,62 +220,22 @@ public final class FlexServer: Service, Sendable {
             ]
         )
 
-        let httpChannel: NIOAsyncChannel<HTTPDoorConnection, Never>?
+        let http: (any Channel, AcceptedConnections<HTTPDoorConnection>)?
         do {
-            httpChannel = try await self.bindHTTPDoor()
+            http = try await self.bindHTTPDoor()
         } catch {
-            try? await serverChannel.channel.close()
+            try? await serverChannel.close()
             throw error
         }
+        let listeners = [serverChannel] + (http.map { [$0.0] } ?? [])
 
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask {
-                    await self.drainWhenAsked([serverChannel.channel] + (httpChannel.map { [$0.channel] } ?? []))
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.drainWhenAsked(listeners) }
+                if let (listener, door) = http {
+                    group.addTask { await self.serve(door, from: listener) }
                 }
-                if let httpChannel {
-                    group.addTask {
-                        try await httpChannel.executeThenClose { inbound in
-                            try await withThrowingDiscardingTaskGroup { connections in
-                                defer {
-                                    for connection in self.acceptedHTTP.closeAndTakeLeftOvers() {
-                                        connections.addTask(
-                                            executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)
-                                        ) {
-                                            await connection.run(self.shared)
-                                        }
-                                    }
-                                }
-                                for try await connection in inbound {
-                                    self.acceptedHTTP.arrived(on: connection.channel)
-                                    connections.addTask(
-                                        executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)
-                                    ) {
-                                        await connection.run(self.shared)
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                defer {
-                    // Accepted as the listener closed, and never received by the loop below.
-                    for connection in self.acceptedBinary.closeAndTakeLeftOvers() {
-                        group.addTask(executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)) {
-                            await connection.run(self.shared)
-                        }
-                    }
-                }
-                try await serverChannel.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        self.acceptedBinary.arrived(on: connection.channel)
-                        group.addTask(executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)) {
-                            await connection.run(self.shared)
-                        }
-                    }
-                }
-                // Accepting has stopped (a drain, or cancellation): connections finish on their own.
-                self.beginGracefulShutdown()
+                await self.serve(binary, from: serverChannel)
             }
         } onGracefulShutdown: {
             self.beginGracefulShutdown()
@@ -311,36 +261,45 @@ public final class FlexServer: Service, Sendable {
 
     /// Binds the HTTP door, when configured: each connection's pipeline is the byte observer, NIO's
     /// HTTP/1.1 server handlers (pipelining held back, protocol errors answered 400) and the door.
-    private func bindHTTPDoor() async throws -> NIOAsyncChannel<HTTPDoorConnection, Never>? {
+    private func bindHTTPDoor() async throws -> (any Channel, AcceptedConnections<HTTPDoorConnection>)? {
         guard let door = self.shared.configuration.http else {
             self.httpBound.signal(.success(nil))
             return nil
         }
-        let channel: NIOAsyncChannel<HTTPDoorConnection, Never>
+        let listening: (any Channel, AcceptedConnections<HTTPDoorConnection>)
         do {
-            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .serverChannelOption(.backlog, value: 256)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.allowRemoteHalfClosure, value: true)
-                .bind(host: door.host, port: door.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let connection = try self.httpConnection(on: channel, door)
-                        try self.acceptedHTTP.accepted(connection, on: channel)
-                        return connection
-                    }
-                }
+            listening = try await AcceptedConnections.listen(host: door.host, port: door.port) { channel in
+                try self.httpConnection(on: channel, door)
+            }
         } catch {
             let message = "cannot listen on \(door.host):\(door.port) (HTTP door): \(error)"
             self.httpBound.signal(.failure(BindFailure(description: message)))
             throw ConfigurationError(description: message)
         }
-        self.httpBound.signal(.success(channel.channel.localAddress))
+        self.httpBound.signal(.success(listening.0.localAddress))
         self.logger.info(
             "HTTP door listening",
-            metadata: ["address": "\(channel.channel.localAddress?.description ?? "?")"]
+            metadata: ["address": "\(listening.0.localAddress?.description ?? "?")"]
         )
-        return channel
+        return listening
+    }
+
+    /// Runs each connection `listener` accepts in a task of its own on the connection's event loop,
+    /// until the listener has closed (a drain) or this task is cancelled, and every connection has
+    /// ended. Accepting has then stopped: the listener is closed and a drain begins.
+    private func serve<Connection: ServedConnection>(
+        _ accepted: AcceptedConnections<Connection>,
+        from listener: any Channel
+    ) async {
+        await withDiscardingTaskGroup { group in
+            for await connection in accepted.connections {
+                group.addTask(executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)) {
+                    await connection.run(self.shared)
+                }
+            }
+            listener.close(promise: nil)
+            self.beginGracefulShutdown()
+        }
     }
 
     private func httpConnection(

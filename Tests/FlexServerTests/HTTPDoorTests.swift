@@ -407,4 +407,30 @@ struct HTTPDoorTests {
             try await connection.waitUntilClosed()
         }
     }
+
+    /// A client that connects as the drain closes the listener is answered or sees its connection
+    /// close: never left waiting (NIO's accept loop drops a connection whose initializer ends after
+    /// the listener closed; `AcceptedConnections`). A race: tried many times, each try in a fresh
+    /// server, with the drain begun right after the request is written.
+    @Test func aClientConnectingAsTheDrainBeginsIsNeverLeftWaiting() async throws {
+        for attempt in 0..<200 {
+            try await Self.door { port, fixture in
+                let connection = try RawHTTPConnection(port: port)
+                try connection.write(
+                    RawHTTPConnection.request("POST", "/openai/v1/chat/completions", body: Self.openAIBody)
+                )
+                fixture.server.beginGracefulShutdown()
+                do {
+                    // Served (before or during the drain), or refused as a drain refuses requests;
+                    // either way the connection then closes.
+                    if let answer = try await connection.readAnswer(timeout: .seconds(10)) {
+                        #expect([200, 503].contains(answer.status), "try \(attempt)")
+                        try await connection.waitUntilClosed(timeout: .seconds(10))
+                    }
+                } catch {
+                    Issue.record("try \(attempt): \(error)")
+                }
+            }
+        }
+    }
 }

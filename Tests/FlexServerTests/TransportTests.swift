@@ -149,6 +149,39 @@ struct TransportTests {
         }
     }
 
+    /// A client that connects as the drain closes the listener gets its call answered or its
+    /// connection closed: never left waiting (``AcceptedConnections``). A race: tried many times,
+    /// each in a fresh server, with the drain begun right after the call is written.
+    @Test func aClientConnectingAsTheDrainBeginsIsNeverLeftWaiting() async throws {
+        for attempt in 0..<200 {
+            try await TransportFixture.with(MemoryService()) { fixture in
+                let client = try WireClient(port: fixture.port)
+                var bytes = ByteBuffer(bytes: ConnectionPreface.bytes)
+                try client.encoder.encode(.hello(Hello(versions: [1])), into: &bytes)
+                try client.write(bytes)
+                try client.call(1, TransportFixture.request("drain-race-\(attempt)"))
+                fixture.server.beginGracefulShutdown()
+                do {
+                    let frames = try await client.readUntilClosed(timeout: .seconds(10))
+                    if case .hello? = frames.first {
+                        // Served, or refused as a drain refuses new calls.
+                        let code = frames.trailers?.status.code
+                        #expect(code == .ok || code == .unavailable, "try \(attempt): \(frames)")
+                        #expect(frames.contains { if case .goAway = $0 { true } else { false } }, "try \(attempt)")
+                    } else if let first = frames.first {
+                        // Refused before its handshake ended: GOAWAY alone (PROTOCOL.md 11).
+                        guard case .goAway = first, frames.count == 1 else {
+                            Issue.record("try \(attempt): \(frames)")
+                            return
+                        }
+                    }
+                } catch {
+                    Issue.record("try \(attempt): \(error)")
+                }
+            }
+        }
+    }
+
     @Test func callsStillRunningWhenTheDrainsGraceEndsAreStopped() async throws {
         let box = Mutex<MemoryService?>(nil)
         let service = MemoryService(unary: MemoryService.waitForCancellation { box.withLock { $0 } })
