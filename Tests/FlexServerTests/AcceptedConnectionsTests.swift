@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FlexTestSupport
 import NIOCore
 import Synchronization
 import Testing
 
 @testable import FlexServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How a listener hands its accepted connections to the server's task (``AcceptedConnections``),
 /// over real loopback sockets.
@@ -28,7 +29,11 @@ struct AcceptedConnectionsTests {
     @Test func connectionsArriveInOrderAndEndWhenTheListenerCloses() async throws {
         let count = Mutex(0)
         let (listener, accepted, port) = try await Self.listen { channel in
-            Accepted(number: count.withLock { $0 += 1; return $0 }, channel: channel)
+            let number = count.withLock { count in
+                count += 1
+                return count
+            }
+            return Accepted(number: number, channel: channel)
         }
         var sockets: [Int32] = []
         var numbers: [Int] = []
