@@ -178,7 +178,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "adaptive: at or above this share of refused flex attempts, a call does not try flex (flex_scarce) (0-1). (default: 0.95)"
+            "adaptive: at or above this share of refused flex attempts, a call does not try flex (flex_scarce) (0-1). (default: 0.8)"
     )
     var flexScarceRefusalRate: Double?
 

@@ -176,7 +176,7 @@ struct Settings {
         }
         let adaptive = AdaptiveFlexPolicy.Configuration(
             threshold: try number(options.flexThreshold, "flex-threshold") ?? 0.2,
-            scarceRefusalRate: try number(options.flexScarceRefusalRate, "flex-scarce-refusal-rate") ?? 0.95,
+            scarceRefusalRate: try number(options.flexScarceRefusalRate, "flex-scarce-refusal-rate") ?? 0.8,
             exploration: try number(options.flexExploration, "flex-exploration") ?? 0.1,
             halfLife: try seconds(options.flexHalfLife, "flex-half-life", 30),
             minimumEvidence: try number(options.flexMinEvidence, "flex-min-evidence") ?? 8,

@@ -54,15 +54,20 @@ struct AdaptiveFlexPolicyTests {
         }
     }
 
-    /// Refusals cost no wait: short of near-certain refusal, a call still tries flex.
-    @Test func frequentRefusalsAloneDoNotSkipFlex() {
-        let policy = policy()
-        feed(policy, .refused, times: 16)
-        feed(policy, .started(after: 0.5), times: 4)
-        guard case .wait = policy.decide(provider: .openAI, model: "m", budget: .seconds(30)) else {
-            Issue.record("80% refusals: the attempt is cheap, try it")
+    /// Refusals cost no wait: below the scarce rate (0.8), a call still tries flex; at it, where the
+    /// few admitted attempts wait in a long queue for little savings, it does not.
+    @Test func frequentRefusalsSkipFlexOnlyAtTheScarceRate() {
+        let tries = policy()
+        feed(tries, .refused, times: 14)
+        feed(tries, .started(after: 0.5), times: 6)
+        guard case .wait = tries.decide(provider: .openAI, model: "m", budget: .seconds(30)) else {
+            Issue.record("70% refusals: the attempt is cheap, try it")
             return
         }
+        let skips = policy()
+        feed(skips, .refused, times: 17)
+        feed(skips, .started(after: 0.5), times: 3)
+        #expect(skips.decide(provider: .openAI, model: "m", budget: .seconds(30)) == .skip(.flexScarce))
     }
 
     @Test func explorationSendsAShareOfSkippedCallsToFlex() {
@@ -233,7 +238,8 @@ struct AdaptiveFlexPolicyTests {
     /// A scarce spell (most recent attempts refused) is learned apart: its long waits make calls in
     /// the next spell skip flex, and do not make flex look slow once the spell is over.
     @Test func scarceSpellsAreLearnedApart() {
-        let policy = policy(.init(exploration: 0, queueFactor: 0, spellRefusalRate: 0.5))
+        // The spell's start times are what is tested: its refusals alone must not skip flex.
+        let policy = policy(.init(scarceRefusalRate: 0.95, exploration: 0, queueFactor: 0, spellRefusalRate: 0.5))
         func send(_ count: Int, _ outcome: FlexAttemptOutcome?) {
             for _ in 0..<count {
                 let attempt = policy.attemptSent(provider: .openAI, model: "m")

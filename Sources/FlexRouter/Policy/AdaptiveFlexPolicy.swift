@@ -38,7 +38,8 @@ public final class AdaptiveFlexPolicy: Sendable {
         /// does not wait for flex.
         public var threshold: Double
         /// At or above this share of refused attempts, flex is scarce: a call does not try it. A
-        /// refusal comes at once and costs no wait, so only a near-certain one is worth skipping.
+        /// refusal comes at once and costs no wait, but where most attempts are refused the few
+        /// admitted wait in a long queue, for little savings (at most the share admitted).
         public var scarceRefusalRate: Double
         /// The share of calls the policy would send to standard that try flex anyway (probes).
         public var exploration: Double
@@ -65,7 +66,7 @@ public final class AdaptiveFlexPolicy: Sendable {
 
         public init(
             threshold: Double = 0.2,
-            scarceRefusalRate: Double = 0.95,
+            scarceRefusalRate: Double = 0.8,
             exploration: Double = 0.1,
             halfLife: Duration = .seconds(30),
             minimumEvidence: Double = 8,
