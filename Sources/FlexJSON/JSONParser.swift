@@ -46,6 +46,34 @@ public struct JSONParser {
         }.get()
     }
 
+    /// ``parseObject(_:keeping:)``, and for each of `probes` (at most 64) whether the document has
+    /// a value its ``JSONProbe/Match`` accepts (by default: not empty) at its path, found without
+    /// building it.
+    ///
+    /// What a reader of an event stream uses for the events it relays: it needs to know *that*
+    /// a chunk carries text, not the text. A probe whose first member is one of `keys` is not
+    /// answered (the kept value is there to look at). The document is checked in full, as by
+    /// ``parseObject(_:keeping:)``.
+    ///
+    /// - Throws: ``Error`` for a document that is not valid JSON, or whose value is not an object.
+    public static func parseObject(
+        _ bytes: some Collection<UInt8>,
+        keeping keys: [String],
+        probing probes: [JSONProbe]
+    ) throws(Error) -> (members: JSONObject, probes: JSONProbeResults) {
+        precondition(probes.count <= 64, "at most 64 probes")
+        return try Self.withContiguousBytes(bytes) { buffer in
+            Result { () throws(Error) -> (members: JSONObject, probes: JSONProbeResults) in
+                var parser = Cursor(bytes: buffer)
+                parser.skipWhitespace()
+                var found = JSONProbeResults()
+                let object = try parser.keptMembers(keys, probes: probes, found: &found.bits)
+                try parser.expectEnd()
+                return (object, found)
+            }
+        }.get()
+    }
+
     /// Runs `body` over `bytes` in place when they are contiguous (an `Array`, a `ByteBuffer`'s
     /// view), over a copy otherwise.
     private static func withContiguousBytes<R>(
@@ -87,14 +115,32 @@ public struct JSONParser {
 
         /// The members of the object at the cursor whose keys are in `keys`; the others skipped.
         mutating func keptMembers(_ keys: [String]) throws(Error) -> JSONObject {
+            var none: UInt64 = 0
+            return try self.keptMembers(keys, probes: [], found: &none)
+        }
+
+        /// ``keptMembers(_:)``, answering `probes` in the members it does not keep (``JSONProbe``).
+        mutating func keptMembers(
+            _ keys: [String],
+            probes: [JSONProbe],
+            found: inout UInt64
+        ) throws(Error) -> JSONObject {
             guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
             guard self.bytes[self.index] == UInt8(ascii: "{") else { throw self.fail("expected an object") }
+            let all: UInt64 = probes.isEmpty ? 0 : UInt64.max >> UInt64(64 - probes.count)
             var fields: [(key: String, value: JSONValue)] = []
             try self.walkObject { (cursor) throws(Error) in
-                let key = try cursor.matchingKey(keys)
+                var probed: UInt64 = 0
+                let key = try cursor.key { raw -> String? in
+                    if let key = keys.first(where: { Self.equal($0, raw) }) { return key }
+                    probed = Self.probesStepping(into: raw, probes, all, step: 0)
+                    return nil
+                }
                 try cursor.colon()
                 if let key {
                     fields.append((key: key, value: try cursor.value(depth: 1)))
+                } else if probed != 0 {
+                    try cursor.probe(probes, probed, step: 1, depth: 1, found: &found)
                 } else {
                     try cursor.skipValue(depth: 1)
                 }
@@ -102,18 +148,140 @@ public struct JSONParser {
             return JSONObject(fields)
         }
 
-        /// Reads the key at the cursor; returns it if it is one of `keys`.
-        mutating func matchingKey(_ keys: [String]) throws(Error) -> String? {
+        /// Reads the key at the cursor and returns what `match` makes of its UTF-8.
+        mutating func key<R>(_ match: (UnsafeBufferPointer<UInt8>) -> R) throws(Error) -> R {
             let start = self.index
             if try self.skipString() {
-                let raw = UnsafeBufferPointer(rebasing: self.bytes[(start + 1)..<(self.index - 1)])
-                return keys.first { $0.utf8.elementsEqual(raw) }
+                return match(UnsafeBufferPointer(rebasing: self.bytes[(start + 1)..<(self.index - 1)]))
             }
-            // A key with escapes (rare): decode it to compare.
+            // A key with escapes (rare): decoded to compare.
             var decoder = self
             decoder.index = start
-            let key = try decoder.string()
-            return keys.first { $0 == key }
+            var key = try decoder.string()
+            return key.withUTF8 { match($0) }
+        }
+
+        /// Whether `name`'s UTF-8 is `raw`.
+        static func equal(_ name: String, _ raw: UnsafeBufferPointer<UInt8>) -> Bool {
+            let utf8 = name.utf8
+            guard utf8.count == raw.count else { return false }
+            return utf8.withContiguousStorageIfAvailable { $0.elementsEqual(raw) } ?? utf8.elementsEqual(raw)
+        }
+
+        // MARK: Probing (checked, not built)
+
+        /// Of the probes in `active`, those whose step `step` is the member `raw`.
+        static func probesStepping(
+            into raw: UnsafeBufferPointer<UInt8>,
+            _ probes: [JSONProbe],
+            _ active: UInt64,
+            step: Int
+        ) -> UInt64 {
+            var next: UInt64 = 0
+            var rest = active
+            while rest != 0 {
+                let index = rest.trailingZeroBitCount
+                rest &= rest - 1
+                if case .member(let name) = probes[index].steps[step], Self.equal(name, raw) {
+                    next |= 1 << UInt64(index)
+                }
+            }
+            return next
+        }
+
+        /// Checks the value at the cursor and moves past it: the probes in `active` have matched
+        /// their first `step` steps on the way here. Those with no step left are answered by this
+        /// value; the others go on into its members or elements.
+        mutating func probe(
+            _ probes: [JSONProbe],
+            _ active: UInt64,
+            step: Int,
+            depth: Int,
+            found: inout UInt64
+        ) throws(Error) {
+            guard depth < JSONParser.maximumDepth else {
+                throw self.fail("nesting deeper than \(JSONParser.maximumDepth)")
+            }
+            guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
+            var answered: UInt64 = 0
+            var going: UInt64 = 0
+            var rest = active
+            while rest != 0 {
+                let index = rest.trailingZeroBitCount
+                rest &= rest - 1
+                if probes[index].steps.count == step {
+                    answered |= 1 << UInt64(index)
+                } else {
+                    going |= 1 << UInt64(index)
+                }
+            }
+            let first = self.bytes[self.index]
+            if answered != 0, self.startsNonEmptyValue() {
+                var rest = answered
+                while rest != 0 {
+                    let index = rest.trailingZeroBitCount
+                    rest &= rest - 1
+                    switch probes[index].match {
+                    case .nonEmpty: break
+                    case .nonEmptyString: if first != UInt8(ascii: "\"") { continue }
+                    case .nonEmptyArray: if first != UInt8(ascii: "[") { continue }
+                    case .nonEmptyObject: if first != UInt8(ascii: "{") { continue }
+                    }
+                    found |= 1 << UInt64(index)
+                }
+            }
+            switch first {
+            case UInt8(ascii: "{") where going != 0:
+                try self.walkObject { (cursor) throws(Error) in
+                    let next = try cursor.key { raw in Self.probesStepping(into: raw, probes, going, step: step) }
+                    try cursor.colon()
+                    if next != 0 {
+                        try cursor.probe(probes, next, step: step + 1, depth: depth + 1, found: &found)
+                    } else {
+                        try cursor.skipValue(depth: depth + 1)
+                    }
+                }
+            case UInt8(ascii: "[") where going != 0:
+                var next: UInt64 = 0
+                var rest = going
+                while rest != 0 {
+                    let index = rest.trailingZeroBitCount
+                    rest &= rest - 1
+                    if probes[index].steps[step] == .anyElement { next |= 1 << UInt64(index) }
+                }
+                if next == 0 {
+                    try self.skipValue(depth: depth)
+                    return
+                }
+                try self.walkArray { (cursor) throws(Error) in
+                    try cursor.probe(probes, next, step: step + 1, depth: depth + 1, found: &found)
+                }
+            default:
+                try self.skipValue(depth: depth)
+            }
+        }
+
+        /// Whether the value at the cursor is anything but `null`, `false`, `""`, `[]` or `{}`
+        /// (without moving; the value is checked when it is read or skipped).
+        func startsNonEmptyValue() -> Bool {
+            switch self.bytes[self.index] {
+            case UInt8(ascii: "n"), UInt8(ascii: "f"):
+                return false
+            case UInt8(ascii: "\""):
+                return self.index + 1 < self.bytes.count && self.bytes[self.index + 1] != UInt8(ascii: "\"")
+            case let open where open == UInt8(ascii: "[") || open == UInt8(ascii: "{"):
+                var index = self.index + 1
+                while index < self.bytes.count {
+                    switch self.bytes[index] {
+                    case 0x20, 0x0A, 0x0D, 0x09: index += 1
+                    case UInt8(ascii: "]"), UInt8(ascii: "}"): return false
+                    default: return true
+                    }
+                }
+                return false
+            default:
+                return true
+            }
         }
 
         // MARK: Skipping (checked, not built)

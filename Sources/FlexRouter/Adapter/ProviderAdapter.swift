@@ -157,8 +157,17 @@ public protocol StreamReader: Sendable {
     /// arguments): what flexd counts output tokens from, one per event, when the provider's usage
     /// never arrives (the FlexRouter documentation, *Savings*, "Estimated tokens").
     var outputEvents: Int { get }
+
+    /// The attempt is committed to a caller that streams the provider's events: from now on
+    /// ``consume(_:)`` is asked only for what the rules read (the disposition, usage and tier,
+    /// ``outputEvents``), never for ``assembleResponse()``. The reader may drop what it kept of
+    /// the answer and read less of each event (the FlexRouter documentation, *Relayed events*).
+    mutating func relayOnly()
 }
 
 extension StreamReader {
     public var outputEvents: Int { 0 }
+
+    /// Reads every event in full, as before the commit.
+    public mutating func relayOnly() {}
 }

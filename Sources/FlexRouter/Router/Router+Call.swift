@@ -227,6 +227,8 @@ extension Router {
             self.record.flexWaitMicroseconds = self.flexWait.unsignedMicroseconds
             guard let live = self.live else { return nil }
             self.sawTerminal = live.sawTerminal
+            // A streaming caller gets the provider's events as they are: nothing is assembled.
+            if self.streaming { self.storedOutcome?.live?.reader.relayOnly() }
             return live.events
         }
 

@@ -114,9 +114,32 @@ struct ReadStream {
 }
 
 /// Feeds `events` to a reader, one by one.
-func read(_ events: [NativeEvent], with reader: any StreamReader) -> ReadStream {
+///
+/// And to a copy that is switched to relaying (``StreamReader/relayOnly()``) where the router would
+/// switch it for a streaming caller, at the start (or the terminal event, if it comes first): every
+/// sequence the adapter tests read checks that relaying reads each event as the full reader does
+/// (disposition, usage and tier, output count).
+func read(
+    _ events: [NativeEvent],
+    with reader: any StreamReader,
+    sourceLocation: SourceLocation = #_sourceLocation
+) -> ReadStream {
     var reader = reader
-    let dispositions = events.map { reader.consume($0) }
+    var relayed = reader
+    var committed = false
+    var dispositions: [EventDisposition] = []
+    for (index, event) in events.enumerated() {
+        let disposition = reader.consume(event)
+        let relayedDisposition = relayed.consume(event)
+        #expect(relayedDisposition == disposition, "relayed event \(index)", sourceLocation: sourceLocation)
+        dispositions.append(disposition)
+        if !committed, disposition == .started || disposition == .terminal {
+            committed = true
+            relayed.relayOnly()
+        }
+    }
+    #expect(relayed.result == reader.result, "relayed result", sourceLocation: sourceLocation)
+    #expect(relayed.outputEvents == reader.outputEvents, "relayed output count", sourceLocation: sourceLocation)
     return ReadStream(dispositions: dispositions, events: events, reader: reader)
 }
 

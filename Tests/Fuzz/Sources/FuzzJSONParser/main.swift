@@ -1,13 +1,29 @@
 // libFuzzer target for FlexJSON's JSONParser.
 //
-// Every input is parsed twice: in full (`parse`), and keeping two members of an object
+// Every input is parsed three times: in full (`parse`); keeping two members of an object
 // (`parseObject(_:keeping:)`, which checks the rest without building it, as the router reads
-// provider answers). The two must agree on whether the input is a JSON object, and on the members
-// kept; a number beyond a Double's range is the one documented difference. A document that parses
-// must also survive writing it out and parsing it again unchanged.
+// provider answers); and keeping them while probing paths into the rest
+// (`parseObject(_:keeping:probing:)`, as the router reads the events it relays). All must agree on
+// whether the input is a JSON object and on the members kept, and each probe's answer must be what
+// the full value says (`JSONValue.contains`); a number beyond a Double's range is the one documented
+// difference. A document that parses must also survive writing it out and parsing it again
+// unchanged.
 
 import FlexJSON
 import NIOCore
+
+/// Paths of the kinds the stream readers probe, over the member names of the seeds (provider
+/// answers) and short names a mutation reaches.
+enum Probes {
+    static let all = [
+        JSONProbe(.member("choices"), .anyElement, .member("delta"), .member("content"), matching: .nonEmptyString),
+        JSONProbe(.member("choices"), matching: .nonEmptyArray),
+        JSONProbe(.member("delta"), matching: .nonEmptyObject),
+        JSONProbe(.member("delta"), .member("text"), matching: .nonEmptyString),
+        JSONProbe(.member("a"), .anyElement, .anyElement, .member("b")),
+        JSONProbe(.member("a")),
+    ]
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzJSONParser(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
@@ -29,6 +45,16 @@ public func fuzzJSONParser(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         fatalError(
             "parse and parseObject disagree: full \(String(describing: expected)), kept \(String(describing: kept))"
         )
+    }
+
+    let probed = try? JSONParser.parseObject(input, keeping: keys, probing: Probes.all)
+    guard probed?.members == expected else {
+        fatalError("parse and parseObject(probing:) disagree: full \(String(describing: expected))")
+    }
+    if let full, let probed {
+        for (index, probe) in Probes.all.enumerated() where probed.probes[index] != full.contains(probe) {
+            fatalError("probe \(probe) answered \(probed.probes[index]) for \(full)")
+        }
     }
 
     if let full {

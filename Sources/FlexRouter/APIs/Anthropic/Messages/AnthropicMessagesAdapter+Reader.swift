@@ -17,6 +17,9 @@ extension AnthropicMessagesAdapter {
         /// Content blocks by their `index`.
         private var blocks: [Int64: Block] = [:]
         private(set) var outputEvents = 0
+        /// Committed to a streaming caller (``relayOnly()``): blocks are no longer built, and a
+        /// `content_block_delta` is probed, not parsed in full.
+        private var relaying = false
 
         /// One content block: its `content_block_start` shape plus what the deltas added.
         struct Block {
@@ -30,11 +33,26 @@ extension AnthropicMessagesAdapter {
             var type: String { self.start["type"]?.string ?? "" }
         }
 
+        /// What a relayed event is read for first: its type and block, and what its delta carries.
+        private static let relayKeys = ["type", "index"]
+        private static let relayProbes = [
+            JSONProbe(.member("delta"), .member("text"), matching: .nonEmptyString),
+            JSONProbe(.member("delta"), .member("thinking"), matching: .nonEmptyString),
+            JSONProbe(.member("delta"), .member("partial_json"), matching: .nonEmptyString),
+            JSONProbe(.member("delta"), matching: .nonEmptyObject),
+        ]
+
         init(flex: Bool) {
             self.flex = flex
         }
 
+        mutating func relayOnly() {
+            self.relaying = true
+            self.blocks = self.blocks.mapValues { _ in Block(start: [:]) }
+        }
+
         mutating func consume(_ event: NativeEvent) -> EventDisposition {
+            if self.relaying, let disposition = self.relayedDelta(event) { return disposition }
             guard let json = try? JSONParser.parse(event.data.readableBytesView), let object = json.object else {
                 return self.malformed(event)
             }
@@ -121,6 +139,24 @@ extension AnthropicMessagesAdapter {
             message.overlay(self.delta, skippingNulls: false)
             message["usage"] = .object(self.usage)
             return NativeBody.encode(message)
+        }
+
+        /// A `content_block_delta` after the commit to a streaming caller, for a block that exists:
+        /// counted, not applied. Nil for anything else, which ``consume(_:)`` reads in full (the
+        /// other events are a few per answer).
+        private mutating func relayedDelta(_ event: NativeEvent) -> EventDisposition? {
+            guard
+                let (object, found) = try? JSONParser.parseObject(
+                    event.data.readableBytesView,
+                    keeping: Self.relayKeys,
+                    probing: Self.relayProbes
+                )
+            else { return self.malformed(event) }
+            guard (object["type"]?.string ?? event.event) == "content_block_delta", found[3],
+                let index = object["index"]?.int, self.blocks[index] != nil
+            else { return nil }
+            if found[0] || found[1] || found[2] { self.outputEvents += 1 }
+            return .content
         }
 
         // MARK: Helpers

@@ -15,6 +15,18 @@ extension GeminiInteractionsAdapter {
         private var interaction: JSONObject?
         private var usage: JSONObject?
         private var steps: [Int64: Step] = [:]
+        /// Committed to a streaming caller (``relayOnly()``): steps are no longer built, and a
+        /// `step.delta` is probed, not parsed in full.
+        private var relaying = false
+
+        /// What a relayed event is read for first: its type, step and usage, and what its delta
+        /// carries.
+        private static let relayKeys = ["event_type", "index", "usage"]
+        private static let relayProbes = [
+            JSONProbe(.member("delta"), .member("text"), matching: .nonEmptyString),
+            JSONProbe(.member("delta"), .member("arguments"), matching: .nonEmptyString),
+            JSONProbe(.member("delta"), matching: .nonEmptyObject),
+        ]
 
         /// One step: its `step.start` shape plus what the deltas added.
         struct Step {
@@ -77,7 +89,31 @@ extension GeminiInteractionsAdapter {
             self.headerTier = headerTier
         }
 
+        /// A `step.delta` after the commit to a streaming caller, for a step that exists: counted,
+        /// not applied. Nil for anything else, which ``consume(_:)`` reads in full.
+        private mutating func relayedDelta(_ event: NativeEvent) -> EventDisposition? {
+            guard
+                let (object, found) = try? JSONParser.parseObject(
+                    event.data.readableBytesView,
+                    keeping: Self.relayKeys,
+                    probing: Self.relayProbes
+                )
+            else { return self.malformed(event) }
+            guard (object["event_type"]?.string ?? event.event) == "step.delta", found[2],
+                let index = object["index"]?.int, self.steps[index] != nil
+            else { return nil }
+            if let usage = object["usage"]?.object { self.usage = usage }
+            if found[0] || found[1] { self.outputEvents += 1 }
+            return .content
+        }
+
+        mutating func relayOnly() {
+            self.relaying = true
+            self.steps = self.steps.mapValues { _ in Step(shell: [:]) }
+        }
+
         mutating func consume(_ event: NativeEvent) -> EventDisposition {
+            if self.relaying, let disposition = self.relayedDelta(event) { return disposition }
             guard let json = try? JSONParser.parse(event.data.readableBytesView), let object = json.object else {
                 return self.malformed(event)
             }

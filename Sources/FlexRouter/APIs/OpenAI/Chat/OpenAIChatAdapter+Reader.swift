@@ -14,6 +14,8 @@ extension OpenAIChatAdapter {
         private var usageJSON: JSONValue?
         private var reportedTier = ""
         private(set) var outputEvents = 0
+        /// Committed to a streaming caller (``relayOnly()``): the choices are probed, not built.
+        private var relaying = false
 
         struct Choice {
             var role = "assistant"
@@ -36,9 +38,31 @@ extension OpenAIChatAdapter {
         private static let headKeys = ["id", "created", "model", "system_fingerprint"]
         private static let firstChunkKeys = Self.chunkKeys + Self.headKeys
 
+        /// What a relayed chunk is read for: the members the rules read, and whether its choices
+        /// carry output (text, a refusal, tool calls) or are there at all.
+        private static let relayKeys = ["error", "service_tier", "usage"]
+        private static let relayProbes = [
+            JSONProbe(.member("choices"), .anyElement, .member("delta"), .member("content"), matching: .nonEmptyString),
+            JSONProbe(.member("choices"), .anyElement, .member("delta"), .member("refusal"), matching: .nonEmptyString),
+            JSONProbe(
+                .member("choices"),
+                .anyElement,
+                .member("delta"),
+                .member("tool_calls"),
+                matching: .nonEmptyArray
+            ),
+            JSONProbe(.member("choices"), matching: .nonEmptyArray),
+        ]
+
         init(forwardUsageChunk: Bool, flex: Bool) {
             self.forwardUsageChunk = forwardUsageChunk
             self.flex = flex
+        }
+
+        mutating func relayOnly() {
+            self.relaying = true
+            self.head = [:]
+            self.choices = [:]
         }
 
         mutating func consume(_ event: NativeEvent) -> EventDisposition {
@@ -46,26 +70,14 @@ extension OpenAIChatAdapter {
                 self.done = true
                 return .terminal
             }
+            if self.relaying { return self.relay(event) }
             // Each chunk repeats the answer's id, model, creation time and fingerprint: they are
             // built from the first chunk only, and checked but not built in the others.
             let keys = self.head.isEmpty ? Self.firstChunkKeys : Self.chunkKeys
             guard let object = try? JSONParser.parseObject(event.data.readableBytesView, keeping: keys) else {
                 return .error(.retryable(NativeBody.malformedEvent(.openAI, event), beforeAnyByte: false))
             }
-            if let error = object["error"] {
-                let type = error["type"]?.string ?? ""
-                let code = error["code"]?.string ?? ""
-                return .error(
-                    UpstreamFailure.classifyStreamError(
-                        provider: .openAI,
-                        type: type,
-                        code: code,
-                        message: error["message"]?.string ?? "",
-                        impliedStatus: UpstreamFailure.openAIImpliedStatus(type: type, code: code),
-                        flex: self.flex
-                    )
-                )
-            }
+            if let error = object["error"] { return self.failure(error) }
             if self.head.isEmpty {
                 for key in Self.headKeys {
                     if let value = object[key] { self.head[key] = value }
@@ -119,6 +131,41 @@ extension OpenAIChatAdapter {
                 return .preamble
             }
             return .content
+        }
+
+        /// A chunk after the commit to a streaming caller: the same dispositions and counts as
+        /// ``consume(_:)`` for a well-formed chunk, without building its choices.
+        private mutating func relay(_ event: NativeEvent) -> EventDisposition {
+            guard
+                let (object, found) = try? JSONParser.parseObject(
+                    event.data.readableBytesView,
+                    keeping: Self.relayKeys,
+                    probing: Self.relayProbes
+                )
+            else {
+                return .error(.retryable(NativeBody.malformedEvent(.openAI, event), beforeAnyByte: false))
+            }
+            if let error = object["error"] { return self.failure(error) }
+            if let tier = object["service_tier"]?.string { self.reportedTier = tier }
+            if let usage = object["usage"], !usage.isNull { self.usageJSON = usage }
+            if found[0] || found[1] || found[2] { self.outputEvents += 1 }
+            if !found[3] && self.usageJSON != nil && !self.forwardUsageChunk { return .internalOnly }
+            return .content
+        }
+
+        private func failure(_ error: JSONValue) -> EventDisposition {
+            let type = error["type"]?.string ?? ""
+            let code = error["code"]?.string ?? ""
+            return .error(
+                UpstreamFailure.classifyStreamError(
+                    provider: .openAI,
+                    type: type,
+                    code: code,
+                    message: error["message"]?.string ?? "",
+                    impliedStatus: UpstreamFailure.openAIImpliedStatus(type: type, code: code),
+                    flex: self.flex
+                )
+            )
         }
 
         var result: UpstreamResult? {

@@ -22,6 +22,9 @@ extension OpenAIResponsesAdapter {
         private var addedItems: [Int: JSONValue] = [:]
         private var doneItems: [Int: JSONValue] = [:]
         private(set) var outputEvents = 0
+        /// Committed to a streaming caller (``relayOnly()``): output items are no longer kept, and
+        /// a delta's text is probed, not built.
+        private var relaying = false
 
         /// The members of an event this reader reads (an error event's are top-level or under
         /// `error`); the others (`sequence_number`, `logprobs`, `obfuscation`, …) are checked but not
@@ -30,20 +33,39 @@ extension OpenAIResponsesAdapter {
             "type", "response", "error", "code", "message", "output_index", "item_id", "delta", "item",
         ]
 
+        /// A relayed event's: what the terminal and error events carry, and whether a delta has text.
+        private static let relayKeys = ["type", "response", "error", "code", "message"]
+        private static let relayProbes = [JSONProbe(.member("delta"), matching: .nonEmptyString)]
+
         init(flex: Bool) {
             self.flex = flex
+        }
+
+        mutating func relayOnly() {
+            self.relaying = true
+            self.latest = nil
+            self.addedItems = [:]
+            self.doneItems = [:]
         }
 
         mutating func consume(_ event: NativeEvent) -> EventDisposition {
             let data = event.data.readableBytesView
             if data.elementsEqual("[DONE]".utf8) { return .internalOnly }
-            guard let object = try? JSONParser.parseObject(data, keeping: Self.keys) else {
+            let parsed: (object: JSONObject, deltaHasText: Bool)?
+            if self.relaying {
+                parsed = (try? JSONParser.parseObject(data, keeping: Self.relayKeys, probing: Self.relayProbes))
+                    .map { ($0.members, $0.probes[0]) }
+            } else {
+                parsed = (try? JSONParser.parseObject(data, keeping: Self.keys))
+                    .map { ($0, $0["delta"]?.string?.isEmpty == false) }
+            }
+            guard let (object, deltaHasText) = parsed else {
                 return .error(.retryable(NativeBody.malformedEvent(.openAI, event), beforeAnyByte: false))
             }
             let type = object["type"]?.string ?? event.event
             switch type {
             case "response.created", "response.in_progress", "response.queued":
-                if let response = object["response"]?.object { self.latest = response }
+                if !self.relaying, let response = object["response"]?.object { self.latest = response }
                 return self.started ? .content : .preamble
             case "response.completed", "response.incomplete":
                 self.terminalStatus = type == "response.completed" ? "completed" : "incomplete"
@@ -76,7 +98,7 @@ extension OpenAIResponsesAdapter {
                 )
             default:
                 let output = object["output_index"] != nil || object["item_id"] != nil || type.hasSuffix(".delta")
-                if type.hasSuffix(".delta"), object["delta"]?.string?.isEmpty == false { self.outputEvents += 1 }
+                if deltaHasText, type.hasSuffix(".delta") { self.outputEvents += 1 }
                 if type == "response.output_item.added" || type == "response.output_item.done",
                     let index = object["output_index"]?.int, index >= 0, index < Int64(Int32.max),
                     let item = object["item"], item.object != nil
