@@ -79,6 +79,16 @@ public enum NativeBody {
         )
     }
 
+    /// A relayed event's members named in `keys` and the answers to `probes` (the FlexRouter
+    /// documentation, *Relayed events*); nil when its data is not a JSON object.
+    static func relayed(
+        _ event: NativeEvent,
+        keeping keys: [String],
+        probing probes: [JSONProbe]
+    ) -> (members: JSONObject, probes: JSONProbeResults)? {
+        try? JSONParser.parseObject(event.data.readableBytesView, keeping: keys, probing: probes)
+    }
+
     static func encode(_ object: JSONObject) -> ByteBuffer {
         var buffer = ByteBuffer()
         JSONValue.object(object).write(into: &buffer)

@@ -145,12 +145,7 @@ extension AnthropicMessagesAdapter {
         /// counted, not applied. Nil for anything else, which ``consume(_:)`` reads in full (the
         /// other events are a few per answer).
         private mutating func relayedDelta(_ event: NativeEvent) -> EventDisposition? {
-            guard
-                let (object, found) = try? JSONParser.parseObject(
-                    event.data.readableBytesView,
-                    keeping: Self.relayKeys,
-                    probing: Self.relayProbes
-                )
+            guard let (object, found) = NativeBody.relayed(event, keeping: Self.relayKeys, probing: Self.relayProbes)
             else { return self.malformed(event) }
             guard (object["type"]?.string ?? event.event) == "content_block_delta", found[3],
                 let index = object["index"]?.int, self.blocks[index] != nil

@@ -92,12 +92,7 @@ extension GeminiInteractionsAdapter {
         /// A `step.delta` after the commit to a streaming caller, for a step that exists: counted,
         /// not applied. Nil for anything else, which ``consume(_:)`` reads in full.
         private mutating func relayedDelta(_ event: NativeEvent) -> EventDisposition? {
-            guard
-                let (object, found) = try? JSONParser.parseObject(
-                    event.data.readableBytesView,
-                    keeping: Self.relayKeys,
-                    probing: Self.relayProbes
-                )
+            guard let (object, found) = NativeBody.relayed(event, keeping: Self.relayKeys, probing: Self.relayProbes)
             else { return self.malformed(event) }
             guard (object["event_type"]?.string ?? event.event) == "step.delta", found[2],
                 let index = object["index"]?.int, self.steps[index] != nil

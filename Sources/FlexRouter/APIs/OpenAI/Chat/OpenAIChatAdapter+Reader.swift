@@ -136,12 +136,7 @@ extension OpenAIChatAdapter {
         /// A chunk after the commit to a streaming caller: the same dispositions and counts as
         /// ``consume(_:)`` for a well-formed chunk, without building its choices.
         private mutating func relay(_ event: NativeEvent) -> EventDisposition {
-            guard
-                let (object, found) = try? JSONParser.parseObject(
-                    event.data.readableBytesView,
-                    keeping: Self.relayKeys,
-                    probing: Self.relayProbes
-                )
+            guard let (object, found) = NativeBody.relayed(event, keeping: Self.relayKeys, probing: Self.relayProbes)
             else {
                 return .error(.retryable(NativeBody.malformedEvent(.openAI, event), beforeAnyByte: false))
             }

@@ -53,7 +53,7 @@ extension OpenAIResponsesAdapter {
             if data.elementsEqual("[DONE]".utf8) { return .internalOnly }
             let parsed: (object: JSONObject, deltaHasText: Bool)?
             if self.relaying {
-                parsed = (try? JSONParser.parseObject(data, keeping: Self.relayKeys, probing: Self.relayProbes))
+                parsed = NativeBody.relayed(event, keeping: Self.relayKeys, probing: Self.relayProbes)
                     .map { ($0.members, $0.probes[0]) }
             } else {
                 parsed = (try? JSONParser.parseObject(data, keeping: Self.keys))
