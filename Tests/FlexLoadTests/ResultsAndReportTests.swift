@@ -208,4 +208,24 @@ final class ElementCounter: NSObject, XMLParserDelegate {
     ) {
         self.counts[name, default: 0] += 1
     }
+
+    /// A report goes to a regular file by rename, and through anything else in place: a symbolic
+    /// link stays a link (a rename would replace it, as it would `/dev/null` or a FIFO).
+    @Test func reportFilesAreRenamedIntoPlaceOnlyWhenTheyAreRegularFiles() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flexload-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let target = directory + "/report.json"
+        let link = directory + "/latest.json"
+
+        try ReportFile.write("first", to: target)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        try ReportFile.write("second", to: link)
+
+        let type = try FileManager.default.attributesOfItem(atPath: link)[.type] as? FileAttributeType
+        #expect(type == .typeSymbolicLink)
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "second")
+        try ReportFile.write("third", to: target)
+        #expect(try String(contentsOfFile: link, encoding: .utf8) == "third")
+    }
 }

@@ -217,7 +217,7 @@ struct FlexLoad: AsyncParsableCommand {
         )
         print(report.table())
         if let json {
-            try report.json().write(toFile: json, atomically: true, encoding: .utf8)
+            try ReportFile.write(report.json(), to: json)
             print("wrote \(json)")
         }
         if let svg {
@@ -226,7 +226,7 @@ struct FlexLoad: AsyncParsableCommand {
                 series: measured.map { Chart.Series(name: $0.0, sortedMicroseconds: $0.2) },
                 savings: measured[0].0 == "flexd" ? measured[0].1.savings : nil
             )
-            try chart.svg().write(toFile: svg, atomically: true, encoding: .utf8)
+            try ReportFile.write(chart.svg(), to: svg)
             print("wrote \(svg)")
         }
     }
