@@ -37,7 +37,7 @@ public struct JSONProbe: Sendable, Hashable {
     }
 }
 
-/// Which probes of ``JSONParser/parseObject(_:keeping:probing:)`` found a value that is not empty.
+/// Which probes of ``JSONParser/parseObject(_:keeping:probing:)`` found a value their ``JSONProbe/Match`` accepts.
 public struct JSONProbeResults: Sendable, Hashable {
     /// Bit `i` set: probe `i` found one.
     public internal(set) var bits: UInt64 = 0
