@@ -68,6 +68,9 @@ public struct SSEParser: Sendable {
     /// The event being assembled.
     private var dataBuffer: [UInt8] = []
     private var eventTypeBuffer: [UInt8] = []
+    /// The last type dispatched from an `event:` field, as bytes and as the `String` events carry: a
+    /// stream's events mostly repeat one type, whose `String` is then built once, not per event.
+    private var lastEventType: (bytes: [UInt8], string: String) = ([], "")
     private var lastEventIDBytes: [UInt8] = []
     /// Bytes of input (line ends included) that belong to the event being assembled.
     private var eventSize = 0
@@ -271,7 +274,8 @@ public struct SSEParser: Sendable {
             self.dataBuffer.append(contentsOf: value)
             self.dataBuffer.append(UInt8(ascii: "\n"))
         } else if field.elementsEqual("event".utf8) {
-            self.eventTypeBuffer = Array(value)
+            self.eventTypeBuffer.removeAll(keepingCapacity: true)
+            self.eventTypeBuffer.append(contentsOf: value)
         } else if field.elementsEqual("id".utf8) {
             if !value.contains(0) {
                 self.lastEventIDBytes = Array(value)
@@ -288,13 +292,21 @@ public struct SSEParser: Sendable {
     private mutating func dispatch() -> ServerSentEvent? {
         defer {
             self.dataBuffer.removeAll(keepingCapacity: self.dataBuffer.capacity <= 64 * 1024)
-            self.eventTypeBuffer.removeAll()
+            self.eventTypeBuffer.removeAll(keepingCapacity: self.eventTypeBuffer.capacity <= 1024)
             self.eventSize = 0
         }
         guard !self.dataBuffer.isEmpty else {
             return nil
         }
-        let type = self.eventTypeBuffer.isEmpty ? "message" : Self.decode(self.eventTypeBuffer[...])
+        let type: String
+        if self.eventTypeBuffer.isEmpty {
+            type = "message"
+        } else if self.eventTypeBuffer == self.lastEventType.bytes {
+            type = self.lastEventType.string
+        } else {
+            type = Self.decode(self.eventTypeBuffer[...])
+            self.lastEventType = (self.eventTypeBuffer, type)
+        }
         return ServerSentEvent(event: type, dataBytes: Array(self.dataBuffer.dropLast()), id: self.lastEventID)
     }
 

@@ -51,6 +51,24 @@ import Testing
         try expectEvents("event:\ndata: x\n\n", [.init(event: "message", data: "x")])
     }
 
+    /// A repeated type is kept from the previous event (built once): it must still follow every
+    /// change, back and forth, and a block with no type or an `event:` without data in between.
+    @Test func repeatedAndChangingTypesAreEachEventsOwn() throws {
+        try expectEvents(
+            "event: content_block_delta\ndata: 1\n\nevent: content_block_delta\ndata: 2\n\n"
+                + "event: content_block_stop\ndata: 3\n\ndata: 4\n\nevent: content_block_delta\n\n"
+                + "event: content_block_delta\ndata: 5\n\nevent: content_block_deltax\ndata: 6\n\n"
+                + "event: content_block_delt\ndata: 7\n\nevent:\ndata: 8\n\nevent: content_block_delta\ndata: 9\n\n",
+            [
+                .init(event: "content_block_delta", data: "1"), .init(event: "content_block_delta", data: "2"),
+                .init(event: "content_block_stop", data: "3"), .init(event: "message", data: "4"),
+                .init(event: "content_block_delta", data: "5"), .init(event: "content_block_deltax", data: "6"),
+                .init(event: "content_block_delt", data: "7"), .init(event: "message", data: "8"),
+                .init(event: "content_block_delta", data: "9"),
+            ]
+        )
+    }
+
     @Test func lastEventFieldWins() throws {
         try expectEvents("event: a\nevent: b\ndata: x\n\n", [.init(event: "b", data: "x")])
     }
