@@ -170,6 +170,18 @@ public struct JSONParser {
 
         // MARK: Probing (checked, not built)
 
+        /// The probes of the set `active` (bit `i`: probe `i`) for which `keep` holds.
+        static func selecting(_ active: UInt64, where keep: (Int) -> Bool) -> UInt64 {
+            var selected: UInt64 = 0
+            var rest = active
+            while rest != 0 {
+                let index = rest.trailingZeroBitCount
+                rest &= rest - 1
+                if keep(index) { selected |= 1 << UInt64(index) }
+            }
+            return selected
+        }
+
         /// Of the probes in `active`, those whose step `step` is the member `raw`.
         static func probesStepping(
             into raw: UnsafeBufferPointer<UInt8>,
@@ -177,16 +189,9 @@ public struct JSONParser {
             _ active: UInt64,
             step: Int
         ) -> UInt64 {
-            var next: UInt64 = 0
-            var rest = active
-            while rest != 0 {
-                let index = rest.trailingZeroBitCount
-                rest &= rest - 1
-                if case .member(let name) = probes[index].steps[step], Self.equal(name, raw) {
-                    next |= 1 << UInt64(index)
-                }
+            Self.selecting(active) { index in
+                if case .member(let name) = probes[index].steps[step] { Self.equal(name, raw) } else { false }
             }
-            return next
         }
 
         /// Checks the value at the cursor and moves past it: the probes in `active` have matched
@@ -203,31 +208,17 @@ public struct JSONParser {
                 throw self.fail("nesting deeper than \(JSONParser.maximumDepth)")
             }
             guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
-            var answered: UInt64 = 0
-            var going: UInt64 = 0
-            var rest = active
-            while rest != 0 {
-                let index = rest.trailingZeroBitCount
-                rest &= rest - 1
-                if probes[index].steps.count == step {
-                    answered |= 1 << UInt64(index)
-                } else {
-                    going |= 1 << UInt64(index)
-                }
-            }
+            let answered = Self.selecting(active) { probes[$0].steps.count == step }
+            let going = active & ~answered
             let first = self.bytes[self.index]
             if answered != 0, self.startsNonEmptyValue() {
-                var rest = answered
-                while rest != 0 {
-                    let index = rest.trailingZeroBitCount
-                    rest &= rest - 1
+                found |= Self.selecting(answered) { index in
                     switch probes[index].match {
-                    case .nonEmpty: break
-                    case .nonEmptyString: if first != UInt8(ascii: "\"") { continue }
-                    case .nonEmptyArray: if first != UInt8(ascii: "[") { continue }
-                    case .nonEmptyObject: if first != UInt8(ascii: "{") { continue }
+                    case .nonEmpty: true
+                    case .nonEmptyString: first == UInt8(ascii: "\"")
+                    case .nonEmptyArray: first == UInt8(ascii: "[")
+                    case .nonEmptyObject: first == UInt8(ascii: "{")
                     }
-                    found |= 1 << UInt64(index)
                 }
             }
             switch first {
@@ -242,13 +233,7 @@ public struct JSONParser {
                     }
                 }
             case UInt8(ascii: "[") where going != 0:
-                var next: UInt64 = 0
-                var rest = going
-                while rest != 0 {
-                    let index = rest.trailingZeroBitCount
-                    rest &= rest - 1
-                    if probes[index].steps[step] == .anyElement { next |= 1 << UInt64(index) }
-                }
+                let next = Self.selecting(going) { probes[$0].steps[step] == .anyElement }
                 if next == 0 {
                     try self.skipValue(depth: depth)
                     return
