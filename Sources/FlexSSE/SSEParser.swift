@@ -112,6 +112,21 @@ public struct SSEParser: Sendable {
     /// - Throws: ``SSEParserError`` with code ``SSEParserError/Code/eventTooLarge`` when one event
     ///   exceeds ``maximumEventSize``; every later call throws the same error.
     public mutating func next() throws(SSEParserError) -> ServerSentEvent? {
+        try self.next { type, data, id in ServerSentEvent(event: type, dataBytes: Array(data), id: id) }
+    }
+
+    /// Returns the next complete event as `makeEvent` makes it from the event's type, its data and
+    /// the last event ID, or `nil` when more input is needed (or, after ``finish()``, when the input
+    /// is exhausted).
+    ///
+    /// The data (the event's `data:` values joined with `"\n"`) is lent from the parser's own buffer,
+    /// valid only during the call: a reader that copies it where it goes next (into a `ByteBuffer`,
+    /// say) saves the array ``next()`` builds for every event.
+    ///
+    /// - Throws: as ``next()``.
+    public mutating func next<Event>(
+        _ makeEvent: (_ type: String, _ data: UnsafeRawBufferPointer, _ id: String?) -> Event
+    ) throws(SSEParserError) -> Event? {
         if let failure = self.failure {
             throw failure
         }
@@ -128,7 +143,7 @@ public struct SSEParser: Sendable {
                 }
             }
             guard let lineEnd = self.firstLineEnd() else {
-                return try self.handleIncompleteLine()
+                return try self.handleIncompleteLine(makeEvent)
             }
             let lineStart = self.readIndex
             self.readIndex = lineEnd + 1
@@ -136,7 +151,7 @@ public struct SSEParser: Sendable {
                 self.skipLineFeed = true
             }
             try self.account(lineEnd - lineStart + 1)
-            if let event = self.interpretLine(lineStart..<lineEnd) {
+            if let event = self.interpretLine(lineStart..<lineEnd, makeEvent) {
                 return event
             }
         }
@@ -197,18 +212,20 @@ public struct SSEParser: Sendable {
 
     /// No line end in the buffered input: wait for more, or at the end of input interpret the rest as
     /// a last line and flush the event.
-    private mutating func handleIncompleteLine() throws(SSEParserError) -> ServerSentEvent? {
+    private mutating func handleIncompleteLine<Event>(
+        _ makeEvent: (String, UnsafeRawBufferPointer, String?) -> Event
+    ) throws(SSEParserError) -> Event? {
         let remaining = self.pending.count - self.readIndex
         if self.inputEnded {
-            var event: ServerSentEvent?
+            var event: Event?
             if remaining > 0 {
                 let line = self.readIndex..<self.pending.count
                 self.readIndex = self.pending.count
                 try self.account(remaining)
-                event = self.interpretLine(line)
+                event = self.interpretLine(line, makeEvent)
             }
             if event == nil {
-                event = self.dispatch()
+                event = self.dispatch(makeEvent)
             }
             self.compact()
             return event
@@ -250,9 +267,12 @@ public struct SSEParser: Sendable {
     }
 
     /// Interprets one line (without its line end); returns an event when the line dispatches one.
-    private mutating func interpretLine(_ range: Range<Int>) -> ServerSentEvent? {
+    private mutating func interpretLine<Event>(
+        _ range: Range<Int>,
+        _ makeEvent: (String, UnsafeRawBufferPointer, String?) -> Event
+    ) -> Event? {
         if range.isEmpty {
-            return self.dispatch()
+            return self.dispatch(makeEvent)
         }
         let line = self.pending[range]
         if line.first == UInt8(ascii: ":") {
@@ -289,7 +309,7 @@ public struct SSEParser: Sendable {
     }
 
     /// The standard's "dispatch the event" step, run on a blank line (and at the end of input).
-    private mutating func dispatch() -> ServerSentEvent? {
+    private mutating func dispatch<Event>(_ makeEvent: (String, UnsafeRawBufferPointer, String?) -> Event) -> Event? {
         defer {
             self.dataBuffer.removeAll(keepingCapacity: self.dataBuffer.capacity <= 64 * 1024)
             self.eventTypeBuffer.removeAll(keepingCapacity: self.eventTypeBuffer.capacity <= 1024)
@@ -307,7 +327,9 @@ public struct SSEParser: Sendable {
             type = Self.decode(self.eventTypeBuffer[...])
             self.lastEventType = (self.eventTypeBuffer, type)
         }
-        return ServerSentEvent(event: type, dataBytes: Array(self.dataBuffer.dropLast()), id: self.lastEventID)
+        let id = self.lastEventID
+        // The data without the "\n" the last `data:` line added.
+        return self.dataBuffer.withUnsafeBytes { makeEvent(type, UnsafeRawBufferPointer(rebasing: $0.dropLast()), id) }
     }
 
     private static func parseDigits(_ bytes: ArraySlice<UInt8>) -> Int? {

@@ -58,6 +58,35 @@ import Testing
         guard case .abort = machine.bodyReceived(self.chunk(1)) else { return #expect(Bool(false)) }
     }
 
+    @Test func bytesArrivingWhileAChunkIsQueuedJoinIt() {
+        var machine = self.streamingMachine(high: 10, low: 4)
+        let bytes: [UInt8] = [0x62, 0x63]
+        // Nothing queued: the bytes need a chunk of their own.
+        #expect(!bytes.withUnsafeBytes { machine.appendToQueuedChunk($0) })
+        guard case .accept = machine.bodyReceived(self.chunk(3)) else { return #expect(Bool(false)) }
+        #expect(bytes.withUnsafeBytes { machine.appendToQueuedChunk($0) })
+        #expect(bytes.withUnsafeBytes { machine.appendToQueuedChunk($0) })
+        guard case .chunk(let joined, requestResume: false) = machine.nextChunk() else { return #expect(Bool(false)) }
+        #expect(Array(joined.readableBytesView) == [0x61, 0x61, 0x61, 0x62, 0x63, 0x62, 0x63])
+        guard case .wait = machine.nextChunk() else { return #expect(Bool(false)) }
+    }
+
+    @Test func bytesJoinNoQueuedChunkPastTheHighWatermarkOrForAWaiter() {
+        var machine = self.streamingMachine(high: 10, low: 4)
+        let bytes: [UInt8] = [0x62]
+        guard case .accept = machine.bodyReceived(self.chunk(10)) else { return #expect(Bool(false)) }
+        // At the high watermark: bodyReceived decides (it pauses), the queue does not grow.
+        #expect(!bytes.withUnsafeBytes { machine.appendToQueuedChunk($0) })
+        guard case .pause = machine.bodyReceived(self.chunk(1)) else { return #expect(Bool(false)) }
+        #expect(!bytes.withUnsafeBytes { machine.appendToQueuedChunk($0) })
+        guard case .chunk(let first, requestResume: true) = machine.nextChunk() else { return #expect(Bool(false)) }
+        #expect(first.readableBytes == 10)
+        // A waiting consumer gets the next bytes delivered, not queued.
+        guard case .wait = machine.nextChunk() else { return #expect(Bool(false)) }
+        guard case .suspended = machine.waitForChunk("body") else { return #expect(Bool(false)) }
+        #expect(!bytes.withUnsafeBytes { machine.appendToQueuedChunk($0) })
+    }
+
     @Test func waitingConsumerGetsTheChunkDirectly() {
         var machine = self.streamingMachine()
         guard case .wait = machine.nextChunk() else { return #expect(Bool(false)) }

@@ -19,6 +19,19 @@ import Testing
         )
     }
 
+    @Test func anEventLentToAClosureHasTheTypeDataAndIDNextGives() throws {
+        var parser = SSEParser()
+        parser.append(Array("event: a\nid: 7\ndata: x\ndata: y\n\n: note\ndata: z".utf8))
+        parser.finish()
+        var lent: [ServerSentEvent] = []
+        while let event = try parser.next({ type, data, id in
+            ServerSentEvent(event: type, dataBytes: Array(data), id: id)
+        }) {
+            lent.append(event)
+        }
+        #expect(lent == [ServerSentEvent(event: "a", data: "x\ny", id: "7"), ServerSentEvent(data: "z", id: "7")])
+    }
+
     @Test func carriageReturnThenLineFeedIsOneLineEndEvenWhenSplitBetweenThem() throws {
         var parser = SSEParser()
         parser.append(Array("data: x\r".utf8))

@@ -54,6 +54,10 @@ final class Transfer: @unchecked Sendable {
 
     private let lock = NIOLock()
     private var machine: StateMachine
+    /// The largest piece of body libcurl handed over in one write callback (guarded by `lock`): at
+    /// most the receive buffer's size. Chunks are no measure of it, since pieces that arrive while
+    /// a chunk is queued join it.
+    private var largestBodyPiece = 0
 
     // MARK: Owned by the curl thread once handed over
 
@@ -413,12 +417,25 @@ final class Transfer: @unchecked Sendable {
         }
     }
 
+    /// The largest piece of body libcurl has handed over at once so far.
+    var largestBodyPieceSeen: Int {
+        self.lock.withLock { self.largestBodyPiece }
+    }
+
     fileprivate func curlReceivedBody(_ bytes: UnsafeRawBufferPointer) -> Int {
         if bytes.isEmpty {
             return 0
         }
         if self.curlIsAborting {
             return 0
+        }
+        let joined = self.lock.withLock {
+            self.largestBodyPiece = max(self.largestBodyPiece, bytes.count)
+            return self.machine.appendToQueuedChunk(bytes)
+        }
+        if joined {
+            self.armIdleDeadline()
+            return bytes.count
         }
         var chunk = self.allocator.buffer(capacity: bytes.count)
         chunk.writeBytes(bytes)

@@ -200,6 +200,27 @@ struct TransferStateMachine<HeadWaiter, BodyWaiter> {
         }
     }
 
+    /// The curl side's cheap path for body bytes: while the consumer is not waiting and a chunk is
+    /// queued, bytes that arrive go at the end of that chunk instead of into a buffer of their own
+    /// (a burst of small HTTP chunks, one per provider event, becomes one buffer). False when they
+    /// cannot (nothing queued, a waiter, paused, at the high watermark, not streaming):
+    /// ``bodyReceived(_:)`` then takes them.
+    mutating func appendToQueuedChunk(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard case .streaming(var streaming) = self.state, !streaming.isPaused, streaming.waiter == nil,
+            !streaming.buffer.isEmpty, streaming.bufferedBytes < self.watermarks.high
+        else {
+            return false
+        }
+        self.state = .modifying
+        // Only the queue holds the chunk: appending to it copies nothing but the new bytes.
+        var last = streaming.buffer.removeLast()
+        last.writeBytes(bytes)
+        streaming.buffer.append(last)
+        streaming.bufferedBytes += bytes.count
+        self.state = .streaming(streaming)
+        return true
+    }
+
     /// The curl thread picked up a resume command. Returns whether it must call
     /// `curl_easy_pause(CURLPAUSE_CONT)`.
     mutating func curlResumed() -> Bool {

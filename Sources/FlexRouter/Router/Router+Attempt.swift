@@ -47,10 +47,11 @@ struct EventIterator: @unchecked Sendable {
     }
 
     /// The next event as the codec carries it (SSE's default type `message` becomes ""), or nil
-    /// at the end of the body.
+    /// at the end of the body. Its data is a slice of a buffer the iterator reuses once the event
+    /// before has been forwarded: a stream relayed event by event allocates nothing for its data.
     mutating func next() async throws -> NativeEvent? {
-        guard let event = try await self.base.next() else { return nil }
-        return NativeEvent(event: event.event == "message" ? "" : event.event, data: ByteBuffer(bytes: event.dataBytes))
+        guard let event = try await self.base.nextEvent(isolation: nil) else { return nil }
+        return NativeEvent(event: event.type == "message" ? "" : event.type, data: event.data)
     }
 }
 
