@@ -385,6 +385,7 @@ let package = Package(
             dependencies: [
                 "FlexServer", "FlexCodec", "FlexCore", "FlexTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

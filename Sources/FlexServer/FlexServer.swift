@@ -255,12 +255,13 @@ public final class FlexServer: Service, Sendable {
             callStarts: callStarts,
             logger: self.logger
         )
-        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.pipeline.syncOperations.addHandlers(WriteCoalescingHandler(), handler)
         return ServerConnection(channel: channel, calls: calls, timers: timers)
     }
 
-    /// Binds the HTTP door, when configured: each connection's pipeline is the byte observer, NIO's
-    /// HTTP/1.1 server handlers (pipelining held back, protocol errors answered 400) and the door.
+    /// Binds the HTTP door, when configured: each connection's pipeline is the write coalescer, the
+    /// byte observer, NIO's HTTP/1.1 server handlers (pipelining held back, protocol errors
+    /// answered 400) and the door.
     private func bindHTTPDoor() async throws -> (any Channel, AcceptedConnections<HTTPDoorConnection>)? {
         guard let door = self.shared.configuration.http else {
             self.httpBound.signal(.success(nil))
@@ -316,7 +317,7 @@ public final class FlexServer: Service, Sendable {
             models: self.models,
             logger: self.logger
         )
-        try channel.pipeline.syncOperations.addHandler(HTTPDoorBytesObserver(door: door))
+        try channel.pipeline.syncOperations.addHandlers(WriteCoalescingHandler(), HTTPDoorBytesObserver(door: door))
         // No outbound header validation (a scan of every header byte on every answer): the door
         // writes only its own headers, whose values are names, numbers, the request id the
         // client's own parsed header carried, and JSON whose writer escapes every control byte.

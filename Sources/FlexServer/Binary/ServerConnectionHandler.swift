@@ -24,6 +24,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter, Coal
     private var decoder: FrameDecoder
     private var encoder = FrameEncoder()
     private let coder = MessageCoder()
+    /// Streamed events and control frames are encoded here, one after another.
+    private var scratch = ReusableBuffer()
     /// Bytes received and not yet decoded: at most one frame (the decoder rejects a length over the
     /// limit from its header) plus one read.
     private var inbound = ByteBuffer()
@@ -314,7 +316,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter, Coal
         guard !self.closing, var stream = self.streams[id], !stream.abandoned, !stream.call.isStopped else {
             throw StreamClosed()
         }
-        var bytes = self.buffer(capacity: 256)
+        var bytes = self.scratch.take(self.context?.channel.allocator)
+        defer { self.scratch.put(bytes) }
         try self.encoder.encodeMessage(event, streamID: id, into: &bytes)
         let size = bytes.readableBytes - FrameHeader.size
         if !stream.headersSent {
@@ -609,9 +612,10 @@ final class ServerConnectionHandler: ChannelInboundHandler, DrainingWriter, Coal
     }
 
     private func write(_ frame: FlexFrame, flush: Bool) {
-        var bytes = self.buffer(capacity: 64)
+        var bytes = self.scratch.take(self.context?.channel.allocator)
         self.encode(frame, into: &bytes)
         self.writeBytes(bytes, flush: flush)
+        self.scratch.put(bytes)
     }
 
     private func writeBytes(_ bytes: ByteBuffer, flush: Bool) {

@@ -24,6 +24,8 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter, CoalescedFlu
     private var context: ChannelHandlerContext?
     private var handle: HTTPDoorHandle?
     private var phase = Phase.idle
+    /// Streamed events are formatted here, one after another.
+    private var scratch = ReusableBuffer()
     /// Requests read on this connection (the id of its calls).
     private var requests: UInt32 = 0
     private var startedUp = false
@@ -350,7 +352,8 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter, CoalescedFlu
         else {
             throw AnswerClosed()
         }
-        var bytes = self.buffer(capacity: 256)
+        var bytes = self.scratch.take(self.context?.channel.allocator)
+        defer { self.scratch.put(bytes) }
         switch event {
         case .route(let route):
             if !answer.headSent {
