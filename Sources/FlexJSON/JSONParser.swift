@@ -55,16 +55,22 @@ public struct JSONParser {
     /// answered (the kept value is there to look at). The document is checked in full, as by
     /// ``parseObject(_:keeping:)``.
     ///
+    /// A string in the kept values equal to one of `reusing` is that `String` (a constant's is
+    /// free to copy) rather than one built for it: a reader that keeps an event's `type` names the
+    /// types it expects, and a stream of `content_block_delta` events builds none of them. (Strings
+    /// of up to 15 bytes are built without an allocation anyway.)
+    ///
     /// - Throws: ``Error`` for a document that is not valid JSON, or whose value is not an object.
     public static func parseObject(
         _ bytes: some Collection<UInt8>,
         keeping keys: [String],
-        probing probes: [JSONProbe]
+        probing probes: [JSONProbe],
+        reusing known: [String] = []
     ) throws(Error) -> (members: JSONObject, probes: JSONProbeResults) {
         precondition(probes.count <= 64, "at most 64 probes")
         return try Self.withContiguousBytes(bytes) { buffer in
             Result { () throws(Error) -> (members: JSONObject, probes: JSONProbeResults) in
-                var parser = Cursor(bytes: buffer)
+                var parser = Cursor(bytes: buffer, known: known)
                 parser.skipWhitespace()
                 var found = JSONProbeResults()
                 let object = try parser.keptMembers(keys, probes: probes, found: &found.bits)
@@ -92,8 +98,13 @@ public struct JSONParser {
     private struct Cursor {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
+        /// Strings returned as they are when a string's bytes equal theirs.
+        let known: [String]
 
-        init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+        init(bytes: UnsafeBufferPointer<UInt8>, known: [String] = []) {
+            self.bytes = bytes
+            self.known = known
+        }
 
         mutating func skipWhitespace() {
             while self.index < self.bytes.count {
@@ -138,6 +149,8 @@ public struct JSONParser {
                 }
                 try cursor.colon()
                 if let key {
+                    // Room for every kept key at once: one allocation per object, not one per growth.
+                    if fields.isEmpty { fields.reserveCapacity(keys.count) }
                     fields.append((key: key, value: try cursor.value(depth: 1)))
                 } else if probed != 0 {
                     try cursor.probe(probes, probed, step: 1, depth: 1, found: &found)
@@ -514,6 +527,9 @@ public struct JSONParser {
                 if byte == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: self.bytes[start..<self.index])
                     self.index += 1
+                    if slice.count > 15, let known = self.known.first(where: { Self.equal($0, slice) }) {
+                        return known
+                    }
                     if bits < 0x80 {
                         return String(decoding: slice, as: UTF8.self)
                     }

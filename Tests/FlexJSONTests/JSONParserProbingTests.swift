@@ -33,6 +33,32 @@ import Testing
         #expect(found[4] && found[5] && found[6] && !found[7])
     }
 
+    @Test func keptStringsEqualToAKnownOneAreTheSameAndOthersAreTheirOwn() throws {
+        let known = ["content_block_delta", "response.output_text.delta"]
+        let text =
+            #"{"type":"content_block_delta","other":"content_block_deltb","nested":{"t":"response.output_text.delta","e":"content_block_delta"},"delta":{"text":"x"}}"#
+        let (members, found) = try JSONParser.parseObject(
+            Array(text.utf8),
+            keeping: ["type", "other", "nested"],
+            probing: [JSONProbe(.member("delta"), .member("text"))],
+            reusing: known
+        )
+        #expect(members["type"] == .string("content_block_delta"))
+        #expect(members["other"] == .string("content_block_deltb"))
+        #expect(
+            members["nested"]
+                == .object(["t": .string("response.output_text.delta"), "e": .string("content_block_delta")])
+        )
+        #expect(found[0])
+        // The same answer as without known strings.
+        let plain = try JSONParser.parseObject(
+            Array(text.utf8),
+            keeping: ["type", "other", "nested"],
+            probing: [JSONProbe(.member("delta"), .member("text"))]
+        )
+        #expect(plain.members == members)
+    }
+
     @Test func aMatchAcceptsOnlyItsKindOfValue() throws {
         let probes = [
             JSONProbe(.member("a"), matching: .nonEmptyString), JSONProbe(.member("a"), matching: .nonEmptyArray),

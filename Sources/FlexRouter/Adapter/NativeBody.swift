@@ -84,9 +84,10 @@ public enum NativeBody {
     static func relayed(
         _ event: NativeEvent,
         keeping keys: [String],
-        probing probes: [JSONProbe]
+        probing probes: [JSONProbe],
+        reusing known: [String] = []
     ) -> (members: JSONObject, probes: JSONProbeResults)? {
-        try? JSONParser.parseObject(event.data.readableBytesView, keeping: keys, probing: probes)
+        try? JSONParser.parseObject(event.data.readableBytesView, keeping: keys, probing: probes, reusing: known)
     }
 
     static func encode(_ object: JSONObject) -> ByteBuffer {

@@ -35,6 +35,8 @@ extension AnthropicMessagesAdapter {
 
         /// What a relayed event is read for first: its type and block, and what its delta carries.
         private static let relayKeys = ["type", "index"]
+        /// The relayed event types longer than a small string: kept without building a `String`.
+        private static let relayTypes = ["content_block_delta", "content_block_start", "content_block_stop"]
         private static let relayProbes = [
             JSONProbe(.member("delta"), .member("text"), matching: .nonEmptyString),
             JSONProbe(.member("delta"), .member("thinking"), matching: .nonEmptyString),
@@ -145,7 +147,13 @@ extension AnthropicMessagesAdapter {
         /// counted, not applied. Nil for anything else, which ``consume(_:)`` reads in full (the
         /// other events are a few per answer).
         private mutating func relayedDelta(_ event: NativeEvent) -> EventDisposition? {
-            guard let (object, found) = NativeBody.relayed(event, keeping: Self.relayKeys, probing: Self.relayProbes)
+            guard
+                let (object, found) = NativeBody.relayed(
+                    event,
+                    keeping: Self.relayKeys,
+                    probing: Self.relayProbes,
+                    reusing: Self.relayTypes
+                )
             else { return self.malformed(event) }
             guard (object["type"]?.string ?? event.event) == "content_block_delta", found[3],
                 let index = object["index"]?.int, self.blocks[index] != nil

@@ -36,6 +36,11 @@ extension OpenAIResponsesAdapter {
         /// A relayed event's: what the terminal and error events carry, and whether a delta has text.
         private static let relayKeys = ["type", "response", "error", "code", "message"]
         private static let relayProbes = [JSONProbe(.member("delta"), matching: .nonEmptyString)]
+        /// The types of the events a stream is mostly made of: kept without building a `String`.
+        private static let relayTypes = [
+            "response.output_text.delta", "response.function_call_arguments.delta",
+            "response.reasoning_summary_text.delta", "response.refusal.delta",
+        ]
 
         init(flex: Bool) {
             self.flex = flex
@@ -53,8 +58,13 @@ extension OpenAIResponsesAdapter {
             if data.elementsEqual("[DONE]".utf8) { return .internalOnly }
             let parsed: (object: JSONObject, deltaHasText: Bool)?
             if self.relaying {
-                parsed = NativeBody.relayed(event, keeping: Self.relayKeys, probing: Self.relayProbes)
-                    .map { ($0.members, $0.probes[0]) }
+                parsed = NativeBody.relayed(
+                    event,
+                    keeping: Self.relayKeys,
+                    probing: Self.relayProbes,
+                    reusing: Self.relayTypes
+                )
+                .map { ($0.members, $0.probes[0]) }
             } else {
                 parsed = (try? JSONParser.parseObject(data, keeping: Self.keys))
                     .map { ($0, $0["delta"]?.string?.isEmpty == false) }
