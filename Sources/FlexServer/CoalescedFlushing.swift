@@ -13,9 +13,13 @@ protocol CoalescedFlushing: AnyObject, SendableMetatype {
     var flushContext: ChannelHandlerContext? { get }
     /// A flush is queued on the event loop. Only ``flushSoon()`` touches it.
     var flushScheduled: Bool { get set }
+    /// Runs before the queued flush: a handler that gathers writes itself hands them on here.
+    func willFlush()
 }
 
 extension CoalescedFlushing {
+    func willFlush() {}
+
     /// Flushes once the event loop has run what is queued now (at most one flush queued at a time).
     func flushSoon() {
         guard !self.flushScheduled, let context = self.flushContext else { return }
@@ -23,6 +27,7 @@ extension CoalescedFlushing {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         context.eventLoop.execute {
             handler.value.flushScheduled = false
+            handler.value.willFlush()
             handler.value.flushContext?.flush()
         }
     }

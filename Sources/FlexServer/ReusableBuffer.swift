@@ -1,7 +1,6 @@
 internal import NIOCore
 
-/// One buffer a door encodes frame after frame into (``ServerConnectionHandler``'s frames,
-/// ``HTTPDoorHandler``'s events).
+/// One buffer the binary door encodes frame after frame into (``ServerConnectionHandler``).
 ///
 /// The ``WriteCoalescingHandler`` ahead in the pipeline copies each small write out, so once a
 /// frame is written its buffer is unique again and clearing it for the next frame allocates

@@ -24,8 +24,11 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter, CoalescedFlu
     private var context: ChannelHandlerContext?
     private var handle: HTTPDoorHandle?
     private var phase = Phase.idle
-    /// Streamed events are formatted here, one after another.
-    private var scratch = ReusableBuffer()
+    /// The events a stream sent since the last flush, as SSE text: they go to NIO's HTTP encoder as
+    /// one body part at the flush (``willFlush()``), before anything else is written.
+    private var pendingBody: ByteBuffer?
+    /// Pending events pass on without waiting for the flush once they hold this much.
+    private static let pendingBodyLimit = 64 * 1024
     /// Requests read on this connection (the id of its calls).
     private var requests: UInt32 = 0
     private var startedUp = false
@@ -352,8 +355,6 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter, CoalescedFlu
         else {
             throw AnswerClosed()
         }
-        var bytes = self.scratch.take(self.context?.channel.allocator)
-        defer { self.scratch.put(bytes) }
         switch event {
         case .route(let route):
             if !answer.headSent {
@@ -363,17 +364,21 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter, CoalescedFlu
             }
             return nil
         case .native(let native):
-            SSEWriter.write(native, into: &bytes)
+            guard self.isWritable else {
+                var bytes = self.buffer(capacity: 256)
+                SSEWriter.write(native, into: &bytes)
+                return ParkedBytes(bytes: bytes, size: 0)
+            }
+            // Into the round's body part: one chunk (and one chunk header) per flush, not per event.
+            if self.pendingBody == nil { self.pendingBody = self.buffer(capacity: 1024) }
+            SSEWriter.write(native, into: &self.pendingBody!)
+            if self.pendingBody!.readableBytes >= Self.pendingBodyLimit { self.writePendingBody() }
+            self.flushSoon()
+            return nil
         case .text, .toolCall, .reasoning, .finish:
             // A typed event: the door only sends native calls.
             return nil
         }
-        guard self.isWritable else {
-            return ParkedBytes(bytes: bytes, size: 0)
-        }
-        self.writeBody(bytes, flush: false)
-        self.flushSoon()
-        return nil
     }
 
     func park(_ bytes: ParkedBytes, of call: ServerCall, _ continuation: CheckedContinuation<Void, any Error>) {
@@ -547,6 +552,7 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter, CoalescedFlu
     private func close() {
         guard !self.closing, let context = self.context else { return }
         self.closing = true
+        self.writePendingBody()
         context.flush()  // events waiting for `flushSoon` go first
         context.close(promise: nil)
     }
@@ -601,7 +607,19 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter, CoalescedFlu
         self.answer(http, json: body, headers: extraHeaders, keepAlive: keepAlive)
     }
 
+    /// The events gathered since the last flush, as one body part.
+    private func writePendingBody() {
+        guard let bytes = self.pendingBody else { return }
+        self.pendingBody = nil
+        self.writeBody(bytes, flush: false)
+    }
+
+    func willFlush() {
+        self.writePendingBody()
+    }
+
     private func writeHead(_ status: HTTPResponseStatus, headers: HTTPHeaders, keepAlive: Bool) {
+        self.writePendingBody()
         var headers = headers
         let open = keepAlive && !self.draining
         headers.replaceOrAdd(name: "connection", value: open ? "keep-alive" : "close")
@@ -610,6 +628,7 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter, CoalescedFlu
     }
 
     private func writeBody(_ bytes: ByteBuffer, flush: Bool) {
+        self.writePendingBody()
         guard let context = self.context, !self.ended else { return }
         self.shared.metrics.bytesSent(bytes.readableBytes)
         context.write(self.wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
@@ -618,6 +637,7 @@ final class HTTPDoorHandler: ChannelInboundHandler, DrainingWriter, CoalescedFlu
 
     /// Ends the answer; closes the connection after it unless it stays open for the next request.
     private func endAnswer(keepAlive: Bool, trailers: HTTPHeaders? = nil) {
+        self.writePendingBody()
         guard let context = self.context, !self.ended else { return }
         let open = keepAlive && !self.draining
         if open {

@@ -10,11 +10,16 @@ enum SSEWriter {
             buffer.writeString(event.event)
             buffer.writeStaticString("\n")
         }
-        for line in event.data.readableBytesView.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        {
+        // Line by line without building an array of the lines.
+        let data = event.data.readableBytesView
+        var lineStart = data.startIndex
+        while true {
+            let lineEnd = data[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? data.endIndex
             buffer.writeStaticString("data: ")
-            buffer.writeBytes(line)
+            buffer.writeBytes(data[lineStart..<lineEnd])
             buffer.writeStaticString("\n")
+            guard lineEnd < data.endIndex else { break }
+            lineStart = lineEnd + 1
         }
         buffer.writeStaticString("\n")
     }
