@@ -1,4 +1,4 @@
-/// A path into a JSON document whose value ``JSONParser/parseObject(_:keeping:probing:)`` reports
+/// A path into a JSON document whose value ``JSONParser/parseObject(_:keeping:probing:reusing:)`` reports
 /// on without building it: member names, and ``Step/anyElement`` for every element of an array.
 ///
 /// `JSONProbe(.member("choices"), .anyElement, .member("delta"), .member("content"))` asks whether
@@ -37,7 +37,7 @@ public struct JSONProbe: Sendable, Hashable {
     }
 }
 
-/// Which probes of ``JSONParser/parseObject(_:keeping:probing:)`` found a value their ``JSONProbe/Match`` accepts.
+/// Which probes of ``JSONParser/parseObject(_:keeping:probing:reusing:)`` found a value their ``JSONProbe/Match`` accepts.
 public struct JSONProbeResults: Sendable, Hashable {
     /// Bit `i` set: probe `i` found one.
     public internal(set) var bits: UInt64 = 0
@@ -51,7 +51,7 @@ public struct JSONProbeResults: Sendable, Hashable {
 
 extension JSONValue {
     /// Whether this value, as a document, has a value `probe` finds: what
-    /// ``JSONParser/parseObject(_:keeping:probing:)`` answers without building the document.
+    /// ``JSONParser/parseObject(_:keeping:probing:reusing:)`` answers without building the document.
     public func contains(_ probe: JSONProbe) -> Bool {
         Self.find(probe.steps[...], probe.match, in: self)
     }
