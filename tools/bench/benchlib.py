@@ -112,14 +112,32 @@ LONG_PROFILE = {
 }
 
 
+# `long-paced`: the `long` mix's calls against answers streamed as a provider streams them, 100
+# tokens a second on every tier (each event a wake-up of its own, where `instant` sends an answer's
+# events in one burst). Its calls take 5 to 20 s.
+PACED_LONG_PROFILE = dict(
+    LONG_PROFILE,
+    name="paced-long",
+    description="instant starts, 100 tokens/s, answers that fill max_output_tokens (up to 2,000 tokens)",
+    tiers={tier: {"tokens_per_s": 100} for tier in ("flex", "standard", "priority")},
+)
+
+
 def mix_profile(out, mix):
-    """The flexsim profile a mix is measured against: `instant`, or for `long` a generated file."""
-    if mix != "long":
+    """The flexsim profile a mix is measured against: `instant`, or for `long` and `long-paced` a
+    generated file."""
+    profile = {"long": LONG_PROFILE, "long-paced": PACED_LONG_PROFILE}.get(mix)
+    if profile is None:
         return "instant"
-    path = os.path.join(out, "instant-long.profile.json")
+    path = os.path.join(out, f"{profile['name']}.profile.json")
     with open(path, "w") as f:
-        json.dump(LONG_PROFILE, f, indent=2)
+        json.dump(profile, f, indent=2)
     return path
+
+
+def flexload_mix(mix):
+    """The flexload mix a benchmark mix runs: `long-paced` is `long` against its own profile."""
+    return "long" if mix == "long-paced" else mix
 
 
 def start_flexd(bin_dir, out, name, flexsim_root, extra=(), admin=False, ledger=True, http=False):
