@@ -217,7 +217,7 @@ def test_certificates(out):
     return ca, server
 
 
-def start_haproxy(out, name, backend_root, tls=False):
+def start_haproxy(out, name, backend_root, tls=False, maxconn=8000):
     """HAProxy in the foreground (-db) in front of flexsim (`backend_root`, http://HOST:PORT), with a
     configuration generated into `out`. Without `tls`: TCP mode, a byte relay (the floor any proxy
     pays on this machine). With `tls`: HTTP mode terminating TLS with ALPN h2 and http/1.1 (the test
@@ -228,7 +228,7 @@ def start_haproxy(out, name, backend_root, tls=False):
     certificate = test_certificates(out)[1] if tls else None
 
     def argv(port):
-        lines = ["global", "    maxconn 8000"]
+        lines = ["global", f"    maxconn {maxconn}"]
         if tls:
             lines += ["    log stdout format raw sample 1:100 local0"]
         lines += ["defaults", f"    mode {'http' if tls else 'tcp'}", "    timeout connect 5s",
