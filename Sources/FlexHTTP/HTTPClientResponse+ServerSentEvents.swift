@@ -101,7 +101,7 @@ extension HTTPClientResponse.Body {
                 if reused == nil {
                     reused = ByteBufferAllocator().buffer(capacity: Swift.max(data.count, 512))
                 } else {
-                    reused!.clear(minimumCapacity: data.count)
+                    reused!.clear(minimumCapacity: Swift.max(data.count, 512))
                 }
                 reused!.writeBytes(data)
                 return reused!.readSlice(length: data.count)!
