@@ -1,6 +1,6 @@
 internal import Synchronization
 
-/// Cancels a request from outside the task that runs it.
+/// Cancels a request from outside the task that runs it, or shortens its idle timeout.
 ///
 /// Task cancellation ends a request whose task is cancelled; a handle ends it when something else
 /// decides to, without cancelling the task: a deadline on part of a transfer that the caller
@@ -43,6 +43,23 @@ public final class HTTPCancellationHandle: Sendable {
             return weak.transfer
         }
         transfer?.cancel()
+    }
+
+    /// Changes the idle timeout of the request the handle was given to, once it is running: the
+    /// transfer then fails with ``HTTPClientError/Code/idleTimeout`` when no body data has come for
+    /// `timeout` since the last that did. While no idle deadline runs (before the response head,
+    /// or while the consumer has paused the transfer) the new timeout counts from the next arrival.
+    /// `nil` removes it. Before the request is executed, and after it has ended, it does nothing.
+    /// Any thread.
+    ///
+    /// flexd's flex attempts wait with an idle timeout as long as their budget (a queued request
+    /// may send nothing for that long) and shorten it once the answer starts.
+    public func setIdleTimeout(_ timeout: Duration?) {
+        let transfer: Transfer? = self.state.withLock { state in
+            guard case .attached(let weak) = state else { return nil }
+            return weak.transfer
+        }
+        transfer?.setIdleTimeout(nanoseconds: timeout.map { max(1, $0.saturatingNanoseconds) } ?? 0)
     }
 
     /// Whether ``cancel()`` has been called.

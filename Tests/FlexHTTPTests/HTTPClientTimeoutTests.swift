@@ -59,6 +59,30 @@ import Testing
         }
     }
 
+    @Test func aHandleShortensTheIdleTimeoutOfARunningRequest() async throws {
+        try await withTestServer { server in
+            try await withTestClient { client in
+                // Ten minutes of idle timeout, shortened once the first bytes are in. Were the change
+                // lost, the 20 s total timeout would end the request instead.
+                let handle = HTTPCancellationHandle()
+                var request = HTTPClientRequest(url: server.baseURL + "/stall-body?bytes=100")
+                request.timeouts = HTTPTimeouts(idle: .seconds(600), total: .seconds(20))
+                request.cancellation = handle
+                let response = try await client.execute(request)
+                var body = response.body.makeAsyncIterator()
+                var received = try await body.next()?.readableBytes ?? 0
+                handle.setIdleTimeout(.milliseconds(300))
+                let error = await #expect(throws: HTTPClientError.self) {
+                    while let chunk = try await body.next() {
+                        received += chunk.readableBytes
+                    }
+                }
+                #expect(error?.code == .idleTimeout)
+                #expect(received == 100)
+            }
+        }
+    }
+
     @Test func totalTimeoutWhileDataKeepsFlowing() async throws {
         try await withTestServer { server in
             try await withTestClient { client in

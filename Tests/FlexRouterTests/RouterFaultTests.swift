@@ -64,6 +64,27 @@ struct RouterFaultTests {
         }
     }
 
+    @Test func aFlexStreamThatStallsAfterItsStartEndsAtTheIdleTimeoutNotAtItsBudget() async throws {
+        // Before the start a flex attempt's idle timeout covers its budget (a queued request may
+        // send nothing for that long); once it has started, silence is a stalled stream. With a
+        // five-minute budget and the budget-long idle timeout, the 30 s stall would pass and the
+        // call end cleanly; with the idle timeout shortened at the start it ends as data loss.
+        try await R.withRouter(profile: Self.profile("stall_mid_stream=30s", tier: "flex"), idleTimeout: .seconds(1)) {
+            router,
+            _ in
+            let error = try await #require(throws: CallFailure.self) {
+                try await R.call(
+                    router,
+                    R.request(.chatCompletions, startWithin: "00h-05m-00s", id: "flex-stall-mid"),
+                    stream: true
+                )
+            }
+            #expect(error.status.code == .dataLoss)
+            #expect(error.status.errorCode == "upstream_stream_truncated")
+            #expect(error.savings?.tierServed == .flex)
+        }
+    }
+
     // MARK: Single tiers: errors come back as errors
 
     @Test func standardFailuresAreReturnedWithTheProvidersError() async throws {

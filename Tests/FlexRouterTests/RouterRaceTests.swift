@@ -30,6 +30,7 @@ struct RouterRaceTests {
         profile: Profile = .instant,
         retry: RaceStateMachine.RetryPolicy = .none,
         responseHeadTimeout: Duration = .seconds(600),
+        idleTimeout: Duration = .seconds(120),
         defaultRetry: RetryOption = RetryOption(count: 0),
         flexPolicy: FlexPolicy = .fixed,
         _ body: @Sendable (Router, FlexsimFixture) async throws -> T
@@ -43,6 +44,7 @@ struct RouterRaceTests {
                     retryPolicy: retry,
                     defaultRetry: defaultRetry,
                     responseHeadTimeout: responseHeadTimeout,
+                    idleTimeout: idleTimeout,
                     today: { RouterRaceTests.today },
                     correlationHeader: "x-flexsim-correlation-id"
                 )

@@ -47,6 +47,8 @@ final class CurlMultiThread: @unchecked Sendable {
         case cancel(Transfer)
         /// Unpause the transfer (the consumer drained its buffer).
         case resume(Transfer)
+        /// Give the transfer a new idle timeout, in nanoseconds (0: none).
+        case setIdleTimeout(Transfer, UInt64)
         /// Fail every transfer with ``HTTPClientError/Code/shutdown`` and end the thread.
         case shutdown
     }
@@ -349,6 +351,8 @@ final class CurlMultiThread: @unchecked Sendable {
                 }
             case .resume(let transfer):
                 transfer.curlResume()
+            case .setIdleTimeout(let transfer, let nanoseconds):
+                transfer.curlSetIdleTimeout(nanoseconds)
             case .shutdown:
                 keepRunning = false
                 self.failAll(.shutdown)

@@ -48,7 +48,6 @@ final class Transfer: @unchecked Sendable {
     /// Absolute deadlines on ``MonotonicClock``; 0 means none.
     let headDeadline: UInt64
     let totalDeadline: UInt64
-    let idleNanoseconds: UInt64
 
     // MARK: Shared, under the lock
 
@@ -69,6 +68,10 @@ final class Transfer: @unchecked Sendable {
     var curlActiveIndex = -1
     /// When the upstream must have sent more body; 0 while none is due (before the head, or paused).
     var curlIdleDeadline: UInt64 = 0
+    /// The idle timeout (0: none): the request's, until a ``setIdleTimeout(nanoseconds:)`` command.
+    private var idleNanoseconds: UInt64
+    /// When ``curlIdleDeadline`` was last armed (by body data, or a resume).
+    private var curlIdleArmedAt: UInt64 = 0
     private var curlHeadDelivered = false
     private var curlHeadHeaders = HTTPHeaders()
     private var curlHeadSize = 0
@@ -245,6 +248,27 @@ final class Transfer: @unchecked Sendable {
         }
     }
 
+    /// Asks for a new idle timeout (0: none), from any thread: the curl thread applies it
+    /// (``curlSetIdleTimeout(_:)``).
+    func setIdleTimeout(nanoseconds: UInt64) {
+        _ = self.multi.enqueue(.setIdleTimeout(self, nanoseconds))
+    }
+
+    /// A new idle timeout (a command): the deadline the last body data armed moves to that data's
+    /// time plus the new timeout, and later data arms it with the new one.
+    func curlSetIdleTimeout(_ nanoseconds: UInt64) {
+        self.idleNanoseconds = nanoseconds
+        guard self.curlIdleDeadline != 0 else {
+            return
+        }
+        guard nanoseconds != 0 else {
+            self.curlIdleDeadline = 0
+            return
+        }
+        self.curlIdleDeadline = self.curlIdleArmedAt &+ nanoseconds
+        self.multi.noteDeadline(self.curlIdleDeadline)
+    }
+
     /// Called by the curl thread just before it removes the handle from the multi handle.
     ///
     /// libcurl 7.88 keeps what arrives for a paused transfer in a buffer that `curl_easy_cleanup` does
@@ -326,7 +350,9 @@ final class Transfer: @unchecked Sendable {
         guard self.idleNanoseconds != 0 else {
             return
         }
-        let deadline = MonotonicClock.now() &+ self.idleNanoseconds
+        let now = MonotonicClock.now()
+        self.curlIdleArmedAt = now
+        let deadline = now &+ self.idleNanoseconds
         let wasDisarmed = self.curlIdleDeadline == 0
         self.curlIdleDeadline = deadline
         if wasDisarmed {

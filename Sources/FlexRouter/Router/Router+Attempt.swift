@@ -144,7 +144,8 @@ extension Router {
     /// - Parameters:
     ///   - stream: Ask the provider to stream (always for flex).
     ///   - flexBudget: For flex attempts, the budget: silence before the start is the race's
-    ///     business, so the idle timeout is stretched past it.
+    ///     business, so the idle timeout is stretched past it, and shortened to the plain idle
+    ///     timeout once the attempt has started.
     ///   - cancellation: For flex attempts, the handle the budget's end cancels the transfer with.
     ///
     /// A flex attempt waits here (in ``awaitStart(_:call:tier:)``) until it starts, so the phases are
@@ -180,7 +181,12 @@ extension Router {
             return await self.answer(response, call: call)
         }
         // Handed over: this frame does not keep the head (its header fields) through the wait.
-        return await self.awaitStart(consume response, call: call, tier: tier)
+        let outcome = await self.awaitStart(consume response, call: call, tier: tier)
+        if flexBudget != nil, case .started = outcome {
+            // The wait is over: from here silence is a stalled stream, not a queue.
+            cancellation?.setIdleTimeout(self.configuration.idleTimeout)
+        }
+        return outcome
     }
 
     /// What sending an attempt's request came to.
