@@ -69,9 +69,9 @@ final class Transfer: @unchecked Sendable {
     /// When the upstream must have sent more body; 0 while none is due (before the head, or paused).
     var curlIdleDeadline: UInt64 = 0
     /// The idle timeout (0: none): the request's, until a ``setIdleTimeout(nanoseconds:)`` command.
+    /// While ``curlIdleDeadline`` is set, it is this much after the body data (or resume) that armed
+    /// it.
     private var idleNanoseconds: UInt64
-    /// When ``curlIdleDeadline`` was last armed (by body data, or a resume).
-    private var curlIdleArmedAt: UInt64 = 0
     private var curlHeadDelivered = false
     private var curlHeadHeaders = HTTPHeaders()
     private var curlHeadSize = 0
@@ -257,6 +257,7 @@ final class Transfer: @unchecked Sendable {
     /// A new idle timeout (a command): the deadline the last body data armed moves to that data's
     /// time plus the new timeout, and later data arms it with the new one.
     func curlSetIdleTimeout(_ nanoseconds: UInt64) {
+        let armedAt = self.curlIdleDeadline &- self.idleNanoseconds
         self.idleNanoseconds = nanoseconds
         guard self.curlIdleDeadline != 0 else {
             return
@@ -265,7 +266,7 @@ final class Transfer: @unchecked Sendable {
             self.curlIdleDeadline = 0
             return
         }
-        self.curlIdleDeadline = self.curlIdleArmedAt &+ nanoseconds
+        self.curlIdleDeadline = armedAt &+ nanoseconds
         self.multi.noteDeadline(self.curlIdleDeadline)
     }
 
@@ -350,9 +351,7 @@ final class Transfer: @unchecked Sendable {
         guard self.idleNanoseconds != 0 else {
             return
         }
-        let now = MonotonicClock.now()
-        self.curlIdleArmedAt = now
-        let deadline = now &+ self.idleNanoseconds
+        let deadline = MonotonicClock.now() &+ self.idleNanoseconds
         let wasDisarmed = self.curlIdleDeadline == 0
         self.curlIdleDeadline = deadline
         if wasDisarmed {
@@ -455,17 +454,17 @@ final class Transfer: @unchecked Sendable {
         if self.curlIsAborting {
             return 0
         }
-        let joined = self.lock.withLock {
+        // One lock for both paths: the bytes join the queued chunk, or become a chunk of their own
+        // (allocated under the lock, which only the consumer's short sections contend for).
+        let action: StateMachine.BodyAction = self.lock.withLock {
             self.largestBodyPiece = max(self.largestBodyPiece, bytes.count)
-            return self.machine.appendToQueuedChunk(bytes)
+            if self.machine.appendToQueuedChunk(bytes) {
+                return .accept
+            }
+            var chunk = self.allocator.buffer(capacity: bytes.count)
+            chunk.writeBytes(bytes)
+            return self.machine.bodyReceived(chunk)
         }
-        if joined {
-            self.armIdleDeadline()
-            return bytes.count
-        }
-        var chunk = self.allocator.buffer(capacity: bytes.count)
-        chunk.writeBytes(bytes)
-        let action = self.lock.withLock { self.machine.bodyReceived(chunk) }
         switch action {
         case .accept:
             self.armIdleDeadline()
