@@ -247,6 +247,24 @@ def start_haproxy(out, name, backend_root, tls=False, maxconn=8000):
     return process, f"{'https' if tls else 'http'}://127.0.0.1:{port}"
 
 
+def start_nghttpx(out, name, backend_root):
+    """nghttpx (Debian's nghttp2-proxy, nghttp2's own HTTP/2 proxy) in front of flexsim
+    (`backend_root`, http://HOST:PORT): TLS with ALPN h2 from the test CA's certificate, HTTP/1.1 to
+    flexsim, one worker. A second HTTP/2 implementation beside HAProxy's, to tell a fault of one
+    server's HTTP/2 from libcurl's. Returns the process and its URL."""
+    host, port_text = backend_root.split("://", 1)[1].rsplit(":", 1)
+    directory = os.path.join(out, "tls")
+    test_certificates(out)
+    key, certificate = os.path.join(directory, "server.key"), os.path.join(directory, "server.crt")
+    process, port = start(lambda port: [
+        "nghttpx", f"--frontend=127.0.0.1,{port}", f"--backend={host},{port_text};;proto=http/1.1",
+        "--workers=1", "--no-ocsp", "--backend-connections-per-host=10000",
+        "--frontend-read-timeout=300s", "--backend-read-timeout=300s", "--stream-read-timeout=0",
+        "--stream-write-timeout=0", "--log-level=WARN", "--accesslog-file=/dev/stdout", key, certificate],
+        os.path.join(out, f"{name}.log"))
+    return process, f"https://127.0.0.1:{port}"
+
+
 def established_connections(port):
     """TCP connections established to 127.0.0.1:port (ss), e.g. flexd's to its upstream."""
     result = subprocess.run(["ss", "-Htn", "state", "established", f"( dport = :{port} )"],
