@@ -145,10 +145,13 @@ extension HTTPClient {
 
         /// HTTP/2 over TLS when the server offers it through ALPN (requests to one host then share
         /// one connection), HTTP/1.1 with keep-alive otherwise and for every cleartext `http://` URL.
-        /// Cleartext HTTP/2 (h2c) is never used: it is broken in Debian 12's libcurl 7.88.1.
+        /// Cleartext HTTP/2 (h2c) is never used: it is broken in Debian 12's libcurl 7.88.1. With
+        /// that libcurl a few HTTP/2 streams in ten thousand stall for good after a burst of data
+        /// (<doc:KnownLimits>).
         public static let http2OverTLS = Self(value: .http2OverTLS)
 
-        /// HTTP/1.1 only.
+        /// HTTP/1.1 only: a connection per request in flight, so `maximumConnectionsPerHost` must
+        /// be at least the concurrency wanted.
         public static let http1Only = Self(value: .http1Only)
     }
 

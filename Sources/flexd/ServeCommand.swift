@@ -160,6 +160,13 @@ struct ServeCommand: AsyncParsableCommand {
     var upstreamCAFile: String?
 
     @Option(
+        name: .customLong("upstream-http-version"),
+        help:
+            "2: HTTP/2 over TLS where the provider offers it (calls to one host share connections), HTTP/1.1 otherwise. 1.1: HTTP/1.1 only, a connection per call in flight (see the flexd documentation on libcurl 7.88's HTTP/2 stall). (default: 2)"
+    )
+    var upstreamHTTPVersion: String?
+
+    @Option(
         help: "Flex attempts per call when flex refuses for capacity and budget is left (1 = no retry). (default: 1)"
     )
     var flexAttempts: Int?
@@ -319,6 +326,7 @@ struct ServeCommand: AsyncParsableCommand {
         httpConfiguration.connectionPool.maximumConnectionsPerHost = settings.upstreamConnections
         httpConfiguration.connectionPool.maximumIdleConnections = min(settings.upstreamConnections, 1024)
         httpConfiguration.tls.caFile = settings.upstreamCAFile
+        httpConfiguration.httpVersion = settings.upstreamHTTPVersion
         let http = try HTTPClient(configuration: httpConfiguration)
         do {
             var routerConfiguration = RouterConfiguration(

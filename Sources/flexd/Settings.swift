@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlexCodec
+import FlexHTTP
 import FlexLedger
 import FlexRouter
 import FlexServer
@@ -27,6 +28,8 @@ struct Settings {
     var upstreamConnections: Int
     /// CA certificates (PEM) trusted for upstream TLS instead of the system store; nil: the store.
     var upstreamCAFile: String?
+    /// `--upstream-http-version`: HTTP/2 over TLS where the provider offers it, or HTTP/1.1 only.
+    var upstreamHTTPVersion: HTTPClient.HTTPVersionPolicy
     /// nil: `--ledger none`.
     var ledger: LedgerLocation?
     var instanceID: String
@@ -169,6 +172,12 @@ struct Settings {
                 throw ValidationError("--upstream-ca-file: \(path) is not a readable PEM file of CA certificates")
             }
         }
+        switch try string(options.upstreamHTTPVersion, "upstream-http-version") ?? "2" {
+        case "2": self.upstreamHTTPVersion = .http2OverTLS
+        case "1.1": self.upstreamHTTPVersion = .http1Only
+        case let other:
+            throw ValidationError("--upstream-http-version must be \"2\" or \"1.1\", not \"\(other)\"")
+        }
         self.flexAttempts = try integer(options.flexAttempts, "flex-attempts", 1, 1...10)
         let policy = try string(options.flexPolicy, "flex-policy") ?? "fixed"
         guard ["fixed", "adaptive"].contains(policy) else {
@@ -276,6 +285,7 @@ extension ServeCommand {
         "max-message-size", "initial-window-size", "handshake-timeout", "idle-timeout", "max-call-duration",
         "drain-grace", "drain-delay",
         "connect-timeout", "response-head-timeout", "upstream-idle-timeout", "upstream-connections", "upstream-ca-file",
+        "upstream-http-version",
         "flex-attempts", "flex-policy", "flex-threshold", "flex-scarce-refusal-rate", "flex-exploration",
         "flex-half-life", "flex-min-evidence", "flex-queue-factor",
         "flex-spell-refusal-rate", "flex-recent-half-life",

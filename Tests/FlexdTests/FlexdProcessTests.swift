@@ -252,6 +252,7 @@ struct FlexdProcessTests {
         (["--openai-base-url", "ftp://x"], "--openai-base-url"),
         (["--listen", "nonsense"], "--listen"),
         (["--upstream-ca-file", "/nonexistent/ca.pem"], "--upstream-ca-file"),
+        (["--upstream-http-version", "3"], "--upstream-http-version"),
         (["--flex-policy", "clever"], "--flex-policy"),
         (["--flex-policy", "adaptive", "--flex-threshold", "1.5"], "threshold"),
         (["--flex-policy", "adaptive", "--flex-half-life", "0"], "--flex-half-life"),

@@ -10,7 +10,7 @@ import Glibc
 /// flexd in front of an upstream like the real providers': HTTPS with HTTP/2, here HAProxy
 /// terminating TLS with a certificate from a test CA (made by `openssl`) in front of flexsim.
 /// `--upstream-ca-file` makes flexd trust that CA; without it the same calls fail, because peers
-/// are always verified.
+/// are always verified. `--upstream-http-version 1.1` keeps the calls on HTTP/1.1.
 @Suite("flexd with a TLS upstream", .serialized)
 struct UpstreamTLSTests {
     /// A test CA and a server certificate for 127.0.0.1 and localhost, signed by it.
@@ -89,7 +89,7 @@ struct UpstreamTLSTests {
         """
     }
 
-    @Test func theUpstreamCAFileLetsFlexdCallAnHTTPSUpstreamOverHTTP2() async throws {
+    @Test func theUpstreamCAFileLetsFlexdCallAnHTTPSUpstreamOverHTTP2OrHTTP11() async throws {
         let haproxy = "/usr/sbin/haproxy"
         guard access(haproxy, X_OK) == 0 else {
             Issue.record("\(haproxy) is missing: run tools/bootstrap (Debian package haproxy)")
@@ -169,6 +169,19 @@ struct UpstreamTLSTests {
         #expect(
             requests.count == 2 && requests.allSatisfy { $0.contains(" HTTP/2.0\"") },
             "flexd negotiates HTTP/2 through ALPN: \(log)"
+        )
+
+        // `--upstream-http-version 1.1`: the same calls, over HTTP/1.1 although the proxy offers h2.
+        let http1 = try await calls(
+            "http1",
+            ["--upstream-ca-file", certificates.ca, "--upstream-http-version", "1.1"]
+        )
+        #expect(http1.allSatisfy { $0.0 == .ok }, "\(http1)")
+        let http1Requests = ((try? String(contentsOfFile: proxyLog, encoding: .utf8)) ?? "").split(separator: "\n")
+            .filter { $0.contains("/openai/v1/chat/completions") }.dropFirst(2)
+        #expect(
+            http1Requests.count == 2 && http1Requests.allSatisfy { $0.contains(" HTTP/1.1\"") },
+            "--upstream-http-version 1.1 keeps to HTTP/1.1: \(http1Requests)"
         )
 
         let untrusted = try await calls("untrusted", [])
