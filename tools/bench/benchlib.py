@@ -252,12 +252,15 @@ def start_nghttpx(out, name, backend_root):
     (`backend_root`, http://HOST:PORT): TLS with ALPN h2 from the test CA's certificate, HTTP/1.1 to
     flexsim, one worker. A second HTTP/2 implementation beside HAProxy's, to tell a fault of one
     server's HTTP/2 from libcurl's. Returns the process and its URL."""
+    nghttpx = shutil.which("nghttpx") or "/usr/sbin/nghttpx"
+    if not os.access(nghttpx, os.X_OK):
+        sys.exit("nghttpx is not installed: run tools/bootstrap (Debian package nghttp2-proxy)")
     host, port_text = backend_root.split("://", 1)[1].rsplit(":", 1)
     directory = os.path.join(out, "tls")
     test_certificates(out)
     key, certificate = os.path.join(directory, "server.key"), os.path.join(directory, "server.crt")
     process, port = start(lambda port: [
-        "nghttpx", f"--frontend=127.0.0.1,{port}", f"--backend={host},{port_text};;proto=http/1.1",
+        nghttpx, f"--frontend=127.0.0.1,{port}", f"--backend={host},{port_text};;proto=http/1.1",
         "--workers=1", "--no-ocsp", "--backend-connections-per-host=10000",
         "--frontend-read-timeout=300s", "--backend-read-timeout=300s", "--stream-read-timeout=0",
         "--stream-write-timeout=0", "--log-level=WARN", "--accesslog-file=/dev/stdout", key, certificate],
