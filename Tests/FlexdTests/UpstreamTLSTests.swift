@@ -68,7 +68,8 @@ struct UpstreamTLSTests {
     }
 
     /// HAProxy's configuration: TLS with ALPN h2 and http/1.1 on `port`, HTTP/1.1 to flexsim, one
-    /// log line per request on stdout (which names the protocol version the client spoke).
+    /// log line per request on stdout, which names the protocol version the client spoke and the
+    /// call's request ID (flexd's correlation header, in braces).
     static func haproxyConfiguration(port: Int, certificate: String, simPort: Int) -> String {
         """
         global
@@ -82,6 +83,7 @@ struct UpstreamTLSTests {
             timeout server 60s
         frontend tls
             bind 127.0.0.1:\(port) ssl crt \(certificate) alpn h2,http/1.1
+            capture request header x-flexsim-correlation-id len 64
             default_backend flexsim
         backend flexsim
             server flexsim 127.0.0.1:\(simPort)
@@ -141,7 +143,7 @@ struct UpstreamTLSTests {
                     arguments: [
                         "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--http-listen", "off",
                         "--log-level", "warning", "--ledger", "none",
-                    ] + Executables.flexsimUpstream(root, correlate: false) + extra,
+                    ] + Executables.flexsimUpstream(root) + extra,
                     outputPath: log
                 )
                 return (process, port, log, ())
@@ -162,13 +164,18 @@ struct UpstreamTLSTests {
             return statuses
         }
 
+        /// The proxy's log lines for the calls of run `name`, found by their request IDs.
+        func proxyLines(_ name: String) -> [Substring] {
+            ((try? String(contentsOfFile: proxyLog, encoding: .utf8)) ?? "").split(separator: "\n")
+                .filter { $0.contains("{\(name)-") && $0.contains("/openai/v1/chat/completions") }
+        }
+
         let trusted = try await calls("trusted", ["--upstream-ca-file", certificates.ca])
         #expect(trusted.allSatisfy { $0.0 == .ok }, "\(trusted)")
-        let log = (try? String(contentsOfFile: proxyLog, encoding: .utf8)) ?? ""
-        let requests = log.split(separator: "\n").filter { $0.contains("/openai/v1/chat/completions") }
+        let trustedLines = proxyLines("trusted")
         #expect(
-            requests.count == 2 && requests.allSatisfy { $0.contains(" HTTP/2.0\"") },
-            "flexd negotiates HTTP/2 through ALPN: \(log)"
+            trustedLines.count >= 2 && trustedLines.allSatisfy { $0.contains(" HTTP/2.0\"") },
+            "flexd negotiates HTTP/2 through ALPN: \(trustedLines)"
         )
 
         // `--upstream-http-version 1.1`: the same calls, over HTTP/1.1 although the proxy offers h2.
@@ -177,11 +184,10 @@ struct UpstreamTLSTests {
             ["--upstream-ca-file", certificates.ca, "--upstream-http-version", "1.1"]
         )
         #expect(http1.allSatisfy { $0.0 == .ok }, "\(http1)")
-        let http1Requests = ((try? String(contentsOfFile: proxyLog, encoding: .utf8)) ?? "").split(separator: "\n")
-            .filter { $0.contains("/openai/v1/chat/completions") }.dropFirst(2)
+        let http1Lines = proxyLines("http1")
         #expect(
-            http1Requests.count == 2 && http1Requests.allSatisfy { $0.contains(" HTTP/1.1\"") },
-            "--upstream-http-version 1.1 keeps to HTTP/1.1: \(http1Requests)"
+            http1Lines.count >= 2 && http1Lines.allSatisfy { $0.contains(" HTTP/1.1\"") },
+            "--upstream-http-version 1.1 keeps to HTTP/1.1: \(http1Lines)"
         )
 
         let untrusted = try await calls("untrusted", [])
