@@ -259,8 +259,11 @@ def start_nghttpx(out, name, backend_root):
     directory = os.path.join(out, "tls")
     test_certificates(out)
     key, certificate = os.path.join(directory, "server.key"), os.path.join(directory, "server.crt")
+    # An empty configuration file: nghttpx otherwise reads Debian's /etc/nghttpx/nghttpx.conf too.
+    configuration = os.path.join(out, f"{name}.conf")
+    open(configuration, "w").close()
     process, port = start(lambda port: [
-        nghttpx, f"--frontend=127.0.0.1,{port}", f"--backend={host},{port_text};;proto=http/1.1",
+        nghttpx, f"--conf={configuration}", f"--frontend=127.0.0.1,{port}", f"--backend={host},{port_text};;proto=http/1.1",
         "--workers=1", "--no-ocsp", "--backend-connections-per-host=10000",
         "--frontend-read-timeout=300s", "--backend-read-timeout=300s", "--stream-read-timeout=0",
         "--stream-write-timeout=0", "--log-level=WARN", "--accesslog-file=/dev/stdout", key, certificate],
