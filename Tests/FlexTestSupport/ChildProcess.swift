@@ -28,7 +28,12 @@ public final class ChildProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&fileActions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
         // Nothing else of the test process leaks into the child: libcurl's sockets are not
-        // close-on-exec, and a child holding other tests' connections open skews what they see.
+        // close-on-exec, and a child holding other tests' connections open skews what they see
+        // (and a listening socket it inherited would pass for its own in `holdsListeningSocket`).
+        guard let closeFrom = Self.addCloseFrom else {
+            throw SpawnError(description: "posix_spawn_file_actions_addclosefrom_np (glibc 2.34+) is missing")
+        }
+        _ = closeFrom(&fileActions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -65,6 +70,18 @@ public final class ChildProcess: @unchecked Sendable {
     deinit {
         self.stop()
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), looked up at run time: Swift's
+    /// Glibc module does not declare it.
+    private static let addCloseFrom:
+        (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+            else { return nil }
+            return unsafeBitCast(
+                symbol,
+                to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self
+            )
+        }()
 
     /// Whether the child is still running (reaps it if it has exited).
     public var isRunning: Bool {
@@ -216,8 +233,14 @@ public enum Executables {
         }
     }
 
-    /// Waits until something accepts TCP connections on `port` (bounded). With `process`, a child
-    /// that exits first ends the wait with ``ExitedBeforeListening`` and the end of `outputPath`.
+    /// Waits until something accepts TCP connections on `port` (bounded). With `process`, the wait
+    /// ends only when that child holds a socket listening on `port` (a connection accepted by
+    /// someone else's socket does not count), and a child that exits first ends it with
+    /// ``ExitedBeforeListening`` and the end of `outputPath`.
+    ///
+    /// Why the owner matters: parallel tests bind ports all the time, and one that takes the
+    /// child's port between ``freePort()`` and the child's bind would otherwise be taken for the
+    /// child — its connections then reach another test's server, and both tests fail (CI did).
     public static func waitUntilListening(
         _ port: Int,
         process: ChildProcess? = nil,
@@ -226,24 +249,81 @@ public enum Executables {
     ) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let process, !process.isRunning {
-                throw ExitedBeforeListening(port: port, output: outputPath.map { Self.tail(of: $0) } ?? "")
-            }
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            if let process {
+                if Self.holdsListeningSocket(pid: process.pid, port: port) { return }
+                if !process.isRunning {
+                    throw ExitedBeforeListening(port: port, output: outputPath.map { Self.tail(of: $0) } ?? "")
                 }
+            } else if Self.acceptsConnections(port: port) {
+                return
             }
-            close(fd)
-            if connected == 0 { return }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw NotFound(description: "nothing listens on port \(port) after \(timeout)")
+    }
+
+    /// Whether a connection to 127.0.0.1:`port` is accepted.
+    public static func acceptsConnections(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        return connected == 0
+    }
+
+    /// Whether process `pid` has a TCP socket in the LISTEN state on `port` (any address): the
+    /// inodes of listening sockets on that port from `/proc/net/tcp` and `tcp6`, matched against
+    /// the `socket:[inode]` links in `/proc/<pid>/fd`.
+    public static func holdsListeningSocket(pid: pid_t, port: Int) -> Bool {
+        var inodes: Set<Substring> = []
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+            for line in Self.contents(of: table).split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 9, fields[3] == "0A", let colon = fields[1].lastIndex(of: ":"),
+                    Int(fields[1][fields[1].index(after: colon)...], radix: 16) == port
+                else { continue }
+                inodes.insert(fields[9])
+            }
+        }
+        guard !inodes.isEmpty, let directory = opendir("/proc/\(pid)/fd") else { return false }
+        defer { closedir(directory) }
+        var link = [CChar](repeating: 0, count: 64)
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let length = readlink("/proc/\(pid)/fd/\(name)", &link, link.count - 1)
+            guard length > 0 else { continue }
+            let target = String(decoding: link.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if target.hasPrefix("socket:["), target.hasSuffix("]"),
+                inodes.contains(target.dropFirst("socket:[".count).dropLast())
+            {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// A whole (small) file as text, "" if it cannot be read; for `/proc` files, whose size
+    /// `lseek` does not tell.
+    static func contents(of path: String) -> String {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            guard count > 0 else { break }
+            bytes += chunk.prefix(count)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The last `count` bytes of a file, as text ("" if it cannot be read).

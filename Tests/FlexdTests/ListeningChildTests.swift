@@ -35,6 +35,37 @@ struct ListeningChildTests {
         #expect(try LoopbackHTTP.send(port: port, method: "GET", path: "/healthz").status == 200)
     }
 
+    /// Another test's server on the port: connections to it are accepted, but not by the child, which
+    /// could not bind. The wait does not take that server for the child (CI once did, and two tests
+    /// talked to each other's processes); the child is started again on another port.
+    @Test func aPortThatAnotherServerListensOnIsNotTakenForTheChilds() async throws {
+        let (holder, held) = try Self.boundSocket()
+        defer { close(holder) }
+        try #require(listen(holder, 16) == 0)
+        #expect(Executables.acceptsConnections(port: held))
+        #expect(Executables.holdsListeningSocket(pid: getpid(), port: held))
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("listening-child-\(getpid())-3.log")
+            .path
+        defer { unlink(log) }
+        var tried: [Int] = []
+        let (flexsim, port, _) = try await Executables.startListening {
+            let port = tried.isEmpty ? held : Executables.freePort()
+            tried.append(port)
+            let process = try ChildProcess(
+                executable: try Executables.path("flexsim"),
+                arguments: ["--listen", "127.0.0.1:\(port)", "--profile", "instant"],
+                outputPath: log
+            )
+            return (process, port, log, ())
+        }
+        defer { flexsim.stop() }
+        #expect(tried.count == 2)
+        #expect(port == tried.last && port != held)
+        #expect(Executables.holdsListeningSocket(pid: flexsim.pid, port: port))
+        #expect(!Executables.holdsListeningSocket(pid: flexsim.pid, port: held))
+        #expect(try LoopbackHTTP.send(port: port, method: "GET", path: "/healthz").status == 200)
+    }
+
     @Test func aChildThatFailsForAnotherReasonEndsTheWaitWithItsOutput() async throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("listening-child-\(getpid())-2.log")
             .path
