@@ -297,7 +297,9 @@ public enum Executables {
         defer { closedir(directory) }
         var link = [CChar](repeating: 0, count: 64)
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             let length = readlink("/proc/\(pid)/fd/\(name)", &link, link.count - 1)
             guard length > 0 else { continue }
             let target = String(decoding: link.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
