@@ -40,8 +40,10 @@ extension HTTPClient {
         /// the buffer from start to end, so thousands of requests waiting for a response head (flex
         /// queues) pay for it thousands of times, and LLM responses arrive in small events anyway.
         ///
-        /// HTTP/2 requests keep libcurl's default (16 KiB): libcurl 7.88's HTTP/2 code spins on a
-        /// receive buffer smaller than a frame.
+        /// HTTP/2 requests do not take it: libcurl 7.88's HTTP/2 code spins on a receive buffer
+        /// smaller than a frame, and loses the end of a stream now and then when a stream's data
+        /// overflows its buffer. They get 64 KiB on libcurl before 8.1 (untouched until data
+        /// arrives, so waiting streams barely pay for it), libcurl's default (16 KiB) from 8.1 on.
         public var receiveBufferSize: Int
 
         /// The defaults described on each field.
@@ -145,9 +147,10 @@ extension HTTPClient {
 
         /// HTTP/2 over TLS when the server offers it through ALPN (requests to one host then share
         /// one connection), HTTP/1.1 with keep-alive otherwise and for every cleartext `http://` URL.
-        /// Cleartext HTTP/2 (h2c) is never used: it is broken in Debian 12's libcurl 7.88.1. With
-        /// that libcurl a few HTTP/2 streams in ten thousand stall for good after a burst of data
-        /// (<doc:KnownLimits>).
+        /// Cleartext HTTP/2 (h2c) is never used: it is broken in Debian 12's libcurl 7.88.1. That
+        /// libcurl also resets every streamed answer's HTTP/2 stream once it has ended, which
+        /// servers that limit resets answer by closing the connection, and now and then loses the
+        /// end of a stream (<doc:KnownLimits>).
         public static let http2OverTLS = Self(value: .http2OverTLS)
 
         /// HTTP/1.1 only: a connection per request in flight, so `maximumConnectionsPerHost` must

@@ -47,6 +47,22 @@ public final class HTTPClient: Sendable {
         self.multiThread = try CurlMultiThread(configuration: configuration, logger: self.backgroundActivityLogger)
     }
 
+    /// The version of the libcurl this process runs with, e.g. "7.88.1" (the library loaded at run
+    /// time, which can differ from the headers FlexHTTP was built against).
+    public static var libcurlVersion: String {
+        let number = Self.libcurlVersionNumber
+        return "\(number >> 16).\((number >> 8) & 0xFF).\(number & 0xFF)"
+    }
+
+    /// ``libcurlVersion`` as `0xXXYYZZ`: 7.88.1 is `0x075801`, 8.14.1 is `0x080E01`.
+    public static var libcurlVersionNumber: UInt32 { CurlGlobal.versionNumber }
+
+    /// Whether the libcurl this process runs with has the HTTP/2 receive path of releases before
+    /// 8.1, with its known defects (see the Known limits article): it sends `RST_STREAM` after
+    /// every HTTP/2 response that ends without a `content-length` (streamed answers), and now and
+    /// then loses the end of a stream whose data overflowed its receive buffer.
+    public static var hasLegacyHTTP2: Bool { CurlGlobal.hasLegacyHTTP2ReceivePath }
+
     deinit {
         // A client dropped without shutdown() still stops its thread and fails its transfers.
         self.multiThread.initiateShutdown()

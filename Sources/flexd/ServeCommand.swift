@@ -162,7 +162,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("upstream-http-version"),
         help:
-            "2: HTTP/2 over TLS where the provider offers it (calls to one host share connections), HTTP/1.1 otherwise. 1.1: HTTP/1.1 only, a connection per call in flight (see the flexd documentation on libcurl 7.88's HTTP/2 stall). (default: 2)"
+            "2: HTTP/2 over TLS where the provider offers it (calls to one host share connections), HTTP/1.1 otherwise. 1.1: HTTP/1.1 only, a connection per call in flight (see the flexd documentation on libcurl 7.88's HTTP/2 defects). (default: 2)"
     )
     var upstreamHTTPVersion: String?
 
@@ -328,6 +328,19 @@ struct ServeCommand: AsyncParsableCommand {
         httpConfiguration.tls.caFile = settings.upstreamCAFile
         httpConfiguration.httpVersion = settings.upstreamHTTPVersion
         let http = try HTTPClient(configuration: httpConfiguration)
+        logger.info("libcurl", metadata: ["version": "\(HTTPClient.libcurlVersion)"])
+        if HTTPClient.hasLegacyHTTP2, settings.upstreamHTTPVersion == .http2OverTLS,
+            baseURLs.values.contains(where: { $0.hasPrefix("https://") })
+        {
+            logger.notice(
+                """
+                libcurl before 8.1 over HTTP/2: every streamed answer ends with a RST_STREAM, which servers \
+                that limit resets may answer by closing the connection (see flexd's Configuration article, \
+                HTTP/2 upstreams; --upstream-http-version 1.1 avoids it)
+                """,
+                metadata: ["libcurl": "\(HTTPClient.libcurlVersion)"]
+            )
+        }
         do {
             var routerConfiguration = RouterConfiguration(
                 baseURLs: baseURLs,

@@ -1,3 +1,4 @@
+import CCurl
 import FlexSSE
 import NIOCore
 import Synchronization
@@ -357,6 +358,38 @@ import Glibc
                 #expect(usual > 1024)
             }
         }
+    }
+}
+
+/// Which receive buffer each kind of request asks libcurl for. What the 64 KiB HTTP/2 buffer on
+/// libcurl before 8.1 changes cannot be seen in a test (0 of 10,000 streams stalled in five runs
+/// against 2–4 per run at 16 KiB: tools/bench/concurrency behind nghttpx); this pins the choice.
+@Suite struct ReceiveBufferSizeTests {
+    @Test func eachKindOfRequestGetsItsBuffer() {
+        func size(_ version: HTTPClient.HTTPVersionPolicy, https: Bool, _ requested: Int, legacy: Bool) -> Int? {
+            Transfer.receiveBufferSize(version, isHTTPS: https, requested: requested, legacyHTTP2: legacy)
+        }
+        // HTTPS that may be HTTP/2: 64 KiB before libcurl 8.1, libcurl's default from 8.1 on; the
+        // request's own size does not apply (libcurl 7.88's HTTP/2 spins below a frame).
+        #expect(size(.http2OverTLS, https: true, 1024, legacy: true) == 64 * 1024)
+        #expect(size(.http2OverTLS, https: true, 1024, legacy: false) == nil)
+        // Cleartext (HTTP/1.1 whatever the policy) and HTTP/1.1 only: the size asked for, clamped to
+        // libcurl's range.
+        for legacy in [true, false] {
+            #expect(size(.http2OverTLS, https: false, 4096, legacy: legacy) == 4096)
+            #expect(size(.http1Only, https: true, 4096, legacy: legacy) == 4096)
+            #expect(size(.http1Only, https: false, 100, legacy: legacy) == 1024)
+            #expect(size(.http1Only, https: false, 1 << 30, legacy: legacy) == 10 * 1024 * 1024)
+        }
+    }
+
+    @Test func theLibcurlVersionIsTheOneLoaded() {
+        let parts = HTTPClient.libcurlVersion.split(separator: ".").compactMap { UInt32($0) }
+        #expect(parts.count == 3)
+        #expect(parts.count == 3 && parts[0] << 16 | parts[1] << 8 | parts[2] == HTTPClient.libcurlVersionNumber)
+        #expect(HTTPClient.hasLegacyHTTP2 == (HTTPClient.libcurlVersionNumber < 0x08_01_00))
+        // What runs is what curl_version() reports, e.g. "libcurl/7.88.1 OpenSSL/3.0.x ...".
+        #expect(String(cString: curl_version()).hasPrefix("libcurl/\(HTTPClient.libcurlVersion)"))
     }
 }
 

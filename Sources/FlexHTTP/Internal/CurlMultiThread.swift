@@ -573,4 +573,16 @@ enum CurlGlobal {
     static func initializeOnce() -> Bool {
         Self.initialized
     }
+
+    /// The version of the libcurl loaded at run time, as `0xXXYYZZ` (8.14.1 is `0x080E01`): the
+    /// one the process runs with, which can differ from the headers it was built against.
+    static let versionNumber: UInt32 = {
+        // After curl_global_init, as libcurl asks; once (a static let), so never on two threads.
+        _ = Self.initialized
+        return CCurl_version_info().pointee.version_num
+    }()
+
+    /// Whether the loaded libcurl is older than 8.1, whose HTTP/2 receive path rewrote the one
+    /// whose defects FlexHTTP works around (see `Transfer.http2ReceiveBufferSize`).
+    static var hasLegacyHTTP2ReceivePath: Bool { Self.versionNumber < 0x08_01_00 }
 }

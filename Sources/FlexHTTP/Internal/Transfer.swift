@@ -515,6 +515,32 @@ final class Transfer: @unchecked Sendable {
         }
     }
 
+    /// The receive buffer of an HTTP/2 request on libcurl before 8.1, which is also that stream's
+    /// buffer for DATA read ahead of the caller. When a stream's DATA does not fit, libcurl 7.88
+    /// pauses its nghttp2 session and hands the rest over later, and that path now and then loses
+    /// the end of the stream for good (10,000 streams of 6–19 KB each: 2–4 stalled per run at
+    /// 16 KiB, none in five runs at 64 KiB; tools/bench/RESULTS.md, *concurrency*). Untouched
+    /// until data arrives, so a waiting stream's resident cost barely moves (peak RSS of those
+    /// 10,000: 575–591 MiB against 552–563). Below `M_MMAP_THRESHOLD` (128 KiB), so no mmap per
+    /// request.
+    static let http2ReceiveBufferSize = 64 * 1024
+
+    /// The `CURLOPT_BUFFERSIZE` of a request, nil for libcurl's default (16 KiB): HTTP/1.1 requests
+    /// (and cleartext ones, which are HTTP/1.1: libcurl 7.88's cleartext HTTP/2 is broken) take the
+    /// request's or client's size; HTTPS under HTTP/2 keeps libcurl's default, or takes
+    /// ``http2ReceiveBufferSize`` on libcurl before 8.1 (`legacyHTTP2`).
+    static func receiveBufferSize(
+        _ httpVersion: HTTPClient.HTTPVersionPolicy,
+        isHTTPS: Bool,
+        requested: Int,
+        legacyHTTP2: Bool
+    ) -> Int? {
+        switch httpVersion.value {
+        case .http2OverTLS where isHTTPS: legacyHTTP2 ? Self.http2ReceiveBufferSize : nil
+        case .http2OverTLS, .http1Only: Self.curlBufferSize(requested)
+        }
+    }
+
     /// `CURLOPT_BUFFERSIZE` within libcurl's accepted range (`CURL_MIN_BUFFERSIZE` … `CURL_MAX_READ_SIZE`).
     private static func curlBufferSize(_ bytes: Int) -> Int {
         min(max(bytes, 1024), 10 * 1024 * 1024)
@@ -546,8 +572,6 @@ final class Transfer: @unchecked Sendable {
         setter.set(CURLOPT_PREREQDATA, pointer: opaqueSelf)
         CCurl_easy_setopt_sockopt_callback(easy, CURLOPT_SOCKOPTFUNCTION, curlSocketOptionCallback)
 
-        // HTTP/1.1 only: HTTP/2 keeps libcurl's 16 KiB (see `HTTPClient.Configuration.receiveBufferSize`).
-        let receiveBufferSize = Self.curlBufferSize(request.receiveBufferSize ?? configuration.receiveBufferSize)
         switch configuration.httpVersion.value {
         case .http2OverTLS:
             setter.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
@@ -555,13 +579,17 @@ final class Transfer: @unchecked Sendable {
                 // Wait for a connection that may multiplex rather than open another one. Only for
                 // HTTPS: on HTTP/1.1 it makes concurrent requests queue behind the first response.
                 setter.set(CURLOPT_PIPEWAIT, 1)
-            } else {
-                // Cleartext is HTTP/1.1 (libcurl 7.88's cleartext HTTP/2 is broken).
-                setter.set(CURLOPT_BUFFERSIZE, receiveBufferSize)
             }
         case .http1Only:
             setter.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
-            setter.set(CURLOPT_BUFFERSIZE, receiveBufferSize)
+        }
+        if let bytes = Self.receiveBufferSize(
+            configuration.httpVersion,
+            isHTTPS: isHTTPS,
+            requested: request.receiveBufferSize ?? configuration.receiveBufferSize,
+            legacyHTTP2: CurlGlobal.hasLegacyHTTP2ReceivePath
+        ) {
+            setter.set(CURLOPT_BUFFERSIZE, bytes)
         }
         if let connect = timeouts.connect {
             setter.set(CURLOPT_CONNECTTIMEOUT_MS, connect.curlMilliseconds)
