@@ -1,4 +1,5 @@
 import FlexCodec
+import FlexHTTP
 import FlexTestSupport
 import Foundation
 import Testing
@@ -142,7 +143,7 @@ struct UpstreamTLSTests {
                     executable: try Executables.path("flexd"),
                     arguments: [
                         "serve", "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--http-listen", "off",
-                        "--log-level", "warning", "--ledger", "none",
+                        "--log-level", "notice", "--ledger", "none",
                     ] + Executables.flexsimUpstream(root) + extra,
                     outputPath: log
                 )
@@ -189,6 +190,16 @@ struct UpstreamTLSTests {
             http1Lines.count >= 2 && http1Lines.allSatisfy { $0.contains(" HTTP/1.1\"") },
             "--upstream-http-version 1.1 keeps to HTTP/1.1: \(http1Lines)"
         )
+
+        // On a libcurl that resets every streamed answer's HTTP/2 stream, flexd says so at start, and
+        // only where it may speak HTTP/2 (Configuration, "HTTP/2 upstreams and libcurl 7.88").
+        func warnsOfResets(_ name: String) -> Bool {
+            let log =
+                (try? String(contentsOfFile: directory.appendingPathComponent("\(name).log").path, encoding: .utf8))
+            return log?.contains("libcurl before 8.1 over HTTP/2") == true
+        }
+        #expect(warnsOfResets("trusted") == HTTPClient.hasLegacyHTTP2)
+        #expect(!warnsOfResets("http1"))
 
         let untrusted = try await calls("untrusted", [])
         #expect(
