@@ -213,19 +213,21 @@ public enum Executables {
     /// free until someone binds it, and parallel tests open sockets all the time: a child that
     /// exits because its address is in use is started again on new ports, up to `attempts` times.
     /// A child that exits for any other reason fails at once, with the end of its output.
+    ///
+    /// `alsoOn` names, from `extra`, the other ports the child must listen on before it counts as
+    /// started (an admin port, say): a child that lost one of them exits too, and is started again.
     public static func startListening<Extra>(
         attempts: Int = 3,
+        alsoOn otherPorts: (Extra) -> [Int] = { _ in [] },
         _ start: () throws -> (process: ChildProcess, port: Int, outputPath: String, extra: Extra)
     ) async throws -> (process: ChildProcess, port: Int, extra: Extra) {
         var attempt = 1
         while true {
             let started = try start()
             do {
-                try await Self.waitUntilListening(
-                    started.port,
-                    process: started.process,
-                    outputPath: started.outputPath
-                )
+                for port in [started.port] + otherPorts(started.extra) {
+                    try await Self.waitUntilListening(port, process: started.process, outputPath: started.outputPath)
+                }
                 return (started.process, started.port, started.extra)
             } catch let error as ExitedBeforeListening where error.lostItsPort && attempt < attempts {
                 attempt += 1

@@ -53,7 +53,7 @@ struct FlexdProcessTests {
 
         let root = "http://127.0.0.1:\(simPort)"
         let log = directory.appendingPathComponent("flexd.log").path
-        let (flexd, port, adminPort) = try await Executables.startListening {
+        let (flexd, port, adminPort) = try await Executables.startListening(alsoOn: { [$0] }) {
             let port = Executables.freePort()
             let adminPort = Executables.freePort()
             let process = try ChildProcess(
