@@ -362,8 +362,8 @@ import Glibc
 }
 
 /// Which receive buffer each kind of request asks libcurl for. What the 64 KiB HTTP/2 buffer on
-/// libcurl before 8.1 changes cannot be seen in a test (0 of 10,000 streams stalled in five runs
-/// against 2–4 per run at 16 KiB: tools/bench/concurrency behind nghttpx); this pins the choice.
+/// libcurl before 8.1 changes cannot be seen in a test (no stall among 10,000 streams in ten runs,
+/// against 2–4 per run at 16 KiB: tools/bench/concurrency); this pins the choice.
 @Suite struct ReceiveBufferSizeTests {
     @Test func eachKindOfRequestGetsItsBuffer() {
         func size(_ version: HTTPClient.HTTPVersionPolicy, https: Bool, _ requested: Int, legacy: Bool) -> Int? {

@@ -13,21 +13,7 @@ struct ListeningChildTests {
     @Test func aChildThatLostItsPortIsStartedAgainOnAnother() async throws {
         let (holder, held) = try Self.boundSocket()
         defer { close(holder) }
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("listening-child-\(getpid())-1.log")
-            .path
-        defer { unlink(log) }
-        var tried: [Int] = []
-        let (flexsim, port, _) = try await Executables.startListening {
-            // The first attempt gets the port that is taken.
-            let port = tried.isEmpty ? held : Executables.freePort()
-            tried.append(port)
-            let process = try ChildProcess(
-                executable: try Executables.path("flexsim"),
-                arguments: ["--listen", "127.0.0.1:\(port)", "--profile", "instant"],
-                outputPath: log
-            )
-            return (process, port, log, ())
-        }
+        let (flexsim, port, tried) = try await Self.startFlexsim(firstOn: held, name: "lost")
         defer { flexsim.stop() }
         #expect(tried.count == 2)
         #expect(tried.first == held)
@@ -44,8 +30,22 @@ struct ListeningChildTests {
         try #require(listen(holder, 16) == 0)
         #expect(Executables.acceptsConnections(port: held))
         #expect(Executables.holdsListeningSocket(pid: getpid(), port: held))
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("listening-child-\(getpid())-3.log")
-            .path
+        let (flexsim, port, tried) = try await Self.startFlexsim(firstOn: held, name: "taken")
+        defer { flexsim.stop() }
+        #expect(tried.count == 2)
+        #expect(port == tried.last && port != held)
+        #expect(Executables.holdsListeningSocket(pid: flexsim.pid, port: port))
+        #expect(!Executables.holdsListeningSocket(pid: flexsim.pid, port: held))
+        #expect(try LoopbackHTTP.send(port: port, method: "GET", path: "/healthz").status == 200)
+    }
+
+    /// flexsim started with `startListening`, its first attempt on port `held` (taken), the next
+    /// ones on free ports; the ports tried.
+    static func startFlexsim(firstOn held: Int, name: String) async throws -> (ChildProcess, Int, [Int]) {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "listening-child-\(getpid())-\(name).log"
+        )
+        .path
         defer { unlink(log) }
         var tried: [Int] = []
         let (flexsim, port, _) = try await Executables.startListening {
@@ -58,12 +58,7 @@ struct ListeningChildTests {
             )
             return (process, port, log, ())
         }
-        defer { flexsim.stop() }
-        #expect(tried.count == 2)
-        #expect(port == tried.last && port != held)
-        #expect(Executables.holdsListeningSocket(pid: flexsim.pid, port: port))
-        #expect(!Executables.holdsListeningSocket(pid: flexsim.pid, port: held))
-        #expect(try LoopbackHTTP.send(port: port, method: "GET", path: "/healthz").status == 200)
+        return (flexsim, port, tried)
     }
 
     @Test func aChildThatFailsForAnotherReasonEndsTheWaitWithItsOutput() async throws {

@@ -519,10 +519,10 @@ final class Transfer: @unchecked Sendable {
     /// buffer for DATA read ahead of the caller. When a stream's DATA does not fit, libcurl 7.88
     /// pauses its nghttp2 session and hands the rest over later, and that path now and then loses
     /// the end of the stream for good (10,000 streams of 6–19 KB each: 2–4 stalled per run at
-    /// 16 KiB, none in five runs at 64 KiB; tools/bench/RESULTS.md, *concurrency*). Untouched
+    /// 16 KiB, none in ten runs at 64 KiB; tools/bench/RESULTS.md, *concurrency*). Untouched
     /// until data arrives, so a waiting stream's resident cost barely moves (peak RSS of those
-    /// 10,000: 575–591 MiB against 552–563). Below `M_MMAP_THRESHOLD` (128 KiB), so no mmap per
-    /// request.
+    /// 10,000 behind nghttpx: 561–597 MiB against 552–563). Below `M_MMAP_THRESHOLD` (128 KiB), so
+    /// no mmap per request.
     static let http2ReceiveBufferSize = 64 * 1024
 
     /// The `CURLOPT_BUFFERSIZE` of a request, nil for libcurl's default (16 KiB): HTTP/1.1 requests
