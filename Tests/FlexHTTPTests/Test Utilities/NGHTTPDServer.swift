@@ -39,7 +39,16 @@ final class NGHTTPDServer: @unchecked Sendable {
         let docroot = directory.appendingPathComponent("docroot")
         try FileManager.default.createDirectory(at: docroot, withIntermediateDirectories: true)
         for (name, contents) in files {
-            try Data(contents).write(to: docroot.appendingPathComponent(name))
+            // Written from the array itself: a Data copy would double a large file in memory.
+            guard FileManager.default.createFile(atPath: docroot.appendingPathComponent(name).path, contents: nil),
+                let handle = FileHandle(forWritingAtPath: docroot.appendingPathComponent(name).path)
+            else {
+                throw Failure(description: "cannot create \(name) in nghttpd's document root")
+            }
+            defer { try? handle.close() }
+            try contents.withUnsafeBytes { bytes in
+                try handle.write(contentsOf: UnsafeRawBufferPointer(bytes))
+            }
         }
         try run(
             "/usr/bin/openssl",
@@ -121,21 +130,23 @@ final class NGHTTPDServer: @unchecked Sendable {
 
 /// Runs `body` with a started nghttpd and always stops it.
 ///
-/// - Parameter measuresMemory: run alone (``MeasurementLock``), for a test that reads the process's
-///   RSS.
+/// - Parameters:
+///   - files: evaluated once the lock is held, so that a test's large file (tens of MiB in
+///     memory while it is written) never lands in another test's memory reading.
+///   - measuresMemory: run alone (``MeasurementLock``), for a test that reads the process's RSS.
 func withNGHTTPD<T>(
-    files: [String: [UInt8]],
+    files: @autoclosure () -> [String: [UInt8]],
     measuresMemory: Bool = false,
     isolation: isolated (any Actor)? = #isolation,
     _ body: (NGHTTPDServer) async throws -> T
 ) async throws -> T {
     if measuresMemory {
         return try await MeasurementLock.shared.withExclusive {
-            try await runNGHTTPD(files: files, body)
+            try await runNGHTTPD(files: files(), body)
         }
     }
     return try await MeasurementLock.shared.withShared {
-        try await runNGHTTPD(files: files, body)
+        try await runNGHTTPD(files: files(), body)
     }
 }
 
