@@ -314,9 +314,9 @@ public enum Executables {
         return false
     }
 
-    /// A whole (small) file as text, "" if it cannot be read; for `/proc` files, whose size
-    /// `lseek` does not tell.
-    static func contents(of path: String) -> String {
+    /// A whole file as text, "" if it cannot be read. POSIX reads: they work for `/proc` files,
+    /// whose size `lseek` does not tell, and Foundation's file reading leaked buffers under LSan.
+    public static func contents(of path: String) -> String {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { return "" }
         defer { close(fd) }

@@ -97,7 +97,7 @@ final class NGHTTPDServer: @unchecked Sendable {
     }
 
     var log: String {
-        readFile(self.logFile.path)
+        Executables.contents(of: self.logFile.path)
     }
 
     /// Stops nghttpd (SIGTERM, then SIGKILL after 2 s), reaps it and removes its files.
@@ -166,23 +166,4 @@ private func run(_ executable: String, _ arguments: [String]) throws {
     guard process.waitForExit() == 0 else {
         throw NGHTTPDServer.Failure(description: "\(executable) \(arguments.joined(separator: " ")) failed")
     }
-}
-
-/// A file's contents as text (POSIX reads: Foundation's file reading leaked buffers under LSan).
-private func readFile(_ path: String) -> String {
-    let descriptor = open(path, O_RDONLY)
-    guard descriptor >= 0 else {
-        return ""
-    }
-    defer { close(descriptor) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-    while true {
-        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        if count <= 0 {
-            break
-        }
-        bytes.append(contentsOf: buffer[0..<count])
-    }
-    return String(decoding: bytes, as: UTF8.self)
 }
