@@ -80,6 +80,47 @@ public struct JSONParser {
         }.get()
     }
 
+    /// Parses one JSON document that must be an object, keeping the members named in `keys` (as
+    /// ``parseObject(_:keeping:)``) and returning where the others are: the byte ranges (offsets
+    /// into `bytes`) of each run of consecutive members not kept, from the first one's key to the
+    /// last one's value, separators included.
+    ///
+    /// What a router uses to pass a body on with a few members changed: it reads and rewrites
+    /// the members it owns and copies the caller's bytes for the rest, neither building nor
+    /// re-encoding them. Every member is checked as by ``parseObject(_:keeping:)``; every
+    /// occurrence of a kept key is kept (a duplicate key is never left in the runs).
+    ///
+    /// - Throws: ``Error`` for a document that is not valid JSON, or whose value is not an object.
+    public static func splitObject(
+        _ bytes: some Collection<UInt8>,
+        keeping keys: [String]
+    ) throws(Error) -> (kept: JSONObject, others: [Range<Int>]) {
+        try Self.withContiguousBytes(bytes) { buffer in
+            Result { () throws(Error) -> (kept: JSONObject, others: [Range<Int>]) in
+                var parser = Cursor(bytes: buffer)
+                parser.skipWhitespace()
+                let split = try parser.splitMembers(keys)
+                try parser.expectEnd()
+                return split
+            }
+        }.get()
+    }
+
+    /// Why ``splitObject(_:keeping:)`` refused `bytes` with `error`, for a message: the type of
+    /// the value when `bytes` are valid JSON but not an object, or else where the full parser finds
+    /// the JSON broken (the split, expecting an object, stops at the first byte of any other value).
+    /// Parses `bytes` again: for the refusal path only.
+    public static func refusal(
+        of bytes: some Collection<UInt8>,
+        _ error: Error
+    ) -> (notAnObject: String?, error: Error) {
+        switch Result(catching: { () throws(Error) in try Self.parse(bytes) }) {
+        case .success(let value) where value.object == nil: (value.typeName, error)
+        case .success: (nil, error)
+        case .failure(let parseError): (nil, parseError)
+        }
+    }
+
     /// Runs `body` over `bytes` in place when they are contiguous (an `Array`, a `ByteBuffer`'s
     /// view), over a copy otherwise.
     private static func withContiguousBytes<R>(
@@ -159,6 +200,33 @@ public struct JSONParser {
                 }
             }
             return JSONObject(fields)
+        }
+
+        /// The members of the object at the cursor whose keys are in `keys`, and the byte ranges
+        /// of the runs of the others (``JSONParser/splitObject(_:keeping:)``).
+        mutating func splitMembers(_ keys: [String]) throws(Error) -> (kept: JSONObject, others: [Range<Int>]) {
+            guard self.index < self.bytes.count else { throw self.fail("unexpected end of input") }
+            guard self.bytes[self.index] == UInt8(ascii: "{") else { throw self.fail("expected an object") }
+            var fields: [(key: String, value: JSONValue)] = []
+            var others: [Range<Int>] = []
+            var run: Range<Int>?
+            try self.walkObject { (cursor) throws(Error) in
+                let start = cursor.index
+                let key = try cursor.key { raw in keys.first(where: { Self.equal($0, raw) }) }
+                try cursor.colon()
+                if let key {
+                    if let open = run {
+                        others.append(open)
+                        run = nil
+                    }
+                    fields.append((key: key, value: try cursor.value(depth: 1)))
+                } else {
+                    try cursor.skipValue(depth: 1)
+                    run = (run?.lowerBound ?? start)..<cursor.index
+                }
+            }
+            if let run { others.append(run) }
+            return (JSONObject(fields), others)
         }
 
         /// Reads the key at the cursor and returns what `match` makes of its UTF-8.

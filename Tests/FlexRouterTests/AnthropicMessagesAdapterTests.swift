@@ -25,7 +25,7 @@ struct AnthropicMessagesAdapterTests {
             stream: stream,
             key: "sk-ant-secret"
         )
-        let sent = try NativeBody.parseRequest(request.body, api: .messages)
+        let sent = try NativeBody.parsedWhole(request.body)
         return (request, sent)
     }
 
@@ -234,12 +234,13 @@ struct AnthropicMessagesAdapterTests {
     @Test func aCachedPrefixIsReadOnTheSecondCall() async throws {
         try await SimHarness.with { sim in
             let scenario = try #require(Self.scenarios.first { $0.name == "prompt cache, 1-hour write" })
-            let body = try NativeBody.parseRequest(ByteBuffer(string: scenario.body), api: .messages)
+            let (body, passed) = try NativeBody.parseRequest(ByteBuffer(string: scenario.body), api: .messages)
             try sim.reset()
             var results: [UpstreamResult] = []
             for attempt in 0..<2 {
                 let request = try adapter.makeRequest(
                     body: body,
+                    passing: passed,
                     model: Self.model,
                     tier: .standard,
                     stream: true,
@@ -289,9 +290,10 @@ struct AnthropicMessagesAdapterTests {
     // MARK: flexsim faults
 
     func faulted(_ fault: String, sim: SimHarness) throws -> ReadStream {
-        let body = try NativeBody.parseRequest(ByteBuffer(string: Self.scenarios[0].body), api: .messages)
+        let (body, passed) = try NativeBody.parseRequest(ByteBuffer(string: Self.scenarios[0].body), api: .messages)
         let request = try adapter.makeRequest(
             body: body,
+            passing: passed,
             model: Self.model,
             tier: .standard,
             stream: true,

@@ -28,7 +28,7 @@ struct GeminiGenerateContentAdapterTests {
             stream: stream,
             key: "AIzaSecret"
         )
-        return (request, try NativeBody.parseRequest(request.body, api: .generateContent))
+        return (request, try NativeBody.parsedWhole(request.body))
     }
 
     @Test func tierSpellingAndNoAuto() throws {
@@ -215,7 +215,7 @@ struct GeminiGenerateContentAdapterTests {
     @Test func implicitCachingIsBilledAsCachedInput() async throws {
         try await SimHarness.with { sim in
             let long = String(repeating: "The flex tier trades latency for half the price of standard. ", count: 110)
-            let body = try NativeBody.parseRequest(
+            let (body, passed) = try NativeBody.parseRequest(
                 ByteBuffer(
                     string: #"""
                         {"contents":[{"role":"user","parts":[{"text":"\#(long)"}]},{"role":"model","parts":[{"text":"Understood."}]},
@@ -229,6 +229,7 @@ struct GeminiGenerateContentAdapterTests {
             for attempt in 0..<2 {
                 let request = try adapter.makeRequest(
                     body: body,
+                    passing: passed,
                     model: Self.model,
                     tier: .flex,
                     stream: true,
@@ -280,8 +281,18 @@ struct GeminiGenerateContentAdapterTests {
     // MARK: flexsim faults
 
     func faulted(_ fault: String, tier: Tier, sim: SimHarness) throws -> ReadStream {
-        let body = try NativeBody.parseRequest(ByteBuffer(string: Self.scenarios[0].body), api: .generateContent)
-        let request = try adapter.makeRequest(body: body, model: Self.model, tier: tier, stream: true, key: "AIzaTest")
+        let (body, passed) = try NativeBody.parseRequest(
+            ByteBuffer(string: Self.scenarios[0].body),
+            api: .generateContent
+        )
+        let request = try adapter.makeRequest(
+            body: body,
+            passing: passed,
+            model: Self.model,
+            tier: tier,
+            stream: true,
+            key: "AIzaTest"
+        )
         let response = try sim.send(
             request,
             provider: .gemini,

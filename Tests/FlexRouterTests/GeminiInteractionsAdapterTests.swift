@@ -25,7 +25,7 @@ struct GeminiInteractionsAdapterTests {
             stream: stream,
             key: "AIzaSecret"
         )
-        return (request, try NativeBody.parseRequest(request.body, api: .interactions))
+        return (request, try NativeBody.parsedWhole(request.body))
     }
 
     @Test func tierSpellingAndNoAuto() throws {
@@ -206,8 +206,15 @@ struct GeminiInteractionsAdapterTests {
     // MARK: flexsim faults
 
     func faulted(_ fault: String, tier: Tier, sim: SimHarness) throws -> ReadStream {
-        let body = try NativeBody.parseRequest(ByteBuffer(string: Self.scenarios[0].body), api: .interactions)
-        let request = try adapter.makeRequest(body: body, model: Self.model, tier: tier, stream: true, key: "AIzaTest")
+        let (body, passed) = try NativeBody.parseRequest(ByteBuffer(string: Self.scenarios[0].body), api: .interactions)
+        let request = try adapter.makeRequest(
+            body: body,
+            passing: passed,
+            model: Self.model,
+            tier: tier,
+            stream: true,
+            key: "AIzaTest"
+        )
         let response = try sim.send(
             request,
             provider: .gemini,

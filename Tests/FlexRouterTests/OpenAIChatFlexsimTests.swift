@@ -72,12 +72,13 @@ struct OpenAIChatFlexsimTests {
     @Test(arguments: Self.scenarios)
     func streamedAnswer(_ scenario: Scenario) async throws {
         try await FlexsimFixture.with { sim in
-            let body = try NativeBody.parseRequest(ByteBuffer(string: scenario.body), api: .chatCompletions)
+            let (body, passed) = try NativeBody.parseRequest(ByteBuffer(string: scenario.body), api: .chatCompletions)
             let model = body["model"]?.string ?? ""
             let callerAskedUsage = body["stream_options"]?["include_usage"]?.bool == true
 
             let request = try self.adapter.makeRequest(
                 body: body,
+                passing: passed,
                 model: model,
                 tier: scenario.tier,
                 stream: true,
@@ -105,6 +106,7 @@ struct OpenAIChatFlexsimTests {
             plainBody["stream_options"] = nil  // flexsim, like OpenAI, refuses stream_options without stream
             let plainRequest = try self.adapter.makeRequest(
                 body: plainBody,
+                passing: passed,
                 model: model,
                 tier: scenario.tier,
                 stream: false,
@@ -125,9 +127,13 @@ struct OpenAIChatFlexsimTests {
 
     @Test func inStreamErrorBeforeTheStartIsRetryable() async throws {
         try await FlexsimFixture.with { sim in
-            let body = try NativeBody.parseRequest(ByteBuffer(string: Self.scenarios[0].body), api: .chatCompletions)
+            let (body, passed) = try NativeBody.parseRequest(
+                ByteBuffer(string: Self.scenarios[0].body),
+                api: .chatCompletions
+            )
             let request = try self.adapter.makeRequest(
                 body: body,
+                passing: passed,
                 model: "gpt-5.4-mini",
                 tier: .flex,
                 stream: true,

@@ -117,13 +117,14 @@ struct OpenAIResponsesFlexsimTests {
     @Test(arguments: Self.scenarios)
     func streamedAnswer(_ scenario: Scenario) async throws {
         try await FlexsimFixture.with { sim in
-            let body = try NativeBody.parseRequest(ByteBuffer(string: scenario.body), api: .responses)
+            let (body, passed) = try NativeBody.parseRequest(ByteBuffer(string: scenario.body), api: .responses)
             let model = body["model"]?.string ?? ""
 
             if scenario.warmCache {
                 // The first sight of the prefix writes it to the cache (GPT-5.6+ report the write).
                 let (_, _, warm) = try self.stream(
                     body,
+                    passing: passed,
                     model: model,
                     scenario: scenario,
                     correlation: "warm",
@@ -137,6 +138,7 @@ struct OpenAIResponsesFlexsimTests {
             // Streamed, as a flex attempt (or any streamed attempt) is.
             let (events, dispositions, reader) = try self.stream(
                 body,
+                passing: passed,
                 model: model,
                 scenario: scenario,
                 correlation: "streamed",
@@ -174,6 +176,7 @@ struct OpenAIResponsesFlexsimTests {
             // The same body, not streamed: flexsim's own non-streamed answer.
             let plainRequest = try self.adapter.makeRequest(
                 body: body,
+                passing: passed,
                 model: model,
                 tier: scenario.tier,
                 stream: false,
@@ -215,6 +218,7 @@ struct OpenAIResponsesFlexsimTests {
     /// the reader.
     func stream(
         _ body: JSONObject,
+        passing passed: PassedMembers,
         model: String,
         scenario: Scenario,
         correlation: String,
@@ -222,6 +226,7 @@ struct OpenAIResponsesFlexsimTests {
     ) throws -> ([NativeEvent], [EventDisposition], any StreamReader) {
         let request = try self.adapter.makeRequest(
             body: body,
+            passing: passed,
             model: model,
             tier: scenario.tier,
             stream: true,
@@ -244,9 +249,10 @@ struct OpenAIResponsesFlexsimTests {
         _ fault: String,
         sim: FlexsimFixture
     ) async throws -> ([NativeEvent], [EventDisposition], any StreamReader, JSONValue) {
-        let body = try NativeBody.parseRequest(ByteBuffer(string: Self.faultBody), api: .responses)
+        let (body, passed) = try NativeBody.parseRequest(ByteBuffer(string: Self.faultBody), api: .responses)
         let request = try self.adapter.makeRequest(
             body: body,
+            passing: passed,
             model: "gpt-5.4-mini",
             tier: .flex,
             stream: true,
@@ -311,9 +317,10 @@ struct OpenAIResponsesFlexsimTests {
         var outage = Profile.instant
         outage.flex.refusalProbability = 1
         try await FlexsimFixture.with(profile: outage) { sim in
-            let body = try NativeBody.parseRequest(ByteBuffer(string: Self.faultBody), api: .responses)
+            let (body, passed) = try NativeBody.parseRequest(ByteBuffer(string: Self.faultBody), api: .responses)
             let flex = try self.adapter.makeRequest(
                 body: body,
+                passing: passed,
                 model: "gpt-5.4-mini",
                 tier: .flex,
                 stream: true,
@@ -332,6 +339,7 @@ struct OpenAIResponsesFlexsimTests {
 
             let standard = try self.adapter.makeRequest(
                 body: body,
+                passing: passed,
                 model: "gpt-5.4-mini",
                 tier: .standard,
                 stream: true,

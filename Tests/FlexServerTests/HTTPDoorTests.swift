@@ -63,6 +63,27 @@ struct HTTPDoorTests {
         #expect(request.api == .chatCompletions && request.model == "gpt-5-mini")
     }
 
+    /// Removing `start_within` and `retry` leaves every other member as the caller wrote it:
+    /// escapes, number spellings and spacing reach the provider byte for byte.
+    @Test func theMembersTheDoorDoesNotReadGoOnAsTheCallerWroteThem() async throws {
+        let service = MemoryService()
+        let rest = #""messages" : [{"role":"user","content":"h\u00e9 \"q\""}], "temperature":5E-1"#
+        try await Self.door(service) { port, _ in
+            let connection = try RawHTTPConnection(port: port)
+            try connection.write(
+                RawHTTPConnection.request(
+                    "POST",
+                    "/openai/v1/chat/completions",
+                    headers: [("authorization", "Bearer sk-door")],
+                    body: #"{"start_within":"default", "model":"gpt-5-mini", "# + rest + #", "retry":{"count":2}}"#
+                )
+            )
+            let answer = try #require(try await connection.readAnswer())
+            #expect(answer.status == 200)
+            #expect(String(decoding: answer.body, as: UTF8.self) == #"{"model":"gpt-5-mini","# + rest + "}")
+        }
+    }
+
     /// The body's `retry` object becomes the call's retry option and never goes upstream; the
     /// answer says how many re-sends were made (`flexd-retries`, from the record).
     @Test func theRetryFieldIsTheCallsOptionAndLeavesTheBody() async throws {

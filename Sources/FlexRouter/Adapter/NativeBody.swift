@@ -1,29 +1,32 @@
-public import FlexCore
-public import FlexJSON
-public import NIOCore
+internal import FlexCore
+internal import FlexJSON
+internal import NIOCore
 
 /// Helpers every adapter uses on native JSON bodies.
-public enum NativeBody {
-    /// Parses the caller's body: it must be one JSON object.
-    public static func parseRequest(_ body: ByteBuffer, api: Api) throws(RouterError) -> JSONObject {
-        let json: JSONValue
+enum NativeBody {
+    /// Parses the caller's body: it must be one JSON object. Returns the members adapters read or
+    /// set (``PassedMembers/keptKeys``), built, and the others as the caller's bytes, checked but
+    /// not built (``JSONParser/splitObject(_:keeping:)``).
+    static func parseRequest(_ body: ByteBuffer, api: Api) throws(RouterError) -> (JSONObject, PassedMembers) {
+        let split: (kept: JSONObject, others: [Range<Int>])
         do {
-            json = try JSONParser.parse(body.readableBytesView)
+            split = try JSONParser.splitObject(body.readableBytesView, keeping: PassedMembers.keptKeys)
         } catch {
+            let refusal = JSONParser.refusal(of: body.readableBytesView, error)
+            if let type = refusal.notAnObject {
+                throw RouterError(
+                    .invalidRequestBody,
+                    "the \(api.name) request body must be a JSON object, not \(type)",
+                    details: ["field": "native_json"]
+                )
+            }
             throw RouterError(
                 .invalidRequestBody,
-                "the \(api.name) request body is not valid JSON (\(error.reason) at byte \(error.offset))",
+                "the \(api.name) request body is not valid JSON (\(refusal.error.reason) at byte \(refusal.error.offset))",
                 details: ["field": "native_json"]
             )
         }
-        guard let object = json.object else {
-            throw RouterError(
-                .invalidRequestBody,
-                "the \(api.name) request body must be a JSON object, not \(json.typeName)",
-                details: ["field": "native_json"]
-            )
-        }
-        return object
+        return (split.kept, PassedMembers(split.others, of: body))
     }
 
     /// Refuses a body that sets the provider's own tier field: the caller says how long the call may

@@ -72,6 +72,21 @@ extension ProviderAdapter {
         UpstreamFailure.classify(provider: self.api.provider, status: status, headers: headers, body: body, flex: flex)
     }
 
+    /// ``makeRequest(body:model:tier:stream:key:)`` on a native body's kept members, with its
+    /// other members (passed on as the caller wrote them) added to the request's body.
+    func makeRequest(
+        body: JSONObject,
+        passing passed: PassedMembers,
+        model: String,
+        tier: Tier,
+        stream: Bool,
+        key: Secret
+    ) throws(RouterError) -> UpstreamRequest {
+        var request = try self.makeRequest(body: body, model: model, tier: tier, stream: stream, key: key)
+        request.body = passed.splicing(into: request.body)
+        return request
+    }
+
     /// Sets the body's `stream` flag for APIs that take it in the body: true when the attempt
     /// streams; false when it does not and the caller's body said anything (the router, not the
     /// caller's body, decides whether an attempt streams).

@@ -121,7 +121,10 @@ extension Router {
         let request: InferenceRequest
         let provider: Provider
         let adapter: any ProviderAdapter
+        /// The body's members the adapter reads and sets (a typed request's: the whole body).
         let body: JSONObject
+        /// The native body's other members, passed on as the caller wrote them.
+        let passed: PassedMembers
         let baseURL: String
 
         init(
@@ -129,12 +132,14 @@ extension Router {
             provider: Provider,
             adapter: any ProviderAdapter,
             body: JSONObject,
+            passed: PassedMembers,
             baseURL: String
         ) {
             self.request = request
             self.provider = provider
             self.adapter = adapter
             self.body = body
+            self.passed = passed
             self.baseURL = baseURL
         }
     }
@@ -246,6 +251,7 @@ extension Router {
     ) throws -> HTTPClientRequest {
         let upstream = try call.adapter.makeRequest(
             body: call.body,
+            passing: call.passed,
             model: call.request.model,
             tier: tier,
             stream: stream,

@@ -257,7 +257,7 @@ extension Router {
             var estimated = false
             if let live, !self.sawTerminal {
                 if result.usage.inputTokens == 0 {
-                    result.usage.inputTokens = TokenEstimate.inputTokens(self.prepared.body)
+                    result.usage.inputTokens = TokenEstimate.inputTokens(self.prepared.body, self.prepared.passed)
                     estimated = true
                 }
                 let counted = UInt64(live.reader.outputEvents)

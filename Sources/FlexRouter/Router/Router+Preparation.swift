@@ -131,9 +131,10 @@ extension Router {
             )
         }
         let body: JSONObject
+        var passed = PassedMembers.none
         switch request.body {
         case .nativeJSON(let json):
-            body = try NativeBody.parseRequest(json, api: api)
+            (body, passed) = try NativeBody.parseRequest(json, api: api)
             try NativeBody.refuseTierField(body, api: api)
         case .chat(let chat):
             body = try TypedCall.nativeBody(chat, api: api, model: request.model, streaming: streaming)
@@ -148,7 +149,14 @@ extension Router {
         var kept = request
         kept.body = nil
         return (
-            PreparedCall(request: kept, provider: provider, adapter: adapter, body: body, baseURL: baseURL), plan, model
+            PreparedCall(
+                request: kept,
+                provider: provider,
+                adapter: adapter,
+                body: body,
+                passed: passed,
+                baseURL: baseURL
+            ), plan, model
         )
     }
 

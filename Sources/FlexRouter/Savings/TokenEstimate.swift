@@ -18,6 +18,12 @@ enum TokenEstimate {
         self.tokens(in: .object(body))
     }
 
+    /// Input tokens of a native body read in two parts: the members the router kept and those it
+    /// passed on unparsed (parsed here: only a call cut short asks).
+    static func inputTokens(_ kept: JSONObject, _ passed: PassedMembers) -> UInt64 {
+        self.inputTokens(kept) + self.inputTokens(passed.parsed())
+    }
+
     private static func tokens(in value: JSONValue) -> UInt64 {
         switch value {
         case .string(let text): return self.tokens(ofBytes: text.utf8.count)

@@ -22,29 +22,27 @@ struct DoorRequest: Sendable {
         body: ByteBuffer,
         modelOwner: (String) -> Provider?
     ) throws(DoorRefusal) -> DoorRequest {
-        var object: JSONObject
+        // Only the members the door reads are built; the rest (the prompt) is checked and left
+        // as the caller's bytes.
+        let split: (kept: JSONObject, others: [Range<Int>])
         do {
-            let json = try JSONParser.parse(body.readableBytesView)
-            guard let parsed = json.object else {
+            split = try JSONParser.splitObject(body.readableBytesView, keeping: Self.readMembers)
+        } catch {
+            let refusal = JSONParser.refusal(of: body.readableBytesView, error)
+            if let type = refusal.notAnObject {
                 throw DoorRefusal(
-                    Status(
-                        .invalidRequestBody,
-                        "the \(api.name) request body must be a JSON object, not \(json.typeName)"
-                    )
+                    Status(.invalidRequestBody, "the \(api.name) request body must be a JSON object, not \(type)")
                 )
             }
-            object = parsed
-        } catch let error as DoorRefusal {
-            throw error
-        } catch {
             throw DoorRefusal(
                 Status(
                     .invalidRequestBody,
-                    "the \(api.name) request body is not valid JSON (\(error))",
+                    "the \(api.name) request body is not valid JSON (\(refusal.error))",
                     details: ["field": "body"]
                 )
             )
         }
+        var object = split.kept
         var edited = false
         var startWithin = head.headers.first(name: "flexd-start-within") ?? ""
         if let value = object["start_within"] {
@@ -79,9 +77,7 @@ struct DoorRequest: Sendable {
         }
         var native = body
         if edited {
-            native = ByteBuffer()
-            native.reserveCapacity(body.readableBytes)
-            JSONValue.object(object).write(into: &native)
+            native = Self.body(object, adding: split.others, of: body)
         }
         let request = InferenceRequest(
             requestID: head.headers.first(name: "flexd-request-id") ?? "",
@@ -98,6 +94,25 @@ struct DoorRequest: Sendable {
             streaming: alwaysStreams || object["stream"]?.bool == true,
             tenantKey: Secret(head.headers.first(name: "flexd-api-key") ?? "")
         )
+    }
+
+    /// The body's members the door reads (and removes: `start_within`, `retry`).
+    static let readMembers = ["start_within", "retry", "model", "stream"]
+
+    /// `kept` with the runs `others` of `body` (offsets into its readable bytes) after its members:
+    /// the caller's body less what the door removed, the rest as the caller wrote it.
+    static func body(_ kept: JSONObject, adding others: [Range<Int>], of body: ByteBuffer) -> ByteBuffer {
+        var native = ByteBuffer()
+        native.reserveCapacity(body.readableBytes)
+        JSONValue.object(kept).write(into: &native)
+        guard !others.isEmpty else { return native }
+        native.moveWriterIndex(to: native.writerIndex - 1)  // the `}`
+        for (index, run) in others.enumerated() {
+            if index > 0 || !kept.fields.isEmpty { native.writeInteger(UInt8(ascii: ",")) }
+            native.writeImmutableBuffer(body.getSlice(at: body.readerIndex + run.lowerBound, length: run.count)!)
+        }
+        native.writeInteger(UInt8(ascii: "}"))
+        return native
     }
 
     /// The provider key from the header the provider's SDK sends it in: OpenAI `Authorization:

@@ -26,7 +26,7 @@ struct AdapterRound {
         tier: Tier,
         faults: String? = nil
     ) async throws -> AdapterRound {
-        let object = try NativeBody.parseRequest(ByteBuffer(string: body), api: adapter.api)
+        let (object, passed) = try NativeBody.parseRequest(ByteBuffer(string: body), api: adapter.api)
         let provider = adapter.api.provider
         let extra = faults.map { [("x-flexsim-fault", $0)] } ?? []
         let tag = "\(adapter.api.name)-\(UInt64.random(in: 0...UInt64.max))"
@@ -34,6 +34,7 @@ struct AdapterRound {
         try sim.reset()
         let streamRequest = try adapter.makeRequest(
             body: object,
+            passing: passed,
             model: model,
             tier: tier,
             stream: true,
@@ -52,6 +53,7 @@ struct AdapterRound {
         try sim.reset()
         let unaryRequest = try adapter.makeRequest(
             body: object,
+            passing: passed,
             model: model,
             tier: tier,
             stream: false,

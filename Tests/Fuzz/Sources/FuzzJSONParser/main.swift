@@ -6,8 +6,9 @@
 // (`parseObject(_:keeping:probing:)`, as the router reads the events it relays). All must agree on
 // whether the input is a JSON object and on the members kept, and each probe's answer must be what
 // the full value says (`JSONValue.contains`); a number beyond a Double's range is the one documented
-// difference. A document that parses must also survive writing it out and parsing it again
-// unchanged.
+// difference. `splitObject(_:keeping:)` (as the router reads a caller's request body) must agree
+// too, and its runs of the other members, joined, must parse to exactly those members. A document
+// that parses must also survive writing it out and parsing it again unchanged.
 
 import FlexJSON
 import NIOCore
@@ -56,6 +57,23 @@ public func fuzzJSONParser(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     if let full, let probed {
         for (index, probe) in Probes.all.enumerated() where probed.probes[index] != full.contains(probe) {
             fatalError("probe \(probe) answered \(probed.probes[index]) for \(full)")
+        }
+    }
+
+    let split = try? JSONParser.splitObject(input, keeping: keys)
+    guard split?.kept == expected else {
+        fatalError("parse and splitObject disagree: full \(String(describing: expected))")
+    }
+    if let split, let object = full?.object {
+        var joined: [UInt8] = [UInt8(ascii: "{")]
+        for (index, run) in split.others.enumerated() {
+            if index > 0 { joined.append(UInt8(ascii: ",")) }
+            joined += input[run]
+        }
+        joined.append(UInt8(ascii: "}"))
+        let others = try? JSONParser.parse(joined).object
+        guard others == JSONObject(object.fields.filter { !keys.contains($0.key) }) else {
+            fatalError("splitObject's runs are not the other members: \(split.others)")
         }
     }
 

@@ -1,0 +1,68 @@
+internal import FlexJSON
+internal import NIOCore
+
+/// The members of a caller's native body that the router does not read or set, as the caller's
+/// bytes.
+///
+/// The router parses only the members an adapter reads or writes (``keptKeys``): the rest (the
+/// prompt, tools, options) goes upstream byte for byte, neither built into values nor encoded
+/// again, for every attempt of the call. The adapter writes its request from the kept members,
+/// and ``splicing(into:)`` adds these to it. The bytes are a compact copy, so that a call waiting
+/// for flex does not keep the wire buffer its body arrived in.
+struct PassedMembers: Sendable {
+    /// The members an adapter reads or sets; every other member of a native body is passed on.
+    static let keptKeys = ["model", "stream", "stream_options", "service_tier", "serviceTier"]
+
+    /// No members (a typed request's body is built whole).
+    static let none = PassedMembers(members: nil)
+
+    /// The members, comma-separated, as the caller wrote them (whitespace between them included);
+    /// nil when there are none.
+    private let members: ByteBuffer?
+
+    private init(members: ByteBuffer?) {
+        self.members = members
+    }
+
+    /// The runs `ranges` of `body` (offsets into its readable bytes), joined by commas.
+    init(_ ranges: [Range<Int>], of body: ByteBuffer) {
+        guard !ranges.isEmpty else {
+            self.init(members: nil)
+            return
+        }
+        let length = ranges.reduce(ranges.count - 1) { $0 + $1.count }
+        var members = ByteBufferAllocator().buffer(capacity: length)
+        for (index, range) in ranges.enumerated() {
+            if index > 0 { members.writeInteger(UInt8(ascii: ",")) }
+            members.writeImmutableBuffer(body.getSlice(at: body.readerIndex + range.lowerBound, length: range.count)!)
+        }
+        self.init(members: members)
+    }
+
+    /// The bytes passed on, for tests and measurements.
+    var byteCount: Int { self.members?.readableBytes ?? 0 }
+
+    /// `object`, a JSON object an adapter encoded (compact, ending in `}`), with these members
+    /// added after its own.
+    func splicing(into object: ByteBuffer) -> ByteBuffer {
+        guard let members = self.members else { return object }
+        precondition(object.readableBytes >= 2 && object.getInteger(at: object.writerIndex - 1) == UInt8(ascii: "}"))
+        var spliced = ByteBufferAllocator().buffer(capacity: object.readableBytes + 1 + members.readableBytes)
+        spliced.writeImmutableBuffer(object.getSlice(at: object.readerIndex, length: object.readableBytes - 1)!)
+        if object.readableBytes > 2 { spliced.writeInteger(UInt8(ascii: ",")) }
+        spliced.writeImmutableBuffer(members)
+        spliced.writeInteger(UInt8(ascii: "}"))
+        return spliced
+    }
+
+    /// The members parsed (empty when there are none): what the rare readers of the whole body
+    /// (the token estimate of a call cut short) look at.
+    func parsed() -> JSONObject {
+        guard let members = self.members else { return JSONObject() }
+        var object = ByteBufferAllocator().buffer(capacity: members.readableBytes + 2)
+        object.writeInteger(UInt8(ascii: "{"))
+        object.writeImmutableBuffer(members)
+        object.writeInteger(UInt8(ascii: "}"))
+        return (try? JSONParser.parse(object.readableBytesView))?.object ?? JSONObject()
+    }
+}
