@@ -388,12 +388,21 @@ public struct JSONParser {
             let start = self.index
             var runStart = start
             var plain = true
+            // The bytes of the run so far OR-ed together: an ASCII run needs no UTF-8 check.
+            var bits: UInt8 = 0
+            // Where to try whole words again: past the word the last try stopped at.
+            var nextWords = self.index
             while self.index < self.bytes.count {
+                if self.index >= nextWords {
+                    self.skipPlainWords()
+                    nextWords = self.index + 8
+                    guard self.index < self.bytes.count else { break }
+                }
                 let byte = self.bytes[self.index]
                 if byte == UInt8(ascii: "\"") {
                     // Escapes always decode to whole UTF-8 sequences, so checking each run of raw
                     // bytes on its own is the same as checking the decoded string.
-                    guard Self.isValidUTF8(self.bytes, runStart, self.index) else {
+                    guard bits < 0x80 || Self.isValidUTF8(self.bytes, runStart, self.index) else {
                         throw Error(offset: start, reason: "invalid UTF-8 in string")
                     }
                     self.index += 1
@@ -401,13 +410,15 @@ public struct JSONParser {
                 }
                 if byte < 0x20 { throw self.fail("control character in string") }
                 if byte != UInt8(ascii: "\\") {
+                    bits |= byte
                     self.index += 1
                     continue
                 }
                 plain = false
-                guard Self.isValidUTF8(self.bytes, runStart, self.index) else {
+                guard bits < 0x80 || Self.isValidUTF8(self.bytes, runStart, self.index) else {
                     throw Error(offset: start, reason: "invalid UTF-8 in string")
                 }
+                bits = 0
                 self.index += 1
                 guard self.index < self.bytes.count else { break }
                 let escape = self.bytes[self.index]
@@ -423,6 +434,28 @@ public struct JSONParser {
                 runStart = self.index
             }
             throw self.fail("unterminated string")
+        }
+
+        /// Moves past whole 8-byte words of string content that need no look: ASCII, no quote, no
+        /// backslash, no control character (a prompt's text is mostly such words). A word that may
+        /// hold one of those stops it; the byte loop then reads it.
+        mutating func skipPlainWords() {
+            guard let base = self.bytes.baseAddress else { return }
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            while self.index + 8 <= self.bytes.count {
+                let word = UnsafeRawPointer(base + self.index).loadUnaligned(as: UInt64.self)
+                let quote = word ^ (ones &* 0x22)
+                let backslash = word ^ (ones &* 0x5C)
+                // A high bit of `(x - 0x01…) & ~x` is set for each zero byte of x (and, by the
+                // borrow, maybe for bytes above one: a false alarm only sends the word to the byte
+                // loop). With non-ASCII bytes excluded, `(word - 0x20…) & ~word` flags bytes < 0x20.
+                let flagged =
+                    ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+                    | ((word &- (ones &* 0x20)) & ~word) | word
+                guard flagged & highs == 0 else { return }
+                self.index += 8
+            }
         }
 
         /// Whether `bytes[from..<to]` is well-formed UTF-8 (no overlong forms, surrogates, or code

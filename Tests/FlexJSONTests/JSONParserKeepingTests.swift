@@ -57,6 +57,25 @@ import Testing
         }
     }
 
+    /// Skipped strings are read a word (8 bytes) at a time while they hold plain ASCII: a byte
+    /// that needs a look (quote, backslash, control, non-ASCII) at any position of any word, and
+    /// at the string's end, is found as the byte loop finds it.
+    @Test(
+        arguments: [
+            [0x22], [0x5C, 0x6E], [0x5C, 0x75, 0x30, 0x30, 0x65, 0x39], [0x5C, 0x78], [0x1F], [0x00], [0x7F],
+            [0x80], [0xC3, 0xA9], [0xC3], [0xE2, 0x82, 0xAC], [0xED, 0xA0, 0x80],
+        ] as [[UInt8]]
+    )
+    func findsASpecialByteWhereverItFallsInALongSkippedString(_ special: [UInt8]) {
+        for length in [7, 8, 9, 16, 23, 24, 31] {
+            for position in 0...length {
+                var text = Array(repeating: UInt8(ascii: "a"), count: length)
+                text.insert(contentsOf: special, at: position)
+                Self.compare(Array(#"{"skipped": ""#.utf8) + text + Array(#"", "usage": 1}"#.utf8))
+            }
+        }
+    }
+
     private static let seeds = [
         #"{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"h\u00e9 \"q\" \\ \/ \b\f\n\r\t \ud83d\ude00 é"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":0}},"service_tier":"flex"}"#,
         #" { "usage" : [ -0.5e+3 , 1E2 , 0 , -12 , true , false , null , { } , [ ] ] , "x" : { "a" : { "b" : [ "c" ] } } } "#,
