@@ -17,10 +17,11 @@ struct PassedMembers: Sendable {
     static let none = PassedMembers(members: nil)
 
     /// The members, comma-separated, as the caller wrote them (whitespace between them included);
-    /// nil when there are none.
-    private let members: ByteBuffer?
+    /// nil when there are none. An array, not a `ByteBuffer`: NIO rounds a buffer's capacity up to a
+    /// power of two, a third more on average for the prompt a waiting call holds.
+    private let members: [UInt8]?
 
-    private init(members: ByteBuffer?) {
+    private init(members: [UInt8]?) {
         self.members = members
     }
 
@@ -30,27 +31,29 @@ struct PassedMembers: Sendable {
             self.init(members: nil)
             return
         }
-        let length = ranges.reduce(ranges.count - 1) { $0 + $1.count }
-        var members = ByteBufferAllocator().buffer(capacity: length)
-        for (index, range) in ranges.enumerated() {
-            if index > 0 { members.writeInteger(UInt8(ascii: ",")) }
-            members.writeImmutableBuffer(body.getSlice(at: body.readerIndex + range.lowerBound, length: range.count)!)
+        var members: [UInt8] = []
+        members.reserveCapacity(ranges.reduce(ranges.count - 1) { $0 + $1.count })
+        body.withUnsafeReadableBytes { bytes in
+            for (index, range) in ranges.enumerated() {
+                if index > 0 { members.append(UInt8(ascii: ",")) }
+                members.append(contentsOf: bytes[range])
+            }
         }
         self.init(members: members)
     }
 
     /// The bytes passed on, for tests and measurements.
-    var byteCount: Int { self.members?.readableBytes ?? 0 }
+    var byteCount: Int { self.members?.count ?? 0 }
 
     /// `object`, a JSON object an adapter encoded (compact, ending in `}`), with these members
     /// added after its own.
     func splicing(into object: ByteBuffer) -> ByteBuffer {
         guard let members = self.members else { return object }
         precondition(object.readableBytes >= 2 && object.getInteger(at: object.writerIndex - 1) == UInt8(ascii: "}"))
-        var spliced = ByteBufferAllocator().buffer(capacity: object.readableBytes + 1 + members.readableBytes)
+        var spliced = ByteBufferAllocator().buffer(capacity: object.readableBytes + 1 + members.count)
         spliced.writeImmutableBuffer(object.getSlice(at: object.readerIndex, length: object.readableBytes - 1)!)
         if object.readableBytes > 2 { spliced.writeInteger(UInt8(ascii: ",")) }
-        spliced.writeImmutableBuffer(members)
+        spliced.writeBytes(members)
         spliced.writeInteger(UInt8(ascii: "}"))
         return spliced
     }
@@ -59,10 +62,6 @@ struct PassedMembers: Sendable {
     /// (the token estimate of a call cut short) look at.
     func parsed() -> JSONObject {
         guard let members = self.members else { return JSONObject() }
-        var object = ByteBufferAllocator().buffer(capacity: members.readableBytes + 2)
-        object.writeInteger(UInt8(ascii: "{"))
-        object.writeImmutableBuffer(members)
-        object.writeInteger(UInt8(ascii: "}"))
-        return (try? JSONParser.parse(object.readableBytesView))?.object ?? JSONObject()
+        return (try? JSONParser.parse([UInt8(ascii: "{")] + members + [UInt8(ascii: "}")]))?.object ?? JSONObject()
     }
 }
