@@ -38,6 +38,24 @@ extension JSONValue {
         }
     }
 
+    /// Adds `members` (JSON object members as text, comma-separated, e.g. runs that
+    /// ``JSONParser/splitObject(_:keeping:)`` found) to the compact object that `buffer` ends with,
+    /// after its own members: how a body passed on with a few members rewritten is put back
+    /// together. `buffer` must end with the `}` of an object ``write(into:)`` wrote.
+    public static func appendMembers(_ members: UnsafeRawBufferPointer, toObjectIn buffer: inout ByteBuffer) {
+        guard !members.isEmpty else { return }
+        let end = buffer.writerIndex - 1
+        precondition(
+            buffer.readableBytes >= 2 && buffer.getInteger(at: end) == UInt8(ascii: "}"),
+            "appendMembers needs a buffer that ends with an object"
+        )
+        let empty = buffer.getInteger(at: end - 1) == UInt8(ascii: "{")
+        buffer.moveWriterIndex(to: end)
+        if !empty { buffer.writeInteger(UInt8(ascii: ",")) }
+        buffer.writeBytes(members)
+        buffer.writeInteger(UInt8(ascii: "}"))
+    }
+
     /// The compact JSON text.
     public var jsonString: String {
         var buffer = ByteBuffer()

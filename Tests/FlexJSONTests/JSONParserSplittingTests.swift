@@ -39,6 +39,25 @@ import Testing
         #expect(buffer.getString(at: buffer.readerIndex + run.lowerBound, length: run.count) == #""messages": []"#)
     }
 
+    /// A body put back together from a rewritten object and the runs: the runs go after the
+    /// object's own members, with a comma only where the object has some.
+    @Test func appendedRunsFollowTheObjectsMembers() throws {
+        let bytes = Array(#"{"model": "m", "a": [1], "stream": true, "b": "x"}"#.utf8)
+        let split = try JSONParser.splitObject(bytes, keeping: ["model", "stream"])
+        for (kept, expected) in [
+            (JSONObject(), #"{"a": [1],"b": "x"}"#), (split.kept, #"{"model":"m","stream":true,"a": [1],"b": "x"}"#),
+        ] {
+            var buffer = ByteBuffer()
+            JSONValue.object(kept).write(into: &buffer)
+            bytes.withUnsafeBytes { raw in
+                for run in split.others {
+                    JSONValue.appendMembers(UnsafeRawBufferPointer(rebasing: raw[run]), toObjectIn: &buffer)
+                }
+            }
+            #expect(String(buffer: buffer) == expected)
+        }
+    }
+
     @Test(arguments: ["[1]", "\"model\"", "3", "null", "{", #"{"a" 1}"#, #"{"a": 1,}"#, "{} x"])
     func refusesWhatIsNotOneObject(_ text: String) {
         #expect(throws: JSONParser.Error.self) { try JSONParser.splitObject(Array(text.utf8), keeping: ["model"]) }

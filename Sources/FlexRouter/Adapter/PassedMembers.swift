@@ -7,7 +7,7 @@ internal import NIOCore
 /// The router parses only the members an adapter reads or writes (``keptKeys``): the rest (the
 /// prompt, tools, options) goes upstream byte for byte, neither built into values nor encoded
 /// again, for every attempt of the call. The adapter writes its request from the kept members,
-/// and ``splicing(into:)`` adds these to it. The bytes are a compact copy, so that a call waiting
+/// and ``splice(into:)`` adds these to it. The bytes are a compact copy, so that a call waiting
 /// for flex does not keep the wire buffer its body arrived in.
 struct PassedMembers: Sendable {
     /// The members an adapter reads or sets; every other member of a native body is passed on.
@@ -45,17 +45,10 @@ struct PassedMembers: Sendable {
     /// The bytes passed on, for tests and measurements.
     var byteCount: Int { self.members?.count ?? 0 }
 
-    /// `object`, a JSON object an adapter encoded (compact, ending in `}`), with these members
-    /// added after its own.
-    func splicing(into object: ByteBuffer) -> ByteBuffer {
-        guard let members = self.members else { return object }
-        precondition(object.readableBytes >= 2 && object.getInteger(at: object.writerIndex - 1) == UInt8(ascii: "}"))
-        var spliced = ByteBufferAllocator().buffer(capacity: object.readableBytes + 1 + members.count)
-        spliced.writeImmutableBuffer(object.getSlice(at: object.readerIndex, length: object.readableBytes - 1)!)
-        if object.readableBytes > 2 { spliced.writeInteger(UInt8(ascii: ",")) }
-        spliced.writeBytes(members)
-        spliced.writeInteger(UInt8(ascii: "}"))
-        return spliced
+    /// Adds these members to `object`, a JSON object an adapter encoded, after its own (in place:
+    /// the adapter's buffer grows once).
+    func splice(into object: inout ByteBuffer) {
+        self.members?.withUnsafeBytes { JSONValue.appendMembers($0, toObjectIn: &object) }
     }
 
     /// The members parsed (empty when there are none): what the rare readers of the whole body

@@ -83,7 +83,7 @@ extension ProviderAdapter {
         key: Secret
     ) throws(RouterError) -> UpstreamRequest {
         var request = try self.makeRequest(body: body, model: model, tier: tier, stream: stream, key: key)
-        request.body = passed.splicing(into: request.body)
+        passed.splice(into: &request.body)
         return request
     }
 

@@ -105,13 +105,11 @@ struct DoorRequest: Sendable {
         var native = ByteBuffer()
         native.reserveCapacity(body.readableBytes)
         JSONValue.object(kept).write(into: &native)
-        guard !others.isEmpty else { return native }
-        native.moveWriterIndex(to: native.writerIndex - 1)  // the `}`
-        for (index, run) in others.enumerated() {
-            if index > 0 || !kept.fields.isEmpty { native.writeInteger(UInt8(ascii: ",")) }
-            native.writeImmutableBuffer(body.getSlice(at: body.readerIndex + run.lowerBound, length: run.count)!)
+        body.withUnsafeReadableBytes { bytes in
+            for run in others {
+                JSONValue.appendMembers(UnsafeRawBufferPointer(rebasing: bytes[run]), toObjectIn: &native)
+            }
         }
-        native.writeInteger(UInt8(ascii: "}"))
         return native
     }
 

@@ -40,8 +40,9 @@ final class NGHTTPDServer: @unchecked Sendable {
         try FileManager.default.createDirectory(at: docroot, withIntermediateDirectories: true)
         for (name, contents) in files {
             // Written from the array itself: a Data copy would double a large file in memory.
-            guard FileManager.default.createFile(atPath: docroot.appendingPathComponent(name).path, contents: nil),
-                let handle = FileHandle(forWritingAtPath: docroot.appendingPathComponent(name).path)
+            let path = docroot.appendingPathComponent(name).path
+            guard FileManager.default.createFile(atPath: path, contents: nil),
+                let handle = FileHandle(forWritingAtPath: path)
             else {
                 throw Failure(description: "cannot create \(name) in nghttpd's document root")
             }
