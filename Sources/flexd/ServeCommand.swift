@@ -191,7 +191,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "adaptive: the share of the calls it would send to standard that try flex anyway, so it sees flex come back (0-1). (default: 0.1)"
+            "adaptive: the share of the calls it would send to standard that try flex anyway, so it sees flex come back (0-1); a probe of scarce flex stops once admitted if flex is still scarce. (default: 0.1)"
     )
     var flexExploration: Double?
 
@@ -220,7 +220,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "adaptive: seconds after which a refusal or a start weighs half as much in the recent rates (a scarce spell's refusals, the queue rule's start rate). (default: 5)"
+            "adaptive: seconds after which a refusal or a start weighs half as much in the recent rates (a scarce spell's refusals, the queue rule's start rate). (default: 2.5)"
     )
     var flexRecentHalfLife: Double?
 

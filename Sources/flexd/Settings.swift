@@ -191,7 +191,7 @@ struct Settings {
             minimumEvidence: try number(options.flexMinEvidence, "flex-min-evidence") ?? 8,
             queueFactor: try number(options.flexQueueFactor, "flex-queue-factor") ?? 1,
             spellRefusalRate: try number(options.flexSpellRefusalRate, "flex-spell-refusal-rate") ?? 0.5,
-            recentHalfLife: try seconds(options.flexRecentHalfLife, "flex-recent-half-life", 5)
+            recentHalfLife: try seconds(options.flexRecentHalfLife, "flex-recent-half-life", 2.5)
         )
         if let problem = adaptive.problem { throw ValidationError("--flex-policy adaptive: \(problem)") }
         self.flexPolicy = policy == "adaptive" ? adaptive : nil

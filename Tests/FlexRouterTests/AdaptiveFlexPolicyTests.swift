@@ -73,10 +73,53 @@ struct AdaptiveFlexPolicyTests {
     @Test func explorationSendsAShareOfSkippedCallsToFlex() {
         let explorer = policy(.init(exploration: 0.1), random: 0.05)
         feed(explorer, .refused, times: 20)
-        #expect(explorer.decide(provider: .openAI, model: "m", budget: .seconds(30)) == .explore)
+        #expect(
+            explorer.decide(provider: .openAI, model: "m", budget: .seconds(30)) == .explore(recheckAfter: .seconds(1))
+        )
         let other = policy(.init(exploration: 0.1), random: 0.5)
         feed(other, .refused, times: 20)
         #expect(other.decide(provider: .openAI, model: "m", budget: .seconds(30)) == .skip(.flexScarce))
+    }
+
+    /// A probe of scarce flex asks whether flex admits again: re-decided at the admission grace, it
+    /// stops while flex is still refused, and waits on once flex admits again. A probe of late flex
+    /// waits out its budget (its wait is what it teaches); a call that is not a probe is not
+    /// stopped for refusals others met.
+    @Test func aProbeOfScarceFlexStopsWhileFlexIsStillScarce() {
+        let explorer = policy(.init(exploration: 0.1, admissionGrace: .milliseconds(500)), random: 0.05)
+        feed(explorer, .refused, times: 20)
+        #expect(
+            explorer.decide(provider: .openAI, model: "m", budget: .seconds(30))
+                == .explore(recheckAfter: .milliseconds(500))
+        )
+        let grace = Duration.milliseconds(500)
+        #expect(
+            explorer.recheck(provider: .openAI, model: "m", waited: grace, budget: .seconds(30), probing: true)
+                == .stop(.flexScarce)
+        )
+        guard case .keepWaiting = explorer.recheck(provider: .openAI, model: "m", waited: grace, budget: .seconds(30))
+        else {
+            Issue.record("a call that is not a probe waits on: its own attempt was admitted")
+            return
+        }
+        // Flex admits again: the probe waits on.
+        feed(explorer, .started(after: 0.5), times: 20)
+        guard
+            case .keepWaiting = explorer.recheck(
+                provider: .openAI,
+                model: "m",
+                waited: grace,
+                budget: .seconds(30),
+                probing: true
+            )
+        else {
+            Issue.record("flex admits again: the probe must wait on")
+            return
+        }
+
+        let late = policy(.init(exploration: 0.1), random: 0.05)
+        feed(late, .started(after: 40), times: 20)
+        #expect(late.decide(provider: .openAI, model: "m", budget: .seconds(10)) == .explore(recheckAfter: nil))
     }
 
     /// Flex good, then scarce, then good again: the policy follows, with the half-life's lag.
@@ -116,7 +159,10 @@ struct AdaptiveFlexPolicyTests {
             return
         }
         #expect(recheck <= .seconds(1))
-        #expect(policy.recheck(provider: .openAI, model: "m", waited: recheck, budget: .seconds(30)) == .stop)
+        #expect(
+            policy.recheck(provider: .openAI, model: "m", waited: recheck, budget: .seconds(30))
+                == .stop(.flexPredictedLate)
+        )
         // With a budget past the slow half it keeps waiting.
         guard
             case .keepWaiting = policy.recheck(provider: .openAI, model: "m", waited: .seconds(1), budget: .seconds(90))

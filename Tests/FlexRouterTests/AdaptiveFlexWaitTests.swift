@@ -12,7 +12,7 @@ import Testing
 struct AdaptiveFlexWaitTests {
     static let timers = DeadlineTimers(on: MultiThreadedEventLoopGroup.singleton.next())
 
-    func wait(_ policy: AdaptiveFlexPolicy, budget: Duration) -> AdaptiveFlexWait {
+    func wait(_ policy: AdaptiveFlexPolicy, budget: Duration, probing: Bool = false) -> AdaptiveFlexWait {
         let now = ContinuousClock.now
         return AdaptiveFlexWait(
             policy: policy,
@@ -20,7 +20,8 @@ struct AdaptiveFlexWaitTests {
             provider: .openAI,
             model: "m",
             began: now,
-            budgetEnds: now + budget
+            budgetEnds: now + budget,
+            probing: probing
         )
     }
 
@@ -45,11 +46,28 @@ struct AdaptiveFlexWaitTests {
             return
         }
         #expect(first > .seconds(1) && first < .seconds(2), "the first recheck is a periodic one: \(first)")
-        #expect(policy.recheck(provider: .openAI, model: "m", waited: first, budget: .seconds(30)) != .stop)
+        #expect(
+            policy.recheck(provider: .openAI, model: "m", waited: first, budget: .seconds(30))
+                != .stop(.flexPredictedLate)
+        )
         let wait = self.wait(policy, budget: .seconds(30))
         wait.start(recheckAfter: first)
         #expect(try await self.cancelled(wait))
-        #expect(wait.finish() == .stoppedByPolicy)
+        #expect(wait.finish() == .stoppedByPolicy(.flexPredictedLate))
+    }
+
+    /// A probe sent while flex is refused stops at its recheck, as scarce, long before its budget.
+    @Test func aProbeStopsAsScarceAtItsRecheck() async throws {
+        let policy = AdaptiveFlexPolicy(configuration: .init(exploration: 1, admissionGrace: .milliseconds(50)))
+        for _ in 0..<20 { policy.observe(provider: .openAI, model: "m", .refused) }
+        guard case .explore(let recheck?) = policy.decide(provider: .openAI, model: "m", budget: .seconds(30)) else {
+            Issue.record("expected a probe with a recheck")
+            return
+        }
+        let wait = self.wait(policy, budget: .seconds(30), probing: true)
+        wait.start(recheckAfter: recheck)
+        #expect(try await self.cancelled(wait))
+        #expect(wait.finish() == .stoppedByPolicy(.flexScarce))
     }
 
     @Test func theBudgetsEndStopsTheWait() async throws {

@@ -59,6 +59,14 @@ struct RaceStateMachineTests {
         #expect(race.attemptStarted() == commitment(.standard, fellBack: true, .flexPredictedLate, flexAttempts: 1))
     }
 
+    /// A probe that found flex still scarce falls back as scarce, having made its attempt.
+    @Test func aProbeStoppedAsScarceSaysSo() {
+        var race = machine()
+        _ = race.start(.flexRace(budget: .seconds(30)), now: t0)
+        #expect(race.flexStoppedEarly(.flexScarce) == .startAttempt(tier: .standard))
+        #expect(race.attemptStarted() == commitment(.standard, fellBack: true, .flexScarce, flexAttempts: 1))
+    }
+
     @Test func capacityRefusalFallsBackAtOnceWithoutRetries() {
         var race = machine()
         _ = race.start(.flexRace(budget: .seconds(30)), now: t0)

@@ -144,6 +144,40 @@ struct RouterAdaptivePolicyTests {
     /// Flex good, then scarce (every attempt refused from 2 s to 8 s of flexsim's time), then good
     /// again: the policy sends calls to flex, then to standard without trying (probing now and
     /// then), then to flex again.
+    /// In a scarce spell, a probe that flex admits (to a queue far longer than its budget) stops
+    /// once flex is seen still scarce, as `flex_scarce`, instead of waiting out its budget.
+    @Test func aProbeOfScarceFlexDoesNotWaitOutItsBudget() async throws {
+        let policy = AdaptiveFlexPolicy(
+            configuration: .init(exploration: 1, minimumEvidence: 4, admissionGrace: .milliseconds(200))
+        )
+        // What a spell's first refusals would have taught.
+        for _ in 0..<20 { policy.observe(provider: .openAI, model: "gpt-5.4-mini", .refused) }
+        let profile = try Self.profile(
+            flexWait: 600,
+            scarce: #", "scarce": {"refusal_probability": 0.85, "schedule": [{"from_s": 0, "to_s": 100000}]}"#
+        )
+        try await Race.withRouter(profile: profile, flexPolicy: .adaptive(policy)) { router, _ in
+            var reasons: [FallbackReason] = []
+            // Every call probes; about one in seven is admitted. Bounded: 300 calls.
+            // Stops at the first reason that is neither (a probe that waited out its budget).
+            for index in 0..<300
+            where reasons.filter({ $0 == .flexScarce }).count < 2
+                && reasons.allSatisfy({ $0 == .flexScarce || $0 == .flexCapacity })
+            {
+                let record = try await Race.call(
+                    router,
+                    Race.request(.chatCompletions, startWithin: "00h-00m-30s", id: "probe-\(index)"),
+                    stream: false
+                ).record
+                #expect(record.tierServed == .standard)
+                if let reason = record.fallbackReason { reasons.append(reason) }
+            }
+            #expect(reasons.filter { $0 == .flexScarce }.count == 2, "admitted probes stop as scarce: \(reasons)")
+            // A probe that waited out its budget would say flex_start_timeout (after 30 s).
+            #expect(reasons.allSatisfy { $0 == .flexScarce || $0 == .flexCapacity }, "\(reasons)")
+        }
+    }
+
     @Test func followsFlexThroughAScarceSpan() async throws {
         let draws = Mutex(0)
         // Every other call the policy would send to standard probes flex (exploration 0.5).

@@ -11,8 +11,11 @@ internal import Synchronization
 /// or above ``Configuration/scarceRefusalRate`` refusals the call does not try flex
 /// (`flex_scarce`); below ``Configuration/threshold`` chance it does not wait for it
 /// (`flex_predicted_late`); except for a share (``Configuration/exploration``) that tries flex
-/// anyway, so the learner sees flex come back. A call that waits is re-decided while it waits
-/// (``recheck(provider:model:waited:budget:)``): once the chance that it starts in the budget left
+/// anyway, so the learner sees flex come back. A probe of scarce flex asks only whether flex
+/// admits again: it is re-decided once the admission grace has passed, and stops (`flex_scarce`)
+/// while flex is still scarce; a probe of late flex waits out its budget, since its wait is what
+/// it teaches. A call that waits is re-decided while it waits
+/// (``recheck(provider:model:waited:budget:probing:)``): once the chance that it starts in the budget left
 /// falls below the threshold, it stops waiting and goes to standard (`flex_predicted_late`).
 /// While the learner knows little (less than ``Configuration/minimumEvidence`` of recent
 /// attempts, or of attempts seen still waiting at the call's budget), it does not decide: the call
@@ -74,7 +77,7 @@ public final class AdaptiveFlexPolicy: Sendable {
             admissionGrace: Duration = .seconds(1),
             queueFactor: Double = 1,
             spellRefusalRate: Double = 0.5,
-            recentHalfLife: Duration = .seconds(5)
+            recentHalfLife: Duration = .milliseconds(2500)
         ) {
             self.threshold = threshold
             self.scarceRefusalRate = scarceRefusalRate
@@ -108,8 +111,11 @@ public final class AdaptiveFlexPolicy: Sendable {
     public enum Decision: Hashable, Sendable {
         /// Try flex, and re-decide after waiting `recheckAfter` (nil: wait out the budget).
         case wait(recheckAfter: Duration?)
-        /// Try flex though it is not expected to pay, for the learner's sake: wait out the budget.
-        case explore
+        /// Try flex though it is not expected to pay, for the learner's sake, and re-decide after
+        /// waiting `recheckAfter` (nil: wait out the budget). A probe of scarce flex is re-decided
+        /// at the admission grace, when flex has admitted or refused it, and stops while flex is
+        /// still scarce; a probe of late flex waits out its budget (its wait is what it teaches).
+        case explore(recheckAfter: Duration?)
         /// Do not try flex: go to standard now, for this reason.
         case skip(FallbackReason)
     }
@@ -118,8 +124,9 @@ public final class AdaptiveFlexPolicy: Sendable {
     public enum WaitDecision: Hashable, Sendable {
         /// Go on waiting; re-decide after `recheckAfter` of waiting in all (nil: wait out the budget).
         case keepWaiting(recheckAfter: Duration?)
-        /// Stop waiting and go to standard (`flex_predicted_late`).
-        case stop
+        /// Stop waiting and go to standard, for this reason (`flex_predicted_late`, or
+        /// `flex_scarce` for a probe that found flex still scarce).
+        case stop(FallbackReason)
     }
 
     struct Key: Hashable, Sendable {
@@ -167,19 +174,27 @@ public final class AdaptiveFlexPolicy: Sendable {
             budget: budget.seconds,
             self.configuration
         )
-        guard case .skip = decision, self.configuration.exploration > 0,
+        guard case .skip(let reason) = decision, self.configuration.exploration > 0,
             self.random() < self.configuration.exploration
         else { return decision }
-        return .explore
+        return .explore(recheckAfter: reason == .flexScarce ? self.configuration.admissionGrace : nil)
     }
 
     /// Re-decides a waiting flex attempt that has waited `waited` of its `budget` (both from its
-    /// send).
-    public func recheck(provider: Provider, model: String, waited: Duration, budget: Duration) -> WaitDecision {
+    /// send); `probing` when it is a probe (``Decision/explore(recheckAfter:)``), which stops while
+    /// flex is still scarce.
+    public func recheck(
+        provider: Provider,
+        model: String,
+        waited: Duration,
+        budget: Duration,
+        probing: Bool = false
+    ) -> WaitDecision {
         Self.recheck(
             self.estimate(provider: provider, model: model),
             waited: waited.seconds,
             budget: budget.seconds,
+            probing: probing,
             self.configuration
         )
     }
@@ -268,7 +283,7 @@ public final class AdaptiveFlexPolicy: Sendable {
             return .wait(recheckAfter: nil)
         }
         // Nearly every attempt is refused: flex is scarce.
-        if estimate.refusalRate >= configuration.scarceRefusalRate { return .skip(.flexScarce) }
+        if Self.isScarce(estimate, configuration) { return .skip(.flexScarce) }
         // The queue rule: the attempts waiting now take longer to start than the budget allows,
         // at the rate attempts have started lately. The start-time distribution below learns a
         // lengthening queue only as its attempts end (a budget later); this sees it as it forms.
@@ -289,6 +304,11 @@ public final class AdaptiveFlexPolicy: Sendable {
         return .wait(recheckAfter: Self.nextCheck(estimate, waited: 0, budget: budget, configuration))
     }
 
+    /// Whether nearly every attempt is refused (the estimate is known to hold enough evidence).
+    static func isScarce(_ estimate: FlexEstimate, _ configuration: Configuration) -> Bool {
+        estimate.attempts >= configuration.minimumEvidence && estimate.refusalRate >= configuration.scarceRefusalRate
+    }
+
     /// Whether enough attempts are waiting now that, at the recent start rate, the queue ahead of a
     /// new attempt takes longer than ``Configuration/queueFactor`` times `budget` to move. Only
     /// once starts have been seen (enough recent ones in the start-time distribution): before the
@@ -300,15 +320,21 @@ public final class AdaptiveFlexPolicy: Sendable {
             && estimate.queueWait > configuration.queueFactor * budget
     }
 
-    /// The decision at a recheck, from an estimate (nil: nothing known).
+    /// The decision at a recheck, from an estimate (nil: nothing known). A probe's first question is
+    /// whether flex is still scarce: a refusal comes at once, so by the admission grace the probe
+    /// has told the learner what it could, and waiting on in a scarce spell only wastes the budget.
     public static func recheck(
         _ estimate: FlexEstimate?,
         waited: Double,
         budget: Double,
+        probing: Bool = false,
         _ configuration: Configuration
     ) -> WaitDecision {
         guard let estimate, waited < budget else { return .keepWaiting(recheckAfter: nil) }
-        if Self.shouldStop(estimate, waited: waited, budget: budget, configuration) { return .stop }
+        if probing, Self.isScarce(estimate, configuration) { return .stop(.flexScarce) }
+        if Self.shouldStop(estimate, waited: waited, budget: budget, configuration) {
+            return .stop(.flexPredictedLate)
+        }
         return .keepWaiting(recheckAfter: Self.nextCheck(estimate, waited: waited, budget: budget, configuration))
     }
 

@@ -271,10 +271,13 @@ public struct RaceStateMachine: Sendable {
     }
 
     /// The adaptive flex policy stopped the wait for a flex attempt that had not started (its
-    /// timer has already cancelled the attempt's transfer), before the budget ran out.
-    public mutating func flexStoppedEarly() -> Action {
-        guard case .flexAttempt(let flex) = self.state else { return self.unexpected("flexStoppedEarly") }
-        return self.fallBack(.flexPredictedLate, flexAttempts: flex.attempt)
+    /// timer has already cancelled the attempt's transfer), before the budget ran out, for
+    /// `reason` (flex predicted to start too late, or a probe that found flex still scarce).
+    public mutating func flexStoppedEarly(_ reason: FallbackReason = .flexPredictedLate) -> Action {
+        guard case .flexAttempt(let flex) = self.state, reason.isPredicted else {
+            return self.unexpected("flexStoppedEarly")
+        }
+        return self.fallBack(reason, flexAttempts: flex.attempt)
     }
 
     /// The standard (or single-tier) attempt produced its first output event.

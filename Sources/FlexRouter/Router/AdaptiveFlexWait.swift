@@ -20,8 +20,14 @@ final class AdaptiveFlexWait: Sendable {
         case attemptEnded
         /// The budget ran out; its timer cancelled the transfer.
         case budgetExpired
-        /// The policy stopped the wait; the transfer was cancelled.
-        case stoppedByPolicy
+        /// The policy stopped the wait, for this reason; the transfer was cancelled.
+        case stoppedByPolicy(FallbackReason)
+
+        /// Why the policy stopped the wait (nil: it did not).
+        var stoppedFor: FallbackReason? {
+            if case .stoppedByPolicy(let reason) = self { return reason }
+            return nil
+        }
     }
 
     private enum State {
@@ -37,6 +43,9 @@ final class AdaptiveFlexWait: Sendable {
     private let model: String
     private let began: ContinuousClock.Instant
     private let budgetEnds: ContinuousClock.Instant
+    /// A probe (``AdaptiveFlexPolicy/Decision/explore(recheckAfter:)``): its rechecks stop it
+    /// while flex is still scarce.
+    private let probing: Bool
 
     init(
         policy: AdaptiveFlexPolicy,
@@ -44,7 +53,8 @@ final class AdaptiveFlexWait: Sendable {
         provider: Provider,
         model: String,
         began: ContinuousClock.Instant,
-        budgetEnds: ContinuousClock.Instant
+        budgetEnds: ContinuousClock.Instant,
+        probing: Bool = false
     ) {
         self.policy = policy
         self.timers = timers
@@ -52,6 +62,7 @@ final class AdaptiveFlexWait: Sendable {
         self.model = model
         self.began = began
         self.budgetEnds = budgetEnds
+        self.probing = probing
     }
 
     /// Arms the first timer: the first recheck, or the budget's end.
@@ -94,19 +105,20 @@ final class AdaptiveFlexWait: Sendable {
     private func fired(budget: Bool) {
         let decision: AdaptiveFlexPolicy.WaitDecision =
             budget
-            ? .stop
+            ? .stop(.flexPredictedLate)
             : self.policy.recheck(
                 provider: self.provider,
                 model: self.model,
                 waited: .now - self.began,
-                budget: self.budgetEnds - self.began
+                budget: self.budgetEnds - self.began,
+                probing: self.probing
             )
         let stopped: Bool = self.state.withLock { state in
             // The attempt may have ended meanwhile: then there is nothing to stop.
             guard case .waiting = state else { return false }
             switch decision {
-            case .stop:
-                state = .ended(budget ? .budgetExpired : .stoppedByPolicy)
+            case .stop(let reason):
+                state = .ended(budget ? .budgetExpired : .stoppedByPolicy(reason))
                 return true
             case .keepWaiting(let recheckAfter):
                 state = .waiting(self.arm(recheckAfter))

@@ -127,12 +127,13 @@ extension Router {
                 // timer has cancelled cannot be delivered, so the call falls back all the same).
                 return self.machine.budgetExpired()
                     ?? self.machine.abort(RouterError(.internalError, "the flex budget expired twice"))
-            case _ where ending == .stoppedByPolicy:
+            case _ where ending.stoppedFor != nil:
+                let reason = ending.stoppedFor ?? .flexPredictedLate
                 self.logger.debug(
                     "flex wait stopped early",
-                    metadata: ["request_id": "\(self.prepared.request.requestID)", "reason": "flex_predicted_late"]
+                    metadata: ["request_id": "\(self.prepared.request.requestID)", "reason": "\(reason.name)"]
                 )
-                return self.machine.flexStoppedEarly()
+                return self.machine.flexStoppedEarly(reason)
             case .started(let live):
                 self.attemptTier = .flex
                 self.outcome.live = live

@@ -82,11 +82,13 @@ extension Router {
         let provider = call.prepared.provider
         let model = call.model.id
         let recheckAfter: Duration?
+        var probing = false
         switch policy.decide(provider: provider, model: model, budget: max(.zero, deadline - .now)) {
         case .skip(let reason):
             return call.flexSkipped(reason, attempt: attempt)
-        case .explore:
-            recheckAfter = nil
+        case .explore(let after):
+            recheckAfter = after
+            probing = true
         case .wait(let after):
             recheckAfter = after
         }
@@ -98,7 +100,8 @@ extension Router {
             provider: provider,
             model: model,
             began: began,
-            budgetEnds: deadline
+            budgetEnds: deadline,
+            probing: probing
         )
         wait.start(recheckAfter: recheckAfter)
         let outcome = await self.runAttempt(
