@@ -15,8 +15,8 @@ internal import Synchronization
 /// admits again: it is re-decided once the admission grace has passed, and stops (`flex_scarce`)
 /// while flex is still scarce; a probe of late flex waits out its budget, since its wait is what
 /// it teaches. A call that waits is re-decided while it waits
-/// (``recheck(provider:model:waited:budget:probing:)``): once the chance that it starts in the budget left
-/// falls below the threshold, it stops waiting and goes to standard (`flex_predicted_late`).
+/// (``recheck(provider:model:waited:budget:probing:)``): once the chance that it starts in the
+/// budget left falls below the threshold, it stops waiting and goes to standard (`flex_predicted_late`).
 /// While the learner knows little (less than ``Configuration/minimumEvidence`` of recent
 /// attempts, or of attempts seen still waiting at the call's budget), it does not decide: the call
 /// waits out its budget as under the fixed policy.

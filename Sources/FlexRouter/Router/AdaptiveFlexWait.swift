@@ -22,12 +22,6 @@ final class AdaptiveFlexWait: Sendable {
         case budgetExpired
         /// The policy stopped the wait, for this reason; the transfer was cancelled.
         case stoppedByPolicy(FallbackReason)
-
-        /// Why the policy stopped the wait (nil: it did not).
-        var stoppedFor: FallbackReason? {
-            if case .stoppedByPolicy(let reason) = self { return reason }
-            return nil
-        }
     }
 
     private enum State {

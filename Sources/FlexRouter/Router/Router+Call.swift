@@ -121,26 +121,25 @@ extension Router {
             began: ContinuousClock.Instant
         ) -> RaceStateMachine.Action {
             self.flexWait += ContinuousClock.now - began
-            switch outcome {
-            case _ where ending == .budgetExpired:
+            switch (ending, outcome) {
+            case (.budgetExpired, _):
                 // Cancelled before it started (or, to the instant, as it started: a transfer the
                 // timer has cancelled cannot be delivered, so the call falls back all the same).
                 return self.machine.budgetExpired()
                     ?? self.machine.abort(RouterError(.internalError, "the flex budget expired twice"))
-            case _ where ending.stoppedFor != nil:
-                let reason = ending.stoppedFor ?? .flexPredictedLate
+            case (.stoppedByPolicy(let reason), _):
                 self.logger.debug(
                     "flex wait stopped early",
                     metadata: ["request_id": "\(self.prepared.request.requestID)", "reason": "\(reason.name)"]
                 )
                 return self.machine.flexStoppedEarly(reason)
-            case .started(let live):
+            case (.attemptEnded, .started(let live)):
                 self.attemptTier = .flex
                 self.outcome.live = live
                 return self.machine.flexStarted()
-            case .answered:
+            case (.attemptEnded, .answered):
                 return self.machine.abort(RouterError(.internalError, "a flex attempt answered without streaming"))
-            case .failed(let failure):
+            case (.attemptEnded, .failed(let failure)):
                 return self.machine.flexFailed(failure, now: .now)
             }
         }
