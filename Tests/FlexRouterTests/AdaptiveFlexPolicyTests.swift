@@ -86,13 +86,10 @@ struct AdaptiveFlexPolicyTests {
     /// waits out its budget (its wait is what it teaches); a call that is not a probe is not
     /// stopped for refusals others met.
     @Test func aProbeOfScarceFlexStopsWhileFlexIsStillScarce() {
-        let explorer = policy(.init(exploration: 0.1, admissionGrace: .milliseconds(500)), random: 0.05)
-        feed(explorer, .refused, times: 20)
-        #expect(
-            explorer.decide(provider: .openAI, model: "m", budget: .seconds(30))
-                == .explore(recheckAfter: .milliseconds(500))
-        )
         let grace = Duration.milliseconds(500)
+        let explorer = policy(.init(exploration: 0.1, admissionGrace: grace), random: 0.05)
+        feed(explorer, .refused, times: 20)
+        #expect(explorer.decide(provider: .openAI, model: "m", budget: .seconds(30)) == .explore(recheckAfter: grace))
         #expect(
             explorer.recheck(provider: .openAI, model: "m", waited: grace, budget: .seconds(30), probing: true)
                 == .stop(.flexScarce)
